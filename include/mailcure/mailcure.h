@@ -1,0 +1,459 @@
+/*++
+/* NAME
+/*	mailcure 3h
+/* SUMMARY
+/*	public interface of libmailcure
+/* SYNOPSIS
+/*	#include <mailcure/mailcure.h>
+/* DESCRIPTION
+/*	libmailcure finds and removes infected or matching messages in
+/*	mail stores (Maildir, mbox, single files, mail queues), keeps
+/*	every removed message in a quarantine from which it can be
+/*	restored, and scans host files.
+/*
+/*	The library never prints and never exits. Every function that
+/*	can fail returns -1 (or NULL) and stores a malloc()ed reason in
+/*	*error_r, which the caller frees. Output parameters end in _r.
+/*	Objects are created with _open/_init/_parse and released with a
+/*	_close/_free/_deinit that takes a pointer to the pointer and
+/*	clears it.
+/*
+/*	The CLI uses only this header.
+/*--*/
+
+#ifndef MAILCURE_MAILCURE_H
+#define MAILCURE_MAILCURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define MC_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Store a formatted, malloc()ed reason in *error_r (if error_r is not
+   NULL; a previous reason is freed). Always returns -1. */
+int mc_error_set(char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* As mc_error_set, with ": strerror(errno)" appended. */
+int mc_error_errno(char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ------------------------------------------------------------------ */
+/* Settings and limits                                                */
+/* ------------------------------------------------------------------ */
+
+/* Every limit is a setting with a safe default (mc_limits_default).
+   A message that reaches a limit is unscanned, never clean. */
+struct mc_limits {
+	uint64_t max_message_size;	/* larger messages: unscanned */
+	uint64_t max_scan_size;		/* engine: bytes scanned per message */
+	uint64_t max_file_size;		/* engine: largest embedded file */
+	unsigned max_recursion;		/* engine: archive/container depth */
+	unsigned max_files;		/* engine: files per message */
+	unsigned max_scan_time_ms;	/* engine: time per message */
+	unsigned max_mime_parts;	/* MIME walk: parts per message */
+	unsigned max_mime_depth;	/* MIME walk: nesting depth */
+	size_t max_header_bytes;	/* header block size */
+};
+
+void mc_limits_default(struct mc_limits *limits_r);
+
+/* ------------------------------------------------------------------ */
+/* Where a message lives                                              */
+/* ------------------------------------------------------------------ */
+
+/* Everything needed to report a message and to put it back. Strings
+   are owned by the message (or quarantine entry) that holds them. */
+struct mc_location {
+	const char *store;	/* store URI as given, "maildir:/home/a/Maildir" */
+	const char *kind;	/* "maildir", "mbox", "eml", "postfix", "host" */
+	const char *user;	/* mailbox owner, "alice" or "alice@example.com" */
+	const char *folder;	/* "INBOX", "Sent", "Archive/2024" */
+	const char *path;	/* file: Maildir file, mbox file, eml, host file */
+	const char *queue_id;	/* queue mail */
+	int64_t offset;		/* mbox: byte offset of the From_ line, else -1 */
+	const char *maildir_subdir;	/* "new" or "cur" */
+	const char *maildir_flags;	/* letters after ":2,", e.g. "RS" */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	time_t mtime;
+};
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                           */
+/* ------------------------------------------------------------------ */
+
+/* One message as a store yields it. raw/raw_size is the message
+   exactly as stored (for mbox: From_ line, body with its >From
+   quoting, and the separating newline), which is what the quarantine
+   keeps. data/size is the RFC 5322 message that is parsed and
+   scanned (for mbox: without the From_ line, with >From unquoted). */
+struct mc_msg {
+	uint64_t seq;			/* order within the run */
+	struct mc_location loc;
+	const unsigned char *raw;
+	size_t raw_size;
+	const unsigned char *data;
+	size_t size;
+	/* Set when the store could not read this message: it is
+	   reported as an error and never acted on. */
+	const char *read_error;
+	/* Store-private state (container reference, owned buffers). */
+	void *store_priv;
+};
+
+/* ------------------------------------------------------------------ */
+/* Parsed facts about a message (lazy)                                */
+/* ------------------------------------------------------------------ */
+
+struct mc_part {
+	const char *filename;		/* decoded (RFC 2231/2047), or NULL */
+	const char *content_type;	/* "application/zip", lower case */
+	const unsigned char *content;	/* decoded transfer encoding */
+	size_t content_size;
+	const char *text_utf8;		/* text/ parts: charset-converted, else NULL */
+	unsigned depth;
+	unsigned char sha256[32];
+	unsigned char md5[16];
+};
+
+struct mc_facts;
+
+/* Facts are computed on first use and cached; the message must stay
+   valid until mc_facts_free. */
+struct mc_facts *mc_facts_init(const struct mc_msg *msg,
+			       const struct mc_limits *limits);
+void mc_facts_free(struct mc_facts **facts);
+
+/* Decoded (RFC 2047, unfolded) value of the first header NAME, or NULL. */
+const char *mc_facts_header(struct mc_facts *facts, const char *name);
+/* All values of header NAME, decoded; returns the count. */
+size_t mc_facts_headers(struct mc_facts *facts, const char *name,
+			const char *const **values_r);
+/* Bare addresses ("user@example.com") of From/To/Cc/...; returns count. */
+size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
+			  const char *const **addrs_r);
+/* Date header as time_t, or (time_t)-1 when absent or invalid. */
+time_t mc_facts_date(struct mc_facts *facts);
+/* Leaf MIME parts. Returns -1 when the MIME structure could not be
+   walked (limit reached or broken); *why_r then says why. */
+int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
+		   size_t *count_r, const char **why_r);
+
+/* ------------------------------------------------------------------ */
+/* Detection engines                                                  */
+/* ------------------------------------------------------------------ */
+
+enum mc_verdict_kind {
+	MC_VERDICT_CLEAN,
+	MC_VERDICT_INFECTED,
+	MC_VERDICT_UNSCANNED,	/* a limit was reached: never clean */
+	MC_VERDICT_ERROR,	/* engine or read error: never acted on */
+};
+
+struct mc_verdict {
+	enum mc_verdict_kind kind;
+	char name[256];		/* signature name, or the reason why */
+};
+
+struct mc_engine;
+
+struct mc_engine_ops {
+	const char *name;
+	int (*open)(const char *const *db_paths, size_t db_count,
+		    const struct mc_limits *limits,
+		    struct mc_engine **engine_r, char **error_r);
+	/* Thread-safe: one engine is shared by all workers. */
+	void (*scan_buffer)(struct mc_engine *engine, const void *data,
+			    size_t size, struct mc_verdict *verdict_r);
+	void (*scan_fd)(struct mc_engine *engine, int fd, const char *name,
+			struct mc_verdict *verdict_r);
+	/* Signature count and a version string for caches and reports. */
+	const char *(*version)(struct mc_engine *engine, unsigned *sigs_r);
+	void (*close)(struct mc_engine **engine);
+};
+
+extern const struct mc_engine_ops mc_engine_clamav;
+
+/* Default signature database path, /var/lib/clamav. */
+#define MC_DEFAULT_DATABASE "/var/lib/clamav"
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                            */
+/* ------------------------------------------------------------------ */
+
+struct mc_query;
+
+/* Parse TEXT ("virus", "from:*@evil.example or attachment:*.exe").
+   NULL or "" means "virus". On a syntax error, *error_r names the
+   offending term and its (1-based) character position. */
+struct mc_query *mc_query_parse(const char *text, char **error_r);
+void mc_query_free(struct mc_query **query);
+/* Whether evaluation can need the detection engine at all. */
+bool mc_query_needs_engine(const struct mc_query *query);
+/* Canonical text of the query, for reports. */
+const char *mc_query_text(const struct mc_query *query);
+
+enum mc_reason_kind {
+	MC_REASON_VIRUS, MC_REASON_FROM, MC_REASON_TO, MC_REASON_CC,
+	MC_REASON_SUBJECT, MC_REASON_HEADER, MC_REASON_MESSAGE_ID,
+	MC_REASON_BODY, MC_REASON_ATTACHMENT, MC_REASON_SHA256,
+	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_ALL,
+};
+
+/* Why a message matched: {"kind":"virus","name":"Eicar-..."} or
+   {"kind":"attachment","value":"x.exe"}. */
+struct mc_reason {
+	enum mc_reason_kind kind;
+	char *value;		/* signature name for virus, else the value */
+};
+
+const char *mc_reason_kind_name(enum mc_reason_kind kind);
+
+/* Result of evaluating a query on one message. */
+struct mc_match {
+	bool matched;
+	/* The message could not be fully evaluated (engine limit,
+	   MIME limit, engine error) and the answer depended on it. */
+	enum mc_verdict_kind problem;	/* CLEAN = no problem */
+	char why[256];
+	struct mc_reason *reasons;
+	size_t reason_count;
+	/* Engine verdict when the engine ran, else kind CLEAN, name "". */
+	bool engine_ran;
+	struct mc_verdict verdict;
+};
+
+/* Evaluate QUERY on MSG. Cheap terms first (headers, size), then the
+   MIME walk, then the engine only while the answer depends on it.
+   ENGINE may be NULL when mc_query_needs_engine() is false. */
+void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
+		   struct mc_facts *facts, const struct mc_engine_ops *ops,
+		   struct mc_engine *engine, struct mc_match *match_r);
+void mc_match_clear(struct mc_match *match);
+
+/* ------------------------------------------------------------------ */
+/* Stores                                                             */
+/* ------------------------------------------------------------------ */
+
+struct mc_store;
+struct mc_quarantine;
+struct mc_qentry;
+
+/* What a store does with one matched message when acting. */
+struct mc_removal {
+	struct mc_msg *msg;
+	const struct mc_match *match;
+	/* Out: */
+	char *quarantine_id;	/* set once the message is in quarantine */
+	char *error;		/* set when it could not be removed */
+	bool removed;
+};
+
+struct mc_store_settings {
+	const struct mc_limits *limits;
+	bool dry_run;
+};
+
+struct mc_store_ops {
+	const char *name;	/* URI scheme: "maildir", "mbox", ... */
+	/* Whether PATH (bare, auto-detect) is of this kind. */
+	bool (*detect)(int dirfd, const char *path);
+	int (*open)(const char *uri, const char *path,
+		    const struct mc_store_settings *set,
+		    struct mc_store **store_r, char **error_r);
+	/* Returns 1 with *msg_r set, 0 at the end, -1 on a fatal error
+	   (a single unreadable message is a msg with read_error). */
+	int (*next)(struct mc_store *store, struct mc_msg **msg_r,
+		    char **error_r);
+	/* True when MSG is the last message of its container (its mbox
+	   file); the removals of a container are done together. */
+	bool (*container_last)(struct mc_store *store, const struct mc_msg *msg);
+	/* Quarantine then remove the messages of one container, in that
+	   order, each removal only after its copy is verified. */
+	void (*remove)(struct mc_store *store, struct mc_quarantine *q,
+		       const char *run_id, struct mc_removal *removals,
+		       size_t count);
+	void (*msg_free)(struct mc_store *store, struct mc_msg **msg);
+	void (*close)(struct mc_store **store);
+	/* Put a quarantined message back where it came from. */
+	int (*restore)(const struct mc_qentry *entry, const void *raw,
+		       size_t raw_size, char **error_r);
+};
+
+extern const struct mc_store_ops mc_store_maildir;
+extern const struct mc_store_ops mc_store_mbox;
+extern const struct mc_store_ops mc_store_eml;
+extern const struct mc_store_ops mc_store_tree;	/* bare path, auto-detected */
+
+/* Store ops by URI scheme / kind name, or NULL. */
+const struct mc_store_ops *mc_store_lookup(const char *kind);
+
+/* Parse a STORE argument ("maildir:PATH", "mbox:PATH", "eml:PATH",
+   or a bare PATH, auto-detected) and open it. */
+int mc_store_open(const char *uri, const struct mc_store_settings *set,
+		  const struct mc_store_ops **ops_r, struct mc_store **store_r,
+		  char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* Quarantine                                                         */
+/* ------------------------------------------------------------------ */
+
+#define MC_DEFAULT_QUARANTINE "/var/lib/mailcure/quarantine"
+
+/* Metadata of one quarantine entry. */
+struct mc_qentry {
+	char *id;
+	char *run_id;
+	struct mc_location loc;		/* strings owned by the entry */
+	char *sha256_hex;		/* of the raw message */
+	uint64_t size;
+	time_t quarantined_at;
+	time_t restored_at;		/* 0 = not restored */
+	struct mc_reason *reasons;
+	size_t reason_count;
+	/* Queue mail: envelope. */
+	char *envelope_sender;
+	char **recipients;
+	size_t recipient_count;
+	time_t arrival_time;
+	/* Host files: extended attributes (name\0value pairs, base64 in
+	   the record). */
+	char *from;
+	char *subject;
+	char *message_id;
+	/* Free-form extra fields (JSON object text) a store may keep. */
+	char *extra_json;
+};
+
+/* Open (and with CREATE, create mode 0700, root-owned) the
+   quarantine directory. */
+struct mc_quarantine *mc_quarantine_open(const char *dir, bool create,
+					 char **error_r);
+void mc_quarantine_close(struct mc_quarantine **q);
+const char *mc_quarantine_dir(const struct mc_quarantine *q);
+
+/* Write RAW and META to a new entry: data written, fsync'd, re-read
+   and its SHA-256 verified, metadata written and fsync'd, directory
+   fsync'd. Only then may the caller remove the original. Sets
+   *id_r (malloc()ed). META's id/sha256/size/quarantined_at are
+   filled in by this function. */
+int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
+		      const void *raw, size_t raw_size, char **id_r,
+		      char **error_r);
+
+/* Load entry ID (metadata only). */
+struct mc_qentry *mc_quarantine_get(struct mc_quarantine *q, const char *id,
+				    char **error_r);
+/* Read the raw message of ENTRY, verifying its SHA-256. */
+int mc_quarantine_read(struct mc_quarantine *q, const struct mc_qentry *entry,
+		       void **raw_r, size_t *size_r, char **error_r);
+void mc_qentry_free(struct mc_qentry **entry);
+
+/* Iterate over all entries, oldest first. */
+struct mc_quarantine_iter;
+struct mc_quarantine_iter *mc_quarantine_iter_init(struct mc_quarantine *q);
+/* Returns the next entry (caller frees) or NULL at the end. */
+struct mc_qentry *mc_quarantine_iter_next(struct mc_quarantine_iter *iter);
+void mc_quarantine_iter_deinit(struct mc_quarantine_iter **iter);
+
+/* Restore ENTRY where it came from, through its store's restore op,
+   and mark it restored. A second restore is refused. */
+int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
+			  char **error_r);
+/* Remove entries quarantined before BEFORE. Returns count or -1. */
+int mc_quarantine_purge(struct mc_quarantine *q, time_t before,
+			bool dry_run, char **error_r);
+
+/* A new run id: "20261128T010830Z-1a2b3c". */
+char *mc_run_id_new(void);
+
+/* ------------------------------------------------------------------ */
+/* The pipeline: stores -> workers -> ordered sink                    */
+/* ------------------------------------------------------------------ */
+
+enum mc_event_type {
+	MC_EVENT_MATCH,
+	MC_EVENT_UNSCANNED,
+	MC_EVENT_ERROR,
+};
+
+struct mc_event {
+	enum mc_event_type type;
+	const struct mc_msg *msg;	/* location, size */
+	const struct mc_match *match;	/* MATCH: reasons */
+	const char *from, *subject, *message_id;	/* decoded, may be NULL */
+	const char *action;		/* "quarantined", "would quarantine",
+					   "failed", or NULL when not acting */
+	const char *quarantine_id;
+	const char *why;		/* UNSCANNED/ERROR, or action failure */
+};
+
+struct mc_summary {
+	char run_id[64];
+	uint64_t scanned;
+	uint64_t matched;
+	uint64_t acted;
+	uint64_t unscanned;
+	uint64_t errors;
+	uint64_t bytes;
+	double seconds;
+};
+
+struct mc_progress {
+	uint64_t messages;
+	uint64_t bytes;
+	uint64_t matched;
+	double seconds;
+	/* Total known in advance? (0 = unknown) */
+	uint64_t total_messages;
+};
+
+enum mc_action {
+	MC_ACTION_NONE,		/* find */
+	MC_ACTION_QUARANTINE,	/* clean: quarantine, then remove */
+};
+
+struct mc_run {
+	/* Opened stores. */
+	const struct mc_store_ops *const *store_ops;
+	struct mc_store *const *stores;
+	size_t store_count;
+	const struct mc_query *query;
+	const struct mc_engine_ops *engine_ops;	/* may be NULL */
+	struct mc_engine *engine;
+	const struct mc_limits *limits;
+	enum mc_action action;
+	bool dry_run;
+	struct mc_quarantine *quarantine;	/* required when acting */
+	const char *run_id;
+	unsigned jobs;
+	/* Called from one thread, in store order. */
+	void (*on_event)(const struct mc_event *event, void *context);
+	/* Called about 10 times a second, from the same thread. */
+	void (*on_progress)(const struct mc_progress *progress, void *context);
+	void *context;
+};
+
+/* Run the pipeline. Returns 0 when it ran to the end (whatever it
+   found), -1 on a fatal error. */
+int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
+		    char **error_r);
+
+/* ------------------------------------------------------------------ */
+/* Small helpers shared by the CLI and the library                    */
+/* ------------------------------------------------------------------ */
+
+void mc_hex(const unsigned char *bin, size_t len, char *hex_out);
+void mc_sha256(const void *data, size_t len, unsigned char out[32]);
+void mc_md5(const void *data, size_t len, unsigned char out[16]);
+double mc_now(void);
+
+#endif

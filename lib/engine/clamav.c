@@ -1,0 +1,2 @@
+/* placeholder: lib/engine/clamav.c */
+#include "mailcure/mailcure.h"

@@ -1,0 +1,2 @@
+/* placeholder: lib/facts.c */
+#include "mailcure/mailcure.h"

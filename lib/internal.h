@@ -1,0 +1,78 @@
+/*++
+/* NAME
+/*	internal 3h
+/* SUMMARY
+/*	helpers shared inside libmailcure, not part of the public API
+/* DESCRIPTION
+/*	Safe file access for code that runs as root over directories that
+/*	users control (see safe.c), whole-buffer I/O, and small string
+/*	helpers.
+/*--*/
+
+#ifndef MAILCURE_INTERNAL_H
+#define MAILCURE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+/* --- safe.c --- */
+
+/* Open directory NAME under DIRFD without following a symlink in the
+   last component, and check that what was opened is what lstat saw.
+   Returns the fd, or -1 with *error_r. */
+int mc_safe_open_dir(int dirfd, const char *name, struct stat *st_r,
+		     char **error_r);
+
+/* Open regular file NAME under DIRFD read-only (O_NOFOLLOW|O_NONBLOCK,
+   so a FIFO swapped in never blocks). Refuses symlinks, non-regular
+   files, and with SINGLE_LINK files whose st_nlink > 1 (a hard link
+   planted in a mailbox could make root read or remove a file outside
+   it). Returns the fd with *st_r from fstat, or -1 with *error_r. */
+int mc_safe_open_file(int dirfd, const char *name, bool single_link,
+		      struct stat *st_r, char **error_r);
+
+/* Open a path given by the administrator (symlinks in it are trusted,
+   as the administrator chose it) as a directory. */
+int mc_open_dir_path(const char *path, char **error_r);
+
+/* Whether two stats describe the same file. */
+bool mc_same_file(const struct stat *a, const struct stat *b);
+
+/* Read the whole of FD (up to MAX bytes; larger gives -1 with EFBIG).
+   *buf_r is malloc()ed and NUL-terminated (not counted in *len_r). */
+int mc_read_fd(int fd, size_t max, unsigned char **buf_r, size_t *len_r,
+	       char **error_r);
+/* Write all of BUF to FD, retrying short writes. */
+int mc_write_all(int fd, const void *buf, size_t len);
+/* pwrite all of BUF at OFFSET. */
+int mc_pwrite_all(int fd, const void *buf, size_t len, off_t offset);
+/* fsync a directory fd (for renames and creations to be durable). */
+int mc_fsync_dir(int dirfd);
+
+/* Create directory path components (mode MODE) like mkdir -p. */
+int mc_mkdir_p(const char *path, mode_t mode, char **error_r);
+
+/* --- strings --- */
+
+/* Case-insensitive glob match (* ? [..]) of STR against PATTERN. */
+bool mc_glob_match(const char *pattern, const char *str);
+/* Case-insensitive substring search over LEN bytes of HAYSTACK. */
+bool mc_memcasestr(const char *haystack, size_t len, const char *needle);
+/* Append to a growing array. */
+#define MC_ARRAY_PUSH(arr, count, cap, item) do { \
+	if ((count) == (cap)) { \
+		(cap) = (cap) ? (cap) * 2 : 8; \
+		(arr) = mc_xrealloc((arr), (cap) * sizeof(*(arr))); \
+	} \
+	(arr)[(count)++] = (item); \
+} while (0)
+
+void *mc_xmalloc(size_t n);
+void *mc_xcalloc(size_t n, size_t size);
+void *mc_xrealloc(void *p, size_t n);
+char *mc_xstrdup(const char *s);
+char *mc_xstrndup(const char *s, size_t n);
+char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder: lib/pipeline.c */
+#include "mailcure/mailcure.h"

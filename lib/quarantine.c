@@ -1,0 +1,2 @@
+/* placeholder: lib/quarantine.c */
+#include "mailcure/mailcure.h"

@@ -1,0 +1,2 @@
+/* placeholder: lib/query.c */
+#include "mailcure/mailcure.h"

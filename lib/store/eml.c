@@ -1,0 +1,2 @@
+/* placeholder: lib/store/eml.c */
+#include "mailcure/mailcure.h"

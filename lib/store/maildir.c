@@ -1,0 +1,2 @@
+/* placeholder: lib/store/maildir.c */
+#include "mailcure/mailcure.h"

@@ -1,0 +1,2 @@
+/* placeholder: lib/store/mbox.c */
+#include "mailcure/mailcure.h"

@@ -1,0 +1,2 @@
+/* placeholder: lib/store/store.c */
+#include "mailcure/mailcure.h"

@@ -1,0 +1,2 @@
+/* placeholder: lib/store/tree.c */
+#include "mailcure/mailcure.h"

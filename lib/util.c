@@ -1,0 +1,139 @@
+/*++
+/* NAME
+/*	util 3
+/* SUMMARY
+/*	errors, hashes, clocks and run ids shared by libmailcure
+/* DESCRIPTION
+/*	mc_error_set() and mc_error_errno() build the malloc()ed reason
+/*	strings that every fallible library function returns.
+/*
+/*	mc_sha256() and mc_md5() hash memory with GLib's checksums (GLib
+/*	comes with GMime, so no other crypto library is needed).
+/*
+/*	mc_run_id_new() returns an id that sorts by time and is unique
+/*	across processes on one host.
+/*--*/
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "mailcure/mailcure.h"
+#include "internal.h"
+
+static int error_vset(char **error_r, const char *suffix, const char *fmt,
+		      va_list ap)
+{
+	char buf[1024];
+
+	if (error_r == NULL)
+		return -1;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	free(*error_r);
+	if (suffix != NULL) {
+		size_t len = strlen(buf);
+		snprintf(buf + len, sizeof(buf) - len, ": %s", suffix);
+	}
+	*error_r = strdup(buf);
+	return -1;
+}
+
+int mc_error_set(char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_vset(error_r, NULL, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int mc_error_errno(char **error_r, const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	error_vset(error_r, strerror(saved), fmt, ap);
+	va_end(ap);
+	errno = saved;
+	return -1;
+}
+
+void mc_limits_default(struct mc_limits *limits_r)
+{
+	/* Defaults follow clamd's, raised where mail needs it: a mail
+	   message carries base64 (4/3 of the decoded size). */
+	limits_r->max_message_size = 256ULL << 20;
+	limits_r->max_scan_size = 400ULL << 20;
+	limits_r->max_file_size = 100ULL << 20;
+	limits_r->max_recursion = 17;
+	limits_r->max_files = 10000;
+	limits_r->max_scan_time_ms = 120000;
+	limits_r->max_mime_parts = 1000;
+	limits_r->max_mime_depth = 64;
+	limits_r->max_header_bytes = 1 << 20;
+}
+
+void mc_hex(const unsigned char *bin, size_t len, char *hex_out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		hex_out[2 * i] = digits[bin[i] >> 4];
+		hex_out[2 * i + 1] = digits[bin[i] & 15];
+	}
+	hex_out[2 * len] = '\0';
+}
+
+static void checksum(GChecksumType type, const void *data, size_t len,
+		     unsigned char *out, gsize outlen)
+{
+	GChecksum *ck = g_checksum_new(type);
+
+	/* g_checksum_update takes a gssize: feed huge buffers in pieces. */
+	for (size_t off = 0; off < len;) {
+		size_t n = len - off > (1U << 30) ? (1U << 30) : len - off;
+		g_checksum_update(ck, (const guchar *)data + off, (gssize)n);
+		off += n;
+	}
+	g_checksum_get_digest(ck, out, &outlen);
+	g_checksum_free(ck);
+}
+
+void mc_sha256(const void *data, size_t len, unsigned char out[32])
+{
+	checksum(G_CHECKSUM_SHA256, data, len, out, 32);
+}
+
+void mc_md5(const void *data, size_t len, unsigned char out[16])
+{
+	checksum(G_CHECKSUM_MD5, data, len, out, 16);
+}
+
+double mc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+char *mc_run_id_new(void)
+{
+	char buf[64];
+	struct timespec ts;
+	struct tm tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d%02d%02dT%02d%02d%02dZ-%05x%03lx",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (unsigned)getpid() & 0xfffff,
+		 (unsigned long)(ts.tv_nsec / 1000000) & 0xfff);
+	return strdup(buf);
+}

@@ -1,0 +1,65 @@
+/*++
+/* NAME
+/*	commands 3h
+/* SUMMARY
+/*	the mailcure subcommands and the options they share
+/* DESCRIPTION
+/*	Each subcommand is one function, in one cmd_*.c file, listed in
+/*	the commands[] table of main.c. It receives the arguments after
+/*	its own name and the parsed global options, and returns the exit
+/*	code: 0 nothing matched, 1 matches found (and acted on), 2 errors.
+/*--*/
+
+#ifndef MAILCURE_COMMANDS_H
+#define MAILCURE_COMMANDS_H
+
+#include <stdbool.h>
+#include "mailcure/mailcure.h"
+
+#define MC_EXIT_CLEAN 0
+#define MC_EXIT_FOUND 1
+#define MC_EXIT_ERROR 2
+
+enum mc_progress_mode { MC_PROGRESS_AUTO, MC_PROGRESS_ALWAYS, MC_PROGRESS_NEVER };
+
+struct mc_global {
+	const char **databases;		/* -d, repeatable */
+	size_t database_count;
+	unsigned jobs;			/* -j, 0 = number of CPUs */
+	bool json;
+	bool dry_run;
+	const char *quarantine_dir;
+	enum mc_progress_mode progress;
+	int verbose;			/* -v count, -q = -1 */
+	const char *config;
+	struct mc_limits limits;
+};
+
+int cmd_mailbox(int argc, char **argv, struct mc_global *g);
+int cmd_quarantine(int argc, char **argv, struct mc_global *g);
+int cmd_demo(int argc, char **argv, struct mc_global *g);
+
+/* output.c: what the user sees. */
+struct mc_output;
+struct mc_output *mc_output_init(const struct mc_global *g, bool acting);
+void mc_output_event(const struct mc_event *event, void *context);
+void mc_output_progress(const struct mc_progress *progress, void *context);
+void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
+void mc_output_deinit(struct mc_output **out);
+
+/* Print a usage or runtime error to stderr ("mailcure: ..."). */
+void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Load the detection engine from g->databases (default
+   /var/lib/clamav). Prints a clear error naming freshclam when no
+   database is found; returns -1 then. */
+int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
+
+/* Open (creating) the quarantine named by --quarantine. */
+struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create);
+
+/* Number of worker threads (-j or CPUs). */
+unsigned mc_cli_jobs(const struct mc_global *g);
+
+#endif

@@ -1,0 +1,254 @@
+/*++
+/* NAME
+/*	mailcure 1
+/* SUMMARY
+/*	clean a mail server after a virus outbreak
+/* SYNOPSIS
+/*	mailcure [GLOBAL OPTIONS] COMMAND [ARGS]
+/* DESCRIPTION
+/*	main() parses the global options, finds COMMAND in the commands[]
+/*	table and runs it. Global options may also follow the command
+/*	name; each command parses its own options after that.
+/*	See mailcure(1) for the commands.
+/*--*/
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv, struct mc_global *g);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "mailbox", cmd_mailbox, "find|clean [-s STORE]... [QUERY]" },
+	{ "quarantine", cmd_quarantine, "list|show ID|restore ID...|restore --run RUN|purge --before DATE" },
+	{ "demo", cmd_demo, "build a sample infected server and clean it" },
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp,
+		"usage: mailcure [GLOBAL OPTIONS] COMMAND [ARGS]\n\n"
+		"commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(fp, "  %-11s %s\n", commands[i].name, commands[i].help);
+	fprintf(fp,
+		"\nglobal options:\n"
+		"  -d, --database PATH   ClamAV database file or directory (repeatable;\n"
+		"                        default " MC_DEFAULT_DATABASE ")\n"
+		"  -j, --jobs N          worker threads (default: number of CPUs)\n"
+		"      --json            JSON Lines on stdout\n"
+		"      --dry-run         show what would be done, change nothing\n"
+		"      --quarantine DIR  quarantine directory (default " MC_DEFAULT_QUARANTINE ")\n"
+		"      --progress MODE   auto|always|never (auto: when stderr is a terminal)\n"
+		"  -q, --quiet           only matches and errors\n"
+		"  -v, --verbose         more detail\n"
+		"      --config FILE     settings file\n"
+		"  -h, --help            this help\n"
+		"  -V, --version         print the version\n\n"
+		"QUERY defaults to 'virus'. Exit codes: 0 nothing matched, 1 matches\n"
+		"found (and acted on), 2 errors (some messages could not be scanned).\n");
+}
+
+void mc_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mailcure: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void mc_die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("mailcure: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'mailcure --help'.\n", stderr);
+	exit(MC_EXIT_ERROR);
+}
+
+unsigned mc_cli_jobs(const struct mc_global *g)
+{
+	long n;
+
+	if (g->jobs > 0)
+		return g->jobs;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+static unsigned long long parse_size(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s)
+		mc_die_usage("%s: not a number: %s", what, s);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end != '\0')
+		mc_die_usage("%s: not a size: %s", what, s);
+	return v;
+}
+
+/* Options every command accepts, before or after the command name. */
+enum {
+	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
+	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
+};
+
+static const struct option global_options[] = {
+	{ "database", required_argument, NULL, 'd' },
+	{ "jobs", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "quarantine", required_argument, NULL, OPT_QUARANTINE },
+	{ "progress", required_argument, NULL, OPT_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "config", required_argument, NULL, OPT_CONFIG },
+	{ "max-message-size", required_argument, NULL, OPT_MAX_SIZE },
+	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
+	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Apply one global option; returns false when C is not one. */
+static bool global_option(struct mc_global *g, int c, const char *arg)
+{
+	switch (c) {
+	case 'd':
+		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
+		g->databases[g->database_count++] = arg;
+		return true;
+	case 'j': {
+		unsigned long long n = parse_size(arg, "--jobs");
+		if (n == 0 || n > 1024)
+			mc_die_usage("--jobs: between 1 and 1024: %s", arg);
+		g->jobs = (unsigned)n;
+		return true;
+	}
+	case OPT_JSON: g->json = true; return true;
+	case OPT_DRY_RUN: g->dry_run = true; return true;
+	case OPT_QUARANTINE: g->quarantine_dir = arg; return true;
+	case OPT_PROGRESS:
+		if (strcmp(arg, "auto") == 0) g->progress = MC_PROGRESS_AUTO;
+		else if (strcmp(arg, "always") == 0) g->progress = MC_PROGRESS_ALWAYS;
+		else if (strcmp(arg, "never") == 0) g->progress = MC_PROGRESS_NEVER;
+		else mc_die_usage("--progress: auto, always or never: %s", arg);
+		return true;
+	case 'q': g->verbose = -1; return true;
+	case 'v': g->verbose++; return true;
+	case OPT_CONFIG: g->config = arg; return true;
+	case OPT_MAX_SIZE: g->limits.max_message_size = parse_size(arg, "--max-message-size"); return true;
+	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)parse_size(arg, "--max-mime-parts"); return true;
+	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)parse_size(arg, "--max-scan-time"); return true;
+	case 'h': usage(stdout); exit(0);
+	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
+	}
+	return false;
+}
+
+/* Pull global options out of ARGV (after the command name), leaving
+   the command's own arguments, in order, for the command to parse.
+   A global option is recognised only by its exact spelling. */
+static int extract_globals(struct mc_global *g, int argc, char **argv)
+{
+	int out = 1;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const struct option *o = NULL;
+		const char *val = NULL;
+
+		if (strcmp(a, "--") == 0) {
+			while (i < argc)
+				argv[out++] = argv[i++];
+			break;
+		}
+		if (strncmp(a, "--", 2) == 0) {
+			size_t nl = strcspn(a + 2, "=");
+			for (const struct option *p = global_options; p->name; p++) {
+				if (strlen(p->name) == nl && strncmp(p->name, a + 2, nl) == 0)
+					o = p;
+			}
+			if (o != NULL && a[2 + nl] == '=')
+				val = a + 3 + nl;
+		} else if (a[0] == '-' && strchr("djqv", a[1]) != NULL && a[1] != '\0' &&
+			   (a[2] == '\0' || a[1] == 'd' || a[1] == 'j')) {
+			for (const struct option *p = global_options; p->name; p++)
+				if (p->val == a[1])
+					o = p;
+			if (a[2] != '\0')
+				val = a + 2;
+		}
+		if (o == NULL) {
+			argv[out++] = argv[i];
+			continue;
+		}
+		if (o->has_arg == required_argument && val == NULL) {
+			if (i + 1 >= argc)
+				mc_die_usage("option --%s needs a value", o->name);
+			val = argv[++i];
+		}
+		global_option(g, o->val, val);
+	}
+	argv[out] = NULL;
+	return out;
+}
+
+int main(int argc, char **argv)
+{
+	struct mc_global g;
+	int c;
+
+	memset(&g, 0, sizeof(g));
+	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
+	mc_limits_default(&g.limits);
+
+	/* Global options before the command ('+': stop at the first
+	   non-option, which is the command). */
+	while ((c = getopt_long(argc, argv, "+d:j:qvhV", global_options, NULL)) != -1) {
+		if (!global_option(&g, c, optarg))
+			mc_die_usage("unknown option");
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return MC_EXIT_ERROR;
+	}
+	const char *name = argv[optind];
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(commands[i].name, name) == 0) {
+			int cargc = argc - optind;
+			char **cargv = argv + optind;
+			cargc = extract_globals(&g, cargc, cargv);
+			optind = 1;
+			return commands[i].run(cargc, cargv, &g);
+		}
+	}
+	mc_die_usage("unknown command '%s'", name);
+}
