@@ -1,2 +1,446 @@
-/* placeholder: lib/pipeline.c */
+/*++
+/* NAME
+/*	pipeline 3
+/* SUMMARY
+/*	stores -> worker threads -> one ordered sink
+/* SYNOPSIS
+/*	#include <mailcure/mailcure.h>
+/*
+/*	int mc_run_pipeline(const struct mc_run *run,
+/*		struct mc_summary *summary_r, char **error_r);
+/* DESCRIPTION
+/*	A producer thread reads messages from the stores, in order.
+/*	run->jobs worker threads evaluate the query on them (sharing
+/*	one compiled engine). The calling thread is the sink: it takes
+/*	results strictly in store order, reports them through
+/*	run->on_event, and when acting hands the matched messages of one
+/*	container (a Maildir file, an mbox file) to the store's remove
+/*	operation, which quarantines each before removing it.
+/*
+/*	At most a fixed window of messages is in flight (read but not
+/*	yet reported), so memory does not grow with the size of a store.
+/* DIAGNOSTICS
+/*	Unreadable messages, messages too large to scan and messages the
+/*	engine could not finish are events of their own (ERROR or
+/*	UNSCANNED) and are never acted on. A store that cannot be read
+/*	any further is one ERROR event; the other stores go on.
+/*--*/
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "mailcure/mailcure.h"
+#include "internal.h"
+
+/* Messages read ahead of the sink, per worker. */
+#define WINDOW_PER_JOB 16
+/* Stack of a worker: MIME walks of deeply nested mail recurse. */
+#define WORKER_STACK (16U << 20)
+
+enum slot_state { SLOT_FREE, SLOT_READY, SLOT_WORKING, SLOT_DONE };
+
+struct slot {
+	enum slot_state state;
+	uint64_t seq;
+	size_t store_index;
+	struct mc_msg *msg;		/* from the store, or &fake */
+	struct mc_msg fake;		/* a store-level error */
+	char *store_error;
+	struct mc_match match;
+	bool evaluated;
+	char *from, *subject, *message_id;
+};
+
+struct pipeline {
+	const struct mc_run *run;
+	pthread_mutex_t lock;
+	pthread_cond_t cond_producer;	/* a slot became free */
+	pthread_cond_t cond_worker;	/* a slot became ready */
+	pthread_cond_t cond_sink;	/* a slot became done */
+	struct slot *slots;
+	size_t window;
+	uint64_t produced;		/* next seq to produce */
+	uint64_t claimed;		/* next seq for a worker */
+	uint64_t sunk;			/* next seq for the sink */
+	bool producer_done;
+	bool stop;			/* sink failed: stop early */
+};
+
+/* A pending removal: matched messages of the current container. */
+struct pending {
+	struct slot *items;
+	size_t count, cap;
+	size_t store_index;
+};
+
+static struct slot *slot_of(struct pipeline *p, uint64_t seq)
+{
+	return &p->slots[seq % p->window];
+}
+
+static void *producer_main(void *context)
+{
+	struct pipeline *p = context;
+	const struct mc_run *run = p->run;
+
+	for (size_t si = 0; si < run->store_count; si++) {
+		const struct mc_store_ops *ops = run->store_ops[si];
+
+		for (;;) {
+			struct mc_msg *msg = NULL;
+			char *error = NULL;
+			int ret = ops->next(run->stores[si], &msg, &error);
+
+			if (ret == 0)
+				break;
+			pthread_mutex_lock(&p->lock);
+			while (p->produced - p->sunk >= p->window && !p->stop)
+				pthread_cond_wait(&p->cond_producer, &p->lock);
+			if (p->stop) {
+				pthread_mutex_unlock(&p->lock);
+				if (msg != NULL)
+					ops->msg_free(run->stores[si], &msg);
+				free(error);
+				goto out;
+			}
+			struct slot *s = slot_of(p, p->produced);
+			memset(s, 0, sizeof(*s));
+			s->seq = p->produced;
+			s->store_index = si;
+			if (ret > 0) {
+				msg->seq = s->seq;
+				s->msg = msg;
+			} else {
+				/* The store cannot go on: one error event. */
+				s->store_error = error != NULL ? error :
+					mc_xstrdup("cannot read the store");
+				s->fake.loc.store = s->store_error;
+				s->fake.loc.path = s->store_error;
+				s->fake.loc.offset = -1;
+				s->fake.read_error = s->store_error;
+				s->fake.seq = s->seq;
+				s->msg = &s->fake;
+				error = NULL;
+			}
+			s->state = SLOT_READY;
+			p->produced++;
+			pthread_cond_signal(&p->cond_worker);
+			pthread_mutex_unlock(&p->lock);
+			if (ret < 0)
+				break;
+		}
+	}
+out:
+	pthread_mutex_lock(&p->lock);
+	p->producer_done = true;
+	pthread_cond_broadcast(&p->cond_worker);
+	pthread_cond_broadcast(&p->cond_sink);
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void evaluate(struct pipeline *p, struct slot *s)
+{
+	const struct mc_run *run = p->run;
+	struct mc_msg *msg = s->msg;
+	struct mc_facts *facts;
+
+	if (msg->read_error != NULL)
+		return;
+	if (msg->size > run->limits->max_message_size) {
+		s->match.problem = MC_VERDICT_UNSCANNED;
+		snprintf(s->match.why, sizeof(s->match.why),
+			 "message of %zu bytes is larger than the limit of %llu bytes",
+			 msg->size, (unsigned long long)run->limits->max_message_size);
+		return;
+	}
+	facts = mc_facts_init(msg, run->limits);
+	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
+		      &s->match);
+	s->evaluated = true;
+	if (s->match.matched) {
+		/* Only reported messages need these; take them while the
+		   parsed headers are at hand. */
+		s->from = mc_xstrdup(mc_facts_header(facts, "From"));
+		s->subject = mc_xstrdup(mc_facts_header(facts, "Subject"));
+		s->message_id = mc_xstrdup(mc_facts_header(facts, "Message-ID"));
+	}
+	mc_facts_free(&facts);
+}
+
+static void *worker_main(void *context)
+{
+	struct pipeline *p = context;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (p->claimed == p->produced && !p->producer_done && !p->stop)
+			pthread_cond_wait(&p->cond_worker, &p->lock);
+		if (p->stop || p->claimed == p->produced)
+			break;
+		struct slot *s = slot_of(p, p->claimed++);
+		s->state = SLOT_WORKING;
+		pthread_mutex_unlock(&p->lock);
+		evaluate(p, s);
+		pthread_mutex_lock(&p->lock);
+		s->state = SLOT_DONE;
+		pthread_cond_broadcast(&p->cond_sink);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static void emit(const struct mc_run *run, struct slot *s,
+		 enum mc_event_type type, const char *action,
+		 const char *qid, const char *why)
+{
+	struct mc_event ev;
+
+	if (run->on_event == NULL)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.msg = s->msg;
+	ev.match = &s->match;
+	ev.from = s->from;
+	ev.subject = s->subject;
+	ev.message_id = s->message_id;
+	ev.action = action;
+	ev.quarantine_id = qid;
+	ev.why = why;
+	run->on_event(&ev, run->context);
+}
+
+static void slot_release(const struct mc_run *run, struct slot *s)
+{
+	if (s->msg != NULL && s->msg != &s->fake)
+		run->store_ops[s->store_index]->msg_free(run->stores[s->store_index], &s->msg);
+	s->msg = NULL;
+	mc_match_clear(&s->match);
+	free(s->from);
+	free(s->subject);
+	free(s->message_id);
+	free(s->store_error);
+	s->from = s->subject = s->message_id = s->store_error = NULL;
+}
+
+/* Quarantine and remove the matched messages of one container, then
+   report each with what happened to it. */
+static void flush_pending(const struct mc_run *run, struct pending *pend,
+			  struct mc_summary *sum)
+{
+	struct mc_removal *removals;
+
+	if (pend->count == 0)
+		return;
+	removals = mc_xcalloc(pend->count, sizeof(*removals));
+	for (size_t i = 0; i < pend->count; i++) {
+		removals[i].msg = pend->items[i].msg;
+		removals[i].match = &pend->items[i].match;
+	}
+	run->store_ops[pend->store_index]->remove(run->stores[pend->store_index],
+		run->quarantine, run->run_id, removals, pend->count);
+	for (size_t i = 0; i < pend->count; i++) {
+		struct mc_removal *r = &removals[i];
+		const char *action = r->removed ? "quarantined" : "failed";
+
+		if (!r->removed && r->error == NULL)
+			r->error = mc_xstrdup("not removed");
+		if (r->removed)
+			sum->acted++;
+		else
+			sum->errors++;
+		emit(run, &pend->items[i], MC_EVENT_MATCH, action,
+		     r->quarantine_id, r->error);
+		free(r->quarantine_id);
+		free(r->error);
+		slot_release(run, &pend->items[i]);
+	}
+	free(removals);
+	pend->count = 0;
+}
+
+/* Handle one result in store order. Returns true when the slot was
+   moved into PEND (and must not be released yet). */
+static bool sink_one(struct pipeline *p, struct slot *s, struct pending *pend,
+		     struct mc_summary *sum)
+{
+	const struct mc_run *run = p->run;
+	struct mc_msg *msg = s->msg;
+	bool acting = run->action == MC_ACTION_QUARANTINE;
+
+	sum->bytes += msg->size;
+	if (msg->read_error != NULL) {
+		sum->errors++;
+		emit(run, s, MC_EVENT_ERROR, NULL, NULL, msg->read_error);
+		return false;
+	}
+	sum->scanned++;
+	if (s->match.matched) {
+		sum->matched++;
+		if (acting && !run->dry_run) {
+			MC_ARRAY_PUSH(pend->items, pend->count, pend->cap, *s);
+			pend->store_index = s->store_index;
+			return true;
+		}
+		emit(run, s, MC_EVENT_MATCH,
+		     acting ? "would quarantine" : NULL, NULL, NULL);
+		return false;
+	}
+	if (s->match.problem == MC_VERDICT_UNSCANNED) {
+		sum->unscanned++;
+		emit(run, s, MC_EVENT_UNSCANNED, NULL, NULL, s->match.why);
+	} else if (s->match.problem == MC_VERDICT_ERROR) {
+		sum->errors++;
+		emit(run, s, MC_EVENT_ERROR, NULL, NULL, s->match.why);
+	}
+	return false;
+}
+
+static void progress(const struct mc_run *run, const struct mc_summary *sum,
+		     double start, double *last)
+{
+	struct mc_progress pr;
+	double now = mc_now();
+
+	if (run->on_progress == NULL || now - *last < 0.1)
+		return;
+	*last = now;
+	memset(&pr, 0, sizeof(pr));
+	pr.messages = sum->scanned + sum->errors;
+	pr.bytes = sum->bytes;
+	pr.matched = sum->matched;
+	pr.seconds = now - start;
+	run->on_progress(&pr, run->context);
+}
+
+int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
+		    char **error_r)
+{
+	struct pipeline p;
+	struct pending pend;
+	pthread_t producer, *workers;
+	pthread_attr_t attr;
+	unsigned jobs = run->jobs > 0 ? run->jobs : 1;
+	unsigned started = 0;
+	double start = mc_now(), last = 0;
+
+	memset(summary_r, 0, sizeof(*summary_r));
+	if (run->run_id != NULL)
+		snprintf(summary_r->run_id, sizeof(summary_r->run_id), "%s", run->run_id);
+	if (run->action == MC_ACTION_QUARANTINE && !run->dry_run &&
+	    run->quarantine == NULL)
+		return mc_error_set(error_r, "no quarantine to act with");
+	if (mc_query_needs_engine(run->query) && run->engine == NULL)
+		return mc_error_set(error_r, "the query needs a detection engine");
+
+	memset(&p, 0, sizeof(p));
+	memset(&pend, 0, sizeof(pend));
+	p.run = run;
+	p.window = (size_t)jobs * WINDOW_PER_JOB;
+	p.slots = mc_xcalloc(p.window, sizeof(*p.slots));
+	pthread_mutex_init(&p.lock, NULL);
+	pthread_cond_init(&p.cond_producer, NULL);
+	pthread_cond_init(&p.cond_worker, NULL);
+	pthread_cond_init(&p.cond_sink, NULL);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	if (pthread_create(&producer, NULL, producer_main, &p) != 0) {
+		mc_error_errno(error_r, "cannot start the reader thread");
+		goto out_free;
+	}
+	workers = mc_xcalloc(jobs, sizeof(*workers));
+	for (; started < jobs; started++) {
+		if (pthread_create(&workers[started], &attr, worker_main, &p) != 0)
+			break;
+	}
+	if (started == 0) {
+		/* Without a worker nothing would ever be evaluated. */
+		pthread_mutex_lock(&p.lock);
+		p.stop = true;
+		pthread_cond_broadcast(&p.cond_producer);
+		pthread_mutex_unlock(&p.lock);
+		pthread_join(producer, NULL);
+		free(workers);
+		mc_error_errno(error_r, "cannot start worker threads");
+		goto out_free;
+	}
+
+	for (;;) {
+		struct slot *s, copy;
+		bool kept;
+
+		pthread_mutex_lock(&p.lock);
+		for (;;) {
+			if (p.sunk < p.produced && slot_of(&p, p.sunk)->state == SLOT_DONE)
+				break;
+			if (p.producer_done && p.sunk == p.produced)
+				break;
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 100 * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&p.cond_sink, &p.lock, &ts);
+			pthread_mutex_unlock(&p.lock);
+			summary_r->seconds = mc_now() - start;
+			progress(run, summary_r, start, &last);
+			pthread_mutex_lock(&p.lock);
+		}
+		if (p.sunk == p.produced) {
+			pthread_mutex_unlock(&p.lock);
+			break;
+		}
+		s = slot_of(&p, p.sunk);
+		copy = *s;
+		pthread_mutex_unlock(&p.lock);
+
+		/* The fake message lives inside the slot: point it at the
+		   copy, which outlives the slot's reuse. */
+		if (copy.msg == &s->fake)
+			copy.msg = &copy.fake;
+		kept = sink_one(&p, &copy, &pend, summary_r);
+		if (kept && copy.msg == &copy.fake)
+			abort();	/* fake messages never match */
+		const struct mc_store_ops *ops = run->store_ops[copy.store_index];
+		bool last_in_container = copy.msg == &copy.fake ||
+			ops->container_last(run->stores[copy.store_index], copy.msg);
+		if (!kept)
+			slot_release(run, &copy);
+		if (last_in_container)
+			flush_pending(run, &pend, summary_r);
+
+		pthread_mutex_lock(&p.lock);
+		memset(s, 0, sizeof(*s));
+		p.sunk++;
+		pthread_cond_signal(&p.cond_producer);
+		pthread_mutex_unlock(&p.lock);
+		summary_r->seconds = mc_now() - start;
+		progress(run, summary_r, start, &last);
+	}
+	flush_pending(run, &pend, summary_r);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(workers[i], NULL);
+	pthread_join(producer, NULL);
+	free(workers);
+	free(pend.items);
+	summary_r->seconds = mc_now() - start;
+	pthread_attr_destroy(&attr);
+	pthread_cond_destroy(&p.cond_producer);
+	pthread_cond_destroy(&p.cond_worker);
+	pthread_cond_destroy(&p.cond_sink);
+	pthread_mutex_destroy(&p.lock);
+	free(p.slots);
+	return 0;
+
+out_free:
+	pthread_attr_destroy(&attr);
+	free(p.slots);
+	return -1;
+}

@@ -1,6 +1,208 @@
-/* placeholder */
+/*++
+/* NAME
+/*	cmd_mailbox 1
+/* SUMMARY
+/*	mailcure mailbox find|clean: find or remove messages in mail stores
+/* SYNOPSIS
+/*	mailcure mailbox find [-s STORE]... [QUERY]
+/*	mailcure mailbox clean [-s STORE]... [QUERY]
+/* DESCRIPTION
+/*	find lists the messages that match QUERY (default "virus");
+/*	clean moves each of them into the quarantine and then removes it
+/*	from its store. With --dry-run, clean lists what it would do and
+/*	changes nothing.
+/*
+/*	Without -s, the usual locations are searched: /var/mail,
+/*	/var/spool/mail, /home/<user>/Maildir, /var/vmail.
+/*
+/*	Exit status: 0 nothing matched, 1 matches found (and acted on),
+/*	2 something could not be read or scanned.
+/*--*/
+
+#include <getopt.h>
+#include <glob.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "commands.h"
+
+int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
+{
+	char *error = NULL;
+
+	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
+				  engine_r, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+/* The stores searched when none is given. */
+static void default_stores(const char ***stores, size_t *count)
+{
+	static const char *const patterns[] = {
+		"/var/mail", "/var/spool/mail", "/home/*/Maildir", "/home/*/mail",
+		"/var/vmail",
+	};
+	struct stat st, seen[64];
+	size_t nseen = 0;
+
+	for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+		glob_t gl;
+
+		if (glob(patterns[i], GLOB_NOSORT, NULL, &gl) != 0)
+			continue;
+		for (size_t j = 0; j < gl.gl_pathc; j++) {
+			bool dup = false;
+
+			/* /var/spool/mail is often /var/mail under another name. */
+			if (stat(gl.gl_pathv[j], &st) < 0 || !S_ISDIR(st.st_mode))
+				continue;
+			for (size_t k = 0; k < nseen; k++)
+				dup |= seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino;
+			if (dup)
+				continue;
+			if (nseen < 64)
+				seen[nseen++] = st;
+			*stores = realloc(*stores, (*count + 1) * sizeof(char *));
+			(*stores)[(*count)++] = strdup(gl.gl_pathv[j]);
+		}
+		globfree(&gl);
+	}
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static void usage(void)
+{
+	mc_die_usage("usage: mailcure mailbox find|clean [-s STORE]... [QUERY]");
+}
+
 int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 {
-	return MC_EXIT_ERROR;
+	static const struct option options[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char **uris = NULL;
+	size_t uri_count = 0;
+	bool clean;
+	int c, exit_code;
+
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "find") == 0)
+		clean = false;
+	else if (strcmp(argv[1], "clean") == 0)
+		clean = true;
+	else
+		usage();
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+s:", options, NULL)) != -1) {
+		if (c != 's')
+			usage();
+		uris = realloc(uris, (uri_count + 1) * sizeof(char *));
+		uris[uri_count++] = optarg;
+	}
+	char *query_text = join_args(argc - optind, argv + optind);
+	char *error = NULL;
+	struct mc_query *query = mc_query_parse(query_text, &error);
+	free(query_text);
+	if (query == NULL) {
+		mc_warn("%s", error);
+		free(error);
+		return MC_EXIT_ERROR;
+	}
+	if (uri_count == 0) {
+		default_stores(&uris, &uri_count);
+		if (uri_count == 0) {
+			mc_warn("no mail store found in the usual places; give one with -s STORE");
+			return MC_EXIT_ERROR;
+		}
+	}
+
+	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
+	const struct mc_store_ops **ops = calloc(uri_count, sizeof(*ops));
+	struct mc_store **stores = calloc(uri_count, sizeof(*stores));
+	for (size_t i = 0; i < uri_count; i++) {
+		if (mc_store_open(uris[i], &set, &ops[i], &stores[i], &error) < 0) {
+			mc_warn("%s", error);
+			return MC_EXIT_ERROR;
+		}
+	}
+
+	struct mc_engine *engine = NULL;
+	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
+		return MC_EXIT_ERROR;
+
+	struct mc_quarantine *q = NULL;
+	if (clean && !g->dry_run) {
+		q = mc_cli_quarantine_open(g, true);
+		if (q == NULL)
+			return MC_EXIT_ERROR;
+	}
+
+	char *run_id = mc_run_id_new();
+	struct mc_output *out = mc_output_init(g, clean);
+	struct mc_run run = {
+		.store_ops = ops,
+		.stores = stores,
+		.store_count = uri_count,
+		.query = query,
+		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine = engine,
+		.limits = &g->limits,
+		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
+		.dry_run = g->dry_run,
+		.quarantine = q,
+		.run_id = run_id,
+		.jobs = mc_cli_jobs(g),
+		.on_event = mc_output_event,
+		.on_progress = mc_output_progress,
+		.context = out,
+	};
+	struct mc_summary sum;
+	if (mc_run_pipeline(&run, &sum, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		exit_code = MC_EXIT_ERROR;
+	} else {
+		mc_output_summary(out, &sum);
+		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
+			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
+	}
+	mc_output_deinit(&out);
+	for (size_t i = 0; i < uri_count; i++)
+		ops[i]->close(&stores[i]);
+	free(ops);
+	free(stores);
+	free(uris);
+	free(run_id);
+	if (engine != NULL)
+		mc_engine_clamav.close(&engine);
+	if (q != NULL)
+		mc_quarantine_close(&q);
+	mc_query_free(&query);
+	return exit_code;
 }

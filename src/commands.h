@@ -46,6 +46,14 @@ void mc_output_event(const struct mc_event *event, void *context);
 void mc_output_progress(const struct mc_progress *progress, void *context);
 void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
 void mc_output_deinit(struct mc_output **out);
+/* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
+void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
+/* JSON pieces shared by every command's --json output. */
+struct json_object;
+struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
+					   size_t count);
+void mc_output_location_json(struct json_object *obj,
+			     const struct mc_location *loc);
 
 /* Print a usage or runtime error to stderr ("mailcure: ..."). */
 void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));

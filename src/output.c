@@ -1,2 +1,258 @@
-/* placeholder */
+/*++
+/* NAME
+/*	output 3
+/* SUMMARY
+/*	what mailcure shows: match lines, JSON events, progress, summary
+/* DESCRIPTION
+/*	Human output is one line per event on stdout,
+/*	"LOCATION: REASONS [ACTION]", then a summary. With --json every
+/*	event is one JSON object per line with an "event" member, and the
+/*	last line is the summary event (DESIGN.md, "The command line").
+/*
+/*	The progress line goes to stderr, only when it is a terminal
+/*	(--progress auto) or when asked (--progress always), and is
+/*	erased before any other line is printed so the two never mix.
+/*--*/
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
 #include "commands.h"
+
+struct mc_output {
+	const struct mc_global *g;
+	bool acting;
+	bool progress;
+	bool progress_shown;
+};
+
+struct mc_output *mc_output_init(const struct mc_global *g, bool acting)
+{
+	struct mc_output *out = calloc(1, sizeof(*out));
+
+	if (out == NULL)
+		abort();
+	out->g = g;
+	out->acting = acting;
+	switch (g->progress) {
+	case MC_PROGRESS_ALWAYS: out->progress = true; break;
+	case MC_PROGRESS_NEVER: out->progress = false; break;
+	case MC_PROGRESS_AUTO: out->progress = isatty(STDERR_FILENO) && g->verbose >= 0; break;
+	}
+	return out;
+}
+
+void mc_output_deinit(struct mc_output **_out)
+{
+	free(*_out);
+	*_out = NULL;
+}
+
+static void progress_erase(struct mc_output *out)
+{
+	if (out->progress_shown) {
+		fputs("\r\033[K", stderr);
+		out->progress_shown = false;
+	}
+}
+
+/* LOCATION of a message: its file, the From_ offset inside an mbox,
+   or the queue id. */
+void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
+{
+	if (loc->queue_id != NULL)
+		snprintf(buf, size, "%s:%s", loc->kind != NULL ? loc->kind : "queue",
+			 loc->queue_id);
+	else if (loc->offset >= 0 && loc->kind != NULL && strcmp(loc->kind, "mbox") == 0)
+		snprintf(buf, size, "%s@%lld", loc->path, (long long)loc->offset);
+	else
+		snprintf(buf, size, "%s", loc->path != NULL ? loc->path : "?");
+}
+
+static void add_str(json_object *obj, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_object_add(obj, key, json_object_new_string(value));
+}
+
+json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t count)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < count; i++) {
+		json_object *r = json_object_new_object();
+		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
+		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
+			reasons[i].value != NULL ? reasons[i].value : "");
+		json_object_array_add(arr, r);
+	}
+	return arr;
+}
+
+void mc_output_location_json(json_object *obj, const struct mc_location *loc)
+{
+	add_str(obj, "store", loc->store);
+	add_str(obj, "kind", loc->kind);
+	add_str(obj, "user", loc->user);
+	add_str(obj, "folder", loc->folder);
+	add_str(obj, "path", loc->path);
+	add_str(obj, "queue_id", loc->queue_id);
+	if (loc->offset >= 0 && loc->kind != NULL && strcmp(loc->kind, "mbox") == 0)
+		json_object_object_add(obj, "offset", json_object_new_int64(loc->offset));
+	if (loc->maildir_flags != NULL)
+		add_str(obj, "flags", loc->maildir_flags);
+}
+
+static void event_json(struct mc_output *out, const struct mc_event *ev)
+{
+	json_object *obj = json_object_new_object();
+	const struct mc_msg *msg = ev->msg;
+	const char *type = ev->type == MC_EVENT_MATCH ? "match" :
+		ev->type == MC_EVENT_UNSCANNED ? "unscanned" : "error";
+
+	add_str(obj, "event", type);
+	mc_output_location_json(obj, &msg->loc);
+	json_object_object_add(obj, "size", json_object_new_int64((int64_t)msg->size));
+	if (ev->type == MC_EVENT_MATCH) {
+		add_str(obj, "from", ev->from);
+		add_str(obj, "subject", ev->subject);
+		add_str(obj, "message_id", ev->message_id);
+		json_object_object_add(obj, "reasons",
+			mc_output_reasons_json(ev->match->reasons, ev->match->reason_count));
+		add_str(obj, "action", ev->action);
+		add_str(obj, "quarantine_id", ev->quarantine_id);
+		if (ev->why != NULL)
+			add_str(obj, "why", ev->why);
+	} else {
+		add_str(obj, "why", ev->why);
+	}
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+}
+
+static void event_human(struct mc_output *out, const struct mc_event *ev)
+{
+	char loc[4096];
+
+	mc_output_location(&ev->msg->loc, loc, sizeof(loc));
+	if (ev->type == MC_EVENT_UNSCANNED) {
+		printf("%s: UNSCANNED (%s)\n", loc, ev->why);
+		return;
+	}
+	if (ev->type == MC_EVENT_ERROR) {
+		printf("%s: ERROR (%s)\n", loc, ev->why);
+		return;
+	}
+	printf("%s: ", loc);
+	for (size_t i = 0; i < ev->match->reason_count; i++) {
+		const struct mc_reason *r = &ev->match->reasons[i];
+		printf("%s%s %s", i > 0 ? ", " : "", mc_reason_kind_name(r->kind),
+		       r->value != NULL ? r->value : "");
+	}
+	if (ev->action != NULL) {
+		if (ev->quarantine_id != NULL)
+			printf(" [%s %s]", ev->action, ev->quarantine_id);
+		else if (ev->why != NULL)
+			printf(" [%s: %s]", ev->action, ev->why);
+		else
+			printf(" [%s]", ev->action);
+	}
+	putchar('\n');
+}
+
+void mc_output_event(const struct mc_event *ev, void *context)
+{
+	struct mc_output *out = context;
+
+	progress_erase(out);
+	if (out->g->json)
+		event_json(out, ev);
+	else
+		event_human(out, ev);
+	fflush(stdout);
+}
+
+static void human_bytes(double bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	unsigned u = 0;
+
+	while (bytes >= 1000 && u < 4) {
+		bytes /= 1000;
+		u++;
+	}
+	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+}
+
+void mc_output_progress(const struct mc_progress *pr, void *context)
+{
+	struct mc_output *out = context;
+	char bytes[32], rate[32];
+	double secs = pr->seconds > 0 ? pr->seconds : 1e-9;
+
+	if (!out->progress)
+		return;
+	human_bytes((double)pr->bytes, bytes, sizeof(bytes));
+	human_bytes((double)pr->bytes / secs, rate, sizeof(rate));
+	fprintf(stderr, "\r\033[K%llu messages (%s), %.0f msg/s, %s/s, %llu matched",
+		(unsigned long long)pr->messages, bytes, (double)pr->messages / secs,
+		rate, (unsigned long long)pr->matched);
+	if (pr->total_messages > 0 && pr->messages > 0 && pr->messages <= pr->total_messages) {
+		double eta = (double)(pr->total_messages - pr->messages) *
+			secs / (double)pr->messages;
+		fprintf(stderr, ", %.0f%%, ETA %.0fs",
+			100.0 * (double)pr->messages / (double)pr->total_messages, eta);
+	}
+	out->progress_shown = true;
+	fflush(stderr);
+}
+
+void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
+{
+	progress_erase(out);
+	if (out->g->json) {
+		json_object *obj = json_object_new_object();
+		add_str(obj, "event", "summary");
+		add_str(obj, "run", sum->run_id);
+		json_object_object_add(obj, "scanned", json_object_new_int64((int64_t)sum->scanned));
+		json_object_object_add(obj, "matched", json_object_new_int64((int64_t)sum->matched));
+		json_object_object_add(obj, "acted", json_object_new_int64((int64_t)sum->acted));
+		json_object_object_add(obj, "unscanned", json_object_new_int64((int64_t)sum->unscanned));
+		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)sum->errors));
+		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)sum->bytes));
+		json_object_object_add(obj, "seconds", json_object_new_double(sum->seconds));
+		if (out->g->dry_run)
+			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
+		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+		json_object_put(obj);
+		fflush(stdout);
+		return;
+	}
+	if (out->g->verbose < 0)
+		return;
+	char bytes[32], rate[32];
+	double secs = sum->seconds > 0 ? sum->seconds : 1e-9;
+	human_bytes((double)sum->bytes, bytes, sizeof(bytes));
+	human_bytes((double)sum->bytes / secs, rate, sizeof(rate));
+	printf("\n----------- SUMMARY -----------\n");
+	printf("Run:        %s%s\n", sum->run_id, out->g->dry_run ? " (dry run: nothing changed)" : "");
+	printf("Scanned:    %llu messages, %s in %.2f s (%.0f msg/s, %s/s)\n",
+	       (unsigned long long)sum->scanned, bytes, sum->seconds,
+	       (double)sum->scanned / secs, rate);
+	printf("Matched:    %llu\n", (unsigned long long)sum->matched);
+	if (out->acting)
+		printf("%s %llu\n", out->g->dry_run ? "Would act:  " : "Quarantined:",
+		       (unsigned long long)(out->g->dry_run ? sum->matched : sum->acted));
+	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
+	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+	if (out->acting && !out->g->dry_run && sum->acted > 0)
+		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
+		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",
+		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? out->g->quarantine_dir : "",
+		       sum->run_id);
+	fflush(stdout);
+}
