@@ -1,7 +1,720 @@
-/* placeholder */
+/*++
+/* NAME
+/*	cmd_quarantine 1
+/* SUMMARY
+/*	mailcure quarantine: list, show, restore and purge removed messages
+/* SYNOPSIS
+/*	mailcure quarantine list [--run RUN] [--user USER]
+/*	mailcure quarantine show ID
+/*	mailcure quarantine restore ID...
+/*	mailcure quarantine restore --run RUN
+/*	mailcure quarantine purge --before DATE
+/* DESCRIPTION
+/*	list prints one line per quarantined message, oldest first: id,
+/*	time of quarantine (UTC), run, owner and folder, where it was,
+/*	why it was taken, size, and whether it was restored. --run and
+/*	--user (a glob) narrow the list.
+/*
+/*	show prints every recorded detail of one entry.
+/*
+/*	restore puts messages back where they came from (a Maildir file
+/*	with its flags and owner, appended to its mbox under lock, ...)
+/*	and records that; an entry is never restored twice. --run
+/*	restores every message of one run (the "run" of a clean's
+/*	summary), in the order they were taken. With --dry-run, restore
+/*	says what it would do.
+/*
+/*	purge deletes entries quarantined before DATE (YYYY-MM-DD or
+/*	YYYY-MM-DDTHH:MM:SS, UTC) or older than an age (30d, 12h, 2w).
+/*	With --dry-run it lists them.
+/*
+/*	With --json every line is a JSON object with an "event" member
+/*	("entry", "restore", "purge", "error") and the last is a
+/*	"summary".
+/*
+/*	Exit status: 0 success, 2 when anything failed (each failure is
+/*	reported with its reason; an entry already restored counts).
+/*--*/
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <json-c/json.h>
+
 #include "commands.h"
+
+#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create)
+{
+	struct mc_quarantine *q;
+	char *error = NULL;
+
+	q = mc_quarantine_open(g->quarantine_dir, create, &error);
+	if (q == NULL) {
+		mc_warn("%s", error);
+		free(error);
+	}
+	return q;
+}
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static char *xasprintf(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return s;
+}
+
+static void usage(void)
+{
+	mc_die_usage("usage: mailcure quarantine list [--run RUN] [--user USER]\n"
+		     "       mailcure quarantine show ID\n"
+		     "       mailcure quarantine restore ID... | restore --run RUN\n"
+		     "       mailcure quarantine purge --before DATE (YYYY-MM-DD, or an age: 30d, 12h, 2w)");
+}
+
+static void format_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+/* Where the message was: its file (mbox: with the From_ offset), or
+   its queue id. */
+static void format_where(const struct mc_qentry *e, char *buf, size_t size)
+{
+	if (e->loc.queue_id != NULL)
+		snprintf(buf, size, "%s:%s", e->loc.kind, e->loc.queue_id);
+	else if (e->loc.path != NULL && e->loc.offset >= 0 &&
+		 strcmp(e->loc.kind, "mbox") == 0)
+		snprintf(buf, size, "%s@%lld", e->loc.path, (long long)e->loc.offset);
+	else if (e->loc.path != NULL)
+		snprintf(buf, size, "%s", e->loc.path);
+	else
+		snprintf(buf, size, "%s", e->loc.store != NULL ? e->loc.store : "?");
+}
+
+/* Where restore puts it back, for "ID: restored to PATH". */
+static void format_target(const struct mc_qentry *e, char *buf, size_t size)
+{
+	if (e->loc.path != NULL)
+		snprintf(buf, size, "%s", e->loc.path);
+	else if (e->loc.queue_id != NULL)
+		snprintf(buf, size, "the %s queue (was %s)", e->loc.kind, e->loc.queue_id);
+	else
+		snprintf(buf, size, "%s", e->loc.store != NULL ? e->loc.store : "?");
+}
+
+static void print_reasons(FILE *fp, const struct mc_qentry *e)
+{
+	if (e->reason_count == 0)
+		fputs("-", fp);
+	for (size_t i = 0; i < e->reason_count; i++) {
+		const char *kind = mc_reason_kind_name(e->reasons[i].kind);
+		fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
+			e->reasons[i].value != NULL ? e->reasons[i].value : "");
+	}
+}
+
+static json_object *entry_json(const struct mc_qentry *e, const char *event)
+{
+	char *text = mc_qentry_json(e);
+	json_object *o = json_tokener_parse(text);
+	json_object *out = json_object_new_object();
+
+	free(text);
+	json_object_object_add(out, "event", json_object_new_string(event));
+	if (o != NULL) {
+		json_object_object_foreach(o, key, val)
+			json_object_object_add(out, key, json_object_get(val));
+		json_object_put(o);
+	}
+	return out;
+}
+
+static void json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_FLAGS));
+	json_object_put(o);
+	fflush(stdout);
+}
+
+/* A failure on one entry: a JSON event, or a line on stderr. */
+static void report_error(const struct mc_global *g, const char *id, const char *why)
+{
+	if (g->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "event", json_object_new_string("error"));
+		if (id != NULL)
+			json_object_object_add(o, "id", json_object_new_string(id));
+		json_object_object_add(o, "why", json_object_new_string(why));
+		json_print(o);
+	} else {
+		fflush(stdout);
+		mc_warn("%s", why);
+	}
+}
+
+/* getopt_long over the subcommand's arguments (ARGV[0] is its name). */
+static void parse_options(int argc, char **argv, const char **run_r,
+			  const char **user_r, const char **before_r)
+{
+	static const struct option options[] = {
+		{ "run", required_argument, NULL, 'r' },
+		{ "user", required_argument, NULL, 'u' },
+		{ "before", required_argument, NULL, 'b' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	/* 0, not 1: main() already used getopt, and glibc restarts its
+	   scan only then. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			if (run_r == NULL)
+				mc_die_usage("quarantine %s: --run is not an option here", argv[0]);
+			*run_r = optarg;
+			break;
+		case 'u':
+			if (user_r == NULL)
+				mc_die_usage("quarantine %s: --user is not an option here", argv[0]);
+			*user_r = optarg;
+			break;
+		case 'b':
+			if (before_r == NULL)
+				mc_die_usage("quarantine %s: --before is not an option here", argv[0]);
+			*before_r = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* list                                                               */
+/* ------------------------------------------------------------------ */
+
+static void list_human(const struct mc_qentry *e)
+{
+	char when[64], where[4096], restored[64];
+
+	format_time(e->quarantined_at, when, sizeof(when));
+	format_where(e, where, sizeof(where));
+	printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
+	       e->run_id != NULL ? e->run_id : "-",
+	       e->loc.user != NULL ? e->loc.user : "-",
+	       e->loc.folder != NULL ? e->loc.folder : "-", where);
+	print_reasons(stdout, e);
+	printf("  %llu bytes", (unsigned long long)e->size);
+	if (e->restored_at != 0) {
+		format_time(e->restored_at, restored, sizeof(restored));
+		printf("  [restored %s]\n", restored);
+	} else {
+		printf("  [quarantined]\n");
+	}
+}
+
+static int cmd_list(int argc, char **argv, struct mc_global *g)
+{
+	const char *run = NULL, *user = NULL;
+	struct mc_quarantine_iter *it;
+	struct mc_quarantine *q;
+	struct mc_qentry *e;
+	unsigned long long entries = 0, restored = 0, bytes = 0, errors = 0;
+	struct stat st;
+	char *error = NULL;
+	int ret;
+
+	parse_options(argc, argv, &run, &user, NULL);
+	if (optind < argc)
+		mc_die_usage("quarantine list: unexpected argument '%s'", argv[optind]);
+
+	if (lstat(g->quarantine_dir, &st) < 0 && errno == ENOENT) {
+		/* Nothing was ever quarantined here: an empty list, not
+		   an error. */
+		q = NULL;
+		if (g->verbose >= 0 && !g->json)
+			mc_warn("quarantine %s does not exist: nothing quarantined",
+				g->quarantine_dir);
+		it = NULL;
+	} else {
+		q = mc_cli_quarantine_open(g, false);
+		if (q == NULL)
+			return MC_EXIT_ERROR;
+		it = run != NULL ? mc_quarantine_iter_init_run(q, run) :
+			mc_quarantine_iter_init(q);
+	}
+	while (it != NULL && (ret = mc_quarantine_iter_next_r(it, &e, &error)) != 0) {
+		if (ret < 0) {
+			report_error(g, NULL, error);
+			free(error);
+			error = NULL;
+			errors++;
+			continue;
+		}
+		if (user != NULL && (e->loc.user == NULL ||
+				     fnmatch(user, e->loc.user, FNM_CASEFOLD) != 0)) {
+			mc_qentry_free(&e);
+			continue;
+		}
+		entries++;
+		bytes += e->size;
+		if (e->restored_at != 0)
+			restored++;
+		if (g->json)
+			json_print(entry_json(e, "entry"));
+		else
+			list_human(e);
+		mc_qentry_free(&e);
+	}
+	mc_quarantine_iter_deinit(&it);
+	mc_quarantine_close(&q);
+
+	if (g->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "event", json_object_new_string("summary"));
+		json_object_object_add(o, "quarantine", json_object_new_string(g->quarantine_dir));
+		if (run != NULL)
+			json_object_object_add(o, "run", json_object_new_string(run));
+		json_object_object_add(o, "entries", json_object_new_int64((int64_t)entries));
+		json_object_object_add(o, "restored", json_object_new_int64((int64_t)restored));
+		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
+		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
+		json_print(o);
+	} else if (g->verbose >= 0) {
+		printf("%llu entr%s (%llu restored), %llu bytes%s%s",
+		       entries, entries == 1 ? "y" : "ies", restored, bytes,
+		       run != NULL ? ", run " : "", run != NULL ? run : "");
+		if (errors > 0)
+			printf(", %llu unreadable", errors);
+		putchar('\n');
+	}
+	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+/* show                                                               */
+/* ------------------------------------------------------------------ */
+
+#define FIELD(name, fmt, ...) printf("%-17s " fmt "\n", name ":", __VA_ARGS__)
+#define OPT(s) ((s) != NULL ? (s) : "-")
+
+static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
+{
+	char t[64];
+
+	FIELD("id", "%s", e->id);
+	FIELD("run", "%s", OPT(e->run_id));
+	format_time(e->quarantined_at, t, sizeof(t));
+	FIELD("quarantined", "%s", t);
+	if (e->restored_at != 0) {
+		format_time(e->restored_at, t, sizeof(t));
+		FIELD("restored", "%s", t);
+	} else {
+		FIELD("restored", "%s", "no");
+	}
+	printf("%-17s ", "reasons:");
+	print_reasons(stdout, e);
+	putchar('\n');
+	FIELD("store", "%s", OPT(e->loc.store));
+	FIELD("kind", "%s", OPT(e->loc.kind));
+	FIELD("user", "%s", OPT(e->loc.user));
+	FIELD("folder", "%s", OPT(e->loc.folder));
+	if (e->loc.path != NULL)
+		FIELD("path", "%s", e->loc.path);
+	if (e->loc.offset >= 0)
+		FIELD("mbox offset", "%lld", (long long)e->loc.offset);
+	if (e->loc.maildir_subdir != NULL || e->loc.maildir_flags != NULL)
+		FIELD("maildir", "%s/, flags \"%s\"", OPT(e->loc.maildir_subdir),
+		      e->loc.maildir_flags != NULL ? e->loc.maildir_flags : "");
+	if (e->loc.queue_id != NULL)
+		FIELD("queue id", "%s", e->loc.queue_id);
+	FIELD("owner", "uid %lu, gid %lu", (unsigned long)e->loc.uid,
+	      (unsigned long)e->loc.gid);
+	FIELD("mode", "%04o", (unsigned)(e->loc.mode & 07777));
+	if (e->loc.mtime != 0) {
+		format_time(e->loc.mtime, t, sizeof(t));
+		FIELD("modified", "%s", t);
+	}
+	FIELD("size", "%llu bytes", (unsigned long long)e->size);
+	FIELD("sha256", "%s", e->sha256_hex);
+	FIELD("from", "%s", OPT(e->from));
+	FIELD("subject", "%s", OPT(e->subject));
+	FIELD("message-id", "%s", OPT(e->message_id));
+	if (e->envelope_sender != NULL || e->recipient_count > 0) {
+		FIELD("envelope sender", "<%s>", OPT(e->envelope_sender));
+		for (size_t i = 0; i < e->recipient_count; i++)
+			FIELD(i == 0 ? "recipients" : "", "<%s>", e->recipients[i]);
+	}
+	if (e->arrival_time != 0) {
+		format_time(e->arrival_time, t, sizeof(t));
+		FIELD("arrived", "%s", t);
+	}
+	if (e->extra_json != NULL)
+		FIELD("extra", "%s", e->extra_json);
+	FIELD("message file", "%s/entries/%s/message", mc_quarantine_dir(q), e->id);
+}
+
+static int cmd_show(int argc, char **argv, struct mc_global *g)
+{
+	struct mc_quarantine *q;
+	struct mc_qentry *e;
+	char *error = NULL;
+
+	parse_options(argc, argv, NULL, NULL, NULL);
+	if (argc - optind != 1)
+		mc_die_usage("usage: mailcure quarantine show ID");
+	q = mc_cli_quarantine_open(g, false);
+	if (q == NULL)
+		return MC_EXIT_ERROR;
+	e = mc_quarantine_get(q, argv[optind], &error);
+	if (e == NULL) {
+		report_error(g, argv[optind], error);
+		free(error);
+		mc_quarantine_close(&q);
+		return MC_EXIT_ERROR;
+	}
+	if (g->json)
+		json_print(entry_json(e, "entry"));
+	else
+		show_human(q, e);
+	mc_qentry_free(&e);
+	mc_quarantine_close(&q);
+	return MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+/* restore                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Restore (or with --dry-run, check) one entry; true on success. */
+static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char *id)
+{
+	struct mc_qentry *e;
+	char target[4096], when[64];
+	char *error = NULL;
+
+	e = mc_quarantine_get(q, id, &error);
+	if (e == NULL) {
+		report_error(g, id, error);
+		free(error);
+		return false;
+	}
+	format_target(e, target, sizeof(target));
+	if (g->dry_run) {
+		/* The same refusal the real restore gives, so that the
+		   preview shows what would fail. */
+		if (e->restored_at != 0) {
+			format_time(e->restored_at, when, sizeof(when));
+			error = xasprintf("entry %s was already restored at %s (to %s)",
+						 id, when, target);
+			report_error(g, id, error);
+			free(error);
+			mc_qentry_free(&e);
+			return false;
+		}
+	} else if (mc_quarantine_restore(q, id, &error) < 0) {
+		report_error(g, id, error);
+		free(error);
+		mc_qentry_free(&e);
+		return false;
+	}
+	if (g->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "event", json_object_new_string("restore"));
+		json_object_object_add(o, "id", json_object_new_string(id));
+		json_object_object_add(o, "action", json_object_new_string(
+			g->dry_run ? "would restore" : "restored"));
+		json_object_object_add(o, "kind", json_object_new_string(e->loc.kind));
+		if (e->loc.user != NULL)
+			json_object_object_add(o, "user", json_object_new_string(e->loc.user));
+		if (e->loc.folder != NULL)
+			json_object_object_add(o, "folder", json_object_new_string(e->loc.folder));
+		if (e->loc.path != NULL)
+			json_object_object_add(o, "path", json_object_new_string(e->loc.path));
+		if (e->loc.queue_id != NULL)
+			json_object_object_add(o, "queue_id", json_object_new_string(e->loc.queue_id));
+		if (e->run_id != NULL)
+			json_object_object_add(o, "run", json_object_new_string(e->run_id));
+		json_print(o);
+	} else {
+		printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
+		fflush(stdout);
+	}
+	mc_qentry_free(&e);
+	return true;
+}
+
+static int cmd_restore(int argc, char **argv, struct mc_global *g)
+{
+	const char *run = NULL;
+	struct mc_quarantine *q;
+	unsigned long long restored = 0, failed = 0;
+	char **ids = NULL;
+	size_t count = 0;
+	char *error = NULL;
+
+	parse_options(argc, argv, &run, NULL, NULL);
+	if (run != NULL && optind < argc)
+		mc_die_usage("quarantine restore: give either IDs or --run RUN, not both");
+	if (run == NULL && optind >= argc)
+		mc_die_usage("usage: mailcure quarantine restore ID... | restore --run RUN");
+	q = mc_cli_quarantine_open(g, false);
+	if (q == NULL)
+		return MC_EXIT_ERROR;
+
+	if (run != NULL) {
+		struct mc_quarantine_iter *it = mc_quarantine_iter_init_run(q, run);
+		struct mc_qentry *e;
+		int ret;
+
+		/* Ids first, then restores: restoring changes the
+		   records the iterator reads. */
+		while ((ret = mc_quarantine_iter_next_r(it, &e, &error)) != 0) {
+			if (ret < 0) {
+				report_error(g, NULL, error);
+				free(error);
+				error = NULL;
+				failed++;
+				continue;
+			}
+			ids = realloc(ids, (count + 1) * sizeof(*ids));
+			if (ids == NULL)
+				abort();
+			ids[count++] = xasprintf("%s", e->id);
+			mc_qentry_free(&e);
+		}
+		mc_quarantine_iter_deinit(&it);
+		if (count == 0 && failed == 0) {
+			mc_warn("run %s: no messages of this run are in the quarantine %s",
+				run, mc_quarantine_dir(q));
+			mc_quarantine_close(&q);
+			return MC_EXIT_ERROR;
+		}
+	} else {
+		for (int i = optind; i < argc; i++) {
+			ids = realloc(ids, (count + 1) * sizeof(*ids));
+			if (ids == NULL)
+				abort();
+			ids[count++] = xasprintf("%s", argv[i]);
+		}
+	}
+
+	for (size_t i = 0; i < count; i++) {
+		if (restore_one(g, q, ids[i]))
+			restored++;
+		else
+			failed++;
+		free(ids[i]);
+	}
+	free(ids);
+	mc_quarantine_close(&q);
+
+	if (g->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "event", json_object_new_string("summary"));
+		if (run != NULL)
+			json_object_object_add(o, "run", json_object_new_string(run));
+		json_object_object_add(o, "restored", json_object_new_int64((int64_t)restored));
+		json_object_object_add(o, "failed", json_object_new_int64((int64_t)failed));
+		if (g->dry_run)
+			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
+		json_print(o);
+	} else if (g->verbose >= 0) {
+		printf("%llu %s, %llu failed\n", restored,
+		       g->dry_run ? "would be restored" : "restored", failed);
+	}
+	return failed > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+/* purge                                                              */
+/* ------------------------------------------------------------------ */
+
+/* DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or an age N[smhdw]. */
+static time_t parse_before(const char *s)
+{
+	struct tm tm;
+	char *end;
+	int n = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3 &&
+	    n == 10) {
+		if (s[10] == 'T' || s[10] == ' ') {
+			int m = 0;
+			if (sscanf(s + 11, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min,
+				   &tm.tm_sec, &m) != 3 || m != 8 || s[19] != '\0')
+				return (time_t)-1;
+		} else if (s[10] != '\0') {
+			return (time_t)-1;
+		}
+		if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+		    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+			return (time_t)-1;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		return timegm(&tm);
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-' || end[0] == '\0' || end[1] != '\0')
+		return (time_t)-1;
+	unsigned long long unit;
+	switch (*end) {
+	case 's': unit = 1; break;
+	case 'm': unit = 60; break;
+	case 'h': unit = 3600; break;
+	case 'd': unit = 86400; break;
+	case 'w': unit = 7 * 86400; break;
+	default: return (time_t)-1;
+	}
+	if (v > (unsigned long long)time(NULL) / unit)
+		return 0;	/* older than the epoch: nothing */
+	return time(NULL) - (time_t)(v * unit);
+}
+
+static int cmd_purge(int argc, char **argv, struct mc_global *g)
+{
+	const char *before_text = NULL;
+	struct mc_quarantine_iter *it;
+	struct mc_quarantine *q;
+	struct mc_qentry *e;
+	char **ids = NULL;
+	time_t *times = NULL;
+	size_t count = 0;
+	unsigned long long shown = 0;
+	char *error = NULL;
+	char when[64];
+	time_t before;
+	int ret, purged, exit_code = MC_EXIT_CLEAN;
+
+	parse_options(argc, argv, NULL, NULL, &before_text);
+	if (optind < argc)
+		mc_die_usage("quarantine purge: unexpected argument '%s'", argv[optind]);
+	if (before_text == NULL)
+		mc_die_usage("quarantine purge: --before DATE is required (YYYY-MM-DD, or an age such as 30d)");
+	before = parse_before(before_text);
+	if (before == (time_t)-1)
+		mc_die_usage("quarantine purge: --before: not a date (YYYY-MM-DD[THH:MM:SS], UTC) "
+			     "nor an age (30d, 12h, 2w): %s", before_text);
+	q = mc_cli_quarantine_open(g, false);
+	if (q == NULL)
+		return MC_EXIT_ERROR;
+
+	/* The entries that qualify, to name them afterwards. */
+	it = mc_quarantine_iter_init(q);
+	while ((ret = mc_quarantine_iter_next_r(it, &e, &error)) != 0) {
+		if (ret < 0) {
+			/* Damaged entries are purged by the time in their
+			   id; the library decides. */
+			free(error);
+			error = NULL;
+			continue;
+		}
+		if (e->quarantined_at < before) {
+			ids = realloc(ids, (count + 1) * sizeof(*ids));
+			times = realloc(times, (count + 1) * sizeof(*times));
+			if (ids == NULL || times == NULL)
+				abort();
+			ids[count] = xasprintf("%s", e->id);
+			times[count++] = e->quarantined_at;
+		}
+		mc_qentry_free(&e);
+	}
+	mc_quarantine_iter_deinit(&it);
+
+	purged = mc_quarantine_purge(q, before, g->dry_run, &error);
+	if (purged < 0) {
+		report_error(g, NULL, error);
+		free(error);
+		error = NULL;
+		exit_code = MC_EXIT_ERROR;
+	}
+	for (size_t i = 0; i < count; i++) {
+		/* Name only what is really gone (an entry being restored
+		   right now is skipped by purge). */
+		if (!g->dry_run) {
+			e = mc_quarantine_get(q, ids[i], &error);
+			free(error);
+			error = NULL;
+			if (e != NULL) {
+				mc_qentry_free(&e);
+				free(ids[i]);
+				continue;
+			}
+		}
+		shown++;
+		format_time(times[i], when, sizeof(when));
+		if (g->json) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "event", json_object_new_string("purge"));
+			json_object_object_add(o, "id", json_object_new_string(ids[i]));
+			json_object_object_add(o, "action", json_object_new_string(
+				g->dry_run ? "would purge" : "purged"));
+			json_object_object_add(o, "quarantined_at",
+					       json_object_new_int64((int64_t)times[i]));
+			json_print(o);
+		} else if (g->verbose >= 0) {
+			printf("%s: %s (quarantined %s)\n", ids[i],
+			       g->dry_run ? "would purge" : "purged", when);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+	free(times);
+
+	format_time(before, when, sizeof(when));
+	if (g->json) {
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "event", json_object_new_string("summary"));
+		json_object_object_add(o, "before", json_object_new_int64((int64_t)before));
+		json_object_object_add(o, "purged", json_object_new_int64(purged < 0 ?
+			(int64_t)shown : (int64_t)purged));
+		if (g->dry_run)
+			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
+		json_print(o);
+	} else if (g->verbose >= 0) {
+		printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
+		       purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");
+	}
+	mc_quarantine_close(&q);
+	return exit_code;
+}
+
 int cmd_quarantine(int argc, char **argv, struct mc_global *g)
 {
-	mc_warn("quarantine: not built yet");
-	return MC_EXIT_ERROR;
+	const char *sub;
+
+	if (argc < 2)
+		usage();
+	sub = argv[1];
+	argc--;
+	argv++;
+	if (strcmp(sub, "list") == 0)
+		return cmd_list(argc, argv, g);
+	if (strcmp(sub, "show") == 0)
+		return cmd_show(argc, argv, g);
+	if (strcmp(sub, "restore") == 0)
+		return cmd_restore(argc, argv, g);
+	if (strcmp(sub, "purge") == 0)
+		return cmd_purge(argc, argv, g);
+	mc_die_usage("quarantine: unknown subcommand '%s' (list, show, restore, purge)", sub);
 }

@@ -372,6 +372,25 @@ int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
 int mc_quarantine_purge(struct mc_quarantine *q, time_t before,
 			bool dry_run, char **error_r);
 
+/* Like mc_quarantine_iter_init, over the entries of run RUN_ID only,
+   in the order they were quarantined (read from the run's index, not
+   by scanning the whole quarantine). */
+struct mc_quarantine_iter *mc_quarantine_iter_init_run(struct mc_quarantine *q,
+						       const char *run_id);
+/* Like mc_quarantine_iter_next, but an entry that cannot be loaded
+   (damaged metadata) is reported instead of skipped: returns 1 with
+   *entry_r, -1 with *error_r naming the entry (iteration may go on),
+   0 at the end. */
+int mc_quarantine_iter_next_r(struct mc_quarantine_iter *iter,
+			      struct mc_qentry **entry_r, char **error_r);
+/* Delete entry ID (and its run index line) at once: for a store that
+   quarantined a message and then could not remove the original, so
+   that a later restore cannot duplicate it. */
+int mc_quarantine_discard(struct mc_quarantine *q, const char *id,
+			  char **error_r);
+/* The metadata record of ENTRY as one line of JSON (malloc()ed). */
+char *mc_qentry_json(const struct mc_qentry *entry);
+
 /* A new run id: "20261128T010830Z-1a2b3c". */
 char *mc_run_id_new(void);
 
