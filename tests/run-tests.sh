@@ -150,7 +150,7 @@ matches_globs() {
 
 # --- unit tests ---
 for u in "${units[@]}"; do
-	label= dir=$u
+	label='' dir=$u
 	case $u in *=*) label=${u%%=*}; dir=${u#*=} ;; esac
 	if [ ! -f "$dir/build.ninja" ]; then
 		echo "FAIL unit tests: $dir is not a meson build directory"
@@ -173,7 +173,7 @@ done
 shopt -s nullglob
 scripts=(tests/t/t[0-9]*.sh)
 for b in "${bins[@]}"; do
-	label= spec=$b bglob='*'
+	label='' spec=$b bglob='*'
 	case $spec in [!/]*=*) label=${spec%%=*}; spec=${spec#*=} ;; esac
 	case $spec in *:*) bglob=${spec##*:}; spec=${spec%:*} ;; esac
 	bin=$(cd "$(dirname "$spec")" 2>/dev/null && pwd)/$(basename "$spec")

@@ -75,6 +75,20 @@ MC_TESTFILES=/usr/share/clamav-testfiles
 mc_at_exit_cmds=()
 mc_seq=0
 
+# mc_next NAME: the next number of counter NAME. Kept in a file, as
+# messages are usually built in one side of a pipeline (a subshell).
+mc_next() {
+	local f="${T:-/nonexistent}/.seq-$1" n=0
+	if [ -d "${T:-/nonexistent}" ]; then
+		[ -f "$f" ] && n=$(cat "$f")
+		n=$((n + 1))
+		echo "$n" >"$f"
+		mc_seq=$n
+	else
+		mc_seq=$BASHPID$RANDOM
+	fi
+}
+
 mc_log() { echo "# $*"; }
 
 mc_skip() {
@@ -174,7 +188,7 @@ mc_eicar() {
 
 # Parse message options into mc_o_* variables.
 mc_msg_opts() {
-	mc_seq=$((mc_seq + 1))
+	mc_next msg
 	mc_o_from="Alice Example <alice@example.com>"
 	mc_o_to="Bob Example <bob@example.org>"
 	mc_o_cc=
@@ -266,7 +280,7 @@ mc_maildir() {
 mc_maildir_put() {
 	local dir=$1 sub=${2:-new} flags=${3:-} name
 	mc_maildir "$dir"
-	mc_seq=$((mc_seq + 1))
+	mc_next maildir
 	name="$((1700000000 + mc_seq)).M${mc_seq}P$$.mailcure.test"
 	[ "$sub" = new ] || name="$name:2,$flags"
 	cat >"$dir/tmp/$name"
