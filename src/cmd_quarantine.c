@@ -39,6 +39,8 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,8 +348,15 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 		      e->loc.maildir_flags != NULL ? e->loc.maildir_flags : "");
 	if (e->loc.queue_id != NULL)
 		FIELD("queue id", "%s", e->loc.queue_id);
-	FIELD("owner", "uid %lu, gid %lu", (unsigned long)e->loc.uid,
-	      (unsigned long)e->loc.gid);
+	{
+		/* Names as this host knows them now; the record keeps
+		   the numbers, which are what restore uses. */
+		struct passwd *pw = getpwuid(e->loc.uid);
+		struct group *gr = getgrgid(e->loc.gid);
+		FIELD("owner", "uid %lu (%s), gid %lu (%s)", (unsigned long)e->loc.uid,
+		      pw != NULL ? pw->pw_name : "?", (unsigned long)e->loc.gid,
+		      gr != NULL ? gr->gr_name : "?");
+	}
 	FIELD("mode", "%04o", (unsigned)(e->loc.mode & 07777));
 	if (e->loc.mtime != 0) {
 		format_time(e->loc.mtime, t, sizeof(t));
