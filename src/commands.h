@@ -38,6 +38,7 @@ struct mc_global {
 int cmd_mailbox(int argc, char **argv, struct mc_global *g);
 int cmd_quarantine(int argc, char **argv, struct mc_global *g);
 int cmd_demo(int argc, char **argv, struct mc_global *g);
+int cmd_host(int argc, char **argv, struct mc_global *g);
 
 /* output.c: what the user sees. */
 struct mc_output;

@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{ "mailbox", cmd_mailbox, "find|clean [-s STORE]... [QUERY]" },
 	{ "quarantine", cmd_quarantine, "list|show ID|restore ID...|restore --run RUN|purge --before DATE" },
 	{ "demo", cmd_demo, "build a sample infected server and clean it" },
+	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]..." },
 };
 
 static void usage(FILE *fp)

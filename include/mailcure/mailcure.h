@@ -475,4 +475,71 @@ void mc_sha256(const void *data, size_t len, unsigned char out[32]);
 void mc_md5(const void *data, size_t len, unsigned char out[16]);
 double mc_now(void);
 
+/* ------------------------------------------------------------------ */
+/* Host scan: file-level scan of the server (lib/hostscan.c)          */
+/* ------------------------------------------------------------------ */
+
+/* One `mailcure host scan|clean` run. Every path is walked from
+   verified directory descriptors: symlinks are never followed, FIFOs,
+   sockets and devices are never opened, and a file is removed only
+   through its verified parent directory, by the name that still
+   refers to the inode that was scanned and quarantined.
+
+   Events use struct mc_event: msg->loc.kind is "host", loc.path the
+   file's absolute path (symlinks in the administrator's PATH
+   resolved), loc.user its owner's name, uid/gid/mode/mtime its
+   metadata, msg->size its size. A detection is a match whose reasons
+   hold {virus, NAME}. Files larger than max_filesize, directories
+   nested deeper than max_depth and files that vanish or change during
+   the scan are UNSCANNED events; unreadable ones are ERROR events. */
+struct mc_host_scan {
+	const char *const *paths;	/* files or directories ("/") */
+	size_t path_count;
+	/* fnmatch(3) globs matched against the full path ('*' also
+	   matches '/'); a matching directory is not entered. */
+	const char *const *excludes;
+	size_t exclude_count;
+	/* Leave out /proc /sys /dev /run and the mail stores that
+	   `mailbox clean` handles per message (mc_host_default_excludes,
+	   and any directory that is a Maildir or Dovecot mailbox).
+	   Pseudo file systems (proc, sysfs, cgroup...) are always left
+	   out, except a PATH that is itself on one. */
+	bool default_excludes;
+	bool one_file_system;		/* stay on each PATH's file system */
+	uint64_t max_filesize;		/* 0 = limits->max_file_size */
+	unsigned max_depth;		/* directory nesting, 0 = 1024 */
+	const struct mc_engine_ops *engine_ops;
+	struct mc_engine *engine;
+	const struct mc_limits *limits;
+	enum mc_action action;
+	bool dry_run;
+	struct mc_quarantine *quarantine;	/* required when acting */
+	/* Never scanned (the quarantine holds malware); may be NULL. */
+	const char *quarantine_dir;
+	const char *run_id;
+	unsigned jobs;			/* scanning threads */
+	/* Called from the calling thread only, one at a time. */
+	void (*on_event)(const struct mc_event *event, void *context);
+	void (*on_progress)(const struct mc_progress *progress, void *context);
+	/* What was left out without being an error (an excluded
+	   directory, a FIFO...), for verbose output. May be NULL. */
+	void (*on_skip)(const char *path, const char *why, void *context);
+	void *context;
+};
+
+/* Paths left out by default (fnmatch globs, FNM_PATHNAME), NULL-ended. */
+extern const char *const mc_host_default_excludes[];
+
+/* Scan (and with MC_ACTION_QUARANTINE clean) the host. Progress counts
+   files as "messages". Returns 0 when the walk ran to the end,
+   whatever it found; -1 on a fatal setup error. */
+int mc_host_scan_run(const struct mc_host_scan *set,
+		     struct mc_summary *summary_r, char **error_r);
+
+/* Restore of quarantined host files (lib/store/host.c): the file is
+   put back at loc.path with its content, owner, group, mode,
+   timestamps and extended attributes; an existing file is never
+   overwritten. The other operations refuse: a host is not a store. */
+extern const struct mc_store_ops mc_store_host;
+
 #endif

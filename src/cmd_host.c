@@ -1,0 +1,310 @@
+/*++
+/* NAME
+/*	cmd_host 1
+/* SUMMARY
+/*	mailcure host scan|clean: file-level scan of the server
+/* SYNOPSIS
+/*	mailcure host scan [OPTIONS] [PATH]...
+/*	mailcure host clean [OPTIONS] [PATH]...
+/* DESCRIPTION
+/*	scan reports the infected files below each PATH (default /);
+/*	clean moves each of them into the quarantine, with its path,
+/*	owner, group, mode, timestamps and extended attributes, so that
+/*	`mailcure quarantine restore` puts it back identically. With
+/*	--dry-run, clean lists what it would do and changes nothing.
+/*
+/*	The signatures are loaded once and -j N threads scan in
+/*	parallel. Symlinks are never followed; FIFOs, sockets and
+/*	devices are never opened.
+/*
+/*	Options:
+/*	--exclude GLOB	leave out paths matching GLOB (repeatable; matched
+/*			against the full path, '*' also matches '/').
+/*	-x, --one-file-system	stay on the file system of each PATH.
+/*	--max-filesize SIZE	larger files are reported unscanned
+/*			(default: the engine's file size limit, 100M).
+/*	--max-depth N	directory nesting limit (default 1024).
+/*	--no-default-excludes	also scan /proc /sys /dev /run and the
+/*			mail stores (pseudo file systems and the quarantine
+/*			stay excluded).
+/*
+/*	Exit status: 0 nothing found, 1 infected files found (and
+/*	quarantined), 2 something could not be scanned or cleaned.
+/*--*/
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+
+struct host_output {
+	struct mc_output *out;
+	const struct mc_global *g;
+	bool progress;
+	bool progress_shown;
+};
+
+static void usage(void)
+{
+	mc_die_usage("usage: mailcure host scan|clean [--exclude GLOB]... "
+		     "[-x|--one-file-system] [--max-filesize SIZE] [--max-depth N] "
+		     "[--no-default-excludes] [PATH]...");
+}
+
+static unsigned long long parse_number(const char *s, const char *what)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || s[0] == '-')
+		mc_die_usage("%s: not a number: %s", what, s);
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	}
+	if (*end != '\0')
+		mc_die_usage("%s: not a size: %s", what, s);
+	return v;
+}
+
+static void progress_erase(struct host_output *ho)
+{
+	if (ho->progress_shown) {
+		fputs("\r\033[K", stderr);
+		ho->progress_shown = false;
+	}
+}
+
+static void on_event(const struct mc_event *ev, void *context)
+{
+	struct host_output *ho = context;
+
+	progress_erase(ho);
+	mc_output_event(ev, ho->out);
+}
+
+static void on_skip(const char *path, const char *why, void *context)
+{
+	struct host_output *ho = context;
+
+	if (ho->g->verbose < 1)
+		return;
+	progress_erase(ho);
+	if (ho->g->json) {
+		json_object *obj = json_object_new_object();
+		json_object_object_add(obj, "event", json_object_new_string("skipped"));
+		json_object_object_add(obj, "path", json_object_new_string(path));
+		json_object_object_add(obj, "why", json_object_new_string(why));
+		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+						    JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(obj);
+	} else {
+		printf("%s: SKIPPED (%s)\n", path, why);
+	}
+	fflush(stdout);
+}
+
+/* Files, not messages: the line the host scan shows on a terminal. */
+static void on_progress(const struct mc_progress *pr, void *context)
+{
+	struct host_output *ho = context;
+	double secs = pr->seconds > 0 ? pr->seconds : 1e-9;
+
+	if (!ho->progress)
+		return;
+	fprintf(stderr, "\r\033[K%llu files, %.1f MB, %.0f files/s, %.1f MB/s, %llu infected",
+		(unsigned long long)pr->messages, (double)pr->bytes / 1e6,
+		(double)pr->messages / secs, (double)pr->bytes / 1e6 / secs,
+		(unsigned long long)pr->matched);
+	ho->progress_shown = true;
+	fflush(stderr);
+}
+
+static void summary_human(const struct mc_global *g, bool clean,
+			  const struct mc_summary *sum)
+{
+	double secs = sum->seconds > 0 ? sum->seconds : 1e-9;
+
+	if (g->verbose < 0)
+		return;
+	printf("\n----------- SUMMARY -----------\n");
+	printf("Run:        %s%s\n", sum->run_id,
+	       g->dry_run && clean ? " (dry run: nothing changed)" : "");
+	printf("Scanned:    %llu files, %.1f MB in %.2f s (%.0f files/s, %.1f MB/s)\n",
+	       (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
+	       sum->seconds, (double)sum->scanned / secs,
+	       (double)sum->bytes / 1e6 / secs);
+	printf("Infected:   %llu\n", (unsigned long long)sum->matched);
+	if (clean)
+		printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
+		       (unsigned long long)(g->dry_run ? sum->matched : sum->acted));
+	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
+	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+	if (clean && !g->dry_run && sum->acted > 0) {
+		bool custom = strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0;
+		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
+		       custom ? " --quarantine " : "", custom ? g->quarantine_dir : "",
+		       sum->run_id);
+	}
+	fflush(stdout);
+}
+
+/* One descriptor per open directory level, plus libclamav's
+   temporary files: use what the hard limit allows. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int cmd_host(int argc, char **argv, struct mc_global *g)
+{
+	enum { OPT_EXCLUDE = 256, OPT_MAX_FILESIZE, OPT_MAX_DEPTH, OPT_NO_DEFAULTS };
+	static const struct option options[] = {
+		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
+		{ "one-file-system", no_argument, NULL, 'x' },
+		{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
+		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const default_paths[] = { "/" };
+	const char **excludes = NULL;
+	size_t exclude_count = 0;
+	unsigned long long max_filesize = 0, max_depth = 0;
+	bool one_fs = false, default_excludes = true, clean;
+	char *error = NULL;
+	int c, exit_code;
+
+	if (argc < 2)
+		usage();
+	if (strcmp(argv[1], "scan") == 0)
+		clean = false;
+	else if (strcmp(argv[1], "clean") == 0)
+		clean = true;
+	else
+		usage();
+	argc--;
+	argv++;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+xh", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_EXCLUDE:
+			excludes = realloc(excludes, (exclude_count + 1) * sizeof(*excludes));
+			if (excludes == NULL)
+				abort();
+			excludes[exclude_count++] = optarg;
+			break;
+		case 'x':
+			one_fs = true;
+			break;
+		case OPT_MAX_FILESIZE:
+			max_filesize = parse_number(optarg, "--max-filesize");
+			if (max_filesize == 0)
+				mc_die_usage("--max-filesize: must be more than 0");
+			break;
+		case OPT_MAX_DEPTH:
+			max_depth = parse_number(optarg, "--max-depth");
+			if (max_depth == 0 || max_depth > 1000000)
+				mc_die_usage("--max-depth: between 1 and 1000000");
+			break;
+		case OPT_NO_DEFAULTS:
+			default_excludes = false;
+			break;
+		default:
+			usage();
+		}
+	}
+
+	/* A larger --max-filesize must reach the engine too, or
+	   libclamav would stop at its own limit. */
+	if (max_filesize == 0)
+		max_filesize = g->limits.max_file_size;
+	if (max_filesize > g->limits.max_file_size)
+		g->limits.max_file_size = max_filesize;
+	if (max_filesize > g->limits.max_scan_size)
+		g->limits.max_scan_size = max_filesize;
+
+	raise_nofile();
+	struct mc_engine *engine = NULL;
+	if (mc_cli_engine_open(g, &engine) < 0)
+		return MC_EXIT_ERROR;
+	struct mc_quarantine *q = NULL;
+	if (clean && !g->dry_run) {
+		q = mc_cli_quarantine_open(g, true);
+		if (q == NULL) {
+			mc_engine_clamav.close(&engine);
+			return MC_EXIT_ERROR;
+		}
+	}
+
+	char *run_id = mc_run_id_new();
+	struct host_output ho = {
+		.out = mc_output_init(g, clean),
+		.g = g,
+	};
+	switch (g->progress) {
+	case MC_PROGRESS_ALWAYS: ho.progress = true; break;
+	case MC_PROGRESS_NEVER: ho.progress = false; break;
+	case MC_PROGRESS_AUTO: ho.progress = isatty(STDERR_FILENO) && g->verbose >= 0; break;
+	}
+	struct mc_host_scan set = {
+		.paths = optind < argc ? (const char *const *)argv + optind : default_paths,
+		.path_count = optind < argc ? (size_t)(argc - optind) : 1,
+		.excludes = excludes,
+		.exclude_count = exclude_count,
+		.default_excludes = default_excludes,
+		.one_file_system = one_fs,
+		.max_filesize = max_filesize,
+		.max_depth = (unsigned)max_depth,
+		.engine_ops = &mc_engine_clamav,
+		.engine = engine,
+		.limits = &g->limits,
+		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
+		.dry_run = g->dry_run,
+		.quarantine = q,
+		.quarantine_dir = g->quarantine_dir,
+		.run_id = run_id,
+		.jobs = mc_cli_jobs(g),
+		.on_event = on_event,
+		.on_progress = on_progress,
+		.on_skip = on_skip,
+		.context = &ho,
+	};
+	struct mc_summary sum;
+	if (mc_host_scan_run(&set, &sum, &error) < 0) {
+		progress_erase(&ho);
+		mc_warn("%s", error);
+		free(error);
+		exit_code = MC_EXIT_ERROR;
+	} else {
+		progress_erase(&ho);
+		if (g->json)
+			mc_output_summary(ho.out, &sum);
+		else
+			summary_human(g, clean, &sum);
+		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
+			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
+	}
+	mc_output_deinit(&ho.out);
+	free(run_id);
+	free(excludes);
+	mc_engine_clamav.close(&engine);
+	if (q != NULL)
+		mc_quarantine_close(&q);
+	return exit_code;
+}
