@@ -335,6 +335,7 @@ struct mc_quarantine *mc_quarantine_open(const char *dir, bool create,
 	struct stat lst, st;
 	char *path;
 	char *err = NULL;
+	bool existed;
 	size_t len;
 	int fd;
 
@@ -348,7 +349,8 @@ struct mc_quarantine *mc_quarantine_open(const char *dir, bool create,
 	while (len > 1 && path[len - 1] == '/')
 		path[--len] = '\0';
 
-	if (create && mc_mkdir_p(path, 0700, &err) < 0) {
+	existed = lstat(path, &lst) == 0;
+	if (create && !existed && mc_mkdir_p(path, 0700, &err) < 0) {
 		mc_error_set(error_r, "quarantine %s: %s", path, err);
 		free(err);
 		free(path);
@@ -394,7 +396,10 @@ struct mc_quarantine *mc_quarantine_open(const char *dir, bool create,
 			     path, (unsigned)(st.st_mode & 07777));
 		goto fail_fd;
 	}
-	if (create && (st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0) {
+	/* Only a directory we made is set to 0700: an existing one that
+	   passed the checks above keeps its mode (its entries are 0700
+	   and 0600 anyway), so "--quarantine /srv" never changes /srv. */
+	if (create && !existed && (st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0) {
 		mc_error_errno(error_r, "quarantine %s: chmod 700", path);
 		goto fail_fd;
 	}
@@ -869,8 +874,17 @@ static int run_index_lock(struct mc_quarantine *q, const char *run, bool create,
 			close(fd);
 			return -1;
 		}
-		if (fstatat(q->runs_fd, run, &lst, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    mc_same_file(&st, &lst)) {
+		if (fstatat(q->runs_fd, run, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+			int gone = errno;
+
+			close(fd);
+			if (gone != ENOENT || !create) {
+				errno = gone;
+				return mc_error_errno(error_r, "run index %s", run);
+			}
+			continue;
+		}
+		if (mc_same_file(&st, &lst)) {
 			if (!S_ISREG(st.st_mode) || st.st_nlink != 1) {
 				close(fd);
 				return mc_error_set(error_r, "run index %s: not a plain file", run);
@@ -879,8 +893,6 @@ static int run_index_lock(struct mc_quarantine *q, const char *run, bool create,
 			return fd;
 		}
 		close(fd);
-		if (!create && errno == ENOENT)
-			return mc_error_errno(error_r, "run index %s", run);
 	}
 	return mc_error_set(error_r, "run index %s: keeps being replaced", run);
 }
@@ -1259,13 +1271,14 @@ static int list_dir(int dirfd, char ***names_r, size_t *count_r, char **error_r)
 	DIR *dir;
 	int fd;
 
-	fd = dup(dirfd);
+	/* A descriptor of its own: a dup would share the read offset
+	   with DIRFD and with any other listing in progress. */
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
 		if (fd >= 0)
 			close(fd);
 		return mc_error_errno(error_r, "read directory");
 	}
-	rewinddir(dir);
 	errno = 0;
 	while ((de = readdir(dir)) != NULL) {
 		if (valid_name(de->d_name))
@@ -1582,7 +1595,7 @@ int mc_quarantine_purge(struct mc_quarantine *q, time_t before,
 		e = entry_load(fd, id, NULL);
 		/* An entry whose record is damaged is judged by the time
 		   in its id, which is the same clock reading. */
-		when = e != NULL ? e->quarantined_at : name_time(id);
+		when = e != NULL && e->quarantined_at != 0 ? e->quarantined_at : name_time(id);
 		mc_qentry_free(&e);
 		if (when == (time_t)-1 || when >= before) {
 			close(fd);

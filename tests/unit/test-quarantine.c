@@ -22,6 +22,8 @@
 #include <cmocka.h>
 
 #include <dirent.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -798,14 +800,30 @@ static void test_insecure_dir(void **state)
 	free(error);
 	error = NULL;
 
-	/* Safe but readable by others: tightened to 0700 on create. */
+	/* An existing directory that is safe keeps its mode; one that
+	   is made is 0700 whatever the umask. */
 	assert_int_equal(chmod(p, 0755), 0);
 	q = mc_quarantine_open(p, true, &error);
 	assert_non_null(q);
 	{
 		struct stat st;
+		char *fresh;
+		mode_t old = umask(0);
+
 		assert_int_equal(stat(p, &st), 0);
+		assert_int_equal(st.st_mode & 07777, 0755);
+		if (asprintf(&fresh, "%s/a/b/q", f->tmp) < 0)
+			abort();
+		mc_quarantine_close(&q);
+		q = mc_quarantine_open(fresh, true, &error);
+		assert_non_null(q);
+		assert_int_equal(stat(fresh, &st), 0);
 		assert_int_equal(st.st_mode & 07777, 0700);
+		umask(old);
+		mc_quarantine_close(&q);
+		q = mc_quarantine_open(p, false, &error);
+		assert_non_null(q);
+		free(fresh);
 	}
 	assert_string_equal(mc_quarantine_dir(q), p);
 	mc_quarantine_close(&q);
@@ -849,6 +867,85 @@ static void test_planted_symlink(void **state)
 	free(id);
 }
 
+/* Several processes restoring one entry at once: exactly one does. */
+static void test_restore_race(void **state)
+{
+	struct fixture *f = *state;
+	char *target, *id;
+	int ok = 0;
+
+	if (mc_store_lookup("eml") == NULL || mc_store_lookup("eml")->restore == NULL)
+		skip();
+	if (asprintf(&target, "%s/raced.eml", f->tmp) < 0)
+		abort();
+	id = put(f, "race", "eml", target, MSG1, strlen(MSG1));
+	for (int i = 0; i < 4; i++) {
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char *error = NULL;
+			struct mc_quarantine *q = mc_quarantine_open(f->qdir, false, &error);
+			int ret = q != NULL ? mc_quarantine_restore(q, id, &error) : -1;
+
+			/* A loser must be told why. */
+			if (ret < 0 && (error == NULL || strstr(error, "already restored") == NULL))
+				_exit(3);
+			_exit(ret == 0 ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+
+		assert_true(wait(&status) > 0);
+		assert_true(WIFEXITED(status));
+		assert_true(WEXITSTATUS(status) <= 1);
+		ok += WEXITSTATUS(status) == 0;
+	}
+	assert_int_equal(ok, 1);
+	free(target);
+	free(id);
+}
+
+struct putter {
+	struct fixture *f;
+	int n;
+};
+
+static void *put_many(void *arg)
+{
+	struct putter *p = arg;
+
+	for (int i = 0; i < p->n; i++)
+		free(put(p->f, "threads", "eml", "/x", MSG1, strlen(MSG1)));
+	return NULL;
+}
+
+/* Puts from several threads: unique ids, every one in the run index. */
+static void test_put_threads(void **state)
+{
+	struct fixture *f = *state;
+	struct putter p = { f, 50 };
+	pthread_t th[4];
+	char *path, *text, *line;
+	size_t lines = 0;
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, put_many, &p), 0);
+	for (int i = 0; i < 4; i++)
+		pthread_join(th[i], NULL);
+	assert_int_equal(count_entries(f), 200);
+	assert_int_equal(count_run(f, "threads", NULL, 0, 0), 200);
+	if (asprintf(&path, "%s/runs/threads", f->qdir) < 0)
+		abort();
+	text = read_text(path);
+	for (line = text; (line = strchr(line, '\n')) != NULL; line++)
+		lines++;
+	assert_int_equal(lines, 200);
+	free(text);
+	free(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -860,6 +957,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_run_index, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_race, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
