@@ -252,7 +252,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		}
 	}
 
-	char *run_id = mc_run_id_new();
+	char *run_id = mc_cli_run_id(g);
 	struct host_output ho = {
 		.out = mc_output_init(g, clean),
 		.g = g,

@@ -163,7 +163,7 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 			return MC_EXIT_ERROR;
 	}
 
-	char *run_id = mc_run_id_new();
+	char *run_id = mc_cli_run_id(g);
 	struct mc_output *out = mc_output_init(g, clean);
 	struct mc_run run = {
 		.store_ops = ops,

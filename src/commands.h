@@ -33,7 +33,13 @@ struct mc_global {
 	int verbose;			/* -v count, -q = -1 */
 	const char *config;
 	struct mc_limits limits;
+	const char *run_id;		/* --run-id: join an existing run */
+	const char *state_dir;		/* --state-dir, default /var/lib/mailcure */
 };
+
+/* The run id of this invocation: --run-id when given (respond runs its
+   steps under one id), else a new one. malloc()ed. */
+char *mc_cli_run_id(const struct mc_global *g);
 
 int cmd_mailbox(int argc, char **argv, struct mc_global *g);
 int cmd_quarantine(int argc, char **argv, struct mc_global *g);

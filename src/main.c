@@ -54,6 +54,8 @@ static void usage(FILE *fp)
 		"  -q, --quiet           only matches and errors\n"
 		"  -v, --verbose         more detail\n"
 		"      --config FILE     settings file\n"
+		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
+		"      --run-id ID       act as part of run ID (respond uses it)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n\n"
 		"QUERY defaults to 'virus'. Exit codes: 0 nothing matched, 1 matches\n"
@@ -81,6 +83,11 @@ void mc_die_usage(const char *fmt, ...)
 	va_end(ap);
 	fputs("\nTry 'mailcure --help'.\n", stderr);
 	exit(MC_EXIT_ERROR);
+}
+
+char *mc_cli_run_id(const struct mc_global *g)
+{
+	return g->run_id != NULL ? strdup(g->run_id) : mc_run_id_new();
 }
 
 unsigned mc_cli_jobs(const struct mc_global *g)
@@ -116,6 +123,7 @@ static unsigned long long parse_size(const char *s, const char *what)
 enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
+	OPT_RUN_ID, OPT_STATE_DIR,
 };
 
 static const struct option global_options[] = {
@@ -132,6 +140,8 @@ static const struct option global_options[] = {
 	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
 	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "run-id", required_argument, NULL, OPT_RUN_ID },
+	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -168,6 +178,14 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)parse_size(arg, "--max-mime-parts"); return true;
 	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)parse_size(arg, "--max-mime-depth"); return true;
 	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)parse_size(arg, "--max-scan-time"); return true;
+	case OPT_RUN_ID:
+		/* It names files and directories: keep it a plain name. */
+		if (arg[0] == '\0' || arg[0] == '.' || strspn(arg,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.") != strlen(arg))
+			mc_die_usage("--run-id: letters, digits, '-', '_' and '.' only: %s", arg);
+		g->run_id = arg;
+		return true;
+	case OPT_STATE_DIR: g->state_dir = arg; return true;
 	case 'h': usage(stdout); exit(0);
 	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
 	}
@@ -229,6 +247,7 @@ int main(int argc, char **argv)
 
 	memset(&g, 0, sizeof(g));
 	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
+	g.state_dir = MC_DEFAULT_STATE_DIR;
 	mc_limits_default(&g.limits);
 
 	/* Global options before the command ('+': stop at the first

@@ -307,6 +307,8 @@ int mc_store_open(const char *uri, const struct mc_store_settings *set,
 /* ------------------------------------------------------------------ */
 
 #define MC_DEFAULT_QUARANTINE "/var/lib/mailcure/quarantine"
+/* Runs (journals, reports) and saved state of freeze and isolate. */
+#define MC_DEFAULT_STATE_DIR "/var/lib/mailcure"
 
 /* Metadata of one quarantine entry. */
 struct mc_qentry {
