@@ -469,6 +469,41 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 		    char **error_r);
 
 /* ------------------------------------------------------------------ */
+/* Run journal (respond)                                              */
+/* ------------------------------------------------------------------ */
+
+/* A run directory STATE/runs/RUN holds journal.jsonl: one JSON record
+   a line, appended and fsync'd before and after every step, so that an
+   interrupted run can be resumed and reported. A torn last line (power
+   loss while writing) is ignored. */
+struct mc_journal;
+
+struct mc_journal_record {
+	time_t time;
+	char *step;		/* "isolate", "mailbox-clean", ... or "run" */
+	char *state;		/* "start", "done", "failed", "skipped", ... */
+	int exit_code;		/* -1 when not applicable */
+	char *detail;		/* why, or a summary; may be NULL */
+};
+
+/* Open (with CREATE: create, mode 0700) the run directory RUN_DIR and
+   read its journal. */
+struct mc_journal *mc_journal_open(const char *run_dir, bool create,
+				   char **error_r);
+void mc_journal_close(struct mc_journal **journal);
+const char *mc_journal_dir(const struct mc_journal *journal);
+/* Append a record and fsync it. */
+int mc_journal_append(struct mc_journal *journal, const char *step,
+		      const char *state, int exit_code, const char *detail,
+		      char **error_r);
+/* All records read so far, oldest first. */
+const struct mc_journal_record *mc_journal_records(const struct mc_journal *journal,
+						   size_t *count_r);
+/* The latest state of STEP, or NULL when it never started. */
+const char *mc_journal_step_state(const struct mc_journal *journal,
+				  const char *step);
+
+/* ------------------------------------------------------------------ */
 /* Small helpers shared by the CLI and the library                    */
 /* ------------------------------------------------------------------ */
 
