@@ -84,6 +84,12 @@ struct mc_location {
 	gid_t gid;
 	mode_t mode;
 	time_t mtime;
+	/* Queue mail: the envelope (NULL and 0 for other stores). An
+	   empty sender is the null sender <>. */
+	const char *envelope_sender;
+	const char *const *recipients;
+	size_t recipient_count;
+	time_t arrival_time;
 };
 
 /* ------------------------------------------------------------------ */
@@ -292,6 +298,7 @@ extern const struct mc_store_ops mc_store_maildir;
 extern const struct mc_store_ops mc_store_mbox;
 extern const struct mc_store_ops mc_store_eml;
 extern const struct mc_store_ops mc_store_tree;	/* bare path, auto-detected */
+extern const struct mc_store_ops mc_store_postfix;	/* postfix:[CONFIG_DIR] queue */
 
 /* Store ops by URI scheme / kind name, or NULL. */
 const struct mc_store_ops *mc_store_lookup(const char *kind);
