@@ -218,6 +218,17 @@ static char *join_path(const char *dir, const char *name)
 	return mc_xasprintf("%s/%s", dir, name);
 }
 
+/* The safe open helpers start their reasons with the name; the event
+   already holds the full path. */
+static const char *strip_name(const char *error, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(error, name, len) == 0 && error[len] == ':' && error[len + 1] == ' ')
+		return error + len + 2;
+	return error;
+}
+
 /* An UNSCANNED or ERROR event about PATH (owned by the record). */
 static void report(struct host_scan *hs, enum mc_event_type type,
 		   const char *store, const char *path, const struct stat *st,
@@ -440,7 +451,7 @@ static int walker_open(struct host_scan *hs, const struct pending *p,
 	fd = mc_safe_open_dir(p->parent->fd, p->name, st_r, &error);
 	if (fd < 0) {
 		report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
-		       store, p->path, NULL, "%s", error);
+		       store, p->path, NULL, "%s", strip_name(error, p->name));
 		free(error);
 		return -1;
 	}
@@ -530,6 +541,9 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	pthread_mutex_unlock(&hs->lock);
 
 	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	/* Listing a directory updates its atime, unless told not to. */
+	if (dupfd >= 0)
+		(void)fcntl(dupfd, F_SETFL, fcntl(dupfd, F_GETFL) | O_NOATIME);
 	dp = dupfd < 0 ? NULL : fdopendir(dupfd);
 	if (dp == NULL) {
 		report(hs, MC_EVENT_ERROR, store, p->path, &st, "cannot list: %s",
@@ -898,9 +912,22 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 	}
 	if (read_whole(fd, (size_t)st->st_size, &buf, &error) < 0)
 		goto failed;
-	if (fstat(fd, &now) < 0 || !same_content_state(st, &now)) {
-		mc_error_set(&error, "changed after it was scanned; not removed");
+	if (fstat(fd, &now) < 0) {
+		mc_error_errno(&error, "fstat");
 		goto failed;
+	}
+	if (!same_content_state(st, &now)) {
+		/* Something changed since the scan: a chmod, another hard
+		   link removed, or the content. Only content that is itself
+		   infected is quarantined and removed. */
+		struct mc_verdict verdict;
+
+		set->engine_ops->scan_buffer(set->engine, buf, (size_t)st->st_size, &verdict);
+		if (verdict.kind != MC_VERDICT_INFECTED ||
+		    (uint64_t)now.st_size != (uint64_t)st->st_size) {
+			mc_error_set(&error, "changed after it was scanned; not removed");
+			goto failed;
+		}
 	}
 	extra = extra_json(fd, st, dir->root->path, &error);
 	if (extra == NULL)
@@ -938,8 +965,9 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 	rec->action = "quarantined";
 	atomic_fetch_add(&hs->acted, 1);
 	if (fstat(fd, &now) == 0 && now.st_nlink > 0)
-		rec->why = mc_xasprintf("%lu other hard link(s) to this file remain "
-			"outside what was removed", (unsigned long)now.st_nlink);
+		rec->why = mc_xasprintf("the file has %lu other name(s) (hard links), "
+			"cleaned only where the scan reaches them",
+			(unsigned long)now.st_nlink);
 	free(buf);
 	free(extra);
 	return;
@@ -1001,7 +1029,7 @@ static void scan_item(struct host_scan *hs, struct item *it)
 	if (fd < 0) {
 		report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
 		       store, path, &lst, "%s", errno == ENOENT ?
-		       "vanished during the scan" : error);
+		       "vanished during the scan" : strip_name(error, it->name));
 		free(error);
 		goto out;
 	}
