@@ -610,7 +610,8 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	closedir(dp);
 
 	/* Depth first, in name order: keeps few directories open. */
-	qsort(subdirs, subdir_count, sizeof(*subdirs), name_cmp);
+	if (subdir_count > 1)
+		qsort(subdirs, subdir_count, sizeof(*subdirs), name_cmp);
 	for (size_t i = subdir_count; i-- > 0;) {
 		struct pending child;
 		char *path = join_path(p->path, subdirs[i]);
