@@ -44,6 +44,14 @@ char *mc_cli_run_id(const struct mc_global *g);
 int cmd_mailbox(int argc, char **argv, struct mc_global *g);
 int cmd_quarantine(int argc, char **argv, struct mc_global *g);
 int cmd_demo(int argc, char **argv, struct mc_global *g);
+int cmd_respond(int argc, char **argv, struct mc_global *g);
+int cmd_report(int argc, char **argv, struct mc_global *g);
+
+/* Whether this build has the command NAME (main.c's table). */
+bool mc_cli_has_command(const char *name);
+/* Write the HTML report of RUN to PATH (cmd_report.c). */
+int mc_cli_report_html(const struct mc_global *g, const char *run_id,
+		       const char *path);
 int cmd_host(int argc, char **argv, struct mc_global *g);
 
 /* output.c: what the user sees. */

@@ -31,9 +31,19 @@ struct command {
 static const struct command commands[] = {
 	{ "mailbox", cmd_mailbox, "find|clean [-s STORE]... [QUERY]" },
 	{ "quarantine", cmd_quarantine, "list|show ID|restore ID...|restore --run RUN|purge --before DATE" },
+	{ "respond", cmd_respond, "[-s STORE]... [QUERY]  the whole runbook, journaled, resumable" },
+	{ "report", cmd_report, "RUN [--html FILE]  what a run found and did" },
 	{ "demo", cmd_demo, "build a sample infected server and clean it" },
 	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]..." },
 };
+
+bool mc_cli_has_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return true;
+	return false;
+}
 
 static void usage(FILE *fp)
 {

@@ -1,0 +1,895 @@
+/*++
+/* NAME
+/*	cmd_respond 1
+/* SUMMARY
+/*	mailcure respond: the whole outbreak runbook, journaled, resumable
+/* SYNOPSIS
+/*	mailcure respond [-s STORE]... [--allow CIDR]... [--keep-mx]
+/*		[--clean-host] [--host-path PATH]... [--until STEP]
+/*		[--skip STEP]... [--max-delete N] [--yes]
+/*		[--postfix-config DIR] [QUERY]
+/*	mailcure respond --resume [RUN] [--yes]
+/* DESCRIPTION
+/*	Runs, in order: isolate, queue-freeze, queue-delete,
+/*	mailbox-clean, host-scan, queue-thaw, reconnect. Each step is
+/*	the mailcure command of the same name, run as a child process
+/*	under this run's id (--run-id) with --json; its events go to
+/*	STATE/runs/RUN/STEP.jsonl and its diagnostics to STEP.log.
+/*
+/*	Every step is recorded in STATE/runs/RUN/journal.jsonl (fsync'd)
+/*	before it starts and after it ends. --resume continues a run
+/*	interrupted anywhere: steps that ended are not repeated; the step
+/*	that was interrupted is run again, which is safe because every
+/*	step is idempotent (a second isolate or freeze changes nothing,
+/*	a second clean finds only what is left, and a message is removed
+/*	only after its quarantined copy is verified).
+/*
+/*	Safety gate: before the first removing step, the messages that
+/*	would be removed are counted (dry runs of queue-delete and
+/*	mailbox-clean). When there are more than --max-delete (default
+/*	1000), the counts per reason and per mailbox are shown and
+/*	respond asks on a terminal, or stops unless --yes was given.
+/*
+/*	A step that does not apply on this server (no Postfix, no
+/*	nftables) is recorded as skipped with its reason. A step that
+/*	fails stops the run before any later removing step, but the
+/*	steps that give the server back (queue-thaw, reconnect) are
+/*	never run while an earlier step failed: the administrator
+/*	decides, then resumes.
+/*
+/*	At the end the report (mailcure report RUN) is written to
+/*	STATE/runs/RUN/report.html and its path printed.
+/*--*/
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+
+#define RESPOND_DEFAULT_MAX_DELETE 1000
+
+/* What a child step reports as "this does not apply here". */
+#define MC_EXIT_NOT_APPLICABLE 3
+
+struct respond_args {
+	const char **stores; size_t store_count;
+	const char **allow; size_t allow_count;
+	const char **host_paths; size_t host_path_count;
+	const char **skip; size_t skip_count;
+	const char *ports;
+	const char *until;
+	const char *postfix_config;
+	const char *query;
+	bool keep_mx;
+	bool clean_host;
+	bool yes;
+	unsigned long max_delete;
+};
+
+enum step_id {
+	STEP_ISOLATE, STEP_QUEUE_FREEZE, STEP_QUEUE_DELETE, STEP_MAILBOX_CLEAN,
+	STEP_HOST_SCAN, STEP_QUEUE_THAW, STEP_RECONNECT, STEP_COUNT
+};
+
+static const char *const step_names[STEP_COUNT] = {
+	"isolate", "queue-freeze", "queue-delete", "mailbox-clean",
+	"host-scan", "queue-thaw", "reconnect",
+};
+
+/* A growing argv. */
+struct argv_buf {
+	char **v;
+	size_t n, cap;
+};
+
+static void argv_add(struct argv_buf *a, const char *s)
+{
+	if (a->n + 2 > a->cap) {
+		a->cap = a->cap ? a->cap * 2 : 32;
+		a->v = realloc(a->v, a->cap * sizeof(char *));
+		if (a->v == NULL)
+			abort();
+	}
+	a->v[a->n++] = strdup(s);
+	a->v[a->n] = NULL;
+}
+
+static void argv_free(struct argv_buf *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->v[i]);
+	free(a->v);
+	memset(a, 0, sizeof(*a));
+}
+
+static int step_lookup(const char *name)
+{
+	for (int i = 0; i < STEP_COUNT; i++)
+		if (strcmp(step_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+static bool step_skipped_by_user(const struct respond_args *ra, int step)
+{
+	for (size_t i = 0; i < ra->skip_count; i++)
+		if (strcmp(ra->skip[i], step_names[step]) == 0)
+			return true;
+	return false;
+}
+
+/* The global options a child step needs to act like this process. */
+static void child_globals(const struct mc_global *g, const char *run_id,
+			  struct argv_buf *a)
+{
+	char num[32];
+
+	argv_add(a, "mailcure");
+	for (size_t i = 0; i < g->database_count; i++) {
+		argv_add(a, "-d");
+		argv_add(a, g->databases[i]);
+	}
+	if (g->jobs > 0) {
+		snprintf(num, sizeof(num), "%u", g->jobs);
+		argv_add(a, "-j");
+		argv_add(a, num);
+	}
+	argv_add(a, "--quarantine");
+	argv_add(a, g->quarantine_dir);
+	argv_add(a, "--state-dir");
+	argv_add(a, g->state_dir);
+	argv_add(a, "--progress");
+	argv_add(a, "never");
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)g->limits.max_message_size);
+	argv_add(a, "--max-message-size");
+	argv_add(a, num);
+	if (run_id != NULL) {
+		argv_add(a, "--run-id");
+		argv_add(a, run_id);
+	}
+	if (g->dry_run)
+		argv_add(a, "--dry-run");
+}
+
+/* The command line of STEP (after the global options). DRY forces a
+   dry run (for the safety gate's counts). */
+static void step_argv(const struct respond_args *ra, int step, bool dry,
+		      struct argv_buf *a)
+{
+	if (dry)
+		argv_add(a, "--dry-run");
+	switch (step) {
+	case STEP_ISOLATE:
+		argv_add(a, "isolate");
+		for (size_t i = 0; i < ra->allow_count; i++) {
+			argv_add(a, "--allow");
+			argv_add(a, ra->allow[i]);
+		}
+		if (ra->keep_mx)
+			argv_add(a, "--keep-mx");
+		if (ra->ports != NULL) {
+			argv_add(a, "--ports");
+			argv_add(a, ra->ports);
+		}
+		break;
+	case STEP_RECONNECT:
+		argv_add(a, "reconnect");
+		break;
+	case STEP_QUEUE_FREEZE:
+	case STEP_QUEUE_THAW:
+	case STEP_QUEUE_DELETE:
+		argv_add(a, "queue");
+		if (ra->postfix_config != NULL) {
+			argv_add(a, "--postfix-config");
+			argv_add(a, ra->postfix_config);
+		}
+		argv_add(a, step == STEP_QUEUE_FREEZE ? "freeze" :
+			 step == STEP_QUEUE_THAW ? "thaw" : "delete");
+		if (step == STEP_QUEUE_DELETE && ra->query != NULL)
+			argv_add(a, ra->query);
+		break;
+	case STEP_MAILBOX_CLEAN:
+		argv_add(a, "mailbox");
+		argv_add(a, "clean");
+		for (size_t i = 0; i < ra->store_count; i++) {
+			argv_add(a, "-s");
+			argv_add(a, ra->stores[i]);
+		}
+		if (ra->query != NULL)
+			argv_add(a, ra->query);
+		break;
+	case STEP_HOST_SCAN:
+		argv_add(a, "host");
+		argv_add(a, ra->clean_host ? "clean" : "scan");
+		for (size_t i = 0; i < ra->host_path_count; i++)
+			argv_add(a, ra->host_paths[i]);
+		break;
+	}
+}
+
+/* Whether STEP can apply on this machine; *why_r says why not. */
+static bool step_applies(const struct respond_args *ra, int step,
+			 const char **why_r)
+{
+	switch (step) {
+	case STEP_QUEUE_FREEZE:
+	case STEP_QUEUE_DELETE:
+	case STEP_QUEUE_THAW:
+		if (!mc_cli_has_command("queue")) {
+			*why_r = "this mailcure has no queue support";
+			return false;
+		}
+		if (access("/usr/sbin/postconf", X_OK) != 0 &&
+		    access("/usr/bin/postconf", X_OK) != 0) {
+			*why_r = "Postfix is not installed (no postconf)";
+			return false;
+		}
+		return true;
+	case STEP_ISOLATE:
+	case STEP_RECONNECT:
+		if (!mc_cli_has_command(step == STEP_ISOLATE ? "isolate" : "reconnect")) {
+			*why_r = "this mailcure has no network isolation support";
+			return false;
+		}
+		return true;
+	case STEP_HOST_SCAN:
+		if (!mc_cli_has_command("host")) {
+			*why_r = "this mailcure has no host scan support";
+			return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
+/* Run ARGV (our own binary) with stdout to OUT_PATH (or inherited when
+   NULL) and stderr appended to LOG_PATH (or inherited). Returns the
+   exit code, or -1 when it could not run or was killed. */
+static int run_child(char **argv, const char *out_path, const char *log_path,
+		     char *last_err, size_t last_err_size)
+{
+	pid_t pid;
+	int status;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		mc_warn("fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		if (out_path != NULL) {
+			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
+				_exit(127);
+		}
+		if (log_path != NULL) {
+			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+				_exit(127);
+		}
+		execv("/proc/self/exe", argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			return -1;
+	}
+	if (last_err != NULL && log_path != NULL) {
+		/* The child's last diagnostic line explains a failure. */
+		FILE *fp = fopen(log_path, "r");
+		char line[1024];
+
+		last_err[0] = '\0';
+		while (fp != NULL && fgets(line, sizeof(line), fp) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			if (line[0] != '\0')
+				snprintf(last_err, last_err_size, "%s", line);
+		}
+		if (fp != NULL)
+			fclose(fp);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return -1;
+}
+
+/* Counts read back from a step's JSON events. */
+struct step_counts {
+	unsigned long matched, acted, errors, unscanned, scanned;
+	bool have_summary;
+};
+
+struct tally {
+	char **keys;
+	unsigned long *counts;
+	size_t n;
+};
+
+static void tally_add(struct tally *t, const char *key)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->keys[i], key) == 0) {
+			t->counts[i]++;
+			return;
+		}
+	}
+	t->keys = realloc(t->keys, (t->n + 1) * sizeof(char *));
+	t->counts = realloc(t->counts, (t->n + 1) * sizeof(unsigned long));
+	t->keys[t->n] = strdup(key);
+	t->counts[t->n++] = 1;
+}
+
+static void tally_free(struct tally *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->keys[i]);
+	free(t->keys);
+	free(t->counts);
+	memset(t, 0, sizeof(*t));
+}
+
+static void tally_print(const char *title, const struct tally *t)
+{
+	printf("  %s:\n", title);
+	for (size_t i = 0; i < t->n; i++)
+		printf("    %8lu  %s\n", t->counts[i], t->keys[i]);
+}
+
+static const char *jstr(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(obj, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+static unsigned long jnum(json_object *obj, const char *key)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(obj, key, &v) ? (unsigned long)json_object_get_int64(v) : 0;
+}
+
+/* Read a step's JSON Lines: counts, and tallies of matches by reason
+   and by mailbox (either may be NULL). */
+static void read_events(const char *path, struct step_counts *c,
+			struct tally *by_reason, struct tally *by_box)
+{
+	FILE *fp = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	memset(c, 0, sizeof(*c));
+	if (fp == NULL)
+		return;
+	while (getline(&line, &cap, fp) > 0) {
+		json_object *obj = json_tokener_parse(line), *reasons;
+		const char *ev;
+
+		if (obj == NULL)
+			continue;
+		ev = jstr(obj, "event");
+		if (ev != NULL && strcmp(ev, "summary") == 0) {
+			c->have_summary = true;
+			c->matched = jnum(obj, "matched");
+			c->acted = jnum(obj, "acted");
+			c->errors = jnum(obj, "errors");
+			c->unscanned = jnum(obj, "unscanned");
+			c->scanned = jnum(obj, "scanned");
+		} else if (ev != NULL && strcmp(ev, "match") == 0) {
+			char key[1024];
+
+			if (by_reason != NULL && json_object_object_get_ex(obj, "reasons", &reasons) &&
+			    json_object_array_length(reasons) > 0) {
+				json_object *r = json_object_array_get_idx(reasons, 0);
+				const char *val = jstr(r, "name") ? jstr(r, "name") : jstr(r, "value");
+				snprintf(key, sizeof(key), "%s %s", jstr(r, "kind") ? jstr(r, "kind") : "?",
+					 val ? val : "");
+				tally_add(by_reason, key);
+			}
+			if (by_box != NULL) {
+				if (jstr(obj, "queue_id") != NULL)
+					snprintf(key, sizeof(key), "mail queue");
+				else
+					snprintf(key, sizeof(key), "%s / %s",
+						 jstr(obj, "user") ? jstr(obj, "user") : "?",
+						 jstr(obj, "folder") ? jstr(obj, "folder") : "?");
+				tally_add(by_box, key);
+			}
+		}
+		json_object_put(obj);
+	}
+	free(line);
+	fclose(fp);
+}
+
+static char *run_dir_of(const struct mc_global *g, const char *run_id)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/runs/%s", g->state_dir, run_id) < 0)
+		abort();
+	return p;
+}
+
+/* Save the respond arguments so that --resume runs the same plan. */
+static int params_save(const char *run_dir, int argc, char **argv)
+{
+	json_object *obj = json_object_new_object(), *arr = json_object_new_array();
+	char *path, *tmp;
+	int ret = 0;
+
+	for (int i = 1; i < argc; i++)
+		json_object_array_add(arr, json_object_new_string(argv[i]));
+	json_object_object_add(obj, "args", arr);
+	if (asprintf(&path, "%s/params.json", run_dir) < 0 ||
+	    asprintf(&tmp, "%s/params.json.tmp", run_dir) < 0)
+		abort();
+	if (json_object_to_file_ext(tmp, obj, JSON_C_TO_STRING_PRETTY) < 0 ||
+	    rename(tmp, path) < 0)
+		ret = -1;
+	json_object_put(obj);
+	free(path);
+	free(tmp);
+	return ret;
+}
+
+static char **params_load(const char *run_dir, int *argc_r)
+{
+	char *path;
+	json_object *obj, *arr;
+	char **argv;
+	size_t n;
+
+	if (asprintf(&path, "%s/params.json", run_dir) < 0)
+		abort();
+	obj = json_object_from_file(path);
+	free(path);
+	if (obj == NULL || !json_object_object_get_ex(obj, "args", &arr) ||
+	    !json_object_is_type(arr, json_type_array)) {
+		json_object_put(obj);
+		return NULL;
+	}
+	n = json_object_array_length(arr);
+	argv = calloc(n + 2, sizeof(char *));
+	argv[0] = strdup("respond");
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = strdup(json_object_get_string(json_object_array_get_idx(arr, i)));
+	*argc_r = (int)n + 1;
+	json_object_put(obj);
+	return argv;
+}
+
+/* The most recent run that has a journal and did not finish. */
+static char *latest_unfinished_run(const struct mc_global *g)
+{
+	char *runs, *best = NULL;
+	DIR *d;
+	struct dirent *de;
+
+	if (asprintf(&runs, "%s/runs", g->state_dir) < 0)
+		abort();
+	d = opendir(runs);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		char *dir;
+		struct mc_journal *j;
+		const char *st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		dir = run_dir_of(g, de->d_name);
+		j = mc_journal_open(dir, false, NULL);
+		free(dir);
+		if (j == NULL)
+			continue;
+		st = mc_journal_step_state(j, "run");
+		if (st != NULL && strcmp(st, "finished") != 0 &&
+		    (best == NULL || strcmp(de->d_name, best) > 0)) {
+			free(best);
+			best = strdup(de->d_name);
+		}
+		mc_journal_close(&j);
+	}
+	if (d != NULL)
+		closedir(d);
+	free(runs);
+	return best;
+}
+
+static void usage(void)
+{
+	mc_die_usage("usage: mailcure respond [-s STORE]... [--allow CIDR]... [--keep-mx]\n"
+		"       [--clean-host] [--host-path PATH]... [--until STEP] [--skip STEP]...\n"
+		"       [--max-delete N] [--yes] [--postfix-config DIR] [QUERY]\n"
+		"       mailcure respond --resume [RUN] [--yes]\n"
+		"steps: isolate queue-freeze queue-delete mailbox-clean host-scan queue-thaw reconnect");
+}
+
+enum {
+	OPT_ALLOW = 300, OPT_KEEP_MX, OPT_CLEAN_HOST, OPT_HOST_PATH, OPT_UNTIL,
+	OPT_SKIP, OPT_MAX_DELETE, OPT_YES, OPT_RESUME, OPT_POSTFIX_CONFIG, OPT_PORTS,
+};
+
+static const struct option respond_options[] = {
+	{ "store", required_argument, NULL, 's' },
+	{ "allow", required_argument, NULL, OPT_ALLOW },
+	{ "keep-mx", no_argument, NULL, OPT_KEEP_MX },
+	{ "ports", required_argument, NULL, OPT_PORTS },
+	{ "clean-host", no_argument, NULL, OPT_CLEAN_HOST },
+	{ "host-path", required_argument, NULL, OPT_HOST_PATH },
+	{ "until", required_argument, NULL, OPT_UNTIL },
+	{ "skip", required_argument, NULL, OPT_SKIP },
+	{ "max-delete", required_argument, NULL, OPT_MAX_DELETE },
+	{ "yes", no_argument, NULL, OPT_YES },
+	{ "resume", optional_argument, NULL, OPT_RESUME },
+	{ "postfix-config", required_argument, NULL, OPT_POSTFIX_CONFIG },
+	{ NULL, 0, NULL, 0 },
+};
+
+#define PUSH(arr, count, value) do { \
+	(arr) = realloc((arr), ((count) + 1) * sizeof(*(arr))); \
+	(arr)[(count)++] = (value); \
+} while (0)
+
+/* Parse the respond arguments. Returns the --resume state: 0 none,
+   1 resume (RUN in *resume_r, or NULL for the latest). */
+static int parse_args(int argc, char **argv, struct respond_args *ra,
+		      char **resume_r)
+{
+	int c, resume = 0;
+	struct argv_buf q = { 0 };
+
+	memset(ra, 0, sizeof(*ra));
+	ra->max_delete = RESPOND_DEFAULT_MAX_DELETE;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+s:", respond_options, NULL)) != -1) {
+		switch (c) {
+		case 's': PUSH(ra->stores, ra->store_count, optarg); break;
+		case OPT_ALLOW: PUSH(ra->allow, ra->allow_count, optarg); break;
+		case OPT_KEEP_MX: ra->keep_mx = true; break;
+		case OPT_PORTS: ra->ports = optarg; break;
+		case OPT_CLEAN_HOST: ra->clean_host = true; break;
+		case OPT_HOST_PATH: PUSH(ra->host_paths, ra->host_path_count, optarg); break;
+		case OPT_UNTIL:
+			if (step_lookup(optarg) < 0)
+				mc_die_usage("--until: unknown step '%s'", optarg);
+			ra->until = optarg;
+			break;
+		case OPT_SKIP:
+			if (step_lookup(optarg) < 0)
+				mc_die_usage("--skip: unknown step '%s'", optarg);
+			PUSH(ra->skip, ra->skip_count, optarg);
+			break;
+		case OPT_MAX_DELETE: {
+			char *end;
+			ra->max_delete = strtoul(optarg, &end, 10);
+			if (*end != '\0' || end == optarg)
+				mc_die_usage("--max-delete: not a number: %s", optarg);
+			break;
+		}
+		case OPT_YES: ra->yes = true; break;
+		case OPT_RESUME:
+			resume = 1;
+			/* "--resume RUN" as two words: take RUN when it is
+			   not an option and looks like a run id. */
+			if (optarg == NULL && optind < argc && argv[optind][0] != '-' &&
+			    strchr(argv[optind], 'T') != NULL && strchr(argv[optind], ':') == NULL)
+				optarg = argv[optind++];
+			*resume_r = optarg != NULL ? strdup(optarg) : NULL;
+			break;
+		case OPT_POSTFIX_CONFIG: ra->postfix_config = optarg; break;
+		default: usage();
+		}
+	}
+	for (int i = optind; i < argc; i++)
+		argv_add(&q, argv[i]);
+	if (q.n > 0) {
+		size_t len = 1;
+		for (size_t i = 0; i < q.n; i++)
+			len += strlen(q.v[i]) + 1;
+		char *s = calloc(1, len);
+		for (size_t i = 0; i < q.n; i++) {
+			if (i > 0)
+				strcat(s, " ");
+			strcat(s, q.v[i]);
+		}
+		ra->query = s;
+	}
+	argv_free(&q);
+	if (ra->host_path_count == 0)
+		PUSH(ra->host_paths, ra->host_path_count, "/");
+	return resume;
+}
+
+/* The safety gate: count what queue-delete and mailbox-clean would
+   remove. Returns 0 to go on, -1 to stop. */
+static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
+		       const char *run_id, const char *run_dir,
+		       const bool will_run[STEP_COUNT])
+{
+	struct tally by_reason = { 0 }, by_box = { 0 };
+	unsigned long total = 0;
+	int steps[] = { STEP_QUEUE_DELETE, STEP_MAILBOX_CLEAN };
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct argv_buf a = { 0 };
+		struct step_counts c;
+		char *out, *log;
+		int ex;
+
+		if (!will_run[steps[i]])
+			continue;
+		if (asprintf(&out, "%s/gate-%s.jsonl", run_dir, step_names[steps[i]]) < 0 ||
+		    asprintf(&log, "%s/gate-%s.log", run_dir, step_names[steps[i]]) < 0)
+			abort();
+		child_globals(g, run_id, &a);
+		argv_add(&a, "--json");
+		step_argv(ra, steps[i], true, &a);
+		ex = run_child(a.v, out, log, NULL, 0);
+		argv_free(&a);
+		read_events(out, &c, &by_reason, &by_box);
+		if (ex == MC_EXIT_NOT_APPLICABLE || (ex >= 0 && ex <= 2 && c.have_summary))
+			total += c.matched;
+		else {
+			mc_warn("respond: could not count what %s would remove (exit %d); see %s",
+				step_names[steps[i]], ex, log);
+			free(out);
+			free(log);
+			tally_free(&by_reason);
+			tally_free(&by_box);
+			return -1;
+		}
+		free(out);
+		free(log);
+	}
+	if (total <= ra->max_delete || ra->yes) {
+		tally_free(&by_reason);
+		tally_free(&by_box);
+		return 0;
+	}
+	printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
+	       total, ra->max_delete);
+	tally_print("per reason", &by_reason);
+	tally_print("per mailbox", &by_box);
+	tally_free(&by_reason);
+	tally_free(&by_box);
+	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
+		char answer[16] = "";
+		printf("Quarantine and remove them? [y/N] ");
+		fflush(stdout);
+		if (fgets(answer, sizeof(answer), stdin) != NULL &&
+		    (answer[0] == 'y' || answer[0] == 'Y'))
+			return 0;
+	} else {
+		printf("Not a terminal: re-run with --yes to proceed:\n"
+		       "  mailcure respond --resume %s --yes\n", run_id);
+	}
+	return -1;
+}
+
+static void print_step_line(int idx, int step, const char *state,
+			    const char *detail)
+{
+	printf("[%d/%d] %-14s %s%s%s\n", idx, STEP_COUNT, step_names[step], state,
+	       detail != NULL && detail[0] != '\0' ? ": " : "",
+	       detail != NULL ? detail : "");
+	fflush(stdout);
+}
+
+/* Plan and dry run: every step with --dry-run, output to the terminal. */
+static int respond_dry_run(const struct mc_global *g, const struct respond_args *ra)
+{
+	int until = ra->until != NULL ? step_lookup(ra->until) : STEP_COUNT - 1;
+
+	printf("Plan (dry run: nothing is changed):\n");
+	for (int s = 0; s < STEP_COUNT; s++) {
+		const char *why = NULL;
+		struct argv_buf a = { 0 };
+
+		if (s > until) {
+			print_step_line(s + 1, s, "not run", "after --until");
+			continue;
+		}
+		if (step_skipped_by_user(ra, s)) {
+			print_step_line(s + 1, s, "skipped", "--skip");
+			continue;
+		}
+		if (!step_applies(ra, s, &why)) {
+			print_step_line(s + 1, s, "skipped", why);
+			continue;
+		}
+		print_step_line(s + 1, s, "would run", NULL);
+		child_globals(g, NULL, &a);
+		step_argv(ra, s, true, &a);
+		int ex = run_child(a.v, NULL, NULL, NULL, 0);
+		argv_free(&a);
+		if (ex == MC_EXIT_NOT_APPLICABLE)
+			print_step_line(s + 1, s, "would be skipped", "does not apply here");
+	}
+	return MC_EXIT_CLEAN;
+}
+
+int cmd_respond(int argc, char **argv, struct mc_global *g)
+{
+	struct respond_args ra;
+	char *resume_run = NULL, *run_id, *run_dir, *error = NULL;
+	struct mc_journal *j;
+	bool will_run[STEP_COUNT];
+	int resume, exit_code = MC_EXIT_CLEAN, until;
+	bool yes_now;
+
+	resume = parse_args(argc, argv, &ra, &resume_run);
+	if (resume == 0 && g->dry_run)
+		return respond_dry_run(g, &ra);
+	if (geteuid() != 0 && !g->dry_run)
+		mc_warn("respond: not running as root; steps that need root will fail");
+
+	if (resume) {
+		const char *until_now = ra.until;
+		yes_now = ra.yes;
+		if (resume_run == NULL)
+			resume_run = latest_unfinished_run(g);
+		if (resume_run == NULL) {
+			mc_warn("respond: no unfinished run to resume in %s/runs", g->state_dir);
+			return MC_EXIT_ERROR;
+		}
+		run_id = resume_run;
+		g->run_id = run_id;
+		run_dir = run_dir_of(g, run_id);
+		int pargc;
+		char **pargv = params_load(run_dir, &pargc);
+		if (pargv == NULL) {
+			mc_warn("respond: run %s has no saved plan (%s/params.json)", run_id, run_dir);
+			return MC_EXIT_ERROR;
+		}
+		char *dummy = NULL;
+		parse_args(pargc, pargv, &ra, &dummy);
+		free(dummy);
+		ra.yes = ra.yes || yes_now;
+		/* A run paused with --until goes on to the end unless the
+		   resume names a new --until. */
+		ra.until = until_now;
+		j = mc_journal_open(run_dir, false, &error);
+		printf("Resuming run %s\n", run_id);
+	} else {
+		run_id = mc_cli_run_id(g);
+		g->run_id = run_id;
+		run_dir = run_dir_of(g, run_id);
+		j = mc_journal_open(run_dir, true, &error);
+		if (j != NULL && params_save(run_dir, argc, argv) < 0) {
+			mc_warn("respond: cannot save the plan in %s: %s", run_dir, strerror(errno));
+			return MC_EXIT_ERROR;
+		}
+		printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
+	}
+	if (j == NULL) {
+		mc_warn("respond: %s", error);
+		free(error);
+		return MC_EXIT_ERROR;
+	}
+	if (mc_journal_step_state(j, "run") == NULL)
+		mc_journal_append(j, "run", "start", -1, ra.query != NULL ? ra.query : "virus", NULL);
+	else
+		mc_journal_append(j, "run", "resume", -1, NULL, NULL);
+
+	until = ra.until != NULL ? step_lookup(ra.until) : STEP_COUNT - 1;
+	for (int s = 0; s < STEP_COUNT; s++) {
+		const char *why;
+		will_run[s] = s <= until && !step_skipped_by_user(&ra, s) &&
+			step_applies(&ra, s, &why);
+	}
+
+	bool failed = false;
+	for (int s = 0; s < STEP_COUNT && s <= until; s++) {
+		const char *state = mc_journal_step_state(j, step_names[s]);
+		const char *why = NULL;
+		char detail[1100], last_err[1024];
+		struct argv_buf a = { 0 };
+		struct step_counts c;
+		char *out, *log;
+		int ex;
+
+		if (state != NULL && (strcmp(state, "done") == 0 || strcmp(state, "skipped") == 0)) {
+			print_step_line(s + 1, s, state, "(already, in this run)");
+			continue;
+		}
+		if (step_skipped_by_user(&ra, s)) {
+			mc_journal_append(j, step_names[s], "skipped", -1, "--skip", NULL);
+			print_step_line(s + 1, s, "skipped", "--skip");
+			continue;
+		}
+		if (!step_applies(&ra, s, &why)) {
+			mc_journal_append(j, step_names[s], "skipped", -1, why, NULL);
+			print_step_line(s + 1, s, "skipped", why);
+			continue;
+		}
+		if (failed && (s == STEP_QUEUE_THAW || s == STEP_RECONNECT ||
+			       s == STEP_QUEUE_DELETE || s == STEP_MAILBOX_CLEAN ||
+			       s == STEP_HOST_SCAN)) {
+			print_step_line(s + 1, s, "not run", "an earlier step failed");
+			continue;
+		}
+		if ((s == STEP_QUEUE_DELETE || s == STEP_MAILBOX_CLEAN) &&
+		    mc_journal_step_state(j, "gate") == NULL) {
+			print_step_line(s + 1, s, "counting", "safety gate");
+			if (safety_gate(g, &ra, run_id, run_dir, will_run) < 0) {
+				mc_journal_append(j, "gate", "stopped", MC_EXIT_ERROR,
+						  "more messages than --max-delete; needs --yes", NULL);
+				exit_code = MC_EXIT_ERROR;
+				break;
+			}
+			mc_journal_append(j, "gate", "done", 0, NULL, NULL);
+		}
+
+		if (asprintf(&out, "%s/%s.jsonl", run_dir, step_names[s]) < 0 ||
+		    asprintf(&log, "%s/%s.log", run_dir, step_names[s]) < 0)
+			abort();
+		mc_journal_append(j, step_names[s], "start", -1, NULL, NULL);
+		print_step_line(s + 1, s, "running", NULL);
+		child_globals(g, run_id, &a);
+		argv_add(&a, "--json");
+		step_argv(&ra, s, false, &a);
+		ex = run_child(a.v, out, log, last_err, sizeof(last_err));
+		argv_free(&a);
+		read_events(out, &c, NULL, NULL);
+		if (c.have_summary)
+			snprintf(detail, sizeof(detail),
+				 "%lu scanned, %lu matched, %lu quarantined, %lu unscanned, %lu errors",
+				 c.scanned, c.matched, c.acted, c.unscanned, c.errors);
+		else
+			snprintf(detail, sizeof(detail), "%s", ex == 0 ? "ok" : last_err);
+		if (ex == MC_EXIT_NOT_APPLICABLE) {
+			mc_journal_append(j, step_names[s], "skipped", ex, last_err, NULL);
+			print_step_line(s + 1, s, "skipped", last_err);
+		} else if (ex == 0 || ex == 1 || (ex == 2 && c.have_summary)) {
+			/* Exit 2 with a summary: the step ran to its end but
+			   some items could not be read; they are in the report. */
+			mc_journal_append(j, step_names[s], "done", ex, detail, NULL);
+			print_step_line(s + 1, s, ex == 2 ? "done, with errors" : "done", detail);
+			if (ex == 2)
+				exit_code = MC_EXIT_ERROR;
+			else if (ex == 1 && exit_code == MC_EXIT_CLEAN)
+				exit_code = MC_EXIT_FOUND;
+		} else {
+			mc_journal_append(j, step_names[s], "failed", ex, last_err, NULL);
+			print_step_line(s + 1, s, "FAILED", last_err);
+			mc_warn("respond: step %s failed; see %s. Fix the cause, then: mailcure respond --resume %s",
+				step_names[s], log, run_id);
+			failed = true;
+			exit_code = MC_EXIT_ERROR;
+		}
+		free(out);
+		free(log);
+	}
+	if (!failed && exit_code != MC_EXIT_ERROR) {
+		mc_journal_append(j, "run", until < STEP_COUNT - 1 ? "paused" : "finished", exit_code,
+				  ra.until != NULL ? ra.until : NULL, NULL);
+	} else if (!failed) {
+		mc_journal_append(j, "run", "finished", exit_code, "with errors", NULL);
+	}
+	mc_journal_close(&j);
+
+	char *html;
+	if (asprintf(&html, "%s/report.html", run_dir) < 0)
+		abort();
+	if (mc_cli_report_html(g, run_id, html) == 0)
+		printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
+	if (until < STEP_COUNT - 1 && !failed)
+		printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
+		       ra.until, run_id);
+	free(html);
+	free(run_dir);
+	free(run_id);
+	return exit_code;
+}
