@@ -1,0 +1,959 @@
+/*++
+/* NAME
+/*	postfix 3
+/* SUMMARY
+/*	the Postfix queue as a mail store
+/* SYNOPSIS
+/*	#include <mailcure/mailcure.h>
+/*
+/*	extern const struct mc_store_ops mc_store_postfix;
+/* DESCRIPTION
+/*	The store "postfix:[CONFIG_DIR]" yields every message queued by
+/*	the Postfix instance of CONFIG_DIR (default: the one postconf
+/*	reports): the incoming, active, deferred, hold and maildrop
+/*	queues, in that order, each in queue id order. A message seen
+/*	twice (moved to another queue during the walk) is yielded once.
+/*
+/*	Queue files are read directly and read-only. msg->raw is the
+/*	queue file exactly as found (what the quarantine keeps);
+/*	msg->data is the RFC 5322 message reassembled from its content
+/*	records. The envelope (sender, recipients still to be delivered,
+/*	arrival time) is in msg->loc, with loc.queue_id, and loc.folder
+/*	naming the queue.
+/*
+/*	The queue file format (Postfix rec_type.h, record.c): a sequence
+/*	of records, each a type byte, a length in base 128 (low 7 bits
+/*	first, high bit set on all but the last length byte) and that
+/*	many bytes of data. Segments: envelope (C size, T time, S sender,
+/*	R recipient, D done, A attributes, ...) up to M; content (N line,
+/*	L line continued without newline) up to X; extracted (more R,
+/*	...) up to E. A "p" record points (decimal file offset) at
+/*	records that cleanup appended after E when it edited the file;
+/*	"w" is padding. The parser is defensive: every length is checked
+/*	against the file, pointers must stay inside it, and the number
+/*	of records read is bounded by the file size so that a pointer
+/*	loop ends. A file that ends before E, or holds a record that
+/*	does not belong where it is, is reported as a read error naming
+/*	the queue id and the offset; the walk goes on.
+/*
+/*	Removal (mailcure queue delete) takes batches of matched
+/*	messages. A message is removed only when it cannot be in
+/*	delivery: the queue is frozen (no queue manager; and no Postfix
+/*	process has the file open), or the message is on hold. Without
+/*	a freeze, matched messages are first put on hold with postsuper
+/*	-h. Each message is then re-opened where it now is, checked to
+/*	be the same inode with the same SHA-256 as when it was scanned
+/*	(queue ids are reused), written to the quarantine with its
+/*	envelope, and only then deleted with "postsuper -d -". Deletion
+/*	never bounces. Messages in the maildrop queue are removed only
+/*	while Postfix is stopped (pickup may be reading them).
+/*
+/*	Restore re-injects the message with its original envelope
+/*	sender and recipients: sendmail -G -i -f SENDER -- RCPT...
+/* SECURITY
+/*	Runs as root. Queue directories are opened below the queue
+/*	directory with mc_safe_open_dir, files with mc_safe_open_file
+/*	(no symlinks, one link only, never blocking). Nothing in the
+/*	queue is written by mailcure; changes go through postsuper.
+/*--*/
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib.h>
+
+#include "store-private.h"
+#include "postfix_ctl.h"
+
+/* Messages removed together (one postsuper run per batch). */
+#define REMOVE_BATCH 64
+/* Queue file overhead over the message itself (envelope records). */
+#define ENVELOPE_SLACK (4U << 20)
+/* Hashed queue directories nest at most this deep. */
+#define MAX_HASH_DEPTH 4
+
+/* ------------------------------------------------------------------ */
+/* Queue file records                                                  */
+/* ------------------------------------------------------------------ */
+
+struct qf_parsed {
+	char *sender;
+	bool have_sender;
+	char **rcpts;		/* still to be delivered */
+	size_t rcpt_count, rcpt_cap;
+	size_t done_count;	/* delivered or cancelled */
+	time_t arrival;
+	unsigned char *content;
+	size_t content_len, content_cap;
+};
+
+static void qf_parsed_clear(struct qf_parsed *p)
+{
+	free(p->sender);
+	for (size_t i = 0; i < p->rcpt_count; i++)
+		free(p->rcpts[i]);
+	free(p->rcpts);
+	free(p->content);
+	memset(p, 0, sizeof(*p));
+}
+
+static void content_add(struct qf_parsed *p, const unsigned char *data,
+			size_t len, bool newline)
+{
+	size_t need = p->content_len + len + 2;
+
+	if (need > p->content_cap) {
+		p->content_cap = need * 2;
+		p->content = mc_xrealloc(p->content, p->content_cap);
+	}
+	memcpy(p->content + p->content_len, data, len);
+	p->content_len += len;
+	if (newline)
+		p->content[p->content_len++] = '\n';
+	p->content[p->content_len] = '\0';
+}
+
+static char *record_string(const unsigned char *data, size_t len)
+{
+	/* An embedded NUL ends the string, as it does for Postfix. */
+	return mc_xstrndup((const char *)data, strnlen((const char *)data, len));
+}
+
+enum qf_segment { SEG_ENVELOPE, SEG_CONTENT, SEG_EXTRACT };
+
+/* Record types that may appear in each segment (rec_type.h), besides
+   the pointer and padding records allowed everywhere. */
+static const char env_types[] = "MCTcFILSDRO/WVA>K<iondfm";
+static const char content_types[] = "XLNE";
+static const char extract_types[] = "EDRO/PreAFIL>K<ion";
+
+static int qf_parse(const unsigned char *buf, size_t len, struct qf_parsed *p,
+		    char **error_r)
+{
+	enum qf_segment seg = SEG_ENVELOPE;
+	size_t pos = 0, records = 0;
+	/* Each record takes at least two bytes: more records than that
+	   means a pointer loop. */
+	size_t max_records = len / 2 + 16;
+
+	memset(p, 0, sizeof(*p));
+	p->arrival = (time_t)-1;
+	for (;;) {
+		size_t start = pos, rlen = 0;
+		unsigned shift = 0;
+		int type;
+
+		if (++records > max_records) {
+			mc_error_set(error_r, "corrupt queue file: pointer records loop");
+			goto fail;
+		}
+		if (pos >= len) {
+			mc_error_set(error_r, "truncated queue file: %zu bytes, no end record",
+				     len);
+			goto fail;
+		}
+		type = buf[pos++];
+		for (;;) {
+			unsigned char c;
+
+			if (pos >= len) {
+				mc_error_set(error_r, "truncated queue file: record length "
+					     "at offset %zu cut off", start);
+				goto fail;
+			}
+			c = buf[pos++];
+			if (shift > 28) {
+				mc_error_set(error_r, "corrupt queue file: record length "
+					     "at offset %zu too long", start);
+				goto fail;
+			}
+			rlen |= (size_t)(c & 0x7f) << shift;
+			if ((c & 0x80) == 0)
+				break;
+			shift += 7;
+		}
+		if (rlen > len - pos) {
+			mc_error_set(error_r, "truncated queue file: record at offset %zu "
+				     "(type '%c', %zu bytes) goes past the end of the "
+				     "file (%zu bytes)", start,
+				     type >= 0x20 && type < 0x7f ? type : '?', rlen, len);
+			goto fail;
+		}
+		const unsigned char *data = buf + pos;
+		pos += rlen;
+
+		if (type == 'w')
+			continue;
+		if (type == 'p') {
+			/* "%15ld": blanks, then decimal; 0 is a placeholder. */
+			size_t i = 0, off = 0;
+			while (i < rlen && data[i] == ' ')
+				i++;
+			if (i == rlen) {
+				mc_error_set(error_r, "corrupt queue file: empty pointer "
+					     "record at offset %zu", start);
+				goto fail;
+			}
+			for (; i < rlen; i++) {
+				if (data[i] < '0' || data[i] > '9' || off > len) {
+					mc_error_set(error_r, "corrupt queue file: bad pointer "
+						     "record at offset %zu", start);
+					goto fail;
+				}
+				off = off * 10 + (size_t)(data[i] - '0');
+			}
+			if (off == 0)
+				continue;
+			if (off >= len || off == start) {
+				mc_error_set(error_r, "corrupt queue file: pointer at offset "
+					     "%zu to %zu, outside the file", start, off);
+				goto fail;
+			}
+			pos = off;
+			continue;
+		}
+		const char *allowed = seg == SEG_ENVELOPE ? env_types :
+			seg == SEG_CONTENT ? content_types : extract_types;
+		if (type == 0 || strchr(allowed, type) == NULL) {
+			mc_error_set(error_r, "corrupt queue file: unexpected record type "
+				     "0x%02x in the %s at offset %zu", (unsigned)type,
+				     seg == SEG_ENVELOPE ? "envelope" :
+				     seg == SEG_CONTENT ? "message content" :
+				     "extracted information", start);
+			goto fail;
+		}
+		switch (type) {
+		case 'T':
+			if (seg == SEG_ENVELOPE && p->arrival == (time_t)-1) {
+				char tmp[32];
+				size_t n = rlen < sizeof(tmp) - 1 ? rlen : sizeof(tmp) - 1;
+				memcpy(tmp, data, n);
+				tmp[n] = '\0';
+				p->arrival = (time_t)strtoll(tmp, NULL, 10);
+			}
+			break;
+		case 'S':
+			if (!p->have_sender) {
+				p->sender = record_string(data, rlen);
+				p->have_sender = true;
+			}
+			break;
+		case 'R':
+			MC_ARRAY_PUSH(p->rcpts, p->rcpt_count, p->rcpt_cap,
+				      record_string(data, rlen));
+			break;
+		case 'D':
+		case '/':
+			p->done_count++;
+			break;
+		case 'M':
+			seg = SEG_CONTENT;
+			break;
+		case 'N':
+		case 'L':
+			if (seg == SEG_CONTENT)
+				content_add(p, data, rlen, type == 'N');
+			break;
+		case 'X':
+			seg = SEG_EXTRACT;
+			break;
+		case 'E':
+			if (!p->have_sender) {
+				mc_error_set(error_r, "corrupt queue file: no sender record");
+				goto fail;
+			}
+			if (p->content == NULL)
+				content_add(p, (const unsigned char *)"", 0, false);
+			return 0;
+		default:
+			break;
+		}
+	}
+fail:
+	qf_parsed_clear(p);
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* The store                                                           */
+/* ------------------------------------------------------------------ */
+
+struct qf_entry {
+	unsigned queue;
+	char *dir_rel;		/* "deferred" or "deferred/A" */
+	char *id;
+};
+
+struct postfix_store {
+	struct mc_store base;
+	struct mc_postfix *pf;
+	int qfd;		/* queue directory */
+	unsigned queue_mask;	/* bit per mc_postfix_queues[] */
+	/* Walk state, only touched by next(). */
+	unsigned queue;		/* next queue to list */
+	struct qf_entry *entries;
+	size_t entry_count, entry_pos;
+	GHashTable *seen;	/* queue ids already yielded */
+	uint64_t yielded;
+};
+
+struct postfix_msg {
+	struct mc_store_msg m;	/* first: freed by the base */
+	unsigned queue;		/* where it was found */
+	unsigned char sha256[32];	/* of raw */
+	unsigned char *content;	/* data, owned */
+	char *sender;
+	char **rcpts;
+	size_t rcpt_count;
+};
+
+static void postfix_destroy(struct mc_store *store)
+{
+	struct postfix_store *ps = (struct postfix_store *)store;
+
+	for (size_t i = 0; i < ps->entry_count; i++) {
+		free(ps->entries[i].dir_rel);
+		free(ps->entries[i].id);
+	}
+	free(ps->entries);
+	if (ps->seen != NULL)
+		g_hash_table_destroy(ps->seen);
+	if (ps->qfd >= 0)
+		close(ps->qfd);
+	mc_postfix_free(&ps->pf);
+}
+
+void mc_store_postfix_set_queues(struct mc_store *store, unsigned mask)
+{
+	((struct postfix_store *)store)->queue_mask = mask;
+}
+
+static bool postfix_detect(int dirfd, const char *path)
+{
+	return false;
+}
+
+static int postfix_open(const char *uri, const char *path,
+			const struct mc_store_settings *set,
+			struct mc_store **store_r, char **error_r)
+{
+	struct postfix_store *ps = mc_xcalloc(1, sizeof(*ps));
+
+	ps->qfd = -1;
+	mc_store_base_init(&ps->base, &mc_store_postfix, uri, set, postfix_destroy);
+	ps->queue_mask = (1U << MC_POSTFIX_QUEUE_COUNT) - 1;
+	if (mc_postfix_open(path != NULL && path[0] != '\0' ? path : NULL,
+			    &ps->pf, error_r) < 0) {
+		mc_store_unref(&ps->base);
+		return -1;
+	}
+	ps->qfd = mc_open_dir_path(ps->pf->queue_dir, error_r);
+	if (ps->qfd < 0) {
+		char *e = *error_r;
+		*error_r = mc_xasprintf("Postfix queue directory: %s", e);
+		free(e);
+		mc_store_unref(&ps->base);
+		return -1;
+	}
+	ps->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	*store_r = &ps->base;
+	return 0;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct qf_entry *)a)->id, ((const struct qf_entry *)b)->id);
+}
+
+/* List queue files below DIRFD (DIR_REL) into the store's entries. */
+static void list_dir(struct postfix_store *ps, int dirfd, const char *dir_rel,
+		     unsigned queue, unsigned depth, size_t *cap)
+{
+	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	DIR *dir;
+	struct dirent *de;
+
+	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) && strlen(de->d_name) == 1 &&
+		    depth < MAX_HASH_DEPTH) {
+			int sub = mc_safe_open_dir(dirfd, de->d_name, NULL, NULL);
+			if (sub >= 0) {
+				char *rel = mc_xasprintf("%s/%s", dir_rel, de->d_name);
+				list_dir(ps, sub, rel, queue, depth + 1, cap);
+				free(rel);
+				close(sub);
+			}
+			continue;
+		}
+		if (!S_ISREG(st.st_mode) || !mc_postfix_queue_id_ok(de->d_name))
+			continue;
+		/* A file without mode 0700 is still being written by
+		   cleanup or postdrop: not queued yet. */
+		if ((st.st_mode & S_IRWXU) != S_IRWXU)
+			continue;
+		struct qf_entry e = {
+			.queue = queue,
+			.dir_rel = mc_xstrdup(dir_rel),
+			.id = mc_xstrdup(de->d_name),
+		};
+		MC_ARRAY_PUSH(ps->entries, ps->entry_count, *cap, e);
+	}
+	closedir(dir);
+}
+
+/* Fill entries with the next queue that has any. */
+static bool list_next_queue(struct postfix_store *ps)
+{
+	for (size_t i = 0; i < ps->entry_count; i++) {
+		free(ps->entries[i].dir_rel);
+		free(ps->entries[i].id);
+	}
+	ps->entry_count = ps->entry_pos = 0;
+	while (ps->queue < MC_POSTFIX_QUEUE_COUNT) {
+		unsigned q = ps->queue++;
+		size_t cap = 0;
+		int fd;
+
+		if ((ps->queue_mask & (1U << q)) == 0)
+			continue;
+		fd = mc_safe_open_dir(ps->qfd, mc_postfix_queues[q], NULL, NULL);
+		if (fd < 0)
+			continue;
+		free(ps->entries);
+		ps->entries = NULL;
+		list_dir(ps, fd, mc_postfix_queues[q], q, 0, &cap);
+		close(fd);
+		if (ps->entry_count > 0) {
+			qsort(ps->entries, ps->entry_count, sizeof(*ps->entries), entry_cmp);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void postfix_msg_fill(struct postfix_msg *pm, struct qf_parsed *parsed)
+{
+	pm->content = parsed->content;
+	pm->sender = parsed->sender;
+	pm->rcpts = parsed->rcpts;
+	pm->rcpt_count = parsed->rcpt_count;
+	parsed->content = NULL;
+	parsed->sender = NULL;
+	parsed->rcpts = NULL;
+	parsed->rcpt_count = 0;
+	pm->m.msg.data = pm->content;
+	pm->m.msg.size = parsed->content_len;
+	pm->m.msg.loc.envelope_sender = pm->sender;
+	pm->m.msg.loc.recipients = (const char *const *)pm->rcpts;
+	pm->m.msg.loc.recipient_count = pm->rcpt_count;
+	pm->m.msg.loc.arrival_time = parsed->arrival;
+	qf_parsed_clear(parsed);
+}
+
+/* Read and parse one queue file into a new message. Returns NULL when
+   the file is gone (delivered or moved since it was listed). */
+static struct postfix_msg *read_entry(struct postfix_store *ps,
+				      const struct qf_entry *e)
+{
+	struct postfix_msg *pm = mc_xcalloc(1, sizeof(*pm));
+	struct mc_store_msg *m = &pm->m;
+	char *err = NULL;
+	struct stat st;
+	int dfd, fd;
+
+	/* The base fields as mc_store_msg_new() sets them. */
+	mc_store_ref(&ps->base);
+	m->msg.store_priv = &ps->base;
+	m->msg.loc.store = ps->base.uri;
+	m->msg.loc.kind = "postfix";
+	m->msg.loc.offset = -1;
+	m->msg.loc.uid = (uid_t)-1;
+	m->msg.loc.gid = (gid_t)-1;
+	m->dir_rel = mc_xstrdup(e->dir_rel);
+	m->name = mc_xstrdup(e->id);
+	m->msg.loc.queue_id = m->name;
+	m->msg.loc.folder = mc_postfix_queues[e->queue];
+	pm->queue = e->queue;
+	/* Every message is its own container; removals are batched. */
+	m->container_last = ++ps->yielded % REMOVE_BATCH == 0;
+
+	dfd = mc_store_open_rel_dir(ps->qfd, e->dir_rel, &err);
+	if (dfd < 0) {
+		mc_store_msg_error(m, "%s", err);
+		free(err);
+		return pm;
+	}
+	fd = mc_safe_open_file(dfd, e->id, true, &st, &err);
+	if (fd < 0) {
+		bool gone = errno == ENOENT;
+		close(dfd);
+		if (gone) {
+			free(err);
+			mc_store_msg_free_op(&ps->base, (struct mc_msg **)&pm);
+			return NULL;
+		}
+		mc_store_msg_error(m, "%s/%s: %s", e->dir_rel, e->id, err);
+		free(err);
+		return pm;
+	}
+	close(dfd);
+	mc_store_msg_stat(m, &st);
+	if ((uint64_t)st.st_size > ps->base.limits.max_message_size + ENVELOPE_SLACK) {
+		/* Not read: reported as unscanned by size. */
+		m->msg.size = m->msg.raw_size = (size_t)st.st_size;
+		close(fd);
+		return pm;
+	}
+	unsigned char *buf;
+	size_t len;
+	if (mc_read_fd(fd, (size_t)st.st_size, &buf, &len, &err) < 0) {
+		if (errno == EFBIG)
+			mc_store_msg_error(m, "queue file grew while being read");
+		else
+			mc_store_msg_error(m, "%s", err);
+		free(err);
+		close(fd);
+		return pm;
+	}
+	close(fd);
+	m->buf = buf;
+	m->msg.raw = buf;
+	m->msg.raw_size = len;
+	mc_sha256(buf, len, pm->sha256);
+
+	struct qf_parsed parsed;
+	if (qf_parse(buf, len, &parsed, &err) < 0) {
+		mc_store_msg_error(m, "%s", err);
+		free(err);
+		/* Nothing of a corrupt file is scanned or acted on. */
+		m->msg.raw = NULL;
+		m->msg.raw_size = 0;
+		m->msg.size = len;
+		return pm;
+	}
+	postfix_msg_fill(pm, &parsed);
+	return pm;
+}
+
+static int postfix_next(struct mc_store *store, struct mc_msg **msg_r,
+			char **error_r)
+{
+	struct postfix_store *ps = (struct postfix_store *)store;
+
+	for (;;) {
+		if (ps->entry_pos >= ps->entry_count && !list_next_queue(ps))
+			return 0;
+		const struct qf_entry *e = &ps->entries[ps->entry_pos++];
+		if (g_hash_table_contains(ps->seen, e->id))
+			continue;
+		struct postfix_msg *pm = read_entry(ps, e);
+		if (pm == NULL)
+			continue;
+		g_hash_table_add(ps->seen, g_strdup(e->id));
+		*msg_r = &pm->m.msg;
+		return 1;
+	}
+}
+
+static void postfix_msg_free(struct mc_store *store, struct mc_msg **msgp)
+{
+	struct postfix_msg *pm = (struct postfix_msg *)*msgp;
+
+	if (pm == NULL)
+		return;
+	free(pm->content);
+	free(pm->sender);
+	for (size_t i = 0; i < pm->rcpt_count; i++)
+		free(pm->rcpts[i]);
+	free(pm->rcpts);
+	pm->content = NULL;
+	pm->sender = NULL;
+	pm->rcpts = NULL;
+	mc_store_msg_free_op(store, msgp);
+}
+
+/* ------------------------------------------------------------------ */
+/* Removal                                                             */
+/* ------------------------------------------------------------------ */
+
+/* Find queue file ID in the queue directory tree DIR_REL (hashed
+   subdirectories included). Returns the directory (relative to the
+   queue directory) holding it, or NULL. */
+static char *locate(int qfd, const char *dir_rel, const char *id, unsigned depth)
+{
+	int dfd = mc_store_open_rel_dir(qfd, dir_rel, NULL);
+	struct stat st;
+	char *found = NULL;
+
+	if (dfd < 0)
+		return NULL;
+	if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		close(dfd);
+		return mc_xstrdup(dir_rel);
+	}
+	if (depth < MAX_HASH_DEPTH) {
+		DIR *dir;
+		struct dirent *de;
+		int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+
+		if (fd >= 0 && (dir = fdopendir(fd)) != NULL) {
+			while (found == NULL && (de = readdir(dir)) != NULL) {
+				if (de->d_name[0] == '.' || strlen(de->d_name) != 1 ||
+				    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+				    !S_ISDIR(st.st_mode))
+					continue;
+				char *sub = mc_xasprintf("%s/%s", dir_rel, de->d_name);
+				found = locate(qfd, sub, id, depth + 1);
+				free(sub);
+			}
+			closedir(dir);
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
+	close(dfd);
+	return found;
+}
+
+/* Quarantine one message with its envelope. */
+static int quarantine_one(struct postfix_store *ps, struct mc_quarantine *q,
+			  const char *run_id, struct mc_removal *r,
+			  const unsigned char *raw, size_t raw_size)
+{
+	struct mc_msg *msg = r->msg;
+	struct mc_qentry meta;
+	struct mc_facts *facts;
+	int ret;
+
+	memset(&meta, 0, sizeof(meta));
+	meta.run_id = (char *)run_id;
+	meta.loc = msg->loc;
+	if (r->match != NULL) {
+		meta.reasons = r->match->reasons;
+		meta.reason_count = r->match->reason_count;
+	}
+	meta.envelope_sender = (char *)(msg->loc.envelope_sender != NULL ?
+					msg->loc.envelope_sender : "");
+	meta.recipients = (char **)msg->loc.recipients;
+	meta.recipient_count = msg->loc.recipient_count;
+	meta.arrival_time = msg->loc.arrival_time;
+	facts = mc_facts_init(msg, &ps->base.limits);
+	if (facts != NULL) {
+		meta.from = (char *)mc_facts_header(facts, "From");
+		meta.subject = (char *)mc_facts_header(facts, "Subject");
+		meta.message_id = (char *)mc_facts_header(facts, "Message-ID");
+	}
+	ret = mc_quarantine_put(q, &meta, raw, raw_size, &r->quarantine_id, &r->error);
+	mc_facts_free(&facts);
+	if (ret < 0 && r->error == NULL)
+		r->error = mc_xstrdup("quarantine failed: not removed");
+	return ret;
+}
+
+struct pending_removal {
+	struct mc_removal *r;
+	struct postfix_msg *pm;
+	char *dir_rel;		/* where it is now */
+	bool held_by_us;
+	bool ok;		/* still going */
+	unsigned char *raw;	/* as re-read */
+	size_t raw_size;
+};
+
+static void fail(struct pending_removal *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void fail(struct pending_removal *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (p->held_by_us) {
+		char *t = mc_xasprintf("%s; left on hold (mailcure queue release %s)",
+				       s, p->pm->m.name);
+		free(s);
+		s = t;
+	}
+	free(p->r->error);
+	p->r->error = s;
+	p->ok = false;
+}
+
+static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
+			   const char *run_id, struct mc_removal *removals,
+			   size_t count)
+{
+	struct postfix_store *ps = (struct postfix_store *)store;
+	struct pending_removal *pend = mc_xcalloc(count, sizeof(*pend));
+	struct mc_postfix_open_files open_files;
+	const char **ids = mc_xcalloc(count + 1, sizeof(*ids));
+	bool *done = mc_xcalloc(count + 1, sizeof(*done));
+	size_t *map = mc_xcalloc(count + 1, sizeof(*map));
+	char *err = NULL;
+	bool frozen = false;
+	pid_t master = mc_postfix_master_pid(ps->pf);
+
+	if (master != 0 && mc_postfix_is_frozen(ps->pf, &frozen, &err) < 0) {
+		for (size_t i = 0; i < count; i++)
+			removals[i].error = mc_xasprintf("not removed: %s", err);
+		free(err);
+		goto out;
+	}
+	/* A stopped Postfix delivers nothing: as good as frozen. */
+	if (master == 0)
+		frozen = true;
+	mc_postfix_open_files(ps->pf, &open_files);
+
+	for (size_t i = 0; i < count; i++) {
+		struct pending_removal *p = &pend[i];
+
+		p->r = &removals[i];
+		p->pm = (struct postfix_msg *)removals[i].msg;
+		p->ok = true;
+		if (q == NULL) {
+			fail(p, "no quarantine: not removed");
+			continue;
+		}
+		if (p->r->msg->read_error != NULL || p->r->msg->raw == NULL) {
+			fail(p, "message was not read: not removed");
+			continue;
+		}
+		const char *qname = mc_postfix_queues[p->pm->queue];
+		if (strcmp(qname, "maildrop") == 0 && master != 0) {
+			fail(p, "in the maildrop queue, where Postfix's pickup may be "
+			     "reading it: not removed (run again once Postfix has "
+			     "queued it)");
+			continue;
+		}
+		if (frozen && mc_postfix_file_open(&open_files, p->pm->m.dev, p->pm->m.ino)) {
+			fail(p, "being delivered (a Postfix process has it open): "
+			     "not removed");
+			continue;
+		}
+		if (!frozen && strcmp(qname, "active") == 0) {
+			fail(p, "in the active queue, where it may be in delivery: not "
+			     "removed (freeze the queue first: mailcure queue freeze)");
+			continue;
+		}
+		p->dir_rel = mc_xstrdup(p->pm->m.dir_rel);
+	}
+	mc_postfix_open_files_clear(&open_files);
+
+	/* Not frozen: put the messages on hold first, so that nothing
+	   delivers them while they are checked and quarantined. */
+	if (!frozen) {
+		static const char *const hold_from[] = { "incoming", "deferred" };
+		for (size_t k = 0; k < 2; k++) {
+			size_t n = 0;
+			for (size_t i = 0; i < count; i++) {
+				if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
+							 hold_from[k]) == 0)
+					ids[n++] = pend[i].pm->m.name;
+			}
+			if (n == 0)
+				continue;
+			if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_HOLD, hold_from[k],
+						 ids, n, done, &err) < 0) {
+				for (size_t i = 0; i < count; i++) {
+					if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
+								 hold_from[k]) == 0)
+						fail(&pend[i], "could not be put on hold: %s", err);
+				}
+				free(err);
+				err = NULL;
+				continue;
+			}
+			for (size_t i = 0; i < count; i++) {
+				struct pending_removal *p = &pend[i];
+				if (!p->ok || strcmp(mc_postfix_queues[p->pm->queue], hold_from[k]) != 0)
+					continue;
+				free(p->dir_rel);
+				p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
+				if (p->dir_rel == NULL) {
+					fail(p, "left the %s queue before it could be put on "
+					     "hold (delivered?): not removed", hold_from[k]);
+					continue;
+				}
+				p->held_by_us = true;
+			}
+		}
+	}
+
+	/* Same file, same bytes as scanned? Then quarantine it. */
+	for (size_t i = 0; i < count; i++) {
+		struct pending_removal *p = &pend[i];
+		struct stat st;
+		unsigned char sha[32];
+		int dfd, fd;
+
+		if (!p->ok)
+			continue;
+		dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, &err);
+		if (dfd < 0) {
+			fail(p, "%s: not removed", err);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		fd = mc_safe_open_file(dfd, p->pm->m.name, true, &st, &err);
+		close(dfd);
+		if (fd < 0) {
+			fail(p, "%s: not removed", err);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		if (st.st_dev != p->pm->m.dev || st.st_ino != p->pm->m.ino) {
+			close(fd);
+			fail(p, "queue id %s now names another queue file: not removed",
+			     p->pm->m.name);
+			continue;
+		}
+		if (mc_read_fd(fd, p->r->msg->raw_size, &p->raw, &p->raw_size, &err) < 0) {
+			close(fd);
+			fail(p, "queue file changed since it was scanned (%s): not removed",
+			     err);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		close(fd);
+		mc_sha256(p->raw, p->raw_size, sha);
+		if (memcmp(sha, p->pm->sha256, 32) != 0) {
+			fail(p, "queue file changed since it was scanned: not removed");
+			continue;
+		}
+		if (quarantine_one(ps, q, run_id, p->r, p->raw, p->raw_size) < 0) {
+			char *e = p->r->error;
+			p->r->error = NULL;
+			fail(p, "%s", e != NULL ? e : "quarantine failed: not removed");
+			free(e);
+		}
+	}
+
+	/* Only what is safely in the quarantine is deleted. postsuper
+	   -d never bounces. */
+	for (unsigned qi = 0; qi < MC_POSTFIX_QUEUE_COUNT; qi++) {
+		const char *qname = mc_postfix_queues[qi];
+		size_t n = 0;
+
+		for (size_t i = 0; i < count; i++) {
+			struct pending_removal *p = &pend[i];
+			size_t ql = strlen(qname);
+			if (!p->ok || strncmp(p->dir_rel, qname, ql) != 0 ||
+			    (p->dir_rel[ql] != '\0' && p->dir_rel[ql] != '/'))
+				continue;
+			map[n] = i;
+			ids[n++] = p->pm->m.name;
+		}
+		if (n == 0)
+			continue;
+		if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_DELETE, qname, ids, n,
+					 done, &err) < 0) {
+			for (size_t j = 0; j < n; j++)
+				fail(&pend[map[j]], "postsuper -d failed (%s); the message "
+				     "is also in the quarantine as %s", err,
+				     pend[map[j]].r->quarantine_id);
+			free(err);
+			err = NULL;
+			continue;
+		}
+		for (size_t j = 0; j < n; j++) {
+			struct pending_removal *p = &pend[map[j]];
+			int dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, NULL);
+			struct stat st;
+			bool still = dfd >= 0 &&
+				fstatat(dfd, p->pm->m.name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+
+			if (dfd >= 0)
+				close(dfd);
+			if (still) {
+				fail(p, "postsuper did not delete it; the message is also "
+				     "in the quarantine as %s", p->r->quarantine_id);
+				continue;
+			}
+			p->r->removed = true;
+		}
+	}
+out:
+	for (size_t i = 0; i < count; i++) {
+		free(pend[i].dir_rel);
+		free(pend[i].raw);
+	}
+	free(pend);
+	free(ids);
+	free(done);
+	free(map);
+}
+
+/* ------------------------------------------------------------------ */
+/* Restore                                                             */
+/* ------------------------------------------------------------------ */
+
+static int postfix_restore(const struct mc_qentry *entry, const void *raw,
+			   size_t raw_size, char **error_r)
+{
+	const char *store = entry->loc.store != NULL ? entry->loc.store : "postfix:";
+	const char *config = strncmp(store, "postfix:", 8) == 0 ? store + 8 : "";
+	struct mc_postfix *pf;
+	struct qf_parsed parsed;
+	char *err = NULL;
+	int ret;
+
+	if (qf_parse(raw, raw_size, &parsed, &err) < 0) {
+		mc_error_set(error_r, "queue file %s: %s", entry->loc.queue_id != NULL ?
+			     entry->loc.queue_id : "?", err);
+		free(err);
+		return -1;
+	}
+	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0) {
+		qf_parsed_clear(&parsed);
+		return -1;
+	}
+	/* The envelope as recorded when it was quarantined; the queue
+	   file's own when the record has none. */
+	const char *sender = entry->envelope_sender != NULL ?
+		entry->envelope_sender : parsed.sender;
+	const char *const *rcpts = entry->recipient_count > 0 ?
+		(const char *const *)entry->recipients :
+		(const char *const *)parsed.rcpts;
+	size_t rcpt_count = entry->recipient_count > 0 ?
+		entry->recipient_count : parsed.rcpt_count;
+	ret = mc_postfix_sendmail(pf, sender, rcpts, rcpt_count, parsed.content,
+				  parsed.content_len, error_r);
+	mc_postfix_free(&pf);
+	qf_parsed_clear(&parsed);
+	return ret;
+}
+
+const struct mc_store_ops mc_store_postfix = {
+	.name = "postfix",
+	.detect = postfix_detect,
+	.open = postfix_open,
+	.next = postfix_next,
+	.container_last = mc_store_container_last_op,
+	.remove = postfix_remove,
+	.msg_free = postfix_msg_free,
+	.close = mc_store_close_op,
+	.restore = postfix_restore,
+};

@@ -1,0 +1,607 @@
+/*++
+/* NAME
+/*	cmd_queue 1
+/* SUMMARY
+/*	mailcure queue: inspect, search, clean, freeze and thaw the Postfix queue
+/* SYNOPSIS
+/*	mailcure queue status
+/*	mailcure queue list
+/*	mailcure queue find [QUERY]
+/*	mailcure queue scan
+/*	mailcure queue delete [QUERY]
+/*	mailcure queue freeze
+/*	mailcure queue thaw [--force]
+/*	mailcure queue release ID...
+/*
+/*	Options: --postfix-config DIR (another Postfix instance),
+/*	--queue NAME (only that queue: incoming, active, deferred,
+/*	hold, maildrop; repeatable).
+/* DESCRIPTION
+/*	status counts the messages and bytes of each queue and says
+/*	whether Postfix runs and whether the queue is frozen. list shows
+/*	every queued message: id, queue, arrival time, size, envelope
+/*	sender, recipients and Subject.
+/*
+/*	find matches the whole query language against the content of
+/*	each queued message (Postfix's own tools see only the envelope);
+/*	scan is "find virus". delete puts every matching message, with
+/*	its envelope, into the quarantine and then removes it with
+/*	postsuper -d, which never bounces (infected mail has forged
+/*	senders). Without a freeze, matching messages are put on hold
+/*	before they are checked and removed.
+/*
+/*	freeze stops delivery of everything queued and of everything
+/*	that arrives, while Postfix keeps accepting mail (SMTP and
+/*	sendmail); a second freeze changes nothing. thaw restores
+/*	main.cf and master.cf byte for byte and lets the mail flow again.
+/*	release takes messages off hold. A deleted message comes back
+/*	with "mailcure quarantine restore ID": it is re-injected with its
+/*	original envelope sender and recipients.
+/*
+/*	Exit status: 0 nothing matched (or the action was done),
+/*	1 matches found (and acted on), 2 errors (a queue file could not
+/*	be read, Postfix is missing, not root, ...).
+/*--*/
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "postfix_ctl.h"
+
+struct queue_opts {
+	const char *config_dir;
+	unsigned queue_mask;	/* 0 = all */
+	bool force;
+};
+
+static void usage(void)
+{
+	mc_die_usage("usage: mailcure queue status|list|find [QUERY]|scan|"
+		     "delete [QUERY]|freeze|thaw [--force]|release ID...\n"
+		     "       [--postfix-config DIR] [--queue NAME]...");
+}
+
+static char *join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (s == NULL)
+		abort();
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
+static void print_json(json_object *obj)
+{
+	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(obj);
+	fflush(stdout);
+}
+
+static void add_str(json_object *obj, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_object_add(obj, key, json_object_new_string(value));
+}
+
+static void format_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == (time_t)-1 || localtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+static void human_bytes(double bytes, char *buf, size_t size)
+{
+	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
+	unsigned u = 0;
+
+	while (bytes >= 1000 && u < 4) {
+		bytes /= 1000;
+		u++;
+	}
+	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+}
+
+static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
+{
+	char *error = NULL;
+
+	if (mc_postfix_open(o->config_dir, pf_r, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int queue_status(const struct queue_opts *o, struct mc_global *g)
+{
+	struct mc_postfix *pf;
+	struct mc_postfix_status st;
+	char *error = NULL;
+
+	if (open_postfix(o, &pf) < 0)
+		return MC_EXIT_ERROR;
+	if (mc_postfix_status(pf, g->state_dir, &st, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		mc_postfix_free(&pf);
+		return MC_EXIT_ERROR;
+	}
+	if (g->json) {
+		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
+		add_str(obj, "event", "status");
+		add_str(obj, "config_directory", pf->config_dir);
+		add_str(obj, "queue_directory", pf->queue_dir);
+		add_str(obj, "mail_version", pf->mail_version);
+		json_object_object_add(obj, "running", json_object_new_boolean(st.master_pid != 0));
+		if (st.master_pid != 0)
+			json_object_object_add(obj, "master_pid", json_object_new_int64(st.master_pid));
+		json_object_object_add(obj, "frozen", json_object_new_boolean(st.frozen));
+		if (st.freeze_recorded)
+			json_object_object_add(obj, "frozen_at", json_object_new_int64((int64_t)st.frozen_at));
+		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
+			json_object *qo = json_object_new_object();
+			json_object_object_add(qo, "messages", json_object_new_int64((int64_t)st.messages[q]));
+			json_object_object_add(qo, "bytes", json_object_new_int64((int64_t)st.bytes[q]));
+			json_object_object_add(queues, mc_postfix_queues[q], qo);
+		}
+		json_object_object_add(obj, "queues", queues);
+		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st.total_messages));
+		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st.total_bytes));
+		json_object_object_add(obj, "incomplete", json_object_new_int64((int64_t)st.incomplete));
+		print_json(obj);
+	} else {
+		char when[64], bytes[32];
+		printf("Postfix %s, configuration %s, queue %s\n", pf->mail_version,
+		       pf->config_dir, pf->queue_dir);
+		if (st.master_pid != 0)
+			printf("running:   yes (master pid %ld)\n", (long)st.master_pid);
+		else
+			printf("running:   no\n");
+		if (st.frozen && st.freeze_recorded) {
+			format_time(st.frozen_at, when, sizeof(when));
+			printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
+		} else if (st.frozen) {
+			printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
+		} else if (st.freeze_recorded) {
+			printf("frozen:    no, but a freeze is recorded: run mailcure queue "
+			       "freeze or thaw\n");
+		} else {
+			printf("frozen:    no\n");
+		}
+		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
+			human_bytes((double)st.bytes[q], bytes, sizeof(bytes));
+			printf("%-10s %8llu messages  %10s\n", mc_postfix_queues[q],
+			       (unsigned long long)st.messages[q], bytes);
+		}
+		human_bytes((double)st.total_bytes, bytes, sizeof(bytes));
+		printf("%-10s %8llu messages  %10s\n", "total",
+		       (unsigned long long)st.total_messages, bytes);
+		if (st.incomplete > 0)
+			printf("(%llu more being received)\n",
+			       (unsigned long long)st.incomplete);
+	}
+	mc_postfix_free(&pf);
+	return MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int open_store(const struct queue_opts *o, struct mc_global *g,
+		      char **uri_r, struct mc_store **store_r)
+{
+	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
+	char *error = NULL;
+	char *uri = malloc(strlen("postfix:") + (o->config_dir != NULL ?
+						 strlen(o->config_dir) : 0) + 1);
+
+	if (uri == NULL)
+		abort();
+	strcpy(uri, "postfix:");
+	if (o->config_dir != NULL)
+		strcat(uri, o->config_dir);
+	if (mc_store_postfix.open(uri, uri + strlen("postfix:"), &set, store_r,
+				  &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		free(uri);
+		return -1;
+	}
+	if (o->queue_mask != 0)
+		mc_store_postfix_set_queues(*store_r, o->queue_mask);
+	*uri_r = uri;
+	return 0;
+}
+
+static int queue_list(const struct queue_opts *o, struct mc_global *g)
+{
+	struct mc_store *store;
+	struct mc_msg *msg;
+	char *uri, *error = NULL;
+	uint64_t count = 0, bytes = 0, errors = 0;
+	int ret;
+
+	if (open_store(o, g, &uri, &store) < 0)
+		return MC_EXIT_ERROR;
+	while ((ret = mc_store_postfix.next(store, &msg, &error)) > 0) {
+		const struct mc_location *loc = &msg->loc;
+		const char *subject = NULL, *from = NULL;
+		struct mc_facts *facts = NULL;
+		char when[64];
+
+		if (msg->read_error != NULL) {
+			errors++;
+			if (g->json) {
+				json_object *obj = json_object_new_object();
+				add_str(obj, "event", "error");
+				mc_output_location_json(obj, loc);
+				add_str(obj, "why", msg->read_error);
+				print_json(obj);
+			} else {
+				printf("%s %s: ERROR (%s)\n", loc->queue_id, loc->folder,
+				       msg->read_error);
+			}
+			mc_store_postfix.msg_free(store, &msg);
+			continue;
+		}
+		count++;
+		bytes += msg->size;
+		if (msg->data != NULL) {
+			facts = mc_facts_init(msg, &g->limits);
+			subject = mc_facts_header(facts, "Subject");
+			from = mc_facts_header(facts, "From");
+		}
+		if (g->json) {
+			json_object *obj = json_object_new_object();
+			add_str(obj, "event", "message");
+			mc_output_location_json(obj, loc);
+			json_object_object_add(obj, "size", json_object_new_int64((int64_t)msg->size));
+			add_str(obj, "from", from);
+			add_str(obj, "subject", subject);
+			print_json(obj);
+		} else {
+			format_time(loc->arrival_time, when, sizeof(when));
+			printf("%-12s %-9s %s %9zu <%s> ->", loc->queue_id, loc->folder,
+			       when, msg->size, loc->envelope_sender != NULL ?
+			       loc->envelope_sender : "?");
+			for (size_t i = 0; i < loc->recipient_count; i++)
+				printf("%s<%s>", i > 0 ? ", " : " ", loc->recipients[i]);
+			if (loc->recipient_count == 0)
+				printf(" (none left)");
+			printf("  Subject: %s\n", subject != NULL ? subject : "");
+		}
+		mc_facts_free(&facts);
+		mc_store_postfix.msg_free(store, &msg);
+	}
+	if (ret < 0) {
+		mc_warn("%s", error);
+		free(error);
+		errors++;
+	}
+	if (g->json) {
+		json_object *obj = json_object_new_object();
+		add_str(obj, "event", "summary");
+		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)count));
+		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)bytes));
+		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)errors));
+		print_json(obj);
+	} else if (g->verbose >= 0) {
+		char b[32];
+		human_bytes((double)bytes, b, sizeof(b));
+		printf("-- %llu messages, %s%s\n", (unsigned long long)count, b,
+		       errors > 0 ? ", with errors" : "");
+	}
+	mc_store_postfix.close(&store);
+	free(uri);
+	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int queue_find(const struct queue_opts *o, struct mc_global *g,
+		      const char *query_text, bool delete)
+{
+	char *error = NULL;
+	struct mc_query *query = mc_query_parse(query_text, &error);
+	struct mc_store *store;
+	char *uri;
+	int exit_code;
+
+	if (query == NULL) {
+		mc_warn("%s", error);
+		free(error);
+		return MC_EXIT_ERROR;
+	}
+	if (open_store(o, g, &uri, &store) < 0) {
+		mc_query_free(&query);
+		return MC_EXIT_ERROR;
+	}
+	struct mc_engine *engine = NULL;
+	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
+		mc_store_postfix.close(&store);
+		mc_query_free(&query);
+		free(uri);
+		return MC_EXIT_ERROR;
+	}
+	struct mc_quarantine *q = NULL;
+	if (delete && !g->dry_run) {
+		q = mc_cli_quarantine_open(g, true);
+		if (q == NULL) {
+			if (engine != NULL)
+				mc_engine_clamav.close(&engine);
+			mc_store_postfix.close(&store);
+			mc_query_free(&query);
+			free(uri);
+			return MC_EXIT_ERROR;
+		}
+	}
+
+	const struct mc_store_ops *ops[1] = { &mc_store_postfix };
+	struct mc_store *stores[1] = { store };
+	char *run_id = mc_cli_run_id(g);
+	struct mc_output *out = mc_output_init(g, delete);
+	struct mc_run run = {
+		.store_ops = ops,
+		.stores = stores,
+		.store_count = 1,
+		.query = query,
+		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine = engine,
+		.limits = &g->limits,
+		.action = delete ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
+		.dry_run = g->dry_run,
+		.quarantine = q,
+		.run_id = run_id,
+		.jobs = mc_cli_jobs(g),
+		.on_event = mc_output_event,
+		.on_progress = mc_output_progress,
+		.context = out,
+	};
+	struct mc_summary sum;
+	if (mc_run_pipeline(&run, &sum, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		exit_code = MC_EXIT_ERROR;
+	} else {
+		mc_output_summary(out, &sum);
+		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
+			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
+	}
+	mc_output_deinit(&out);
+	mc_store_postfix.close(&store);
+	free(run_id);
+	free(uri);
+	if (engine != NULL)
+		mc_engine_clamav.close(&engine);
+	if (q != NULL)
+		mc_quarantine_close(&q);
+	mc_query_free(&query);
+	return exit_code;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
+			     bool freeze)
+{
+	struct mc_postfix *pf;
+	char *note = NULL, *error = NULL;
+	int ret;
+
+	if (open_postfix(o, &pf) < 0)
+		return MC_EXIT_ERROR;
+	if (freeze)
+		ret = mc_postfix_freeze(pf, g->state_dir, g->dry_run, &note, &error);
+	else
+		ret = mc_postfix_thaw(pf, g->state_dir, o->force, g->dry_run, &note, &error);
+	if (ret < 0) {
+		mc_warn("queue %s: %s", freeze ? "freeze" : "thaw", error);
+		free(error);
+		free(note);
+		mc_postfix_free(&pf);
+		return MC_EXIT_ERROR;
+	}
+	if (g->json) {
+		json_object *obj = json_object_new_object();
+		add_str(obj, "event", freeze ? "freeze" : "thaw");
+		add_str(obj, "config_directory", pf->config_dir);
+		json_object_object_add(obj, "changed", json_object_new_boolean(ret > 0));
+		if (g->dry_run)
+			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
+		add_str(obj, "note", note);
+		print_json(obj);
+	} else {
+		if (g->dry_run)
+			printf("%s (dry run: nothing changed)\n", note != NULL ? note : "");
+		else if (ret > 0)
+			printf("%s: queue %s\n", pf->config_dir, freeze ?
+			       "frozen: nothing is delivered until 'mailcure queue thaw'; "
+			       "mail is still accepted" :
+			       "thawed: main.cf and master.cf restored, delivery resumed");
+		else
+			printf("%s: nothing to do\n", pf->config_dir);
+		if (note != NULL && !g->dry_run) {
+			for (char *line = note; line != NULL;) {
+				char *nl = strchr(line, '\n');
+				if (nl != NULL)
+					*nl = '\0';
+				printf("  %s\n", line);
+				line = nl != NULL ? nl + 1 : NULL;
+			}
+		}
+	}
+	free(note);
+	mc_postfix_free(&pf);
+	return MC_EXIT_CLEAN;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int queue_release(const struct queue_opts *o, struct mc_global *g,
+			 int argc, char **argv)
+{
+	struct mc_postfix *pf;
+	char *error = NULL;
+	bool *done;
+	int exit_code = MC_EXIT_CLEAN;
+
+	if (argc == 0)
+		usage();
+	for (int i = 0; i < argc; i++) {
+		if (!mc_postfix_queue_id_ok(argv[i])) {
+			mc_warn("queue release: not a queue id: %s", argv[i]);
+			return MC_EXIT_ERROR;
+		}
+	}
+	if (open_postfix(o, &pf) < 0)
+		return MC_EXIT_ERROR;
+	done = calloc((size_t)argc, sizeof(*done));
+	if (done == NULL)
+		abort();
+	if (g->dry_run) {
+		for (int i = 0; i < argc; i++)
+			printf("%s: would release from hold\n", argv[i]);
+	} else if (mc_postfix_postsuper(pf, MC_POSTSUPER_RELEASE, "hold",
+					(const char *const *)argv, (size_t)argc,
+					done, &error) < 0) {
+		mc_warn("queue release: %s", error);
+		free(error);
+		exit_code = MC_EXIT_ERROR;
+	} else {
+		for (int i = 0; i < argc; i++) {
+			if (g->json) {
+				json_object *obj = json_object_new_object();
+				add_str(obj, "event", "release");
+				add_str(obj, "queue_id", argv[i]);
+				add_str(obj, "action", done[i] ? "released" : "failed");
+				if (!done[i])
+					add_str(obj, "why", "not on hold");
+				print_json(obj);
+			} else {
+				printf("%s: %s\n", argv[i], done[i] ? "released" :
+				       "not on hold: nothing done");
+			}
+			if (!done[i])
+				exit_code = MC_EXIT_ERROR;
+		}
+		/* Released mail goes to the deferred queue: send it now. */
+		if (mc_postfix_master_pid(pf) != 0 && mc_postfix_flush(pf, &error) < 0) {
+			mc_warn("queue release: %s", error);
+			free(error);
+		}
+	}
+	free(done);
+	mc_postfix_free(&pf);
+	return exit_code;
+}
+
+/* ------------------------------------------------------------------ */
+
+int cmd_queue(int argc, char **argv, struct mc_global *g)
+{
+	enum { OPT_CONFIG_DIR = 300, OPT_QUEUE, OPT_FORCE };
+	static const struct option options[] = {
+		{ "postfix-config", required_argument, NULL, OPT_CONFIG_DIR },
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "force", no_argument, NULL, OPT_FORCE },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct queue_opts o = { 0 };
+	int c;
+
+	/* Options may come before or after the subcommand; getopt
+	   moves them ahead of the other arguments. */
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_CONFIG_DIR:
+			o.config_dir = optarg;
+			break;
+		case OPT_QUEUE: {
+			unsigned q;
+			for (q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
+				if (strcmp(optarg, mc_postfix_queues[q]) == 0)
+					break;
+			}
+			if (q == MC_POSTFIX_QUEUE_COUNT)
+				mc_die_usage("--queue: incoming, active, deferred, hold "
+					     "or maildrop: %s", optarg);
+			o.queue_mask |= 1U << q;
+			break;
+		}
+		case OPT_FORCE:
+			o.force = true;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	const char *sub = argv[0];
+	argc--;
+	argv++;
+
+	static const char *const subs[] = {
+		"status", "list", "find", "scan", "delete", "freeze", "thaw", "release",
+	};
+	bool known = false;
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		known |= strcmp(sub, subs[i]) == 0;
+	if (!known)
+		usage();
+	if ((strcmp(sub, "status") == 0 || strcmp(sub, "list") == 0 ||
+	     strcmp(sub, "scan") == 0 || strcmp(sub, "freeze") == 0 ||
+	     strcmp(sub, "thaw") == 0) && argc > 0)
+		mc_die_usage("queue %s: unexpected argument '%s'", sub, argv[0]);
+	/* The queue is readable only by root and postfix, and every
+	   change goes through postsuper and postfix, which need root. */
+	if (geteuid() != 0) {
+		mc_warn("queue %s: must be run as root (the Postfix queue and "
+			"its configuration belong to root and postfix)", sub);
+		return MC_EXIT_ERROR;
+	}
+
+	if (strcmp(sub, "status") == 0)
+		return queue_status(&o, g);
+	if (strcmp(sub, "list") == 0)
+		return queue_list(&o, g);
+	if (strcmp(sub, "scan") == 0)
+		return queue_find(&o, g, "virus", false);
+	if (strcmp(sub, "find") == 0 || strcmp(sub, "delete") == 0) {
+		char *text = join_args(argc, argv);
+		int ret = queue_find(&o, g, text, strcmp(sub, "delete") == 0);
+		free(text);
+		return ret;
+	}
+	if (strcmp(sub, "freeze") == 0)
+		return queue_freeze_thaw(&o, g, true);
+	if (strcmp(sub, "thaw") == 0)
+		return queue_freeze_thaw(&o, g, false);
+	return queue_release(&o, g, argc, argv);
+}
