@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "report", cmd_report, "RUN [--html FILE]  what a run found and did" },
 	{ "demo", cmd_demo, "build a sample infected server and clean it" },
 	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]..." },
+	{ "queue", cmd_queue, "status|list|find [QUERY]|scan|delete [QUERY]|freeze|thaw|release ID..." },
 };
 
 bool mc_cli_has_command(const char *name)

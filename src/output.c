@@ -104,6 +104,17 @@ void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 		json_object_object_add(obj, "offset", json_object_new_int64(loc->offset));
 	if (loc->maildir_flags != NULL)
 		add_str(obj, "flags", loc->maildir_flags);
+	/* Queue mail: its envelope ("" is the null sender). */
+	if (loc->envelope_sender != NULL) {
+		json_object *rcpts = json_object_new_array();
+		add_str(obj, "sender", loc->envelope_sender);
+		for (size_t i = 0; i < loc->recipient_count; i++)
+			json_object_array_add(rcpts, json_object_new_string(loc->recipients[i]));
+		json_object_object_add(obj, "recipients", rcpts);
+		if (loc->arrival_time > 0)
+			json_object_object_add(obj, "arrival_time",
+					       json_object_new_int64((int64_t)loc->arrival_time));
+	}
 }
 
 static void event_json(struct mc_output *out, const struct mc_event *ev)

@@ -73,6 +73,7 @@ static const struct mc_store_ops *const store_table[] = {
 	&mc_store_mbox,
 	&mc_store_eml,
 	&mc_store_tree,
+	&mc_store_postfix,	/* postfix:[CONFIG_DIR], the Postfix queue */
 	&mc_store_host,	/* restore only: host files from `mailcure host clean` */
 };
 
