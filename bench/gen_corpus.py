@@ -88,7 +88,7 @@ CRITERIA = {
     "subject": {"query": 'subject:"invoice overdue"',
                 "rg": r"^Subject:.*invoice overdue"},
     "attachment": {"query": "attachment:invoice_*.zip",
-                   "rg": r"name\*?=\"?invoice_[^\"]*\.zip"},
+                   "rg": r'name\*?="?invoice_[^"]*\.zip'},
 }
 
 WORDS = """the be to of and a in that have it for not on with he as you do at
