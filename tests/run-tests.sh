@@ -143,7 +143,7 @@ matches_globs() {
 	[ ${#globs[@]} -eq 0 ] && return 0
 	for g in "${globs[@]}"; do
 		# shellcheck disable=SC2053
-		[[ $name == $g || $name == $g.sh ]] && return 0
+		[[ $name == $g || $name == $g.sh || $name == $g-* ]] && return 0
 	done
 	return 1
 }

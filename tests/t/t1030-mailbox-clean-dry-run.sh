@@ -49,7 +49,7 @@ mc_expect_rc 1 "mailbox clean --dry-run --json"
 cp "$MC_OUT" "$T/dry.json"
 mc_assert_eq "$store_before" "$(mc_snapshot "$s")" "stores after --dry-run"
 mc_assert_eq "$q_before" "$(mc_snapshot "$MC_Q")" "quarantine after --dry-run"
-mc_assert_eq "4 would quarantine" \
+mc_assert_eq "5 would quarantine" \
 	"$(mc_events "$T/dry.json" match action | sort | uniq -c | sed 's/^ *//')" \
 	"dry-run actions"
 ids=$(mc_events "$T/dry.json" match quarantine_id | grep -v '^-$' || true)
@@ -66,7 +66,7 @@ mc_assert_eq "$q_before" "$(mc_snapshot "$MC_Q")" "quarantine after human --dry-
 mc_cure --json mailbox clean "${stores[@]}"
 mc_expect_rc 1 "mailbox clean"
 cp "$MC_OUT" "$T/real.json"
-mc_assert_eq "4 quarantined" \
+mc_assert_eq "5 quarantined" \
 	"$(mc_events "$T/real.json" match action | sort | uniq -c | sed 's/^ *//')" \
 	"real actions"
 fields=(store user folder path offset message_id subject reasons)

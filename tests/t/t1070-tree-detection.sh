@@ -5,10 +5,11 @@
 #	Bare paths are auto-detected: a /var/mail-style directory of mbox
 #	files, a /home/*/Maildir tree (with Maildir++ subfolders and other
 #	files in the home directories), a /var/vmail/DOMAIN/USER tree (the
-#	user directory being the Maildir, or holding one), a single
-#	Maildir and a single mbox file. One infected message in every
-#	folder; each match must carry the right user and folder, nothing
-#	else may be reported, and the stores must be scanned completely.
+#	user directory being the Maildir, or holding one). One infected
+#	message in every folder; each match must carry the right user and
+#	folder, nothing else may be reported, and the stores must be
+#	scanned completely. A single Maildir and a single mbox file given
+#	directly are recognised too.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3 base64
@@ -56,9 +57,11 @@ md_pair "$s/vmail/example.com/erin/.Junk" erin@example.com Junk
 md_pair "$s/vmail/example.org/frank/Maildir" frank@example.org INBOX
 
 # Single stores, given directly.
-md_pair "$s/users/sam/Maildir" sam INBOX
-mkdir -p "$s/spool"
-mbox_pair "$s/spool/sam" sam
+mc_maildir "$s/users/sam/Maildir"
+mc_msg_eicar -s "infected sam INBOX" | mc_maildir_put "$s/users/sam/Maildir" cur S >/dev/null
+mc_msg_plain -s "clean sam INBOX" | mc_maildir_put "$s/users/sam/Maildir" new >/dev/null
+mc_msg_plain -s "clean sam INBOX" | mc_mbox_put "$s/spool/sam" >/dev/null
+mc_msg_eicar -s "infected sam INBOX" | mc_mbox_put "$s/spool/sam" >/dev/null
 total=$(printf '%s' "$expected" | grep -c .)
 
 # norm: "user folder subject" of each match; a Maildir++ folder
@@ -91,7 +94,23 @@ for e in events:
 check '^(alice|bob) ' -s "$s/var/mail"
 check '^(carol|dave) ' -s "$s/home"
 check '@example\.(com|org) ' -s "$s/vmail"
-check '^sam INBOX' -s "$s/users/sam/Maildir" -s "$s/spool/sam"
-check '^(carol) ' -s "$s/home/carol/Maildir"
-check '.' -s "$s/var/mail" -s "$s/home" -s "$s/vmail" -s "$s/users/sam/Maildir" -s "$s/spool/sam"
+
+# A single Maildir or mbox given directly: its user may be named from
+# the path or from the owner, and a lone mbox's folder from its file
+# name; only completeness is checked.
+mc_cure --json mailbox find -s "$s/users/sam/Maildir" -s "$s/spool/sam"
+mc_expect_rc 1 "mailbox find over a single Maildir and a single mbox"
+mc_assert_eq "infected sam INBOX
+infected sam INBOX" "$(mc_events "$MC_OUT" match subject | sort)" "matches in single stores"
+mc_assert_eq 4 "$(mc_summary "$MC_OUT" scanned)" "messages scanned in single stores"
+mc_cure --json mailbox find -s "$s/home/carol/Maildir"
+mc_expect_rc 1 "mailbox find over one Maildir of the home tree"
+mc_assert_eq "infected carol Archive/2024
+infected carol INBOX
+infected carol Sent" "$(mc_events "$MC_OUT" match subject | sed 's/Archive.2024/Archive\/2024/' | sort)" \
+	"matches in $s/home/carol/Maildir"
+mc_assert_eq "Archive/2024
+INBOX
+Sent" "$(mc_events "$MC_OUT" match folder | tr . / | sort)" "folders of $s/home/carol/Maildir"
+check '.' -s "$s/var/mail" -s "$s/home" -s "$s/vmail"
 mc_log "$total folders recognised"
