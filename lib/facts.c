@@ -1,2 +1,1165 @@
-/* placeholder: lib/facts.c */
+/*++
+/* NAME
+/*	facts 3
+/* SUMMARY
+/*	lazily parsed facts about one message: headers, addresses, date, MIME parts
+/* SYNOPSIS
+/*	#include <mailcure/mailcure.h>
+/*
+/*	struct mc_facts *mc_facts_init(msg, limits)
+/*	void	mc_facts_free(&facts)
+/*
+/*	const char *mc_facts_header(facts, name)
+/*	size_t	mc_facts_headers(facts, name, &values)
+/*	size_t	mc_facts_addresses(facts, header, &addrs)
+/*	time_t	mc_facts_date(facts)
+/*	int	mc_facts_parts(facts, &parts, &count, &why)
+/* DESCRIPTION
+/*	A query asks a few questions about each of tens of thousands of
+/*	messages, and most questions are about headers. So nothing is
+/*	parsed until it is asked for: the header block is split (not
+/*	copied) on the first header question, a value is unfolded and
+/*	RFC 2047-decoded (GMime) only when that header is asked for, and
+/*	the MIME structure is walked only when parts are asked for.
+/*	Answers are cached and stay valid until mc_facts_free().
+/*
+/*	The MIME walk finds entity boundaries itself, over the message
+/*	as it lies in memory (no copy), and uses GMime for everything
+/*	that is hard to get right: Content-Type and Content-Disposition
+/*	parameters (RFC 2231 continuations and charsets, RFC 2047 in
+/*	quoted values), base64 and quoted-printable decoding, charset
+/*	names and conversion, addresses and dates. Leaf parts are
+/*	returned with their decoded content, a UTF-8 text for text/*
+/*	parts, and SHA-256/MD5 of the decoded content. A message/rfc822
+/*	part is itself a leaf (its content is the attached message, so
+/*	"attachment:*.eml" and its hash work) and is descended into:
+/*	its own parts are leaves too, one level deeper. uuencoded files
+/*	inside text/plain parts ("begin 644 name") are leaves as well,
+/*	as old mail viruses travelled that way.
+/*
+/*	Delimiter lines are matched as GMime matches them: "--boundary"
+/*	at the start of a line, optionally "--", then only white space.
+/*	A multipart without a boundary or without any delimiter line is
+/*	one text/plain leaf, so its text is still searchable. A missing
+/*	close delimiter (a truncated message) ends the last part at the
+/*	end of the data.
+/* DIAGNOSTICS
+/*	mc_facts_parts() returns -1 when limits->max_mime_parts entities
+/*	or limits->max_mime_depth nesting levels are exceeded, with *why_r
+/*	saying which; the parts found before the limit are still
+/*	returned in *parts_r/*count_r (a term they satisfy is satisfied
+/*	whatever the rest holds).
+/* SECURITY
+/*	The message is hostile input. The walk uses an explicit stack, no
+/*	recursion, so 1,000-deep message/rfc822 or multipart nesting
+/*	cannot exhaust a worker thread's stack; it stops at the depth and
+/*	part limits before doing more work. Each multipart is scanned
+/*	once for its own delimiter (memmem, linear), so 5,000 parts cost
+/*	one pass, and deep nesting costs at most max_mime_depth passes.
+/*	Decoded contents are at most the size of the message. Text given
+/*	out is valid UTF-8 without NUL bytes, so a NUL cannot hide the
+/*	rest of a text from a search.
+/*--*/
+
+#include <errno.h>
+#include <iconv.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <gmime/gmime.h>
+
 #include "mailcure/mailcure.h"
+#include "internal.h"
+
+/* One header field, pointing into the message. */
+struct field {
+	const char *name;
+	size_t name_len;
+	const char *value;	/* after the colon, folded, to its last line */
+	size_t value_len;
+	const char *decoded;	/* cache, owned by the pool */
+};
+
+struct header_block {
+	struct field *fields;
+	size_t count, cap;
+	size_t body_offset;	/* from the start of the entity */
+};
+
+/* Cached answers to mc_facts_headers() / mc_facts_addresses(). */
+struct cached_list {
+	bool addresses;
+	char *name;
+	const char **items;
+	size_t count;
+};
+
+struct mc_facts {
+	const struct mc_msg *msg;
+	struct mc_limits limits;
+
+	bool headers_done;
+	struct header_block top;
+	size_t top_start;	/* after an mbox-style "From " line */
+
+	struct cached_list *lists;
+	size_t list_count, list_cap;
+
+	bool date_done;
+	time_t date;
+
+	bool parts_done;
+	int parts_ret;
+	const char *parts_why;
+	struct mc_part *parts;
+	size_t part_count, part_cap;
+
+	/* Everything handed out lives until mc_facts_free. */
+	void **allocs;
+	size_t alloc_count, alloc_cap;
+};
+
+/* ------------------------------------------------------------------ */
+/* Memory owned by the facts                                          */
+/* ------------------------------------------------------------------ */
+
+static void *pool_keep(struct mc_facts *f, void *p)
+{
+	MC_ARRAY_PUSH(f->allocs, f->alloc_count, f->alloc_cap, p);
+	return p;
+}
+
+static char *pool_strdup(struct mc_facts *f, const char *s)
+{
+	return pool_keep(f, mc_xstrdup(s));
+}
+
+/* Copy a GLib string into the pool, made valid UTF-8. */
+static char *pool_gstr(struct mc_facts *f, char *gs)
+{
+	char *out;
+
+	if (!g_utf8_validate(gs, -1, NULL)) {
+		char *valid = g_utf8_make_valid(gs, -1);
+		g_free(gs);
+		gs = valid;
+	}
+	out = pool_strdup(f, gs);
+	g_free(gs);
+	return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* GMime setup                                                        */
+/* ------------------------------------------------------------------ */
+
+static pthread_once_t gmime_once = PTHREAD_ONCE_INIT;
+
+/* g_mime_init() is not thread-safe and must run before any GMime
+   call; afterwards each worker parses its own objects, and GMime's
+   shared state (parser options, charset map) is read-only. */
+static void gmime_init_once(void)
+{
+	g_mime_init();
+}
+
+struct mc_facts *mc_facts_init(const struct mc_msg *msg,
+			       const struct mc_limits *limits)
+{
+	struct mc_facts *f = mc_xcalloc(1, sizeof(*f));
+
+	pthread_once(&gmime_once, gmime_init_once);
+	f->msg = msg;
+	if (limits != NULL)
+		f->limits = *limits;
+	else
+		mc_limits_default(&f->limits);
+	f->date = (time_t)-1;
+	return f;
+}
+
+void mc_facts_free(struct mc_facts **facts)
+{
+	struct mc_facts *f = *facts;
+
+	if (f == NULL)
+		return;
+	for (size_t i = 0; i < f->alloc_count; i++)
+		free(f->allocs[i]);
+	free(f->allocs);
+	for (size_t i = 0; i < f->list_count; i++) {
+		free(f->lists[i].name);
+		free(f->lists[i].items);
+	}
+	free(f->lists);
+	free(f->top.fields);
+	free(f->parts);
+	free(f);
+	*facts = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Header blocks                                                      */
+/* ------------------------------------------------------------------ */
+
+static bool is_ftext(unsigned char c)
+{
+	return c > 32 && c < 127 && c != ':';
+}
+
+/* Split the header block at P (LEN bytes) into fields, stopping at
+   the empty line, or at the first line that is not a header (GMime
+   does the same: that line starts the body). Fields that start past
+   MAX_BYTES are not kept, but the end of the block is still found. */
+static void parse_header_block(const unsigned char *p, size_t len,
+			       size_t max_bytes, struct header_block *hb)
+{
+	size_t pos = 0;
+	size_t value_start = 0;
+	bool in_field = false;	/* the last field is kept: extend it */
+	bool any_field = false;
+
+	hb->count = 0;
+	while (pos < len) {
+		const unsigned char *nl = memchr(p + pos, '\n', len - pos);
+		size_t eol = nl != NULL ? (size_t)(nl - p) : len;
+		size_t next = nl != NULL ? eol + 1 : len;
+		size_t end = eol;
+
+		if (end > pos && p[end - 1] == '\r')
+			end--;
+		if (end == pos) {
+			hb->body_offset = next;
+			return;
+		}
+		if (p[pos] == ' ' || p[pos] == '\t') {
+			if (!any_field)
+				break;	/* indented text, not a header */
+			if (in_field)
+				hb->fields[hb->count - 1].value_len = end - value_start;
+			pos = next;
+			continue;
+		}
+		size_t i = pos;
+		while (i < end && is_ftext(p[i]))
+			i++;
+		size_t name_end = i;
+		while (i < end && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		if (name_end == pos || i >= end || p[i] != ':')
+			break;
+		any_field = true;
+		in_field = pos < max_bytes;
+		if (in_field) {
+			struct field fld = {
+				.name = (const char *)p + pos,
+				.name_len = name_end - pos,
+				.value = (const char *)p + i + 1,
+				.value_len = end - (i + 1),
+				.decoded = NULL,
+			};
+			value_start = i + 1;
+			MC_ARRAY_PUSH(hb->fields, hb->count, hb->cap, fld);
+		}
+		pos = next;
+	}
+	hb->body_offset = pos;
+}
+
+static void ensure_headers(struct mc_facts *f)
+{
+	const unsigned char *p = f->msg->data;
+	size_t len = f->msg->size;
+
+	if (f->headers_done)
+		return;
+	f->headers_done = true;
+	if (p == NULL)
+		len = 0;
+	/* A file saved from an mbox may still start with its From_ line,
+	   which is not a header and would otherwise end the header block
+	   before it starts. */
+	if (len >= 5 && memcmp(p, "From ", 5) == 0) {
+		const unsigned char *nl = memchr(p, '\n', len);
+		f->top_start = nl != NULL ? (size_t)(nl - p) + 1 : len;
+	}
+	parse_header_block(p + f->top_start, len - f->top_start,
+			   f->limits.max_header_bytes, &f->top);
+}
+
+static bool field_is(const struct field *fld, const char *name)
+{
+	size_t n = strlen(name);
+
+	return fld->name_len == n && strncasecmp(fld->name, name, n) == 0;
+}
+
+/* The value with line breaks of folding removed and the surrounding
+   white space trimmed; NUL bytes become spaces. malloc()ed. */
+static char *unfold(const char *v, size_t len)
+{
+	char *out = mc_xmalloc(len + 1);
+	size_t o = 0, i = 0;
+
+	while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' ||
+			   v[i] == '\n'))
+		i++;
+	for (; i < len; i++) {
+		char c = v[i];
+		if (c == '\r' || c == '\n')
+			continue;
+		out[o++] = c == '\0' ? ' ' : c;
+	}
+	while (o > 0 && (out[o - 1] == ' ' || out[o - 1] == '\t'))
+		o--;
+	out[o] = '\0';
+	return out;
+}
+
+static bool needs_decoding(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if ((unsigned char)*s >= 0x80 || (s[0] == '=' && s[1] == '?'))
+			return true;
+	}
+	return false;
+}
+
+static const char *field_decoded(struct mc_facts *f, struct field *fld)
+{
+	char *raw;
+
+	if (fld->decoded != NULL)
+		return fld->decoded;
+	raw = unfold(fld->value, fld->value_len);
+	if (needs_decoding(raw)) {
+		/* RFC 2047 words, and raw 8-bit text in the charsets GMime
+		   falls back to, both end up as UTF-8. */
+		fld->decoded = pool_gstr(f, g_mime_utils_header_decode_text(NULL, raw));
+		free(raw);
+	} else {
+		fld->decoded = pool_keep(f, raw);
+	}
+	return fld->decoded;
+}
+
+const char *mc_facts_header(struct mc_facts *facts, const char *name)
+{
+	ensure_headers(facts);
+	for (size_t i = 0; i < facts->top.count; i++) {
+		if (field_is(&facts->top.fields[i], name))
+			return field_decoded(facts, &facts->top.fields[i]);
+	}
+	return NULL;
+}
+
+static struct cached_list *find_list(struct mc_facts *f, bool addresses,
+				     const char *name)
+{
+	for (size_t i = 0; i < f->list_count; i++) {
+		if (f->lists[i].addresses == addresses &&
+		    strcasecmp(f->lists[i].name, name) == 0)
+			return &f->lists[i];
+	}
+	return NULL;
+}
+
+static struct cached_list *add_list(struct mc_facts *f, bool addresses,
+				    const char *name, const char **items,
+				    size_t count)
+{
+	struct cached_list l = {
+		.addresses = addresses, .name = mc_xstrdup(name),
+		.items = items, .count = count,
+	};
+
+	MC_ARRAY_PUSH(f->lists, f->list_count, f->list_cap, l);
+	return &f->lists[f->list_count - 1];
+}
+
+size_t mc_facts_headers(struct mc_facts *facts, const char *name,
+			const char *const **values_r)
+{
+	struct cached_list *l = find_list(facts, false, name);
+
+	if (l == NULL) {
+		const char **items = NULL;
+		size_t count = 0, cap = 0;
+
+		ensure_headers(facts);
+		for (size_t i = 0; i < facts->top.count; i++) {
+			if (field_is(&facts->top.fields[i], name)) {
+				const char *v = field_decoded(facts, &facts->top.fields[i]);
+				MC_ARRAY_PUSH(items, count, cap, v);
+			}
+		}
+		l = add_list(facts, false, name, items, count);
+	}
+	*values_r = l->items;
+	return l->count;
+}
+
+/* ------------------------------------------------------------------ */
+/* Addresses and dates                                                */
+/* ------------------------------------------------------------------ */
+
+struct addr_vec {
+	const char **items;
+	size_t count, cap;
+};
+
+static void push_addr(struct mc_facts *f, struct addr_vec *v, const char *a,
+		      size_t len)
+{
+	char *copy = mc_xstrndup(a, len);
+
+	if (!g_utf8_validate(copy, -1, NULL)) {
+		char *valid = g_utf8_make_valid(copy, -1);
+		free(copy);
+		copy = mc_xstrdup(valid);
+		g_free(valid);
+	}
+	pool_keep(f, copy);
+	MC_ARRAY_PUSH(v->items, v->count, v->cap, copy);
+}
+
+static void collect_addrs(struct mc_facts *f, struct addr_vec *v,
+			  InternetAddressList *list, unsigned depth)
+{
+	int n = list != NULL ? internet_address_list_length(list) : 0;
+
+	for (int i = 0; i < n; i++) {
+		InternetAddress *ia = internet_address_list_get_address(list, i);
+
+		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
+			const char *a = internet_address_mailbox_get_addr(
+				INTERNET_ADDRESS_MAILBOX(ia));
+			if (a != NULL && *a != '\0')
+				push_addr(f, v, a, strlen(a));
+		} else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
+			/* Groups are flattened: "team: a@x, b@y;" gives both. */
+			collect_addrs(f, v, internet_address_group_get_members(
+					      INTERNET_ADDRESS_GROUP(ia)), depth + 1);
+		}
+	}
+}
+
+static bool addr_char(unsigned char c)
+{
+	return c > 32 && c != '<' && c != '>' && c != ',' && c != ';' &&
+		c != '"' && c != '(' && c != ')' && c != ':' && c != '[' &&
+		c != ']' && c != '\\' && c != 127;
+}
+
+/* Last resort for a header GMime found no address in: every
+   "local@domain" run of characters, so that a mangled header still
+   matches from:GLOB. */
+static void scan_addrs(struct mc_facts *f, struct addr_vec *v, const char *s)
+{
+	const char *at = s;
+
+	while ((at = strchr(at, '@')) != NULL) {
+		const char *b = at, *e = at + 1;
+		while (b > s && addr_char((unsigned char)b[-1]))
+			b--;
+		while (addr_char((unsigned char)*e) && *e != '@')
+			e++;
+		if (b < at && e > at + 1)
+			push_addr(f, v, b, (size_t)(e - b));
+		at = e;
+	}
+}
+
+size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
+			  const char *const **addrs_r)
+{
+	struct cached_list *l = find_list(facts, true, header);
+
+	if (l == NULL) {
+		struct addr_vec v = { NULL, 0, 0 };
+
+		ensure_headers(facts);
+		for (size_t i = 0; i < facts->top.count; i++) {
+			struct field *fld = &facts->top.fields[i];
+			size_t before = v.count;
+			char *raw;
+
+			if (!field_is(fld, header))
+				continue;
+			/* GMime decodes RFC 2047 display names itself and
+			   needs the raw value to see the structure. */
+			raw = unfold(fld->value, fld->value_len);
+			InternetAddressList *list = internet_address_list_parse(NULL, raw);
+			collect_addrs(facts, &v, list, 0);
+			if (list != NULL)
+				g_object_unref(list);
+			if (v.count == before)
+				scan_addrs(facts, &v, raw);
+			free(raw);
+		}
+		l = add_list(facts, true, header, v.items, v.count);
+	}
+	*addrs_r = l->items;
+	return l->count;
+}
+
+time_t mc_facts_date(struct mc_facts *facts)
+{
+	if (!facts->date_done) {
+		facts->date_done = true;
+		ensure_headers(facts);
+		for (size_t i = 0; i < facts->top.count; i++) {
+			struct field *fld = &facts->top.fields[i];
+			if (!field_is(fld, "Date"))
+				continue;
+			char *raw = unfold(fld->value, fld->value_len);
+			GDateTime *dt = g_mime_utils_header_decode_date(raw);
+			if (dt != NULL) {
+				facts->date = (time_t)g_date_time_to_unix(dt);
+				g_date_time_unref(dt);
+			}
+			free(raw);
+			break;
+		}
+	}
+	return facts->date;
+}
+
+/* ------------------------------------------------------------------ */
+/* MIME entities                                                      */
+/* ------------------------------------------------------------------ */
+
+/* One entity waiting to be walked. */
+struct job {
+	const unsigned char *p;
+	size_t len;
+	unsigned depth;
+	bool digest;	/* child of multipart/digest: default message/rfc822 */
+	bool top;	/* the message itself: headers already parsed */
+};
+
+struct entity {
+	char *ctype;			/* "type/subtype", lower case, pool */
+	GMimeParamList *ct_params;
+	GMimeParamList *cd_params;
+	GMimeContentEncoding cte;
+	const char *filename;		/* pool, or NULL */
+	const unsigned char *body;
+	size_t body_len;
+};
+
+struct walk {
+	struct mc_facts *f;
+	struct job *jobs;
+	size_t job_count, job_cap;
+	struct header_block scratch;
+	unsigned entities;	/* below the top, counted against the limit */
+	bool failed;		/* a limit was reached */
+	char why[128];
+};
+
+static bool is_token_char(unsigned char c)
+{
+	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+}
+
+static const char *param_value(GMimeParamList *list, const char *name)
+{
+	GMimeParam *p;
+
+	if (list == NULL || (p = g_mime_param_list_get_parameter(list, name)) == NULL)
+		return NULL;
+	return g_mime_param_get_value(p);
+}
+
+/* Parse "type/subtype; params". An unusable value gives the default
+   type, as RFC 2045 says (text/plain, or message/rfc822 inside a
+   multipart/digest). */
+static void parse_content_type(struct mc_facts *f, const char *v,
+			       bool digest, struct entity *e)
+{
+	const char *def = digest ? "message/rfc822" : "text/plain";
+	const char *t = v, *s = NULL;
+	size_t tlen = 0, slen = 0;
+	char *ct;
+
+	if (v != NULL) {
+		while (*t == ' ' || *t == '\t')
+			t++;
+		while (is_token_char((unsigned char)t[tlen]))
+			tlen++;
+		const char *q = t + tlen;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '/') {
+			q++;
+			while (*q == ' ' || *q == '\t')
+				q++;
+			s = q;
+			while (is_token_char((unsigned char)s[slen]))
+				slen++;
+		}
+		const char *semi = strchr(v, ';');
+		if (semi != NULL && semi[1] != '\0')
+			e->ct_params = g_mime_param_list_parse(NULL, semi + 1);
+	}
+	if (tlen > 0 && slen > 0)
+		ct = mc_xasprintf("%.*s/%.*s", (int)tlen, t, (int)slen, s);
+	else if (tlen == 4 && strncasecmp(t, "text", 4) == 0)
+		ct = mc_xstrdup("text/plain");
+	else if (tlen > 0)
+		ct = mc_xstrdup("application/octet-stream");
+	else
+		ct = mc_xstrdup(def);
+	for (char *c = ct; *c != '\0'; c++)
+		*c = (char)g_ascii_tolower(*c);
+	e->ctype = pool_keep(f, ct);
+}
+
+static void parse_disposition(const char *v, struct entity *e)
+{
+	const char *semi = strchr(v, ';');
+
+	if (semi != NULL && semi[1] != '\0')
+		e->cd_params = g_mime_param_list_parse(NULL, semi + 1);
+}
+
+static const char *pool_filename(struct mc_facts *f, const char *name)
+{
+	if (name == NULL || *name == '\0')
+		return NULL;
+	return pool_gstr(f, g_strdup(name));
+}
+
+/* Read the headers of the entity in JOB into E. */
+static void entity_headers(struct walk *w, const struct job *job,
+			   struct entity *e)
+{
+	struct mc_facts *f = w->f;
+	struct header_block *hb;
+	char *ct = NULL, *cte = NULL, *cd = NULL;
+
+	memset(e, 0, sizeof(*e));
+	if (job->top) {
+		ensure_headers(f);
+		hb = &f->top;
+	} else {
+		parse_header_block(job->p, job->len, f->limits.max_header_bytes,
+				   &w->scratch);
+		hb = &w->scratch;
+	}
+	for (size_t i = 0; i < hb->count; i++) {
+		struct field *fld = &hb->fields[i];
+		if (ct == NULL && field_is(fld, "Content-Type"))
+			ct = unfold(fld->value, fld->value_len);
+		else if (cte == NULL && field_is(fld, "Content-Transfer-Encoding"))
+			cte = unfold(fld->value, fld->value_len);
+		else if (cd == NULL && field_is(fld, "Content-Disposition"))
+			cd = unfold(fld->value, fld->value_len);
+	}
+	parse_content_type(f, ct, job->digest, e);
+	e->cte = cte != NULL ? g_mime_content_encoding_from_string(cte)
+		: GMIME_CONTENT_ENCODING_DEFAULT;
+	if (cd != NULL)
+		parse_disposition(cd, e);
+	/* g_mime_part_get_filename's order: the disposition's filename,
+	   then the content type's name. */
+	e->filename = pool_filename(f, param_value(e->cd_params, "filename"));
+	if (e->filename == NULL)
+		e->filename = pool_filename(f, param_value(e->ct_params, "name"));
+	e->body = job->p + hb->body_offset;
+	e->body_len = job->len - hb->body_offset;
+	if (job->top) {
+		/* The top header block was parsed after the From_ line. */
+		e->body += f->top_start;
+		e->body_len -= f->top_start;
+	}
+	free(ct);
+	free(cte);
+	free(cd);
+}
+
+static void entity_done(struct entity *e)
+{
+	if (e->ct_params != NULL)
+		g_object_unref(e->ct_params);
+	if (e->cd_params != NULL)
+		g_object_unref(e->cd_params);
+	e->ct_params = e->cd_params = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decoding                                                           */
+/* ------------------------------------------------------------------ */
+
+static size_t line_end(const unsigned char *p, size_t len, size_t pos,
+		       size_t *next_r)
+{
+	const unsigned char *nl = memchr(p + pos, '\n', len - pos);
+	size_t end = nl != NULL ? (size_t)(nl - p) : len;
+
+	*next_r = nl != NULL ? end + 1 : len;
+	if (end > pos && p[end - 1] == '\r')
+		end--;
+	return end;
+}
+
+#define UU(c) (((unsigned char)(c) - 0x20) & 0x3f)
+
+/* Decode uuencoded lines from P until a zero-length line, "end", or
+   the end of the data. GMime's decoder is not used here: it expects
+   LF line ends and the begin line already stripped. Returns the
+   decoded size; *used_r is how far the input was consumed. */
+static size_t uudecode(const unsigned char *p, size_t len, unsigned char *out,
+		       size_t *used_r)
+{
+	size_t pos = 0, o = 0, next;
+
+	while (pos < len) {
+		size_t end = line_end(p, len, pos, &next);
+		size_t n;
+
+		if (end - pos >= 3 && memcmp(p + pos, "end", 3) == 0 &&
+		    end - pos <= 4) {
+			pos = next;
+			break;
+		}
+		if (end == pos) {
+			pos = next;
+			continue;
+		}
+		n = UU(p[pos]);
+		if (n == 0) {
+			pos = next;
+			continue;
+		}
+		/* Lenient: a short line decodes what it has. */
+		for (size_t i = pos + 1; n > 0 && i < end; i += 4) {
+			unsigned char c[4] = { 0, 0, 0, 0 };
+			for (size_t k = 0; k < 4; k++)
+				c[k] = i + k < end ? UU(p[i + k]) : 0;
+			unsigned char b[3] = {
+				(unsigned char)(c[0] << 2 | c[1] >> 4),
+				(unsigned char)(c[1] << 4 | c[2] >> 2),
+				(unsigned char)(c[2] << 6 | c[3]),
+			};
+			for (size_t k = 0; k < 3 && n > 0; k++, n--)
+				out[o++] = b[k];
+		}
+		pos = next;
+	}
+	*used_r = pos;
+	return o;
+}
+
+/* Whether the line at P is "begin MODE NAME"; sets the name range. */
+static bool uu_begin_line(const unsigned char *p, size_t len,
+			  const unsigned char **name_r, size_t *name_len_r)
+{
+	size_t i = 6, digits = 0;
+
+	if (len < 8 || memcmp(p, "begin ", 6) != 0)
+		return false;
+	while (i < len && p[i] >= '0' && p[i] <= '7') {
+		i++;
+		digits++;
+	}
+	if (digits < 3 || digits > 4 || i >= len || p[i] != ' ')
+		return false;
+	i++;
+	if (i >= len)
+		return false;
+	*name_r = p + i;
+	*name_len_r = len - i;
+	return true;
+}
+
+/* Decode the transfer encoding of BODY. Returns a pointer into the
+   message when there is nothing to decode, else a pool buffer. */
+static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
+					size_t *size_r, const char **uu_name_r)
+{
+	unsigned char *out;
+	size_t n;
+
+	*uu_name_r = NULL;
+	switch (e->cte) {
+	case GMIME_CONTENT_ENCODING_BASE64:
+	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE: {
+		GMimeEncoding st;
+		g_mime_encoding_init_decode(&st, e->cte);
+		out = pool_keep(f, mc_xmalloc(g_mime_encoding_outlen(&st, e->body_len) + 1));
+		n = g_mime_encoding_flush(&st, (const char *)e->body, e->body_len,
+					  (char *)out);
+		out[n] = '\0';
+		*size_r = n;
+		return out;
+	}
+	case GMIME_CONTENT_ENCODING_UUENCODE: {
+		size_t pos = 0, next, used;
+		/* Skip to the begin line when there is one. */
+		while (pos < e->body_len) {
+			size_t end = line_end(e->body, e->body_len, pos, &next);
+			const unsigned char *name;
+			size_t nlen;
+			if (uu_begin_line(e->body + pos, end - pos, &name, &nlen)) {
+				*uu_name_r = pool_keep(f, mc_xstrndup((const char *)name, nlen));
+				pos = next;
+				break;
+			}
+			pos = next;
+		}
+		if (*uu_name_r == NULL)
+			pos = 0;
+		out = pool_keep(f, mc_xmalloc(e->body_len - pos + 1));
+		n = uudecode(e->body + pos, e->body_len - pos, out, &used);
+		out[n] = '\0';
+		*size_r = n;
+		return out;
+	}
+	default:
+		*size_r = e->body_len;
+		return e->body;
+	}
+}
+
+static bool charset_is_utf8(const char *cs)
+{
+	return cs == NULL || *cs == '\0' || strcasecmp(cs, "utf-8") == 0 ||
+		strcasecmp(cs, "utf8") == 0 || strcasecmp(cs, "us-ascii") == 0 ||
+		strcasecmp(cs, "ascii") == 0;
+}
+
+/* Convert IN (NUL-free) from CHARSET to UTF-8 with iconv, replacing
+   what cannot be converted by U+FFFD. NULL when CHARSET is unknown. */
+static char *iconv_to_utf8(const char *in, size_t len, const char *charset)
+{
+	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
+	size_t cap, o = 0;
+	char *out;
+
+	if (cd == (iconv_t)-1)
+		return NULL;
+	cap = len + len / 2 + 16;
+	out = mc_xmalloc(cap);
+	char *ip = (char *)in;
+	size_t il = len;
+	while (il > 0) {
+		char *op = out + o;
+		size_t ol = cap - o - 4;	/* room for U+FFFD and NUL */
+		size_t r = iconv(cd, &ip, &il, &op, &ol);
+		o = (size_t)(op - out);
+		if (r != (size_t)-1)
+			break;
+		if (errno == E2BIG) {
+			cap = cap * 2;
+			out = mc_xrealloc(out, cap);
+		} else {
+			/* EILSEQ or EINVAL (truncated sequence at the end) */
+			memcpy(out + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			ip++;
+			il--;
+			iconv(cd, NULL, NULL, NULL, NULL);
+		}
+	}
+	out[o] = '\0';
+	g_mime_iconv_close(cd);
+	if (!g_utf8_validate(out, (gssize)o, NULL)) {
+		char *valid = g_utf8_make_valid(out, (gssize)o);
+		free(out);
+		out = mc_xstrdup(valid);
+		g_free(valid);
+	}
+	return out;
+}
+
+/* The text of a text/ part as UTF-8, NUL bytes made spaces. */
+static const char *text_utf8(struct mc_facts *f, const unsigned char *s,
+			     size_t len, const char *charset)
+{
+	char *copy = mc_xmalloc(len + 1), *out;
+
+	for (size_t i = 0; i < len; i++)
+		copy[i] = s[i] == '\0' ? ' ' : (char)s[i];
+	copy[len] = '\0';
+	if (charset_is_utf8(charset) && g_utf8_validate(copy, (gssize)len, NULL))
+		return pool_keep(f, copy);
+	out = NULL;
+	if (!charset_is_utf8(charset))
+		out = iconv_to_utf8(copy, len, charset);
+	if (out == NULL) {
+		/* Mislabelled or unknown charset: GMime's fallback list
+		   (UTF-8, then ISO-8859-1) always gives text. */
+		char *g = g_mime_utils_decode_8bit(NULL, copy, len);
+		out = mc_xstrdup(g);
+		g_free(g);
+		if (!g_utf8_validate(out, -1, NULL)) {
+			char *valid = g_utf8_make_valid(out, -1);
+			free(out);
+			out = mc_xstrdup(valid);
+			g_free(valid);
+		}
+	}
+	free(copy);
+	return pool_keep(f, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* The walk                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Count one more entity; -1 (and the walk marked failed) when that
+   is over the limit: the caller then queues nothing more, but what is
+   already queued is still walked, so every part within the limit is
+   returned. */
+static int count_entity(struct walk *w)
+{
+	if (w->entities >= w->f->limits.max_mime_parts) {
+		if (!w->failed)
+			snprintf(w->why, sizeof(w->why), "MIME part limit (%u) reached",
+				 w->f->limits.max_mime_parts);
+		w->failed = true;
+		return -1;
+	}
+	w->entities++;
+	return 0;
+}
+
+static struct mc_part *add_leaf(struct mc_facts *f, const char *filename,
+				const char *ctype, const unsigned char *content,
+				size_t size, unsigned depth)
+{
+	struct mc_part part;
+
+	memset(&part, 0, sizeof(part));
+	part.filename = filename;
+	part.content_type = ctype;
+	part.content = content;
+	part.content_size = size;
+	part.depth = depth;
+	mc_sha256(content, size, part.sha256);
+	mc_md5(content, size, part.md5);
+	MC_ARRAY_PUSH(f->parts, f->part_count, f->part_cap, part);
+	return &f->parts[f->part_count - 1];
+}
+
+/* Files uuencoded inside a text part, one leaf each. */
+static int uu_leaves(struct walk *w, const unsigned char *p, size_t len,
+		     unsigned depth)
+{
+	struct mc_facts *f = w->f;
+	size_t pos = 0, next;
+
+	while (pos < len) {
+		const unsigned char *hit = memmem(p + pos, len - pos, "begin ", 6);
+		const unsigned char *name;
+		size_t nlen, start, end, used;
+
+		if (hit == NULL)
+			break;
+		start = (size_t)(hit - p);
+		end = line_end(p, len, start, &next);
+		if ((start > 0 && p[start - 1] != '\n') ||
+		    !uu_begin_line(p + start, end - start, &name, &nlen)) {
+			pos = start + 6;
+			continue;
+		}
+		if (count_entity(w) < 0)
+			return 0;
+		unsigned char *out = pool_keep(f, mc_xmalloc(len - next + 1));
+		size_t n = uudecode(p + next, len - next, out, &used);
+		out[n] = '\0';
+		add_leaf(f, pool_gstr(f, g_strndup((const char *)name, nlen)),
+			 "application/octet-stream", out, n, depth);
+		pos = next + used;
+	}
+	return 0;
+}
+
+static int leaf(struct walk *w, struct entity *e, unsigned depth)
+{
+	struct mc_facts *f = w->f;
+	const char *uu_name;
+	size_t size;
+	const unsigned char *content = decode_body(f, e, &size, &uu_name);
+	const char *filename = e->filename != NULL ? e->filename :
+		pool_filename(f, uu_name);
+	struct mc_part *part = add_leaf(f, filename, e->ctype, content, size, depth);
+
+	if (strncmp(e->ctype, "text/", 5) == 0) {
+		part->text_utf8 = text_utf8(f, content, size,
+					    param_value(e->ct_params, "charset"));
+		if (strcmp(e->ctype, "text/plain") == 0 &&
+		    e->cte != GMIME_CONTENT_ENCODING_UUENCODE)
+			return uu_leaves(w, content, size, depth);
+	}
+	return 0;
+}
+
+/* Find the delimiter lines of boundary B in BODY and queue the parts
+   between them (in reverse, so they are walked in order). Returns 0
+   when no delimiter was found (not a usable multipart). */
+static int split_multipart(struct walk *w, const struct entity *e,
+			   const char *b, unsigned depth, bool digest,
+			   size_t *found_r)
+{
+	const unsigned char *body = e->body;
+	size_t len = e->body_len, blen = strlen(b), pos = 0;
+	size_t part_start = 0;
+	bool in_part = false;
+	char *needle = mc_xasprintf("--%s", b);
+	size_t nlen = blen + 2;
+	size_t first_job = w->job_count;
+
+	*found_r = 0;
+	while (pos + nlen <= len) {
+		const unsigned char *hit = memmem(body + pos, len - pos, needle, nlen);
+		size_t at, i, next;
+		bool close = false;
+
+		if (hit == NULL)
+			break;
+		at = (size_t)(hit - body);
+		if (at > 0 && body[at - 1] != '\n') {
+			pos = at + 1;
+			continue;
+		}
+		i = at + nlen;
+		if (i + 1 < len && body[i] == '-' && body[i + 1] == '-') {
+			close = true;
+			i += 2;
+		}
+		size_t end = line_end(body, len, at, &next);
+		while (i < end && (body[i] == ' ' || body[i] == '\t'))
+			i++;
+		if (i < end) {
+			pos = at + 1;	/* "--boundaryX": not ours */
+			continue;
+		}
+		if (in_part) {
+			/* The line break before a delimiter belongs to it. */
+			size_t pend = at;
+			if (pend > part_start && body[pend - 1] == '\n')
+				pend--;
+			if (pend > part_start && body[pend - 1] == '\r')
+				pend--;
+			if (count_entity(w) < 0) {
+				in_part = false;
+				break;
+			}
+			struct job j = { body + part_start, pend - part_start,
+					 depth + 1, digest, false };
+			MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
+		}
+		(*found_r)++;
+		if (close) {
+			in_part = false;
+			break;
+		}
+		in_part = true;
+		part_start = next;
+		pos = next;
+	}
+	if (in_part && count_entity(w) == 0) {
+		/* Truncated: no close delimiter, the part runs to the end. */
+		struct job j = { body + part_start, len - part_start, depth + 1,
+				 digest, false };
+		MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
+	}
+	free(needle);
+	/* Reverse the new jobs so the stack pops the first part first. */
+	for (size_t a = first_job, z = w->job_count; a + 1 < z; a++, z--) {
+		struct job t = w->jobs[a];
+		w->jobs[a] = w->jobs[z - 1];
+		w->jobs[z - 1] = t;
+	}
+	return 0;
+}
+
+static int walk_entity(struct walk *w, const struct job *job)
+{
+	struct mc_facts *f = w->f;
+	struct entity e;
+	int ret = 0;
+
+	if (job->depth > f->limits.max_mime_depth) {
+		/* Not walked; its siblings still are. */
+		if (!w->failed)
+			snprintf(w->why, sizeof(w->why),
+				 "MIME nesting depth limit (%u) reached",
+				 f->limits.max_mime_depth);
+		w->failed = true;
+		return 0;
+	}
+	entity_headers(w, job, &e);
+	if (strncmp(e.ctype, "multipart/", 10) == 0) {
+		const char *b = param_value(e.ct_params, "boundary");
+		size_t found = 0;
+
+		if (b != NULL && *b != '\0') {
+			ret = split_multipart(w, &e, b, job->depth,
+					      strcmp(e.ctype, "multipart/digest") == 0,
+					      &found);
+		}
+		if (ret == 0 && found == 0) {
+			/* No structure to walk: keep the text searchable. */
+			e.ctype = pool_strdup(f, "text/plain");
+			e.cte = GMIME_CONTENT_ENCODING_DEFAULT;
+			ret = leaf(w, &e, job->depth);
+		}
+	} else if (strcmp(e.ctype, "message/rfc822") == 0 ||
+		   strcmp(e.ctype, "message/global") == 0) {
+		size_t size;
+		const char *uu_name;
+		const unsigned char *inner = decode_body(f, &e, &size, &uu_name);
+
+		/* The attached message is a leaf (its file name and hash
+		   can be asked for), and its parts are walked, one level
+		   down. A base64-encoded message/rfc822 is not allowed by
+		   RFC 2046 but is decoded anyway: malware uses it. */
+		add_leaf(f, e.filename, e.ctype, inner, size, job->depth);
+		if (size > 0 && count_entity(w) == 0) {
+			struct job j = { inner, size, job->depth + 1, false, false };
+			MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
+		}
+	} else {
+		ret = leaf(w, &e, job->depth);
+	}
+	entity_done(&e);
+	return ret;
+}
+
+int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
+		   size_t *count_r, const char **why_r)
+{
+	if (!facts->parts_done) {
+		struct walk w;
+
+		facts->parts_done = true;
+		memset(&w, 0, sizeof(w));
+		w.f = facts;
+		facts->parts_ret = 0;
+		if (facts->msg->data != NULL && facts->msg->size > 0) {
+			struct job top = { facts->msg->data, facts->msg->size,
+					   0, false, true };
+			MC_ARRAY_PUSH(w.jobs, w.job_count, w.job_cap, top);
+		}
+		while (w.job_count > 0) {
+			struct job j = w.jobs[--w.job_count];
+			walk_entity(&w, &j);
+		}
+		if (w.failed) {
+			facts->parts_ret = -1;
+			facts->parts_why = pool_strdup(facts, w.why);
+		}
+		free(w.jobs);
+		free(w.scratch.fields);
+	}
+	*parts_r = facts->parts;
+	*count_r = facts->part_count;
+	if (why_r != NULL)
+		*why_r = facts->parts_ret < 0 ? facts->parts_why : NULL;
+	return facts->parts_ret;
+}
