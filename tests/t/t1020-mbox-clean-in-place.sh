@@ -61,7 +61,7 @@ chown 1004:8 "$mbox" "$single"
 chmod 0660 "$mbox" "$single"
 
 # The expected file: the kept chunks, in order.
-python3 -c '
+"$MC_PYTHON" -c '
 import sys
 data = open(sys.argv[1], "rb").read()
 starts = sorted(int(x) for x in sys.argv[3].split())
@@ -102,7 +102,7 @@ mc_msg_plain -s "delivered during the wait" >"$T/late"
 
 # The delivery agent: dotlock, then fcntl lock, hold them, append,
 # release. The "locked" file tells the test when it holds both.
-python3 - "$race" "$T/late" "$T/locked" "$T/released" <<'EOF' &
+"$MC_PYTHON" - "$race" "$T/late" "$T/locked" "$T/released" <<'EOF' &
 import fcntl, os, sys, time
 mbox, late, flag, released = sys.argv[1:5]
 lock = mbox + ".lock"

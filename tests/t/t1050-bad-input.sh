@@ -28,7 +28,7 @@ mkdir -p "$(dirname "$mbox")"
 
 # gen KIND FILE: write a bad message of KIND to FILE.
 gen() {
-	python3 - "$1" "$2" <<'EOF'
+	"$MC_PYTHON" - "$1" "$2" <<'EOF'
 import os, random, sys
 kind, path = sys.argv[1], sys.argv[2]
 rnd = random.Random(1050)

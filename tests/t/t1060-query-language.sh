@@ -18,7 +18,7 @@ mc_setup
 md=$T/srv/home/mo/Maildir
 mc_maildir "$md"
 
-python3 - "$md/new" "$T" <<'EOF'
+"$MC_PYTHON" - "$md/new" "$T" <<'EOF'
 import base64, hashlib, io, sys, zipfile
 new, tmp = sys.argv[1], sys.argv[2]
 
