@@ -236,7 +236,7 @@ static int maildir_open(const char *uri, const char *path,
 	if (user != NULL && strchr(user, '@') != NULL)
 		s->user = user;
 	else {
-		if (fstat(rootfd, &st) == 0)
+		if (fstat(rootfd, &st) == 0 && st.st_uid != 0)
 			s->user = mc_store_owner_name(st.st_uid);
 		if (s->user == NULL)
 			s->user = user != NULL ? user : mc_xstrdup(mc_path_base(abs));

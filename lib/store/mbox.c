@@ -475,7 +475,7 @@ static int mbox_open(const char *uri, const char *path,
 	s->name = mc_xstrdup(mc_path_base(abs));
 	user = mc_store_user_from_path(abs, false, NULL, &folder);
 	s->folder = folder;
-	if (stat(abs, &st) == 0)
+	if (stat(abs, &st) == 0 && st.st_uid != 0)
 		s->user = mc_store_owner_name(st.st_uid);
 	if (s->user == NULL)
 		s->user = user != NULL ? user : mc_xstrdup(s->name);

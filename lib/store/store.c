@@ -35,7 +35,9 @@
 /*	alice's; /var/vmail/example.com/alice[/Maildir] is
 /*	alice@example.com. A single Maildir or mbox given explicitly is
 /*	its file owner's (getpwuid), unless it sits in a DOMAIN/USER
-/*	layout (where one virtual uid owns every mailbox).
+/*	layout (where one virtual uid owns every mailbox) or is owned by
+/*	root (root reads its mail through an alias; a root-owned mailbox
+/*	is one an administrator made): then the path says whose it is.
 /*
 /*	Messages larger than limits->max_message_size are yielded
 /*	without being read: raw and data are NULL and size is the size
@@ -680,8 +682,9 @@ char *mc_store_user_from_path(const char *abs_path, bool maildir,
 			goto out;
 		}
 	}
+	/* A single mbox given by itself is that user's inbox. */
 	if (folder_r != NULL)
-		*folder_r = mc_xstrdup(c[n - 1]);
+		*folder_r = mc_xstrdup("INBOX");
 out:
 	free(copy);
 	free(c);

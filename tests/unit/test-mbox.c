@@ -1,7 +1,735 @@
+/*++
+/* NAME
+/*	test-mbox 1
+/* SUMMARY
+/*	unit tests of the mbox store (lib/store/mbox.c, lib/mbox_lock.c)
+/* DESCRIPTION
+/*	Pins the splitter: From_ lines only after an empty line and with
+/*	a date, >From quoting kept in raw and undone in data, a last
+/*	message without its newline, the raws of a file adding up to the
+/*	file exactly (also with messages spanning the read window and a
+/*	message too large to keep), offsets, and non-mbox bytes before
+/*	the first From_ line reported, never yielded as a message.
+/*
+/*	Pins removal: the other messages stay byte-identical and in
+/*	order on the same inode with the same mode; a message that
+/*	changed since it was read is neither removed nor quarantined; a
+/*	message a delivery agent appends while mailcure waits for the
+/*	fcntl lock or the dotlock is kept; a lock that is never released
+/*	times out without touching anything; an interrupted rewrite is
+/*	completed from its journal. Pins restore: appended under lock
+/*	after an empty line, and a missing mbox recreated with its mode.
+/*
+/*	Each test works in its own temporary directory with a real
+/*	quarantine.
+/*--*/
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-static void test_placeholder(void **s) { (void)s; }
-int main(void) { const struct CMUnitTest t[] = { cmocka_unit_test(test_placeholder) }; return cmocka_run_group_tests(t, NULL, NULL); }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mailcure/mailcure.h"
+#include "mbox_lock.h"
+
+struct fixture {
+	char *tmp;
+	char *mbox;		/* TMP/mbox */
+	struct mc_quarantine *q;
+	struct mc_limits limits;
+	struct mc_store_settings set;
+};
+
+static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"" };
+static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
+				     .reason_count = 1 };
+
+static void rm_rf(const char *path)
+{
+	char *cmd;
+
+	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
+		abort();
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", path);
+	free(cmd);
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
+	char *err = NULL, *qdir;
+
+	if (asprintf(&f->tmp, "%s/test-mbox.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+		return -1;
+	if (asprintf(&f->mbox, "%s/mbox", f->tmp) < 0 ||
+	    asprintf(&qdir, "%s/q", f->tmp) < 0)
+		return -1;
+	f->q = mc_quarantine_open(qdir, true, &err);
+	free(qdir);
+	if (f->q == NULL) {
+		fprintf(stderr, "quarantine: %s\n", err);
+		return -1;
+	}
+	mc_limits_default(&f->limits);
+	f->set.limits = &f->limits;
+	mc_mbox_lock_set_timeout(300);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	mc_quarantine_close(&f->q);
+	rm_rf(f->tmp);
+	free(f->tmp);
+	free(f->mbox);
+	free(f);
+	return 0;
+}
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+static void append_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, data, strlen(data)), (ssize_t)strlen(data));
+	close(fd);
+}
+
+static char *read_file(const char *path, size_t *len_r)
+{
+	FILE *fp = fopen(path, "r");
+	char *buf;
+	long len;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	len = ftell(fp);
+	rewind(fp);
+	buf = malloc((size_t)len + 1);
+	assert_int_equal(fread(buf, 1, (size_t)len, fp), (size_t)len);
+	buf[len] = '\0';
+	fclose(fp);
+	*len_r = (size_t)len;
+	return buf;
+}
+
+/* All items of STORE_URI. */
+struct items {
+	const struct mc_store_ops *ops;
+	struct mc_store *store;
+	struct mc_msg **msgs;
+	size_t count;
+};
+
+static void items_read(struct fixture *f, const char *uri, struct items *it)
+{
+	char *err = NULL;
+	struct mc_msg *msg;
+	int ret;
+
+	memset(it, 0, sizeof(*it));
+	if (mc_store_open(uri, &f->set, &it->ops, &it->store, &err) < 0)
+		fail_msg("open %s: %s", uri, err);
+	while ((ret = it->ops->next(it->store, &msg, &err)) > 0) {
+		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
+		it->msgs[it->count++] = msg;
+	}
+	assert_int_equal(ret, 0);
+}
+
+static void items_free(struct items *it)
+{
+	for (size_t i = 0; i < it->count; i++)
+		it->ops->msg_free(it->store, &it->msgs[i]);
+	it->ops->close(&it->store);
+	free(it->msgs);
+}
+
+/* Remove the messages with the given indexes (one container). */
+static void remove_some(struct fixture *f, struct items *it, const size_t *idx,
+			size_t n, struct mc_removal *rm)
+{
+	memset(rm, 0, n * sizeof(*rm));
+	for (size_t i = 0; i < n; i++) {
+		rm[i].msg = it->msgs[idx[i]];
+		rm[i].match = &match_all;
+	}
+	it->ops->remove(it->store, f->q, "run-test", rm, n);
+}
+
+static size_t quarantine_count(struct fixture *f)
+{
+	struct mc_quarantine_iter *iter = mc_quarantine_iter_init(f->q);
+	struct mc_qentry *e;
+	size_t n = 0;
+
+	while ((e = mc_quarantine_iter_next(iter)) != NULL) {
+		n++;
+		mc_qentry_free(&e);
+	}
+	mc_quarantine_iter_deinit(&iter);
+	return n;
+}
+
+static const char M1[] =
+	"From alice@example.com Mon Mar  2 10:00:00 2026\n"
+	"From: alice@example.com\nSubject: one\n\nhello\n"
+	">From the start\n>>From deeper\nFrom: not at line start? no, it is\n\n";
+static const char M2[] =
+	"From bob@example.com Tue Mar  3 11:00:00 2026\n"
+	"From: bob@example.com\nSubject: two\n\nFrom what I understand, this is no From_ line.\n"
+	"\nFrom here on, neither.\n\n";
+static const char M3[] =
+	"From MAILER-DAEMON Wed Mar  4 12:00:00 2026\n"
+	"From: carol@example.com\nSubject: three\n\nno newline at the end";
+
+static void test_split(void **state)
+{
+	struct fixture *f = *state;
+	struct items it;
+	char *uri, *all;
+	size_t len, at = 0;
+
+	all = malloc(strlen(M1) + strlen(M2) + strlen(M3) + 1);
+	strcpy(all, M1);
+	strcat(all, M2);
+	strcat(all, M3);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 3);
+	len = strlen(all);
+	for (size_t i = 0; i < it.count; i++) {
+		struct mc_msg *m = it.msgs[i];
+
+		assert_null(m->read_error);
+		assert_int_equal(m->loc.offset, (int64_t)at);
+		assert_memory_equal(m->raw, all + at, m->raw_size);
+		assert_string_equal(m->loc.kind, "mbox");
+		assert_string_equal(m->loc.store, uri);
+		assert_string_equal(m->loc.folder, "INBOX");
+		assert_non_null(m->loc.user);
+		assert_int_equal(it.ops->container_last(it.store, m), i == 2);
+		at += m->raw_size;
+	}
+	assert_int_equal(at, len);
+	/* data: no From_ line, no separator, >From unquoted once. */
+	const char *d1 = "From: alice@example.com\nSubject: one\n\nhello\n"
+		"From the start\n>From deeper\nFrom: not at line start? no, it is\n";
+	assert_int_equal(it.msgs[0]->size, strlen(d1));
+	assert_memory_equal(it.msgs[0]->data, d1, strlen(d1));
+	assert_true(memmem(it.msgs[0]->raw, it.msgs[0]->raw_size, "\n>From the start", 16) != NULL);
+	const char *d2 = "From: bob@example.com\nSubject: two\n\nFrom what I understand, "
+		"this is no From_ line.\n\nFrom here on, neither.\n";
+	assert_int_equal(it.msgs[1]->size, strlen(d2));
+	assert_memory_equal(it.msgs[1]->data, d2, strlen(d2));
+	const char *d3 = "From: carol@example.com\nSubject: three\n\nno newline at the end";
+	assert_int_equal(it.msgs[2]->size, strlen(d3));
+	assert_memory_equal(it.msgs[2]->data, d3, strlen(d3));
+	items_free(&it);
+	free(uri);
+	free(all);
+}
+
+static void test_split_garbage_and_empty(void **state)
+{
+	struct fixture *f = *state;
+	const char garbage[] = "This is not\nan mbox\n\n";
+	struct items it;
+	char *uri, *all;
+
+	assert_true(asprintf(&all, "%s%s", garbage, M1) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 2);
+	assert_non_null(it.msgs[0]->read_error);
+	assert_non_null(strstr(it.msgs[0]->read_error, f->mbox));
+	assert_non_null(strstr(it.msgs[0]->read_error, "offset 0"));
+	assert_null(it.msgs[0]->raw);
+	assert_null(it.msgs[1]->read_error);
+	assert_int_equal(it.msgs[1]->loc.offset, (int64_t)strlen(garbage));
+	assert_int_equal(it.msgs[1]->raw_size, strlen(M1));
+	items_free(&it);
+
+	/* Nothing but garbage: one error item; an empty file: nothing. */
+	write_file(f->mbox, garbage, strlen(garbage));
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 1);
+	assert_non_null(it.msgs[0]->read_error);
+	assert_true(it.ops->container_last(it.store, it.msgs[0]));
+	items_free(&it);
+	write_file(f->mbox, "", 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 0);
+	items_free(&it);
+	/* A bare path starting with "From " is detected as an mbox. */
+	write_file(f->mbox, M3, strlen(M3));
+	items_read(f, f->mbox, &it);
+	assert_int_equal(it.count, 1);
+	assert_string_equal(it.msgs[0]->loc.kind, "mbox");
+	items_free(&it);
+	free(uri);
+	free(all);
+}
+
+/* Many messages of random sizes (some larger than the read window),
+   one larger than max_message_size: the raws add up to the file, the
+   large one is stepped over without its bytes. */
+static void test_split_large(void **state)
+{
+	struct fixture *f = *state;
+	size_t cap = 64 << 20, len = 0, count = 0, big = 0;
+	char *all = malloc(cap), *uri;
+	uint64_t *offs = calloc(600, sizeof(*offs));
+	struct items it;
+	unsigned seed = 42;
+
+	for (count = 0; count < 500; count++) {
+		size_t body = count == 250 ? (3u << 20) : (size_t)(rand_r(&seed) % 40000);
+
+		if (count % 97 == 0)
+			body = 600000 + (size_t)(rand_r(&seed) % 10000);
+		offs[count] = len;
+		len += (size_t)sprintf(all + len, "From u%zu@example.com Thu Mar  5 0%zu:00:00 2026\n"
+				       "Subject: m%zu\n\n", count, count % 10, count);
+		for (size_t i = 0; i < body; i++) {
+			int c = rand_r(&seed) % 64;
+			all[len++] = c == 0 ? '\n' : (char)('a' + c % 26);
+		}
+		len += (size_t)sprintf(all + len, "\n\n");
+		if (count == 250)
+			big = len - offs[count];
+	}
+	write_file(f->mbox, all, len);
+	f->limits.max_message_size = 2u << 20;
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, count);
+	size_t at = 0;
+	for (size_t i = 0; i < it.count; i++) {
+		struct mc_msg *m = it.msgs[i];
+
+		assert_null(m->read_error);
+		assert_int_equal(m->loc.offset, (int64_t)offs[i]);
+		if (i == 250) {
+			assert_null(m->raw);
+			assert_null(m->data);
+			assert_int_equal(m->raw_size, big);
+			assert_true(m->size > f->limits.max_message_size);
+		} else {
+			assert_non_null(m->raw);
+			assert_memory_equal(m->raw, all + at, m->raw_size);
+		}
+		at += m->raw_size;
+	}
+	assert_int_equal(at, len);
+	items_free(&it);
+	free(uri);
+	free(offs);
+	free(all);
+}
+
+static void test_remove_rewrite(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[2];
+	struct stat before, after;
+	const size_t idx[] = { 1, 3 };
+	struct items it;
+	char *uri, *all, *now;
+	size_t len;
+	const char *msgs[5] = { M1, M2,
+		"From x@example.com Mon Mar  2 10:00:00 2026\nSubject: x\n\nx\n\n",
+		"From y@example.com Mon Mar  2 10:00:00 2026\nSubject: y\n\ny\n\n", M3 };
+
+	assert_true(asprintf(&all, "%s%s%s%s%s", msgs[0], msgs[1], msgs[2], msgs[3],
+			     msgs[4]) > 0);
+	write_file(f->mbox, all, strlen(all));
+	chmod(f->mbox, 0640);
+	stat(f->mbox, &before);
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 5);
+	remove_some(f, &it, idx, 2, rm);
+	for (size_t i = 0; i < 2; i++) {
+		if (rm[i].error != NULL)
+			fail_msg("remove: %s", rm[i].error);
+		assert_true(rm[i].removed);
+		assert_non_null(rm[i].quarantine_id);
+	}
+	now = read_file(f->mbox, &len);
+	char *want;
+	assert_true(asprintf(&want, "%s%s%s", msgs[0], msgs[2], msgs[4]) > 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(now, want, len);
+	stat(f->mbox, &after);
+	assert_int_equal(after.st_ino, before.st_ino);
+	assert_int_equal(after.st_mode, before.st_mode);
+	assert_int_equal(after.st_uid, before.st_uid);
+	assert_int_equal(quarantine_count(f), 2);
+
+	/* The quarantined raw is the message exactly; restoring appends
+	   it after an empty line (M3 had no newline). */
+	struct mc_qentry *e = mc_quarantine_get(f->q, rm[0].quarantine_id, NULL);
+	void *raw;
+	size_t raw_size;
+	assert_non_null(e);
+	assert_int_equal(mc_quarantine_read(f->q, e, &raw, &raw_size, NULL), 0);
+	assert_int_equal(raw_size, strlen(M2));
+	assert_memory_equal(raw, M2, raw_size);
+	assert_int_equal(e->loc.offset, (int64_t)strlen(M1));
+	free(raw);
+	mc_qentry_free(&e);
+	char *err = NULL;
+	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+		fail_msg("restore: %s", err);
+	free(now);
+	now = read_file(f->mbox, &len);
+	free(want);
+	assert_true(asprintf(&want, "%s%s%s\n\n%s", msgs[0], msgs[2], msgs[4], M2) > 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(now, want, len);
+	/* Twice is refused. */
+	assert_int_equal(mc_quarantine_restore(f->q, rm[0].quarantine_id, &err), -1);
+	free(err);
+	for (size_t i = 0; i < 2; i++) {
+		free(rm[i].quarantine_id);
+		free(rm[i].error);
+	}
+	items_free(&it);
+	free(uri);
+	free(all);
+	free(want);
+	free(now);
+}
+
+/* A message changed after it was read: not removed, not quarantined. */
+static void test_remove_changed(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	const size_t idx[] = { 0 };
+	struct items it;
+	char *uri, *all, *now;
+	size_t len;
+
+	assert_true(asprintf(&all, "%s%s", M1, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	/* A mail client rewrote the message (flags in Status:). */
+	char *changed;
+	assert_true(asprintf(&changed, "%.*sStatus: RO\n%s", 48, M1, M1 + 48) > 0);
+	free(all);
+	assert_true(asprintf(&all, "%s%s", changed, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	remove_some(f, &it, idx, 1, rm);
+	assert_false(rm[0].removed);
+	assert_null(rm[0].quarantine_id);
+	assert_non_null(rm[0].error);
+	assert_non_null(strstr(rm[0].error, "no longer"));
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(all));
+	assert_memory_equal(now, all, len);
+	assert_int_equal(quarantine_count(f), 0);
+	free(rm[0].error);
+	items_free(&it);
+	free(uri);
+	free(all);
+	free(changed);
+	free(now);
+}
+
+static const char APPENDED[] =
+	"From late@example.com Fri Mar  6 09:00:00 2026\nSubject: late\n\narrived while waiting\n\n";
+
+/* A child holds a POSIX fcntl lock (as Postfix local does), appends a
+   message after a while, and unlocks. */
+static pid_t hold_fcntl_and_append(const char *path, int ready_fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int fd = open(path, O_RDWR | O_APPEND);
+
+		if (fd < 0 || fcntl(fd, F_SETLKW, &fl) < 0)
+			_exit(1);
+		if (write(ready_fd, "x", 1) != 1)
+			_exit(1);
+		usleep(400000);
+		if (write(fd, APPENDED, strlen(APPENDED)) != (ssize_t)strlen(APPENDED))
+			_exit(1);
+		fsync(fd);
+		fl.l_type = F_UNLCK;
+		fcntl(fd, F_SETLK, &fl);
+		_exit(0);
+	}
+	return pid;
+}
+
+static void test_remove_keeps_appended_fcntl(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	const size_t idx[] = { 0 };
+	struct items it;
+	char *uri, *all, *now, *want, c;
+	int pipefd[2], status;
+	size_t len;
+	pid_t pid;
+
+	assert_true(asprintf(&all, "%s%s", M2, M1) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(pipe(pipefd), 0);
+	pid = hold_fcntl_and_append(f->mbox, pipefd[1]);
+	assert_int_equal(read(pipefd[0], &c, 1), 1);
+	double t0 = mc_now();
+	remove_some(f, &it, idx, 1, rm);
+	assert_true(mc_now() - t0 >= 0.2);	/* it waited for the lock */
+	waitpid(pid, &status, 0);
+	assert_int_equal(WEXITSTATUS(status), 0);
+	if (rm[0].error != NULL)
+		fail_msg("remove: %s", rm[0].error);
+	assert_true(rm[0].removed);
+	now = read_file(f->mbox, &len);
+	assert_true(asprintf(&want, "%s%s", M1, APPENDED) > 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(now, want, len);
+	free(rm[0].quarantine_id);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	items_free(&it);
+	free(uri);
+	free(all);
+	free(now);
+	free(want);
+}
+
+static void test_remove_keeps_appended_dotlock(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	const size_t idx[] = { 1 };
+	struct items it;
+	char *uri, *all, *now, *want, *lock;
+	int status;
+	size_t len;
+	pid_t pid;
+
+	assert_true(asprintf(&all, "%s%s%s", M1, M2, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	assert_true(asprintf(&lock, "%s.lock", f->mbox) > 0);
+	items_read(f, uri, &it);
+	/* A delivery agent holds the dotlock, appends, and releases it.
+	   M3 has no final newline: the agent adds the separator itself. */
+	write_file(lock, "", 0);
+	pid = fork();
+	if (pid == 0) {
+		usleep(400000);
+		append_file(f->mbox, "\n\n");
+		append_file(f->mbox, APPENDED);
+		unlink(lock);
+		_exit(0);
+	}
+	remove_some(f, &it, idx, 1, rm);
+	waitpid(pid, &status, 0);
+	if (rm[0].error != NULL)
+		fail_msg("remove: %s", rm[0].error);
+	assert_true(rm[0].removed);
+	now = read_file(f->mbox, &len);
+	assert_true(asprintf(&want, "%s%s\n\n%s", M1, M3, APPENDED) > 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(now, want, len);
+	assert_int_equal(access(lock, F_OK), -1);	/* our lock is gone too */
+	free(rm[0].quarantine_id);
+	items_free(&it);
+	free(uri);
+	free(all);
+	free(now);
+	free(want);
+	free(lock);
+}
+
+/* A lock that is never released: the removal gives up, nothing is
+   quarantined or changed. */
+static void test_remove_lock_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	const size_t idx[] = { 0 };
+	struct items it;
+	char *uri, *all, *now, *lock;
+	size_t len;
+
+	assert_true(asprintf(&all, "%s%s", M1, M2) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	assert_true(asprintf(&lock, "%s.lock", f->mbox) > 0);
+	items_read(f, uri, &it);
+	write_file(lock, "", 0);
+	mc_mbox_lock_set_timeout(1);
+	remove_some(f, &it, idx, 1, rm);
+	assert_false(rm[0].removed);
+	assert_null(rm[0].quarantine_id);
+	assert_non_null(rm[0].error);
+	assert_non_null(strstr(rm[0].error, "held by another process"));
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(all));
+	assert_memory_equal(now, all, len);
+	assert_int_equal(access(lock, F_OK), 0);	/* not ours: left alone */
+	assert_int_equal(quarantine_count(f), 0);
+	free(rm[0].error);
+	items_free(&it);
+	free(uri);
+	free(all);
+	free(now);
+	free(lock);
+}
+
+/* mailcure died in the middle of a rewrite that cut M2 out of
+   M1 M2 M3: the journal holds the old tail, the file is half moved.
+   The next removal completes that rewrite first. */
+static void test_journal_recovery(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	struct items it;
+	struct stat st;
+	char *uri, *all, *now, *want, *jpath, *hdr;
+	unsigned char sha[32];
+	char hex[65];
+	size_t len;
+	FILE *fp;
+
+	assert_true(asprintf(&all, "%s%s%s", M1, M2, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	stat(f->mbox, &st);
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+
+	char *abs = realpath(f->mbox, NULL);
+	mc_sha256(abs, strlen(abs), sha);
+	mc_hex(sha, 32, hex);
+	assert_true(asprintf(&jpath, "%s/journal", mc_quarantine_dir(f->q)) > 0);
+	mkdir(jpath, 0700);
+	free(jpath);
+	assert_true(asprintf(&jpath, "%s/journal/mbox-%s.tail", mc_quarantine_dir(f->q), hex) > 0);
+	size_t first = strlen(M1), final = strlen(M1) + strlen(M3);
+	assert_true(asprintf(&hdr, "mailcure mbox rewrite journal 1\npath %s\ndev %llu\nino %llu\n"
+			     "size %zu\nfinal %zu\ncuts 1\ncut %zu %zu\ndata\n", abs,
+			     (unsigned long long)st.st_dev, (unsigned long long)st.st_ino,
+			     strlen(all), final, first, strlen(M2)) > 0);
+	fp = fopen(jpath, "w");
+	fputs(hdr, fp);
+	fputs(all + first, fp);
+	fclose(fp);
+	/* Half moved: the start of M3 is written over M2, not truncated. */
+	int fd = open(f->mbox, O_WRONLY);
+	assert_int_equal(pwrite(fd, M3, 10, (off_t)first), 10);
+	close(fd);
+
+	/* Now remove M1 (read before the crash). */
+	memset(rm, 0, sizeof(rm));
+	rm[0].msg = it.msgs[0];
+	rm[0].match = &match_all;
+	it.ops->remove(it.store, f->q, "run-test", rm, 1);
+	if (rm[0].error != NULL)
+		fail_msg("remove: %s", rm[0].error);
+	assert_true(rm[0].removed);
+	now = read_file(f->mbox, &len);
+	want = strdup(M3);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(now, want, len);
+	assert_int_equal(access(jpath, F_OK), -1);
+	free(rm[0].quarantine_id);
+	items_free(&it);
+	free(abs);
+	free(uri);
+	free(all);
+	free(now);
+	free(want);
+	free(jpath);
+	free(hdr);
+}
+
+/* Restore into an mbox that is gone: created with the recorded mode. */
+static void test_restore_creates(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_removal rm[1];
+	const size_t idx[] = { 0 };
+	struct items it;
+	struct stat st;
+	char *uri, *now, *err = NULL;
+	size_t len;
+
+	write_file(f->mbox, M1, strlen(M1));
+	chmod(f->mbox, 0620);
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	remove_some(f, &it, idx, 1, rm);
+	assert_true(rm[0].removed);
+	stat(f->mbox, &st);
+	assert_int_equal(st.st_size, 0);
+	unlink(f->mbox);
+	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+		fail_msg("restore: %s", err);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(M1));
+	assert_memory_equal(now, M1, len);
+	stat(f->mbox, &st);
+	assert_int_equal(st.st_mode & 0777, 0620);
+	free(rm[0].quarantine_id);
+	items_free(&it);
+	free(uri);
+	free(now);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_garbage_and_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_rewrite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_changed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_keeps_appended_fcntl, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_keeps_appended_dotlock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove_lock_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_journal_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restore_creates, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
