@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include "mailcure/mailcure.h"
 
@@ -232,6 +233,36 @@ static void test_date(void **state)
 	/* 2024-05-14T08:20:30Z */
 	assert_int_equal(mc_facts_date(f), 1715674830);
 	tmsg_free(&t);
+
+	/* Obsolete and odd forms, checked against GMime's parser where
+	   that one follows RFC 5322 (it misreads CFWS inside the time
+	   and gives military zones RFC 822's wrong offsets). */
+	static const struct { const char *date; time_t want; bool as_gmime; } dates[] = {
+		{ "Tue, 14 May 2024 10:20:30 +0200 (CEST)", 1715674830, true },
+		{ "14 May 2024 08:20:30 GMT", 1715674830, true },
+		{ "14 may 24 04:20:30 EDT", 1715674830, true },
+		{ "Tue,14 May 2024 08:20 +0000", 1715674800, true },
+		{ " (comment) Tue , 14 May 2024 08 : 20 : 30 -0000", 1715674830, false },
+		{ "Wed, 1 Jan 1997 00:00:00 +0000", 852076800, true },
+		{ "Thu, 29 Feb 2024 23:59:59 -1200", 1709294399, true },
+		{ "14 May 2024 08:20:30 A", 1715674830, false },
+		/* Broken: GMime's lenient parser takes over. */
+		{ "2024-05-14 08:20:30", 1715674830, true },
+		{ "Tue May 14 08:20:30 2024", 1715674830, true },
+	};
+	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
+		char *text = g_strdup_printf("Date: %s\n\n", dates[i].date);
+		GDateTime *dt = g_mime_utils_header_decode_date(dates[i].date);
+		time_t gm = dt != NULL ? (time_t)g_date_time_to_unix(dt) : (time_t)-1;
+		if (dt != NULL)
+			g_date_time_unref(dt);
+		f = tmsg_init(&t, text);
+		assert_int_equal(mc_facts_date(f), dates[i].want);
+		if (dates[i].as_gmime)
+			assert_int_equal(mc_facts_date(f), gm);
+		tmsg_free(&t);
+		g_free(text);
+	}
 
 	f = tmsg_init(&t, "Date: not a date at all\n\n");
 	assert_int_equal(mc_facts_date(f), (time_t)-1);
@@ -764,5 +795,6 @@ int main(void)
 		cmocka_unit_test(test_empty_and_garbage),
 	};
 
+	g_mime_init();	/* the date test calls GMime directly */
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
