@@ -272,6 +272,26 @@ static int replace_file(int dirfd, const char *name, const char *tmpname,
 	return 0;
 }
 
+/* renameat that never replaces an existing entry (renameat would
+   replace an empty directory). */
+static int rename_noreplace(int olddirfd, const char *oldname, int newdirfd,
+			    const char *newname)
+{
+	struct stat st;
+
+	if (renameat2(olddirfd, oldname, newdirfd, newname, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	/* A file system without RENAME_NOREPLACE: check, then rename
+	   (ids are unique, so the window is only theoretical). */
+	if (fstatat(newdirfd, newname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(olddirfd, oldname, newdirfd, newname);
+}
+
 /* SHA-256 of FD's content from the start, streamed (a message is not
    held twice in memory). */
 static int hash_fd(int fd, char hex[65], uint64_t *size_r, char **error_r)
@@ -1068,14 +1088,20 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		return mc_error_set(error_r, "quarantine: no message data");
 
 	sha256_hex(raw_size > 0 ? raw : "", raw_size, want);
-	id = entry_id_new(q, &when);
-
 	/* The whole entry is built in tmp/ and appears in entries/ in one
-	   rename, so readers never see half an entry. */
-	if (mkdirat(q->tmp_fd, id, 0700) < 0) {
-		mc_error_errno(error_r, "quarantine %s: mkdir tmp/%s", q->dir, id);
+	   rename, so readers never see half an entry. Another process
+	   drawing the same microsecond and random bits is next to
+	   impossible, but costs only a retry. */
+	for (int tries = 0;; tries++) {
+		id = entry_id_new(q, &when);
+		if (mkdirat(q->tmp_fd, id, 0700) == 0)
+			break;
+		if (errno != EEXIST || tries == 10) {
+			mc_error_errno(error_r, "quarantine %s: mkdir tmp/%s", q->dir, id);
+			free(id);
+			return -1;
+		}
 		free(id);
-		return -1;
 	}
 	edfd = mc_safe_open_dir(q->tmp_fd, id, NULL, &err);
 	if (edfd < 0)
@@ -1148,7 +1174,7 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 	close(edfd);
 	edfd = -1;
 
-	if (renameat(q->tmp_fd, id, q->entries_fd, id) < 0) {
+	if (rename_noreplace(q->tmp_fd, id, q->entries_fd, id) < 0) {
 		mc_error_errno(&err, "rename into entries/");
 		goto fail;
 	}
