@@ -529,11 +529,24 @@ static json_object *qentry_to_json(const struct mc_qentry *e)
 	}
 	json_object_object_add(o, "reasons", reasons);
 
-	json_object_object_add(o, "envelope_sender", jstr(e->envelope_sender));
-	for (size_t i = 0; i < e->recipient_count; i++)
-		json_object_array_add(rcpts, jstr(e->recipients[i] != NULL ? e->recipients[i] : ""));
-	json_object_object_add(o, "recipients", rcpts);
-	json_object_object_add(o, "arrival_time", json_object_new_int64((int64_t)e->arrival_time));
+	/* The envelope of queue mail may come in the entry's own fields
+	   or in its location (as a store yields it); the record holds it
+	   once. An empty sender is the null sender and stays "". */
+	{
+		const char *sender = e->envelope_sender != NULL ? e->envelope_sender :
+			e->loc.envelope_sender;
+		const char *const *rv = e->recipient_count > 0 ?
+			(const char *const *)e->recipients : e->loc.recipients;
+		size_t rc = e->recipient_count > 0 ? e->recipient_count :
+			rv != NULL ? e->loc.recipient_count : 0;
+		time_t arrival = e->arrival_time != 0 ? e->arrival_time : e->loc.arrival_time;
+
+		json_object_object_add(o, "envelope_sender", jstr(sender));
+		for (size_t i = 0; i < rc; i++)
+			json_object_array_add(rcpts, jstr(rv[i] != NULL ? rv[i] : ""));
+		json_object_object_add(o, "recipients", rcpts);
+		json_object_object_add(o, "arrival_time", json_object_new_int64((int64_t)arrival));
+	}
 	json_object_object_add(o, "from", jstr(e->from));
 	json_object_object_add(o, "subject", jstr(e->subject));
 	json_object_object_add(o, "message_id", jstr(e->message_id));
@@ -719,6 +732,12 @@ static int qentry_from_json(json_object *o, struct mc_qentry *e, char **error_r)
 		}
 	}
 	INT(o, "arrival_time", false, INT64_MIN, INT64_MAX, e->arrival_time);
+	/* The same envelope, seen through the location as stores see
+	   it; these point to the strings above (freed once, there). */
+	e->loc.envelope_sender = e->envelope_sender;
+	e->loc.recipients = (const char *const *)e->recipients;
+	e->loc.recipient_count = e->recipient_count;
+	e->loc.arrival_time = e->arrival_time;
 	STR(o, "from", false, e->from);
 	STR(o, "subject", false, e->subject);
 	STR(o, "message_id", false, e->message_id);
@@ -755,6 +774,7 @@ void mc_qentry_free(struct mc_qentry **entryp)
 	for (size_t i = 0; i < e->reason_count; i++)
 		free(e->reasons[i].value);
 	free(e->reasons);
+	/* loc.envelope_sender and loc.recipients alias these. */
 	free(e->envelope_sender);
 	for (size_t i = 0; i < e->recipient_count; i++)
 		free(e->recipients[i]);

@@ -370,7 +370,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	if (e->envelope_sender != NULL || e->recipient_count > 0) {
 		FIELD("envelope sender", "<%s>", OPT(e->envelope_sender));
 		for (size_t i = 0; i < e->recipient_count; i++)
-			FIELD(i == 0 ? "recipients" : "", "<%s>", e->recipients[i]);
+			printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
 	}
 	if (e->arrival_time != 0) {
 		format_time(e->arrival_time, t, sizeof(t));

@@ -293,6 +293,40 @@ static void test_put_get_read(void **state)
 	free(id);
 }
 
+/* Queue mail: the envelope as a store yields it, in the location, is
+   kept and comes back in both places; the null sender stays "". */
+static void test_envelope_in_location(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const rcpts[] = { "bob@example.com", "carol@example.com" };
+	struct mc_qentry meta, *e;
+	char *id = NULL, *error = NULL;
+
+	memset(&meta, 0, sizeof(meta));
+	meta.loc.kind = "postfix";
+	meta.loc.queue_id = "4ABCD123";
+	meta.loc.offset = -1;
+	meta.loc.envelope_sender = "";
+	meta.loc.recipients = rcpts;
+	meta.loc.recipient_count = 2;
+	meta.loc.arrival_time = 1700000000;
+	assert_int_equal(mc_quarantine_put(f->q, &meta, MSG1, strlen(MSG1), &id, &error), 0);
+	e = mc_quarantine_get(f->q, id, &error);
+	assert_non_null(e);
+	assert_string_equal(e->envelope_sender, "");
+	assert_string_equal(e->loc.envelope_sender, "");
+	assert_int_equal(e->recipient_count, 2);
+	assert_int_equal(e->loc.recipient_count, 2);
+	assert_string_equal(e->recipients[1], "carol@example.com");
+	assert_string_equal(e->loc.recipients[0], "bob@example.com");
+	assert_int_equal(e->arrival_time, 1700000000);
+	assert_int_equal(e->loc.arrival_time, 1700000000);
+	assert_string_equal(e->loc.queue_id, "4ABCD123");
+	assert_null(e->loc.path);
+	mc_qentry_free(&e);
+	free(id);
+}
+
 /* An empty message is a message too. */
 static void test_put_empty(void **state)
 {
@@ -951,6 +985,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_put_get_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_envelope_in_location, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_refuses_bad_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_iteration_order, setup, teardown),
