@@ -26,9 +26,11 @@
 /*	or a regular file, and a mailcure quarantine (a directory with
 /*	entries/ and runs/), which holds mail that must not be taken for
 /*	a mailbox. A symlink where a mailbox is expected (right below the
-/*	root, or named Maildir, mail, Mail or mbox) is reported, never
-/*	followed; a directory or mailbox that cannot be opened is one
-/*	item with read_error, and the walk goes on.
+/*	root; named Maildir, mail, Mail or mbox; in a directory named
+/*	so, or home, spool, vmail, or a domain) is reported, never
+/*	followed; other symlinks (a user's dotfiles) are passed over. A
+/*	directory or mailbox that cannot be opened is one item with
+/*	read_error, and the walk goes on.
 /*--*/
 
 #include <dirent.h>
@@ -173,6 +175,15 @@ static bool mailbox_name(const char *name)
 		strcmp(name, "Mail") == 0 || strcmp(name, "mbox") == 0;
 }
 
+/* A directory whose entries are mailboxes or users' directories:
+   /var/mail, ~/mail, /home, /var/vmail and its DOMAIN directories. */
+static bool mailbox_parent(const char *dirname)
+{
+	return mailbox_name(dirname) || strcmp(dirname, "spool") == 0 ||
+		strcmp(dirname, "home") == 0 || strcmp(dirname, "vmail") == 0 ||
+		(dirname[0] != '.' && strchr(dirname, '.') != NULL);
+}
+
 /* The file NAME starts with a dated From_ line. */
 static bool looks_mbox_file(int dirfd, const char *name)
 {
@@ -287,7 +298,8 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (S_ISLNK(st.st_mode)) {
-			if (name[0] != '.' && (t->depth == 1 || mailbox_name(name))) {
+			if (name[0] != '.' && (t->depth == 1 || mailbox_name(name) ||
+					       mailbox_parent(mc_path_base(d->abs)))) {
 				char *abs = mc_xasprintf("%s/%s", d->abs, name);
 				*msg_r = tree_error(t, "tree", abs, "is a symbolic link, not followed");
 				free(abs);
