@@ -533,8 +533,10 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	int c;
 
 	/* Options may come before or after the subcommand; getopt
-	   moves them ahead of the other arguments. */
-	optind = 1;
+	   moves them ahead of the other arguments. optind = 0 makes
+	   glibc start afresh (main() parsed with "+", stop at the
+	   first non-option, which would otherwise stick). */
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CONFIG_DIR:
