@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 /* --- safe.c --- */
 
@@ -74,5 +75,43 @@ void *mc_xrealloc(void *p, size_t n);
 char *mc_xstrdup(const char *s);
 char *mc_xstrndup(const char *s, size_t n);
 char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* --- store/dovecot.c: running doveadm --- */
+
+/* Which doveadm runs, for which Dovecot. NULL path: $MAILCURE_DOVEADM,
+   else /usr/bin/doveadm, else doveadm from $PATH. NULL config:
+   $MAILCURE_DOVECOT_CONFIG (doveadm -c FILE), else doveadm's default.
+   timeout_s: how long doveadm may stay silent (0 = 900 s). */
+struct mc_doveadm {
+	const char *path;
+	const char *config;
+	unsigned timeout_s;
+};
+
+/* A doveadm started with fork+execve (never a shell) from ARGS (what
+   follows "doveadm [-c FILE]"), INPUT (may be NULL) on its standard
+   input; standard output is read with mc_doveadm_read, standard
+   error is kept (bounded) for mc_doveadm_finish. */
+struct mc_doveadm_proc;
+int mc_doveadm_start(const struct mc_doveadm *dv, const char *const *args,
+		     const void *input, size_t input_size,
+		     struct mc_doveadm_proc **proc_r, char **error_r);
+/* Up to SIZE bytes of its standard output; 0 at the end, -1 on error
+   or timeout. */
+ssize_t mc_doveadm_read(struct mc_doveadm_proc *proc, void *buf, size_t size,
+			char **error_r);
+/* Wait for it (with KILL: kill it first; else its remaining output is
+   read and dropped). Returns its exit status (128+N for signal N);
+   *stderr_r is its standard error on one line, or NULL. */
+int mc_doveadm_finish(struct mc_doveadm_proc **proc, bool kill,
+		      char **stderr_r);
+/* Run to the end. Returns the exit status, or -1 with *error_r when
+   it could not run, timed out, or wrote more than MAX_OUT bytes
+   (errno EFBIG). *out_r (NUL-terminated) and *stderr_r may be NULL
+   pointers to ignore them. */
+int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
+		   const void *input, size_t input_size, size_t max_out,
+		   char **out_r, size_t *out_len_r, char **stderr_r,
+		   char **error_r);
 
 #endif

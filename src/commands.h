@@ -54,6 +54,8 @@ int mc_cli_report_html(const struct mc_global *g, const char *run_id,
 		       const char *path);
 int cmd_host(int argc, char **argv, struct mc_global *g);
 int cmd_queue(int argc, char **argv, struct mc_global *g);
+int cmd_isolate(int argc, char **argv, struct mc_global *g);
+int cmd_reconnect(int argc, char **argv, struct mc_global *g);
 
 /* output.c: what the user sees. */
 struct mc_output;

@@ -36,6 +36,8 @@ static const struct command commands[] = {
 	{ "demo", cmd_demo, "build a sample infected server and clean it" },
 	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]..." },
 	{ "queue", cmd_queue, "status|list|find [QUERY]|scan|delete [QUERY]|freeze|thaw|release ID..." },
+	{ "isolate", cmd_isolate, "[--allow CIDR]... [--ports LIST] [--keep-mx] [--status]  cut users off" },
+	{ "reconnect", cmd_reconnect, "undo isolate exactly" },
 };
 
 bool mc_cli_has_command(const char *name)
@@ -67,6 +69,7 @@ static void usage(FILE *fp)
 		"      --config FILE     settings file\n"
 		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
 		"      --run-id ID       act as part of run ID (respond uses it)\n"
+		"      --dovecot-config FILE  Dovecot configuration for doveadm -c (dovecot: stores, isolate)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n\n"
 		"QUERY defaults to 'virus'. Exit codes: 0 nothing matched, 1 matches\n"
@@ -134,7 +137,7 @@ static unsigned long long parse_size(const char *s, const char *what)
 enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
-	OPT_RUN_ID, OPT_STATE_DIR,
+	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG,
 };
 
 static const struct option global_options[] = {
@@ -153,6 +156,7 @@ static const struct option global_options[] = {
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
+	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -197,6 +201,8 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		g->run_id = arg;
 		return true;
 	case OPT_STATE_DIR: g->state_dir = arg; return true;
+	/* Read by the dovecot: store, its restore and isolate (doveadm -c). */
+	case OPT_DOVECOT_CONFIG: setenv("MAILCURE_DOVECOT_CONFIG", arg, 1); return true;
 	case 'h': usage(stdout); exit(0);
 	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
 	}

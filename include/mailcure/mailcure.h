@@ -299,6 +299,7 @@ extern const struct mc_store_ops mc_store_mbox;
 extern const struct mc_store_ops mc_store_eml;
 extern const struct mc_store_ops mc_store_tree;	/* bare path, auto-detected */
 extern const struct mc_store_ops mc_store_postfix;	/* postfix:[CONFIG_DIR] queue */
+extern const struct mc_store_ops mc_store_dovecot;	/* dovecot:USERMASK, via doveadm */
 
 /* Store ops by URI scheme / kind name, or NULL. */
 const struct mc_store_ops *mc_store_lookup(const char *kind);
@@ -585,5 +586,78 @@ int mc_host_scan_run(const struct mc_host_scan *set,
    timestamps and extended attributes; an existing file is never
    overwritten. The other operations refuse: a host is not a store. */
 extern const struct mc_store_ops mc_store_host;
+
+/* ------------------------------------------------------------------ */
+/* Isolation: users cut off, services kept (lib/net/isolate.c)        */
+/* ------------------------------------------------------------------ */
+
+#define MC_DEFAULT_ISOLATE_STATE "/var/lib/mailcure/isolate.json"
+
+/* How to isolate, and where the record of it is kept. */
+struct mc_isolate_settings {
+	/* The record; NULL: $MAILCURE_ISOLATE_STATE, else
+	   MC_DEFAULT_ISOLATE_STATE. */
+	const char *state_path;
+	/* TCP and UDP ports closed; NULL: 25 465 587 110 995 143 993
+	   4190 80 443. */
+	const uint16_t *ports;
+	size_t port_count;
+	/* Administrator networks left open ("192.0.2.0/24",
+	   "2001:db8::/32"; an address alone is one host). Loopback is
+	   always open. */
+	const char *const *allow;
+	size_t allow_count;
+	bool keep_mx;		/* port 25 stays open: mail keeps arriving */
+	bool no_kick;		/* leave open Dovecot sessions alone */
+	bool dry_run;		/* plan only, change nothing */
+	/* doveadm and its configuration (NULL: as for mc_store_dovecot). */
+	const char *doveadm;
+	const char *dovecot_config;
+};
+
+/* What is (or was just put) in force. */
+struct mc_isolation {
+	bool recorded;		/* a record exists */
+	bool applied;		/* ... and says the rules went in */
+	bool rules_checked;	/* the ruleset could be looked at */
+	bool rules_present;	/* ... and holds mailcure's table */
+	time_t since;
+	uint16_t *ports;
+	size_t port_count;
+	char **allow;		/* normalized CIDRs */
+	size_t allow_count;
+	bool keep_mx;
+	uint64_t dropped_packets;	/* by the rules, so far */
+	char *ruleset;		/* nft commands of mailcure's table */
+	char *state_path;
+	/* mc_isolate_apply: */
+	bool already;		/* nothing done, it was in force */
+	char **kicked;		/* sessions cut: "alice imap 192.0.2.2" */
+	size_t kicked_count;
+	char **commands;	/* dry run: what would run */
+	size_t command_count;
+	char *warning;		/* Dovecot unreachable, sessions left, ... */
+	/* mc_isolate_remove: */
+	bool removed_rules;
+	bool removed_record;
+};
+
+/* Cut users off: record the isolation (fsync'd) BEFORE anything
+   changes, put the nftables table "inet mailcure" in place in one
+   transaction, then disconnect open Dovecot sessions (doveadm kick)
+   from addresses that are not allowed. In force already: nothing is
+   done (iso->already). Dovecot not running is a warning, not an
+   error: the rules apply anyway. */
+int mc_isolate_apply(const struct mc_isolate_settings *set,
+		     struct mc_isolation **iso_r, char **error_r);
+/* What is in force: the record, and (as root) the ruleset. */
+int mc_isolate_status(const struct mc_isolate_settings *set,
+		      struct mc_isolation **iso_r, char **error_r);
+/* Undo mc_isolate_apply exactly: delete the table "inet mailcure"
+   (nothing else in the ruleset is touched) and then the record. Also
+   cleans up after an isolate that was interrupted. */
+int mc_isolate_remove(const struct mc_isolate_settings *set,
+		      struct mc_isolation **iso_r, char **error_r);
+void mc_isolation_free(struct mc_isolation **iso);
 
 #endif

@@ -77,6 +77,7 @@ static const struct mc_store_ops *const store_table[] = {
 	&mc_store_tree,
 	&mc_store_postfix,	/* postfix:[CONFIG_DIR], the Postfix queue */
 	&mc_store_host,	/* restore only: host files from `mailcure host clean` */
+	&mc_store_dovecot,	/* dovecot:USERMASK, through doveadm */
 };
 
 /* What a bare path may be, in the order it is tried. */

@@ -1,0 +1,387 @@
+/*++
+/* NAME
+/*	cmd_isolate 1
+/* SUMMARY
+/*	mailcure isolate|reconnect: cut users off the mail server, and undo it
+/* SYNOPSIS
+/*	mailcure isolate [--allow CIDR]... [--ports LIST] [--keep-mx]
+/*		[--no-kick] [--state FILE]
+/*	mailcure isolate --status [--state FILE]
+/*	mailcure reconnect [--state FILE]
+/* DESCRIPTION
+/*	isolate drops inbound connections to the mail client and MTA
+/*	ports (25 465 587 110 995 143 993 4190 80 443, or --ports) from
+/*	everywhere except loopback and the --allow networks (IPv4 and
+/*	IPv6), and disconnects open Dovecot sessions from other
+/*	addresses. --keep-mx leaves port 25 open, so that mail keeps
+/*	arriving (into a frozen queue). A second isolate changes nothing.
+/*	--dry-run prints the rules and the commands.
+/*
+/*	isolate --status shows what is in force, since when, and how
+/*	many packets were dropped. Exit status: 0 isolated, 1 not
+/*	isolated, 2 inconsistent (a record without its rules) or error.
+/*
+/*	reconnect removes exactly what isolate added (the nftables table
+/*	"inet mailcure") and the record; the rest of the ruleset is left
+/*	byte for byte as it was.
+/*
+/*	The record is --state FILE, else $MAILCURE_ISOLATE_STATE, else
+/*	isolate.json in --state-dir (default /var/lib/mailcure). The
+/*	global --dovecot-config FILE (or $MAILCURE_DOVECOT_CONFIG) selects
+/*	the Dovecot instance whose sessions are cut; $MAILCURE_DOVEADM
+/*	names doveadm.
+/*
+/*	Exit status of isolate and reconnect: 0 done (warnings, such as
+/*	Dovecot not running, are printed but do not fail), 2 error.
+/*--*/
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <json-c/json.h>
+
+#include "commands.h"
+
+static void format_since(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t <= 0) {
+		snprintf(buf, size, "an unknown time");
+		return;
+	}
+	gmtime_r(&t, &tm);
+	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
+static void print_ports(const struct mc_isolation *iso)
+{
+	for (size_t i = 0; i < iso->port_count; i++)
+		printf("%s%u", i > 0 ? " " : "", iso->ports[i]);
+}
+
+static void print_allowed(const struct mc_isolation *iso)
+{
+	printf("loopback");
+	for (size_t i = 0; i < iso->allow_count; i++)
+		printf(", %s", iso->allow[i]);
+}
+
+static json_object *iso_json(const char *event, const char *status,
+			     const struct mc_isolation *iso)
+{
+	json_object *o = json_object_new_object();
+	json_object *ports = json_object_new_array(), *allow = json_object_new_array();
+
+	json_object_object_add(o, "event", json_object_new_string(event));
+	json_object_object_add(o, "status", json_object_new_string(status));
+	if (iso->since > 0)
+		json_object_object_add(o, "since", json_object_new_int64((int64_t)iso->since));
+	for (size_t i = 0; i < iso->port_count; i++)
+		json_object_array_add(ports, json_object_new_int(iso->ports[i]));
+	json_object_object_add(o, "ports", ports);
+	for (size_t i = 0; i < iso->allow_count; i++)
+		json_object_array_add(allow, json_object_new_string(iso->allow[i]));
+	json_object_object_add(o, "allow", allow);
+	json_object_object_add(o, "keep_mx", json_object_new_boolean(iso->keep_mx));
+	json_object_object_add(o, "recorded", json_object_new_boolean(iso->recorded));
+	if (iso->rules_checked) {
+		json_object_object_add(o, "rules_present", json_object_new_boolean(iso->rules_present));
+		json_object_object_add(o, "dropped_packets",
+				       json_object_new_int64((int64_t)iso->dropped_packets));
+	}
+	if (iso->state_path != NULL)
+		json_object_object_add(o, "state", json_object_new_string(iso->state_path));
+	if (iso->kicked_count > 0) {
+		json_object *k = json_object_new_array();
+		for (size_t i = 0; i < iso->kicked_count; i++)
+			json_object_array_add(k, json_object_new_string(iso->kicked[i]));
+		json_object_object_add(o, "kicked", k);
+	}
+	if (iso->command_count > 0) {
+		json_object *c = json_object_new_array();
+		for (size_t i = 0; i < iso->command_count; i++)
+			json_object_array_add(c, json_object_new_string(iso->commands[i]));
+		json_object_object_add(o, "commands", c);
+	}
+	if (iso->warning != NULL)
+		json_object_object_add(o, "warning", json_object_new_string(iso->warning));
+	return o;
+}
+
+static void json_print(json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+					    JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+static void print_commands(const struct mc_isolation *iso)
+{
+	for (size_t i = 0; i < iso->command_count; i++)
+		printf("%s\n", iso->commands[i]);
+}
+
+/* --ports 25,465,587 (or repeated). */
+static void parse_ports(const char *arg, uint16_t **ports, size_t *count)
+{
+	char *copy = strdup(arg), *save = NULL;
+
+	for (char *p = strtok_r(copy, ", ", &save); p != NULL; p = strtok_r(NULL, ", ", &save)) {
+		char *end;
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (*end != '\0' || v == 0 || v > 65535 || p[0] == '-' || p[0] == '+')
+			mc_die_usage("--ports: not a port number: %s", p);
+		*ports = realloc(*ports, (*count + 1) * sizeof(**ports));
+		(*ports)[(*count)++] = (uint16_t)v;
+	}
+	free(copy);
+	if (*count == 0)
+		mc_die_usage("--ports: no port given");
+}
+
+static char *default_state_path(const struct mc_global *g)
+{
+	const char *env = getenv("MAILCURE_ISOLATE_STATE");
+
+	if (env != NULL && env[0] != '\0')
+		return strdup(env);
+	const char *dir = g->state_dir != NULL ? g->state_dir : MC_DEFAULT_STATE_DIR;
+	size_t n = strlen(dir) + sizeof("/isolate.json");
+	char *path = malloc(n);
+
+	if (path == NULL)
+		abort();
+	snprintf(path, n, "%s/isolate.json", dir);
+	return path;
+}
+
+static int show_status(const struct mc_global *g, struct mc_isolate_settings *set)
+{
+	struct mc_isolation *iso = NULL;
+	char *error = NULL, since[64];
+	const char *status;
+	int code;
+
+	if (mc_isolate_status(set, &iso, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return MC_EXIT_ERROR;
+	}
+	format_since(iso->since, since, sizeof(since));
+	if (iso->rules_checked && iso->rules_present) {
+		status = "isolated";
+		code = MC_EXIT_CLEAN;
+	} else if (iso->recorded && !iso->rules_checked) {
+		status = "recorded";
+		code = iso->applied ? MC_EXIT_CLEAN : MC_EXIT_ERROR;
+	} else if (iso->recorded) {
+		status = "interrupted";
+		code = MC_EXIT_ERROR;
+	} else {
+		status = "not-isolated";
+		code = MC_EXIT_FOUND;
+	}
+	if (g->json) {
+		json_print(iso_json("isolation", status, iso));
+	} else if (strcmp(status, "isolated") == 0) {
+		if (iso->recorded) {
+			printf("isolated since %s: ports ", since);
+			print_ports(iso);
+			printf(" closed%s, open to ", iso->keep_mx ? " (port 25 kept open)" : "");
+			print_allowed(iso);
+			printf("; %llu packets dropped\n", (unsigned long long)iso->dropped_packets);
+		} else {
+			printf("isolated: the nftables table inet mailcure is in place, but there "
+			       "is no record at %s; 'mailcure reconnect' removes the table\n",
+			       iso->state_path);
+		}
+	} else if (strcmp(status, "recorded") == 0) {
+		printf("an isolation is recorded since %s (ports ", since);
+		print_ports(iso);
+		printf(", open to ");
+		print_allowed(iso);
+		printf("); run as root to check that its rules are in place\n");
+	} else if (strcmp(status, "interrupted") == 0) {
+		printf("NOT isolated: an isolation is recorded since %s, but its rules are "
+		       "not in the ruleset (an isolate that was interrupted, or a flushed "
+		       "ruleset); run 'mailcure isolate' again, or 'mailcure reconnect'\n", since);
+	} else {
+		printf("not isolated\n");
+	}
+	mc_isolation_free(&iso);
+	return code;
+}
+
+int cmd_isolate(int argc, char **argv, struct mc_global *g)
+{
+	static const struct option options[] = {
+		{ "allow", required_argument, NULL, 'a' },
+		{ "ports", required_argument, NULL, 'p' },
+		{ "keep-mx", no_argument, NULL, 'm' },
+		{ "no-kick", no_argument, NULL, 'n' },
+		{ "status", no_argument, NULL, 's' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mc_isolate_settings set;
+	struct mc_isolation *iso = NULL;
+	const char **allow = NULL;
+	uint16_t *ports = NULL;
+	size_t port_count = 0;
+	bool status = false;
+	char *state = NULL, *error = NULL, since[64];
+	int c, code = MC_EXIT_CLEAN;
+
+	memset(&set, 0, sizeof(set));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			allow = realloc(allow, (set.allow_count + 1) * sizeof(*allow));
+			allow[set.allow_count++] = optarg;
+			break;
+		case 'p': parse_ports(optarg, &ports, &port_count); break;
+		case 'm': set.keep_mx = true; break;
+		case 'n': set.no_kick = true; break;
+		case 's': status = true; break;
+		case 'S': free(state); state = strdup(optarg); break;
+		case 'h':
+			printf("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
+			       "[--keep-mx] [--no-kick] [--state FILE]\n"
+			       "       mailcure isolate --status [--state FILE]\n");
+			return MC_EXIT_CLEAN;
+		default:
+			mc_die_usage("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
+				     "[--keep-mx] [--no-kick] [--status] [--state FILE]");
+		}
+	}
+	if (optind < argc)
+		mc_die_usage("isolate: unexpected argument '%s'", argv[optind]);
+	if (state == NULL)
+		state = default_state_path(g);
+	set.state_path = state;
+	set.allow = allow;
+	set.ports = ports;
+	set.port_count = port_count;
+	set.dry_run = g->dry_run;
+
+	if (status) {
+		code = show_status(g, &set);
+		goto out;
+	}
+	if (mc_isolate_apply(&set, &iso, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		code = MC_EXIT_ERROR;
+		goto out;
+	}
+	format_since(iso->since, since, sizeof(since));
+	if (g->json) {
+		json_print(iso_json("isolate", g->dry_run ? "dry-run" :
+				    iso->already ? "already" : "isolated", iso));
+	} else if (g->dry_run) {
+		printf("would isolate: ports ");
+		print_ports(iso);
+		printf(" closed, open to ");
+		print_allowed(iso);
+		printf("\n");
+		print_commands(iso);
+	} else if (iso->already) {
+		printf("already isolated since %s (ports ", since);
+		print_ports(iso);
+		printf(", open to ");
+		print_allowed(iso);
+		printf("): nothing changed\n");
+	} else {
+		printf("isolated: ports ");
+		print_ports(iso);
+		printf(" closed%s, open to ", set.keep_mx ? " (port 25 kept open)" : "");
+		print_allowed(iso);
+		printf("\n");
+		if (iso->kicked_count > 0) {
+			printf("disconnected %zu Dovecot session%s:\n", iso->kicked_count,
+			       iso->kicked_count == 1 ? "" : "s");
+			for (size_t i = 0; i < iso->kicked_count; i++)
+				printf("  %s\n", iso->kicked[i]);
+		}
+		if (g->verbose >= 0)
+			printf("recorded in %s; undo with 'mailcure reconnect'\n", iso->state_path);
+	}
+	if (iso->warning != NULL)
+		mc_warn("warning: %s", iso->warning);
+	mc_isolation_free(&iso);
+out:
+	free(allow);
+	free(ports);
+	free(state);
+	return code;
+}
+
+int cmd_reconnect(int argc, char **argv, struct mc_global *g)
+{
+	static const struct option options[] = {
+		{ "state", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct mc_isolate_settings set;
+	struct mc_isolation *iso = NULL;
+	char *state = NULL, *error = NULL;
+	int c;
+
+	memset(&set, 0, sizeof(set));
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		switch (c) {
+		case 'S': free(state); state = strdup(optarg); break;
+		case 'h':
+			printf("usage: mailcure reconnect [--state FILE]\n");
+			return MC_EXIT_CLEAN;
+		default:
+			mc_die_usage("usage: mailcure reconnect [--state FILE]");
+		}
+	}
+	if (optind < argc)
+		mc_die_usage("reconnect: unexpected argument '%s'", argv[optind]);
+	if (state == NULL)
+		state = default_state_path(g);
+	set.state_path = state;
+	set.dry_run = g->dry_run;
+	if (mc_isolate_remove(&set, &iso, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		free(state);
+		return MC_EXIT_ERROR;
+	}
+	if (g->json) {
+		json_object *o = iso_json("reconnect", g->dry_run ? "dry-run" :
+					  iso->removed_rules || iso->removed_record ?
+					  "reconnected" : "not-isolated", iso);
+		json_object_object_add(o, "removed_rules", json_object_new_boolean(iso->removed_rules));
+		json_object_object_add(o, "removed_record", json_object_new_boolean(iso->removed_record));
+		json_print(o);
+	} else if (g->dry_run) {
+		if (iso->command_count == 0)
+			printf("not isolated: nothing to undo\n");
+		print_commands(iso);
+	} else if (!iso->removed_rules && !iso->removed_record) {
+		printf("not isolated: nothing to undo\n");
+	} else {
+		if (iso->removed_rules)
+			printf("reconnected: removed the nftables table inet mailcure "
+			       "(%llu packets dropped while isolated)\n",
+			       (unsigned long long)iso->dropped_packets);
+		else
+			printf("reconnected: the isolation rules were already gone\n");
+		if (iso->removed_record && g->verbose >= 0)
+			printf("removed the record %s\n", iso->state_path);
+	}
+	mc_isolation_free(&iso);
+	free(state);
+	return MC_EXIT_CLEAN;
+}
