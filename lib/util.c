@@ -67,11 +67,14 @@ int mc_error_errno(char **error_r, const char *fmt, ...)
 void mc_limits_default(struct mc_limits *limits_r)
 {
 	/* Defaults follow clamd's, raised where mail needs it: a mail
-	   message carries base64 (4/3 of the decoded size). */
+	   message carries base64 (4/3 of the decoded size), and the
+	   message, its multipart and the encoded part are container
+	   levels that a file scan of the same attachment does not have,
+	   so recursion gets three more levels than clamd's 17. */
 	limits_r->max_message_size = 256ULL << 20;
 	limits_r->max_scan_size = 400ULL << 20;
 	limits_r->max_file_size = 100ULL << 20;
-	limits_r->max_recursion = 17;
+	limits_r->max_recursion = 20;
 	limits_r->max_files = 10000;
 	limits_r->max_scan_time_ms = 120000;
 	limits_r->max_mime_parts = 1000;
