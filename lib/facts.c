@@ -992,8 +992,12 @@ static char *iconv_to_utf8(const char *in, size_t len, const char *charset)
 	char *ip = (char *)in;
 	size_t il = len;
 	while (il > 0) {
+		if (cap - o < 16) {
+			cap = cap * 2;
+			out = mc_xrealloc(out, cap);
+		}
 		char *op = out + o;
-		size_t ol = cap - o - 4;	/* room for U+FFFD and NUL */
+		size_t ol = cap - o - 4;	/* keeps room for U+FFFD and NUL */
 		size_t r = iconv(cd, &ip, &il, &op, &ol);
 		o = (size_t)(op - out);
 		if (r != (size_t)-1)

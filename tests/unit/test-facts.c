@@ -413,6 +413,19 @@ static void test_charsets(void **state)
 	assert_string_equal(p[0].text_utf8, "caf\xc3\xa9\n");
 	tmsg_free(&t);
 
+	/* Many unconvertible bytes: each becomes U+FFFD, three bytes for
+	   one, past the first guess of the output size. */
+	GString *bad = g_string_new("Content-Type: text/plain; charset=euc-jp\n\n");
+	for (int i = 0; i < 300; i++)
+		g_string_append_c(bad, (char)0xff);
+	tmsg_init_len(&t, bad->str, bad->len);
+	f = tmsg_facts(&t);
+	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+	assert_true(g_utf8_validate(p[0].text_utf8, -1, NULL));
+	assert_int_equal(strlen(p[0].text_utf8), 900);
+	tmsg_free(&t);
+	g_string_free(bad, TRUE);
+
 	/* A NUL cannot cut the text short for a search. */
 	tmsg_init_len(&t, nul, sizeof(nul) - 1);
 	f = tmsg_facts(&t);
