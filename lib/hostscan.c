@@ -30,7 +30,7 @@
 /*	and the mail stores that `mailbox clean` cleans per message:
 /*	/var/mail, /var/spool/mail, /var/spool/postfix, /var/spool/exim*,
 /*	/var/vmail, /home/<user>/Maildir, /home/<user>/mail, and any
-/*	directory that is a Maildir (has cur/, new/ and tmp/) or a
+/*	directory that is a Maildir (has cur/ and new/) or a
 /*	Dovecot mailbox (has dovecot.index or dovecot.map.index). The
 /*	quarantine directory is always left out, and so are pseudo file
 /*	systems (proc, sysfs, cgroup, debugfs...) found anywhere,
@@ -385,7 +385,7 @@ static bool has_file(int dirfd, const char *name)
    `mailbox clean`, or NULL. */
 static const char *mail_store_kind(int fd)
 {
-	if (has_subdir(fd, "cur") && has_subdir(fd, "new") && has_subdir(fd, "tmp"))
+	if (has_subdir(fd, "cur") && has_subdir(fd, "new"))
 		return "Maildir";
 	if (has_file(fd, "dovecot.index") || has_file(fd, "dovecot.map.index"))
 		return "Dovecot mailbox";
@@ -897,7 +897,7 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 	const struct mc_host_scan *set = hs->set;
 	unsigned char *buf = NULL;
 	char *error = NULL, *extra = NULL, *id = NULL;
-	struct stat now;
+	struct stat copied, now;
 
 	if (looks_like_mbox(fd)) {
 		rec->action = "refused";
@@ -913,11 +913,11 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 	}
 	if (read_whole(fd, (size_t)st->st_size, &buf, &error) < 0)
 		goto failed;
-	if (fstat(fd, &now) < 0) {
+	if (fstat(fd, &copied) < 0) {
 		mc_error_errno(&error, "fstat");
 		goto failed;
 	}
-	if (!same_content_state(st, &now)) {
+	if (!same_content_state(st, &copied)) {
 		/* Something changed since the scan: a chmod, another hard
 		   link removed, or the content. Only content that is itself
 		   infected is quarantined and removed. */
@@ -925,12 +925,13 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 
 		set->engine_ops->scan_buffer(set->engine, buf, (size_t)st->st_size, &verdict);
 		if (verdict.kind != MC_VERDICT_INFECTED ||
-		    (uint64_t)now.st_size != (uint64_t)st->st_size) {
+		    (uint64_t)copied.st_size != (uint64_t)st->st_size) {
 			mc_error_set(&error, "changed after it was scanned; not removed");
 			goto failed;
 		}
 	}
-	extra = extra_json(fd, st, dir->root->path, &error);
+	/* What restore puts back is the file as it was copied. */
+	extra = extra_json(fd, &copied, dir->root->path, &error);
 	if (extra == NULL)
 		goto failed;
 
@@ -938,6 +939,10 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 	memset(&meta, 0, sizeof(meta));
 	meta.run_id = (char *)set->run_id;
 	meta.loc = rec->msg.loc;
+	meta.loc.uid = copied.st_uid;
+	meta.loc.gid = copied.st_gid;
+	meta.loc.mode = copied.st_mode;
+	meta.loc.mtime = copied.st_mtime;
 	meta.reasons = rec->match.reasons;
 	meta.reason_count = rec->match.reason_count;
 	meta.extra_json = extra;

@@ -2,7 +2,7 @@
 # NAME
 #	t5040-host-excludes - what host scan leaves out, and mbox files
 # DESCRIPTION
-#	- A Maildir (cur/new/tmp) and a Dovecot mailbox directory holding
+#	- A Maildir (cur/ and new/) and a Dovecot mailbox directory holding
 #	  infected messages are left out by default (`mailbox clean`
 #	  cleans them per message) and scanned with --no-default-excludes.
 #	- An infected mbox file is reported by `host scan`, but `host
