@@ -8,7 +8,8 @@
 #	restore --run RUN`: every file is back with the same content,
 #	owner, group, mode, mtime and atime, extended attributes included;
 #	clean files are never touched. A second restore is refused, and a
-#	restore never overwrites a file that took the path meanwhile.
+#	restore never overwrites a file that took the path meanwhile, and
+#	never follows a directory that was replaced by a symlink.
 #	--dry-run changes nothing.
 
 set -u
@@ -130,4 +131,25 @@ rc=$?
 grep -qi "exists" "$tmp/restore3" || { cat "$tmp/restore3"; fail "no reason given for the refusal"; }
 [ "$(cat "$tree/usr/bin/setuid-tool")" = "new tool" ] || fail "restore overwrote an existing file"
 ls -a "$tree/usr/bin" | grep -q mailcure-restore && fail "restore left a temporary file"
+
+# A directory on the way replaced by a symlink since: refused, nothing
+# is written where the symlink points.
+mc --json host clean "$tree/home" >"$tmp/clean3.json" 2>&1
+run3=$(tail -n 1 "$tmp/clean3.json" | sed -n 's/.*"run":"\([^"]*\)".*/\1/p')
+[ -e "$tree/home/alice/Downloads/invoice.exe" ] && fail "third clean did not remove invoice.exe"
+mkdir -p "$tmp/elsewhere"
+mv "$tree/home/alice/Downloads" "$tree/home/alice/Downloads.moved"
+ln -s "$tmp/elsewhere" "$tree/home/alice/Downloads"
+mc quarantine restore --run "$run3" >"$tmp/restore4" 2>&1
+rc=$?
+[ "$rc" = 2 ] || { cat "$tmp/restore4"; fail "restore through a symlink: exit $rc, expected 2"; }
+grep -q "symbolic link" "$tmp/restore4" || { cat "$tmp/restore4"; fail "no reason given for the refusal"; }
+[ -z "$(ls -A "$tmp/elsewhere")" ] || fail "restore wrote through a symlink"
+# Once the directory is back, the same entry restores.
+rm "$tree/home/alice/Downloads"
+mv "$tree/home/alice/Downloads.moved" "$tree/home/alice/Downloads"
+mc quarantine restore --run "$run3" >"$tmp/restore5" 2>&1
+rc=$?
+[ "$rc" = 0 ] || { cat "$tmp/restore5"; fail "restore after the directory came back: exit $rc"; }
+cmp -s "$tree/home/alice/Downloads/invoice.exe" "$TF/clam.exe" || fail "invoice.exe not restored"
 exit 0
