@@ -132,8 +132,10 @@ static const char env_types[] = "MCTcFILSDRO/WVA>K<iondfm";
 static const char content_types[] = "XLNE";
 static const char extract_types[] = "EDRO/PreAFIL>K<ion";
 
-static int qf_parse(const unsigned char *buf, size_t len, struct qf_parsed *p,
-		    char **error_r)
+/* Parse the queue file BUF. With ENVELOPE_ONLY, stop successfully at
+   the start of the content (BUF may then be the head of a file). */
+static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
+		    struct qf_parsed *p, char **error_r)
 {
 	enum qf_segment seg = SEG_ENVELOPE;
 	size_t pos = 0, records = 0;
@@ -252,6 +254,13 @@ static int qf_parse(const unsigned char *buf, size_t len, struct qf_parsed *p,
 			p->done_count++;
 			break;
 		case 'M':
+			if (envelope_only) {
+				if (!p->have_sender) {
+					mc_error_set(error_r, "corrupt queue file: no sender record");
+					goto fail;
+				}
+				return 0;
+			}
 			seg = SEG_CONTENT;
 			break;
 		case 'N':
@@ -515,7 +524,16 @@ static struct postfix_msg *read_entry(struct postfix_store *ps,
 	close(dfd);
 	mc_store_msg_stat(m, &st);
 	if ((uint64_t)st.st_size > ps->base.limits.max_message_size + ENVELOPE_SLACK) {
-		/* Not read: reported as unscanned by size. */
+		/* Not read: reported as unscanned by size. Its envelope,
+		   at the start of the file, is still worth showing. */
+		unsigned char *head = mc_xmalloc(ENVELOPE_SLACK);
+		ssize_t n = pread(fd, head, ENVELOPE_SLACK, 0);
+		struct qf_parsed parsed;
+
+		if (n > 0 && qf_parse(head, (size_t)n, true, &parsed, NULL) == 0)
+			postfix_msg_fill(pm, &parsed);
+		free(head);
+		pm->m.msg.data = NULL;
 		m->msg.size = m->msg.raw_size = (size_t)st.st_size;
 		close(fd);
 		return pm;
@@ -538,7 +556,7 @@ static struct postfix_msg *read_entry(struct postfix_store *ps,
 	mc_sha256(buf, len, pm->sha256);
 
 	struct qf_parsed parsed;
-	if (qf_parse(buf, len, &parsed, &err) < 0) {
+	if (qf_parse(buf, len, false, &parsed, &err) < 0) {
 		mc_store_msg_error(m, "%s", err);
 		free(err);
 		/* Nothing of a corrupt file is scanned or acted on. */
@@ -920,7 +938,7 @@ static int postfix_restore(const struct mc_qentry *entry, const void *raw,
 	char *err = NULL;
 	int ret;
 
-	if (qf_parse(raw, raw_size, &parsed, &err) < 0) {
+	if (qf_parse(raw, raw_size, false, &parsed, &err) < 0) {
 		mc_error_set(error_r, "queue file %s: %s", entry->loc.queue_id != NULL ?
 			     entry->loc.queue_id : "?", err);
 		free(err);
