@@ -57,6 +57,42 @@ static void usage(void)
 		     "[--no-default-excludes] [PATH]...");
 }
 
+static void help(void)
+{
+	printf("usage: mailcure [GLOBAL OPTIONS] host scan|clean [OPTIONS] [PATH]...\n\n"
+	       "scan reports the infected files below each PATH (default /); clean\n"
+	       "moves them into the quarantine (restore with 'mailcure quarantine\n"
+	       "restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
+	       "devices are never opened.\n\n"
+	       "options:\n"
+	       "      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
+	       "                             full path, '*' also matches '/')\n"
+	       "  -x, --one-file-system      stay on the file system of each PATH\n"
+	       "      --max-filesize SIZE    larger files are reported unscanned (k/M/G;\n"
+	       "                             default: the engine's file size limit)\n"
+	       "      --max-depth N          directory nesting limit (default 1024)\n"
+	       "      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
+	       "                             stores (pseudo file systems and the\n"
+	       "                             quarantine are always left out)\n\n"
+	       "left out by default:\n ");
+	size_t col = 1;
+	for (size_t i = 0; mc_host_default_excludes[i] != NULL; i++) {
+		size_t len = strlen(mc_host_default_excludes[i]) + 1;
+		if (col + len > 72) {
+			printf("\n ");
+			col = 1;
+		}
+		printf(" %s", mc_host_default_excludes[i]);
+		col += len;
+	}
+	printf("\nany Maildir or Dovecot mailbox directory, and the quarantine.\n"
+	       "An mbox file is reported but never quarantined whole: clean it with\n"
+	       "'mailcure mailbox clean -s mbox:PATH'.\n\n"
+	       "Exit status: 0 nothing found, 1 infected files found (and quarantined),\n"
+	       "2 something could not be scanned or cleaned.\n");
+	exit(MC_EXIT_CLEAN);
+}
+
 static unsigned long long parse_number(const char *s, const char *what)
 {
 	char *end;
@@ -192,6 +228,9 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 
 	if (argc < 2)
 		usage();
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0)
+		help();
 	if (strcmp(argv[1], "scan") == 0)
 		clean = false;
 	else if (strcmp(argv[1], "clean") == 0)
@@ -224,6 +263,9 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 			break;
 		case OPT_NO_DEFAULTS:
 			default_excludes = false;
+			break;
+		case 'h':
+			help();
 			break;
 		default:
 			usage();
