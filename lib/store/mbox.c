@@ -28,8 +28,11 @@
 /*	kept by every rewrite.
 /*
 /*	The file is read with plain reads into a window that holds one
-/*	message at a time (each yielded message gets its own copy), up
-/*	to the size the file had when it was opened. It is not mmap()ed:
+/*	message at a time, and looked at line by line, each byte once;
+/*	each yielded message gets its own buffer (a large one takes the
+/*	window itself, so its bytes are not copied again). Reading stops
+/*	at the size the file had when it was opened, and does not
+/*	change its atime. It is not mmap()ed:
 /*	a mail client that truncates the file while we read would turn
 /*	a mapping into SIGBUS. A message larger than max_message_size is
 /*	stepped over without being kept (see store.c).
@@ -56,10 +59,11 @@
 /*	touch the mbox and names the journal.
 /*
 /*	When quarantine succeeded but the rewrite could not be done
-/*	(lock lost, disk full), the message stays in the mbox and its
-/*	quarantine entry stays too, named in the error: nothing is lost,
-/*	and a later restore of that entry would duplicate the message,
-/*	which the error says.
+/*	(journal not writable, disk full) the message stays in the mbox,
+/*	and its fresh quarantine entry is discarded so that no restore
+/*	can duplicate it; the error says so. Only when a failed rewrite
+/*	could not be undone do the entries stay: the journal completes
+/*	that rewrite on the next removal from the mailbox.
 /*
 /*	Restore appends the message under the same locks, after making
 /*	sure the mailbox ends with an empty line; a mailbox that is gone
@@ -171,13 +175,16 @@ struct mbox_reader {
 	uint64_t item_off;
 	bool garbage;		/* before the first From_ line */
 	bool skipping;		/* too large: bytes not kept */
-	size_t scan;		/* where the boundary search goes on */
+	bool quoted;		/* has a >From line */
+	size_t scan;		/* next line to look at, in buf */
+	bool mid_line;		/* scan is inside a long line */
 };
 
 struct mbox_span {
 	uint64_t offset, length;
 	const unsigned char *bytes;	/* NULL when stepped over */
 	bool garbage;
+	bool quoted;		/* a ">From " line is in it */
 	bool last;
 };
 
@@ -199,7 +206,8 @@ static void reader_deinit(struct mbox_reader *r)
 }
 
 /* Drop the bytes before KEEP, make room, read more. Returns 1 when
-   bytes were read, 0 at the end, -1 on error. */
+   bytes were read, 0 at the end, -1 on error. One byte of the buffer
+   is always left free (for a NUL after a handed-over message). */
 static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 {
 	ssize_t n;
@@ -218,7 +226,7 @@ static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 		r->cap = r->cap * 2 > r->len + CHUNK ? r->cap * 2 : r->len + CHUNK;
 		r->buf = mc_xrealloc(r->buf, r->cap);
 	}
-	want = r->cap - r->len;
+	want = r->cap - r->len - 1;
 	if (r->limit - r->read_off < want)
 		want = (size_t)(r->limit - r->read_off);
 	if (want == 0) {
@@ -240,8 +248,34 @@ static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 	return 1;
 }
 
+/* Does the line at LS (LL bytes) start the next item? Notes >From
+   quoting on the way. */
+static bool line_starts_item(struct mbox_reader *r, size_t ls, size_t ll)
+{
+	const unsigned char *line = r->buf + ls;
+
+	if (ll >= 5 && line[0] == 'F' && memcmp(line, "From ", 5) == 0) {
+		/* Inside a message, From_ follows an empty line. */
+		if (!r->garbage &&
+		    !(r->buf[ls - 1] == '\n' &&
+		      (r->buf[ls - 2] == '\n' || (r->buf[ls - 2] == '\r' && r->buf[ls - 3] == '\n'))))
+			return false;
+		return from_line_valid(line, ll);
+	}
+	if (line[0] == '>') {
+		size_t j = 1;
+
+		while (j < ll && line[j] == '>')
+			j++;
+		if (ll - j >= 5 && memcmp(line + j, "From ", 5) == 0)
+			r->quoted = true;
+	}
+	return false;
+}
+
 /* The next item of the file: 1 with *span_r (its bytes valid until
-   the next call), 0 at the end, -1 on a read error. */
+   the next call), 0 at the end, -1 on a read error. The file is
+   looked at line by line, each byte once. */
 static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 		       char **error_r)
 {
@@ -267,51 +301,57 @@ static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 	}
 	for (;;) {
 		bool need_more = false;
-		size_t i = r->scan;
 
-		while (i + 6 <= r->len) {
-			const unsigned char *q = memmem(r->buf + i, r->len - i, "\nFrom ", 6);
-			size_t qi, ls, room, ll;
+		while (!need_more) {
 			const unsigned char *nl;
+			size_t ls = r->scan, avail, ll;
 
-			if (q == NULL)
-				break;
-			qi = (size_t)(q - r->buf);
-			/* Inside a message, From_ must follow an empty line. */
-			if (!r->garbage &&
-			    !((qi >= 1 && r->buf[qi - 1] == '\n') ||
-			      (qi >= 2 && r->buf[qi - 1] == '\r' && r->buf[qi - 2] == '\n'))) {
-				i = qi + 1;
+			if (r->mid_line) {
+				nl = memchr(r->buf + ls, '\n', r->len - ls);
+				if (nl == NULL) {
+					r->scan = r->len;
+					need_more = true;
+				} else {
+					r->scan = (size_t)(nl - r->buf) + 1;
+					r->mid_line = false;
+				}
 				continue;
 			}
-			ls = qi + 1;
-			room = r->len - ls < FROM_LINE_MAX ? r->len - ls : FROM_LINE_MAX;
-			nl = memchr(r->buf + ls, '\n', room);
-			if (nl == NULL && room < FROM_LINE_MAX && !r->eof) {
+			if (ls >= r->len) {
 				need_more = true;
-				r->scan = qi;
-				break;
+				continue;
 			}
-			ll = nl != NULL ? (size_t)(nl - (r->buf + ls)) : room;
-			if (from_line_valid(r->buf + ls, ll)) {
+			avail = r->len - ls;
+			nl = memchr(r->buf + ls, '\n', avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX);
+			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof) {
+				need_more = true;
+				continue;
+			}
+			ll = nl != NULL ? (size_t)(nl - (r->buf + ls)) :
+				(avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX);
+			/* The item's own first line is never a boundary. */
+			if (r->buf_off + ls != r->item_off && line_starts_item(r, ls, ll)) {
 				end = ls;
 				found = true;
 				break;
 			}
-			i = qi + 1;
+			if (nl != NULL)
+				r->scan = ls + ll + 1;
+			else {
+				r->scan = ls + ll;
+				r->mid_line = true;
+			}
 		}
 		if (found)
 			break;
-		if (!need_more) {
-			if (r->eof) {
-				end = r->len;
-				break;
-			}
-			if (r->len >= 5 && r->len - 5 > r->scan)
-				r->scan = r->len - 5;
+		if (r->eof) {
+			end = r->len;
+			break;
 		}
 		if (!r->skipping && r->buf_off + r->len - r->item_off > r->max_keep)
 			r->skipping = true;
+		/* Stepping over a large item keeps only what the empty
+		   line check before the next line needs. */
 		size_t keep = r->start;
 		if (r->skipping)
 			keep = r->scan > SKIP_KEEP ? r->scan - SKIP_KEEP : 0;
@@ -321,6 +361,7 @@ static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 	span_r->offset = r->item_off;
 	span_r->length = r->buf_off + end - r->item_off;
 	span_r->garbage = r->garbage;
+	span_r->quoted = r->quoted;
 	span_r->bytes = r->skipping || span_r->length > r->max_keep ? NULL : r->buf + r->start;
 	span_r->last = !found;
 	if (!found) {
@@ -331,17 +372,53 @@ static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 	r->item_off = r->buf_off + end;
 	r->garbage = false;
 	r->skipping = false;
+	r->quoted = false;
 	r->scan = end;
 	return 1;
 }
 
-/* The RFC 5322 message inside an mbox item's raw bytes. */
-static void msg_set_data(struct mc_store_msg *m)
+/* A malloc()ed copy of the item just returned (SPAN), NUL-terminated;
+   *at_r is where its bytes start in it. A large item gets the read
+   buffer itself (the rest of the window moves to a new buffer), so
+   that the bytes of big messages are not copied once more. */
+static unsigned char *reader_take(struct mbox_reader *r, const struct mbox_span *span,
+				  size_t *at_r)
+{
+	size_t at = (size_t)(span->bytes - r->buf), len = (size_t)span->length;
+	size_t rest = r->len - (at + len);
+	unsigned char *out;
+
+	if (len >= 65536 && len >= rest + at) {
+		size_t cap = 2 * CHUNK > rest + CHUNK ? 2 * CHUNK : rest + CHUNK;
+		unsigned char *fresh = mc_xmalloc(cap);
+
+		memcpy(fresh, r->buf + at + len, rest);
+		out = r->buf;
+		out[at + len] = '\0';	/* the free byte reader_fill keeps */
+		r->buf = fresh;
+		r->cap = cap;
+		r->buf_off += at + len;
+		r->len = rest;
+		/* After the last item there is nothing left to look at. */
+		r->start = r->start >= at + len ? r->start - (at + len) : 0;
+		r->scan = r->scan >= at + len ? r->scan - (at + len) : 0;
+		*at_r = at;
+		return out;
+	}
+	out = mc_xmalloc(len + 1);
+	memcpy(out, span->bytes, len);
+	out[len] = '\0';
+	*at_r = 0;
+	return out;
+}
+
+/* The RFC 5322 message inside an mbox item's raw bytes; QUOTED: a
+   ">From " line is in it, to be unquoted. */
+static void msg_set_data(struct mc_store_msg *m, bool quoted)
 {
 	const unsigned char *raw = m->msg.raw;
 	size_t n = m->msg.raw_size, start, end;
 	const unsigned char *nl = memchr(raw, '\n', n);
-	bool quoted = false;
 
 	start = nl != NULL ? (size_t)(nl - raw) + 1 : n;
 	end = n;
@@ -350,21 +427,6 @@ static void msg_set_data(struct mc_store_msg *m)
 	else if (end - start >= 3 && raw[end - 1] == '\n' && raw[end - 2] == '\r' &&
 		 raw[end - 3] == '\n')
 		end -= 2;
-	/* Any ">From " lines (mboxrd quoting) to undo? */
-	for (size_t i = start; i < end;) {
-		size_t j = i;
-
-		while (j < end && raw[j] == '>')
-			j++;
-		if (j > i && end - j >= 5 && memcmp(raw + j, "From ", 5) == 0) {
-			quoted = true;
-			break;
-		}
-		const unsigned char *next = memchr(raw + j, '\n', end - j);
-		if (next == NULL)
-			break;
-		i = (size_t)(next - raw) + 1;
-	}
 	if (!quoted) {
 		m->msg.data = raw + start;
 		m->msg.size = end - start;
@@ -438,6 +500,10 @@ static int mbox_start(struct mbox_store *s, const char *uri,
 		mc_store_unref(&s->base);
 		return -1;
 	}
+	/* Reading must not look like the user read their mail: mail
+	   readers and login shells compare an mbox's atime to its mtime
+	   ("You have new mail"). Allowed to root and the owner. */
+	(void)fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NOATIME);
 	reader_init(&s->reader, s->fd, (uint64_t)s->st.st_size,
 		    s->base.limits.max_message_size);
 	*store_r = &s->base;
@@ -542,12 +608,12 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 			/* Too large: reported unscanned by its size. */
 			m->msg.raw_size = m->msg.size = (size_t)span.length;
 		} else {
-			m->buf = mc_xmalloc((size_t)span.length + 1);
-			memcpy(m->buf, span.bytes, (size_t)span.length);
-			m->buf[span.length] = '\0';
-			m->msg.raw = m->buf;
+			size_t at;
+
+			m->buf = reader_take(&s->reader, &span, &at);
+			m->msg.raw = m->buf + at;
 			m->msg.raw_size = (size_t)span.length;
-			msg_set_data(m);
+			msg_set_data(m, span.quoted);
 		}
 	}
 	if (span.last) {

@@ -48,7 +48,9 @@
 /*	Everything below a store root is opened one component at a
 /*	time with mc_safe_open_dir()/mc_safe_open_file(). A file is
 /*	removed only after quarantine, and only when the name still
-/*	refers to the inode that was read and that inode has one link.
+/*	refers to the inode that was read, that inode has one link, and
+/*	it still holds the bytes that were read (inode numbers are
+/*	reused).
 /*	Restores write as root into users' directories: paths are
 /*	walked without following symlinks that a user could have
 /*	planted, files are created with O_EXCL|O_NOFOLLOW, and get the
@@ -446,6 +448,37 @@ static int find_moved(int rootfd, const char *dir_rel, const char *name,
 	return -1;
 }
 
+/* Whether NAME in DIRFD holds exactly the bytes of MSG. */
+static bool same_bytes(int dirfd, const char *name, const struct mc_msg *msg)
+{
+	unsigned char *buf;
+	struct stat st;
+	size_t got = 0;
+	bool same;
+	int fd = mc_safe_open_file(dirfd, name, true, &st, NULL);
+
+	if (fd < 0)
+		return false;
+	if ((uint64_t)st.st_size != msg->raw_size) {
+		close(fd);
+		return false;
+	}
+	buf = mc_xmalloc(msg->raw_size + 1);
+	while (got < msg->raw_size) {
+		ssize_t n = pread(fd, buf + got, msg->raw_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	same = got == msg->raw_size && memcmp(buf, msg->raw, got) == 0;
+	free(buf);
+	return same;
+}
+
 void mc_store_remove_file(struct mc_store *store, int rootfd,
 			  struct mc_quarantine *q, const char *run_id,
 			  struct mc_removal *removal, bool maildir_moved)
@@ -501,6 +534,12 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
 	if (st.st_nlink > 1) {
 		mc_error_set(&removal->error, "%s: has %lu hard links now; not removed",
 			     path, (unsigned long)st.st_nlink);
+		goto out;
+	}
+	/* An inode number can be reused by a file created after the
+	   message was deleted: the bytes must be the ones read. */
+	if (!same_bytes(dirfd, name, &m->msg)) {
+		mc_error_set(&removal->error, "%s: replaced since it was read; not removed", path);
 		goto out;
 	}
 	if (mc_store_quarantine(store, q, run_id, removal) < 0)
