@@ -22,6 +22,9 @@
 #	"N passed, N failed, N skipped"; the exit status is 1 when
 #	anything failed. -k keeps the logs and temporary directories.
 #
+#	A script holding the line "# run-tests: serial" (one that changes
+#	something the whole host shares) runs alone, after the others.
+#
 #	Sanitizer reports make the binary exit 99, so that they can not
 #	be mistaken for mailcure's own exit codes 0, 1 and 2.
 
@@ -116,11 +119,19 @@ finish() {
 reap() {
 	local limit=$1 pid rc
 	while [ "$running" -ge "$limit" ] && [ "$running" -gt 0 ]; do
+		pid=
 		wait -n -p pid
 		rc=$?
-		if [ -z "${pid:-}" ] || [ -z "${job_name[$pid]+x}" ]; then
+		if [ -z "$pid" ]; then
+			# No job left to wait for, yet some are counted as
+			# running: collect them one by one.
+			for pid in "${!job_name[@]}"; do
+				wait "$pid"
+				finish "$pid" "$?"
+			done
 			continue
 		fi
+		[ -n "${job_name[$pid]+x}" ] || continue
 		finish "$pid" "$rc"
 	done
 }
@@ -148,6 +159,19 @@ matches_globs() {
 	return 1
 }
 
+# run_script LABEL BINARY SCRIPT
+run_script() {
+	local label=$1 bin=$2 s=$3 base name tdir
+	base=$(basename "$s" .sh)
+	name="${label:+$label:}$base"
+	tdir="$work/${label:+$label-}$base"
+	mkdir -p "$tdir/tmp"
+	start script "$name" "$tdir.log" \
+		env MAILCURE="$bin" MC_SRC="$src" MC_SIGS="$src/tests/sigs" \
+		MC_BUILD="$(dirname "$bin")" TMPDIR="$tdir/tmp" \
+		timeout -k 10 "$timeout_s" bash "$src/$s"
+}
+
 # --- unit tests ---
 for u in "${units[@]}"; do
 	label='' dir=$u
@@ -170,8 +194,11 @@ for u in "${units[@]}"; do
 done
 
 # --- integration scripts ---
+# A script with the line "# run-tests: serial" changes something
+# shared by the whole host; it runs alone, after the others.
 shopt -s nullglob
 scripts=(tests/t/t[0-9]*.sh)
+serial=()
 for b in "${bins[@]}"; do
 	label='' spec=$b bglob='*'
 	case $spec in [!/]*=*) label=${spec%%=*}; spec=${spec#*=} ;; esac
@@ -187,14 +214,18 @@ for b in "${bins[@]}"; do
 		# shellcheck disable=SC2053
 		[[ $base == $bglob ]] || continue
 		matches_globs "$base" || continue
-		name="${label:+$label:}$base"
-		tdir="$work/${label:+$label-}$base"
-		mkdir -p "$tdir/tmp"
-		start script "$name" "$tdir.log" \
-			env MAILCURE="$bin" MC_SRC="$src" MC_SIGS="$src/tests/sigs" \
-			MC_BUILD="$(dirname "$bin")" TMPDIR="$tdir/tmp" \
-			timeout -k 10 "$timeout_s" bash "$src/$s"
+		if grep -q '^# run-tests: serial' "$s"; then
+			serial+=("$label|$bin|$s")
+		else
+			run_script "$label" "$bin" "$s"
+		fi
 	done
+done
+for x in "${serial[@]}"; do
+	reap 1
+	IFS='|' read -r label bin s <<<"$x"
+	run_script "$label" "$bin" "$s"
+	reap 1
 done
 
 reap 1
