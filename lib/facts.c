@@ -880,17 +880,20 @@ static size_t uudecode(const unsigned char *p, size_t len, unsigned char *out,
 			pos = next;
 			continue;
 		}
-		/* Lenient: a short line decodes what it has. */
-		for (size_t i = pos + 1; n > 0 && i < end; i += 4) {
+		/* Lenient: a short line decodes what it has; a group of
+		   c < 4 characters gives c - 1 bytes, so the output is never
+		   longer than the input (callers size buffers on that). */
+		for (size_t i = pos + 1; n > 0 && i + 1 < end; i += 4) {
+			size_t avail = end - i < 4 ? end - i : 4;
 			unsigned char c[4] = { 0, 0, 0, 0 };
-			for (size_t k = 0; k < 4; k++)
-				c[k] = i + k < end ? UU(p[i + k]) : 0;
+			for (size_t k = 0; k < avail; k++)
+				c[k] = UU(p[i + k]);
 			unsigned char b[3] = {
 				(unsigned char)(c[0] << 2 | c[1] >> 4),
 				(unsigned char)(c[1] << 4 | c[2] >> 2),
 				(unsigned char)(c[2] << 6 | c[3]),
 			};
-			for (size_t k = 0; k < 3 && n > 0; k++, n--)
+			for (size_t k = 0; k < avail - 1 && n > 0; k++, n--)
 				out[o++] = b[k];
 		}
 		pos = next;

@@ -447,6 +447,7 @@ struct where {
 	size_t line;
 	size_t pos;		/* 1-based character position in the query */
 	const char *raw;	/* the term as written */
+	bool after_value;	/* follows a KEY:VALUE word */
 };
 
 static int term_error(const struct where *w, char **error_r,
@@ -464,6 +465,12 @@ static int term_error(const struct where *w, char **error_r,
 	if (w->file != NULL)
 		return mc_error_set(error_r, "query: %s:%zu: %s (%s)", w->file,
 				    w->line, msg, w->raw);
+	/* "subject:two words" typed in a shell loses its quotes; the
+	   second word then stands alone. */
+	if (w->after_value && strncmp(msg, "unknown term", 12) == 0)
+		return mc_error_set(error_r, "query: %s at position %zu (%s); a value with "
+				    "spaces needs quotes, as in 'subject:\"two words\"'",
+				    msg, w->pos, w->raw);
 	return mc_error_set(error_r, "query: %s at position %zu (%s)", msg,
 			    w->pos, w->raw);
 }
@@ -860,7 +867,7 @@ static struct node *load_indicators(const char *path, const struct where *at,
 			s++;
 		if (*s == '\0' || *s == '#')
 			continue;
-		struct where w = { path, lineno, 0, s };
+		struct where w = { path, lineno, 0, s, false };
 		char *raw = mc_xstrdup(s);
 		w.raw = raw;
 		if (*s == '@') {
@@ -1090,7 +1097,11 @@ static struct node *parse_unary(struct parser *p)
 		return NULL;
 	}
 	p->i++;
-	struct where w = { NULL, 0, t->pos, t->raw };
+	struct where w = { NULL, 0, t->pos, t->raw, false };
+	if (p->i >= 2) {
+		const struct token *prev = &p->toks[p->i - 2];
+		w.after_value = prev->type == TK_WORD && strchr(prev->text, ':') != NULL;
+	}
 	if (t->text[0] == '@' && t->key_limit > 0) {
 		if (t->text[1] == '\0') {
 			term_error(&w, p->error_r, "'@' needs a file name, as in @FILE");

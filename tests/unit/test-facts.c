@@ -565,6 +565,35 @@ static void test_uuencode(void **state)
 	tmsg_free(&t);
 }
 
+static void test_uuencode_short_lines(void **state)
+{
+	/* Length characters that promise more than the line holds, and
+	   one-character groups: never more output than input. */
+	static const char *const bodies[] = {
+		"begin 644 a\nM\n`\nend\n",
+		"begin 644 a\nMa\nMab\nMabc\nMabcd\nMabcde\n",
+		"begin 644 a\nM&5L;&\223@=V]R;&0*\0\0\0\0r\n",
+		"begin 644 a\n",
+		"begin 644 a",
+		"begin 644 a\nMa",	/* ends the data: no slack after it */
+		"begin 644 a\n\0\0",
+	};
+	struct tmsg t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		char *text = g_strdup_printf("Subject: uu\n\ntext\n%s", bodies[i]);
+		struct mc_facts *f = tmsg_init(&t, text);	/* copied without NUL */
+		const struct mc_part *p;
+		size_t n;
+		assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+		for (size_t k = 0; k < n; k++)
+			assert_true(p[k].content_size <= strlen(text));
+		tmsg_free(&t);
+		g_free(text);
+	}
+}
+
 static GString *many_parts(unsigned count)
 {
 	GString *s = g_string_new("Content-Type: multipart/mixed; boundary=\"B\"\n\n");
@@ -802,6 +831,7 @@ int main(void)
 		cmocka_unit_test(test_base64_message_rfc822),
 		cmocka_unit_test(test_digest),
 		cmocka_unit_test(test_uuencode),
+		cmocka_unit_test(test_uuencode_short_lines),
 		cmocka_unit_test(test_part_limit),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_truncated),

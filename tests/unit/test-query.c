@@ -258,7 +258,9 @@ static void test_errors(void **state)
 	(void)state;
 	assert_error("frm:x", "query: unknown key 'frm' at position 1 (frm:x)");
 	assert_error("from:a frm:x", "query: unknown key 'frm' at position 8 (frm:x)");
-	assert_error("from:a foo", "query: unknown term 'foo' at position 8 (foo)");
+	assert_error("all foo", "query: unknown term 'foo' at position 5 (foo)");
+	assert_error("from:a foo", "query: unknown term 'foo' at position 8 (foo); "
+		     "a value with spaces needs quotes, as in 'subject:\"two words\"'");
 	assert_error("(from:a all", "query: missing ')' at position 12 (for '(' at position 1)");
 	assert_error("from:a)", "query: unexpected ')' at position 7 ())");
 	assert_error(")", "query: unexpected ')' at position 1 ())");
