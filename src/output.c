@@ -92,6 +92,43 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 	return arr;
 }
 
+/* A JSON string of S with every byte that is not part of valid UTF-8
+   replaced by U+FFFD: envelope addresses come from queue files as they
+   are, and JSON readers reject invalid UTF-8. */
+static json_object *json_text(const char *s)
+{
+	size_t len = strlen(s), out_len = 0;
+	char *out = malloc(len * 3 + 1);
+
+	if (out == NULL)
+		abort();
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2 ? 2 :
+			(p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+		bool ok = n > 0 && i + n <= len;
+
+		for (size_t k = 1; ok && k < n; k++)
+			ok = (p[k] & 0xc0) == 0x80;
+		if (ok && n == 3)
+			ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
+		if (ok && n == 4)
+			ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
+		if (ok) {
+			memcpy(out + out_len, p, n);
+			out_len += n;
+			i += n;
+		} else {
+			memcpy(out + out_len, "\xef\xbf\xbd", 3);
+			out_len += 3;
+			i++;
+		}
+	}
+	json_object *obj = json_object_new_string_len(out, (int)out_len);
+	free(out);
+	return obj;
+}
+
 void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 {
 	add_str(obj, "store", loc->store);
@@ -107,9 +144,9 @@ void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 	/* Queue mail: its envelope ("" is the null sender). */
 	if (loc->envelope_sender != NULL) {
 		json_object *rcpts = json_object_new_array();
-		add_str(obj, "sender", loc->envelope_sender);
+		json_object_object_add(obj, "sender", json_text(loc->envelope_sender));
 		for (size_t i = 0; i < loc->recipient_count; i++)
-			json_object_array_add(rcpts, json_object_new_string(loc->recipients[i]));
+			json_object_array_add(rcpts, json_text(loc->recipients[i]));
 		json_object_object_add(obj, "recipients", rcpts);
 		if (loc->arrival_time > 0)
 			json_object_object_add(obj, "arrival_time",

@@ -40,6 +40,8 @@
 #	pf_wait_mailbox BOX N [SECONDS]	until BOX holds N messages
 #	pf_subject_of ID	Subject of queued message ID (postcat)
 #	pf_queue_subjects	"ID<TAB>Subject" of every queued message
+#	pf_check FILE CODE	mc_json FILE CODE (python asserts over the
+#			JSON events), failing the test when CODE fails
 #	mc_pf ARGS	mailcure with the test signatures, quarantine and
 #			state directory, for this instance:
 #			mc_cure --state-dir $T/state queue
@@ -315,6 +317,10 @@ for line in sys.stdin:
 	done
 }
 
+pf_check() {
+	mc_json "$@" || { mc_show >&2; mc_fail "JSON check of $1 failed"; }
+}
+
 mc_pf() {
 	mc_cure --state-dir "$T/state" queue --postfix-config "$PF_CONF" "$@"
 }
@@ -341,7 +347,7 @@ pf_selftest() {
 	grep -q '^frozen: *no' "$MC_OUT" || { mc_show; mc_fail "status: frozen?"; }
 	mc_pf --json status
 	mc_expect_rc 0 "queue status --json"
-	mc_json "$MC_OUT" '
+	pf_check "$MC_OUT" '
 e = events[0]
 assert e["event"] == "status" and e["running"] and not e["frozen"], e
 assert e["messages"] == 0, e'

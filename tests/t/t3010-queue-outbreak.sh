@@ -45,7 +45,7 @@ grep -q "nothing to do" "$MC_OUT" || { mc_show; mc_fail "second freeze was not a
 mc_assert_file_eq "$T/master.cf.frozen" "$PF_CONF/master.cf" "master.cf after a second freeze"
 mc_assert_file_eq "$T/main.cf.before" "$PF_CONF/main.cf" "main.cf after freeze"
 mc_pf --json status
-mc_json "$MC_OUT" 'assert events[0]["frozen"] and events[0]["running"], events[0]'
+pf_check "$MC_OUT" 'assert events[0]["frozen"] and events[0]["running"], events[0]'
 
 mc_eicar >"$T/eicar.com"
 python3 - "$T" <<'EOF'
@@ -125,7 +125,7 @@ expected_pairs() {
 mc_pf --json list
 mc_expect_rc 0 "queue list"
 mc_assert_eq 55 "$(mc_events "$MC_OUT" message queue_id | wc -l)" "queue list: messages"
-mc_json "$MC_OUT" '
+pf_check "$MC_OUT" '
 msgs = [e for e in events if e["event"] == "message"]
 by_subject = {e["subject"]: e for e in msgs}
 e = by_subject["eicar-5"]
@@ -145,7 +145,7 @@ mc_pf --json scan
 mc_expect_rc 1 "queue scan"
 mc_assert_eq "$(printf '%s\n' "${infected[@]}" | sort)" "$(match_subjects)" "queue scan: infected messages"
 mc_assert_eq "$(expected_pairs "${infected[@]}")" "$(match_pairs)" "queue scan: queue ids"
-mc_json "$MC_OUT" '
+pf_check "$MC_OUT" '
 for e in events:
     if e["event"] == "match":
         assert e["kind"] == "postfix" and e["sender"] and e["recipients"], e
@@ -208,7 +208,7 @@ done
 # Each deleted message is in the quarantine, with its envelope.
 mc_run --quarantine "$MC_Q" --json quarantine list --run "$run"
 mc_expect_rc 0 "quarantine list"
-mc_json "$MC_OUT" '
+pf_check "$MC_OUT" '
 import hashlib, os
 entries = [e for e in events if e["event"] == "entry"]
 assert len(entries) == 11, len(entries)

@@ -39,7 +39,7 @@ cmp -s "$T/master.cf.before" "$PF_CONF/master.cf" && mc_fail "freeze did not cha
 pf_postfix start >/dev/null 2>&1 || mc_fail "postfix start"
 pf_wait_listening
 mc_pf --json status
-mc_json "$MC_OUT" 'e = events[0]; assert e["running"] and e["frozen"] and "frozen_at" in e, e'
+pf_check "$MC_OUT" 'e = events[0]; assert e["running"] and e["frozen"] and "frozen_at" in e, e'
 pf_smtp "friend@sender.test" "alice@$D" "one" --body one
 mc_msg_plain -t "alice@$D" -s "two" | pf_sendmail "local@sender.test" "alice@$D"
 pf_wait_queue 2

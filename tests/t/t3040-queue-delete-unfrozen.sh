@@ -38,7 +38,7 @@ eicar=$(id_of remote-eicar)
 clean=$(id_of remote-clean)
 
 mc_pf --json status
-mc_json "$MC_OUT" 'assert not events[0]["frozen"], events[0]'
+pf_check "$MC_OUT" 'assert not events[0]["frozen"], events[0]'
 
 mc_pf --json delete virus
 mc_expect_rc 1 "queue delete (not frozen)"
@@ -51,7 +51,7 @@ for l in sys.stdin:
         print(json.loads(l)["queue_id"])')" "what is left in the queue"
 grep -q "$eicar: placed on hold" "$PF_LOG" || { tail "$PF_LOG"; mc_fail "not put on hold first"; }
 grep -q "$eicar: removed" "$PF_LOG" || { tail "$PF_LOG"; mc_fail "not removed by postsuper"; }
-mc_json "$MC_OUT" '
+pf_check "$MC_OUT" '
 e = [e for e in events if e["event"] == "match"][0]
 assert e["folder"] == "deferred", e
 assert e["sender"] == "mallory@sender.test", e
