@@ -790,7 +790,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			step_applies(&ra, s, &why);
 	}
 
-	bool failed = false;
+	bool failed = false, stopped = false;
 	for (int s = 0; s < STEP_COUNT && s <= until; s++) {
 		const char *state = mc_journal_step_state(j, step_names[s]);
 		const char *why = NULL;
@@ -827,6 +827,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 				mc_journal_append(j, "gate", "stopped", MC_EXIT_ERROR,
 						  "more messages than --max-delete; needs --yes", NULL);
 				exit_code = MC_EXIT_ERROR;
+				stopped = true;
 				break;
 			}
 			mc_journal_append(j, "gate", "done", 0, NULL, NULL);
@@ -872,7 +873,9 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		free(out);
 		free(log);
 	}
-	if (!failed && exit_code != MC_EXIT_ERROR) {
+	if (stopped) {
+		mc_journal_append(j, "run", "stopped", exit_code, "safety gate", NULL);
+	} else if (!failed && exit_code != MC_EXIT_ERROR) {
 		mc_journal_append(j, "run", until < STEP_COUNT - 1 ? "paused" : "finished", exit_code,
 				  ra.until != NULL ? ra.until : NULL, NULL);
 	} else if (!failed) {
