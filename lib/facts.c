@@ -66,7 +66,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <gmime/gmime.h>
 
 #include "mailcure/mailcure.h"
@@ -299,7 +298,7 @@ static bool field_is(const struct field *fld, const char *name)
 {
 	size_t n = strlen(name);
 
-	return fld->name_len == n && strncasecmp(fld->name, name, n) == 0;
+	return fld->name_len == n && g_ascii_strncasecmp(fld->name, name, n) == 0;
 }
 
 /* The value with line breaks of folding removed and the surrounding
@@ -366,7 +365,7 @@ static struct cached_list *find_list(struct mc_facts *f, bool addresses,
 {
 	for (size_t i = 0; i < f->list_count; i++) {
 		if (f->lists[i].addresses == addresses &&
-		    strcasecmp(f->lists[i].name, name) == 0)
+		    g_ascii_strcasecmp(f->lists[i].name, name) == 0)
 			return &f->lists[i];
 	}
 	return NULL;
@@ -752,7 +751,7 @@ static void parse_content_type(struct mc_facts *f, const char *v,
 	}
 	if (tlen > 0 && slen > 0)
 		ct = mc_xasprintf("%.*s/%.*s", (int)tlen, t, (int)slen, s);
-	else if (tlen == 4 && strncasecmp(t, "text", 4) == 0)
+	else if (tlen == 4 && g_ascii_strncasecmp(t, "text", 4) == 0)
 		ct = mc_xstrdup("text/plain");
 	else if (tlen > 0)
 		ct = mc_xstrdup("application/octet-stream");
@@ -975,9 +974,9 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 
 static bool charset_is_utf8(const char *cs)
 {
-	return cs == NULL || *cs == '\0' || strcasecmp(cs, "utf-8") == 0 ||
-		strcasecmp(cs, "utf8") == 0 || strcasecmp(cs, "us-ascii") == 0 ||
-		strcasecmp(cs, "ascii") == 0;
+	return cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "utf-8") == 0 ||
+		g_ascii_strcasecmp(cs, "utf8") == 0 || g_ascii_strcasecmp(cs, "us-ascii") == 0 ||
+		g_ascii_strcasecmp(cs, "ascii") == 0;
 }
 
 /* Convert IN (NUL-free) from CHARSET to UTF-8 with iconv, replacing

@@ -79,14 +79,12 @@
 /*	threads; all per-message state lives in mc_query_eval's frame.
 /*--*/
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <glib.h>
 
@@ -240,7 +238,7 @@ static void norm_put(struct buf *b, unsigned char c)
 			return;
 		c = ' ';
 	}
-	c = (unsigned char)tolower(c);
+	c = (unsigned char)g_ascii_tolower((gchar)c);
 	buf_add(b, (const char *)&c, 1);
 }
 
@@ -257,10 +255,10 @@ static bool html_block_tag(const char *t, size_t len)
 		t++;
 		len--;
 	}
-	while (n < len && isalnum((unsigned char)t[n]))
+	while (n < len && g_ascii_isalnum(t[n]))
 		n++;
 	for (size_t i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
-		if (strlen(tags[i]) == n && strncasecmp(t, tags[i], n) == 0)
+		if (strlen(tags[i]) == n && g_ascii_strncasecmp(t, tags[i], n) == 0)
 			return true;
 	}
 	return false;
@@ -297,7 +295,7 @@ static size_t html_entity(const char *s, size_t len, struct buf *b)
 	}
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		size_t n = strlen(names[i].name);
-		if (end - 1 == n && strncasecmp(s + 1, names[i].name, n) == 0) {
+		if (end - 1 == n && g_ascii_strncasecmp(s + 1, names[i].name, n) == 0) {
 			norm_put(b, (unsigned char)names[i].text[0]);
 			return end + 1;
 		}
@@ -311,6 +309,7 @@ static size_t html_entity(const char *s, size_t len, struct buf *b)
 static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 {
 	struct buf b = { NULL, 0, 0 };
+	bool no_gt = false;	/* no '>' after this point: not markup */
 
 	buf_add(&b, "", 0);
 	for (size_t i = 0; i < len;) {
@@ -321,7 +320,7 @@ static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 			i += 2;
 			continue;
 		}
-		if (html && c == '<') {
+		if (html && c == '<' && !no_gt) {
 			const char *gt;
 			if (len - i >= 4 && memcmp(s + i, "<!--", 4) == 0) {
 				const char *e = memmem(s + i + 4, len - i - 4, "-->", 3);
@@ -330,14 +329,17 @@ static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 			}
 			gt = memchr(s + i, '>', len - i);
 			if (gt == NULL) {
+				/* Remembered, or a text of many '<' would be
+				   searched to its end for each of them. */
+				no_gt = true;
 				norm_put(&b, c);
 				i++;
 				continue;
 			}
 			size_t tlen = (size_t)(gt - s) - i - 1;
 			const char *t = s + i + 1;
-			bool script = tlen >= 6 && strncasecmp(t, "script", 6) == 0;
-			bool style = tlen >= 5 && strncasecmp(t, "style", 5) == 0;
+			bool script = tlen >= 6 && g_ascii_strncasecmp(t, "script", 6) == 0;
+			bool style = tlen >= 5 && g_ascii_strncasecmp(t, "style", 5) == 0;
 			if (html_block_tag(t, tlen))
 				norm_put(&b, ' ');
 			i = (size_t)(gt - s) + 1;
@@ -345,7 +347,7 @@ static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 				const char *close = script ? "</script" : "</style";
 				size_t cl = strlen(close);
 				size_t j = i;
-				while (j + cl <= len && strncasecmp(s + j, close, cl) != 0)
+				while (j + cl <= len && g_ascii_strncasecmp(s + j, close, cl) != 0)
 					j++;
 				i = j + cl <= len ? j : len;
 			}
@@ -377,7 +379,18 @@ static bool is_ascii(const char *s)
 static void needle_init(struct needle *nd, const char *value)
 {
 	size_t len;
-	char *s = normalize(value, strlen(value), false, &len);
+	char *s;
+
+	/* The query comes from the command line in any encoding; the
+	   texts it is compared with are UTF-8 (and casefolding needs
+	   valid UTF-8). */
+	if (!g_utf8_validate(value, -1, NULL)) {
+		char *valid = g_utf8_make_valid(value, -1);
+		s = normalize(valid, strlen(valid), false, &len);
+		g_free(valid);
+	} else {
+		s = normalize(value, strlen(value), false, &len);
+	}
 
 	/* Surrounding white space of a value is not meant to match. */
 	while (len > 0 && s[len - 1] == ' ')
@@ -500,7 +513,7 @@ static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
+	c = g_ascii_tolower((gchar)c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
@@ -524,9 +537,9 @@ static bool parse_size(const char *s, uint64_t *size_r)
 {
 	uint64_t v = 0, mult = 1;
 
-	if (!isdigit((unsigned char)*s))
+	if (!g_ascii_isdigit(*s))
 		return false;
-	for (; isdigit((unsigned char)*s); s++) {
+	for (; g_ascii_isdigit(*s); s++) {
 		if (v > (UINT64_MAX - 9) / 10)
 			return false;
 		v = v * 10 + (uint64_t)(*s - '0');
@@ -583,13 +596,13 @@ static bool parse_date(const char *s, time_t *t_r, bool *has_time_r)
 
 static bool is_key_char(unsigned char c)
 {
-	return isalnum(c) || c == '-';
+	return g_ascii_isalnum((gchar)c) || c == '-';
 }
 
 static bool all_hex(const char *s)
 {
 	for (; *s != '\0'; s++) {
-		if (!isxdigit((unsigned char)*s))
+		if (!g_ascii_isxdigit(*s))
 			return false;
 	}
 	return true;
@@ -626,7 +639,7 @@ static struct node *parse_term(const char *text, size_t key_limit,
 		return NULL;
 	}
 	for (size_t i = 0; i < klen; i++)
-		key[i] = (char)tolower((unsigned char)text[i]);
+		key[i] = g_ascii_tolower(text[i]);
 	key[klen] = '\0';
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(keys[i].key, key) == 0) {
@@ -743,7 +756,7 @@ static struct node *parse_term(const char *text, size_t key_limit,
 		}
 		t->value = mc_xstrdup(value);
 		for (char *c = t->value; *c != '\0'; c++)
-			*c = (char)tolower((unsigned char)*c);
+			*c = g_ascii_tolower(*c);
 		break;
 	}
 	case T_SINCE: case T_BEFORE:
@@ -1002,9 +1015,9 @@ static int lex(struct parser *p, const char *s)
 		t.raw = mc_xstrndup(s + start, i - start);
 		if (t.key_limit == SIZE_MAX) {
 			t.key_limit = b.len;
-			t.op_or = strcasecmp(t.text, "or") == 0;
-			t.op_and = strcasecmp(t.text, "and") == 0;
-			t.op_not = strcasecmp(t.text, "not") == 0;
+			t.op_or = g_ascii_strcasecmp(t.text, "or") == 0;
+			t.op_and = g_ascii_strcasecmp(t.text, "and") == 0;
+			t.op_not = g_ascii_strcasecmp(t.text, "not") == 0;
 		}
 		MC_ARRAY_PUSH(p->toks, p->ntoks, p->captoks, t);
 	}

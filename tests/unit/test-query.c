@@ -771,6 +771,25 @@ static void test_bad_messages(void **state)
 			run_free(&r);
 		}
 	}
+	/* Invalid UTF-8 in a query value (it comes from argv). */
+	run_init(&r, sample, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "body:\xff\xfe\xc3 or subject:\xe9t\xe9");
+	assert_false(r.match.matched);
+	run_free(&r);
+
+	/* HTML of many '<' without '>': linear, not quadratic. */
+	GString *html = g_string_new("Content-Type: text/html\n\n");
+	for (int i = 0; i < 2000000; i++)
+		g_string_append_c(html, '<');
+	g_string_append(html, "needle");
+	run_init(&r, html->str, MC_VERDICT_CLEAN, "");
+	double t0 = mc_now();
+	run_eval(&r, "body:needle");
+	assert_true(r.match.matched);
+	assert_true(mc_now() - t0 < 5.0);
+	run_free(&r);
+	g_string_free(html, TRUE);
+
 	/* Valid UTF-8 in reasons even from raw 8-bit headers. */
 	run_init(&r, "Subject: caf\xe9 \xff\xfe\n\n", MC_VERDICT_CLEAN, "");
 	run_eval(&r, "subject:caf");
