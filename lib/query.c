@@ -61,7 +61,9 @@
 /*	that cannot be known (MIME limit, engine limit or error) stays
 /*	unknown; if the answer depends on it, the message is not matched
 /*	and match->problem says why. A MIME term that the parts found
-/*	before a MIME limit already satisfy is true.
+/*	before a MIME limit already satisfy is true. mc_query_eval()
+/*	overwrites *match_r (clear a previous result first); FACTS may
+/*	be NULL, then it uses facts of its own.
 /*
 /*	Reasons list the true terms that made the match, in query order:
 /*	all terms of a true AND, the true branches of a true OR, nothing
@@ -1781,8 +1783,13 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 		   struct mc_engine *engine, struct mc_match *match_r)
 {
 	struct eval ev;
+	struct mc_facts *own_facts = NULL;
 	enum tri r;
 
+	/* Callers normally share their facts (the pipeline reads From
+	   and Subject from them afterwards); without, use our own. */
+	if (facts == NULL)
+		facts = own_facts = mc_facts_init(msg, NULL);
 	memset(match_r, 0, sizeof(*match_r));
 	match_r->problem = MC_VERDICT_CLEAN;
 	match_r->verdict.kind = MC_VERDICT_CLEAN;
@@ -1839,6 +1846,7 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 		free(ev.norm);
 		free(ev.norm_len);
 	}
+	mc_facts_free(&own_facts);
 }
 
 void mc_match_clear(struct mc_match *match)

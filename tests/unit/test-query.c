@@ -580,6 +580,11 @@ static void test_engine_laziness(void **state)
 	r.facts = mc_facts_init(&r.msg, &r.limits);
 	mc_query_eval(q, &r.msg, r.facts, NULL, NULL, &r.match);
 	assert_true(r.match.matched);
+	/* Without a facts object, the evaluation makes its own. */
+	mc_match_clear(&r.match);
+	mc_query_eval(q, &r.msg, NULL, NULL, NULL, &r.match);
+	assert_true(r.match.matched);
+	assert_int_equal(r.match.reason_count, 2);
 	mc_query_free(&q);
 	run_free(&r);
 }
