@@ -18,8 +18,10 @@
 #	Dovecot runs in the server namespace with its own configuration
 #	under $DV ($T/dovecot): passwd-file users alice, bob and admin
 #	(password "test-secret"), mail in $DV/home/USER/mail in the
-#	format asked for, ssl off, plaintext logins allowed, base_dir,
-#	state_dir and the log ($DV_LOG) in $DV. doveadm is run with
+#	format asked for, ssl off, plaintext logins allowed, state_dir
+#	and the log ($DV_LOG) in $DV, base_dir $DV_RUN ($DV/run, or a
+#	short directory in /tmp when that path is too long for UNIX
+#	sockets; removed on exit). doveadm is run with
 #	-c $DV_CONF; MAILCURE_DOVECOT_CONFIG is exported for mailcure.
 #
 #	Functions:
@@ -43,7 +45,7 @@
 #	Only namespaces, links and processes created here are touched;
 #	the host's own network and ruleset are not. The mail processes
 #	run as uids 60001-60003, which must be able to traverse $T: any
-#	ancestor of $T below /tmp or /var/tmp that lacks o+x gets it (it
+#	ancestor of $T below /tmp or /var/tmp that lacks go+x gets it (it
 #	is a temporary directory, removed by whoever made it); a $T
 #	elsewhere that is not traversable skips the test.
 
@@ -56,6 +58,7 @@ export MC_SRC MC_SIGS MAILCURE TMPDIR
 T4_PASS=test-secret
 T4_NS_CREATED=()
 T4_PIDS=()
+T4_RUNDIRS=()
 
 t4_fail() {
 	echo "FAIL: $*" >&2
@@ -92,7 +95,7 @@ t4_cleanup() {
 	for p in "${T4_PIDS[@]}"; do
 		kill -TERM "$p" 2>/dev/null
 	done
-	if [ -n "${DV_CONF:-}" ] && [ -f "$DV/run/master.pid" ]; then
+	if [ -n "${DV_CONF:-}" ] && [ -f "$DV_RUN/master.pid" ]; then
 		t4_dovecot_stop
 	fi
 	for ns in "${T4_NS_CREATED[@]}"; do
@@ -101,6 +104,9 @@ t4_cleanup() {
 			kill -KILL "$p" 2>/dev/null
 		done
 		ip netns del "$ns" 2>/dev/null
+	done
+	for p in "${T4_RUNDIRS[@]}"; do
+		rm -rf "$p"
 	done
 	if [ -n "${T:-}" ] && [ -d "$T" ]; then
 		rm -rf "$T"
@@ -113,9 +119,11 @@ t4_traversable() {
 	local d=$1 mode
 	while [ "$d" != / ] && [ -n "$d" ]; do
 		mode=$(stat -c %a "$d") || return 1
-		if [ $(( 8#$mode & 1 )) = 0 ]; then
+		# Group too: a process in the directory's group is judged
+		# by the group bits, not by the bits for others.
+		if [ $(( 8#$mode & 9 )) != 9 ]; then
 			case $d in
-			/tmp/?*|/var/tmp/?*) chmod o+x "$d" || return 1 ;;
+			/tmp/?*|/var/tmp/?*) chmod go+x "$d" || return 1 ;;
 			*) return 1 ;;
 			esac
 		fi
@@ -173,7 +181,15 @@ t4_dovecot() {
 	DV=$T/dovecot
 	DV_CONF=$DV/dovecot.conf
 	DV_LOG=$DV/dovecot.log
-	mkdir -p "$DV/run" "$DV/state" "$DV/home"
+	# UNIX socket paths hold at most 107 bytes: a deep $T gets a short
+	# base_dir of its own in /tmp.
+	DV_RUN=$DV/run
+	if [ ${#DV_RUN} -gt 40 ]; then
+		DV_RUN=$(mktemp -d /tmp/mcdv.XXXXXX) || t4_fail "mktemp"
+		T4_RUNDIRS+=("$DV_RUN")
+		chmod 0755 "$DV_RUN"
+	fi
+	mkdir -p "$DV_RUN" "$DV/state" "$DV/home"
 	chmod 0755 "$DV" "$DV/home"
 	: >"$DV/passwd"
 	for u in alice bob admin; do
@@ -186,7 +202,7 @@ t4_dovecot() {
 	chmod 0644 "$DV/passwd"
 	cat >"$DV_CONF" <<EOF
 # Dovecot for a mailcure test: everything under $DV.
-base_dir = $DV/run
+base_dir = $DV_RUN
 state_dir = $DV/state
 instance_name = mailcure-test-$$
 log_path = $DV_LOG
@@ -222,7 +238,7 @@ EOF
 	for i in $(seq 50); do
 		if t4_imap "$NS_SRV" 127.0.0.1 alice login >/dev/null 2>&1; then
 			export MAILCURE_DOVECOT_CONFIG=$DV_CONF
-			export DV DV_CONF DV_LOG
+			export DV DV_CONF DV_LOG DV_RUN
 			return 0
 		fi
 		sleep 0.2
@@ -232,14 +248,14 @@ EOF
 
 t4_dovecot_stop() {
 	local pid i
-	pid=$(cat "$DV/run/master.pid" 2>/dev/null) || return 0
+	pid=$(cat "$DV_RUN/master.pid" 2>/dev/null) || return 0
 	kill -TERM "$pid" 2>/dev/null
 	for i in $(seq 50); do
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$pid" 2>/dev/null
-	rm -f "$DV/run/master.pid"
+	kill -KILL "$pid" 2>/dev/null || true
+	rm -f "$DV_RUN/master.pid"
 }
 
 # t4_imap NS HOST USER [login|list [MAILBOX]]
@@ -268,7 +284,8 @@ try:
             subj = item[1].decode("utf-8", "replace").strip()
             subj = subj[len("Subject:"):].strip() if subj.lower().startswith("subject:") else subj
             rows.append("%s\t%s" % (subj, flags or "-"))
-        print("\n".join(sorted(rows)))
+        if rows:
+            print("\n".join(sorted(rows)))
     m.logout()
 except Exception as e:
     sys.exit("imap %s@%s: %s: %s" % (user, host, type(e).__name__, e))
@@ -331,7 +348,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 	[ -z "$errors" ] || t4_fail "Dovecot logged errors: $errors"
 	# Teardown leaves nothing behind.
 	t4_dovecot_stop
-	[ ! -e "$DV/run/master.pid" ] || t4_fail "Dovecot still running"
+	[ ! -e "$DV_RUN/master.pid" ] || t4_fail "Dovecot still running"
 	t4_log "harness ok"
 	exit 0
 fi

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# NAME
+#	t4010-isolate-failsafe.sh - isolate fails closed; reconnect cleans up after anything
+# DESCRIPTION
+#	In a network namespace of its own:
+#	- mailcure killed (SIGKILL) in the middle of isolate, after the
+#	  rules went in: the server stays isolated, status says so, a
+#	  second isolate is a no-op and reconnect restores the ruleset
+#	  byte for byte;
+#	- a record whose rules are missing (an isolate interrupted before
+#	  its nftables transaction, or a flushed ruleset): status reports
+#	  it with exit 2, isolate completes it, reconnect clears it;
+#	- rules without a record, and a damaged record: reconnect still
+#	  removes exactly mailcure's table and the record;
+#	- two isolates at once: one applies, the other finds it in force;
+#	- Dovecot not running: isolation applies, with a warning.
+
+. "$(dirname "$0")/t4001-netns-dovecot.sh"
+set -u
+
+t4_need
+t4_setup
+t4_netns
+
+STATE=$T/isolate.json
+OUT=$T/out
+ERR=$T/err
+srv() {
+	set +e
+	ip netns exec "$NS_SRV" "$MAILCURE" "$@" >"$OUT" 2>"$ERR"
+	RC=$?
+	set -e
+}
+show() {
+	echo "--- exit $RC; stdout:"; cat "$OUT"; echo "--- stderr:"; cat "$ERR"
+}
+expect_rc() {
+	[ "$RC" = "$1" ] || { show >&2; t4_fail "$2: exit $RC, expected $1"; }
+}
+ruleset() { ip netns exec "$NS_SRV" nft list ruleset; }
+has_table() { ip netns exec "$NS_SRV" nft list table inet mailcure >/dev/null 2>&1; }
+
+set -e
+
+ip netns exec "$NS_SRV" nft -f - <<'EOF'
+table ip filter {
+	chain input {
+		type filter hook input priority filter; policy accept;
+		tcp dport 22 counter accept
+	}
+}
+EOF
+ruleset >"$T/ruleset.before"
+
+# A doveadm that hangs, so that isolate can be killed after the rules
+# went in, while it is cutting sessions.
+cat >"$T/doveadm-hang" <<EOF
+#!/bin/sh
+echo "\$*" >>"$T/doveadm-hang.log"
+sleep \${HANG:-60}
+exit 75
+EOF
+chmod 0755 "$T/doveadm-hang"
+
+t4_log "SIGKILL while cutting sessions: the server stays isolated"
+ip netns exec "$NS_SRV" env MAILCURE_DOVEADM="$T/doveadm-hang" \
+	"$MAILCURE" isolate --state "$STATE" --allow 198.51.100.0/24 >"$OUT" 2>"$ERR" &
+T4_PIDS+=($!)
+for i in $(seq 100); do
+	[ -s "$T/doveadm-hang.log" ] && break
+	sleep 0.1
+done
+[ -s "$T/doveadm-hang.log" ] || { show; t4_fail "isolate never reached doveadm"; }
+pid=
+for p in $(ip netns pids "$NS_SRV"); do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = mailcure ] && pid=$p
+done
+[ -n "$pid" ] || t4_fail "cannot find the running isolate"
+kill -KILL "$pid"
+for p in $(ip netns pids "$NS_SRV"); do
+	kill -KILL "$p" 2>/dev/null || true	# the hanging doveadm
+done
+wait 2>/dev/null || true
+has_table || t4_fail "killed isolate left the server open"
+[ -s "$STATE" ] || t4_fail "killed isolate left no record"
+srv isolate --status --state "$STATE"
+expect_rc 0 "status after the crash"
+grep -q "^isolated since" "$OUT" || { show; t4_fail "status after the crash"; }
+ruleset >"$T/ruleset.isolated"
+srv isolate --state "$STATE" --no-kick
+expect_rc 0 "isolate after the crash"
+grep -q "^already isolated" "$OUT" || { show; t4_fail "isolate after the crash is not a no-op"; }
+ruleset | cmp -s - "$T/ruleset.isolated" || t4_fail "isolate after the crash changed the ruleset"
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect after the crash"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset after reconnect (crash)"
+[ ! -e "$STATE" ] || t4_fail "record left after reconnect (crash)"
+
+t4_log "a record whose rules never went in"
+srv isolate --state "$STATE" --no-kick
+expect_rc 0 "isolate"
+python3 - "$STATE" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+r["applied"] = False
+json.dump(r, open(sys.argv[1], "w"))
+EOF
+ip netns exec "$NS_SRV" nft delete table inet mailcure
+srv isolate --status --state "$STATE"
+expect_rc 2 "status of an interrupted isolate"
+grep -q "^NOT isolated: an isolation is recorded" "$OUT" || { show; t4_fail "status of an interrupted isolate"; }
+srv isolate --state "$STATE" --no-kick
+expect_rc 0 "isolate completing an interrupted one"
+grep -q "^isolated:" "$OUT" || { show; t4_fail "isolate did not complete the interrupted one"; }
+has_table || t4_fail "no rules after completing the interrupted isolate"
+python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["applied"] is True' "$STATE" ||
+	t4_fail "record not marked applied"
+ip netns exec "$NS_SRV" nft delete table inet mailcure
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect of a record without rules"
+grep -q "already gone" "$OUT" || { show; t4_fail "reconnect output (rules gone)"; }
+[ ! -e "$STATE" ] || t4_fail "record left (rules gone)"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (rules gone)"
+
+t4_log "rules without a record; a damaged record"
+srv isolate --state "$STATE" --no-kick
+rm -f "$STATE"
+srv isolate --status --state "$STATE"
+expect_rc 0 "status without a record"
+grep -q "no record" "$OUT" || { show; t4_fail "status without a record"; }
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect without a record"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (no record)"
+srv isolate --state "$STATE" --no-kick
+printf '{"version": 1, "since": "garbage' >"$STATE"
+srv isolate --status --state "$STATE"
+expect_rc 2 "status of a damaged record"
+grep -q "damaged" "$ERR" || { show; t4_fail "damaged record message"; }
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect with a damaged record"
+[ ! -e "$STATE" ] || t4_fail "damaged record left"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (damaged record)"
+
+t4_log "two isolates at once"
+: >"$T/doveadm-hang.log"
+for n in 1 2; do
+	ip netns exec "$NS_SRV" env MAILCURE_DOVEADM="$T/doveadm-hang" HANG=1 \
+		"$MAILCURE" isolate --state "$STATE" >"$T/par$n.out" 2>"$T/par$n.err" &
+	T4_PIDS+=($!)
+done
+wait "${T4_PIDS[-1]}" "${T4_PIDS[-2]}" || t4_fail "a parallel isolate failed: $(cat "$T"/par*.err)"
+[ "$(cat "$T"/par*.out | grep -c '^isolated:')" = 1 ] &&
+[ "$(cat "$T"/par*.out | grep -c '^already isolated')" = 1 ] ||
+	{ cat "$T"/par*.out "$T"/par*.err; t4_fail "parallel isolates: not exactly one applied"; }
+[ "$(ip netns exec "$NS_SRV" nft list tables | grep -c 'inet mailcure')" = 1 ] ||
+	t4_fail "parallel isolates: not one table"
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect after parallel isolates"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (parallel)"
+
+t4_log "Dovecot not running: isolation applies, with a warning"
+t4_dovecot maildir
+t4_dovecot_stop
+srv isolate --state "$STATE"
+expect_rc 0 "isolate without Dovecot"
+grep -q "Dovecot is not running" "$ERR" || { show; t4_fail "no warning about Dovecot"; }
+has_table || t4_fail "no rules without Dovecot"
+srv reconnect --state "$STATE"
+expect_rc 0 "reconnect without Dovecot"
+ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (no Dovecot)"
+
+t4_log "ok"
