@@ -1348,9 +1348,11 @@ static int restore_file(int cfd, const char *config_dir, int sfd,
 	int ret = 0;
 
 	if (read_whole(sfd, name, &saved, &saved_len, &st, error_r) < 0) {
-		char *e = *error_r;
-		*error_r = mc_xasprintf("saved copy %s/%s", spath, e);
-		free(e);
+		if (error_r != NULL) {
+			char *e = *error_r;
+			*error_r = mc_xasprintf("saved copy %s/%s", spath, e);
+			free(e);
+		}
 		return -1;
 	}
 	sha_hex(saved, saved_len, hex);

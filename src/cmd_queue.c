@@ -261,7 +261,9 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 				add_str(obj, "why", msg->read_error);
 				print_json(obj);
 			} else {
-				printf("%s %s: ERROR (%s)\n", loc->queue_id, loc->folder,
+				printf("%s %s: ERROR (%s)\n", loc->queue_id != NULL ?
+				       loc->queue_id : loc->path != NULL ? loc->path : "?",
+				       loc->folder != NULL ? loc->folder : "?",
 				       msg->read_error);
 			}
 			mc_store_postfix.msg_free(store, &msg);
@@ -321,6 +323,24 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 
 /* ------------------------------------------------------------------ */
 
+/* Deleting from a live queue works (each message is put on hold
+   first) but a freeze is the safe way: say so. */
+static void warn_not_frozen(const struct queue_opts *o)
+{
+	struct mc_postfix *pf;
+	bool frozen;
+
+	if (mc_postfix_open(o->config_dir, &pf, NULL) < 0)
+		return;
+	if (mc_postfix_master_pid(pf) != 0 &&
+	    mc_postfix_is_frozen(pf, &frozen, NULL) == 0 && !frozen)
+		mc_warn("note: the queue of %s is not frozen: matching messages are "
+			"put on hold before they are removed, and those already in "
+			"delivery are left alone (mailcure queue freeze stops all "
+			"delivery first)", pf->config_dir);
+	mc_postfix_free(&pf);
+}
+
 static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		      const char *query_text, bool delete)
 {
@@ -346,6 +366,8 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
+	if (delete && !g->json && g->verbose >= 0)
+		warn_not_frozen(o);
 	struct mc_quarantine *q = NULL;
 	if (delete && !g->dry_run) {
 		q = mc_cli_quarantine_open(g, true);

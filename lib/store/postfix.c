@@ -295,7 +295,8 @@ fail:
 struct qf_entry {
 	unsigned queue;
 	char *dir_rel;		/* "deferred" or "deferred/A" */
-	char *id;
+	char *id;		/* "" for a directory that could not be read */
+	char *error;		/* why not */
 };
 
 struct postfix_store {
@@ -321,14 +322,21 @@ struct postfix_msg {
 	size_t rcpt_count;
 };
 
+static void entries_clear(struct postfix_store *ps)
+{
+	for (size_t i = 0; i < ps->entry_count; i++) {
+		free(ps->entries[i].dir_rel);
+		free(ps->entries[i].id);
+		free(ps->entries[i].error);
+	}
+	ps->entry_count = ps->entry_pos = 0;
+}
+
 static void postfix_destroy(struct mc_store *store)
 {
 	struct postfix_store *ps = (struct postfix_store *)store;
 
-	for (size_t i = 0; i < ps->entry_count; i++) {
-		free(ps->entries[i].dir_rel);
-		free(ps->entries[i].id);
-	}
+	entries_clear(ps);
 	free(ps->entries);
 	if (ps->seen != NULL)
 		g_hash_table_destroy(ps->seen);
@@ -363,15 +371,32 @@ static int postfix_open(const char *uri, const char *path,
 	}
 	ps->qfd = mc_open_dir_path(ps->pf->queue_dir, error_r);
 	if (ps->qfd < 0) {
-		char *e = *error_r;
-		*error_r = mc_xasprintf("Postfix queue directory: %s", e);
-		free(e);
+		if (error_r != NULL) {
+			char *e = *error_r;
+			*error_r = mc_xasprintf("Postfix queue directory: %s", e);
+			free(e);
+		}
 		mc_store_unref(&ps->base);
 		return -1;
 	}
 	ps->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	*store_r = &ps->base;
 	return 0;
+}
+
+/* A directory of the queue that could not be read is reported, as a
+   message that could not be read, and the walk goes on. */
+static void list_error(struct postfix_store *ps, const char *dir_rel,
+		       unsigned queue, const char *why, size_t *cap)
+{
+	struct qf_entry e = {
+		.queue = queue,
+		.dir_rel = mc_xstrdup(dir_rel),
+		.id = mc_xstrdup(""),
+		.error = mc_xasprintf("cannot read the Postfix queue in %s: %s",
+				      ps->pf->queue_dir, why),
+	};
+	MC_ARRAY_PUSH(ps->entries, ps->entry_count, *cap, e);
 }
 
 static int entry_cmp(const void *a, const void *b)
@@ -388,6 +413,9 @@ static void list_dir(struct postfix_store *ps, int dirfd, const char *dir_rel,
 	struct dirent *de;
 
 	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+		char *why = mc_xasprintf("%s: %s", dir_rel, strerror(errno));
+		list_error(ps, dir_rel, queue, why, cap);
+		free(why);
 		if (fd >= 0)
 			close(fd);
 		return;
@@ -401,13 +429,21 @@ static void list_dir(struct postfix_store *ps, int dirfd, const char *dir_rel,
 			continue;
 		if (S_ISDIR(st.st_mode) && strlen(de->d_name) == 1 &&
 		    depth < MAX_HASH_DEPTH) {
-			int sub = mc_safe_open_dir(dirfd, de->d_name, NULL, NULL);
+			char *rel = mc_xasprintf("%s/%s", dir_rel, de->d_name);
+			char *err = NULL;
+			int sub = mc_safe_open_dir(dirfd, de->d_name, NULL, &err);
+
 			if (sub >= 0) {
-				char *rel = mc_xasprintf("%s/%s", dir_rel, de->d_name);
 				list_dir(ps, sub, rel, queue, depth + 1, cap);
-				free(rel);
 				close(sub);
+			} else {
+				/* It was a directory a moment ago. */
+				char *why = mc_xasprintf("%s/%s", dir_rel, err);
+				list_error(ps, rel, queue, why, cap);
+				free(why);
 			}
+			free(err);
+			free(rel);
 			continue;
 		}
 		if (!S_ISREG(st.st_mode) || !mc_postfix_queue_id_ok(de->d_name))
@@ -429,25 +465,30 @@ static void list_dir(struct postfix_store *ps, int dirfd, const char *dir_rel,
 /* Fill entries with the next queue that has any. */
 static bool list_next_queue(struct postfix_store *ps)
 {
-	for (size_t i = 0; i < ps->entry_count; i++) {
-		free(ps->entries[i].dir_rel);
-		free(ps->entries[i].id);
-	}
-	ps->entry_count = ps->entry_pos = 0;
+	entries_clear(ps);
 	while (ps->queue < MC_POSTFIX_QUEUE_COUNT) {
 		unsigned q = ps->queue++;
 		size_t cap = 0;
+		char *err = NULL;
+		struct stat st;
 		int fd;
 
 		if ((ps->queue_mask & (1U << q)) == 0)
 			continue;
-		fd = mc_safe_open_dir(ps->qfd, mc_postfix_queues[q], NULL, NULL);
-		if (fd < 0)
-			continue;
 		free(ps->entries);
 		ps->entries = NULL;
-		list_dir(ps, fd, mc_postfix_queues[q], q, 0, &cap);
-		close(fd);
+		/* A queue directory that does not exist holds no mail. */
+		if (fstatat(ps->qfd, mc_postfix_queues[q], &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+		    errno == ENOENT)
+			continue;
+		fd = mc_safe_open_dir(ps->qfd, mc_postfix_queues[q], NULL, &err);
+		if (fd < 0) {
+			list_error(ps, mc_postfix_queues[q], q, err, &cap);
+			free(err);
+		} else {
+			list_dir(ps, fd, mc_postfix_queues[q], q, 0, &cap);
+			close(fd);
+		}
 		if (ps->entry_count > 0) {
 			qsort(ps->entries, ps->entry_count, sizeof(*ps->entries), entry_cmp);
 			return true;
@@ -578,6 +619,22 @@ static int postfix_next(struct mc_store *store, struct mc_msg **msg_r,
 		if (ps->entry_pos >= ps->entry_count && !list_next_queue(ps))
 			return 0;
 		const struct qf_entry *e = &ps->entries[ps->entry_pos++];
+		if (e->error != NULL) {
+			struct postfix_msg *pm = mc_xcalloc(1, sizeof(*pm));
+
+			mc_store_ref(&ps->base);
+			pm->m.msg.store_priv = &ps->base;
+			pm->m.msg.loc.store = ps->base.uri;
+			pm->m.msg.loc.kind = "postfix";
+			pm->m.msg.loc.offset = -1;
+			pm->m.msg.loc.folder = mc_postfix_queues[e->queue];
+			pm->m.path = mc_xasprintf("%s/%s", ps->pf->queue_dir, e->dir_rel);
+			pm->m.msg.loc.path = pm->m.path;
+			pm->m.container_last = true;
+			mc_store_msg_error(&pm->m, "%s", e->error);
+			*msg_r = &pm->m.msg;
+			return 1;
+		}
 		if (g_hash_table_contains(ps->seen, e->id))
 			continue;
 		struct postfix_msg *pm = read_entry(ps, e);
@@ -809,7 +866,8 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 				p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
 				if (p->dir_rel == NULL) {
 					fail(p, "left the %s queue before it could be put on "
-					     "hold (delivered?): not removed", hold_from[k]);
+					     "hold (in delivery?): not removed; freeze the "
+					     "queue first (mailcure queue freeze)", hold_from[k]);
 					continue;
 				}
 				p->held_by_us = true;

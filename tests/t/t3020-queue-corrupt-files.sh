@@ -8,6 +8,8 @@
 #	does not exist. queue scan, list and delete report each of them
 #	with its queue id, process every other message (the infected one
 #	is found and deleted), never touch the bad files, and exit 2.
+#	A queue directory replaced by a symbolic link is reported and
+#	not followed.
 
 set -u
 . "$(dirname "$0")/t3000-postfix-instance.sh"
@@ -104,6 +106,19 @@ mc_assert_eq "$infected" "$(mc_events "$MC_OUT" match queue_id)" "deleted messag
 [ -z "$(find "$PF_SPOOL" -type f -name "$infected")" ] || mc_fail "infected message still queued"
 mc_assert_eq "$vsum" "$(sha256sum "$vfile" | cut -d' ' -f1)" "the truncated file was left alone"
 mc_assert_eq "$bad_sums" "$(sha256sum "$PF_SPOOL"/hold/BAD* | sort)" "the planted files were left alone"
+
+# A queue directory replaced by a symlink is reported, not followed.
+mv "$PF_SPOOL/maildrop" "$PF_SPOOL/maildrop.real"
+ln -s /etc "$PF_SPOOL/maildrop"
+mc_pf --json list
+mc_expect_rc 2 "queue list with a symlinked queue directory"
+pf_check "$MC_OUT" '
+errs = [e for e in events if e["event"] == "error"]
+assert any("maildrop: is a symbolic link, not followed" in e["why"] for e in errs), errs
+assert not any("passwd" in str(e) for e in events), events
+'
+rm "$PF_SPOOL/maildrop"
+mv "$PF_SPOOL/maildrop.real" "$PF_SPOOL/maildrop"
 
 # Clear out the wreckage before Postfix's queue manager sees it.
 printf '%s\n' "$victim" BAD0000001 BAD0000002 BAD0000003 | postsuper -c "$PF_CONF" -d - >/dev/null 2>&1
