@@ -162,7 +162,8 @@ int mc_store_mkdir_owned(int dirfd, const char *name, uid_t uid, gid_t gid,
 
 /* --- detection --- */
 
-/* Whether NAME under DIRFD is a Maildir: cur/ and new/ directories. */
+/* Whether NAME under DIRFD is a Maildir: cur/ and new/ directories
+   (or symlinks, which are reported when read). */
 bool mc_store_is_maildir_at(int dirfd, const char *name);
 /* First bytes of a mail file: "From " starts an mbox; a header field
    ("Name:" at the start) an RFC 5322 message. */

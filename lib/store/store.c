@@ -904,15 +904,20 @@ int mc_store_mkdir_owned(int dirfd, const char *name, uid_t uid, gid_t gid,
 
 bool mc_store_is_maildir_at(int dirfd, const char *name)
 {
+	static const char *const subs[] = { "cur", "new" };
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (snprintf(path, sizeof(path), "%s/cur", name) >= (int)sizeof(path))
-		return false;
-	if (fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-		return false;
-	snprintf(path, sizeof(path), "%s/new", name);
-	return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+	/* A cur/ or new/ that is a symlink still makes a Maildir: the
+	   Maildir store reports that symlink (never following it) and
+	   reads the rest, where walking past it would hide it. */
+	for (size_t i = 0; i < 2; i++) {
+		if (snprintf(path, sizeof(path), "%s/%s", name, subs[i]) >= (int)sizeof(path) ||
+		    fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISDIR(st.st_mode) && !S_ISLNK(st.st_mode)))
+			return false;
+	}
+	return true;
 }
 
 bool mc_store_looks_mbox(const unsigned char *p, size_t len)

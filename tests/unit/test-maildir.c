@@ -7,8 +7,9 @@
 /*	Pins how mailbox owners and folders are named from paths and
 /*	owners; what a Maildir message reports (folder, new/cur, flags,
 /*	owner, mode, mtime) and what is left out (tmp/, dot files,
-/*	Dovecot's files); that a symlink, a hard link or a FIFO in cur/
-/*	is reported with read_error and never read nor removed; the
+/*	Dovecot's files); that a symlink, a hard link or a FIFO in cur/,
+/*	and a cur/ that is a symlink, are reported with read_error and
+/*	never read nor removed; the
 /*	remove + restore round trip with flags, owner, mode and mtime,
 /*	also into a folder that was deleted meanwhile; that a message
 /*	the IMAP server renamed after it was read is still removed, a
@@ -427,6 +428,36 @@ static void test_links_refused(void **state)
 	free(secret);
 }
 
+/* cur/ itself is a symlink to a directory outside: reported, never
+   followed; new/ is still read. */
+static void test_cur_symlink(void **state)
+{
+	struct fixture *f = *state;
+	struct items it;
+	char *p, *outside, *cur;
+
+	mkdirs(f, "Maildir/new");
+	mkdirs(f, "Maildir/tmp");
+	mkdirs(f, "outside");
+	free(put(f, "Maildir/new/1.A.host", MSG, 0600, 0));
+	free(put(f, "outside/2.B.host:2,S", MSG, 0600, 0));
+	outside = path_of(f, "outside");
+	cur = path_of(f, "Maildir/cur");
+	assert_int_equal(symlink(outside, cur), 0);
+	p = path_of(f, "Maildir");
+	items_read(f, p, &it);
+	assert_string_equal(it.ops->name, "maildir");
+	assert_int_equal(it.count, 2);
+	assert_null(find_msg(&it, "/new/1.A.host")->read_error);
+	struct mc_msg *m = find_msg(&it, "/Maildir/cur");
+	assert_non_null(m->read_error);
+	assert_non_null(strstr(m->read_error, "symbolic link"));
+	items_free(&it);
+	free(p);
+	free(cur);
+	free(outside);
+}
+
 static void test_remove_restore(void **state)
 {
 	struct fixture *f = *state;
@@ -736,6 +767,7 @@ int main(void)
 		cmocka_unit_test(test_user_from_path),
 		cmocka_unit_test_setup_teardown(test_maildir_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cur_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_restore, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_moved_and_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_no_duplicate, setup, teardown),
