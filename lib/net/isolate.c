@@ -83,9 +83,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <json-c/json.h>
+#include <linux/netlink.h>
 #include <nftables/libnftables.h>
 
 #include "mailcure/mailcure.h"
@@ -370,17 +372,36 @@ static char *nft_error_text(const char *err)
 	return out;
 }
 
+/* Whether the kernel speaks nfnetlink at all. libnftables prints and
+   calls exit() when it cannot open its netlink socket, which a
+   library must not let happen: the same socket is tried here first. */
+static int nft_kernel_check(char **nft_error_r)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+
+	if (fd < 0) {
+		*nft_error_r = mc_xasprintf("no netfilter netlink socket: %s",
+					    strerror(errno));
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
 /* Run nft commands CMDS. Returns 0 (with *out_r when wanted), or -1
    with *nft_error_r holding nft's message. */
 static int nft_run(const char *cmds, bool json, bool dry, char **out_r,
 		   char **nft_error_r)
 {
-	struct nft_ctx *nft = nft_ctx_new(NFT_CTX_DEFAULT);
+	struct nft_ctx *nft;
 	int ret;
 
 	if (out_r != NULL)
 		*out_r = NULL;
 	*nft_error_r = NULL;
+	if (nft_kernel_check(nft_error_r) < 0)
+		return -1;
+	nft = nft_ctx_new(NFT_CTX_DEFAULT);
 	if (nft == NULL) {
 		*nft_error_r = mc_xstrdup("cannot set up libnftables");
 		return -1;
@@ -1037,6 +1058,12 @@ int mc_isolate_apply(const struct mc_isolate_settings *set,
 	}
 	if (need_root("mailcure isolate", error_r) < 0)
 		goto fail;
+	/* No support at all: say so before anything is written. */
+	if (nft_kernel_check(&nft_err) < 0) {
+		nft_failure(error_r, "cannot isolate", nft_err);
+		free(nft_err);
+		goto fail;
+	}
 	if (state_files_open(p.state_path, true, true, &sf, error_r) < 0)
 		goto fail;
 	if (record_read(&sf, p.state_path, &rec, error_r) < 0)

@@ -13,7 +13,9 @@
 #	- rules without a record, and a damaged record: reconnect still
 #	  removes exactly mailcure's table and the record;
 #	- two isolates at once: one applies, the other finds it in force;
-#	- Dovecot not running: isolation applies, with a warning.
+#	- Dovecot not running: isolation applies, with a warning;
+#	- a kernel without nf_tables (netlink socket refused, simulated
+#	  with strace when it is there): a clear error, nothing changed.
 
 . "$(dirname "$0")/t4001-netns-dovecot.sh"
 set -u
@@ -168,5 +170,21 @@ has_table || t4_fail "no rules without Dovecot"
 srv reconnect --state "$STATE"
 expect_rc 0 "reconnect without Dovecot"
 ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (no Dovecot)"
+
+if command -v strace >/dev/null && strace -f -qq -o /dev/null true 2>/dev/null; then
+	t4_log "a kernel without nftables: a clear error, nothing changed"
+	set +e
+	# LeakSanitizer cannot run under ptrace.
+	ip netns exec "$NS_SRV" env ASAN_OPTIONS="${ASAN_OPTIONS:-}:detect_leaks=0" \
+		strace -f -qq -o /dev/null -e trace=socket \
+		-e inject=socket:error=EPROTONOSUPPORT \
+		"$MAILCURE" isolate --state "$STATE" >"$OUT" 2>"$ERR"
+	RC=$?
+	set -e
+	expect_rc 2 "isolate without kernel support"
+	grep -q "the kernel lacks the nftables support needed" "$ERR" || { show; t4_fail "no-support message"; }
+	[ ! -e "$STATE" ] || t4_fail "isolate without kernel support left a record"
+	ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset (no kernel support)"
+fi
 
 t4_log "ok"
