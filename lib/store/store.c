@@ -396,7 +396,7 @@ int mc_store_open_rel_dir(int dirfd, const char *rel, char **error_r)
    the same inode under the same unique name in new/ and cur/ of the
    folder DIR_REL/.. . Returns the directory fd with *name_r. */
 static int find_moved(int rootfd, const char *dir_rel, const char *name,
-		      dev_t dev, ino_t ino, char **name_r)
+		      dev_t dev, ino_t ino, char **name_r, const char **subdir_r)
 {
 	static const char *const subdirs[] = { "cur", "new" };
 	size_t blen = strcspn(name, ":");
@@ -436,6 +436,7 @@ static int find_moved(int rootfd, const char *dir_rel, const char *name,
 			if (fstatat(subfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    st.st_dev == dev && st.st_ino == ino) {
 				*name_r = mc_xstrdup(de->d_name);
+				*subdir_r = subdirs[i];
 				closedir(dir);
 				close(folderfd);
 				return subfd;
@@ -508,8 +509,11 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		int saved = errno, movedfd = -1;
 
+		const char *subdir = NULL;
+
 		if (saved == ENOENT && maildir_moved)
-			movedfd = find_moved(rootfd, m->dir_rel, m->name, m->dev, m->ino, &moved);
+			movedfd = find_moved(rootfd, m->dir_rel, m->name, m->dev, m->ino,
+					     &moved, &subdir);
 		if (movedfd < 0) {
 			close(dirfd);
 			mc_error_set(&removal->error, "%s: %s since it was read; not removed",
@@ -519,6 +523,29 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
 		close(dirfd);
 		dirfd = movedfd;
 		name = moved;
+		/* Quarantine (and report) it where it is now, with the
+		   flags it has now, so that a restore puts that back. */
+		char *folder = mc_path_dir(m->dir_rel), *p;
+		const char *colon = strstr(moved, ":2,");
+		free(m->dir_rel);
+		m->dir_rel = strcmp(folder, ".") == 0 ? mc_xstrdup(subdir) :
+			mc_xasprintf("%s/%s", folder, subdir);
+		free(folder);
+		char *subpath = mc_path_dir(m->path);
+		folder = mc_path_dir(subpath);
+		p = mc_xasprintf("%s/%s/%s", folder, subdir, moved);
+		free(subpath);
+		free(folder);
+		free(m->path);
+		m->path = p;
+		path = p;
+		free(m->flags);
+		m->flags = mc_xstrdup(colon != NULL ? colon + 3 : "");
+		free(m->name);
+		m->name = mc_xstrdup(moved);
+		m->msg.loc.path = m->path;
+		m->msg.loc.maildir_flags = m->flags;
+		m->msg.loc.maildir_subdir = subdir;
 		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			mc_error_errno(&removal->error, "%s: not removed", path);
 			goto out;

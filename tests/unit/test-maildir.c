@@ -574,6 +574,13 @@ static void test_remove_moved_and_replaced(void **state)
 		fail_msg("remove: %s", rm.error);
 	assert_true(rm.removed);
 	assert_int_equal(access(moved, F_OK), -1);
+	/* Recorded as it was when removed: in cur/, seen. */
+	struct mc_qentry *e = mc_quarantine_get(f->q, rm.quarantine_id, NULL);
+	assert_non_null(e);
+	assert_string_equal(e->loc.path, moved);
+	assert_string_equal(e->loc.maildir_subdir, "cur");
+	assert_string_equal(e->loc.maildir_flags, "S");
+	mc_qentry_free(&e);
 	free(rm.quarantine_id);
 
 	/* Same size, other bytes; the file system may even give it the
