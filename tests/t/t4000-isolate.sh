@@ -6,8 +6,9 @@
 #	namespaces, a real Dovecot on the server, real IMAP clients
 #	(python3 imaplib and curl) on the hosts. Before isolate the user
 #	logs in. During isolate the user's new connections fail (IPv4
-#	and IPv6), a session the user opened before is disconnected,
-#	the administrator's network and the server itself still get in,
+#	and IPv6), a session the user opened before is disconnected
+#	while the administrator's stays, the administrator's network and
+#	the server itself still get in,
 #	and doveadm still works. A second isolate changes nothing. After
 #	reconnect the user logs in again and "nft list ruleset" is byte
 #	for byte what it was, including a ruleset of the server's own.
@@ -80,17 +81,18 @@ ruleset >"$T/ruleset.before"
 t4_log "before isolate: the user logs in"
 user_gets_in || t4_fail "the user cannot log in before isolate"
 
-# A session the user opens before isolate; it reports whether the
-# server disconnects it (BYE or end of stream) or it stays open.
-t4_msg "kept for the held session" | t4_doveadm save -u alice
-ip netns exec "$NS_USR" timeout 60 python3 - 192.0.2.1 alice "$T4_PASS" "$T/held" <<'EOF' &
+# Sessions opened before isolate, by the user and by the administrator;
+# each reports whether the server disconnects it (BYE or end of
+# stream) or it stays open for WAIT seconds.
+held() {	# held NS HOST USER STATEFILE WAIT
+	ip netns exec "$1" timeout 90 python3 - "$2" "$3" "$T4_PASS" "$4" "$5" <<'EOF' &
 import imaplib, socket, sys
-host, user, pw, state = sys.argv[1:5]
+host, user, pw, state, wait = sys.argv[1:6]
 m = imaplib.IMAP4(host, 143)
 m.login(user, pw)
 m.select("INBOX")
 open(state, "w").write("ready\n")
-m.sock.settimeout(30)
+m.sock.settimeout(float(wait))
 result = "alive"
 try:
     buf = b""
@@ -109,12 +111,16 @@ except OSError as e:
     result = "disconnected (%s)" % e
 open(state, "w").write(result + "\n")
 EOF
-T4_PIDS+=($!)
-for i in $(seq 100); do
-	[ -s "$T/held" ] && break
-	sleep 0.1
-done
-[ "$(cat "$T/held")" = ready ] || t4_fail "the held session did not log in"
+	T4_PIDS+=($!)
+	for i in $(seq 100); do
+		[ -s "$4" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$4")" = ready ] || t4_fail "the session of $3 from $2 did not log in"
+}
+t4_msg "kept for the held session" | t4_doveadm save -u alice
+held "$NS_USR" 192.0.2.1 alice "$T/held" 40
+held "$NS_ADM" 198.51.100.1 admin "$T/held-admin" 20
 t4_doveadm who -1 | grep -q "^alice.*192.0.2.2" || t4_fail "doveadm who does not show the held session"
 
 t4_log "--dry-run prints the rules and commands, changes nothing"
@@ -147,6 +153,7 @@ case $(cat "$T/held") in
 disconnected*) ;;
 *) t4_fail "the session opened before isolate was not disconnected: $(cat "$T/held")" ;;
 esac
+t4_doveadm who -1 | grep -q "^admin.*198.51.100.2" || t4_fail "the administrator's session was cut"
 
 t4_log "during isolate: the user cannot connect (IPv4, IPv6, curl)"
 user_shut_out || t4_fail "the user still gets in while isolated"
@@ -162,6 +169,14 @@ t4_log "during isolate: doveadm still works"
 t4_doveadm mailbox status -u alice messages INBOX | grep -q "messages=1" ||
 	t4_fail "doveadm mailbox status"
 t4_msg "delivered while isolated" | t4_doveadm save -u alice || t4_fail "doveadm save while isolated"
+
+t4_log "during isolate: the administrator's session stays open"
+for i in $(seq 150); do
+	[ "$(cat "$T/held-admin")" != ready ] && break
+	sleep 0.2
+done
+[ "$(cat "$T/held-admin")" = alive ] ||
+	t4_fail "the administrator's session was disconnected: $(cat "$T/held-admin")"
 
 t4_log "a second isolate changes nothing"
 ruleset >"$T/ruleset.isolated"
