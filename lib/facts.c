@@ -111,6 +111,10 @@ struct mc_facts {
 	bool parts_done;
 	int parts_ret;
 	const char *parts_why;
+	/* What any walk (full or structure only) learnt of the shape. */
+	bool shape_done;
+	bool truncated;		/* a multipart without its close delimiter */
+	const char *shape_why;	/* a limit reached, or NULL */
 	struct mc_part *parts;
 	size_t part_count, part_cap;
 
@@ -700,6 +704,8 @@ struct walk {
 	size_t job_count, job_cap;
 	struct header_block scratch;
 	unsigned entities;	/* below the top, counted against the limit */
+	bool structure_only;	/* mc_facts_check: find the shape, decode nothing */
+	bool truncated;		/* a multipart ended without its close delimiter */
 	bool failed;		/* a limit was reached */
 	char why[128];
 };
@@ -1135,6 +1141,9 @@ static int leaf(struct walk *w, struct entity *e, unsigned depth)
 	struct mc_facts *f = w->f;
 	const char *uu_name;
 	size_t size;
+
+	if (w->structure_only)
+		return 0;
 	const unsigned char *content = decode_body(f, e, &size, &uu_name);
 	const char *filename = e->filename != NULL ? e->filename :
 		pool_filename(f, uu_name);
@@ -1214,6 +1223,8 @@ static int split_multipart(struct walk *w, const struct entity *e,
 		part_start = next;
 		pos = next;
 	}
+	if (in_part)
+		w->truncated = true;
 	if (in_part && count_entity(w) == 0) {
 		/* Truncated: no close delimiter, the part runs to the end. */
 		struct job j = { body + part_start, len - part_start, depth + 1,
@@ -1271,7 +1282,8 @@ static int walk_entity(struct walk *w, const struct job *job)
 		   can be asked for), and its parts are walked, one level
 		   down. A base64-encoded message/rfc822 is not allowed by
 		   RFC 2046 but is decoded anyway: malware uses it. */
-		add_leaf(f, e.filename, e.ctype, inner, size, job->depth);
+		if (!w->structure_only)
+			add_leaf(f, e.filename, e.ctype, inner, size, job->depth);
 		if (size > 0 && count_entity(w) == 0) {
 			struct job j = { inner, size, job->depth + 1, false, false };
 			MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
@@ -1283,32 +1295,68 @@ static int walk_entity(struct walk *w, const struct job *job)
 	return ret;
 }
 
+/* Walk the whole message; STRUCTURE_ONLY finds its shape (limits,
+   truncation) without decoding or hashing any part. */
+static void run_walk(struct mc_facts *facts, bool structure_only)
+{
+	struct walk w;
+
+	memset(&w, 0, sizeof(w));
+	w.f = facts;
+	w.structure_only = structure_only;
+	if (facts->msg->data != NULL && facts->msg->size > 0) {
+		struct job top = { facts->msg->data, facts->msg->size,
+				   0, false, true };
+		MC_ARRAY_PUSH(w.jobs, w.job_count, w.job_cap, top);
+	}
+	while (w.job_count > 0) {
+		struct job j = w.jobs[--w.job_count];
+		walk_entity(&w, &j);
+	}
+	facts->shape_done = true;
+	facts->truncated = w.truncated;
+	facts->shape_why = w.failed ? pool_strdup(facts, w.why) : NULL;
+	if (!structure_only) {
+		facts->parts_done = true;
+		facts->parts_ret = w.failed ? -1 : 0;
+		facts->parts_why = facts->shape_why;
+	}
+	free(w.jobs);
+	free(w.scratch.fields);
+}
+
+enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r)
+{
+	const struct mc_msg *msg = facts->msg;
+
+	if (msg->data == NULL || msg->size == 0) {
+		*why_r = "empty message";
+		return MC_VERDICT_ERROR;
+	}
+	ensure_headers(facts);
+	if (facts->top.count == 0) {
+		*why_r = "not a mail message: it does not start with header fields";
+		return MC_VERDICT_ERROR;
+	}
+	if (!facts->shape_done)
+		run_walk(facts, true);
+	if (facts->shape_why != NULL) {
+		*why_r = facts->shape_why;
+		return MC_VERDICT_UNSCANNED;
+	}
+	if (facts->truncated) {
+		*why_r = "truncated message: a multipart ends without its closing boundary";
+		return MC_VERDICT_UNSCANNED;
+	}
+	*why_r = NULL;
+	return MC_VERDICT_CLEAN;
+}
+
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 		   size_t *count_r, const char **why_r)
 {
-	if (!facts->parts_done) {
-		struct walk w;
-
-		facts->parts_done = true;
-		memset(&w, 0, sizeof(w));
-		w.f = facts;
-		facts->parts_ret = 0;
-		if (facts->msg->data != NULL && facts->msg->size > 0) {
-			struct job top = { facts->msg->data, facts->msg->size,
-					   0, false, true };
-			MC_ARRAY_PUSH(w.jobs, w.job_count, w.job_cap, top);
-		}
-		while (w.job_count > 0) {
-			struct job j = w.jobs[--w.job_count];
-			walk_entity(&w, &j);
-		}
-		if (w.failed) {
-			facts->parts_ret = -1;
-			facts->parts_why = pool_strdup(facts, w.why);
-		}
-		free(w.jobs);
-		free(w.scratch.fields);
-	}
+	if (!facts->parts_done)
+		run_walk(facts, false);
 	*parts_r = facts->parts;
 	*count_r = facts->part_count;
 	if (why_r != NULL)

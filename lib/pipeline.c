@@ -161,6 +161,19 @@ static void evaluate(struct pipeline *p, struct slot *s)
 	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
 		      &s->match);
 	s->evaluated = true;
+	if (!s->match.matched && s->match.problem == MC_VERDICT_CLEAN) {
+		/* Not matched, but maybe only because part of the message
+		   was never looked at: a truncated or over-limit message is
+		   unscanned, a file that is no mail message an error, never
+		   silently clean. */
+		const char *why;
+		enum mc_verdict_kind kind = mc_facts_check(facts, &why);
+
+		if (kind != MC_VERDICT_CLEAN) {
+			s->match.problem = kind;
+			snprintf(s->match.why, sizeof(s->match.why), "%s", why);
+		}
+	}
 	if (s->match.matched) {
 		/* Only reported messages need these; take them while the
 		   parsed headers are at hand. */

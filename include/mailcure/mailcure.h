@@ -115,6 +115,13 @@ struct mc_msg {
 	void *store_priv;
 };
 
+enum mc_verdict_kind {
+	MC_VERDICT_CLEAN,
+	MC_VERDICT_INFECTED,
+	MC_VERDICT_UNSCANNED,	/* a limit was reached: never clean */
+	MC_VERDICT_ERROR,	/* engine or read error: never acted on */
+};
+
 /* ------------------------------------------------------------------ */
 /* Parsed facts about a message (lazy)                                */
 /* ------------------------------------------------------------------ */
@@ -148,6 +155,12 @@ size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
 			  const char *const **addrs_r);
 /* Date header as time_t, or (time_t)-1 when absent or invalid. */
 time_t mc_facts_date(struct mc_facts *facts);
+/* Whether the message is whole and within the MIME limits, found
+   without decoding any part: MC_VERDICT_ERROR when it is not a mail
+   message at all (empty, no header fields), MC_VERDICT_UNSCANNED when
+   a MIME limit is reached or a multipart is truncated, else
+   MC_VERDICT_CLEAN. *why_r says why (valid until mc_facts_free). */
+enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r);
 /* Leaf MIME parts. Returns -1 when the MIME structure could not be
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
@@ -157,12 +170,6 @@ int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 /* Detection engines                                                  */
 /* ------------------------------------------------------------------ */
 
-enum mc_verdict_kind {
-	MC_VERDICT_CLEAN,
-	MC_VERDICT_INFECTED,
-	MC_VERDICT_UNSCANNED,	/* a limit was reached: never clean */
-	MC_VERDICT_ERROR,	/* engine or read error: never acted on */
-};
 
 struct mc_verdict {
 	enum mc_verdict_kind kind;
