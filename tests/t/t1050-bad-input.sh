@@ -155,9 +155,11 @@ mc_expect_rc 2 "mailbox find over bad input"
 # --- unreadable, as an unprivileged user ---
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
    setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$MAILCURE" -a -r "$MC_SIGS/mailcure-test.ndb" 2>/dev/null; then
-	chmod 0711 "$T"
-	u=$T/unpriv
-	mkdir -p "$u"
+	# Its own directory under /tmp: the user must be able to reach it,
+	# whatever the modes of the directories $T lies in.
+	u=$(mktemp -d /tmp/mc-unpriv.XXXXXX)
+	mc_at_exit "rm -rf '$u'"
+	chmod 0711 "$u"
 	umd=$u/Maildir
 	mc_maildir "$umd"
 	mc_msg_plain -s "readable" | mc_maildir_put "$umd" cur S >/dev/null
@@ -167,7 +169,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&
 	chmod 000 "$locked"
 	MC_LAST="setpriv nobody mailcure mailbox clean"
 	set +e
-	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	# TMPDIR: the engine's temporary files must be writable by nobody.
+	TMPDIR=$u setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$MAILCURE" -d "$MC_SIGS" --quarantine "$u/q" --progress never --json \
 		mailbox clean -s "maildir:$umd" >"$MC_OUT" 2>"$MC_ERR" </dev/null
 	MC_RC=$?
