@@ -24,7 +24,10 @@
 #
 #	The tools run in turn, ROUNDS times (default 3), and the best
 #	wall time of each is kept: on a shared machine the load changes
-#	between runs, and the best run is the one least disturbed.
+#	between runs, and the best run is the one least disturbed. clamd
+#	is restarted before each of its runs, so that its cache of clean
+#	files does not carry over from one run to the next, and each tool
+#	unpacks archives into a temporary directory of its own.
 #
 #	N defaults to the number of CPUs. MAILCURE names the binary
 #	(default build/mailcure). -k keeps the scratch directory; -o
@@ -104,8 +107,10 @@ limits_clamscan=(--max-filesize=100M --max-scansize=400M --max-recursion=17
 # alerts excluded: they are "unscanned", not detections).
 clam_found() { sed -n 's/: \(.*\) FOUND$/\t\1/p' "$1" | grep -v 'Heuristics.Limits' | cut -f1 | sort; }
 
-# --- clamd, started once: its signature loading is not measured ---
-mkdir -p "$work/db" "$work/clamd-tmp"
+# --- clamd: its signature loading is not measured ---
+# Each tool unpacks into a private temporary directory of its own, on
+# the same file system.
+mkdir -p "$work/db" "$work/clamd-tmp" "$work/tmp-clamscan" "$work/tmp-mailcure"
 cp "$SIGS"/* "$work/db/"
 cat >"$work/clamd.conf" <<EOF
 Foreground yes
@@ -134,14 +139,25 @@ FollowDirectorySymlinks no
 FollowFileSymlinks no
 CrossFilesystems yes
 EOF
-echo "starting clamd (MaxThreads $jobs) ..."
-clamd -c "$work/clamd.conf" >"$work/clamd.stdout" 2>&1 &
-clamd_pid=$!
-for _ in $(seq 1 600); do
-	[ -S "$work/clamd.sock" ] && clamdscan --config-file="$work/clamd.conf" --ping 1 >/dev/null 2>&1 && break
-	kill -0 "$clamd_pid" 2>/dev/null || { cat "$work/clamd.stdout" "$work/clamd.log" >&2; echo "host-bench: clamd died" >&2; exit 2; }
-	sleep 0.1
-done
+# clamd is (re)started before each of its runs: its cache of clean
+# files would otherwise make every run after the first one rescan
+# nothing, which mailcure and clamscan, starting afresh, cannot do.
+start_clamd() {
+	if [ -n "$clamd_pid" ]; then
+		kill "$clamd_pid" 2>/dev/null || true
+		wait "$clamd_pid" 2>/dev/null || true
+	fi
+	rm -f "$work/clamd.sock"
+	clamd -c "$work/clamd.conf" >"$work/clamd.stdout" 2>&1 &
+	clamd_pid=$!
+	for _ in $(seq 1 600); do
+		[ -S "$work/clamd.sock" ] && clamdscan --config-file="$work/clamd.conf" --ping 1 >/dev/null 2>&1 && return 0
+		kill -0 "$clamd_pid" 2>/dev/null || { cat "$work/clamd.stdout" "$work/clamd.log" >&2; echo "host-bench: clamd died" >&2; exit 2; }
+		sleep 0.1
+	done
+	echo "host-bench: clamd did not answer" >&2
+	exit 2
+}
 
 # CPU seconds (user + system) used so far by process PID.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
@@ -175,10 +191,12 @@ measure() {
 # does not favour one of them.
 for r in $(seq 1 "$rounds"); do
 	echo "round $r of $rounds:"
-	measure clamscan clamscan -r --no-summary -d "$SIGS" "${limits_clamscan[@]}" "$tree"
+	measure clamscan clamscan -r --no-summary -d "$SIGS" "${limits_clamscan[@]}" \
+		--tempdir="$work/tmp-clamscan" "$tree"
+	start_clamd
 	measure clamdscan clamdscan --config-file="$work/clamd.conf" --multiscan --fdpass --no-summary "$tree"
-	measure mailcure "$MAILCURE" -d "$SIGS" -j "$jobs" --progress never --json \
-		--quarantine "$work/q" host scan "$tree"
+	measure mailcure env TMPDIR="$work/tmp-mailcure" "$MAILCURE" -d "$SIGS" -j "$jobs" \
+		--progress never --json --quarantine "$work/q" host scan "$tree"
 done
 kill "$clamd_pid" 2>/dev/null || true
 wait "$clamd_pid" 2>/dev/null || true

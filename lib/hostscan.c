@@ -157,11 +157,17 @@ struct host_scan {
 	uint64_t max_filesize;
 	unsigned max_depth;
 	unsigned max_open_dirs;
+	bool depth_from_fd_limit;
 
 	/* Queue between the walker and the scanning threads. */
 	pthread_mutex_t lock;
 	pthread_cond_t cond_item;	/* an item was queued, or the end */
-	pthread_cond_t cond_space;	/* an item was taken, a dir closed */
+	/* The walker waits on cond_space for room in the queue or for
+	   directories to close; it is woken only when there is room for
+	   many items (half the queue), not once per file. */
+	pthread_cond_t cond_space;
+	bool walker_waits_space;
+	bool walker_waits_dirs;
 	struct item *queue;
 	size_t queue_cap, queue_head, queue_len;
 	unsigned busy;			/* scanning threads with an item */
@@ -293,7 +299,8 @@ static void dir_unref(struct host_scan *hs, struct dir *dir)
 	free(dir->path);
 	free(dir);
 	hs->open_dirs--;
-	pthread_cond_broadcast(&hs->cond_space);
+	if (hs->walker_waits_dirs)
+		pthread_cond_signal(&hs->cond_space);
 }
 
 static void dir_unref_locked(struct host_scan *hs, struct dir *dir)
@@ -306,8 +313,11 @@ static void dir_unref_locked(struct host_scan *hs, struct dir *dir)
 static void enqueue(struct host_scan *hs, struct dir *dir, const char *name)
 {
 	pthread_mutex_lock(&hs->lock);
-	while (hs->queue_len == hs->queue_cap)
+	while (hs->queue_len == hs->queue_cap) {
+		hs->walker_waits_space = true;
 		pthread_cond_wait(&hs->cond_space, &hs->lock);
+		hs->walker_waits_space = false;
+	}
 	struct item *it = &hs->queue[(hs->queue_head + hs->queue_len) % hs->queue_cap];
 	it->dir = dir;
 	it->name = mc_xstrdup(name);
@@ -518,8 +528,11 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	   finish with queued files of other directories. */
 	pthread_mutex_lock(&hs->lock);
 	while (hs->open_dirs >= hs->max_open_dirs &&
-	       (hs->queue_len > 0 || hs->busy > 0))
+	       (hs->queue_len > 0 || hs->busy > 0)) {
+		hs->walker_waits_dirs = true;
 		pthread_cond_wait(&hs->cond_space, &hs->lock);
+		hs->walker_waits_dirs = false;
+	}
 	pthread_mutex_unlock(&hs->lock);
 
 	fd = walker_open(hs, p, &st);
@@ -618,8 +631,9 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 
 		if (p->depth + 1 > hs->max_depth) {
 			report(hs, MC_EVENT_UNSCANNED, store, path, NULL,
-			       "directory nested deeper than %u levels; not scanned",
-			       hs->max_depth);
+			       "directory nested deeper than %u levels%s; not scanned",
+			       hs->max_depth, hs->depth_from_fd_limit ?
+			       " (the most the open file limit allows)" : "");
 			free(path);
 			free(subdirs[i]);
 			continue;
@@ -1143,7 +1157,8 @@ static void *worker_main(void *context)
 			free(it.name);
 			it.dir = NULL;
 			hs->busy--;
-			pthread_cond_broadcast(&hs->cond_space);
+			if (hs->walker_waits_dirs && hs->busy == 0)
+				pthread_cond_signal(&hs->cond_space);
 		}
 		while (hs->queue_len == 0 && !hs->walk_done)
 			pthread_cond_wait(&hs->cond_item, &hs->lock);
@@ -1153,7 +1168,8 @@ static void *worker_main(void *context)
 		hs->queue_head = (hs->queue_head + 1) % hs->queue_cap;
 		hs->queue_len--;
 		hs->busy++;
-		pthread_cond_broadcast(&hs->cond_space);
+		if (hs->walker_waits_space && hs->queue_len <= hs->queue_cap / 2)
+			pthread_cond_signal(&hs->cond_space);
 		pthread_mutex_unlock(&hs->lock);
 		scan_item(hs, &it);
 		pthread_mutex_lock(&hs->lock);
@@ -1332,8 +1348,10 @@ int mc_host_scan_run(const struct mc_host_scan *set, struct mc_summary *summary_
 	hs.max_open_dirs = open_dir_budget(jobs);
 	/* Deeper than the descriptor budget cannot be walked from
 	   descriptors; it is reported rather than exhausting them. */
-	if (hs.max_depth > hs.max_open_dirs - 8)
+	if (hs.max_depth > hs.max_open_dirs - 8) {
 		hs.max_depth = hs.max_open_dirs > 16 ? hs.max_open_dirs - 8 : 8;
+		hs.depth_from_fd_limit = true;
+	}
 	hs.queue_cap = (size_t)QUEUE_PER_JOB * jobs;
 	hs.queue = mc_xcalloc(hs.queue_cap, sizeof(*hs.queue));
 	hs.rec_tail = &hs.rec_head;
