@@ -126,45 +126,49 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		uris[uri_count++] = optarg;
 	}
 	char *query_text = join_args(argc - optind, argv + optind);
-	char *error = NULL;
+	char *error = NULL, *run_id = NULL;
 	struct mc_query *query = mc_query_parse(query_text, &error);
+	const struct mc_store_ops **ops = NULL;
+	struct mc_store **stores = NULL;
+	struct mc_engine *engine = NULL;
+	struct mc_quarantine *q = NULL;
+	struct mc_output *out = NULL;
+	bool owned_uris = false;
+
+	exit_code = MC_EXIT_ERROR;
 	free(query_text);
 	if (query == NULL) {
 		mc_warn("%s", error);
-		free(error);
-		return MC_EXIT_ERROR;
+		goto out;
 	}
 	if (uri_count == 0) {
 		default_stores(&uris, &uri_count);
+		owned_uris = true;
 		if (uri_count == 0) {
 			mc_warn("no mail store found in the usual places; give one with -s STORE");
-			return MC_EXIT_ERROR;
+			goto out;
 		}
 	}
 
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
-	const struct mc_store_ops **ops = calloc(uri_count, sizeof(*ops));
-	struct mc_store **stores = calloc(uri_count, sizeof(*stores));
+	ops = calloc(uri_count, sizeof(*ops));
+	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
 		if (mc_store_open(uris[i], &set, &ops[i], &stores[i], &error) < 0) {
 			mc_warn("%s", error);
-			return MC_EXIT_ERROR;
+			goto out;
 		}
 	}
-
-	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
-		return MC_EXIT_ERROR;
-
-	struct mc_quarantine *q = NULL;
+		goto out;
 	if (clean && !g->dry_run) {
 		q = mc_cli_quarantine_open(g, true);
 		if (q == NULL)
-			return MC_EXIT_ERROR;
+			goto out;
 	}
 
-	char *run_id = mc_cli_run_id(g);
-	struct mc_output *out = mc_output_init(g, clean);
+	run_id = mc_cli_run_id(g);
+	out = mc_output_init(g, clean);
 	struct mc_run run = {
 		.store_ops = ops,
 		.stores = stores,
@@ -185,20 +189,27 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	struct mc_summary sum;
 	if (mc_run_pipeline(&run, &sum, &error) < 0) {
 		mc_warn("%s", error);
-		free(error);
-		exit_code = MC_EXIT_ERROR;
 	} else {
 		mc_output_summary(out, &sum);
 		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
 			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
 	}
-	mc_output_deinit(&out);
-	for (size_t i = 0; i < uri_count; i++)
-		ops[i]->close(&stores[i]);
+out:
+	if (out != NULL)
+		mc_output_deinit(&out);
+	for (size_t i = 0; stores != NULL && i < uri_count; i++) {
+		if (stores[i] != NULL)
+			ops[i]->close(&stores[i]);
+	}
 	free(ops);
 	free(stores);
+	if (owned_uris) {
+		for (size_t i = 0; i < uri_count; i++)
+			free((char *)uris[i]);
+	}
 	free(uris);
 	free(run_id);
+	free(error);
 	if (engine != NULL)
 		mc_engine_clamav.close(&engine);
 	if (q != NULL)
