@@ -13,8 +13,9 @@
 #	  clamscan -r			(one process, one thread)
 #	  clamdscan --multiscan --fdpass	(a private clamd, MaxThreads = N)
 #	  mailcure host scan -j N
+#	  mailcure host scan		(its default: twice as many threads as CPUs)
 #
-#	all three with the bundled test signatures (tests/sigs) and the
+#	all with the bundled test signatures (tests/sigs) and the
 #	same limits (mailcure's defaults: 100M per file, 400M per scan,
 #	recursion 17, 10000 files, 120 s), and prints files/s and MB/s of
 #	each (wall time), the CPU seconds each used (for clamdscan: the
@@ -197,6 +198,8 @@ for r in $(seq 1 "$rounds"); do
 	measure clamdscan clamdscan --config-file="$work/clamd.conf" --multiscan --fdpass --no-summary "$tree"
 	measure mailcure env TMPDIR="$work/tmp-mailcure" "$MAILCURE" -d "$SIGS" -j "$jobs" \
 		--progress never --json --quarantine "$work/q" host scan "$tree"
+	measure mailcure_default env TMPDIR="$work/tmp-mailcure" "$MAILCURE" -d "$SIGS" \
+		--progress never --json --quarantine "$work/q" host scan "$tree"
 done
 kill "$clamd_pid" 2>/dev/null || true
 wait "$clamd_pid" 2>/dev/null || true
@@ -204,7 +207,9 @@ clamd_pid=
 
 clam_found "$work/clamscan.out" >"$work/clamscan.found"
 clam_found "$work/clamdscan.out" >"$work/clamdscan.found"
-grep '"event":"match"' "$work/mailcure.out" | sed 's/.*"path":"\([^"]*\)".*/\1/' | sort >"$work/mailcure.found"
+for m in mailcure mailcure_default; do
+	grep '"event":"match"' "$work/$m.out" | sed 's/.*"path":"\([^"]*\)".*/\1/' | sort >"$work/$m.found"
+done
 mailcure_unscanned=$(grep -c '"event":"unscanned"' "$work/mailcure.out" || true)
 mailcure_errors=$(grep -c '"event":"error"' "$work/mailcure.out" || true)
 
@@ -224,13 +229,18 @@ row() {
 	row clamscan "clamscan -r"
 	row clamdscan "clamdscan --multiscan --fdpass"
 	row mailcure "mailcure host scan -j $jobs"
+	row mailcure_default "mailcure host scan (default -j)"
 	echo "  mailcure: $mailcure_unscanned unscanned, $mailcure_errors errors"
-	echo "  mailcure is $(echo "${best_wall[clamscan]} / ${best_wall[mailcure]}" | bc -l | xargs printf '%.2f')x as fast as clamscan -r," \
-		"$(echo "${best_wall[clamdscan]} / ${best_wall[mailcure]}" | bc -l | xargs printf '%.2f')x as fast as clamdscan --multiscan"
+	for m in mailcure mailcure_default; do
+		echo "  $m is $(echo "${best_wall[clamscan]} / ${best_wall[$m]}" | bc -l | xargs printf '%.2f')x as fast as clamscan -r," \
+			"$(echo "${best_wall[clamdscan]} / ${best_wall[$m]}" | bc -l | xargs printf '%.2f')x as fast as clamdscan --multiscan"
+	done
 } | tee "$work/report"
 [ -z "$report" ] || cp "$work/report" "$report"
-if ! cmp -s "$work/clamscan.found" "$work/mailcure.found"; then
-	echo "detected sets differ (clamscan vs mailcure):"
-	diff "$work/clamscan.found" "$work/mailcure.found" | head -n 20
-	exit 1
-fi
+for f in clamdscan mailcure mailcure_default; do
+	if ! cmp -s "$work/clamscan.found" "$work/$f.found"; then
+		echo "detected sets differ (clamscan vs $f):"
+		diff "$work/clamscan.found" "$work/$f.found" | head -n 20
+		exit 1
+	fi
+done

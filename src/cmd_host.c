@@ -14,7 +14,8 @@
 /*	--dry-run, clean lists what it would do and changes nothing.
 /*
 /*	The signatures are loaded once and -j N threads scan in
-/*	parallel. Symlinks are never followed; FIFOs, sockets and
+/*	parallel (default: twice the number of CPUs, as a host scan
+/*	also waits on the disk). Symlinks are never followed; FIFOs, sockets and
 /*	devices are never opened.
 /*
 /*	Options:
@@ -63,7 +64,8 @@ static void help(void)
 	       "scan reports the infected files below each PATH (default /); clean\n"
 	       "moves them into the quarantine (restore with 'mailcure quarantine\n"
 	       "restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
-	       "devices are never opened.\n\n"
+	       "devices are never opened. Without -j, twice as many threads as CPUs\n"
+	       "scan in parallel.\n\n"
 	       "options:\n"
 	       "      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
 	       "                             full path, '*' also matches '/')\n"
@@ -194,6 +196,20 @@ static void summary_human(const struct mc_global *g, bool clean,
 	fflush(stdout);
 }
 
+/* Without -j, twice as many scanning threads as CPUs: a host scan
+   waits on the disk (the page cache is cold for most of a server's
+   files) and on libclamav's temporary files, and the extra threads
+   keep the CPUs busy meanwhile. */
+static unsigned host_jobs(const struct mc_global *g)
+{
+	unsigned n;
+
+	if (g->jobs > 0)
+		return g->jobs;
+	n = 2 * mc_cli_jobs(g);
+	return n > 256 ? 256 : n;
+}
+
 /* One descriptor per open directory level, plus libclamav's
    temporary files: use what the hard limit allows. */
 static void raise_nofile(void)
@@ -321,7 +337,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.quarantine = q,
 		.quarantine_dir = g->quarantine_dir,
 		.run_id = run_id,
-		.jobs = mc_cli_jobs(g),
+		.jobs = host_jobs(g),
 		.on_event = on_event,
 		.on_progress = on_progress,
 		.on_skip = on_skip,
