@@ -1137,7 +1137,14 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		case 'C': create_only = true; break;
 		case 'u': users = parse_count(optarg, DEMO_MAX_USERS, "--users"); break;
 		case 'm': messages = parse_count(optarg, 10000000, "--messages"); break;
-		case 'S': seed = strtoull(optarg, NULL, 10); break;
+		case 'S': {
+			char *end;
+			errno = 0;
+			seed = strtoull(optarg, &end, 10);
+			if (errno != 0 || end == optarg || *end != '\0')
+				mc_die_usage("--seed: not a number: %s", optarg);
+			break;
+		}
 		default: usage();
 		}
 	}
