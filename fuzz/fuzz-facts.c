@@ -7,7 +7,7 @@
 /*	Treats the input as a message and asks every question the
 /*	query language can ask: headers, addresses, the date, and the
 /*	MIME parts, reading every byte of every part. Given-out text
-/*	must be valid UTF-8; a failed walk must say why.
+/*	must be valid UTF-8; a failed walk or check must say why.
 /*
 /*	The limits are lowered (100 parts, depth 16) so that inputs
 /*	stay fast; the limits themselves are exercised by the unit
@@ -66,8 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	(void)mc_facts_date(facts);
 
+	/* The structure check first on half the inputs, so both orders
+	   (check then walk, walk then check) are exercised. */
+	if (size % 2 == 0 && mc_facts_check(facts, &why) != MC_VERDICT_CLEAN &&
+	    why == NULL)
+		abort();
 	why = NULL;
 	if (mc_facts_parts(facts, &parts, &n, &why) < 0 && why == NULL)
+		abort();
+	if (mc_facts_check(facts, &why) != MC_VERDICT_CLEAN && why == NULL)
 		abort();
 	unsigned sum = 0;
 	for (size_t i = 0; i < n; i++) {

@@ -815,6 +815,68 @@ static void test_empty_and_garbage(void **state)
 	g_rand_free(r);
 }
 
+static void test_check(void **state)
+{
+	struct tmsg t;
+	struct mc_facts *f;
+	const char *why;
+	const struct mc_part *p;
+	size_t n;
+
+	(void)state;
+	tmsg_init_len(&t, "", 0);
+	f = tmsg_facts(&t);
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_ERROR);
+	assert_string_equal(why, "empty message");
+	tmsg_free(&t);
+
+	f = tmsg_init(&t, "\x7f" "ELF binary, not mail\n");
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_ERROR);
+	assert_non_null(strstr(why, "not a mail message"));
+	tmsg_free(&t);
+
+	/* Whole and small: clean; the parts are still all there after. */
+	f = tmsg_init(&t, multipart_msg);
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_CLEAN);
+	assert_null(why);
+	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(hex(p[2].sha256, 32), HELLO_SHA256);
+	tmsg_free(&t);
+
+	/* After a full walk too. */
+	f = tmsg_init(&t, multipart_msg);
+	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_CLEAN);
+	tmsg_free(&t);
+
+	/* Truncated: a multipart without its close delimiter. */
+	f = tmsg_init(&t, "Content-Type: multipart/mixed; boundary=z\n\n"
+		      "--z\nContent-Type: text/plain\n\ncut here");
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_UNSCANNED);
+	assert_non_null(strstr(why, "truncated"));
+	tmsg_free(&t);
+
+	/* Over a MIME limit: unscanned, with the limit named. */
+	GString *s = many_parts(1500);
+	tmsg_init_len(&t, s->str, s->len);
+	f = tmsg_facts(&t);
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_UNSCANNED);
+	assert_string_equal(why, "MIME part limit (1000) reached");
+	assert_int_equal(mc_facts_parts(f, &p, &n, &why), -1);
+	assert_int_equal(n, 1000);
+	tmsg_free(&t);
+	g_string_free(s, TRUE);
+
+	s = deep_messages(100);
+	tmsg_init_len(&t, s->str, s->len);
+	f = tmsg_facts(&t);
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_UNSCANNED);
+	assert_string_equal(why, "MIME nesting depth limit (64) reached");
+	tmsg_free(&t);
+	g_string_free(s, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -836,6 +898,7 @@ int main(void)
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_empty_and_garbage),
+		cmocka_unit_test(test_check),
 	};
 
 	g_mime_init();	/* the date test calls GMime directly */
