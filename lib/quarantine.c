@@ -96,6 +96,12 @@ struct mc_quarantine {
 	int tmp_fd;
 	pthread_mutex_t lock;	/* id clock and run index appends */
 	int64_t last_us;	/* last id time, for strictly increasing ids */
+	/* Entries of one run by where the message was and its checksum
+	   (entry_key -> id), so that a run resumed after a crash between
+	   "quarantined" and "removed" does not quarantine the same
+	   message twice: the verified copy of the first attempt stands. */
+	char *known_run;
+	GHashTable *known;
 };
 
 struct mc_quarantine_iter {
@@ -466,6 +472,9 @@ void mc_quarantine_close(struct mc_quarantine **qp)
 		close(q->entries_fd);
 	close(q->root_fd);
 	pthread_mutex_destroy(&q->lock);
+	if (q->known != NULL)
+		g_hash_table_destroy(q->known);
+	free(q->known_run);
 	free(q->dir);
 	free(q);
 }
@@ -1086,6 +1095,59 @@ static int run_index_prune(struct mc_quarantine *q, const char *run,
 /* Put                                                                */
 /* ------------------------------------------------------------------ */
 
+/* What makes two quarantine requests the same message: the place it
+   was taken from, to the byte offset, and its checksum. */
+static char *entry_key(const struct mc_location *loc, const char *sha256_hex)
+{
+	return mc_xasprintf("%s\n%s\n%s\n%s\n%s\n%lld\n%s",
+			    loc->kind ? loc->kind : "", loc->user ? loc->user : "",
+			    loc->folder ? loc->folder : "", loc->path ? loc->path : "",
+			    loc->queue_id ? loc->queue_id : "", (long long)loc->offset,
+			    sha256_hex);
+}
+
+/* Load the keys of RUN's entries that are not restored, once per run
+   (caller holds q->lock). A run without an index has no entries yet. */
+static void known_load(struct mc_quarantine *q, const char *run)
+{
+	struct mc_quarantine_iter *it;
+	struct mc_qentry *e;
+
+	if (q->known_run != NULL && strcmp(q->known_run, run) == 0)
+		return;
+	if (q->known != NULL)
+		g_hash_table_destroy(q->known);
+	free(q->known_run);
+	q->known_run = mc_xstrdup(run);
+	q->known = g_hash_table_new_full(g_str_hash, g_str_equal, free, free);
+	if (faccessat(q->runs_fd, run, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return;
+	it = mc_quarantine_iter_init_run(q, run);
+	while ((e = mc_quarantine_iter_next(it)) != NULL) {
+		if (e->restored_at == 0 && e->sha256_hex != NULL)
+			g_hash_table_insert(q->known, entry_key(&e->loc, e->sha256_hex),
+					    mc_xstrdup(e->id));
+		mc_qentry_free(&e);
+	}
+	mc_quarantine_iter_deinit(&it);
+}
+
+static void known_forget(struct mc_quarantine *q, const char *id)
+{
+	GHashTableIter hi;
+	gpointer k, v;
+
+	pthread_mutex_lock(&q->lock);
+	if (q->known != NULL) {
+		g_hash_table_iter_init(&hi, q->known);
+		while (g_hash_table_iter_next(&hi, &k, &v)) {
+			if (strcmp(v, id) == 0)
+				g_hash_table_iter_remove(&hi);
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+}
+
 int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		      const void *raw, size_t raw_size, char **id_r,
 		      char **error_r)
@@ -1108,6 +1170,22 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		return mc_error_set(error_r, "quarantine: no message data");
 
 	sha256_hex(raw_size > 0 ? raw : "", raw_size, want);
+	char *key = NULL;
+	if (meta->run_id != NULL) {
+		const char *have;
+
+		key = entry_key(&meta->loc, want);
+		pthread_mutex_lock(&q->lock);
+		known_load(q, meta->run_id);
+		have = g_hash_table_lookup(q->known, key);
+		if (have != NULL) {
+			*id_r = mc_xstrdup(have);
+			pthread_mutex_unlock(&q->lock);
+			free(key);
+			return 0;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
 	/* The whole entry is built in tmp/ and appears in entries/ in one
 	   rename, so readers never see half an entry. Another process
 	   drawing the same microsecond and random bits is next to
@@ -1205,6 +1283,14 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 	if (meta->run_id != NULL &&
 	    run_index_append(q, meta->run_id, id, &err) < 0)
 		goto fail_placed;
+	if (key != NULL) {
+		pthread_mutex_lock(&q->lock);
+		if (q->known_run != NULL && strcmp(q->known_run, meta->run_id) == 0)
+			g_hash_table_insert(q->known, key, mc_xstrdup(id));
+		else
+			free(key);
+		pthread_mutex_unlock(&q->lock);
+	}
 	*id_r = id;
 	return 0;
 
@@ -1216,6 +1302,7 @@ fail_placed:
 			     "withdrawn; the original is kept)", q->dir, id, err);
 		free(err);
 		free(id);
+		free(key);
 		return -1;
 	}
 	mc_fsync_dir(q->entries_fd);
@@ -1228,6 +1315,7 @@ fail:
 	if (remove_entry_dir(q->tmp_fd, id, &err) < 0)
 		free(err);	/* purge removes leftovers in tmp/ */
 	free(id);
+	free(key);
 	return -1;
 }
 
@@ -1598,6 +1686,7 @@ int mc_quarantine_discard(struct mc_quarantine *q, const char *id,
 		return -1;
 	}
 	close(fd);
+	known_forget(q, id);
 	if (e != NULL && e->run_id != NULL && valid_name(e->run_id) &&
 	    run_index_prune(q, e->run_id, id, error_r) < 0) {
 		mc_qentry_free(&e);

@@ -89,8 +89,9 @@ static int teardown(void **state)
 	return 0;
 }
 
-static char *put(struct fixture *f, const char *run, const char *kind,
-		 const char *path, const char *data, size_t len)
+/* Quarantine DATA as taken from PATH at OFFSET (-1: a whole file). */
+static char *put_at(struct fixture *f, const char *run, const char *kind,
+		    const char *path, int64_t offset, const char *data, size_t len)
 {
 	struct mc_qentry meta;
 	char *id = NULL, *error = NULL;
@@ -99,7 +100,7 @@ static char *put(struct fixture *f, const char *run, const char *kind,
 	meta.run_id = (char *)run;
 	meta.loc.kind = kind;
 	meta.loc.path = path;
-	meta.loc.offset = -1;
+	meta.loc.offset = offset;
 	meta.loc.uid = getuid();
 	meta.loc.gid = getgid();
 	meta.loc.mode = 0600;
@@ -109,6 +110,17 @@ static char *put(struct fixture *f, const char *run, const char *kind,
 	}
 	assert_non_null(id);
 	return id;
+}
+
+/* Each call a message of its own: a distinct offset, so that a run
+   never sees the same message twice (see test_put_same_in_run). */
+static char *put(struct fixture *f, const char *run, const char *kind,
+		 const char *path, const char *data, size_t len)
+{
+	static int64_t next_offset = 1000000;
+
+	return put_at(f, run, kind, path, __atomic_fetch_add(&next_offset, 1, __ATOMIC_RELAXED),
+		      data, len);
 }
 
 static char *entry_file(struct fixture *f, const char *id, const char *name)
@@ -443,8 +455,11 @@ static void test_iteration_order(void **state)
 	char *ids[6];
 	size_t n = 0;
 
-	for (size_t i = 0; i < 6; i++)
-		ids[i] = put(f, i % 2 ? "runB" : "runA", "eml", "/x", MSG1, strlen(MSG1));
+	for (size_t i = 0; i < 6; i++) {
+		char path[16];
+		snprintf(path, sizeof(path), "/x%zu", i);
+		ids[i] = put(f, i % 2 ? "runB" : "runA", "eml", path, MSG1, strlen(MSG1));
+	}
 	for (size_t i = 1; i < 6; i++)
 		assert_true(strcmp(ids[i - 1], ids[i]) < 0);
 
@@ -489,8 +504,11 @@ static void test_run_index(void **state)
 	struct mc_quarantine_iter *it;
 	struct mc_qentry *e;
 
-	for (size_t i = 0; i < 6; i++)
-		ids[i] = put(f, i % 2 ? "runB" : "runA", "eml", "/x", MSG1, strlen(MSG1));
+	for (size_t i = 0; i < 6; i++) {
+		char path[16];
+		snprintf(path, sizeof(path), "/x%zu", i);
+		ids[i] = put(f, i % 2 ? "runB" : "runA", "eml", path, MSG1, strlen(MSG1));
+	}
 
 	/* The index holds the run's ids in order, one a line. */
 	if (asprintf(&p, "%s/runs/runA", f->qdir) < 0)
@@ -774,6 +792,38 @@ static void test_discard(void **state)
 	free(b);
 }
 
+/* A run resumed after a crash between "quarantined" and "removed"
+   asks for the same message again: it gets the entry it already has.
+   Another place, another run, or a discarded entry makes a new one. */
+static void test_put_same_in_run(void **state)
+{
+	struct fixture *f = *state;
+	char *a = put_at(f, "r1", "eml", "/same", -1, MSG1, strlen(MSG1));
+	char *b = put_at(f, "r1", "eml", "/same", -1, MSG1, strlen(MSG1));
+	char *c = put_at(f, "r1", "eml", "/other", -1, MSG1, strlen(MSG1));
+	char *d = put_at(f, "r2", "eml", "/same", -1, MSG1, strlen(MSG1));
+	char *e = put_at(f, "r1", "eml", "/same", -1, MSG2, strlen(MSG2));
+	char *error = NULL;
+
+	assert_string_equal(a, b);
+	assert_string_not_equal(a, c);
+	assert_string_not_equal(a, d);
+	assert_string_not_equal(a, e);
+	assert_int_equal(count_run(f, "r1", NULL, 0, 0), 3);
+
+	/* A new handle (a new process resuming the run) finds it too. */
+	mc_quarantine_close(&f->q);
+	f->q = mc_quarantine_open(f->qdir, false, &error);
+	assert_non_null(f->q);
+	char *g = put_at(f, "r1", "eml", "/same", -1, MSG1, strlen(MSG1));
+	assert_string_equal(a, g);
+
+	assert_int_equal(mc_quarantine_discard(f->q, a, &error), 0);
+	char *h = put_at(f, "r1", "eml", "/same", -1, MSG1, strlen(MSG1));
+	assert_string_not_equal(a, h);
+	free(a); free(b); free(c); free(d); free(e); free(g); free(h);
+}
+
 /* An insecure quarantine directory is refused. */
 static void test_insecure_dir(void **state)
 {
@@ -997,6 +1047,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_same_in_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insecure_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_symlink, setup, teardown),
 	};
