@@ -282,8 +282,10 @@ static int report_load(struct report *r, const struct mc_global *g,
 	}
 	if (r->journal == NULL && r->item_count == 0)
 		return -1;
-	qsort(r->per_reason.v, r->per_reason.n, sizeof(struct count), count_cmp);
-	qsort(r->per_box.v, r->per_box.n, sizeof(struct count), count_cmp);
+	if (r->per_reason.n > 0)
+		qsort(r->per_reason.v, r->per_reason.n, sizeof(struct count), count_cmp);
+	if (r->per_box.n > 0)
+		qsort(r->per_box.v, r->per_box.n, sizeof(struct count), count_cmp);
 	return 0;
 }
 

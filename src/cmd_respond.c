@@ -111,6 +111,23 @@ static void argv_free(struct argv_buf *a)
 	memset(a, 0, sizeof(*a));
 }
 
+static void respond_args_free(struct respond_args *ra)
+{
+	free(ra->stores);
+	free(ra->allow);
+	free(ra->host_paths);
+	free(ra->skip);
+	free((char *)ra->query);
+	memset(ra, 0, sizeof(*ra));
+}
+
+static void strv_free(char **v, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 static int step_lookup(const char *name)
 {
 	for (int i = 0; i < STEP_COUNT; i++)
@@ -729,9 +746,15 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	int resume, exit_code = MC_EXIT_CLEAN, until;
 	bool yes_now;
 
+	char **pargv = NULL;
+	int pargc = 0;
+
 	resume = parse_args(argc, argv, &ra, &resume_run);
-	if (resume == 0 && g->dry_run)
-		return respond_dry_run(g, &ra);
+	if (resume == 0 && g->dry_run) {
+		exit_code = respond_dry_run(g, &ra);
+		respond_args_free(&ra);
+		return exit_code;
+	}
 	if (geteuid() != 0 && !g->dry_run)
 		mc_warn("respond: not running as root; steps that need root will fail");
 
@@ -742,18 +765,22 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			resume_run = latest_unfinished_run(g);
 		if (resume_run == NULL) {
 			mc_warn("respond: no unfinished run to resume in %s/runs", g->state_dir);
+			respond_args_free(&ra);
 			return MC_EXIT_ERROR;
 		}
 		run_id = resume_run;
 		g->run_id = run_id;
 		run_dir = run_dir_of(g, run_id);
-		int pargc;
-		char **pargv = params_load(run_dir, &pargc);
+		pargv = params_load(run_dir, &pargc);
 		if (pargv == NULL) {
 			mc_warn("respond: run %s has no saved plan (%s/params.json)", run_id, run_dir);
+			respond_args_free(&ra);
+			free(run_dir);
+			free(run_id);
 			return MC_EXIT_ERROR;
 		}
 		char *dummy = NULL;
+		respond_args_free(&ra);
 		parse_args(pargc, pargv, &ra, &dummy);
 		free(dummy);
 		ra.yes = ra.yes || yes_now;
@@ -769,14 +796,15 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		j = mc_journal_open(run_dir, true, &error);
 		if (j != NULL && params_save(run_dir, argc, argv) < 0) {
 			mc_warn("respond: cannot save the plan in %s: %s", run_dir, strerror(errno));
-			return MC_EXIT_ERROR;
+			mc_journal_close(&j);
+			goto fail;
 		}
 		printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
 	}
 	if (j == NULL) {
 		mc_warn("respond: %s", error);
 		free(error);
-		return MC_EXIT_ERROR;
+		goto fail;
 	}
 	if (mc_journal_step_state(j, "run") == NULL)
 		mc_journal_append(j, "run", "start", -1, ra.query != NULL ? ra.query : "virus", NULL);
@@ -894,5 +922,13 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	free(html);
 	free(run_dir);
 	free(run_id);
+	respond_args_free(&ra);
+	strv_free(pargv, pargc);
 	return exit_code;
+fail:
+	free(run_dir);
+	free(run_id);
+	respond_args_free(&ra);
+	strv_free(pargv, pargc);
+	return MC_EXIT_ERROR;
 }
