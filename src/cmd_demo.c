@@ -23,14 +23,22 @@
 /*	outbreak message, "Invoice overdue" with an infected zip,
 /*	delivered to every user with per-recipient headers.
 /*
-/*	It then cleans the server through the very code path of
-/*	"mailcure mailbox clean" (cmd_mailbox() with a built argument
-/*	vector), with the bundled test signatures (MC_SOURCE_DIR/tests/sigs
-/*	or the installed MC_DATADIR/sigs) unless -d is given, and a
-/*	quarantine inside the sample directory unless --quarantine is
-/*	given. The live output of the clean is shown, then a report read
-/*	back from the quarantine (per signature, per user), the commands
-/*	to inspect and restore, and how to run mailcure on a real server.
+/*	srv/www/uploads/	files of a web upload directory, one of
+/*				them a malware test file (the host scan)
+/*
+/*	It then runs the outbreak runbook on it through the very code
+/*	path of "mailcure respond" (cmd_respond() with a built argument
+/*	vector): the mailbox clean and the host clean, journaled, with
+/*	the network and queue steps skipped, as the sample server has no
+/*	Postfix, Dovecot or firewall of its own (the demo never touches
+/*	the real ones). It uses the bundled test signatures
+/*	(MC_SOURCE_DIR/tests/sigs or the installed MC_DATADIR/sigs) unless
+/*	-d is given, and a quarantine and state directory inside the
+/*	sample directory unless --quarantine or --state-dir are given.
+/*	The steps are shown as they run, then a report read back from the
+/*	quarantine (per signature, per user), the HTML report's path, the
+/*	commands to inspect and restore, and how to run mailcure on a
+/*	real server.
 /*
 /*	--keep keeps the sample directory (--dir implies it).
 /*	--create-only creates the sample server and stops: a corpus
@@ -982,7 +990,8 @@ static void counts_free(struct count *arr, size_t count)
 
 /* Read back what run(s) since START put in the quarantine. Returns the
    number of entries, with *run_r set to the run id. */
-static unsigned report(const char *qdir, time_t start, char **run_r)
+static unsigned report(const char *qdir, time_t start, char **run_r,
+		       unsigned *host_files_r)
 {
 	struct count *sigs = NULL, *users = NULL, *subjects_seen = NULL;
 	size_t nsigs = 0, nusers = 0, nsubjects = 0;
@@ -992,6 +1001,7 @@ static unsigned report(const char *qdir, time_t start, char **run_r)
 	struct mc_quarantine *q = mc_quarantine_open(qdir, false, &error);
 
 	*run_r = NULL;
+	*host_files_r = 0;
 	if (q == NULL) {
 		printf("  (could not read the quarantine: %s)\n", error);
 		free(error);
@@ -1000,7 +1010,10 @@ static unsigned report(const char *qdir, time_t start, char **run_r)
 	struct mc_quarantine_iter *it = mc_quarantine_iter_init(q);
 	struct mc_qentry *e;
 	while ((e = mc_quarantine_iter_next(it)) != NULL) {
-		if (e->quarantined_at >= start) {
+		if (e->quarantined_at >= start && e->loc.kind != NULL &&
+		    strcmp(e->loc.kind, "host") == 0) {
+			(*host_files_r)++;
+		} else if (e->quarantined_at >= start) {
 			entries++;
 			bytes += e->size;
 			if (e->run_id != NULL && *run_r == NULL)
@@ -1039,6 +1052,9 @@ static unsigned report(const char *qdir, time_t start, char **run_r)
 		printf("\n  by user:\n");
 	for (size_t i = 0; i < nusers; i++)
 		printf("    %5u  %-10s (%s)\n", users[i].n, users[i].key, users[i].kind);
+	if (*host_files_r > 0)
+		printf("\n  %u infected file%s of the server quarantined by the host scan\n",
+		       *host_files_r, *host_files_r == 1 ? "" : "s");
 	counts_free(sigs, nsigs);
 	counts_free(users, nusers);
 	counts_free(subjects_seen, nsubjects);
@@ -1061,6 +1077,90 @@ static const char *bundled_signatures(void)
 			return candidates[i];
 	}
 	return NULL;
+}
+
+/* Run "respond" on the sample server exactly as the command line
+   would, with the steps that need a real Postfix or firewall skipped. */
+static int run_respond(struct mc_global *g, const char *const *stores,
+		       size_t store_count, const char *host_path)
+{
+	char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = (char *)"respond";
+	argv[argc++] = (char *)"--skip";
+	argv[argc++] = (char *)"isolate";
+	argv[argc++] = (char *)"--skip";
+	argv[argc++] = (char *)"queue-freeze";
+	argv[argc++] = (char *)"--skip";
+	argv[argc++] = (char *)"queue-delete";
+	argv[argc++] = (char *)"--skip";
+	argv[argc++] = (char *)"queue-thaw";
+	argv[argc++] = (char *)"--skip";
+	argv[argc++] = (char *)"reconnect";
+	argv[argc++] = (char *)"--clean-host";
+	argv[argc++] = (char *)"--host-path";
+	argv[argc++] = (char *)host_path;
+	argv[argc++] = (char *)"--yes";
+	for (size_t i = 0; i < store_count && argc < 30; i++) {
+		argv[argc++] = (char *)"-s";
+		argv[argc++] = (char *)stores[i];
+	}
+	argv[argc] = NULL;
+	optind = 0;
+	fflush(stdout);
+	int rc = cmd_respond(argc, argv, g);
+	fflush(stdout);
+	return rc;
+}
+
+/* A web upload directory with one malware test file among clean
+   files: what the host scan step finds. Returns 1 when the infected
+   file was written. */
+static int make_host_files(struct demo *d, const char *dir)
+{
+	static const char *const clean[][2] = {
+		{ "index.html", "<html><body>Upload your documents here.</body></html>\n" },
+		{ "terms.txt", "Uploads are kept for 30 days.\n" },
+	};
+	struct buf b = { 0 };
+	const struct testfile *tf = NULL;
+	char path[4400], sub[4300];
+
+	snprintf(sub, sizeof(sub), "%s/srv", dir);
+	if (demo_mkdir(d, sub, NULL) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/srv/www", dir);
+	if (demo_mkdir(d, sub, NULL) < 0)
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/srv/www/uploads", dir);
+	if (demo_mkdir(d, sub, NULL) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
+		b.len = 0;
+		buf_str(&b, clean[i][1]);
+		snprintf(path, sizeof(path), "%s/%s", sub, clean[i][0]);
+		if (write_new_file(d, path, &b, NULL, 0644) < 0) {
+			free(b.data);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < d->testfile_count; i++) {
+		if (strcmp(d->testfiles[i].name, "clam.pdf") == 0)
+			tf = &d->testfiles[i];
+	}
+	if (tf == NULL && d->testfile_count > 0)
+		tf = &d->testfiles[0];
+	if (tf == NULL) {
+		free(b.data);
+		return 0;
+	}
+	b.len = 0;
+	buf_add(&b, tf->data, tf->size);
+	snprintf(path, sizeof(path), "%s/invoice-0417.pdf", sub);
+	int ret = write_new_file(d, path, &b, NULL, 0644) < 0 ? -1 : 1;
+	free(b.data);
+	return ret;
 }
 
 /* Run "mailbox VERB -s STORE..." exactly as the command line would. */
@@ -1262,6 +1362,15 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		goto out;
 	}
 
+	int host_infected = make_host_files(&d, root);
+	if (host_infected < 0) {
+		mc_warn("demo: creating the sample server: %s", d.error ? d.error : "?");
+		goto out;
+	}
+	printf("  srv/www/uploads/        a web upload directory: %d malware test file%s\n"
+	       "                          among clean files (for the host scan)\n",
+	       host_infected, host_infected == 1 ? "" : "s");
+
 	/* The clean, through the command's own code path. */
 	struct mc_global dg = *g;
 	const char *stores[] = { home, varmail };
@@ -1271,20 +1380,30 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	}
 	if (strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) == 0)
 		dg.quarantine_dir = qdir;
+	char statedir[4200], hostdir[4200];
+	snprintf(statedir, sizeof(statedir), "%s/state", root);
+	snprintf(hostdir, sizeof(hostdir), "%s/srv", root);
+	if (strcmp(g->state_dir, MC_DEFAULT_STATE_DIR) == 0)
+		dg.state_dir = statedir;
 	dg.json = false;
 
-	printf("\nCleaning it, exactly as this command would:\n\n"
-	       "  mailcure -d %s --quarantine %s%s \\\n"
-	       "      mailbox clean -s %s -s %s\n\n",
+	printf("\nResponding to the outbreak, exactly as this command would:\n\n"
+	       "  mailcure -d %s --quarantine %s \\\n"
+	       "      --state-dir %s%s respond --clean-host --host-path %s \\\n"
+	       "      --skip isolate --skip queue-freeze --skip queue-delete \\\n"
+	       "      --skip queue-thaw --skip reconnect -s %s -s %s\n\n"
+	       "(on a real server, respond also cuts the users off with nftables,\n"
+	       "freezes and cleans the Postfix queue, thaws it and reconnects the users;\n"
+	       "the sample server has none of these, so those steps are skipped)\n\n",
 	       sigs != NULL ? sigs : dg.databases[0], dg.quarantine_dir,
-	       dg.dry_run ? " --dry-run" : "", home, varmail);
+	       dg.state_dir, dg.dry_run ? " --dry-run" : "", hostdir, home, varmail);
 	fflush(stdout);
 	time_t start = time(NULL);
-	int rc = run_mailbox(&dg, "clean", stores, 2);
+	int rc = run_respond(&dg, stores, 2, hostdir);
 	printf("\n");
 	if (rc == MC_EXIT_ERROR)
-		printf("The clean reported errors (exit status 2): the messages listed "
-		       "above as ERROR or UNSCANNED were left in place.\n\n");
+		printf("The run reported errors (exit status 2): messages that could not be "
+		       "read or scanned were left in place; see the report.\n\n");
 
 	if (dg.dry_run) {
 		printf("This was a dry run: nothing was changed.\n");
@@ -1294,7 +1413,8 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 
 	printf("Report\n\n");
 	char *run = NULL;
-	unsigned entries = report(dg.quarantine_dir, start, &run);
+	unsigned host_files = 0;
+	unsigned entries = report(dg.quarantine_dir, start, &run, &host_files);
 
 	/* A second look: a clean server gives nothing to report. */
 	struct mc_global vg = dg;
@@ -1321,12 +1441,15 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "  mailcure --dry-run mailbox clean       # what would be removed, changing nothing\n"
 	       "  mailcure mailbox clean                 # quarantine and remove the infected messages\n"
 	       "  mailcure quarantine restore --run RUN  # undo a run\n"
+	       "  mailcure respond --allow ADMIN-CIDR    # the whole runbook: isolate, freeze and clean\n"
+	       "                                         # the queue, clean mailboxes and host, thaw, reconnect\n"
+	       "  mailcure report RUN --html FILE        # what a run found and did, as one page\n"
 	       "Signatures come from " MC_DEFAULT_DATABASE " unless -d names others; the\n"
 	       "quarantine is " MC_DEFAULT_QUARANTINE " unless --quarantine names another.\n"
 	       "See mailcure(1).\n");
 	free(run);
-	exit_code = entries == infected && rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ?
-		0 : MC_EXIT_ERROR;
+	exit_code = entries == infected && (int)host_files == host_infected &&
+		rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ? 0 : MC_EXIT_ERROR;
 	if (exit_code != 0)
 		printf("\nThe demo did not go as expected: %u infected messages were created, "
 		       "%u quarantined.\n", infected, entries);
