@@ -35,6 +35,8 @@ DEBIAN_PACKAGES += clamav clamav-testfiles clamdscan clamav-daemon \
 	python3 ripgrep
 DEBIAN_PACKAGES += postfix swaks dovecot-imapd nftables libnftables-dev \
 	iproute2 curl attr
+# The HTML report is rendered and screenshotted in headless Chromium.
+DEBIAN_PACKAGES += chromium
 
 # package:service pairs whose service must not keep running after
 # "make deps" installed the package.
