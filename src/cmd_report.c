@@ -419,7 +419,7 @@ static void report_html(const struct report *r, const struct mc_global *g, FILE 
 		".q b{color:#b00}.r b{color:#070}.u b{color:#a60}\n"
 		"table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:4px 8px;"
 		"text-align:left;vertical-align:top}th{background:#eee}td.n{text-align:right}\n"
-		".bar{height:10px;background:#c33}code{font-size:12px;background:#f2f2f2;padding:1px 3px}\n"
+		".bar{height:10px;background:#c33}code{font-size:12px;background:#f2f2f2;padding:1px 3px;word-break:break-all}\n"
 		"</style></head><body>\n", r->run_id);
 	fprintf(fp, "<h1>mailcure report: run ");
 	html_escape(fp, r->run_id);
