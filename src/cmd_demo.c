@@ -35,10 +35,11 @@
 /*	(MC_SOURCE_DIR/tests/sigs or the installed MC_DATADIR/sigs) unless
 /*	-d is given, and a quarantine and state directory inside the
 /*	sample directory unless --quarantine or --state-dir are given.
-/*	The steps are shown as they run, then a report read back from the
-/*	quarantine (per signature, per user), the HTML report's path, the
-/*	commands to inspect and restore, and how to run mailcure on a
-/*	real server.
+/*	The steps are shown as they run, then the match lines of the
+/*	clean steps (from the run's event files, as "mailbox clean" and
+/*	"host clean" print them), a report read back from the quarantine
+/*	(per signature, per user), the HTML report's path, the commands
+/*	to inspect and restore, and how to run mailcure on a real server.
 /*
 /*	--keep keeps the sample directory (--dir implies it).
 /*	--create-only creates the sample server and stops: a corpus
@@ -65,6 +66,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <json-c/json.h>
 
 #include "commands.h"
 
@@ -1079,6 +1081,83 @@ static const char *bundled_signatures(void)
 	return NULL;
 }
 
+/* The newest run in STATE_DIR/runs (run ids sort by time), or NULL. */
+static char *newest_run(const char *state_dir)
+{
+	char path[4200];
+	struct dirent **names;
+	char *run = NULL;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/runs", state_dir);
+	n = scandir(path, &names, NULL, alphasort);
+	if (n < 0)
+		return NULL;
+	for (int i = 0; i < n; i++) {
+		if (names[i]->d_name[0] != '.') {
+			free(run);
+			run = strdup(names[i]->d_name);
+		}
+		free(names[i]);
+	}
+	free(names);
+	return run;
+}
+
+/* Print the events a step of run RUN wrote (STATE/runs/RUN/STEP.jsonl)
+   the way "mailcure mailbox clean" prints them: one line per match,
+   "LOCATION: REASONS [ACTION ID]", and the messages it could not scan. */
+static void show_step_events(const char *state_dir, const char *run,
+			     const char *step)
+{
+	char path[4400];
+	char *line = NULL;
+	size_t cap = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/runs/%s/%s.jsonl", state_dir, run, step);
+	if ((fp = fopen(path, "re")) == NULL)
+		return;
+	while (getline(&line, &cap, fp) > 0) {
+		json_object *ev = json_tokener_parse(line), *v;
+		const char *type, *where;
+
+		if (ev == NULL)
+			continue;
+		type = json_object_object_get_ex(ev, "event", &v) ? json_object_get_string(v) : "";
+		where = json_object_object_get_ex(ev, "path", &v) ? json_object_get_string(v) : "?";
+		if (strcmp(type, "match") == 0) {
+			json_object *reasons, *act, *qid;
+			printf("%s", where);
+			if (json_object_object_get_ex(ev, "offset", &v))
+				printf("@%lld", (long long)json_object_get_int64(v));
+			printf(":");
+			if (json_object_object_get_ex(ev, "reasons", &reasons)) {
+				for (size_t i = 0; i < json_object_array_length(reasons); i++) {
+					json_object *r = json_object_array_get_idx(reasons, i), *k, *val;
+					json_object_object_get_ex(r, "kind", &k);
+					if (!json_object_object_get_ex(r, "name", &val))
+						json_object_object_get_ex(r, "value", &val);
+					printf("%s %s %s", i > 0 ? "," : "", json_object_get_string(k),
+					       val != NULL ? json_object_get_string(val) : "");
+				}
+			}
+			if (json_object_object_get_ex(ev, "action", &act))
+				printf(" [%s%s%s]", json_object_get_string(act),
+				       json_object_object_get_ex(ev, "quarantine_id", &qid) ? " " : "",
+				       json_object_object_get_ex(ev, "quarantine_id", &qid) ?
+				       json_object_get_string(qid) : "");
+			printf("\n");
+		} else if (strcmp(type, "unscanned") == 0 || strcmp(type, "error") == 0) {
+			printf("%s: %s (%s)\n", where, strcmp(type, "error") == 0 ? "ERROR" : "UNSCANNED",
+			       json_object_object_get_ex(ev, "why", &v) ? json_object_get_string(v) : "?");
+		}
+		json_object_put(ev);
+	}
+	free(line);
+	fclose(fp);
+}
+
 /* Run "respond" on the sample server exactly as the command line
    would, with the steps that need a real Postfix or firewall skipped. */
 static int run_respond(struct mc_global *g, const char *const *stores,
@@ -1409,6 +1488,18 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		printf("This was a dry run: nothing was changed.\n");
 		exit_code = rc == MC_EXIT_FOUND ? 0 : MC_EXIT_ERROR;
 		goto out;
+	}
+
+	/* The match lines, as "mailcure mailbox clean" shows them live;
+	   respond keeps each step's events in the run's directory. */
+	char *step_run = newest_run(dg.state_dir);
+	if (step_run != NULL) {
+		printf("What the mailbox-clean and host-scan steps did, line by line as\n"
+		       "\"mailcure mailbox clean\" and \"mailcure host clean\" print it:\n\n");
+		show_step_events(dg.state_dir, step_run, "mailbox-clean");
+		show_step_events(dg.state_dir, step_run, "host-scan");
+		printf("\n");
+		free(step_run);
 	}
 
 	printf("Report\n\n");
