@@ -2,7 +2,7 @@
 # NAME
 #	host-bench.sh - mailcure host scan against clamscan -r and clamdscan
 # SYNOPSIS
-#	bench/host-bench.sh [-n FILES] [-s SOURCE]... [-j N] [-r ROUNDS] [-k] [-o REPORT]
+#	bench/host-bench.sh [-n FILES] [-s SOURCE]... [-j N] [-r ROUNDS] [-t DIR] [-k] [-o REPORT]
 # DESCRIPTION
 #	Builds a tree of at least FILES regular files (default 20000) of
 #	mixed sizes, copied from SOURCE directories (default /usr; files
@@ -30,6 +30,9 @@
 #	files does not carry over from one run to the next, and each tool
 #	unpacks archives into a temporary directory of its own.
 #
+#	-t DIR puts the three temporary directories under DIR instead of
+#	the scratch directory (e.g. a tmpfs, for all tools alike).
+#
 #	N defaults to the number of CPUs. MAILCURE names the binary
 #	(default build/mailcure). -k keeps the scratch directory; -o
 #	writes the result table to REPORT as well.
@@ -45,14 +48,16 @@ min_files=20000
 sources=()
 jobs=$(nproc)
 rounds=3
+tmpbase=
 keep=
 report=
-while getopts "n:s:j:r:ko:h" o; do
+while getopts "n:s:j:r:t:ko:h" o; do
 	case $o in
 	n) min_files=$OPTARG ;;
 	s) sources+=("$OPTARG") ;;
 	j) jobs=$OPTARG ;;
 	r) rounds=$OPTARG ;;
+	t) tmpbase=$OPTARG ;;
 	k) keep=1 ;;
 	o) report=$OPTARG ;;
 	*) sed -n '3,5p' "$0" | sed 's/^#\t\{0,1\}//' >&2; exit 2 ;;
@@ -81,6 +86,7 @@ cleanup() {
 	else
 		rm -rf "$work"
 	fi
+	[ -z "$tmpbase" ] || [ -z "${tmps:-}" ] || rm -rf "$tmps"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -111,7 +117,11 @@ clam_found() { sed -n 's/: \(.*\) FOUND$/\t\1/p' "$1" | grep -v 'Heuristics.Limi
 # --- clamd: its signature loading is not measured ---
 # Each tool unpacks into a private temporary directory of its own, on
 # the same file system.
-mkdir -p "$work/db" "$work/clamd-tmp" "$work/tmp-clamscan" "$work/tmp-mailcure"
+tmps=$work
+if [ -n "$tmpbase" ]; then
+	tmps=$(mktemp -d "$tmpbase/host-bench-tmp.XXXXXX")
+fi
+mkdir -p "$work/db" "$tmps/clamd-tmp" "$tmps/tmp-clamscan" "$tmps/tmp-mailcure"
 cp "$SIGS"/* "$work/db/"
 cat >"$work/clamd.conf" <<EOF
 Foreground yes
@@ -121,7 +131,7 @@ FixStaleSocket yes
 PidFile $work/clamd.pid
 LogFile $work/clamd.log
 User $(id -un)
-TemporaryDirectory $work/clamd-tmp
+TemporaryDirectory $tmps/clamd-tmp
 DatabaseDirectory $work/db
 OfficialDatabaseOnly no
 MaxThreads $jobs
@@ -193,13 +203,13 @@ measure() {
 for r in $(seq 1 "$rounds"); do
 	echo "round $r of $rounds:"
 	measure clamscan clamscan -r --no-summary -d "$SIGS" "${limits_clamscan[@]}" \
-		--tempdir="$work/tmp-clamscan" "$tree"
+		--tempdir="$tmps/tmp-clamscan" "$tree"
 	start_clamd
 	measure clamdscan clamdscan --config-file="$work/clamd.conf" --multiscan --fdpass --no-summary "$tree"
-	measure mailcure env TMPDIR="$work/tmp-mailcure" "$MAILCURE" -d "$SIGS" -j "$jobs" \
-		--progress never --json --quarantine "$work/q" host scan "$tree"
-	measure mailcure_default env TMPDIR="$work/tmp-mailcure" "$MAILCURE" -d "$SIGS" \
-		--progress never --json --quarantine "$work/q" host scan "$tree"
+	measure mailcure "$MAILCURE" -d "$SIGS" -j "$jobs" --progress never --json \
+		--quarantine "$work/q" host scan --tempdir "$tmps/tmp-mailcure" "$tree"
+	measure mailcure_default "$MAILCURE" -d "$SIGS" --progress never --json \
+		--quarantine "$work/q" host scan --tempdir "$tmps/tmp-mailcure" "$tree"
 done
 kill "$clamd_pid" 2>/dev/null || true
 wait "$clamd_pid" 2>/dev/null || true
@@ -225,7 +235,7 @@ row() {
 {
 	echo
 	echo "host-bench: $files files, $((bytes / 1000000)) MB (from ${sources[*]} + clamav-testfiles), $(nproc) CPUs, -j/MaxThreads $jobs, best of $rounds, $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "  $(clamscan --version | head -n 1); mailcure $("$MAILCURE" --version | awk '{print $2}'); load average before: $load0"
+	echo "  $(clamscan --version | head -n 1); mailcure $("$MAILCURE" --version | awk '{print $2}'); temporary files on $(stat -f -c %T "$tmps"); load average before: $load0"
 	row clamscan "clamscan -r"
 	row clamdscan "clamdscan --multiscan --fdpass"
 	row mailcure "mailcure host scan -j $jobs"
