@@ -1509,6 +1509,9 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 
 	/* A second look: a clean server gives nothing to report. */
 	struct mc_global vg = dg;
+	/* A run of its own (respond set dg.run_id to its run, which it
+	   has freed since). */
+	vg.run_id = g->run_id;
 	vg.verbose = -1;
 	vg.progress = MC_PROGRESS_NEVER;
 	printf("\nChecking again (mailbox find over the same stores):\n");
