@@ -291,7 +291,10 @@ static bool sink_one(struct pipeline *p, struct slot *s, struct pending *pend,
 		emit(run, s, MC_EVENT_ERROR, NULL, NULL, msg->read_error);
 		return false;
 	}
-	sum->scanned++;
+	/* Every message counts once: scanned (matched, clean or
+	   unscanned) or an error. */
+	if (s->match.matched || s->match.problem != MC_VERDICT_ERROR)
+		sum->scanned++;
 	if (s->match.matched) {
 		sum->matched++;
 		if (acting && !run->dry_run) {

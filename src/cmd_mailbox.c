@@ -76,25 +76,49 @@ static void default_stores(const char ***stores, size_t *count)
 	}
 }
 
-static char *join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = calloc(1, len);
-	for (int i = 0; i < argc; i++) {
-		if (i > 0)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 static void usage(void)
 {
 	mc_die_usage("usage: mailcure mailbox find|clean [-s STORE]... [QUERY]");
+}
+
+int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
+		    struct mc_store **stores, size_t store_count,
+		    const struct mc_query *query, struct mc_engine *engine,
+		    struct mc_quarantine *q, bool acting)
+{
+	char *run_id = mc_cli_run_id(g), *error = NULL;
+	struct mc_output *out = mc_output_init(g, acting);
+	struct mc_run run = {
+		.store_ops = ops,
+		.stores = stores,
+		.store_count = store_count,
+		.query = query,
+		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine = engine,
+		.limits = &g->limits,
+		.action = acting ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
+		.dry_run = g->dry_run,
+		.quarantine = q,
+		.run_id = run_id,
+		.jobs = mc_cli_jobs(g),
+		.on_event = mc_output_event,
+		.on_progress = mc_output_progress,
+		.context = out,
+	};
+	struct mc_summary sum;
+	int exit_code = MC_EXIT_ERROR;
+
+	if (mc_run_pipeline(&run, &sum, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+	} else {
+		mc_output_summary(out, &sum);
+		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
+			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
+	}
+	mc_output_deinit(&out);
+	free(run_id);
+	return exit_code;
 }
 
 int cmd_mailbox(int argc, char **argv, struct mc_global *g)
@@ -125,14 +149,13 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		uris = realloc(uris, (uri_count + 1) * sizeof(char *));
 		uris[uri_count++] = optarg;
 	}
-	char *query_text = join_args(argc - optind, argv + optind);
-	char *error = NULL, *run_id = NULL;
+	char *query_text = mc_cli_join_args(argc - optind, argv + optind);
+	char *error = NULL;
 	struct mc_query *query = mc_query_parse(query_text, &error);
 	const struct mc_store_ops **ops = NULL;
 	struct mc_store **stores = NULL;
 	struct mc_engine *engine = NULL;
 	struct mc_quarantine *q = NULL;
-	struct mc_output *out = NULL;
 	bool owned_uris = false;
 
 	exit_code = MC_EXIT_ERROR;
@@ -167,36 +190,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 			goto out;
 	}
 
-	run_id = mc_cli_run_id(g);
-	out = mc_output_init(g, clean);
-	struct mc_run run = {
-		.store_ops = ops,
-		.stores = stores,
-		.store_count = uri_count,
-		.query = query,
-		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
-		.engine = engine,
-		.limits = &g->limits,
-		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
-		.dry_run = g->dry_run,
-		.quarantine = q,
-		.run_id = run_id,
-		.jobs = mc_cli_jobs(g),
-		.on_event = mc_output_event,
-		.on_progress = mc_output_progress,
-		.context = out,
-	};
-	struct mc_summary sum;
-	if (mc_run_pipeline(&run, &sum, &error) < 0) {
-		mc_warn("%s", error);
-	} else {
-		mc_output_summary(out, &sum);
-		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
-			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
-	}
+	exit_code = mc_cli_pipeline(g, ops, stores, uri_count, query, engine, q, clean);
 out:
-	if (out != NULL)
-		mc_output_deinit(&out);
 	for (size_t i = 0; stores != NULL && i < uri_count; i++) {
 		if (stores[i] != NULL)
 			ops[i]->close(&stores[i]);
@@ -208,7 +203,6 @@ out:
 			free((char *)uris[i]);
 	}
 	free(uris);
-	free(run_id);
 	free(error);
 	if (engine != NULL)
 		mc_engine_clamav.close(&engine);

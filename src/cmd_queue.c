@@ -68,24 +68,6 @@ static void usage(void)
 		     "       [--postfix-config DIR] [--queue NAME]...");
 }
 
-static char *join_args(int argc, char **argv)
-{
-	size_t len = 1;
-	char *s;
-
-	for (int i = 0; i < argc; i++)
-		len += strlen(argv[i]) + 1;
-	s = calloc(1, len);
-	if (s == NULL)
-		abort();
-	for (int i = 0; i < argc; i++) {
-		if (i > 0)
-			strcat(s, " ");
-		strcat(s, argv[i]);
-	}
-	return s;
-}
-
 static void print_json(json_object *obj)
 {
 	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
@@ -108,18 +90,6 @@ static void format_time(time_t t, char *buf, size_t size)
 		snprintf(buf, size, "-");
 	else
 		strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
-static void human_bytes(double bytes, char *buf, size_t size)
-{
-	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
-	unsigned u = 0;
-
-	while (bytes >= 1000 && u < 4) {
-		bytes /= 1000;
-		u++;
-	}
-	snprintf(buf, size, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
 }
 
 static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
@@ -193,11 +163,11 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 			printf("frozen:    no\n");
 		}
 		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
-			human_bytes((double)st.bytes[q], bytes, sizeof(bytes));
+			mc_output_bytes((double)st.bytes[q], bytes, sizeof(bytes));
 			printf("%-10s %8llu messages  %10s\n", mc_postfix_queues[q],
 			       (unsigned long long)st.messages[q], bytes);
 		}
-		human_bytes((double)st.total_bytes, bytes, sizeof(bytes));
+		mc_output_bytes((double)st.total_bytes, bytes, sizeof(bytes));
 		printf("%-10s %8llu messages  %10s\n", "total",
 		       (unsigned long long)st.total_messages, bytes);
 		if (st.incomplete > 0)
@@ -312,7 +282,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 		print_json(obj);
 	} else if (g->verbose >= 0) {
 		char b[32];
-		human_bytes((double)bytes, b, sizeof(b));
+		mc_output_bytes((double)bytes, b, sizeof(b));
 		printf("-- %llu messages, %s%s\n", (unsigned long long)count, b,
 		       errors > 0 ? ", with errors" : "");
 	}
@@ -383,38 +353,8 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 
 	const struct mc_store_ops *ops[1] = { &mc_store_postfix };
 	struct mc_store *stores[1] = { store };
-	char *run_id = mc_cli_run_id(g);
-	struct mc_output *out = mc_output_init(g, delete);
-	struct mc_run run = {
-		.store_ops = ops,
-		.stores = stores,
-		.store_count = 1,
-		.query = query,
-		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
-		.engine = engine,
-		.limits = &g->limits,
-		.action = delete ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
-		.dry_run = g->dry_run,
-		.quarantine = q,
-		.run_id = run_id,
-		.jobs = mc_cli_jobs(g),
-		.on_event = mc_output_event,
-		.on_progress = mc_output_progress,
-		.context = out,
-	};
-	struct mc_summary sum;
-	if (mc_run_pipeline(&run, &sum, &error) < 0) {
-		mc_warn("%s", error);
-		free(error);
-		exit_code = MC_EXIT_ERROR;
-	} else {
-		mc_output_summary(out, &sum);
-		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
-			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
-	}
-	mc_output_deinit(&out);
+	exit_code = mc_cli_pipeline(g, ops, stores, 1, query, engine, q, delete);
 	mc_store_postfix.close(&store);
-	free(run_id);
 	free(uri);
 	if (engine != NULL)
 		mc_engine_clamav.close(&engine);
@@ -618,7 +558,7 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	if (strcmp(sub, "scan") == 0)
 		return queue_find(&o, g, "virus", false);
 	if (strcmp(sub, "find") == 0 || strcmp(sub, "delete") == 0) {
-		char *text = join_args(argc, argv);
+		char *text = mc_cli_join_args(argc, argv);
 		int ret = queue_find(&o, g, text, strcmp(sub, "delete") == 0);
 		free(text);
 		return ret;

@@ -85,6 +85,21 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
 /* Open (creating) the quarantine named by --quarantine. */
 struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create);
 
+/* A size with an optional k/M/G suffix; a usage error when it is not. */
+unsigned long long mc_cli_parse_size(const char *s, const char *what);
+/* The words of a query, joined with spaces (malloc()ed). */
+char *mc_cli_join_args(int argc, char **argv);
+/* "1.2 MB": a byte count for people. */
+void mc_output_bytes(double bytes, char *buf, size_t size);
+
+/* Run the pipeline over opened stores with the command line's output
+   (match lines or JSON, progress, summary) and return the exit code.
+   ACTING: quarantine and remove what matches. */
+int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
+		    struct mc_store **stores, size_t store_count,
+		    const struct mc_query *query, struct mc_engine *engine,
+		    struct mc_quarantine *q, bool acting);
+
 /* Number of worker threads (-j or CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);
 

@@ -104,6 +104,24 @@ char *mc_cli_run_id(const struct mc_global *g)
 	return g->run_id != NULL ? strdup(g->run_id) : mc_run_id_new();
 }
 
+char *mc_cli_join_args(int argc, char **argv)
+{
+	size_t len = 1;
+	char *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	s = calloc(1, len);
+	if (s == NULL)
+		abort();
+	for (int i = 0; i < argc; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, argv[i]);
+	}
+	return s;
+}
+
 unsigned mc_cli_jobs(const struct mc_global *g)
 {
 	long n;
@@ -114,14 +132,15 @@ unsigned mc_cli_jobs(const struct mc_global *g)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-static unsigned long long parse_size(const char *s, const char *what)
+unsigned long long mc_cli_parse_size(const char *s, const char *what)
 {
 	char *end;
 	unsigned long long v;
 
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s)
+	/* strtoull takes "-1" as a huge number. */
+	if (errno != 0 || end == s || s[0] == '-')
 		mc_die_usage("%s: not a number: %s", what, s);
 	switch (*end) {
 	case 'k': case 'K': v <<= 10; end++; break;
@@ -171,7 +190,7 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		g->databases[g->database_count++] = arg;
 		return true;
 	case 'j': {
-		unsigned long long n = parse_size(arg, "--jobs");
+		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
 		if (n == 0 || n > 1024)
 			mc_die_usage("--jobs: between 1 and 1024: %s", arg);
 		g->jobs = (unsigned)n;
@@ -189,10 +208,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case 'q': g->verbose = -1; return true;
 	case 'v': g->verbose++; return true;
 	case OPT_CONFIG: g->config = arg; return true;
-	case OPT_MAX_SIZE: g->limits.max_message_size = parse_size(arg, "--max-message-size"); return true;
-	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)parse_size(arg, "--max-mime-parts"); return true;
-	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)parse_size(arg, "--max-mime-depth"); return true;
-	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)parse_size(arg, "--max-scan-time"); return true;
+	case OPT_MAX_SIZE: g->limits.max_message_size = mc_cli_parse_size(arg, "--max-message-size"); return true;
+	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)mc_cli_parse_size(arg, "--max-mime-parts"); return true;
+	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)mc_cli_parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)mc_cli_parse_size(arg, "--max-scan-time"); return true;
 	case OPT_RUN_ID:
 		/* It names files and directories: keep it a plain name. */
 		if (arg[0] == '\0' || arg[0] == '.' || strspn(arg,

@@ -224,7 +224,7 @@ void mc_output_event(const struct mc_event *ev, void *context)
 	fflush(stdout);
 }
 
-static void human_bytes(double bytes, char *buf, size_t size)
+void mc_output_bytes(double bytes, char *buf, size_t size)
 {
 	static const char *const units[] = { "B", "kB", "MB", "GB", "TB" };
 	unsigned u = 0;
@@ -244,8 +244,8 @@ void mc_output_progress(const struct mc_progress *pr, void *context)
 
 	if (!out->progress)
 		return;
-	human_bytes((double)pr->bytes, bytes, sizeof(bytes));
-	human_bytes((double)pr->bytes / secs, rate, sizeof(rate));
+	mc_output_bytes((double)pr->bytes, bytes, sizeof(bytes));
+	mc_output_bytes((double)pr->bytes / secs, rate, sizeof(rate));
 	fprintf(stderr, "\r\033[K%llu messages (%s), %.0f msg/s, %s/s, %llu matched",
 		(unsigned long long)pr->messages, bytes, (double)pr->messages / secs,
 		rate, (unsigned long long)pr->matched);
@@ -284,8 +284,8 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		return;
 	char bytes[32], rate[32];
 	double secs = sum->seconds > 0 ? sum->seconds : 1e-9;
-	human_bytes((double)sum->bytes, bytes, sizeof(bytes));
-	human_bytes((double)sum->bytes / secs, rate, sizeof(rate));
+	mc_output_bytes((double)sum->bytes, bytes, sizeof(bytes));
+	mc_output_bytes((double)sum->bytes / secs, rate, sizeof(rate));
 	printf("\n----------- SUMMARY -----------\n");
 	printf("Run:        %s%s\n", sum->run_id, out->g->dry_run ? " (dry run: nothing changed)" : "");
 	printf("Scanned:    %llu messages, %s in %.2f s (%.0f msg/s, %s/s)\n",
