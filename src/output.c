@@ -196,6 +196,9 @@ static void event_human(struct mc_output *out, const struct mc_event *ev)
 		return;
 	}
 	printf("%s: ", loc);
+	/* A match through "not" alone has no positive reason to name. */
+	if (ev->match->reason_count == 0)
+		printf("query matched");
 	for (size_t i = 0; i < ev->match->reason_count; i++) {
 		const struct mc_reason *r = &ev->match->reasons[i];
 		printf("%s%s %s", i > 0 ? ", " : "", mc_reason_kind_name(r->kind),
