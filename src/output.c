@@ -72,29 +72,9 @@ void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
 		snprintf(buf, size, "%s", loc->path != NULL ? loc->path : "?");
 }
 
-static void add_str(json_object *obj, const char *key, const char *value)
-{
-	if (value != NULL)
-		json_object_object_add(obj, key, json_object_new_string(value));
-}
-
-json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t count)
-{
-	json_object *arr = json_object_new_array();
-
-	for (size_t i = 0; i < count; i++) {
-		json_object *r = json_object_new_object();
-		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
-		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
-			reasons[i].value != NULL ? reasons[i].value : "");
-		json_object_array_add(arr, r);
-	}
-	return arr;
-}
-
 /* A JSON string of S with every byte that is not part of valid UTF-8
-   replaced by U+FFFD: envelope addresses come from queue files as they
-   are, and JSON readers reject invalid UTF-8. */
+   replaced by U+FFFD: paths, headers and envelope addresses come from
+   users' files as they are, and JSON readers reject invalid UTF-8. */
 static json_object *json_text(const char *s)
 {
 	size_t len = strlen(s), out_len = 0;
@@ -128,6 +108,27 @@ static json_object *json_text(const char *s)
 	free(out);
 	return obj;
 }
+
+static void add_str(json_object *obj, const char *key, const char *value)
+{
+	if (value != NULL)
+		json_object_object_add(obj, key, json_text(value));
+}
+
+json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t count)
+{
+	json_object *arr = json_object_new_array();
+
+	for (size_t i = 0; i < count; i++) {
+		json_object *r = json_object_new_object();
+		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
+		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
+			reasons[i].value != NULL ? reasons[i].value : "");
+		json_object_array_add(arr, r);
+	}
+	return arr;
+}
+
 
 void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 {
