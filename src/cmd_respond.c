@@ -745,6 +745,8 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	bool will_run[STEP_COUNT];
 	int resume, exit_code = MC_EXIT_CLEAN, until;
 	bool yes_now;
+	/* The steps run under this run's id; the caller's is put back. */
+	const char *caller_run_id = g->run_id;
 
 	char **pargv = NULL;
 	int pargc = 0;
@@ -774,10 +776,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		pargv = params_load(run_dir, &pargc);
 		if (pargv == NULL) {
 			mc_warn("respond: run %s has no saved plan (%s/params.json)", run_id, run_dir);
-			respond_args_free(&ra);
-			free(run_dir);
-			free(run_id);
-			return MC_EXIT_ERROR;
+			goto fail;
 		}
 		char *dummy = NULL;
 		respond_args_free(&ra);
@@ -924,8 +923,10 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	free(run_id);
 	respond_args_free(&ra);
 	strv_free(pargv, pargc);
+	g->run_id = caller_run_id;
 	return exit_code;
 fail:
+	g->run_id = caller_run_id;
 	free(run_dir);
 	free(run_id);
 	respond_args_free(&ra);
