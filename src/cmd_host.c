@@ -184,19 +184,6 @@ static void summary_human(const struct mc_global *g, bool clean,
 	fflush(stdout);
 }
 
-/* Without -j, twice as many scanning threads as CPUs: a host scan
-   waits on the disk (the page cache is cold for most of a server's
-   files) and on libclamav's temporary files, and the extra threads
-   keep the CPUs busy meanwhile. */
-static unsigned host_jobs(const struct mc_global *g)
-{
-	unsigned n;
-
-	if (g->jobs > 0)
-		return g->jobs;
-	n = 2 * mc_cli_jobs(g);
-	return n > 256 ? 256 : n;
-}
 
 /* One descriptor per open directory level, plus libclamav's
    temporary files: use what the hard limit allows. */
@@ -337,7 +324,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.quarantine = q,
 		.quarantine_dir = g->quarantine_dir,
 		.run_id = run_id,
-		.jobs = host_jobs(g),
+		.jobs = mc_cli_jobs(g),
 		.on_event = on_event,
 		.on_progress = on_progress,
 		.on_skip = on_skip,

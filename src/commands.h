@@ -100,7 +100,7 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		    const struct mc_query *query, struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting);
 
-/* Number of worker threads (-j or CPUs). */
+/* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);
 
 #endif

@@ -59,7 +59,7 @@ static void usage(FILE *fp)
 		"\nglobal options:\n"
 		"  -d, --database PATH   ClamAV database file or directory (repeatable;\n"
 		"                        default " MC_DEFAULT_DATABASE ")\n"
-		"  -j, --jobs N          worker threads (default: number of CPUs)\n"
+		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
 		"      --quarantine DIR  quarantine directory (default " MC_DEFAULT_QUARANTINE ")\n"
@@ -122,6 +122,9 @@ char *mc_cli_join_args(int argc, char **argv)
 	return s;
 }
 
+/* Without -j, twice as many workers as CPUs: a worker waits on the
+   disk and on libclamav's temporary files for the parts it unpacks,
+   and the others keep the CPUs busy meanwhile. */
 unsigned mc_cli_jobs(const struct mc_global *g)
 {
 	long n;
@@ -129,7 +132,8 @@ unsigned mc_cli_jobs(const struct mc_global *g)
 	if (g->jobs > 0)
 		return g->jobs;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (unsigned)n : 1;
+	n = n > 0 ? 2 * n : 2;
+	return n > 256 ? 256 : (unsigned)n;
 }
 
 unsigned long long mc_cli_parse_size(const char *s, const char *what)
