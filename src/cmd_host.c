@@ -184,7 +184,6 @@ static void summary_human(const struct mc_global *g, bool clean,
 	fflush(stdout);
 }
 
-
 /* One descriptor per open directory level, plus libclamav's
    temporary files: use what the hard limit allows. */
 static void raise_nofile(void)
