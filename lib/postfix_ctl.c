@@ -307,6 +307,22 @@ static char *cmd_reason(const struct mc_postfix_cmd *cmd)
 }
 
 /* Run a command that must succeed (exit 0). */
+/* Start the argument vector of a Postfix command: PROGRAM, then
+   "-c DIR" for an instance given by --postfix-config. Returns the
+   number of arguments set. */
+static size_t command_start(const struct mc_postfix *pf, const char *program,
+			    const char **argv)
+{
+	size_t argc = 0;
+
+	argv[argc++] = program;
+	if (pf->config_given) {
+		argv[argc++] = "-c";
+		argv[argc++] = pf->config_dir;
+	}
+	return argc;
+}
+
 static int run_ok(const struct mc_postfix *pf, const char *const *argv,
 		  const void *input, size_t input_len,
 		  struct mc_postfix_cmd *cmd_r, char **error_r)
@@ -352,11 +368,7 @@ static int postconf_values(const struct mc_postfix *pf, const char *const *names
 	size_t argc = 0;
 	struct mc_postfix_cmd cmd;
 
-	argv[argc++] = pf->postconf;
-	if (pf->config_given) {
-		argv[argc++] = "-c";
-		argv[argc++] = pf->config_dir;
-	}
+	argc = command_start(pf, pf->postconf, argv);
 	argv[argc++] = "-h";
 	for (size_t i = 0; i < count && argc < 15; i++)
 		argv[argc++] = names[i];
@@ -660,11 +672,7 @@ static int qmgr_services(const struct mc_postfix *pf, char ***services_r,
 	char **services = NULL;
 	struct mc_postfix_cmd cmd;
 
-	argv[argc++] = pf->postconf;
-	if (pf->config_given) {
-		argv[argc++] = "-c";
-		argv[argc++] = pf->config_dir;
-	}
+	argc = command_start(pf, pf->postconf, argv);
 	argv[argc++] = "-M";
 	argv[argc] = NULL;
 	if (run_ok(pf, argv, NULL, 0, &cmd, error_r) < 0)
@@ -1049,11 +1057,7 @@ static int postfix_reload(const struct mc_postfix *pf, char **error_r)
 	size_t argc = 0;
 	int ret;
 
-	argv[argc++] = postfix;
-	if (pf->config_given) {
-		argv[argc++] = "-c";
-		argv[argc++] = pf->config_dir;
-	}
+	argc = command_start(pf, postfix, argv);
 	argv[argc++] = "reload";
 	argv[argc] = NULL;
 	ret = run_ok(pf, argv, NULL, 0, NULL, error_r);
@@ -1150,11 +1154,7 @@ static int disable_services(const struct mc_postfix *pf, char **services,
 		const char *argv[6];
 		size_t argc = 0;
 
-		argv[argc++] = pf->postconf;
-		if (pf->config_given) {
-			argv[argc++] = "-c";
-			argv[argc++] = pf->config_dir;
-		}
+		argc = command_start(pf, pf->postconf, argv);
 		argv[argc++] = "-M#";
 		argv[argc++] = services[i];
 		argv[argc] = NULL;
@@ -1536,11 +1536,7 @@ int mc_postfix_postsuper(const struct mc_postfix *pf, enum mc_postsuper_op op,
 		input[len + n] = '\n';
 		len += n + 1;
 	}
-	argv[argc++] = postsuper;
-	if (pf->config_given) {
-		argv[argc++] = "-c";
-		argv[argc++] = pf->config_dir;
-	}
+	argc = command_start(pf, postsuper, argv);
 	argv[argc++] = flags[op];
 	argv[argc++] = "-";
 	if (queue != NULL)
@@ -1615,11 +1611,7 @@ int mc_postfix_flush(const struct mc_postfix *pf, char **error_r)
 	size_t argc = 0;
 	int ret;
 
-	argv[argc++] = postqueue;
-	if (pf->config_given) {
-		argv[argc++] = "-c";
-		argv[argc++] = pf->config_dir;
-	}
+	argc = command_start(pf, postqueue, argv);
 	argv[argc++] = "-f";
 	argv[argc] = NULL;
 	ret = run_ok(pf, argv, NULL, 0, NULL, error_r);
