@@ -587,6 +587,30 @@ static char *failure_text(const char *what, int code, const char *err)
 	return mc_xasprintf("%s failed with exit status %d", what, code);
 }
 
+/* Run a "doveadm fetch" that must succeed: its output in *out_r
+   (malloc()ed, LEN bytes), or -1 with *error_r naming the failure. */
+static int doveadm_fetch(const struct mc_doveadm *dv, const char *const *args,
+			 size_t max, char **out_r, size_t *len_r, char **error_r)
+{
+	char *err = NULL;
+	int code = mc_doveadm_run(dv, args, NULL, 0, max, out_r, len_r, &err, error_r);
+
+	if (code < 0)
+		return -1;
+	if (code != 0) {
+		char *why = failure_text("doveadm fetch", code, err);
+
+		mc_error_set(error_r, "%s", why);
+		free(why);
+		free(err);
+		free(*out_r);
+		*out_r = NULL;
+		return -1;
+	}
+	free(err);
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Parsing doveadm's pager output                                     */
 /* ------------------------------------------------------------------ */
@@ -1007,24 +1031,12 @@ static int fetch_text(const struct mc_doveadm *dv, const char *user,
 		"-f", "pager", "fetch", "-u", user, "text",
 		"mailbox-guid", mailbox_guid, "uid", uidstr, NULL
 	};
-	char *out, *err = NULL;
+	char *out;
 	size_t len;
-	int code;
 
 	snprintf(uidstr, sizeof(uidstr), "%u", uid);
-	code = mc_doveadm_run(dv, args, NULL, 0, max + 6, &out, &len, &err, error_r);
-	if (code < 0)
+	if (doveadm_fetch(dv, args, max + 6, &out, &len, error_r) < 0)
 		return -1;
-	if (code != 0) {
-		char *why = failure_text("doveadm fetch", code, err);
-
-		mc_error_set(error_r, "%s", why);
-		free(why);
-		free(err);
-		free(out);
-		return -1;
-	}
-	free(err);
 	if (len == 0) {
 		free(out);
 		return 0;
@@ -1513,24 +1525,13 @@ static int remaining_uids(struct dovecot_store *ds, const char *user,
 		"-f", "pager", "fetch", "-u", user, "uid",
 		"mailbox-guid", guid, "uid", set, NULL
 	};
-	char *out, *err = NULL, *save = NULL;
+	char *out, *save = NULL;
 	size_t len, cap = 0;
-	int code;
 
 	*uids_r = NULL;
 	*count_r = 0;
-	code = mc_doveadm_run(&ds->dv, args, NULL, 0, 16U << 20, &out, &len, &err, error_r);
-	if (code < 0)
+	if (doveadm_fetch(&ds->dv, args, 16U << 20, &out, &len, error_r) < 0)
 		return -1;
-	if (code != 0) {
-		char *f = failure_text("doveadm fetch", code, err);
-		mc_error_set(error_r, "%s", f);
-		free(f);
-		free(err);
-		free(out);
-		return -1;
-	}
-	free(err);
 	for (char *line = strtok_r(out, "\n\f", &save); line != NULL;
 	     line = strtok_r(NULL, "\n\f", &save)) {
 		uint64_t v;
@@ -1740,24 +1741,14 @@ static int find_saved(const struct mc_doveadm *dv, const char *user,
 		"-f", "pager", "fetch", "-u", user, "uid size.physical",
 		"mailbox-guid", guid, "uid", range, NULL
 	};
-	char *out, *err = NULL, *save = NULL;
+	char *out, *save = NULL;
 	uint64_t uid = 0, size;
 	size_t len;
-	int code, found = 0;
+	int found = 0;
 
 	snprintf(range, sizeof(range), "%llu:*", (unsigned long long)uidnext);
-	code = mc_doveadm_run(dv, args, NULL, 0, 16U << 20, &out, &len, &err, error_r);
-	if (code < 0)
+	if (doveadm_fetch(dv, args, 16U << 20, &out, &len, error_r) < 0)
 		return -1;
-	if (code != 0) {
-		char *f = failure_text("doveadm fetch", code, err);
-		mc_error_set(error_r, "%s", f);
-		free(f);
-		free(err);
-		free(out);
-		return -1;
-	}
-	free(err);
 	for (char *line = strtok_r(out, "\n\f", &save); line != NULL && found == 0;
 	     line = strtok_r(NULL, "\n\f", &save)) {
 		if (strncmp(line, "uid: ", 5) == 0) {
