@@ -34,46 +34,6 @@
 
 #include "commands.h"
 
-struct count {
-	char *key;
-	unsigned long n;
-};
-
-struct counts {
-	struct count *v;
-	size_t n;
-};
-
-static void counts_add(struct counts *c, const char *key)
-{
-	for (size_t i = 0; i < c->n; i++) {
-		if (strcmp(c->v[i].key, key) == 0) {
-			c->v[i].n++;
-			return;
-		}
-	}
-	c->v = realloc(c->v, (c->n + 1) * sizeof(*c->v));
-	c->v[c->n].key = strdup(key);
-	c->v[c->n++].n = 1;
-}
-
-static int count_cmp(const void *a, const void *b)
-{
-	const struct count *x = a, *y = b;
-
-	if (x->n != y->n)
-		return x->n < y->n ? 1 : -1;
-	return strcmp(x->key, y->key);
-}
-
-static void counts_free(struct counts *c)
-{
-	for (size_t i = 0; i < c->n; i++)
-		free(c->v[i].key);
-	free(c->v);
-	memset(c, 0, sizeof(*c));
-}
-
 /* One line of the report's item tables. */
 struct item {
 	char *id;		/* quarantine id, or NULL */
@@ -88,7 +48,7 @@ struct report {
 	const char *run_id;
 	char *run_dir;
 	struct mc_journal *journal;
-	struct counts per_reason, per_box;
+	struct mc_tally per_reason, per_box;
 	struct item *items;
 	size_t item_count;
 	unsigned long quarantined, restored, found, unscanned, errors;
@@ -167,9 +127,9 @@ static void load_quarantine(struct report *r, const struct mc_global *g)
 				snprintf(key, sizeof(key), "%s %s",
 					 mc_reason_kind_name(e->reasons[0].kind),
 					 e->reasons[0].value ? e->reasons[0].value : "");
-				counts_add(&r->per_reason, key);
+				mc_tally_add(&r->per_reason, key);
 			}
-			counts_add(&r->per_box, where);
+			mc_tally_add(&r->per_box, where);
 			if (e->restored_at != 0)
 				r->restored++;
 			else
@@ -234,11 +194,11 @@ static void load_events(struct report *r, const char *path)
 						char key[512];
 						snprintf(key, sizeof(key), "%s %s",
 							 jstr(o, "kind") ? jstr(o, "kind") : "?", v ? v : "");
-						counts_add(&r->per_reason, key);
+						mc_tally_add(&r->per_reason, key);
 					}
 				}
 			}
-			counts_add(&r->per_box, where);
+			mc_tally_add(&r->per_box, where);
 			const char *action = jstr(obj, "action");
 			item_add(r, NULL, where, loc, reason, jstr(obj, "subject"),
 				 action != NULL && strcmp(action, "failed") == 0 ? "failed" : "found");
@@ -282,10 +242,8 @@ static int report_load(struct report *r, const struct mc_global *g,
 	}
 	if (r->journal == NULL && r->item_count == 0)
 		return -1;
-	if (r->per_reason.n > 0)
-		qsort(r->per_reason.v, r->per_reason.n, sizeof(struct count), count_cmp);
-	if (r->per_box.n > 0)
-		qsort(r->per_box.v, r->per_box.n, sizeof(struct count), count_cmp);
+	mc_tally_sort(&r->per_reason);
+	mc_tally_sort(&r->per_box);
 	return 0;
 }
 
@@ -300,8 +258,8 @@ static void report_free(struct report *r)
 		free(r->items[i].status);
 	}
 	free(r->items);
-	counts_free(&r->per_reason);
-	counts_free(&r->per_box);
+	mc_tally_free(&r->per_reason);
+	mc_tally_free(&r->per_box);
 	mc_journal_close(&r->journal);
 	free(r->run_dir);
 }
@@ -386,7 +344,7 @@ static void html_escape(FILE *fp, const char *s)
 	}
 }
 
-static void html_counts(FILE *fp, const char *title, const struct counts *c,
+static void html_counts(FILE *fp, const char *title, const struct mc_tally *c,
 			unsigned long total)
 {
 	fprintf(fp, "<section><h2>");

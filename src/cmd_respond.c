@@ -328,40 +328,11 @@ struct step_counts {
 	bool have_summary;
 };
 
-struct tally {
-	char **keys;
-	unsigned long *counts;
-	size_t n;
-};
-
-static void tally_add(struct tally *t, const char *key)
-{
-	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->keys[i], key) == 0) {
-			t->counts[i]++;
-			return;
-		}
-	}
-	t->keys = realloc(t->keys, (t->n + 1) * sizeof(char *));
-	t->counts = realloc(t->counts, (t->n + 1) * sizeof(unsigned long));
-	t->keys[t->n] = strdup(key);
-	t->counts[t->n++] = 1;
-}
-
-static void tally_free(struct tally *t)
-{
-	for (size_t i = 0; i < t->n; i++)
-		free(t->keys[i]);
-	free(t->keys);
-	free(t->counts);
-	memset(t, 0, sizeof(*t));
-}
-
-static void tally_print(const char *title, const struct tally *t)
+static void tally_print(const char *title, const struct mc_tally *t)
 {
 	printf("  %s:\n", title);
 	for (size_t i = 0; i < t->n; i++)
-		printf("    %8lu  %s\n", t->counts[i], t->keys[i]);
+		printf("    %8lu  %s\n", t->v[i].n, t->v[i].key);
 }
 
 static const char *jstr(json_object *obj, const char *key)
@@ -381,7 +352,7 @@ static unsigned long jnum(json_object *obj, const char *key)
 /* Read a step's JSON Lines: counts, and tallies of matches by reason
    and by mailbox (either may be NULL). */
 static void read_events(const char *path, struct step_counts *c,
-			struct tally *by_reason, struct tally *by_box)
+			struct mc_tally *by_reason, struct mc_tally *by_box)
 {
 	FILE *fp = fopen(path, "r");
 	char *line = NULL;
@@ -413,7 +384,7 @@ static void read_events(const char *path, struct step_counts *c,
 				const char *val = jstr(r, "name") ? jstr(r, "name") : jstr(r, "value");
 				snprintf(key, sizeof(key), "%s %s", jstr(r, "kind") ? jstr(r, "kind") : "?",
 					 val ? val : "");
-				tally_add(by_reason, key);
+				mc_tally_add(by_reason, key);
 			}
 			if (by_box != NULL) {
 				if (jstr(obj, "queue_id") != NULL)
@@ -422,7 +393,7 @@ static void read_events(const char *path, struct step_counts *c,
 					snprintf(key, sizeof(key), "%s / %s",
 						 jstr(obj, "user") ? jstr(obj, "user") : "?",
 						 jstr(obj, "folder") ? jstr(obj, "folder") : "?");
-				tally_add(by_box, key);
+				mc_tally_add(by_box, key);
 			}
 		}
 		json_object_put(obj);
@@ -635,7 +606,7 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 		       const char *run_id, const char *run_dir,
 		       const bool will_run[STEP_COUNT])
 {
-	struct tally by_reason = { 0 }, by_box = { 0 };
+	struct mc_tally by_reason = { 0 }, by_box = { 0 };
 	unsigned long total = 0;
 	int steps[] = { STEP_QUEUE_DELETE, STEP_MAILBOX_CLEAN };
 
@@ -663,24 +634,24 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 				step_names[steps[i]], ex, log);
 			free(out);
 			free(log);
-			tally_free(&by_reason);
-			tally_free(&by_box);
+			mc_tally_free(&by_reason);
+			mc_tally_free(&by_box);
 			return -1;
 		}
 		free(out);
 		free(log);
 	}
 	if (total <= ra->max_delete || ra->yes) {
-		tally_free(&by_reason);
-		tally_free(&by_box);
+		mc_tally_free(&by_reason);
+		mc_tally_free(&by_box);
 		return 0;
 	}
 	printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
 	       total, ra->max_delete);
 	tally_print("per reason", &by_reason);
 	tally_print("per mailbox", &by_box);
-	tally_free(&by_reason);
-	tally_free(&by_box);
+	mc_tally_free(&by_reason);
+	mc_tally_free(&by_box);
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		char answer[16] = "";
 		printf("Quarantine and remove them? [y/N] ");

@@ -73,6 +73,21 @@ struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
 void mc_output_location_json(struct json_object *obj,
 			     const struct mc_location *loc);
 
+/* Counts by key ("virus Eicar-...", "alice / INBOX"), for the tables
+   of respond's safety gate and of report. */
+struct mc_tally_item {
+	char *key;
+	unsigned long n;
+};
+struct mc_tally {
+	struct mc_tally_item *v;
+	size_t n;
+};
+void mc_tally_add(struct mc_tally *t, const char *key);
+/* Most frequent first, then by key. */
+void mc_tally_sort(struct mc_tally *t);
+void mc_tally_free(struct mc_tally *t);
+
 /* Print a usage or runtime error to stderr ("mailcure: ..."). */
 void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

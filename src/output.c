@@ -308,3 +308,41 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		       sum->run_id);
 	fflush(stdout);
 }
+
+void mc_tally_add(struct mc_tally *t, const char *key)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->v[i].key, key) == 0) {
+			t->v[i].n++;
+			return;
+		}
+	}
+	t->v = realloc(t->v, (t->n + 1) * sizeof(*t->v));
+	if (t->v == NULL)
+		abort();
+	t->v[t->n].key = strdup(key);
+	t->v[t->n++].n = 1;
+}
+
+static int tally_cmp(const void *a, const void *b)
+{
+	const struct mc_tally_item *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->key, y->key);
+}
+
+void mc_tally_sort(struct mc_tally *t)
+{
+	if (t->n > 0)
+		qsort(t->v, t->n, sizeof(*t->v), tally_cmp);
+}
+
+void mc_tally_free(struct mc_tally *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].key);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
