@@ -30,7 +30,7 @@ SHELL := /bin/bash
 
 # Every Debian package the project needs, in one list. Append to it.
 DEBIAN_PACKAGES := gcc meson ninja-build pkg-config \
-	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev
+	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev libssl-dev
 DEBIAN_PACKAGES += clamav clamav-testfiles clamdscan clamav-daemon \
 	python3 ripgrep
 DEBIAN_PACKAGES += postfix swaks dovecot-imapd nftables libnftables-dev \

@@ -117,6 +117,10 @@ struct mc_facts {
 	const char *shape_why;	/* a limit reached, or NULL */
 	struct mc_part *parts;
 	size_t part_count, part_cap;
+	bool *md5_done;		/* per part: md5 computed on first use */
+	/* Why the parts are not what libclamav's mail parser would hand
+	   its scanner (NULL: they are). */
+	const char *irregular;
 
 	/* Everything handed out lives until mc_facts_free. */
 	void **allocs;
@@ -205,6 +209,7 @@ void mc_facts_free(struct mc_facts **facts)
 	free(f->lists);
 	free(f->top.fields);
 	free(f->parts);
+	free(f->md5_done);
 	free(f);
 	*facts = NULL;
 }
@@ -693,6 +698,7 @@ struct entity {
 	GMimeParamList *ct_params;
 	GMimeParamList *cd_params;
 	GMimeContentEncoding cte;
+	bool cte_unusual;		/* a transfer encoding beyond RFC 2045's five */
 	const char *filename;		/* pool, or NULL */
 	const unsigned char *body;
 	size_t body_len;
@@ -708,6 +714,7 @@ struct walk {
 	bool truncated;		/* a multipart ended without its close delimiter */
 	bool failed;		/* a limit was reached */
 	char why[128];
+	const char *irregular;	/* first reason the parts are irregular */
 };
 
 static bool is_token_char(unsigned char c)
@@ -783,6 +790,167 @@ static const char *pool_filename(struct mc_facts *f, const char *name)
 	return pool_gstr(f, g_strdup(name));
 }
 
+/* ------------------------------------------------------------------ */
+/* Irregular MIME                                                     */
+/* ------------------------------------------------------------------ */
+
+/* A part scanner that decodes the parts itself gives libclamav the
+   same bytes as libclamav's own mail parser only when the mail is
+   plain, well-formed MIME. Everything else is marked irregular, and
+   such a message is scanned whole: where two lenient decoders could
+   disagree (broken base64 or quoted-printable, uuencode, BinHex,
+   yEnc, MIME headers inside a text part that libclamav's parser
+   would treat as a bounced message), and where libclamav's mail
+   parser has limits of its own (header fields, parameters, parts). */
+static size_t line_end(const unsigned char *p, size_t len, size_t pos,
+		       size_t *next_r);
+static bool uu_begin_line(const unsigned char *p, size_t len,
+			  const unsigned char **name_r, size_t *name_len_r);
+
+#define IRREGULAR_MAX_FIELDS	256
+#define IRREGULAR_MAX_PARAMS	64
+#define IRREGULAR_MAX_PARTS	512
+#define IRREGULAR_MAX_DEPTH	4
+
+static void mark_irregular(struct walk *w, const char *why)
+{
+	if (w->irregular == NULL)
+		w->irregular = why;
+}
+
+static bool cte_is_standard(const char *cte)
+{
+	static const char *const names[] = {
+		"7bit", "8bit", "binary", "base64", "quoted-printable",
+	};
+	const char *s = cte;
+	size_t len;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	len = strlen(s);
+	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t' ||
+			   s[len - 1] == '\r' || s[len - 1] == '\n'))
+		len--;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == len && g_ascii_strncasecmp(s, names[i], len) == 0)
+			return true;
+	return false;
+}
+
+/* Character classes of base64 text: alphabet, padding, white space. */
+enum { B64_OTHER, B64_ALPHA, B64_PAD, B64_SPACE };
+static unsigned char b64_class[256];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_class_init(void)
+{
+	const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+	for (const char *c = alpha; *c != '\0'; c++)
+		b64_class[(unsigned char)*c] = B64_ALPHA;
+	b64_class['='] = B64_PAD;
+	b64_class[' '] = b64_class['\t'] = b64_class['\r'] = b64_class['\n'] = B64_SPACE;
+}
+
+/* Whether BODY is base64 that every decoder reads alike: the
+   alphabet and white space only, padding only at the end, whole
+   quanta. */
+static bool base64_is_strict(const unsigned char *p, size_t len)
+{
+	size_t n = 0;
+	bool pad = false;
+
+	pthread_once(&b64_once, b64_class_init);
+	for (size_t i = 0; i < len; i++) {
+		switch (b64_class[p[i]]) {
+		case B64_ALPHA:
+			if (pad)
+				return false;
+			n++;
+			break;
+		case B64_PAD:
+			pad = true;
+			n++;
+			break;
+		case B64_SPACE:
+			break;
+		default:
+			return false;
+		}
+	}
+	return n % 4 == 0;
+}
+
+/* Whether every '=' in quoted-printable BODY is a soft line break or
+   an escape with two hex digits. */
+static bool qp_is_strict(const unsigned char *p, size_t len)
+{
+	const unsigned char *q = p, *end = p + len;
+
+	while ((q = memchr(q, '=', (size_t)(end - q))) != NULL) {
+		q++;
+		if (end - q >= 2 && g_ascii_isxdigit(q[0]) && g_ascii_isxdigit(q[1])) {
+			q += 2;
+			continue;
+		}
+		while (q < end && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q < end && *q == '\r')
+			q++;
+		if (q < end && *q != '\n')
+			return false;
+	}
+	return true;
+}
+
+/* Text that libclamav's mail parser does more with than scan it:
+   MIME headers (a bounce: the parser cuts out the embedded message
+   and parses it), uuencode, BinHex and yEnc. */
+static const char *text_irregular(const unsigned char *p, size_t len)
+{
+	static const char *const heads[] = {
+		"content-type:", "content-transfer-encoding:",
+		"content-disposition:",
+	};
+	size_t pos = 0, next;
+
+	while (pos < len) {
+		size_t end = line_end(p, len, pos, &next);
+		const unsigned char *l = p + pos;
+		size_t ll = end - pos;
+
+		if (ll >= 7) {
+			switch (l[0]) {
+			case 'c': case 'C':
+				for (size_t i = 0; i < 3; i++) {
+					size_t hl = strlen(heads[i]);
+					if (ll >= hl && g_ascii_strncasecmp((const char *)l, heads[i], hl) == 0)
+						return "MIME header fields inside a text part";
+				}
+				break;
+			case 'b': {
+				const unsigned char *name;
+				size_t nlen;
+				if (uu_begin_line(l, ll, &name, &nlen))
+					return "uuencoded data";
+				break;
+			}
+			case '=':
+				if (ll >= 7 && memcmp(l, "=ybegin", 7) == 0)
+					return "yEnc data";
+				break;
+			case '(':
+				if (ll >= 25 && memmem(l, ll, "BinHex", 6) != NULL)
+					return "BinHex data";
+				break;
+			}
+		}
+		pos = next;
+	}
+	return NULL;
+}
+
 /* Read the headers of the entity in JOB into E. */
 static void entity_headers(struct walk *w, const struct job *job,
 			   struct entity *e)
@@ -812,6 +980,12 @@ static void entity_headers(struct walk *w, const struct job *job,
 	parse_content_type(f, ct, job->digest, e);
 	e->cte = cte != NULL ? g_mime_content_encoding_from_string(cte)
 		: GMIME_CONTENT_ENCODING_DEFAULT;
+	e->cte_unusual = cte != NULL && !cte_is_standard(cte);
+	if (hb->count > IRREGULAR_MAX_FIELDS)
+		mark_irregular(w, "more header fields than a mail parser keeps");
+	if (e->ct_params != NULL &&
+	    g_mime_param_list_length(e->ct_params) > IRREGULAR_MAX_PARAMS)
+		mark_irregular(w, "more Content-Type parameters than a mail parser keeps");
 	if (cd != NULL)
 		parse_disposition(cd, e);
 	/* g_mime_part_get_filename's order: the disposition's filename,
@@ -1098,7 +1272,6 @@ static struct mc_part *add_leaf(struct mc_facts *f, const char *filename,
 	part.content_size = size;
 	part.depth = depth;
 	mc_sha256(content, size, part.sha256);
-	mc_md5(content, size, part.md5);
 	MC_ARRAY_PUSH(f->parts, f->part_count, f->part_cap, part);
 	return &f->parts[f->part_count - 1];
 }
@@ -1144,12 +1317,25 @@ static int leaf(struct walk *w, struct entity *e, unsigned depth)
 
 	if (w->structure_only)
 		return 0;
+	if (depth > IRREGULAR_MAX_DEPTH)
+		mark_irregular(w, "MIME parts nested deeper than a mail parser goes");
+	if (e->cte_unusual || e->cte == GMIME_CONTENT_ENCODING_UUENCODE)
+		mark_irregular(w, "an unusual transfer encoding");
+	else if (e->cte == GMIME_CONTENT_ENCODING_BASE64 &&
+		 !base64_is_strict(e->body, e->body_len))
+		mark_irregular(w, "base64 that decoders may read differently");
+	else if (e->cte == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
+		 !qp_is_strict(e->body, e->body_len))
+		mark_irregular(w, "quoted-printable that decoders may read differently");
 	const unsigned char *content = decode_body(f, e, &size, &uu_name);
 	const char *filename = e->filename != NULL ? e->filename :
 		pool_filename(f, uu_name);
 	struct mc_part *part = add_leaf(f, filename, e->ctype, content, size, depth);
 
 	if (strncmp(e->ctype, "text/", 5) == 0) {
+		const char *why = text_irregular(content, size);
+		if (why != NULL)
+			mark_irregular(w, why);
 		part->text_utf8 = text_utf8(f, content, size,
 					    param_value(e->ct_params, "charset"));
 		if (strcmp(e->ctype, "text/plain") == 0 &&
@@ -1214,8 +1400,18 @@ static int split_multipart(struct walk *w, const struct entity *e,
 					 depth + 1, digest, false };
 			MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
 		}
+		if (*found_r == 0 && !w->structure_only) {
+			const char *why = text_irregular(body, at);
+			if (why != NULL)
+				mark_irregular(w, why);
+		}
 		(*found_r)++;
 		if (close) {
+			if (!w->structure_only) {
+				const char *why = text_irregular(body + next, len - next);
+				if (why != NULL)
+					mark_irregular(w, why);
+			}
 			in_part = false;
 			break;
 		}
@@ -1267,6 +1463,7 @@ static int walk_entity(struct walk *w, const struct job *job)
 					      &found);
 		}
 		if (ret == 0 && found == 0) {
+			mark_irregular(w, "a multipart without delimiters");
 			/* No structure to walk: keep the text searchable. */
 			e.ctype = pool_strdup(f, "text/plain");
 			e.cte = GMIME_CONTENT_ENCODING_DEFAULT;
@@ -1277,6 +1474,11 @@ static int walk_entity(struct walk *w, const struct job *job)
 		size_t size;
 		const char *uu_name;
 		const unsigned char *inner = decode_body(f, &e, &size, &uu_name);
+
+		if (e.cte_unusual || e.cte == GMIME_CONTENT_ENCODING_BASE64 ||
+		    e.cte == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+		    e.cte == GMIME_CONTENT_ENCODING_UUENCODE)
+			mark_irregular(w, "an encoded attached message");
 
 		/* The attached message is a leaf (its file name and hash
 		   can be asked for), and its parts are walked, one level
@@ -1289,6 +1491,8 @@ static int walk_entity(struct walk *w, const struct job *job)
 			MC_ARRAY_PUSH(w->jobs, w->job_count, w->job_cap, j);
 		}
 	} else {
+		if (strncmp(e.ctype, "message/", 8) == 0)
+			mark_irregular(w, "a message/ part other than rfc822");
 		ret = leaf(w, &e, job->depth);
 	}
 	entity_done(&e);
@@ -1320,6 +1524,14 @@ static void run_walk(struct mc_facts *facts, bool structure_only)
 		facts->parts_done = true;
 		facts->parts_ret = w.failed ? -1 : 0;
 		facts->parts_why = facts->shape_why;
+		if (w.failed)
+			mark_irregular(&w, "a MIME limit was reached");
+		else if (w.truncated)
+			mark_irregular(&w, "a multipart without its closing delimiter");
+		else if (w.entities > IRREGULAR_MAX_PARTS)
+			mark_irregular(&w, "more MIME parts than a mail parser keeps");
+		facts->irregular = w.irregular;
+		facts->md5_done = mc_xcalloc(facts->part_count + 1, sizeof(bool));
 	}
 	free(w.jobs);
 	free(w.scratch.fields);
@@ -1362,4 +1574,24 @@ int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 	if (why_r != NULL)
 		*why_r = facts->parts_ret < 0 ? facts->parts_why : NULL;
 	return facts->parts_ret;
+}
+
+const unsigned char *mc_facts_part_md5(struct mc_facts *facts, size_t index)
+{
+	struct mc_part *part = &facts->parts[index];
+
+	/* Few queries ask for MD5: it is computed on first use. */
+	if (!facts->md5_done[index]) {
+		mc_md5(part->content, part->content_size, part->md5);
+		facts->md5_done[index] = true;
+	}
+	return part->md5;
+}
+
+bool mc_facts_regular(struct mc_facts *facts, const char **why_r)
+{
+	if (!facts->parts_done)
+		run_walk(facts, false);
+	*why_r = facts->irregular;
+	return facts->irregular == NULL;
 }

@@ -1598,7 +1598,8 @@ static enum tri eval_hash(struct eval *ev, const struct node *t, struct hit *h)
 	size_t n = sha ? 32 : 16;
 
 	for (size_t i = 0; i < ev->nparts; i++) {
-		const unsigned char *ph = sha ? ev->parts[i].sha256 : ev->parts[i].md5;
+		const unsigned char *ph = sha ? ev->parts[i].sha256 :
+			mc_facts_part_md5(ev->facts, i);
 		if (memcmp(ph, t->hash, n) == 0)
 			return hash_hit(h, sha ? MC_REASON_SHA256 : MC_REASON_MD5, t->hash, n);
 	}
@@ -1614,7 +1615,8 @@ static enum tri eval_hashset(struct eval *ev, const struct node *t,
 	hash_message(ev);
 	for (size_t i = 0; i <= ev->nparts; i++) {
 		const unsigned char *s = i < ev->nparts ? ev->parts[i].sha256 : ev->msg_sha256;
-		const unsigned char *m = i < ev->nparts ? ev->parts[i].md5 : ev->msg_md5;
+		const unsigned char *m = i < ev->nparts ? mc_facts_part_md5(ev->facts, i) :
+			ev->msg_md5;
 		if (t->nsha256 > 0 && bsearch(s, t->sha256s, t->nsha256, 32, cmp32))
 			return hash_hit(h, MC_REASON_SHA256, s, 32);
 		if (t->nmd5 > 0 && bsearch(m, t->md5s, t->nmd5, 16, cmp16))

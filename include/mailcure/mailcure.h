@@ -134,7 +134,7 @@ struct mc_part {
 	const char *text_utf8;		/* text/ parts: charset-converted, else NULL */
 	unsigned depth;
 	unsigned char sha256[32];
-	unsigned char md5[16];
+	unsigned char md5[16];		/* only after mc_facts_part_md5() */
 };
 
 struct mc_facts;
@@ -165,6 +165,13 @@ enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r);
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 		   size_t *count_r, const char **why_r);
+/* MD5 of leaf part INDEX (computed on first use). */
+const unsigned char *mc_facts_part_md5(struct mc_facts *facts, size_t index);
+/* Whether the leaf parts are exactly what libclamav's mail parser
+   would extract: plain, well-formed MIME within its limits. When not,
+   *why_r says what is irregular and the message must be scanned
+   whole. Walks the parts if that was not done yet. */
+bool mc_facts_regular(struct mc_facts *facts, const char **why_r);
 
 /* ------------------------------------------------------------------ */
 /* Detection engines                                                  */
