@@ -447,6 +447,10 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	free(workers);
 	free(pend.items);
 	summary_r->seconds = mc_now() - start;
+	if (run->engine != NULL && run->engine_ops->stats != NULL) {
+		summary_r->engine_used = true;
+		run->engine_ops->stats(run->engine, &summary_r->engine);
+	}
 	pthread_attr_destroy(&attr);
 	pthread_cond_destroy(&p.cond_producer);
 	pthread_cond_destroy(&p.cond_worker);

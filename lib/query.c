@@ -1809,9 +1809,14 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 	}
 	if (r == U && query->needs_engine) {
 		ev.phase = 3;
-		if (ops != NULL && engine != NULL && ops->scan_buffer != NULL) {
-			ops->scan_buffer(engine, msg->data != NULL ? (const void *)msg->data : "",
-					 msg->size, &ev.verdict);
+		if (ops != NULL && engine != NULL &&
+		    (ops->scan_message != NULL || ops->scan_buffer != NULL)) {
+			if (ops->scan_message != NULL)
+				ops->scan_message(engine, msg, facts, &ev.verdict);
+			else
+				ops->scan_buffer(engine, msg->data != NULL ?
+						 (const void *)msg->data : "",
+						 msg->size, &ev.verdict);
 			ev.verdict.name[sizeof(ev.verdict.name) - 1] = '\0';
 			ev.engine_ran = true;
 			match_r->engine_ran = true;

@@ -28,10 +28,7 @@
 /*	--no-default-excludes	also scan /proc /sys /dev /run and the
 /*			mail stores (pseudo file systems and the quarantine
 /*			stay excluded).
-/*	--tempdir DIR	where libclamav unpacks archives (default $TMPDIR
-/*			or /tmp). A tmpfs can save much of the kernel time
-/*			spent on libclamav's temporary files, at the price
-/*			of memory for the archive members being scanned.
+/*	The global --tempdir DIR says where libclamav unpacks archives.
 /*
 /*	Exit status: 0 nothing found, 1 infected files found (and
 /*	quarantined), 2 something could not be scanned or cleaned.
@@ -60,7 +57,7 @@ static void usage(void)
 {
 	mc_die_usage("usage: mailcure host scan|clean [--exclude GLOB]... "
 		     "[-x|--one-file-system] [--max-filesize SIZE] [--max-depth N] "
-		     "[--no-default-excludes] [--tempdir DIR] [PATH]...");
+		     "[--no-default-excludes] [PATH]...");
 }
 
 static void help(void)
@@ -80,9 +77,7 @@ static void help(void)
 	       "      --max-depth N          directory nesting limit (default 1024)\n"
 	       "      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
 	       "                             stores (pseudo file systems and the\n"
-	       "                             quarantine are always left out)\n"
-	       "      --tempdir DIR          where the engine unpacks archives (default\n"
-	       "                             $TMPDIR or /tmp; a tmpfs is faster)\n\n"
+	       "                             quarantine are always left out)\n\n"
 	       "left out by default:\n ");
 	size_t col = 1;
 	for (size_t i = 0; mc_host_default_excludes[i] != NULL; i++) {
@@ -198,15 +193,13 @@ static void raise_nofile(void)
 
 int cmd_host(int argc, char **argv, struct mc_global *g)
 {
-	enum { OPT_EXCLUDE = 256, OPT_MAX_FILESIZE, OPT_MAX_DEPTH, OPT_NO_DEFAULTS,
-	       OPT_TEMPDIR };
+	enum { OPT_EXCLUDE = 256, OPT_MAX_FILESIZE, OPT_MAX_DEPTH, OPT_NO_DEFAULTS };
 	static const struct option options[] = {
 		{ "exclude", required_argument, NULL, OPT_EXCLUDE },
 		{ "one-file-system", no_argument, NULL, 'x' },
 		{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
-		{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -256,16 +249,6 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		case OPT_NO_DEFAULTS:
 			default_excludes = false;
 			break;
-		case OPT_TEMPDIR: {
-			struct stat st;
-
-			if (stat(optarg, &st) < 0 || !S_ISDIR(st.st_mode))
-				mc_die_usage("--tempdir: not a directory: %s", optarg);
-			/* libclamav unpacks archives under $TMPDIR. */
-			if (setenv("TMPDIR", optarg, 1) < 0)
-				mc_die_usage("--tempdir: %s", strerror(errno));
-			break;
-		}
 		case 'h':
 			help();
 			break;
@@ -291,7 +274,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	if (clean && !g->dry_run) {
 		q = mc_cli_quarantine_open(g, true);
 		if (q == NULL) {
-			mc_engine_clamav.close(&engine);
+			mc_cli_engine_close(g, &engine);
 			return MC_EXIT_ERROR;
 		}
 	}
@@ -347,7 +330,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	mc_output_deinit(&ho.out);
 	free(run_id);
 	free(excludes);
-	mc_engine_clamav.close(&engine);
+	mc_cli_engine_close(g, &engine);
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	return exit_code;

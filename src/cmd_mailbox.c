@@ -25,21 +25,101 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "commands.h"
 
+/* The engine's companions for one command: the verdict cache and a
+   private temporary directory. One engine per process. */
+static struct {
+	struct mc_cache *cache;
+	char *tempdir;		/* created here, removed at close */
+} engine_aux;
+
+/* Verdicts of this many bytes of parts are kept in memory. */
+#define CACHE_MEMORY (16U << 20)
+
+/* libclamav writes every archive member and decoded document it
+   unpacks to a file. On a tmpfs that costs no disk I/O and none of
+   a disk file system's directory locking, which otherwise makes
+   parallel scanners wait on each other. /dev/shm is used when it is
+   a tmpfs with room for the largest file each worker may unpack;
+   the directory is private (0700, random name) because decoded
+   malware passes through it. */
+static const char *engine_tempdir(const struct mc_global *g)
+{
+	struct statfs fs;
+	unsigned long long need;
+	char path[] = "/dev/shm/mailcure-XXXXXX";
+
+	if (g->tempdir != NULL)
+		return g->tempdir;
+	need = (unsigned long long)mc_cli_jobs(g) * g->limits.max_file_size;
+	if (statfs("/dev/shm", &fs) < 0 || fs.f_type != TMPFS_MAGIC ||
+	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize < need)
+		return NULL;
+	if (mkdtemp(path) == NULL)
+		return NULL;
+	engine_aux.tempdir = strdup(path);
+	return engine_aux.tempdir;
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
+	struct mc_engine_settings set = { .mode = g->scan_mode };
 	char *error = NULL;
 
 	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
-				  engine_r, &error) < 0) {
+				  engine_r, &error) < 0)
+		goto fail;
+	engine_aux.cache = mc_cache_new(CACHE_MEMORY);
+	if (g->cache_path != NULL) {
+		unsigned char identity[32];
+		bool stale;
+
+		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
+		    mc_cache_load(engine_aux.cache, g->cache_path, identity,
+				  &stale, &error) < 0) {
+			mc_engine_clamav.close(engine_r);
+			mc_cache_free(&engine_aux.cache);
+			goto fail;
+		}
+		if (stale && g->verbose > 0)
+			mc_warn("verdict cache %s was made with other signatures "
+				"or settings: starting afresh", g->cache_path);
+	}
+	set.cache = engine_aux.cache;
+	set.tempdir = engine_tempdir(g);
+	mc_engine_clamav.configure(*engine_r, &set);
+	return 0;
+fail:
+	mc_warn("%s", error);
+	free(error);
+	return -1;
+}
+
+void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
+{
+	char *error = NULL;
+
+	if (*engine == NULL)
+		return;
+	mc_engine_clamav.close(engine);
+	if (engine_aux.cache != NULL && g->cache_path != NULL && !g->dry_run &&
+	    mc_cache_save(engine_aux.cache, g->cache_path, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);
-		return -1;
 	}
-	return 0;
+	mc_cache_free(&engine_aux.cache);
+	if (engine_aux.tempdir != NULL) {
+		/* libclamav removes what it unpacks; a scan that was
+		   killed may leave files behind, but not this process. */
+		(void)rmdir(engine_aux.tempdir);
+		free(engine_aux.tempdir);
+		engine_aux.tempdir = NULL;
+	}
 }
 
 /* The stores searched when none is given. */
@@ -205,7 +285,7 @@ out:
 	free(uris);
 	free(error);
 	if (engine != NULL)
-		mc_engine_clamav.close(&engine);
+		mc_cli_engine_close(g, &engine);
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);

@@ -343,7 +343,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		q = mc_cli_quarantine_open(g, true);
 		if (q == NULL) {
 			if (engine != NULL)
-				mc_engine_clamav.close(&engine);
+				mc_cli_engine_close(g, &engine);
 			mc_store_postfix.close(&store);
 			mc_query_free(&query);
 			free(uri);
@@ -357,7 +357,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	mc_store_postfix.close(&store);
 	free(uri);
 	if (engine != NULL)
-		mc_engine_clamav.close(&engine);
+		mc_cli_engine_close(g, &engine);
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);

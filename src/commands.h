@@ -35,6 +35,9 @@ struct mc_global {
 	struct mc_limits limits;
 	const char *run_id;		/* --run-id: join an existing run */
 	const char *state_dir;		/* --state-dir, default /var/lib/mailcure */
+	enum mc_scan_mode scan_mode;	/* --scan parts|whole */
+	const char *cache_path;		/* --cache FILE: persistent verdict cache */
+	const char *tempdir;		/* --tempdir DIR: where the engine unpacks */
 };
 
 /* The run id of this invocation: --run-id when given (respond runs its
@@ -95,7 +98,11 @@ void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Load the detection engine from g->databases (default
    /var/lib/clamav). Prints a clear error naming freshclam when no
    database is found; returns -1 then. */
+/* Open the engine with the global settings (signatures, limits, scan
+   mode, verdict cache, temporary directory); close it again, saving
+   the verdict cache. */
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
+void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine);
 
 /* Open (creating) the quarantine named by --quarantine. */
 struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 
@@ -70,6 +71,14 @@ static void usage(FILE *fp)
 		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
 		"      --run-id ID       act as part of run ID (respond uses it)\n"
 		"      --dovecot-config FILE  Dovecot configuration for doveadm -c (dovecot: stores, isolate)\n"
+		"      --scan MODE       parts (default: decode each message once, scan its\n"
+		"                        parts, reuse verdicts of parts seen before) or whole\n"
+		"                        (the engine parses every message itself)\n"
+		"      --cache FILE      keep part verdicts in FILE for the next run (valid\n"
+		"                        while the signatures and settings stay the same)\n"
+		"      --tempdir DIR     where the engine unpacks archives (default: a private\n"
+		"                        directory in /dev/shm when it is a large enough tmpfs,\n"
+		"                        else $TMPDIR or /tmp)\n"
 		"  -h, --help            this help\n"
 		"  -V, --version         print the version\n\n"
 		"QUERY defaults to 'virus'. Exit codes: 0 nothing matched, 1 matches\n"
@@ -160,7 +169,8 @@ unsigned long long mc_cli_parse_size(const char *s, const char *what)
 enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
-	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG,
+	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
+	OPT_TEMPDIR,
 };
 
 static const struct option global_options[] = {
@@ -180,6 +190,9 @@ static const struct option global_options[] = {
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
+	{ "scan", required_argument, NULL, OPT_SCAN },
+	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -226,6 +239,23 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_STATE_DIR: g->state_dir = arg; return true;
 	/* Read by the dovecot: store, its restore and isolate (doveadm -c). */
 	case OPT_DOVECOT_CONFIG: setenv("MAILCURE_DOVECOT_CONFIG", arg, 1); return true;
+	case OPT_SCAN:
+		if (strcmp(arg, "parts") == 0)
+			g->scan_mode = MC_SCAN_PARTS;
+		else if (strcmp(arg, "whole") == 0)
+			g->scan_mode = MC_SCAN_WHOLE;
+		else
+			mc_die_usage("--scan: parts or whole, not '%s'", arg);
+		return true;
+	case OPT_CACHE: g->cache_path = arg; return true;
+	case OPT_TEMPDIR: {
+		struct stat st;
+
+		if (stat(arg, &st) < 0 || !S_ISDIR(st.st_mode))
+			mc_die_usage("--tempdir: not a directory: %s", arg);
+		g->tempdir = arg;
+		return true;
+	}
 	case 'h': usage(stdout); exit(0);
 	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
 	}

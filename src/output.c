@@ -277,6 +277,16 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)sum->errors));
 		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)sum->bytes));
 		json_object_object_add(obj, "seconds", json_object_new_double(sum->seconds));
+		if (sum->engine_used) {
+			const struct mc_engine_stats *e = &sum->engine;
+			json_object *eng = json_object_new_object();
+			json_object_object_add(eng, "messages_by_part", json_object_new_int64((int64_t)e->messages_parts));
+			json_object_object_add(eng, "messages_whole", json_object_new_int64((int64_t)e->messages_whole));
+			json_object_object_add(eng, "parts_scanned", json_object_new_int64((int64_t)e->parts_scanned));
+			json_object_object_add(eng, "parts_from_cache", json_object_new_int64((int64_t)e->parts_cached));
+			json_object_object_add(eng, "raw_scans", json_object_new_int64((int64_t)e->raw_scans));
+			json_object_object_add(obj, "engine", eng);
+		}
 		if (out->g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
 		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
@@ -301,6 +311,13 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		       (unsigned long long)(out->g->dry_run ? sum->matched : sum->acted));
 	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+	if (sum->engine_used && out->g->verbose > 0)
+		printf("Engine:     %llu messages part by part (%llu parts scanned, "
+		       "%llu from the cache), %llu whole\n",
+		       (unsigned long long)sum->engine.messages_parts,
+		       (unsigned long long)sum->engine.parts_scanned,
+		       (unsigned long long)sum->engine.parts_cached,
+		       (unsigned long long)sum->engine.messages_whole);
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
 		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
 		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",

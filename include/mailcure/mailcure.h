@@ -185,6 +185,68 @@ struct mc_verdict {
 
 struct mc_engine;
 
+/* ------------------------------------------------------------------ */
+/* Verdict cache (lib/cache.c)                                        */
+/* ------------------------------------------------------------------ */
+
+struct mc_cache;
+
+/* The verdict on one decoded part, and what scanning it cost the
+   engine (so a message's engine limits can be checked on a hit). */
+struct mc_cache_entry {
+	enum mc_verdict_kind kind;	/* CLEAN or INFECTED */
+	const char *name;		/* INFECTED: signature (cache-owned) */
+	uint64_t bytes;			/* bytes the engine scanned */
+	uint32_t files;			/* files (layers) it scanned */
+	uint32_t depth;			/* deepest nesting below the part */
+};
+
+struct mc_cache_stats {
+	uint64_t hits, misses;
+	size_t entries, capacity;
+};
+
+/* A cache of at most MAX_BYTES of entries. */
+struct mc_cache *mc_cache_new(size_t max_bytes);
+void mc_cache_free(struct mc_cache **cache);
+bool mc_cache_get(struct mc_cache *cache, const unsigned char sha256[32],
+		  struct mc_cache_entry *entry_r);
+void mc_cache_put(struct mc_cache *cache, const unsigned char sha256[32],
+		  const struct mc_cache_entry *entry);
+/* Bind the cache to the engine IDENTITY and read PATH when it exists
+   (*stale_r: it was written for another identity and is ignored). */
+int mc_cache_load(struct mc_cache *cache, const char *path,
+		  const unsigned char identity[32], bool *stale_r,
+		  char **error_r);
+int mc_cache_save(struct mc_cache *cache, const char *path, char **error_r);
+void mc_cache_stats(struct mc_cache *cache, struct mc_cache_stats *stats_r);
+
+/* How a message is given to the engine. */
+enum mc_scan_mode {
+	/* Decode the MIME parts once, scan each part (or take its
+	   verdict from the cache) and the raw message without the
+	   engine's own mail parser; irregular messages are scanned
+	   whole. The default. */
+	MC_SCAN_PARTS,
+	/* The whole message to the engine, which parses it itself. */
+	MC_SCAN_WHOLE,
+};
+
+struct mc_engine_settings {
+	enum mc_scan_mode mode;
+	struct mc_cache *cache;		/* NULL: no cache */
+	const char *tempdir;		/* where it unpacks; NULL: $TMPDIR */
+};
+
+/* What the engine did, for the summary. */
+struct mc_engine_stats {
+	uint64_t messages_parts;	/* scanned part by part */
+	uint64_t messages_whole;	/* scanned whole */
+	uint64_t parts_scanned;		/* parts given to the engine */
+	uint64_t parts_cached;		/* parts answered by the cache */
+	uint64_t raw_scans;		/* raw passes over a message */
+};
+
 struct mc_engine_ops {
 	const char *name;
 	int (*open)(const char *const *db_paths, size_t db_count,
@@ -195,6 +257,17 @@ struct mc_engine_ops {
 			    size_t size, struct mc_verdict *verdict_r);
 	void (*scan_fd)(struct mc_engine *engine, int fd, const char *name,
 			struct mc_verdict *verdict_r);
+	/* Scan one mail message; FACTS (may be NULL) holds its parsed
+	   parts. Same verdict as scan_buffer on the message. */
+	void (*scan_message)(struct mc_engine *engine, const struct mc_msg *msg,
+			     struct mc_facts *facts, struct mc_verdict *verdict_r);
+	void (*configure)(struct mc_engine *engine,
+			  const struct mc_engine_settings *settings);
+	/* A digest of everything a verdict depends on: engine version,
+	   settings, limits and the signature files' contents. */
+	int (*identity)(struct mc_engine *engine, unsigned char out[32],
+			char **error_r);
+	void (*stats)(struct mc_engine *engine, struct mc_engine_stats *stats_r);
 	/* Signature count and a version string for caches and reports. */
 	const char *(*version)(struct mc_engine *engine, unsigned *sigs_r);
 	void (*close)(struct mc_engine **engine);
@@ -448,6 +521,8 @@ struct mc_summary {
 	uint64_t errors;
 	uint64_t bytes;
 	double seconds;
+	bool engine_used;		/* engine is set */
+	struct mc_engine_stats engine;
 };
 
 struct mc_progress {
