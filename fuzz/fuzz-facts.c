@@ -76,6 +76,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (mc_facts_check(facts, &why) != MC_VERDICT_CLEAN && why == NULL)
 		abort();
+	if (!mc_facts_regular(facts, &why) && why == NULL)
+		abort();
+	if (n > 0)
+		(void)mc_facts_part_md5(facts, n - 1);
 	unsigned sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < parts[i].content_size; k++)

@@ -877,6 +877,77 @@ static void test_check(void **state)
 	g_string_free(s, TRUE);
 }
 
+/* Which messages the part scanner may scan part by part. */
+static void test_regular(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *why;	/* NULL: regular; else a word of the reason */
+	} cases[] = {
+		{ "From: a@b\nSubject: plain\n\nhello\n", NULL },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\npre\n--x\n"
+		  "Content-Type: text/plain\n\nhi\n--x\nContent-Transfer-Encoding: base64\n\n"
+		  "aGVsbG8gd29ybGQK\n--x--\n", NULL },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbG8=\n", NULL },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVs!bG8=\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbG8=aGVs\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbG8\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: quoted-printable\n\na=3Db=\nc\n", NULL },
+		{ "From: a@b\nContent-Transfer-Encoding: quoted-printable\n\na=ZZb\n", "quoted-printable" },
+		{ "From: a@b\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 a\n`\nend\n", "encoding" },
+		{ "From: a@b\nContent-Transfer-Encoding: 7bit\n\nbegin 644 a.exe\n#86)C\n`\nend\n", "uuencoded" },
+		{ "From: a@b\n\n(This file must be converted with BinHex 4.0)\n:abc\n", "BinHex" },
+		{ "From: a@b\n\n=ybegin line=128 size=3 name=a\nabc\n=yend\n", "yEnc" },
+		{ "From: a@b\n\nbounced:\n\nContent-Type: application/zip\n\nUEsDBA==\n", "MIME header" },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n"
+		  "Content-Transfer-Encoding: base64\n--x\n\nhi\n--x--\n", "MIME header" },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n--x\n"
+		  "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+		  "RnJvbTogYUBiCgpoaQo=\n--x--\n", "attached message" },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n--x\n"
+		  "Content-Type: message/rfc822\n\nFrom: c@d\n\ninner\n--x--\n", NULL },
+		{ "From: a@b\nContent-Type: message/partial; id=1\n\nx\n", "message/" },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\nno end\n", "closing" },
+		{ "From: a@b\nContent-Type: multipart/mixed; boundary=x\n\nno delimiter\n", "delimiters" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tmsg t;
+		struct mc_facts *f = tmsg_init(&t, cases[i].text);
+		const char *why = NULL;
+		bool regular = mc_facts_regular(f, &why);
+
+		if (cases[i].why == NULL) {
+			if (!regular)
+				fail_msg("case %zu: irregular (%s)", i, why);
+		} else {
+			if (regular)
+				fail_msg("case %zu: regular, expected %s", i, cases[i].why);
+			if (strstr(why, cases[i].why) == NULL)
+				fail_msg("case %zu: reason '%s', expected '%s'", i, why, cases[i].why);
+		}
+		tmsg_free(&t);
+	}
+}
+
+/* More parts than libclamav's mail parser keeps: irregular, though
+   within mailcure's own part limit. */
+static void test_regular_many_parts(void **state)
+{
+	GString *s = g_string_new("From: a@b\nContent-Type: multipart/mixed; boundary=x\n\n");
+	struct tmsg t;
+	const char *why;
+
+	for (int i = 0; i < 600; i++)
+		g_string_append_printf(s, "--x\n\npart %d\n", i);
+	g_string_append(s, "--x--\n");
+	tmsg_init_len(&t, s->str, s->len);
+	assert_false(mc_facts_regular(tmsg_facts(&t), &why));
+	assert_non_null(strstr(why, "parts"));
+	tmsg_free(&t);
+	g_string_free(s, TRUE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -899,6 +970,8 @@ int main(void)
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_empty_and_garbage),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_regular),
+		cmocka_unit_test(test_regular_many_parts),
 	};
 
 	g_mime_init();	/* the date test calls GMime directly */
