@@ -414,13 +414,18 @@ int mc_cache_load(struct mc_cache *c, const char *path,
 	}
 	/* A file far larger than the cache can hold was not written by
 	   mc_cache_save for this cache size; do not read it into memory. */
-	if (st.st_size < (off_t)(FILE_MAGIC_LEN + 32 + 4 + 8 + 32) ||
-	    (uint64_t)st.st_size > (uint64_t)c->buckets * WAYS * ENTRY_SIZE * 4 +
-				   (uint64_t)MAX_NAMES * 260 + 4096) {
+	if (st.st_size < (off_t)(FILE_MAGIC_LEN + 32 + 4 + 8 + 32)) {
 		close(fd);
 		return mc_error_set(error_r, "verdict cache %s: damaged or not a "
 				    "verdict cache (size %lld)", path,
 				    (long long)st.st_size);
+	}
+	if ((uint64_t)st.st_size > (uint64_t)c->buckets * WAYS * ENTRY_SIZE * 4 +
+				   (uint64_t)MAX_NAMES * 260 + 4096) {
+		close(fd);
+		return mc_error_set(error_r, "verdict cache %s: %lld bytes, far more "
+				    "than this cache size holds (see --cache-size)",
+				    path, (long long)st.st_size);
 	}
 	if (read_whole(fd, (size_t)st.st_size, &data) < 0) {
 		close(fd);

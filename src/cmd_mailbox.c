@@ -38,7 +38,8 @@ static struct {
 	char *tempdir;		/* created here, removed at close */
 } engine_aux;
 
-/* Verdicts of this many bytes of parts are kept in memory. */
+/* Verdicts of this many bytes of parts are kept in memory, unless
+   --cache-size says otherwise. */
 #define CACHE_MEMORY (16U << 20)
 
 /* libclamav writes every archive member and decoded document it
@@ -74,7 +75,11 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
 				  engine_r, &error) < 0)
 		goto fail;
-	engine_aux.cache = mc_cache_new(CACHE_MEMORY);
+	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size : CACHE_MEMORY);
+	set.cache = engine_aux.cache;
+	set.cache_messages = g->cache_path != NULL;
+	set.tempdir = engine_tempdir(g);
+	mc_engine_clamav.configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
 		bool stale;
@@ -82,17 +87,13 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
 		    mc_cache_load(engine_aux.cache, g->cache_path, identity,
 				  &stale, &error) < 0) {
-			mc_engine_clamav.close(engine_r);
-			mc_cache_free(&engine_aux.cache);
+			mc_cli_engine_close(NULL, engine_r);
 			goto fail;
 		}
 		if (stale && g->verbose > 0)
 			mc_warn("verdict cache %s was made with other signatures "
 				"or settings: starting afresh", g->cache_path);
 	}
-	set.cache = engine_aux.cache;
-	set.tempdir = engine_tempdir(g);
-	mc_engine_clamav.configure(*engine_r, &set);
 	return 0;
 fail:
 	mc_warn("%s", error);
@@ -107,7 +108,7 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 	if (*engine == NULL)
 		return;
 	mc_engine_clamav.close(engine);
-	if (engine_aux.cache != NULL && g->cache_path != NULL && !g->dry_run &&
+	if (engine_aux.cache != NULL && g != NULL && g->cache_path != NULL && !g->dry_run &&
 	    mc_cache_save(engine_aux.cache, g->cache_path, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);

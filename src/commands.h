@@ -37,6 +37,7 @@ struct mc_global {
 	const char *state_dir;		/* --state-dir, default /var/lib/mailcure */
 	enum mc_scan_mode scan_mode;	/* --scan parts|whole */
 	const char *cache_path;		/* --cache FILE: persistent verdict cache */
+	unsigned long long cache_size;	/* --cache-size: bytes of verdicts in memory */
 	const char *tempdir;		/* --tempdir DIR: where the engine unpacks */
 };
 

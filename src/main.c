@@ -74,8 +74,10 @@ static void usage(FILE *fp)
 		"      --scan MODE       parts (default: decode each message once, scan its\n"
 		"                        parts, reuse verdicts of parts seen before) or whole\n"
 		"                        (the engine parses every message itself)\n"
-		"      --cache FILE      keep part verdicts in FILE for the next run (valid\n"
-		"                        while the signatures and settings stay the same)\n"
+		"      --cache FILE      keep part and message verdicts in FILE for the next\n"
+		"                        run (valid while the signatures and settings stay\n"
+		"                        the same)\n"
+		"      --cache-size SIZE memory for cached verdicts (default 16M)\n"
 		"      --tempdir DIR     where the engine unpacks archives (default: a private\n"
 		"                        directory in /dev/shm when it is a large enough tmpfs,\n"
 		"                        else $TMPDIR or /tmp)\n"
@@ -170,7 +172,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR,
+	OPT_TEMPDIR, OPT_CACHE_SIZE,
 };
 
 static const struct option global_options[] = {
@@ -192,6 +194,7 @@ static const struct option global_options[] = {
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
 	{ "scan", required_argument, NULL, OPT_SCAN },
 	{ "cache", required_argument, NULL, OPT_CACHE },
+	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
@@ -248,6 +251,11 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 			mc_die_usage("--scan: parts or whole, not '%s'", arg);
 		return true;
 	case OPT_CACHE: g->cache_path = arg; return true;
+	case OPT_CACHE_SIZE:
+		g->cache_size = mc_cli_parse_size(arg, "--cache-size");
+		if (g->cache_size < 65536)
+			mc_die_usage("--cache-size: at least 64k");
+		return true;
 	case OPT_TEMPDIR: {
 		struct stat st;
 

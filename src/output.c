@@ -285,6 +285,7 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			json_object_object_add(eng, "parts_scanned", json_object_new_int64((int64_t)e->parts_scanned));
 			json_object_object_add(eng, "parts_from_cache", json_object_new_int64((int64_t)e->parts_cached));
 			json_object_object_add(eng, "raw_scans", json_object_new_int64((int64_t)e->raw_scans));
+			json_object_object_add(eng, "messages_from_cache", json_object_new_int64((int64_t)e->messages_cached));
 			json_object_object_add(obj, "engine", eng);
 		}
 		if (out->g->dry_run)
@@ -313,11 +314,12 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
 	if (sum->engine_used && out->g->verbose > 0)
 		printf("Engine:     %llu messages part by part (%llu parts scanned, "
-		       "%llu from the cache), %llu whole\n",
+		       "%llu from the cache), %llu whole, %llu from the cache\n",
 		       (unsigned long long)sum->engine.messages_parts,
 		       (unsigned long long)sum->engine.parts_scanned,
 		       (unsigned long long)sum->engine.parts_cached,
-		       (unsigned long long)sum->engine.messages_whole);
+		       (unsigned long long)sum->engine.messages_whole,
+		       (unsigned long long)sum->engine.messages_cached);
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
 		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
 		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",

@@ -235,6 +235,9 @@ enum mc_scan_mode {
 struct mc_engine_settings {
 	enum mc_scan_mode mode;
 	struct mc_cache *cache;		/* NULL: no cache */
+	/* Also cache each message's verdict (by its SHA-256), so that a
+	   repeated run over the same store rescans only what changed. */
+	bool cache_messages;
 	const char *tempdir;		/* where it unpacks; NULL: $TMPDIR */
 };
 
@@ -245,6 +248,7 @@ struct mc_engine_stats {
 	uint64_t parts_scanned;		/* parts given to the engine */
 	uint64_t parts_cached;		/* parts answered by the cache */
 	uint64_t raw_scans;		/* raw passes over a message */
+	uint64_t messages_cached;	/* answered by the cache as a whole */
 };
 
 struct mc_engine_ops {

@@ -376,8 +376,55 @@ static bool part_verdict(struct mc_engine *engine, const struct mc_part *part,
 	return true;
 }
 
+/* The cache key of a message's verdict: not the SHA-256 of its bytes,
+   which is the key of a part with the same bytes (an attached
+   message), whose verdict comes from a different scan. */
+static void message_key(const struct mc_msg *msg, unsigned char key[32])
+{
+	static const char domain[] = "mailcure message verdict";
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, domain, sizeof(domain)) != 1 ||
+	    EVP_DigestUpdate(ctx, msg->data, msg->size) != 1 ||
+	    EVP_DigestFinal_ex(ctx, key, NULL) != 1)
+		abort();
+	EVP_MD_CTX_free(ctx);
+}
+
+static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
+			       struct mc_facts *facts, struct mc_verdict *verdict_r);
+
 static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *msg,
 				struct mc_facts *facts, struct mc_verdict *verdict_r)
+{
+	struct mc_cache *cache = engine->settings.cache;
+	struct mc_cache_entry e;
+	unsigned char key[32];
+
+	if (cache == NULL || !engine->settings.cache_messages ||
+	    msg->data == NULL || msg->size == 0) {
+		scan_message_parts(engine, msg, facts, verdict_r);
+		return;
+	}
+	message_key(msg, key);
+	if (mc_cache_get(cache, key, &e)) {
+		count(&engine->stats.messages_cached);
+		memset(verdict_r, 0, sizeof(*verdict_r));
+		verdict_r->kind = e.kind;
+		if (e.kind == MC_VERDICT_INFECTED)
+			snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e.name);
+		return;
+	}
+	scan_message_parts(engine, msg, facts, verdict_r);
+	memset(&e, 0, sizeof(e));
+	e.kind = verdict_r->kind;
+	e.name = verdict_r->name;
+	mc_cache_put(cache, key, &e);
+}
+
+static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
+			       struct mc_facts *facts, struct mc_verdict *verdict_r)
 {
 	const struct mc_part *parts;
 	struct layers total, raw;
@@ -457,6 +504,7 @@ static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats
 	__atomic_load(&engine->stats.parts_scanned, &stats_r->parts_scanned, __ATOMIC_RELAXED);
 	__atomic_load(&engine->stats.parts_cached, &stats_r->parts_cached, __ATOMIC_RELAXED);
 	__atomic_load(&engine->stats.raw_scans, &stats_r->raw_scans, __ATOMIC_RELAXED);
+	__atomic_load(&engine->stats.messages_cached, &stats_r->messages_cached, __ATOMIC_RELAXED);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -526,9 +574,10 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 		abort();
 
 	snprintf(head, sizeof(head),
-		 "%s sigs=%u general=%x parse=%x heuristic=%x mail=%x "
+		 "%s mode=%d sigs=%u general=%x parse=%x heuristic=%x mail=%x "
 		 "scansize=%llu filesize=%llu recursion=%u files=%u",
-		 engine->version, engine->signatures, engine->options.general,
+		 engine->version, (int)engine->settings.mode, engine->signatures,
+		 engine->options.general,
 		 engine->options.parse, engine->options.heuristic,
 		 engine->options.mail,
 		 (unsigned long long)engine->limits.max_scan_size,

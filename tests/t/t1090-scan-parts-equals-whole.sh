@@ -190,6 +190,8 @@ mc_expect_rc 2 "find --cache (warm)"
 mc_assert_eq "$whole" "$(events "$MC_OUT")" "events with a warm cache file"
 [ "$(engine "$MC_OUT" parts_scanned)" = 0 ] ||
 	mc_fail "warm cache: $(engine "$MC_OUT" parts_scanned) parts scanned again"
+[ "$(engine "$MC_OUT" messages_from_cache)" -ge 300 ] ||
+	mc_fail "warm cache: only $(engine "$MC_OUT" messages_from_cache) message verdicts from the cache"
 
 # Other signatures: the file is ignored (and rewritten), the verdicts
 # are those of the other signatures.
