@@ -115,6 +115,11 @@ static void add_str(json_object *obj, const char *key, const char *value)
 		json_object_object_add(obj, key, json_text(value));
 }
 
+static void add_count(json_object *obj, const char *key, uint64_t value)
+{
+	json_object_object_add(obj, key, json_object_new_int64((int64_t)value));
+}
+
 json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t count)
 {
 	json_object *arr = json_object_new_array();
@@ -270,22 +275,22 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		json_object *obj = json_object_new_object();
 		add_str(obj, "event", "summary");
 		add_str(obj, "run", sum->run_id);
-		json_object_object_add(obj, "scanned", json_object_new_int64((int64_t)sum->scanned));
-		json_object_object_add(obj, "matched", json_object_new_int64((int64_t)sum->matched));
-		json_object_object_add(obj, "acted", json_object_new_int64((int64_t)sum->acted));
-		json_object_object_add(obj, "unscanned", json_object_new_int64((int64_t)sum->unscanned));
-		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)sum->errors));
-		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)sum->bytes));
+		add_count(obj, "scanned", sum->scanned);
+		add_count(obj, "matched", sum->matched);
+		add_count(obj, "acted", sum->acted);
+		add_count(obj, "unscanned", sum->unscanned);
+		add_count(obj, "errors", sum->errors);
+		add_count(obj, "bytes", sum->bytes);
 		json_object_object_add(obj, "seconds", json_object_new_double(sum->seconds));
 		if (sum->engine_used) {
 			const struct mc_engine_stats *e = &sum->engine;
 			json_object *eng = json_object_new_object();
-			json_object_object_add(eng, "messages_by_part", json_object_new_int64((int64_t)e->messages_parts));
-			json_object_object_add(eng, "messages_whole", json_object_new_int64((int64_t)e->messages_whole));
-			json_object_object_add(eng, "parts_scanned", json_object_new_int64((int64_t)e->parts_scanned));
-			json_object_object_add(eng, "parts_from_cache", json_object_new_int64((int64_t)e->parts_cached));
-			json_object_object_add(eng, "raw_scans", json_object_new_int64((int64_t)e->raw_scans));
-			json_object_object_add(eng, "messages_from_cache", json_object_new_int64((int64_t)e->messages_cached));
+			add_count(eng, "messages_by_part", e->messages_parts);
+			add_count(eng, "messages_whole", e->messages_whole);
+			add_count(eng, "parts_scanned", e->parts_scanned);
+			add_count(eng, "parts_from_cache", e->parts_cached);
+			add_count(eng, "raw_scans", e->raw_scans);
+			add_count(eng, "messages_from_cache", e->messages_cached);
 			json_object_object_add(obj, "engine", eng);
 		}
 		if (out->g->dry_run)
