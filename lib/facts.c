@@ -699,6 +699,7 @@ struct entity {
 	GMimeParamList *cd_params;
 	GMimeContentEncoding cte;
 	bool cte_unusual;		/* a transfer encoding beyond RFC 2045's five */
+	bool b64_lenient;		/* base64 that only a lenient decoder reads */
 	const char *filename;		/* pool, or NULL */
 	const unsigned char *body;
 	size_t body_len;
@@ -838,48 +839,69 @@ static bool cte_is_standard(const char *cte)
 	return false;
 }
 
-/* Character classes of base64 text: alphabet, padding, white space. */
-enum { B64_OTHER, B64_ALPHA, B64_PAD, B64_SPACE };
-static unsigned char b64_class[256];
+/* Strict base64: the alphabet and white space only, padding only at
+   the end, whole quanta. Such text every decoder reads alike. The
+   table gives a sextet's value, or one of these. */
+enum { B64_PAD = 64, B64_SPACE = 65, B64_BAD = 255 };
+static unsigned char b64_value[256];
 static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
 
-static void b64_class_init(void)
+static void b64_value_init(void)
 {
 	const char *alpha = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-	for (const char *c = alpha; *c != '\0'; c++)
-		b64_class[(unsigned char)*c] = B64_ALPHA;
-	b64_class['='] = B64_PAD;
-	b64_class[' '] = b64_class['\t'] = b64_class['\r'] = b64_class['\n'] = B64_SPACE;
+	memset(b64_value, B64_BAD, sizeof(b64_value));
+	for (int i = 0; i < 64; i++)
+		b64_value[(unsigned char)alpha[i]] = (unsigned char)i;
+	b64_value['='] = B64_PAD;
+	b64_value[' '] = b64_value['\t'] = b64_value['\r'] = b64_value['\n'] = B64_SPACE;
 }
 
-/* Whether BODY is base64 that every decoder reads alike: the
-   alphabet and white space only, padding only at the end, whole
-   quanta. */
-static bool base64_is_strict(const unsigned char *p, size_t len)
+/* Decode strict base64 P into OUT (room for len * 3 / 4 bytes) in
+   one pass. Returns false, with OUT unusable, when P is not strict:
+   the caller then decodes it leniently and marks it irregular. */
+static bool base64_decode_strict(const unsigned char *p, size_t len,
+				 unsigned char *out, size_t *size_r)
 {
-	size_t n = 0;
-	bool pad = false;
+	uint32_t acc = 0;
+	unsigned have = 0, pads = 0;
+	size_t o = 0;
 
-	pthread_once(&b64_once, b64_class_init);
+	pthread_once(&b64_once, b64_value_init);
 	for (size_t i = 0; i < len; i++) {
-		switch (b64_class[p[i]]) {
-		case B64_ALPHA:
-			if (pad)
+		unsigned v = b64_value[p[i]];
+
+		if (v < 64) {
+			if (pads > 0)
 				return false;
-			n++;
-			break;
-		case B64_PAD:
-			pad = true;
-			n++;
-			break;
-		case B64_SPACE:
-			break;
-		default:
+			acc = acc << 6 | v;
+			if (++have == 4) {
+				out[o++] = (unsigned char)(acc >> 16);
+				out[o++] = (unsigned char)(acc >> 8);
+				out[o++] = (unsigned char)acc;
+				acc = 0;
+				have = 0;
+			}
+		} else if (v == B64_PAD) {
+			/* "xx==" or "xxx=" ends the data. */
+			if (have + pads < 2 || ++pads + have > 4)
+				return false;
+			if (have + pads == 4) {
+				acc <<= 6 * pads;
+				out[o++] = (unsigned char)(acc >> 16);
+				if (have == 3)
+					out[o++] = (unsigned char)(acc >> 8);
+				have = 0;
+				pads = 4;	/* only white space may follow */
+			}
+		} else if (v != B64_SPACE) {
 			return false;
 		}
 	}
-	return n % 4 == 0;
+	if (have != 0 || (pads != 0 && pads != 4))
+		return false;
+	*size_r = o;
+	return true;
 }
 
 /* Whether every '=' in quoted-printable BODY is a soft line break or
@@ -1114,6 +1136,15 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 	*uu_name_r = NULL;
 	switch (e->cte) {
 	case GMIME_CONTENT_ENCODING_BASE64:
+		out = pool_keep(f, mc_xmalloc(e->body_len / 4 * 3 + 4));
+		if (base64_decode_strict(e->body, e->body_len, out, &n)) {
+			out[n] = '\0';
+			*size_r = n;
+			return out;
+		}
+		/* Decoded as GMime reads it, as quoted-printable is. */
+		e->b64_lenient = true;
+		__attribute__((fallthrough));
 	case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE: {
 		GMimeEncoding st;
 		g_mime_encoding_init_decode(&st, e->cte);
@@ -1321,13 +1352,12 @@ static int leaf(struct walk *w, struct entity *e, unsigned depth)
 		mark_irregular(w, "MIME parts nested deeper than a mail parser goes");
 	if (e->cte_unusual || e->cte == GMIME_CONTENT_ENCODING_UUENCODE)
 		mark_irregular(w, "an unusual transfer encoding");
-	else if (e->cte == GMIME_CONTENT_ENCODING_BASE64 &&
-		 !base64_is_strict(e->body, e->body_len))
-		mark_irregular(w, "base64 that decoders may read differently");
 	else if (e->cte == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE &&
 		 !qp_is_strict(e->body, e->body_len))
 		mark_irregular(w, "quoted-printable that decoders may read differently");
 	const unsigned char *content = decode_body(f, e, &size, &uu_name);
+	if (e->b64_lenient)
+		mark_irregular(w, "base64 that decoders may read differently");
 	const char *filename = e->filename != NULL ? e->filename :
 		pool_filename(f, uu_name);
 	struct mc_part *part = add_leaf(f, filename, e->ctype, content, size, depth);

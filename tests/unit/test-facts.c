@@ -892,6 +892,10 @@ static void test_regular(void **state)
 		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVs!bG8=\n", "base64" },
 		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbG8=aGVs\n", "base64" },
 		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbG8\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbA==\n", NULL },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbA=\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naGVsbA===\n", "base64" },
+		{ "From: a@b\nContent-Transfer-Encoding: base64\n\naA==aGVs\n", "base64" },
 		{ "From: a@b\nContent-Transfer-Encoding: quoted-printable\n\na=3Db=\nc\n", NULL },
 		{ "From: a@b\nContent-Transfer-Encoding: quoted-printable\n\na=ZZb\n", "quoted-printable" },
 		{ "From: a@b\nContent-Transfer-Encoding: x-uuencode\n\nbegin 644 a\n`\nend\n", "encoding" },
@@ -948,6 +952,42 @@ static void test_regular_many_parts(void **state)
 	g_string_free(s, TRUE);
 }
 
+/* Strict base64 decodes to the original bytes, whatever its length
+   (each padding case) and line breaks. */
+static void test_base64_strict(void **state)
+{
+	unsigned char data[300];
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 37 + 11);
+	for (size_t len = 0; len < sizeof(data); len += 7) {
+		gchar *b64 = g_base64_encode(data, len);
+		GString *m = g_string_new("From: a@b\nContent-Type: application/octet-stream\n"
+					  "Content-Transfer-Encoding: base64\n\n");
+		for (size_t k = 0; b64[k] != '\0'; k++) {
+			g_string_append_c(m, b64[k]);
+			if (k % 76 == 75)
+				g_string_append(m, len % 2 ? "\r\n" : "\n");
+		}
+		g_string_append(m, "\n");
+		struct tmsg t;
+		const struct mc_part *parts;
+		size_t n;
+		const char *why;
+
+		tmsg_init_len(&t, m->str, m->len);
+		assert_int_equal(mc_facts_parts(tmsg_facts(&t), &parts, &n, &why), 0);
+		assert_int_equal(n, 1);
+		assert_int_equal(parts[0].content_size, len);
+		if (len > 0)
+			assert_memory_equal(parts[0].content, data, len);
+		assert_true(mc_facts_regular(t.facts, &why));
+		tmsg_free(&t);
+		g_string_free(m, TRUE);
+		g_free(b64);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -972,6 +1012,7 @@ int main(void)
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_regular),
 		cmocka_unit_test(test_regular_many_parts),
+		cmocka_unit_test(test_base64_strict),
 	};
 
 	g_mime_init();	/* the date test calls GMime directly */
