@@ -40,7 +40,7 @@ static struct {
 
 /* Verdicts of this many bytes of parts are kept in memory, unless
    --cache-size says otherwise. */
-#define CACHE_MEMORY (16U << 20)
+#define CACHE_MEMORY (8U << 20)
 
 /* libclamav writes every archive member and decoded document it
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
