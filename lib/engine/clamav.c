@@ -331,6 +331,15 @@ static void scan_whole(struct mc_engine *engine, const struct mc_msg *msg,
 		    msg->size, &engine->options, NULL, verdict_r);
 }
 
+static void verdict_from_cache(const struct mc_cache_entry *e,
+			       struct mc_verdict *verdict_r)
+{
+	memset(verdict_r, 0, sizeof(*verdict_r));
+	verdict_r->kind = e->kind;
+	if (e->kind == MC_VERDICT_INFECTED)
+		snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e->name);
+}
+
 /* The verdict on one part: from the cache, else from a scan that is
    then cached. Returns false when the part's scan did not give a
    clean or infected verdict (a limit, an error): the message must
@@ -344,10 +353,7 @@ static bool part_verdict(struct mc_engine *engine, const struct mc_part *part,
 
 	if (cache != NULL && mc_cache_get(cache, part->sha256, &e)) {
 		count(&engine->stats.parts_cached);
-		memset(verdict_r, 0, sizeof(*verdict_r));
-		verdict_r->kind = e.kind;
-		if (e.kind == MC_VERDICT_INFECTED)
-			snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e.name);
+		verdict_from_cache(&e, verdict_r);
 		total->files += e.files;
 		total->bytes += e.bytes;
 		if (e.depth > total->depth)
@@ -410,10 +416,7 @@ static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *m
 	message_key(msg, key);
 	if (mc_cache_get(cache, key, &e)) {
 		count(&engine->stats.messages_cached);
-		memset(verdict_r, 0, sizeof(*verdict_r));
-		verdict_r->kind = e.kind;
-		if (e.kind == MC_VERDICT_INFECTED)
-			snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e.name);
+		verdict_from_cache(&e, verdict_r);
 		return;
 	}
 	scan_message_parts(engine, msg, facts, verdict_r);
