@@ -63,6 +63,8 @@ struct mc_engine {
 	char version[64];
 	char **db_paths;
 	size_t db_count;
+	unsigned char db_stamp[32];	/* of the files before loading */
+	bool db_stamped;
 
 	struct mc_engine_settings settings;
 	struct mc_engine_stats stats;		/* atomic counters */
@@ -131,12 +133,20 @@ static bool has_database(const char *path)
 		(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
 }
 
+typedef int db_file_fn(EVP_MD_CTX *ck, const char *path, const char *name,
+		       const struct stat *st, char **error_r);
+static db_file_fn hash_stamp;
+static int db_digest(char *const *paths, size_t count, db_file_fn *fn,
+		     const char *head, unsigned char out[32], char **error_r);
+static void clamav_close(struct mc_engine **engine);
+
 static int clamav_open(const char *const *db_paths, size_t db_count,
 		       const struct mc_limits *limits,
 		       struct mc_engine **engine_r, char **error_r)
 {
 	static const char *const default_paths[] = { MC_DEFAULT_DATABASE };
 	struct mc_engine *engine;
+	char *stamp_error;
 	cl_error_t ret;
 
 	pthread_once(&init_once, clamav_init_once);
@@ -153,6 +163,15 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 		free(engine);
 		return mc_error_set(error_r, "clamav: cannot create engine");
 	}
+	engine->db_paths = mc_xcalloc(db_count + 1, sizeof(char *));
+	for (size_t i = 0; i < db_count; i++)
+		engine->db_paths[engine->db_count++] = mc_xstrdup(db_paths[i]);
+	/* A missing database is reported by the load below. */
+	stamp_error = NULL;
+	engine->db_stamped = db_digest(engine->db_paths, engine->db_count,
+				       hash_stamp, "", engine->db_stamp,
+				       &stamp_error) == 0;
+	free(stamp_error);
 	for (size_t i = 0; i < db_count; i++) {
 		unsigned before = engine->signatures;
 
@@ -195,16 +214,12 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 	engine->raw_options = engine->options;
 	engine->raw_options.parse &= ~(unsigned)CL_SCAN_PARSE_MAIL;
 	engine->limits = *limits;
-	engine->db_paths = mc_xcalloc(db_count + 1, sizeof(char *));
-	for (size_t i = 0; i < db_count; i++)
-		engine->db_paths[engine->db_count++] = mc_xstrdup(db_paths[i]);
 	snprintf(engine->version, sizeof(engine->version), "clamav-%s/db-%lld",
 		 cl_retver(), cl_engine_get_num(engine->cl, CL_ENGINE_DB_VERSION, NULL));
 	*engine_r = engine;
 	return 0;
 fail:
-	cl_engine_free(engine->cl);
-	free(engine);
+	clamav_close(&engine);
 	return -1;
 }
 
@@ -516,8 +531,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Feed NAME and the contents of the regular file at PATH. */
-static int hash_file(EVP_MD_CTX *ck, const char *path, const char *name,
-		     char **error_r)
+static int hash_content(EVP_MD_CTX *ck, const char *path, const char *name,
+			const struct stat *st, char **error_r)
 {
 	unsigned char buf[65536];
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -534,47 +549,82 @@ static int hash_file(EVP_MD_CTX *ck, const char *path, const char *name,
 	return 0;
 }
 
-/* A directory's regular files, in name order (what cl_load reads is
-   a subset: a change to any of them makes a new identity). */
-static int hash_dir(EVP_MD_CTX *ck, const char *path, char **error_r)
+/* Feed NAME and what identifies this version of the file (a new
+   download is a new inode, size or time). */
+static int hash_stamp(EVP_MD_CTX *ck, const char *path, const char *name,
+		      const struct stat *st, char **error_r)
 {
-	DIR *dir = opendir(path);
-	struct dirent *de;
-	char **names = NULL;
-	size_t count = 0, cap = 0;
+	char stamp[512];
+
+	snprintf(stamp, sizeof(stamp), "%s %llu %lld %lld.%09ld", name,
+		 (unsigned long long)st->st_ino, (long long)st->st_size,
+		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	EVP_DigestUpdate(ck, stamp, strlen(stamp) + 1);
+	return 0;
+}
+
+/* FN for every signature file: a file given, or a directory's regular
+   files in name order (what cl_load reads of it is a subset: a change
+   to any of them counts). */
+static int each_db_file(char *const *paths, size_t count, db_file_fn *fn,
+			EVP_MD_CTX *ck, char **error_r)
+{
 	int ret = 0;
 
-	if (dir == NULL)
-		return mc_error_errno(error_r, "signature database %s", path);
-	while ((de = readdir(dir)) != NULL) {
-		char *full = mc_xasprintf("%s/%s", path, de->d_name);
+	for (size_t i = 0; i < count && ret == 0; i++) {
 		struct stat st;
-		if (lstat(full, &st) == 0 && S_ISREG(st.st_mode))
-			MC_ARRAY_PUSH(names, count, cap, mc_xstrdup(de->d_name));
-		free(full);
+		DIR *dir;
+		struct dirent *de;
+		char **names = NULL;
+		size_t n = 0, cap = 0;
+
+		if (stat(paths[i], &st) < 0)
+			return mc_error_errno(error_r, "signature database %s", paths[i]);
+		if (!S_ISDIR(st.st_mode)) {
+			ret = fn(ck, paths[i], paths[i], &st, error_r);
+			continue;
+		}
+		if ((dir = opendir(paths[i])) == NULL)
+			return mc_error_errno(error_r, "signature database %s", paths[i]);
+		while ((de = readdir(dir)) != NULL)
+			MC_ARRAY_PUSH(names, n, cap, mc_xstrdup(de->d_name));
+		closedir(dir);
+		qsort(names, n, sizeof(*names), cmp_str);
+		for (size_t k = 0; k < n; k++) {
+			char *full = mc_xasprintf("%s/%s", paths[i], names[k]);
+			if (ret == 0 && lstat(full, &st) == 0 && S_ISREG(st.st_mode))
+				ret = fn(ck, full, names[k], &st, error_r);
+			free(full);
+			free(names[k]);
+		}
+		free(names);
 	}
-	closedir(dir);
-	qsort(names, count, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < count; i++) {
-		char *full = mc_xasprintf("%s/%s", path, names[i]);
-		if (ret == 0)
-			ret = hash_file(ck, full, names[i], error_r);
-		free(full);
-		free(names[i]);
-	}
-	free(names);
 	return ret;
 }
 
-static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
-			   char **error_r)
+static int db_digest(char *const *paths, size_t count, db_file_fn *fn,
+		     const char *head, unsigned char out[32], char **error_r)
 {
 	EVP_MD_CTX *ck = EVP_MD_CTX_new();
-	char head[512];
-	int ret = 0;
+	int ret;
 
 	if (ck == NULL || EVP_DigestInit_ex(ck, EVP_sha256(), NULL) != 1)
 		abort();
+	EVP_DigestUpdate(ck, head, strlen(head) + 1);
+	ret = each_db_file(paths, count, fn, ck, error_r);
+	EVP_DigestFinal_ex(ck, out, NULL);
+	EVP_MD_CTX_free(ck);
+	return ret;
+}
+
+/* The identity stamps the signature files as they were when they were
+   loaded: files replaced meanwhile (freshclam) would otherwise give
+   the old signatures' verdicts the new signatures' identity. */
+static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
+			   char **error_r)
+{
+	unsigned char stamp[32];
+	char head[512];
 
 	snprintf(head, sizeof(head),
 		 "%s mode=%d sigs=%u general=%x parse=%x heuristic=%x mail=%x "
@@ -586,20 +636,15 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 		 (unsigned long long)engine->limits.max_scan_size,
 		 (unsigned long long)engine->limits.max_file_size,
 		 engine->limits.max_recursion, engine->limits.max_files);
-	EVP_DigestUpdate(ck, head, strlen(head) + 1);
-	for (size_t i = 0; i < engine->db_count && ret == 0; i++) {
-		struct stat st;
-		const char *p = engine->db_paths[i];
-		if (stat(p, &st) < 0)
-			ret = mc_error_errno(error_r, "signature database %s", p);
-		else if (S_ISDIR(st.st_mode))
-			ret = hash_dir(ck, p, error_r);
-		else
-			ret = hash_file(ck, p, p, error_r);
-	}
-	EVP_DigestFinal_ex(ck, out, NULL);
-	EVP_MD_CTX_free(ck);
-	return ret;
+	if (db_digest(engine->db_paths, engine->db_count, hash_content, head,
+		      out, error_r) < 0 ||
+	    db_digest(engine->db_paths, engine->db_count, hash_stamp, "",
+		      stamp, error_r) < 0)
+		return -1;
+	if (!engine->db_stamped || memcmp(stamp, engine->db_stamp, 32) != 0)
+		return mc_error_set(error_r, "the signature databases changed while "
+				    "they were loaded; run mailcure again");
+	return 0;
 }
 
 static void clamav_scan_fd(struct mc_engine *engine, int fd, const char *name,
