@@ -19,6 +19,10 @@
 /*
 /*	At most a fixed window of messages is in flight (read but not
 /*	yet reported), so memory does not grow with the size of a store.
+/*	Stores read heads first: a message's body is read by the worker
+/*	that evaluates it, only when the query looks past the header
+/*	block (or the message is to be quarantined), and dropped again
+/*	once evaluated, so that what waits for the sink is small.
 /* DIAGNOSTICS
 /*	Unreadable messages, messages too large to scan and messages the
 /*	engine could not finish are events of their own (ERROR or
@@ -67,6 +71,8 @@ struct pipeline {
 	uint64_t sunk;			/* next seq for the sink */
 	bool producer_done;
 	bool stop;			/* sink failed: stop early */
+	bool needs_body;		/* the query looks past headers */
+	bool acting;			/* matched messages are removed */
 };
 
 /* A pending removal: matched messages of the current container. */
@@ -145,6 +151,8 @@ out:
 static void evaluate(struct pipeline *p, struct slot *s)
 {
 	const struct mc_run *run = p->run;
+	const struct mc_store_ops *ops = run->store_ops[s->store_index];
+	struct mc_store *store = run->stores[s->store_index];
 	struct mc_msg *msg = s->msg;
 	struct mc_facts *facts;
 
@@ -157,6 +165,11 @@ static void evaluate(struct pipeline *p, struct slot *s)
 			 msg->size, (unsigned long long)run->limits->max_message_size);
 		return;
 	}
+	/* A message yielded with its head only is read here, by the
+	   worker, and only when the query looks past the header block. */
+	if (msg->data == NULL && ops->load != NULL && (p->needs_body || msg->head == NULL) &&
+	    ops->load(store, msg) < 0)
+		return;
 	facts = mc_facts_init(msg, run->limits);
 	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
 		      &s->match);
@@ -167,7 +180,8 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		   unscanned, a file that is no mail message an error, never
 		   silently clean. */
 		const char *why;
-		enum mc_verdict_kind kind = mc_facts_check(facts, &why);
+		enum mc_verdict_kind kind = p->needs_body ? mc_facts_check(facts, &why) :
+			mc_facts_check_headers(facts, &why);
 
 		if (kind != MC_VERDICT_CLEAN) {
 			s->match.problem = kind;
@@ -182,6 +196,15 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		s->message_id = mc_xstrdup(mc_facts_header(facts, "Message-ID"));
 	}
 	mc_facts_free(&facts);
+	if (s->match.matched && p->acting) {
+		/* The quarantine takes the message as it is stored. */
+		if (msg->data == NULL && ops->load != NULL)
+			ops->load(store, msg);
+	} else if (ops->unload != NULL) {
+		/* Only its place and size are reported: do not hold the
+		   body while it waits for the messages before it. */
+		ops->unload(store, msg);
+	}
 }
 
 static void *worker_main(void *context)
@@ -356,6 +379,8 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	memset(&p, 0, sizeof(p));
 	memset(&pend, 0, sizeof(pend));
 	p.run = run;
+	p.needs_body = mc_query_needs_body(run->query);
+	p.acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
 	p.window = (size_t)jobs * WINDOW_PER_JOB;
 	p.slots = mc_xcalloc(p.window, sizeof(*p.slots));
 	pthread_mutex_init(&p.lock, NULL);

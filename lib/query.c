@@ -9,6 +9,7 @@
 /*	struct mc_query *mc_query_parse(text, &error)
 /*	void	mc_query_free(&query)
 /*	bool	mc_query_needs_engine(query)
+/*	bool	mc_query_needs_body(query)
 /*	const char *mc_query_text(query)
 /*	void	mc_query_eval(query, msg, facts, ops, engine, &match)
 /*	void	mc_match_clear(&match)
@@ -1401,6 +1402,11 @@ void mc_query_free(struct mc_query **query)
 bool mc_query_needs_engine(const struct mc_query *query)
 {
 	return query->needs_engine;
+}
+
+bool mc_query_needs_body(const struct mc_query *query)
+{
+	return query->needs_mime || query->needs_engine;
 }
 
 const char *mc_query_text(const struct mc_query *query)

@@ -121,6 +121,7 @@ static int tree_open(const char *uri, const char *path,
 	t->limits = t->base.limits;
 	t->set.limits = &t->limits;
 	t->set.dry_run = t->base.dry_run;
+	t->set.heads_first = t->base.heads_first;
 	t->root = abs;
 	t->rootfd = fd;
 	if (mc_store_is_maildir_at(fd, "."))
@@ -405,6 +406,8 @@ const struct mc_store_ops mc_store_tree = {
 	.container_last = tree_container_last,
 	.remove = tree_remove,
 	.msg_free = mc_store_msg_free_op,
+	.load = mc_store_load_op,
+	.unload = mc_store_unload_op,
 	.close = tree_close,
 	.restore = tree_restore,
 };

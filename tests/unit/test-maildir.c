@@ -7,7 +7,9 @@
 /*	Pins how mailbox owners and folders are named from paths and
 /*	owners; what a Maildir message reports (folder, new/cur, flags,
 /*	owner, mode, mtime) and what is left out (tmp/, dot files,
-/*	Dovecot's files); that a symlink, a hard link or a FIFO in cur/,
+/*	Dovecot's files); reading heads first (a large message's head,
+/*	loaded through the file it was opened as); that a symlink, a
+/*	hard link or a FIFO in cur/,
 /*	and a cur/ that is a symlink, are reported with read_error and
 /*	never read nor removed; the
 /*	remove + restore round trip with flags, owner, mode and mtime,
@@ -366,6 +368,76 @@ static void test_maildir_fields(void **state)
 	assert_string_equal(it.msgs[0]->loc.user, "bob@example.com");
 	items_free(&it);
 	free(p);
+}
+
+/* Heads first: a small message is read whole; a larger one is
+   yielded with its first bytes (the whole header block) and read
+   through the file it was opened as when loaded, also again after an
+   unload; one whose header block does not end early is read whole. A
+   file that shrank is a read error. */
+static void test_heads_first(void **state)
+{
+	struct fixture *f = *state;
+	size_t big_len = 300000, long_len = 400000;
+	char *big = malloc(big_len + 1), *longh = malloc(long_len + 1), *p, *uri;
+	struct items it;
+	size_t o = 0;
+
+	o = (size_t)sprintf(big, "From: a@example.com\nSubject: big\n\n");
+	for (; o < big_len; o++)
+		big[o] = o % 70 == 0 ? '\n' : (char)('a' + o % 26);
+	big[big_len] = '\0';
+	o = (size_t)sprintf(longh, "From: a@example.com\n");
+	for (; o + 20 < long_len; o += 20)
+		memcpy(longh + o, "X-Pad: 012345678901\n", 20);
+	memcpy(longh + o, "\nbody", 5);
+	longh[o + 5] = '\0';
+	maildir_make(f, "Maildir");
+	free(put(f, "Maildir/cur/1.M1.host:2,S", MSG, 0600, 0));
+	char *bigpath = put(f, "Maildir/cur/2.M2.host:2,S", big, 0600, 0);
+	free(put(f, "Maildir/cur/3.M3.host:2,S", longh, 0600, 0));
+	p = path_of(f, "Maildir");
+	assert_true(asprintf(&uri, "maildir:%s", p) > 0);
+	f->set.heads_first = true;
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 3);
+
+	struct mc_msg *m = find_msg(&it, "/cur/1.M1.host:2,S");
+	assert_non_null(m->data);
+	assert_memory_equal(m->data, MSG, strlen(MSG));
+
+	m = find_msg(&it, "/cur/3.M3.host:2,S");
+	assert_non_null(m->data);
+	assert_int_equal(m->size, strlen(longh));
+
+	m = find_msg(&it, "/cur/2.M2.host:2,S");
+	assert_null(m->data);
+	assert_null(m->raw);
+	assert_int_equal(m->size, big_len);
+	assert_int_equal(m->raw_size, big_len);
+	assert_non_null(m->head);
+	assert_true(m->head_size < big_len);
+	assert_memory_equal(m->head, big, m->head_size);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(it.ops->load(it.store, m), 0);
+		assert_memory_equal(m->data, big, big_len);
+		assert_true(m->raw == m->data);
+		it.ops->unload(it.store, m);
+		assert_null(m->data);
+		assert_non_null(m->head);
+	}
+	/* Truncated after it was opened: not read. */
+	assert_int_equal(truncate(bigpath, 1000), 0);
+	assert_int_equal(it.ops->load(it.store, m), -1);
+	assert_non_null(m->read_error);
+	assert_non_null(strstr(m->read_error, "shrank"));
+	assert_null(m->data);
+	items_free(&it);
+	free(bigpath);
+	free(uri);
+	free(p);
+	free(big);
+	free(longh);
 }
 
 /* A symlink, a hard link and a FIFO planted in cur/. */
@@ -773,6 +845,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_from_path),
 		cmocka_unit_test_setup_teardown(test_maildir_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cur_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_restore, setup, teardown),
