@@ -23,6 +23,12 @@
 /*	that evaluates it, only when the query looks past the header
 /*	block (or the message is to be quarantined), and dropped again
 /*	once evaluated, so that what waits for the sink is small.
+/*
+/*	Threads hand messages over in batches: the reader wakes a worker
+/*	for several ready messages (or after a millisecond), a worker
+/*	takes a share of what is ready at once, and the sink takes every
+/*	result that is ready in order at once. With a query about
+/*	headers a message costs microseconds, less than waking a thread.
 /* DIAGNOSTICS
 /*	Unreadable messages, messages too large to scan and messages the
 /*	engine could not finish are events of their own (ERROR or
@@ -39,8 +45,14 @@
 #include "mailcure/mailcure.h"
 #include "internal.h"
 
-/* Messages read ahead of the sink, per worker. */
-#define WINDOW_PER_JOB 16
+/* Messages read ahead of the sink, per worker. Messages in flight
+   are mostly heads (see struct mc_msg), so this is cheap. */
+#define WINDOW_PER_JOB 32
+/* Threads are woken for this many messages at once, not for each:
+   with fast queries a wake-up costs more than a message. */
+#define BATCH 8
+/* ... or after this long, when messages come slowly. */
+#define BATCH_DELAY 0.001
 /* Stack of a worker: MIME walks of deeply nested mail recurse. */
 #define WORKER_STACK (16U << 20)
 
@@ -71,6 +83,11 @@ struct pipeline {
 	uint64_t sunk;			/* next seq for the sink */
 	bool producer_done;
 	bool stop;			/* sink failed: stop early */
+	/* Who sleeps, so that nobody is woken for nothing. */
+	unsigned workers_waiting;
+	bool producer_waiting;
+	bool sink_waiting;
+	double last_wake;		/* producer: workers last woken */
 	bool needs_body;		/* the query looks past headers */
 	bool acting;			/* matched messages are removed */
 };
@@ -85,6 +102,35 @@ struct pending {
 static struct slot *slot_of(struct pipeline *p, uint64_t seq)
 {
 	return &p->slots[seq % p->window];
+}
+
+/* With the lock held: how many results the sink could take now. */
+static uint64_t sinkable(struct pipeline *p)
+{
+	uint64_t n = 0;
+
+	while (p->sunk + n < p->produced && slot_of(p, p->sunk + n)->state == SLOT_DONE)
+		n++;
+	return n;
+}
+
+/* With the lock held: wake workers when a batch is ready, or when
+   ready messages have waited long enough. */
+static void wake_workers(struct pipeline *p)
+{
+	uint64_t ready = p->produced - p->claimed;
+	double now;
+
+	if (p->workers_waiting == 0 || ready == 0)
+		return;
+	now = mc_now();
+	if (ready < BATCH && now - p->last_wake < BATCH_DELAY)
+		return;
+	p->last_wake = now;
+	if (ready >= 2 * BATCH)
+		pthread_cond_broadcast(&p->cond_worker);
+	else
+		pthread_cond_signal(&p->cond_worker);
 }
 
 static void *producer_main(void *context)
@@ -103,8 +149,16 @@ static void *producer_main(void *context)
 			if (ret == 0)
 				break;
 			pthread_mutex_lock(&p->lock);
-			while (p->produced - p->sunk >= p->window && !p->stop)
+			while (p->produced - p->sunk >= p->window && !p->stop) {
+				/* Hand over what is waiting before sleeping. */
+				if (p->workers_waiting > 0 && p->claimed < p->produced)
+					pthread_cond_broadcast(&p->cond_worker);
+				if (p->sink_waiting && sinkable(p) > 0)
+					pthread_cond_signal(&p->cond_sink);
+				p->producer_waiting = true;
 				pthread_cond_wait(&p->cond_producer, &p->lock);
+				p->producer_waiting = false;
+			}
 			if (p->stop) {
 				pthread_mutex_unlock(&p->lock);
 				if (msg != NULL)
@@ -133,7 +187,7 @@ static void *producer_main(void *context)
 			}
 			s->state = SLOT_READY;
 			p->produced++;
-			pthread_cond_signal(&p->cond_worker);
+			wake_workers(p);
 			pthread_mutex_unlock(&p->lock);
 			if (ret < 0)
 				break;
@@ -210,20 +264,40 @@ static void evaluate(struct pipeline *p, struct slot *s)
 static void *worker_main(void *context)
 {
 	struct pipeline *p = context;
+	unsigned jobs = p->run->jobs > 0 ? p->run->jobs : 1;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (p->claimed == p->produced && !p->producer_done && !p->stop)
+		while (p->claimed == p->produced && !p->producer_done && !p->stop) {
+			p->workers_waiting++;
 			pthread_cond_wait(&p->cond_worker, &p->lock);
+			p->workers_waiting--;
+		}
 		if (p->stop || p->claimed == p->produced)
 			break;
-		struct slot *s = slot_of(p, p->claimed++);
-		s->state = SLOT_WORKING;
+		/* A share of what is ready, taken at once. */
+		uint64_t first = p->claimed, n = (p->produced - p->claimed) / jobs;
+		if (n == 0)
+			n = 1;
+		if (n > BATCH)
+			n = BATCH;
+		p->claimed += n;
+		for (uint64_t seq = first; seq < first + n; seq++)
+			slot_of(p, seq)->state = SLOT_WORKING;
 		pthread_mutex_unlock(&p->lock);
-		evaluate(p, s);
+		for (uint64_t seq = first; seq < first + n; seq++)
+			evaluate(p, slot_of(p, seq));
 		pthread_mutex_lock(&p->lock);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cond_sink);
+		for (uint64_t seq = first; seq < first + n; seq++)
+			slot_of(p, seq)->state = SLOT_DONE;
+		/* The sink is woken for a batch, or when it holds up the
+		   reader or the end. */
+		if (p->sink_waiting) {
+			uint64_t ready = sinkable(p);
+			if (ready > 0 && (ready >= BATCH || p->producer_waiting ||
+					  p->producer_done))
+				pthread_cond_signal(&p->cond_sink);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -361,6 +435,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 {
 	struct pipeline p;
 	struct pending pend;
+	struct slot *batch;
 	pthread_t producer, *workers;
 	pthread_attr_t attr;
 	unsigned jobs = run->jobs > 0 ? run->jobs : 1;
@@ -411,14 +486,12 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 		goto out_free;
 	}
 
+	batch = mc_xcalloc(p.window, sizeof(*batch));
+	pthread_mutex_lock(&p.lock);
 	for (;;) {
-		struct slot *s, copy;
-		bool kept;
+		uint64_t n = sinkable(&p);
 
-		pthread_mutex_lock(&p.lock);
-		for (;;) {
-			if (p.sunk < p.produced && slot_of(&p, p.sunk)->state == SLOT_DONE)
-				break;
+		if (n == 0) {
 			if (p.producer_done && p.sunk == p.produced)
 				break;
 			struct timespec ts;
@@ -428,43 +501,55 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
+			p.sink_waiting = true;
 			pthread_cond_timedwait(&p.cond_sink, &p.lock, &ts);
+			p.sink_waiting = false;
 			pthread_mutex_unlock(&p.lock);
 			summary_r->seconds = mc_now() - start;
 			progress(run, summary_r, start, &last);
 			pthread_mutex_lock(&p.lock);
+			continue;
 		}
-		if (p.sunk == p.produced) {
-			pthread_mutex_unlock(&p.lock);
-			break;
+		/* Take every result that is ready, in order, at once. */
+		for (uint64_t i = 0; i < n; i++) {
+			struct slot *s = slot_of(&p, p.sunk + i);
+
+			batch[i] = *s;
+			/* The fake message lives inside the slot: point it
+			   at the copy, which outlives the slot's reuse. */
+			if (s->msg == &s->fake)
+				batch[i].msg = &batch[i].fake;
 		}
-		s = slot_of(&p, p.sunk);
-		copy = *s;
 		pthread_mutex_unlock(&p.lock);
 
-		/* The fake message lives inside the slot: point it at the
-		   copy, which outlives the slot's reuse. */
-		if (copy.msg == &s->fake)
-			copy.msg = &copy.fake;
-		kept = sink_one(&p, &copy, &pend, summary_r);
-		if (kept && copy.msg == &copy.fake)
-			abort();	/* fake messages never match */
-		const struct mc_store_ops *ops = run->store_ops[copy.store_index];
-		bool last_in_container = copy.msg == &copy.fake ||
-			ops->container_last(run->stores[copy.store_index], copy.msg);
-		if (!kept)
-			slot_release(run, &copy);
-		if (last_in_container)
-			flush_pending(run, &pend, summary_r);
+		for (uint64_t i = 0; i < n; i++) {
+			struct slot *copy = &batch[i];
+			bool kept = sink_one(&p, copy, &pend, summary_r);
+
+			if (kept && copy->msg == &copy->fake)
+				abort();	/* fake messages never match */
+			const struct mc_store_ops *ops = run->store_ops[copy->store_index];
+			bool last_in_container = copy->msg == &copy->fake ||
+				ops->container_last(run->stores[copy->store_index], copy->msg);
+			if (!kept)
+				slot_release(run, copy);
+			if (last_in_container)
+				flush_pending(run, &pend, summary_r);
+		}
 
 		pthread_mutex_lock(&p.lock);
-		memset(s, 0, sizeof(*s));
-		p.sunk++;
-		pthread_cond_signal(&p.cond_producer);
+		for (uint64_t i = 0; i < n; i++)
+			memset(slot_of(&p, p.sunk + i), 0, sizeof(struct slot));
+		p.sunk += n;
+		if (p.producer_waiting)
+			pthread_cond_signal(&p.cond_producer);
 		pthread_mutex_unlock(&p.lock);
 		summary_r->seconds = mc_now() - start;
 		progress(run, summary_r, start, &last);
+		pthread_mutex_lock(&p.lock);
 	}
+	pthread_mutex_unlock(&p.lock);
+	free(batch);
 	flush_pending(run, &pend, summary_r);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
