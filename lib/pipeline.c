@@ -76,6 +76,7 @@ struct pipeline {
 	pthread_cond_t cond_producer;	/* a slot became free */
 	pthread_cond_t cond_worker;	/* a slot became ready */
 	pthread_cond_t cond_sink;	/* a slot became done */
+	pthread_cond_t cond_budget;	/* bytes in flight went down */
 	struct slot *slots;
 	size_t window;
 	uint64_t produced;		/* next seq to produce */
@@ -88,6 +89,7 @@ struct pipeline {
 	bool producer_waiting;
 	bool sink_waiting;
 	double last_wake;		/* producer: workers last woken */
+	uint64_t in_flight;		/* bytes of messages being evaluated */
 	bool needs_body;		/* the query looks past headers */
 	bool acting;			/* matched messages are removed */
 };
@@ -202,7 +204,46 @@ out:
 	return NULL;
 }
 
+static void evaluate_one(struct pipeline *p, struct slot *s);
+
+/* Wait until SIZE more bytes fit in limits->max_bytes_in_flight, or
+   nothing else is in flight; returns what was taken. */
+static uint64_t budget_take(struct pipeline *p, uint64_t size)
+{
+	uint64_t max = p->run->limits->max_bytes_in_flight;
+
+	if (max == 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	while (p->in_flight > 0 && p->in_flight + size > max && !p->stop)
+		pthread_cond_wait(&p->cond_budget, &p->lock);
+	p->in_flight += size;
+	pthread_mutex_unlock(&p->lock);
+	return size;
+}
+
+static void budget_give(struct pipeline *p, uint64_t size)
+{
+	if (size == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->in_flight -= size;
+	pthread_cond_broadcast(&p->cond_budget);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void evaluate(struct pipeline *p, struct slot *s)
+{
+	const struct mc_msg *msg = s->msg;
+	bool loads = p->needs_body && msg->read_error == NULL &&
+		msg->size <= p->run->limits->max_message_size;
+	uint64_t taken = budget_take(p, loads ? msg->size : 0);
+
+	evaluate_one(p, s);
+	budget_give(p, taken);
+}
+
+static void evaluate_one(struct pipeline *p, struct slot *s)
 {
 	const struct mc_run *run = p->run;
 	const struct mc_store_ops *ops = run->store_ops[s->store_index];
@@ -462,6 +503,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	pthread_cond_init(&p.cond_producer, NULL);
 	pthread_cond_init(&p.cond_worker, NULL);
 	pthread_cond_init(&p.cond_sink, NULL);
+	pthread_cond_init(&p.cond_budget, NULL);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -561,6 +603,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	pthread_cond_destroy(&p.cond_producer);
 	pthread_cond_destroy(&p.cond_worker);
 	pthread_cond_destroy(&p.cond_sink);
+	pthread_cond_destroy(&p.cond_budget);
 	pthread_mutex_destroy(&p.lock);
 	free(p.slots);
 	return 0;

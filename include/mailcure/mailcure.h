@@ -60,6 +60,11 @@ struct mc_limits {
 	unsigned max_mime_parts;	/* MIME walk: parts per message */
 	unsigned max_mime_depth;	/* MIME walk: nesting depth */
 	size_t max_header_bytes;	/* header block size */
+	/* Pipeline: bytes of messages evaluated at once. A message that
+	   does not fit waits for others to finish (one always runs), so
+	   that workers do not hold several large messages, and the
+	   engine's work on each, at the same time. 0: no limit. */
+	uint64_t max_bytes_in_flight;
 };
 
 void mc_limits_default(struct mc_limits *limits_r);
