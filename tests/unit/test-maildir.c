@@ -16,7 +16,8 @@
 /*	also into a folder that was deleted meanwhile; that a message
 /*	the IMAP server renamed after it was read is still removed, a
 /*	replaced one is not, and a restore never duplicates a message.
-/*	The tree store finds every user's mailboxes, reports a symlinked
+/*	The tree store finds every user's mailboxes (the same, in the same
+/*	order, when read ahead by its threads), reports a symlinked
 /*	mailbox, and leaves text files and a quarantine alone. The eml
 /*	store reads single files and directories, and restores without
 /*	overwriting.
@@ -735,7 +736,21 @@ static void test_tree(void **state)
 	free(put(f, "srv/home/q/entries/1/message", mbox, 0600, 0));
 
 	root = path_of(f, "srv");
+	/* Read heads first, the mailboxes are read ahead by threads of
+	   the tree: the same items, in the same order. */
+	struct items ahead;
+	f->set.heads_first = true;
+	items_read(f, root, &ahead);
+	f->set.heads_first = false;
 	items_read(f, root, &it);
+	assert_int_equal(ahead.count, it.count);
+	for (size_t i = 0; i < it.count; i++) {
+		assert_string_equal(ahead.msgs[i]->loc.path, it.msgs[i]->loc.path);
+		assert_int_equal(ahead.msgs[i]->loc.offset, it.msgs[i]->loc.offset);
+		assert_int_equal(ahead.msgs[i]->size, it.msgs[i]->size);
+		assert_true((ahead.msgs[i]->read_error == NULL) == (it.msgs[i]->read_error == NULL));
+	}
+	items_free(&ahead);
 	size_t errors = 0, alice = 0, carol_inbox = 0, carol_sent = 0, carol_drafts = 0;
 	for (size_t i = 0; i < it.count; i++) {
 		struct mc_msg *m = it.msgs[i];
