@@ -83,7 +83,7 @@ void mc_limits_default(struct mc_limits *limits_r)
 	/* Scanning a mail message takes the engine a few times its size;
 	   this keeps two of the few-megabyte messages a store has from
 	   being scanned at once, and costs nothing for the rest. */
-	limits_r->max_bytes_in_flight = 12ULL << 20;
+	limits_r->max_bytes_in_flight = 8ULL << 20;
 }
 
 void mc_hex(const unsigned char *bin, size_t len, char *hex_out)
