@@ -22,7 +22,10 @@
 /*	Stores read heads first: a message's body is read by the worker
 /*	that evaluates it, only when the query looks past the header
 /*	block (or the message is to be quarantined), and dropped again
-/*	once evaluated, so that what waits for the sink is small.
+/*	once evaluated, so that what waits for the sink is small. The
+/*	bytes of the messages being evaluated at once are bounded by
+/*	limits->max_bytes_in_flight: a message that does not fit waits
+/*	for others to finish (one always runs).
 /*
 /*	Threads hand messages over in batches: the reader wakes a worker
 /*	for several ready messages (or after a millisecond), a worker

@@ -39,6 +39,11 @@
 /*	root (root reads its mail through an alias; a root-owned mailbox
 /*	is one an administrator made): then the path says whose it is.
 /*
+/*	A store opened with heads_first reads a file larger than 16 kB
+/*	only up to the end of its header block, keeps the file open, and
+/*	reads the rest when the message is loaded (mc_store_file_load);
+/*	past 256 files kept open at once, files are read whole again.
+/*
 /*	Messages larger than limits->max_message_size are yielded
 /*	without being read: raw and data are NULL and size is the size
 /*	of the message, which the pipeline reports as unscanned (never

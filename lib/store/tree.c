@@ -21,6 +21,12 @@
 /*	mailbox is a store of its own (maildir.c, mbox.c) that the tree
 /*	dispatches remove(), container_last() and msg_free() to.
 /*
+/*	With heads_first, two reader threads of the tree's own read the
+/*	next mailboxes of the walk ahead, each into a bounded queue, and
+/*	next() hands their messages over in walk order: one thread alone
+/*	could not split mboxes as fast as the workers take them when the
+/*	query is about headers.
+/*
 /*	Left out: dot directories (other than Maildirs), lock files,
 /*	Dovecot's files, empty files, anything that is not a directory
 /*	or a regular file, and a mailcure quarantine (a directory with
