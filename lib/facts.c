@@ -14,6 +14,8 @@
 /*	size_t	mc_facts_addresses(facts, header, &addrs)
 /*	time_t	mc_facts_date(facts)
 /*	int	mc_facts_parts(facts, &parts, &count, &why)
+/*	enum mc_verdict_kind mc_facts_check(facts, &why)
+/*	enum mc_verdict_kind mc_facts_check_headers(facts, &why)
 /* DESCRIPTION
 /*	A query asks a few questions about each of tens of thousands of
 /*	messages, and most questions are about headers. So nothing is
@@ -22,6 +24,8 @@
 /*	RFC 2047-decoded (GMime) only when that header is asked for, and
 /*	the MIME structure is walked only when parts are asked for.
 /*	Answers are cached and stay valid until mc_facts_free().
+/*	Header questions can be answered from a message whose body is
+/*	not read yet (msg->head); the MIME walk needs msg->data.
 /*
 /*	The MIME walk finds entity boundaries itself, over the message
 /*	as it lies in memory (no copy), and uses GMime for everything
@@ -290,8 +294,11 @@ static void ensure_headers(struct mc_facts *f)
 	if (f->headers_done)
 		return;
 	f->headers_done = true;
-	if (p == NULL)
-		len = 0;
+	if (p == NULL) {
+		/* Not loaded: the head holds the whole header block. */
+		p = f->msg->head;
+		len = p != NULL ? f->msg->head_size : 0;
+	}
 	/* A file saved from an mbox may still start with its From_ line,
 	   which is not a header and would otherwise end the header block
 	   before it starts. */
@@ -1567,17 +1574,32 @@ static void run_walk(struct mc_facts *facts, bool structure_only)
 	free(w.scratch.fields);
 }
 
-enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r)
+enum mc_verdict_kind mc_facts_check_headers(struct mc_facts *facts,
+					    const char **why_r)
 {
 	const struct mc_msg *msg = facts->msg;
 
-	if (msg->data == NULL || msg->size == 0) {
+	if ((msg->data == NULL && msg->head == NULL) || msg->size == 0) {
 		*why_r = "empty message";
 		return MC_VERDICT_ERROR;
 	}
 	ensure_headers(facts);
 	if (facts->top.count == 0) {
 		*why_r = "not a mail message: it does not start with header fields";
+		return MC_VERDICT_ERROR;
+	}
+	*why_r = NULL;
+	return MC_VERDICT_CLEAN;
+}
+
+enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r)
+{
+	enum mc_verdict_kind kind = mc_facts_check_headers(facts, why_r);
+
+	if (kind != MC_VERDICT_CLEAN)
+		return kind;
+	if (facts->msg->data == NULL) {
+		*why_r = "message body not read";
 		return MC_VERDICT_ERROR;
 	}
 	if (!facts->shape_done)

@@ -19,6 +19,19 @@
 /*
 /*	At most a fixed window of messages is in flight (read but not
 /*	yet reported), so memory does not grow with the size of a store.
+/*	Stores read heads first: a message's body is read by the worker
+/*	that evaluates it, only when the query looks past the header
+/*	block (or the message is to be quarantined), and dropped again
+/*	once evaluated, so that what waits for the sink is small. The
+/*	bytes of the messages being evaluated at once are bounded by
+/*	limits->max_bytes_in_flight: a message that does not fit waits
+/*	for others to finish (one always runs).
+/*
+/*	Threads hand messages over in batches: the reader wakes a worker
+/*	for several ready messages (or after a millisecond), a worker
+/*	takes a share of what is ready at once, and the sink takes every
+/*	result that is ready in order at once. With a query about
+/*	headers a message costs microseconds, less than waking a thread.
 /* DIAGNOSTICS
 /*	Unreadable messages, messages too large to scan and messages the
 /*	engine could not finish are events of their own (ERROR or
@@ -35,8 +48,14 @@
 #include "mailcure/mailcure.h"
 #include "internal.h"
 
-/* Messages read ahead of the sink, per worker. */
-#define WINDOW_PER_JOB 16
+/* Messages read ahead of the sink, per worker. Messages in flight
+   are mostly heads (see struct mc_msg), so this is cheap. */
+#define WINDOW_PER_JOB 32
+/* Threads are woken for this many messages at once, not for each:
+   with fast queries a wake-up costs more than a message. */
+#define BATCH 8
+/* ... or after this long, when messages come slowly. */
+#define BATCH_DELAY 0.001
 /* Stack of a worker: MIME walks of deeply nested mail recurse. */
 #define WORKER_STACK (16U << 20)
 
@@ -60,6 +79,7 @@ struct pipeline {
 	pthread_cond_t cond_producer;	/* a slot became free */
 	pthread_cond_t cond_worker;	/* a slot became ready */
 	pthread_cond_t cond_sink;	/* a slot became done */
+	pthread_cond_t cond_budget;	/* bytes in flight went down */
 	struct slot *slots;
 	size_t window;
 	uint64_t produced;		/* next seq to produce */
@@ -67,6 +87,14 @@ struct pipeline {
 	uint64_t sunk;			/* next seq for the sink */
 	bool producer_done;
 	bool stop;			/* sink failed: stop early */
+	/* Who sleeps, so that nobody is woken for nothing. */
+	unsigned workers_waiting;
+	bool producer_waiting;
+	bool sink_waiting;
+	double last_wake;		/* producer: workers last woken */
+	uint64_t in_flight;		/* bytes of messages being evaluated */
+	bool needs_body;		/* the query looks past headers */
+	bool acting;			/* matched messages are removed */
 };
 
 /* A pending removal: matched messages of the current container. */
@@ -79,6 +107,35 @@ struct pending {
 static struct slot *slot_of(struct pipeline *p, uint64_t seq)
 {
 	return &p->slots[seq % p->window];
+}
+
+/* With the lock held: how many results the sink could take now. */
+static uint64_t sinkable(struct pipeline *p)
+{
+	uint64_t n = 0;
+
+	while (p->sunk + n < p->produced && slot_of(p, p->sunk + n)->state == SLOT_DONE)
+		n++;
+	return n;
+}
+
+/* With the lock held: wake workers when a batch is ready, or when
+   ready messages have waited long enough. */
+static void wake_workers(struct pipeline *p)
+{
+	uint64_t ready = p->produced - p->claimed;
+	double now;
+
+	if (p->workers_waiting == 0 || ready == 0)
+		return;
+	now = mc_now();
+	if (ready < BATCH && now - p->last_wake < BATCH_DELAY)
+		return;
+	p->last_wake = now;
+	if (ready >= 2 * BATCH)
+		pthread_cond_broadcast(&p->cond_worker);
+	else
+		pthread_cond_signal(&p->cond_worker);
 }
 
 static void *producer_main(void *context)
@@ -97,8 +154,16 @@ static void *producer_main(void *context)
 			if (ret == 0)
 				break;
 			pthread_mutex_lock(&p->lock);
-			while (p->produced - p->sunk >= p->window && !p->stop)
+			while (p->produced - p->sunk >= p->window && !p->stop) {
+				/* Hand over what is waiting before sleeping. */
+				if (p->workers_waiting > 0 && p->claimed < p->produced)
+					pthread_cond_broadcast(&p->cond_worker);
+				if (p->sink_waiting && sinkable(p) > 0)
+					pthread_cond_signal(&p->cond_sink);
+				p->producer_waiting = true;
 				pthread_cond_wait(&p->cond_producer, &p->lock);
+				p->producer_waiting = false;
+			}
 			if (p->stop) {
 				pthread_mutex_unlock(&p->lock);
 				if (msg != NULL)
@@ -127,7 +192,7 @@ static void *producer_main(void *context)
 			}
 			s->state = SLOT_READY;
 			p->produced++;
-			pthread_cond_signal(&p->cond_worker);
+			wake_workers(p);
 			pthread_mutex_unlock(&p->lock);
 			if (ret < 0)
 				break;
@@ -142,9 +207,50 @@ out:
 	return NULL;
 }
 
+static void evaluate_one(struct pipeline *p, struct slot *s);
+
+/* Wait until SIZE more bytes fit in limits->max_bytes_in_flight, or
+   nothing else is in flight; returns what was taken. */
+static uint64_t budget_take(struct pipeline *p, uint64_t size)
+{
+	uint64_t max = p->run->limits->max_bytes_in_flight;
+
+	if (max == 0)
+		return 0;
+	pthread_mutex_lock(&p->lock);
+	while (p->in_flight > 0 && p->in_flight + size > max && !p->stop)
+		pthread_cond_wait(&p->cond_budget, &p->lock);
+	p->in_flight += size;
+	pthread_mutex_unlock(&p->lock);
+	return size;
+}
+
+static void budget_give(struct pipeline *p, uint64_t size)
+{
+	if (size == 0)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->in_flight -= size;
+	pthread_cond_broadcast(&p->cond_budget);
+	pthread_mutex_unlock(&p->lock);
+}
+
 static void evaluate(struct pipeline *p, struct slot *s)
 {
+	const struct mc_msg *msg = s->msg;
+	bool loads = p->needs_body && msg->read_error == NULL &&
+		msg->size <= p->run->limits->max_message_size;
+	uint64_t taken = budget_take(p, loads ? msg->size : 0);
+
+	evaluate_one(p, s);
+	budget_give(p, taken);
+}
+
+static void evaluate_one(struct pipeline *p, struct slot *s)
+{
 	const struct mc_run *run = p->run;
+	const struct mc_store_ops *ops = run->store_ops[s->store_index];
+	struct mc_store *store = run->stores[s->store_index];
 	struct mc_msg *msg = s->msg;
 	struct mc_facts *facts;
 
@@ -157,6 +263,11 @@ static void evaluate(struct pipeline *p, struct slot *s)
 			 msg->size, (unsigned long long)run->limits->max_message_size);
 		return;
 	}
+	/* A message yielded with its head only is read here, by the
+	   worker, and only when the query looks past the header block. */
+	if (msg->data == NULL && ops->load != NULL && (p->needs_body || msg->head == NULL) &&
+	    ops->load(store, msg) < 0)
+		return;
 	facts = mc_facts_init(msg, run->limits);
 	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
 		      &s->match);
@@ -167,7 +278,8 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		   unscanned, a file that is no mail message an error, never
 		   silently clean. */
 		const char *why;
-		enum mc_verdict_kind kind = mc_facts_check(facts, &why);
+		enum mc_verdict_kind kind = p->needs_body ? mc_facts_check(facts, &why) :
+			mc_facts_check_headers(facts, &why);
 
 		if (kind != MC_VERDICT_CLEAN) {
 			s->match.problem = kind;
@@ -182,25 +294,54 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		s->message_id = mc_xstrdup(mc_facts_header(facts, "Message-ID"));
 	}
 	mc_facts_free(&facts);
+	if (s->match.matched && p->acting) {
+		/* The quarantine takes the message as it is stored. */
+		if (msg->data == NULL && ops->load != NULL)
+			ops->load(store, msg);
+	} else if (ops->unload != NULL) {
+		/* Only its place and size are reported: do not hold the
+		   body while it waits for the messages before it. */
+		ops->unload(store, msg);
+	}
 }
 
 static void *worker_main(void *context)
 {
 	struct pipeline *p = context;
+	unsigned jobs = p->run->jobs > 0 ? p->run->jobs : 1;
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (p->claimed == p->produced && !p->producer_done && !p->stop)
+		while (p->claimed == p->produced && !p->producer_done && !p->stop) {
+			p->workers_waiting++;
 			pthread_cond_wait(&p->cond_worker, &p->lock);
+			p->workers_waiting--;
+		}
 		if (p->stop || p->claimed == p->produced)
 			break;
-		struct slot *s = slot_of(p, p->claimed++);
-		s->state = SLOT_WORKING;
+		/* A share of what is ready, taken at once. */
+		uint64_t first = p->claimed, n = (p->produced - p->claimed) / jobs;
+		if (n == 0)
+			n = 1;
+		if (n > BATCH)
+			n = BATCH;
+		p->claimed += n;
+		for (uint64_t seq = first; seq < first + n; seq++)
+			slot_of(p, seq)->state = SLOT_WORKING;
 		pthread_mutex_unlock(&p->lock);
-		evaluate(p, s);
+		for (uint64_t seq = first; seq < first + n; seq++)
+			evaluate(p, slot_of(p, seq));
 		pthread_mutex_lock(&p->lock);
-		s->state = SLOT_DONE;
-		pthread_cond_broadcast(&p->cond_sink);
+		for (uint64_t seq = first; seq < first + n; seq++)
+			slot_of(p, seq)->state = SLOT_DONE;
+		/* The sink is woken for a batch, or when it holds up the
+		   reader or the end. */
+		if (p->sink_waiting) {
+			uint64_t ready = sinkable(p);
+			if (ready > 0 && (ready >= BATCH || p->producer_waiting ||
+					  p->producer_done))
+				pthread_cond_signal(&p->cond_sink);
+		}
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -338,6 +479,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 {
 	struct pipeline p;
 	struct pending pend;
+	struct slot *batch;
 	pthread_t producer, *workers;
 	pthread_attr_t attr;
 	unsigned jobs = run->jobs > 0 ? run->jobs : 1;
@@ -356,12 +498,15 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	memset(&p, 0, sizeof(p));
 	memset(&pend, 0, sizeof(pend));
 	p.run = run;
+	p.needs_body = mc_query_needs_body(run->query);
+	p.acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
 	p.window = (size_t)jobs * WINDOW_PER_JOB;
 	p.slots = mc_xcalloc(p.window, sizeof(*p.slots));
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond_producer, NULL);
 	pthread_cond_init(&p.cond_worker, NULL);
 	pthread_cond_init(&p.cond_sink, NULL);
+	pthread_cond_init(&p.cond_budget, NULL);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -386,14 +531,12 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 		goto out_free;
 	}
 
+	batch = mc_xcalloc(p.window, sizeof(*batch));
+	pthread_mutex_lock(&p.lock);
 	for (;;) {
-		struct slot *s, copy;
-		bool kept;
+		uint64_t n = sinkable(&p);
 
-		pthread_mutex_lock(&p.lock);
-		for (;;) {
-			if (p.sunk < p.produced && slot_of(&p, p.sunk)->state == SLOT_DONE)
-				break;
+		if (n == 0) {
 			if (p.producer_done && p.sunk == p.produced)
 				break;
 			struct timespec ts;
@@ -403,43 +546,55 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
+			p.sink_waiting = true;
 			pthread_cond_timedwait(&p.cond_sink, &p.lock, &ts);
+			p.sink_waiting = false;
 			pthread_mutex_unlock(&p.lock);
 			summary_r->seconds = mc_now() - start;
 			progress(run, summary_r, start, &last);
 			pthread_mutex_lock(&p.lock);
+			continue;
 		}
-		if (p.sunk == p.produced) {
-			pthread_mutex_unlock(&p.lock);
-			break;
+		/* Take every result that is ready, in order, at once. */
+		for (uint64_t i = 0; i < n; i++) {
+			struct slot *s = slot_of(&p, p.sunk + i);
+
+			batch[i] = *s;
+			/* The fake message lives inside the slot: point it
+			   at the copy, which outlives the slot's reuse. */
+			if (s->msg == &s->fake)
+				batch[i].msg = &batch[i].fake;
 		}
-		s = slot_of(&p, p.sunk);
-		copy = *s;
 		pthread_mutex_unlock(&p.lock);
 
-		/* The fake message lives inside the slot: point it at the
-		   copy, which outlives the slot's reuse. */
-		if (copy.msg == &s->fake)
-			copy.msg = &copy.fake;
-		kept = sink_one(&p, &copy, &pend, summary_r);
-		if (kept && copy.msg == &copy.fake)
-			abort();	/* fake messages never match */
-		const struct mc_store_ops *ops = run->store_ops[copy.store_index];
-		bool last_in_container = copy.msg == &copy.fake ||
-			ops->container_last(run->stores[copy.store_index], copy.msg);
-		if (!kept)
-			slot_release(run, &copy);
-		if (last_in_container)
-			flush_pending(run, &pend, summary_r);
+		for (uint64_t i = 0; i < n; i++) {
+			struct slot *copy = &batch[i];
+			bool kept = sink_one(&p, copy, &pend, summary_r);
+
+			if (kept && copy->msg == &copy->fake)
+				abort();	/* fake messages never match */
+			const struct mc_store_ops *ops = run->store_ops[copy->store_index];
+			bool last_in_container = copy->msg == &copy->fake ||
+				ops->container_last(run->stores[copy->store_index], copy->msg);
+			if (!kept)
+				slot_release(run, copy);
+			if (last_in_container)
+				flush_pending(run, &pend, summary_r);
+		}
 
 		pthread_mutex_lock(&p.lock);
-		memset(s, 0, sizeof(*s));
-		p.sunk++;
-		pthread_cond_signal(&p.cond_producer);
+		for (uint64_t i = 0; i < n; i++)
+			memset(slot_of(&p, p.sunk + i), 0, sizeof(struct slot));
+		p.sunk += n;
+		if (p.producer_waiting)
+			pthread_cond_signal(&p.cond_producer);
 		pthread_mutex_unlock(&p.lock);
 		summary_r->seconds = mc_now() - start;
 		progress(run, summary_r, start, &last);
+		pthread_mutex_lock(&p.lock);
 	}
+	pthread_mutex_unlock(&p.lock);
+	free(batch);
 	flush_pending(run, &pend, summary_r);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
@@ -455,6 +610,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	pthread_cond_destroy(&p.cond_producer);
 	pthread_cond_destroy(&p.cond_worker);
 	pthread_cond_destroy(&p.cond_sink);
+	pthread_cond_destroy(&p.cond_budget);
 	pthread_mutex_destroy(&p.lock);
 	free(p.slots);
 	return 0;

@@ -9,6 +9,7 @@
 /*	struct mc_query *mc_query_parse(text, &error)
 /*	void	mc_query_free(&query)
 /*	bool	mc_query_needs_engine(query)
+/*	bool	mc_query_needs_body(query)
 /*	const char *mc_query_text(query)
 /*	void	mc_query_eval(query, msg, facts, ops, engine, &match)
 /*	void	mc_match_clear(&match)
@@ -61,7 +62,10 @@
 /*	that cannot be known (MIME limit, engine limit or error) stays
 /*	unknown; if the answer depends on it, the message is not matched
 /*	and match->problem says why. A MIME term that the parts found
-/*	before a MIME limit already satisfy is true. mc_query_eval()
+/*	before a MIME limit already satisfy is true. Before the MIME walk,
+/*	an attachment: term whose glob has a literal run is false for a
+/*	message that holds the run nowhere and cannot spell a file name
+/*	in an encoded form; most messages are decided so. mc_query_eval()
 /*	overwrites *match_r (clear a previous result first); FACTS may
 /*	be NULL, then it uses facts of its own.
 /*
@@ -83,6 +87,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +131,7 @@ struct node {
 	char *value;		/* as given, unquoted (header: the TEXT) */
 	char *hname;		/* header: NAME */
 	bool glob;
+	char *literal;		/* attachment: what a name must contain */
 	struct needle nd;
 	unsigned char hash[32];
 	enum size_op op;
@@ -143,6 +149,7 @@ struct mc_query {
 	char *text;
 	bool needs_engine;
 	bool needs_mime;
+	bool has_literal;	/* an attachment term with a literal */
 };
 
 /* ------------------------------------------------------------------ */
@@ -172,6 +179,7 @@ static void node_free(struct node *n)
 	free(n->file);
 	free(n->value);
 	free(n->hname);
+	free(n->literal);
 	free(n->nd.ascii);
 	g_free(n->nd.folded);
 	free(n->sha256s);
@@ -200,6 +208,8 @@ static void scan_needs(const struct node *n, struct mc_query *q)
 			q->needs_engine = true;
 		else if (level == 2)
 			q->needs_mime = true;
+		if (n->literal != NULL)
+			q->has_literal = true;
 	}
 	for (size_t i = 0; i < n->nkids; i++)
 		scan_needs(n->kids[i], q);
@@ -450,6 +460,274 @@ static bool value_match(const struct node *t, const char *s)
 	if (t->glob)
 		return mc_glob_match(t->value, s);
 	return mc_memcasestr(s, strlen(s), t->value);
+}
+
+/* ------------------------------------------------------------------ */
+/* attachment: without the MIME walk                                  */
+/* ------------------------------------------------------------------ */
+
+/* Most messages of a store have no part whose name could match an
+   attachment: glob, and finding that out by walking and decoding
+   every part is most of the cost of such a query. A file name comes
+   from a Content-Type or Content-Disposition parameter, a uuencode
+   "begin" line, or the headers of an attached message, and as long
+   as nothing encodes it, the name's letters are in the message as
+   they are. So a term whose glob has a literal run ("invoice_" in
+   "invoice_*.zip") is false for a message that holds that run
+   nowhere, case aside, unless the message may spell a name in an
+   encoded form: RFC 2047 words or RFC 2231 parameters, quoted-pairs,
+   8-bit bytes or a bare CR in those fields, or a text/plain or
+   message/ entity with a transfer encoding (uuencoded files inside
+   text, attached messages in base64). Such a message is walked. */
+
+/* A set of characters at once; non-ASCII characters are left out
+   of runs (their bytes depend on charsets), and so is white space
+   (folding can put a line break before it). */
+static char *attachment_literal(const char *value, bool glob)
+{
+	const char *locale = setlocale(LC_CTYPE, NULL);
+	char *best = NULL, *cur = mc_xmalloc(strlen(value) + 1);
+	size_t best_len = 0, cur_len = 0;
+
+	/* fnmatch's case folding beyond ASCII (the Kelvin sign is a 'k'
+	   in a UTF-8 locale) would match names the bytes do not show. */
+	if (MB_CUR_MAX != 1 || locale == NULL ||
+	    (strcmp(locale, "C") != 0 && strcmp(locale, "POSIX") != 0)) {
+		free(cur);
+		return NULL;
+	}
+	for (const char *p = value;; p++) {
+		unsigned char c = (unsigned char)*p;
+		bool lit = c != '\0';
+
+		if (glob && (c == '*' || c == '?' || c == '['))
+			lit = false;
+		else if (glob && c == '\\') {
+			c = (unsigned char)*++p;
+			lit = c != '\0';
+		}
+		if (lit && (c <= ' ' || c >= 127))
+			lit = false;
+		if (lit) {
+			cur[cur_len++] = (char)g_ascii_tolower((gchar)c);
+			continue;
+		}
+		if (cur_len > best_len) {
+			free(best);
+			best = mc_xstrndup(cur, cur_len);
+			best_len = cur_len;
+		}
+		cur_len = 0;
+		/* After '[' (a set, or a literal '[' when unclosed) the
+		   rest is not worth telling apart. */
+		if (c == '\0' || (glob && c == '['))
+			break;
+	}
+	free(cur);
+	if (best_len < 3) {
+		free(best);
+		return NULL;
+	}
+	return best;
+}
+
+/* Where lower-case NEEDLE (LEN > 0 bytes) is in HAY, case aside, or
+   NULL. It looks for the needle's first character that is not a
+   letter (in mail, '_' '-' '.' are much rarer than letters), or for
+   both cases of its last letter. */
+static const unsigned char *mem_case_find(const unsigned char *hay, size_t n,
+					  const char *needle, size_t len)
+{
+	size_t k = len - 1;
+	const unsigned char *p = hay, *end = hay + n;
+
+	for (size_t i = 0; i < len; i++) {
+		if (!g_ascii_isalpha(needle[i])) {
+			k = i;
+			break;
+		}
+	}
+	unsigned char lo = (unsigned char)needle[k];
+	unsigned char up = (unsigned char)g_ascii_toupper((gchar)lo);
+	while ((size_t)(end - p) >= len - k) {
+		const unsigned char *a = memchr(p + k, lo, (size_t)(end - p) - k);
+		const unsigned char *b = up == lo ? NULL :
+			memchr(p + k, up, (size_t)(a != NULL ? a : end) - (size_t)(p + k));
+		const unsigned char *hit = b != NULL ? b : a;
+
+		if (hit == NULL || (size_t)(end - (hit - k)) < len)
+			return NULL;
+		if (g_ascii_strncasecmp((const char *)hit - k, needle, len) == 0)
+			return hit - k;
+		p = hit - k + 1;
+	}
+	return NULL;
+}
+
+static size_t field_end(const unsigned char *d, size_t n, size_t pos)
+{
+	for (;;) {
+		const unsigned char *nl = memchr(d + pos, '\n', n - pos);
+
+		if (nl == NULL)
+			return n;
+		pos = (size_t)(nl - d) + 1;
+		if (pos >= n || (d[pos] != ' ' && d[pos] != '\t'))
+			return pos;
+	}
+}
+
+/* Whether the value of a Content-Type or Content-Disposition field
+   may spell a parameter in a form other than its bytes. */
+static bool value_encoded(const unsigned char *v, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = v[i];
+
+		if (c >= 0x80 || c == '\0' || c == '*' || c == '\\' ||
+		    (c == '=' && i + 1 < len && v[i + 1] == '?') ||
+		    (c == '\r' && (i + 1 >= len || v[i + 1] != '\n')))
+			return true;
+	}
+	return false;
+}
+
+static bool token_is(const unsigned char *v, size_t len, const char *word)
+{
+	size_t wl = strlen(word);
+
+	return len == wl && g_ascii_strncasecmp((const char *)v, word, wl) == 0;
+}
+
+/* The field NAME ("content-type") at a line start in [FROM, TO) of
+   D: the offset of its value, or 0. */
+static size_t find_field(const unsigned char *d, size_t from, size_t to, const char *name)
+{
+	size_t nl = strlen(name);
+
+	for (size_t pos = from; pos < to;) {
+		const unsigned char *e = memchr(d + pos, '\n', to - pos);
+		size_t i = pos + nl;
+
+		if (to - pos > nl && g_ascii_strncasecmp((const char *)d + pos, name, nl) == 0) {
+			while (i < to && (d[i] == ' ' || d[i] == '\t'))
+				i++;
+			if (i < to && d[i] == ':')
+				return i + 1;
+		}
+		if (e == NULL)
+			break;
+		pos = (size_t)(e - d) + 1;
+	}
+	return 0;
+}
+
+/* The Content-Transfer-Encoding field at AT encodes the content of
+   its entity (not 7bit, 8bit, binary), and that entity is one whose
+   decoded content the walk looks into for names: text/plain (also
+   by default, or when its type is unusable), message/. Its header
+   block runs from the line after an empty line or a delimiter line
+   to the next empty line. */
+#define BLOCK_MAX (64 * 1024)
+static bool encoded_entity(const unsigned char *d, size_t n, size_t at, size_t value)
+{
+	size_t vend = field_end(d, n, value), i = value, start = at, end;
+
+	while (i < vend && (d[i] == ' ' || d[i] == '\t'))
+		i++;
+	size_t t = i;
+	while (i < vend && g_ascii_isalnum(d[i]))
+		i++;
+	bool identity = token_is(d + t, i - t, "7bit") || token_is(d + t, i - t, "8bit") ||
+		token_is(d + t, i - t, "binary");
+	while (i < vend && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+		i++;
+	if (identity && i == vend)
+		return false;
+	/* The entity's header block. */
+	while (start > 0) {
+		const unsigned char *prev;
+		size_t ps;
+
+		if (at - start > BLOCK_MAX)
+			return true;
+		prev = start >= 2 ? memrchr(d, '\n', start - 1) : NULL;
+		ps = prev != NULL ? (size_t)(prev - d) + 1 : 0;
+		if (start - ps <= 2 && (d[ps] == '\n' || d[ps] == '\r'))
+			break;	/* an empty line */
+		if (start - ps >= 2 && d[ps] == '-' && d[ps + 1] == '-')
+			break;	/* a delimiter line */
+		start = ps;
+	}
+	end = at;
+	for (;;) {
+		if (end - at > BLOCK_MAX)
+			return true;
+		if (end >= n || d[end] == '\n' || (d[end] == '\r' && end + 1 < n && d[end + 1] == '\n'))
+			break;
+		const unsigned char *nl = memchr(d + end, '\n', n - end);
+		end = nl != NULL ? (size_t)(nl - d) + 1 : n;
+	}
+	size_t ct = find_field(d, start, end, "content-type");
+	if (ct == 0)
+		return true;	/* text/plain, or message/rfc822 in a digest */
+	i = ct;
+	vend = field_end(d, n, ct);
+	while (i < vend && (d[i] == ' ' || d[i] == '\t' || d[i] == '\r' || d[i] == '\n'))
+		i++;
+	t = i;
+	while (i < vend && g_ascii_isalnum(d[i]))
+		i++;
+	size_t tl = i - t;
+	if (tl == 0 || token_is(d + t, tl, "message"))
+		return true;
+	if (!token_is(d + t, tl, "text"))
+		return false;
+	while (i < vend && (d[i] == ' ' || d[i] == '\t'))
+		i++;
+	if (i >= vend || d[i] != '/')
+		return true;	/* "text" alone is text/plain */
+	i++;
+	while (i < vend && (d[i] == ' ' || d[i] == '\t'))
+		i++;
+	t = i;
+	while (i < vend && (g_ascii_isalnum(d[i]) || d[i] == '-'))
+		i++;
+	return token_is(d + t, i - t, "plain") || i == t;
+}
+
+/* Whether a file name in the message at D may be spelt in other
+   bytes than its own (see above). */
+static bool names_may_be_encoded(const unsigned char *d, size_t n)
+{
+	const unsigned char *hit;
+	size_t pos = 0;
+
+	while ((hit = mem_case_find(d + pos, n - pos, "content-", 8)) != NULL) {
+		size_t at = (size_t)(hit - d), i = at + 8, name;
+
+		pos = at + 8;
+		if (at > 0 && d[at - 1] != '\n')
+			continue;
+		name = i;
+		while (i < n && d[i] > ' ' && d[i] < 127 && d[i] != ':')
+			i++;
+		size_t name_len = i - name;
+		while (i < n && (d[i] == ' ' || d[i] == '\t'))
+			i++;
+		if (i >= n || d[i] != ':')
+			continue;
+		i++;
+		if (token_is(d + name, name_len, "type") ||
+		    token_is(d + name, name_len, "disposition")) {
+			if (value_encoded(d + i, field_end(d, n, i) - i))
+				return true;
+		} else if (token_is(d + name, name_len, "transfer-encoding")) {
+			if (encoded_entity(d, n, at, i))
+				return true;
+		}
+	}
+	return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -725,6 +1003,8 @@ static struct node *parse_term(const char *text, size_t key_limit,
 	case T_FROM: case T_TO: case T_CC: case T_ATTACHMENT:
 		t->value = mc_xstrdup(value);
 		t->glob = has_glob_chars(value);
+		if (kind == T_ATTACHMENT)
+			t->literal = attachment_literal(value, t->glob);
 		break;
 	case T_SUBJECT: case T_MSGID: case T_BODY:
 		t->value = mc_xstrdup(value);
@@ -1403,6 +1683,11 @@ bool mc_query_needs_engine(const struct mc_query *query)
 	return query->needs_engine;
 }
 
+bool mc_query_needs_body(const struct mc_query *query)
+{
+	return query->needs_mime || query->needs_engine;
+}
+
 const char *mc_query_text(const struct mc_query *query)
 {
 	return query->text;
@@ -1439,6 +1724,8 @@ struct eval {
 	const struct mc_msg *msg;
 	struct mc_facts *facts;
 	int phase;		/* highest cost level known */
+	bool literals_only;	/* level 2 before the walk: literals only */
+	int names_encoded;	/* names_may_be_encoded(), -1 = not yet */
 
 	/* level 2 */
 	const struct mc_part *parts;
@@ -1631,6 +1918,17 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 
 	if (level > ev->phase)
 		return U;
+	if (ev->literals_only && level == 2) {
+		const struct mc_msg *m = ev->msg;
+
+		if (t->literal == NULL || m->data == NULL)
+			return U;
+		if (mem_case_find(m->data, m->size, t->literal, strlen(t->literal)) != NULL)
+			return U;
+		if (ev->names_encoded < 0)
+			ev->names_encoded = names_may_be_encoded(m->data, m->size);
+		return ev->names_encoded ? U : F;
+	}
 	switch (t->kind) {
 	case T_ALL:
 		return set_hit(h, MC_REASON_ALL, NULL);
@@ -1800,12 +2098,22 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 	ev.facts = facts;
 
 	ev.phase = 1;
+	ev.names_encoded = -1;
 	r = eval_node(&ev, query->root);
 	if (r == U && query->needs_mime) {
 		ev.phase = 2;
-		if (mc_facts_parts(facts, &ev.parts, &ev.nparts, &ev.walk_why) < 0)
-			ev.walk_failed = true;
-		r = eval_node(&ev, query->root);
+		if (query->has_literal) {
+			/* Maybe decided without the walk (see above); if so,
+			   the reasons are collected the same way. */
+			ev.literals_only = true;
+			r = eval_node(&ev, query->root);
+		}
+		if (r == U) {
+			ev.literals_only = false;
+			if (mc_facts_parts(facts, &ev.parts, &ev.nparts, &ev.walk_why) < 0)
+				ev.walk_failed = true;
+			r = eval_node(&ev, query->root);
+		}
 	}
 	if (r == U && query->needs_engine) {
 		ev.phase = 3;

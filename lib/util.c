@@ -82,6 +82,10 @@ void mc_limits_default(struct mc_limits *limits_r)
 	limits_r->max_mime_parts = 1000;
 	limits_r->max_mime_depth = 64;
 	limits_r->max_header_bytes = 1 << 20;
+	/* Scanning a mail message takes the engine a few times its size;
+	   this keeps two of the few-megabyte messages a store has from
+	   being scanned at once, and costs nothing for the rest. */
+	limits_r->max_bytes_in_flight = 8ULL << 20;
 }
 
 void mc_hex(const unsigned char *bin, size_t len, char *hex_out)

@@ -254,7 +254,9 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		}
 	}
 
-	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
+	/* The pipeline reads each message's body when the query needs it. */
+	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run,
+					 .heads_first = true };
 	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {

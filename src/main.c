@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -318,11 +319,27 @@ static int extract_globals(struct mc_global *g, int argc, char **argv)
 	return out;
 }
 
+/* glibc gives each thread that allocates its own arena, keeps what
+   is freed there, and raises its mmap threshold to the largest block
+   freed so far (up to 32 MB), so that after a few large messages every
+   worker's arena held tens of megabytes it never gave back, and the
+   process grew with the store. A fixed threshold keeps large blocks
+   (message bodies, decoded attachments, the engine's buffers) in
+   mappings of their own, returned when freed; a single arena keeps
+   one pool of spare memory instead of one per thread (each thread
+   still has its cache of small blocks, so they seldom contend). */
+static void memory_policy(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+	mallopt(M_ARENA_MAX, 1);
+}
+
 int main(int argc, char **argv)
 {
 	struct mc_global g;
 	int c;
 
+	memory_policy();
 	memset(&g, 0, sizeof(g));
 	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
 	g.state_dir = MC_DEFAULT_STATE_DIR;

@@ -60,6 +60,11 @@ struct mc_limits {
 	unsigned max_mime_parts;	/* MIME walk: parts per message */
 	unsigned max_mime_depth;	/* MIME walk: nesting depth */
 	size_t max_header_bytes;	/* header block size */
+	/* Pipeline: bytes of messages evaluated at once. A message that
+	   does not fit waits for others to finish (one always runs), so
+	   that workers do not hold several large messages, and the
+	   engine's work on each, at the same time. 0: no limit. */
+	uint64_t max_bytes_in_flight;
 };
 
 void mc_limits_default(struct mc_limits *limits_r);
@@ -100,7 +105,14 @@ struct mc_location {
    exactly as stored (for mbox: From_ line, body with its >From
    quoting, and the separating newline), which is what the quarantine
    keeps. data/size is the RFC 5322 message that is parsed and
-   scanned (for mbox: without the From_ line, with >From unquoted). */
+   scanned (for mbox: without the From_ line, with >From unquoted).
+
+   A store opened with heads_first may yield a message before its
+   body is read: raw and data are then NULL, size is still the whole
+   size, and head/head_size, when not NULL, are the first bytes of
+   data, at least its whole header block (up to and including the
+   empty line). The caller loads the rest with the store's load op
+   before it looks past the header block. */
 struct mc_msg {
 	uint64_t seq;			/* order within the run */
 	struct mc_location loc;
@@ -108,6 +120,8 @@ struct mc_msg {
 	size_t raw_size;
 	const unsigned char *data;
 	size_t size;
+	const unsigned char *head;
+	size_t head_size;
 	/* Set when the store could not read this message: it is
 	   reported as an error and never acted on. */
 	const char *read_error;
@@ -161,6 +175,12 @@ time_t mc_facts_date(struct mc_facts *facts);
    a MIME limit is reached or a multipart is truncated, else
    MC_VERDICT_CLEAN. *why_r says why (valid until mc_facts_free). */
 enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r);
+/* The part of mc_facts_check that needs only the header block:
+   MC_VERDICT_ERROR for an empty message or one without header
+   fields, else MC_VERDICT_CLEAN. For a query about headers alone,
+   whose answer no body can change. */
+enum mc_verdict_kind mc_facts_check_headers(struct mc_facts *facts,
+					    const char **why_r);
 /* Leaf MIME parts. Returns -1 when the MIME structure could not be
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
@@ -295,6 +315,9 @@ struct mc_query *mc_query_parse(const char *text, char **error_r);
 void mc_query_free(struct mc_query **query);
 /* Whether evaluation can need the detection engine at all. */
 bool mc_query_needs_engine(const struct mc_query *query);
+/* Whether evaluation can need more of a message than its header
+   block and its size (a MIME or engine term). */
+bool mc_query_needs_body(const struct mc_query *query);
 /* Canonical text of the query, for reports. */
 const char *mc_query_text(const struct mc_query *query);
 
@@ -357,6 +380,11 @@ struct mc_removal {
 struct mc_store_settings {
 	const struct mc_limits *limits;
 	bool dry_run;
+	/* Messages may be yielded with only their head in memory (see
+	   struct mc_msg); whoever takes them calls load when it needs
+	   more. Keeps what is in flight small, and a query about headers
+	   from reading whole messages. */
+	bool heads_first;
 };
 
 struct mc_store_ops {
@@ -379,6 +407,16 @@ struct mc_store_ops {
 		       const char *run_id, struct mc_removal *removals,
 		       size_t count);
 	void (*msg_free)(struct mc_store *store, struct mc_msg **msg);
+	/* Read the whole of a message yielded without its body (data
+	   NULL, no read_error): sets raw and data. Returns 0, or -1 with
+	   msg->read_error set (the message is then reported, never acted
+	   on). Thread-safe for different messages of one store; NULL
+	   when the store always yields whole messages. */
+	int (*load)(struct mc_store *store, struct mc_msg *msg);
+	/* Free the body that load read, keeping the head: for a message
+	   whose body is no longer needed while it waits to be reported.
+	   NULL when load is. */
+	void (*unload)(struct mc_store *store, struct mc_msg *msg);
 	void (*close)(struct mc_store **store);
 	/* Put a quarantined message back where it came from. */
 	int (*restore)(const struct mc_qentry *entry, const void *raw,

@@ -196,6 +196,7 @@ static struct maildir_store *maildir_new(const char *uri, const char *root,
 	struct maildir_store *s = mc_xcalloc(1, sizeof(*s));
 
 	mc_store_base_init(&s->base, &mc_store_maildir, uri, set, maildir_destroy);
+	s->base.load = mc_store_file_load;
 	s->rootfd = rootfd;
 	s->root = mc_xstrdup(root);
 	s->folderfd = s->subfd = -1;
@@ -327,8 +328,8 @@ static struct mc_msg *file_msg(struct maildir_store *s, const struct maildir_fol
 		return &m->msg;
 	}
 	mc_store_msg_stat(m, &st);
-	mc_store_msg_read(&s->base, m, fd, &st);
-	close(fd);
+	if (!mc_store_msg_read_head(&s->base, m, fd, &st))
+		close(fd);
 	return &m->msg;
 }
 
@@ -582,6 +583,8 @@ const struct mc_store_ops mc_store_maildir = {
 	.container_last = mc_store_container_last_op,
 	.remove = maildir_remove,
 	.msg_free = mc_store_msg_free_op,
+	.load = mc_store_load_op,
+	.unload = mc_store_unload_op,
 	.close = mc_store_close_op,
 	.restore = maildir_restore,
 };

@@ -27,15 +27,21 @@
 /*	with read_error naming the file and offset, never acted on, and
 /*	kept by every rewrite.
 /*
-/*	The file is read with plain reads into a window that holds one
-/*	message at a time, and looked at line by line, each byte once;
-/*	each yielded message gets its own buffer (a large one takes the
-/*	window itself, so its bytes are not copied again). Reading stops
-/*	at the size the file had when it was opened, and does not
-/*	change its atime. It is not mmap()ed:
-/*	a mail client that truncates the file while we read would turn
-/*	a mapping into SIGBUS. A message larger than max_message_size is
-/*	stepped over without being kept (see store.c).
+/*	The file is read with plain reads into a window small enough to
+/*	stay in the CPU cache, each byte once; only lines that start
+/*	with 'F' or '>' are looked at more closely (From_ lines, >From
+/*	quoting), found 32 bytes at a time. A message up to 16 kB is
+/*	kept whole as it is read. Of a larger one only its header block
+/*	is kept (heads first, see struct mc_msg): its body is read again
+/*	from the file, by whoever loads it, and must then still be the
+/*	same message (its From_ line, its size after unquoting, its
+/*	header block), or it is reported as changed. Without heads_first
+/*	that happens at once. Reading stops at the size the file had
+/*	when it was opened, and does not change its atime. It is not
+/*	mmap()ed: a mail client that truncates the file while we read
+/*	would turn a mapping into SIGBUS. A message larger than
+/*	max_message_size is stepped over without being kept (see
+/*	store.c).
 /*
 /*	Removal (all matched messages of the file at once): take the
 /*	dotlock and the fcntl lock (mbox_lock.c), check that the path
@@ -82,13 +88,25 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #include "store-private.h"
 #include "mbox_lock.h"
 
-#define CHUNK (256 * 1024)
+/* The read window: small enough to stay in the CPU cache, which
+   the kernel copies into and the splitter reads from. */
+#define WINDOW (256 * 1024)
+#define READ_MIN (64 * 1024)
 #define FROM_LINE_MAX 1024
+/* Bytes kept before the scan position: the empty line check. */
 #define SKIP_KEEP 16
+/* Items up to this size are taken whole as they are read. */
+#define WHOLE_MAX (16 * 1024)
+/* A header block longer than this is not kept apart: the message is
+   read whole when it is needed. */
+#define HEAD_MAX (64 * 1024)
 #define COPY_BUF (1024 * 1024)
 
 /* ------------------------------------------------------------------ */
@@ -161,53 +179,69 @@ bool mc_store_mbox_from_line(const unsigned char *line, size_t len)
 /* The splitter                                                       */
 /* ------------------------------------------------------------------ */
 
+/* Where the scan stands: at the start of a line, inside a line, or
+   inside the run of '>' that starts a line. */
+enum line_state { LN_START, LN_SKIP, LN_GT };
+
 struct mbox_reader {
 	int fd;
 	uint64_t limit;		/* read up to this offset */
-	uint64_t max_keep;	/* larger items are stepped over */
 	unsigned char *buf;
-	size_t cap, len;	/* buf[0..len) = file bytes from buf_off */
-	uint64_t buf_off;
+	size_t cap, len;	/* buf[lo..len) are file bytes */
+	size_t lo;
+	int64_t buf_off;	/* file offset of buf[0] */
 	uint64_t read_off;
 	bool eof, started, done;
 	/* The current item. */
-	size_t start;		/* its first byte in buf (unless skipping) */
 	uint64_t item_off;
 	bool garbage;		/* before the first From_ line */
-	bool skipping;		/* too large: bytes not kept */
-	bool quoted;		/* has a >From line */
-	size_t scan;		/* next line to look at, in buf */
-	bool mid_line;		/* scan is inside a long line */
+	bool keep_start;	/* buf holds it from its first byte */
+	size_t quoted;		/* its ">From " lines */
+	size_t scan;		/* next byte to look at, in buf */
+	enum line_state ln;
+	uint64_t fl_len;	/* its first line with the newline, 0 = not found yet */
+	uint64_t hscan;		/* file offset: the search for fl_len / head_end */
+	uint64_t head_end;	/* file offset after its header block, 0 = not found */
+	bool head_given_up;
+	unsigned char *head;	/* raw header block after the From_ line */
+	size_t head_len;
 };
 
 struct mbox_span {
 	uint64_t offset, length;
-	const unsigned char *bytes;	/* NULL when stepped over */
 	bool garbage;
-	bool quoted;		/* a ">From " line is in it */
 	bool last;
+	size_t quoted;		/* ">From " lines in data */
+	size_t data_skip;	/* raw bytes before data: the From_ line */
+	size_t data_trim;	/* raw bytes after data: the separator */
+	/* The whole item (valid until the next call), or NULL when only
+	   its head was kept. */
+	const unsigned char *bytes;
+	/* Its header block as stored (malloc()ed, the caller's), or NULL. */
+	unsigned char *head;
+	size_t head_len;
 };
 
-static void reader_init(struct mbox_reader *r, int fd, uint64_t limit,
-			uint64_t max_keep)
+static void reader_init(struct mbox_reader *r, int fd, uint64_t limit)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->limit = limit;
-	r->max_keep = max_keep;
-	r->cap = 2 * CHUNK;
-	r->buf = mc_xmalloc(r->cap);
+	r->cap = WINDOW;
+	r->buf = mc_store_buf_new(r->cap);
 }
 
 static void reader_deinit(struct mbox_reader *r)
 {
 	free(r->buf);
+	free(r->head);
 	r->buf = NULL;
+	r->head = NULL;
 }
 
 /* Drop the bytes before KEEP, make room, read more. Returns 1 when
-   bytes were read, 0 at the end, -1 on error. One byte of the buffer
-   is always left free (for a NUL after a handed-over message). */
+   bytes were read, 0 at the end, -1 on error. The kept bytes are
+   moved so that the read lands on a cache line boundary. */
 static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 {
 	ssize_t n;
@@ -215,18 +249,30 @@ static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 
 	if (r->eof)
 		return 0;
-	if (r->cap - r->len < CHUNK && keep > 0) {
-		memmove(r->buf, r->buf + keep, r->len - keep);
-		r->len -= keep;
-		r->buf_off += keep;
-		r->start = r->start >= keep ? r->start - keep : 0;
-		r->scan -= keep;
+	if (keep < r->lo)
+		keep = r->lo;
+	if (r->cap - r->len < READ_MIN) {
+		size_t kept = r->len - keep;
+		size_t pad = (64 - kept % 64) % 64;
+
+		if (pad + kept + READ_MIN > r->cap) {
+			size_t cap = r->cap * 2 > pad + kept + READ_MIN ? r->cap * 2 :
+				pad + kept + READ_MIN;
+			unsigned char *fresh = mc_store_buf_new(cap);
+
+			memcpy(fresh + pad, r->buf + keep, kept);
+			free(r->buf);
+			r->buf = fresh;
+			r->cap = cap;
+		} else {
+			memmove(r->buf + pad, r->buf + keep, kept);
+		}
+		r->buf_off += (int64_t)keep - (int64_t)pad;
+		r->scan = r->scan - keep + pad;
+		r->lo = pad;
+		r->len = pad + kept;
 	}
-	if (r->cap - r->len < CHUNK) {
-		r->cap = r->cap * 2 > r->len + CHUNK ? r->cap * 2 : r->len + CHUNK;
-		r->buf = mc_xrealloc(r->buf, r->cap);
-	}
-	want = r->cap - r->len - 1;
+	want = (r->cap - r->len) & ~(size_t)63;
 	if (r->limit - r->read_off < want)
 		want = (size_t)(r->limit - r->read_off);
 	if (want == 0) {
@@ -248,40 +294,215 @@ static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
 	return 1;
 }
 
-/* Does the line at LS (LL bytes) start the next item? Notes >From
-   quoting on the way. */
+/* The next line start in [P, E) whose line begins with 'F' or '>',
+   the only lines the splitter needs to look at (From_ lines, >From
+   quoting), or NULL. Mail has a line every 70 bytes or so; looking
+   at pairs of bytes 32 at a time instead of at each line is what
+   lets the splitter keep up with reading from the page cache. */
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("avx2")))
+static const unsigned char *find_candidate_avx2(const unsigned char *p,
+						const unsigned char *e)
+{
+	const __m256i nl = _mm256_set1_epi8('\n');
+	const __m256i f = _mm256_set1_epi8('F');
+	const __m256i gt = _mm256_set1_epi8('>');
+
+	for (; e - p >= 33; p += 32) {
+		__m256i a = _mm256_loadu_si256((const __m256i *)p);
+		__m256i b = _mm256_loadu_si256((const __m256i *)(p + 1));
+		__m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(a, nl),
+			_mm256_or_si256(_mm256_cmpeq_epi8(b, f), _mm256_cmpeq_epi8(b, gt)));
+		unsigned mask = (unsigned)_mm256_movemask_epi8(m);
+
+		if (mask != 0)
+			return p + __builtin_ctz(mask) + 1;
+	}
+	for (; e - p >= 2; p++) {
+		if (p[0] == '\n' && (p[1] == 'F' || p[1] == '>'))
+			return p + 1;
+	}
+	return NULL;
+}
+#endif
+
+static const unsigned char *find_candidate(const unsigned char *p,
+					   const unsigned char *e)
+{
+	const unsigned char *nl;
+
+#if defined(__x86_64__) && defined(__GNUC__)
+	if (__builtin_cpu_supports("avx2"))
+		return find_candidate_avx2(p, e);
+#endif
+	while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL && e - nl >= 2) {
+		if (nl[1] == 'F' || nl[1] == '>')
+			return nl + 1;
+		p = nl + 1;
+	}
+	return NULL;
+}
+
+/* Does the line at LS (LL bytes) start the next item? */
 static bool line_starts_item(struct mbox_reader *r, size_t ls, size_t ll)
 {
 	const unsigned char *line = r->buf + ls;
 
-	if (ll >= 5 && line[0] == 'F' && memcmp(line, "From ", 5) == 0) {
-		/* Inside a message, From_ follows an empty line. */
-		if (!r->garbage &&
-		    !(r->buf[ls - 1] == '\n' &&
-		      (r->buf[ls - 2] == '\n' || (r->buf[ls - 2] == '\r' && r->buf[ls - 3] == '\n'))))
-			return false;
-		return from_line_valid(line, ll);
-	}
-	if (line[0] == '>') {
-		size_t j = 1;
-
-		while (j < ll && line[j] == '>')
-			j++;
-		if (ll - j >= 5 && memcmp(line + j, "From ", 5) == 0)
-			r->quoted = true;
-	}
-	return false;
+	if (ll < 5 || memcmp(line, "From ", 5) != 0)
+		return false;
+	/* Inside a message, From_ follows an empty line. */
+	if (!r->garbage &&
+	    !(r->buf[ls - 1] == '\n' &&
+	      (r->buf[ls - 2] == '\n' || (r->buf[ls - 2] == '\r' && r->buf[ls - 3] == '\n'))))
+		return false;
+	return from_line_valid(line, ll);
 }
 
-/* The next item of the file: 1 with *span_r (its bytes valid until
-   the next call), 0 at the end, -1 on a read error. The file is
-   looked at line by line, each byte once. */
+/* Look at the lines from r->scan on. Returns 1 with *end_r when the
+   line at *end_r starts the next item, 0 when more bytes are needed
+   (or the end is reached). Counts >From lines on the way. */
+static int scan_lines(struct mbox_reader *r, size_t *end_r)
+{
+	while (r->scan < r->len) {
+		size_t ls = r->scan;
+
+		if (r->ln == LN_SKIP) {
+			const unsigned char *p = find_candidate(r->buf + ls, r->buf + r->len);
+
+			if (p == NULL) {
+				r->ln = r->buf[r->len - 1] == '\n' ? LN_START : LN_SKIP;
+				r->scan = r->len;
+				return 0;
+			}
+			r->scan = (size_t)(p - r->buf);
+			r->ln = LN_START;
+			continue;
+		}
+		if (r->ln == LN_GT) {
+			/* As unquote() sees it: '>'s, then "From ". */
+			while (r->scan < r->len && r->buf[r->scan] == '>')
+				r->scan++;
+			if (r->scan == r->len || (r->len - r->scan < 5 && !r->eof))
+				return 0;
+			if (r->len - r->scan >= 5 && memcmp(r->buf + r->scan, "From ", 5) == 0)
+				r->quoted++;
+			r->ln = LN_SKIP;
+			continue;
+		}
+		if (r->buf[ls] == '>') {
+			r->ln = LN_GT;
+			r->scan = ls + 1;
+			continue;
+		}
+		/* The item's own first line is never a boundary. */
+		if (r->buf[ls] == 'F' && (uint64_t)(r->buf_off + (int64_t)ls) != r->item_off) {
+			size_t avail = r->len - ls;
+			size_t max = avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX;
+			const unsigned char *nl = memchr(r->buf + ls, '\n', max);
+
+			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof)
+				return 0;
+			if (line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) : max)) {
+				*end_r = ls;
+				return 1;
+			}
+		}
+		/* Its own newline ends it. */
+		r->ln = LN_SKIP;
+	}
+	return 0;
+}
+
+static const unsigned char *at_off(const struct mbox_reader *r, uint64_t off)
+{
+	return r->buf + (size_t)((int64_t)off - r->buf_off);
+}
+
+/* Follow the current item's first line and header block over the
+   bytes looked at so far (up to buffer index UPTO), and stop keeping
+   its start once that is no longer needed: the header block is
+   copied out, and the body is only looked at, not kept (unless the
+   item is small enough to be taken whole). */
+static void item_progress(struct mbox_reader *r, size_t upto)
+{
+	uint64_t avail_end = (uint64_t)(r->buf_off + (int64_t)upto);
+
+	if (!r->keep_start)
+		return;
+	if (r->garbage) {
+		r->keep_start = false;
+		return;
+	}
+	if (r->fl_len == 0 && r->hscan < avail_end) {
+		const unsigned char *p = at_off(r, r->hscan);
+		const unsigned char *nl = memchr(p, '\n', (size_t)(avail_end - r->hscan));
+
+		if (nl != NULL) {
+			r->fl_len = r->hscan + (uint64_t)(nl - p) + 1 - r->item_off;
+			r->hscan = r->item_off + r->fl_len;
+		} else {
+			r->hscan = avail_end;
+		}
+	}
+	uint64_t head_limit = r->item_off + HEAD_MAX < avail_end ? r->item_off + HEAD_MAX :
+		avail_end;
+	while (r->fl_len != 0 && r->head_end == 0 && r->hscan < head_limit) {
+		const unsigned char *p = at_off(r, r->hscan);
+		size_t rem = (size_t)(head_limit - r->hscan);
+		const unsigned char *nl;
+
+		if (p[0] == '\n') {
+			r->head_end = r->hscan + 1;
+			break;
+		}
+		if (p[0] == '\r' && rem >= 2 && p[1] == '\n') {
+			r->head_end = r->hscan + 2;
+			break;
+		}
+		nl = memchr(p, '\n', rem);
+		if (nl == NULL || (p[0] == '\r' && rem < 2))
+			break;
+		r->hscan += (uint64_t)(nl - p) + 1;
+	}
+	if (r->head_end == 0 && avail_end - r->item_off > HEAD_MAX)
+		r->head_given_up = true;
+	if ((r->head_end == 0 && !r->head_given_up) || avail_end - r->item_off <= WHOLE_MAX)
+		return;
+	if (r->head_end != 0) {
+		uint64_t from = r->item_off + r->fl_len;
+
+		r->head_len = (size_t)(r->head_end - from);
+		r->head = mc_xmalloc(r->head_len + 1);
+		memcpy(r->head, at_off(r, from), r->head_len);
+	}
+	r->keep_start = false;
+}
+
+static void item_start(struct mbox_reader *r, uint64_t off, bool garbage)
+{
+	r->item_off = off;
+	r->garbage = garbage;
+	r->keep_start = true;
+	r->quoted = 0;
+	r->ln = LN_START;
+	r->fl_len = 0;
+	r->hscan = off;
+	r->head_end = 0;
+	r->head_given_up = false;
+	r->head = NULL;
+	r->head_len = 0;
+}
+
+/* The next item of the file: 1 with *span_r, 0 at the end, -1 on a
+   read error. Each byte is read once; only the lines that start
+   with 'F' or '>' are looked at more closely. */
 static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 		       char **error_r)
 {
 	size_t end = 0;
 	bool found = false;
 
+	memset(span_r, 0, sizeof(*span_r));
 	if (r->done)
 		return 0;
 	if (!r->started) {
@@ -294,163 +515,98 @@ static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
 			return 0;
 		}
 		r->started = true;
-		r->start = 0;
-		r->item_off = 0;
-		r->garbage = !mc_store_looks_mbox(r->buf, r->len);
+		item_start(r, 0, !mc_store_looks_mbox(r->buf, r->len));
 		r->scan = 0;
 	}
 	for (;;) {
-		bool need_more = false;
-
-		while (!need_more) {
-			const unsigned char *nl;
-			size_t ls = r->scan, avail, ll;
-
-			if (r->mid_line) {
-				nl = memchr(r->buf + ls, '\n', r->len - ls);
-				if (nl == NULL) {
-					r->scan = r->len;
-					need_more = true;
-				} else {
-					r->scan = (size_t)(nl - r->buf) + 1;
-					r->mid_line = false;
-				}
-				continue;
-			}
-			if (ls >= r->len) {
-				need_more = true;
-				continue;
-			}
-			avail = r->len - ls;
-			nl = memchr(r->buf + ls, '\n', avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX);
-			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof) {
-				need_more = true;
-				continue;
-			}
-			ll = nl != NULL ? (size_t)(nl - (r->buf + ls)) :
-				(avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX);
-			/* The item's own first line is never a boundary. */
-			if (r->buf_off + ls != r->item_off && line_starts_item(r, ls, ll)) {
-				end = ls;
-				found = true;
-				break;
-			}
-			if (nl != NULL)
-				r->scan = ls + ll + 1;
-			else {
-				r->scan = ls + ll;
-				r->mid_line = true;
-			}
-		}
+		found = scan_lines(r, &end) > 0;
 		if (found)
 			break;
+		item_progress(r, r->scan);
 		if (r->eof) {
 			end = r->len;
 			break;
 		}
-		if (!r->skipping && r->buf_off + r->len - r->item_off > r->max_keep)
-			r->skipping = true;
-		/* Stepping over a large item keeps only what the empty
-		   line check before the next line needs. */
-		size_t keep = r->start;
-		if (r->skipping)
-			keep = r->scan > SKIP_KEEP ? r->scan - SKIP_KEEP : 0;
+		size_t keep = r->keep_start ? (size_t)((int64_t)r->item_off - r->buf_off) :
+			r->scan > SKIP_KEEP ? r->scan - SKIP_KEEP : 0;
 		if (reader_fill(r, keep, error_r) < 0)
 			return -1;
 	}
+	item_progress(r, end);
+
+	uint64_t end_off = (uint64_t)(r->buf_off + (int64_t)end);
+	uint64_t length = end_off - r->item_off;
+	uint64_t fl = r->fl_len != 0 ? r->fl_len : length;
+	uint64_t body = length - fl;
+	const unsigned char *e = r->buf + end;
+
 	span_r->offset = r->item_off;
-	span_r->length = r->buf_off + end - r->item_off;
+	span_r->length = length;
 	span_r->garbage = r->garbage;
-	span_r->quoted = r->quoted;
-	span_r->bytes = r->skipping || span_r->length > r->max_keep ? NULL : r->buf + r->start;
 	span_r->last = !found;
+	span_r->quoted = r->quoted;
+	span_r->data_skip = (size_t)fl;
+	/* As the trailing empty line is dropped from data. */
+	if (body >= 2 && e[-1] == '\n' && e[-2] == '\n')
+		span_r->data_trim = 1;
+	else if (body >= 3 && e[-1] == '\n' && e[-2] == '\r' && e[-3] == '\n')
+		span_r->data_trim = 2;
+	if (r->keep_start)
+		span_r->bytes = at_off(r, r->item_off);
+	else if (r->head != NULL && r->head_end <= end_off - span_r->data_trim) {
+		span_r->head = r->head;
+		span_r->head_len = r->head_len;
+		r->head = NULL;
+	}
+	free(r->head);
+	r->head = NULL;
 	if (!found) {
 		r->done = true;
 		return 1;
 	}
-	r->start = end;
-	r->item_off = r->buf_off + end;
-	r->garbage = false;
-	r->skipping = false;
-	r->quoted = false;
+	item_start(r, end_off, false);
 	r->scan = end;
 	return 1;
 }
 
-/* A malloc()ed copy of the item just returned (SPAN), NUL-terminated;
-   *at_r is where its bytes start in it. A large item gets the read
-   buffer itself (the rest of the window moves to a new buffer), so
-   that the bytes of big messages are not copied once more. */
-static unsigned char *reader_take(struct mbox_reader *r, const struct mbox_span *span,
-				  size_t *at_r)
+/* Undo one level of >From quoting in the N bytes at IN, writing to OUT
+   (which may be IN). Returns the new length. */
+static size_t unquote(const unsigned char *in, size_t n, unsigned char *out)
 {
-	size_t at = (size_t)(span->bytes - r->buf), len = (size_t)span->length;
-	size_t rest = r->len - (at + len);
-	unsigned char *out;
-
-	if (len >= 65536 && len >= rest + at) {
-		size_t cap = 2 * CHUNK > rest + CHUNK ? 2 * CHUNK : rest + CHUNK;
-		unsigned char *fresh = mc_xmalloc(cap);
-
-		memcpy(fresh, r->buf + at + len, rest);
-		out = r->buf;
-		out[at + len] = '\0';	/* the free byte reader_fill keeps */
-		r->buf = fresh;
-		r->cap = cap;
-		r->buf_off += at + len;
-		r->len = rest;
-		/* After the last item there is nothing left to look at. */
-		r->start = r->start >= at + len ? r->start - (at + len) : 0;
-		r->scan = r->scan >= at + len ? r->scan - (at + len) : 0;
-		*at_r = at;
-		return out;
-	}
-	out = mc_xmalloc(len + 1);
-	memcpy(out, span->bytes, len);
-	out[len] = '\0';
-	*at_r = 0;
-	return out;
-}
-
-/* The RFC 5322 message inside an mbox item's raw bytes; QUOTED: a
-   ">From " line is in it, to be unquoted. */
-static void msg_set_data(struct mc_store_msg *m, bool quoted)
-{
-	const unsigned char *raw = m->msg.raw;
-	size_t n = m->msg.raw_size, start, end;
-	const unsigned char *nl = memchr(raw, '\n', n);
-
-	start = nl != NULL ? (size_t)(nl - raw) + 1 : n;
-	end = n;
-	if (end - start >= 2 && raw[end - 1] == '\n' && raw[end - 2] == '\n')
-		end -= 1;
-	else if (end - start >= 3 && raw[end - 1] == '\n' && raw[end - 2] == '\r' &&
-		 raw[end - 3] == '\n')
-		end -= 2;
-	if (!quoted) {
-		m->msg.data = raw + start;
-		m->msg.size = end - start;
-		return;
-	}
-	unsigned char *out = mc_xmalloc(end - start + 1);
 	size_t o = 0;
-	for (size_t i = start; i < end;) {
-		const unsigned char *next = memchr(raw + i, '\n', end - i);
-		size_t lend = next != NULL ? (size_t)(next - raw) + 1 : end;
+
+	for (size_t i = 0; i < n;) {
+		const unsigned char *next = memchr(in + i, '\n', n - i);
+		size_t lend = next != NULL ? (size_t)(next - in) + 1 : n;
 		size_t j = i;
 
-		while (j < lend && raw[j] == '>')
+		while (j < lend && in[j] == '>')
 			j++;
-		if (j > i && lend - j >= 5 && memcmp(raw + j, "From ", 5) == 0)
+		if (j > i && lend - j >= 5 && memcmp(in + j, "From ", 5) == 0)
 			i++;	/* drop one '>' */
-		memcpy(out + o, raw + i, lend - i);
+		memmove(out + o, in + i, lend - i);
 		o += lend - i;
 		i = lend;
 	}
-	out[o] = '\0';
-	m->databuf = out;
-	m->msg.data = out;
-	m->msg.size = o;
+	return o;
+}
+
+/* Set data from raw (as the splitter measured it). Returns the size
+   of data. */
+static size_t msg_set_data(struct mc_store_msg *m)
+{
+	const unsigned char *d = m->msg.raw + m->data_skip;
+	size_t n = m->msg.raw_size - m->data_skip - m->data_trim;
+
+	if (m->quoted == 0) {
+		m->msg.data = d;
+		return n;
+	}
+	m->databuf = mc_xmalloc(n + 1);
+	n = unquote(d, n, m->databuf);
+	m->databuf[n] = '\0';
+	m->msg.data = m->databuf;
+	return n;
 }
 
 /* ------------------------------------------------------------------ */
@@ -464,7 +620,8 @@ struct mbox_store {
 	char *path;		/* absolute */
 	char *user, *folder;
 	struct stat st;
-	int fd;			/* reading, -1 when done */
+	int fd;			/* read until the store goes: messages are
+				   loaded from it after they were yielded */
 	struct mbox_reader reader;
 	bool done;
 };
@@ -483,6 +640,8 @@ static void mbox_destroy(struct mc_store *store)
 	free(s->user);
 	free(s->folder);
 }
+
+static int mbox_load(struct mc_store *store, struct mc_store_msg *m);
 
 static int mbox_start(struct mbox_store *s, const char *uri,
 		      const struct mc_store_settings *set, int dirfd,
@@ -504,8 +663,8 @@ static int mbox_start(struct mbox_store *s, const char *uri,
 	   readers and login shells compare an mbox's atime to its mtime
 	   ("You have new mail"). Allowed to root and the owner. */
 	(void)fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NOATIME);
-	reader_init(&s->reader, s->fd, (uint64_t)s->st.st_size,
-		    s->base.limits.max_message_size);
+	reader_init(&s->reader, s->fd, (uint64_t)s->st.st_size);
+	s->base.load = mbox_load;
 	*store_r = &s->base;
 	return 0;
 }
@@ -569,6 +728,50 @@ int mc_store_mbox_open_sub(const struct mc_substore_spec *spec,
 	return mbox_start(s, spec->uri, set, dirfd, store_r, error_r);
 }
 
+/* Read the message M whose head only was kept: its raw bytes again,
+   from the file it was split from, which must still hold the same
+   message there. */
+static int mbox_load(struct mc_store *store, struct mc_store_msg *m)
+{
+	struct mbox_store *s = (struct mbox_store *)store;
+	size_t len = m->msg.raw_size, got = 0;
+	unsigned char *buf = mc_store_buf_new(len);
+
+	m->buf = buf;
+	m->msg.raw = buf;
+	while (got < len) {
+		ssize_t n = pread(s->fd, buf + got, len - got,
+				  (off_t)((uint64_t)m->msg.loc.offset + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			mc_store_msg_error(m, "%s: message at offset %lld: %s", s->path,
+					   (long long)m->msg.loc.offset,
+					   n < 0 ? strerror(errno) : "the mailbox shrank while being read");
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	buf[len] = '\0';
+	/* A mail client may have rewritten the mailbox since it was
+	   split: the bytes must still be that message. */
+	if (len < 5 || memcmp(buf, "From ", 5) != 0 || msg_set_data(m) != m->msg.size ||
+	    (m->msg.head != NULL && memcmp(m->msg.data, m->msg.head, m->msg.head_size) != 0)) {
+		mc_store_msg_error(m, "%s: message at offset %lld changed while being read",
+				   s->path, (long long)m->msg.loc.offset);
+		return -1;
+	}
+	return 0;
+}
+
+static void mbox_reading_done(struct mbox_store *s)
+{
+	s->done = true;
+	/* The window is not needed any more; the file is, for loads. */
+	reader_deinit(&s->reader);
+}
+
 static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error_r)
 {
 	struct mbox_store *s = (struct mbox_store *)store;
@@ -581,9 +784,7 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		return 0;
 	ret = reader_next(&s->reader, &span, &err);
 	if (ret == 0) {
-		s->done = true;
-		close(s->fd);
-		s->fd = -1;
+		mbox_reading_done(s);
 		return 0;
 	}
 	m = mc_store_msg_new(store, "mbox");
@@ -604,23 +805,39 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 					   (unsigned long long)span.offset,
 					   (unsigned long long)span.length,
 					   span.last ? "any" : "the first");
-		} else if (span.bytes == NULL) {
+		} else if (span.length > store->limits.max_message_size) {
 			/* Too large: reported unscanned by its size. */
 			m->msg.raw_size = m->msg.size = (size_t)span.length;
 		} else {
-			size_t at;
-
-			m->buf = reader_take(&s->reader, &span, &at);
-			m->msg.raw = m->buf + at;
+			m->data_skip = span.data_skip;
+			m->data_trim = span.data_trim;
+			m->quoted = span.quoted;
 			m->msg.raw_size = (size_t)span.length;
-			msg_set_data(m, span.quoted);
+			m->msg.size = m->msg.raw_size - m->data_skip - m->data_trim - m->quoted;
+			if (span.bytes != NULL) {
+				m->buf = mc_xmalloc(m->msg.raw_size + 1);
+				memcpy(m->buf, span.bytes, m->msg.raw_size);
+				m->buf[m->msg.raw_size] = '\0';
+				m->msg.raw = m->buf;
+				m->msg.size = msg_set_data(m);
+			} else {
+				m->lazy = true;
+				if (span.head != NULL) {
+					m->headbuf = span.head;
+					span.head = NULL;
+					m->msg.head = m->headbuf;
+					m->msg.head_size = m->quoted == 0 ? span.head_len :
+						unquote(m->headbuf, span.head_len, m->headbuf);
+					m->headbuf[m->msg.head_size] = '\0';
+				}
+				if (!store->heads_first)
+					mc_store_load_op(store, &m->msg);
+			}
 		}
 	}
-	if (span.last) {
-		s->done = true;
-		close(s->fd);
-		s->fd = -1;
-	}
+	free(span.head);
+	if (span.last)
+		mbox_reading_done(s);
 	*msg_r = &m->msg;
 	return 1;
 }
@@ -985,27 +1202,56 @@ static void fail_all(struct want *w, size_t count, const char *path, const char 
 	}
 }
 
-/* Find the wanted messages in the locked file. */
+/* Find the wanted messages in the locked file: split it again, and
+   hash the items that have the length of one wanted. */
 static int find_wanted(struct mbox_store *s, struct mbox_lock *lock, struct want *w,
 		       size_t count, char **error_r)
 {
 	struct mbox_reader r;
 	struct mbox_span span;
+	unsigned char *tmp = NULL;
+	size_t tmp_cap = 0;
 	int ret;
 
-	reader_init(&r, lock->fd, (uint64_t)lock->st.st_size, s->base.limits.max_message_size);
+	reader_init(&r, lock->fd, (uint64_t)lock->st.st_size);
 	while ((ret = reader_next(&r, &span, error_r)) > 0) {
+		const unsigned char *bytes = span.bytes;
 		unsigned char sha[32];
 		bool hashed = false;
 		size_t pick = count;
 
-		if (span.garbage || span.bytes == NULL)
+		free(span.head);
+		if (span.garbage)
 			continue;
 		for (size_t i = 0; i < count; i++) {
 			if (w[i].found || w[i].len != span.length)
 				continue;
+			if (!hashed && bytes == NULL) {
+				size_t got = 0;
+
+				if (span.length > tmp_cap) {
+					free(tmp);
+					tmp_cap = (size_t)span.length;
+					tmp = mc_xmalloc(tmp_cap);
+				}
+				while (got < span.length) {
+					ssize_t n = pread(lock->fd, tmp + got, (size_t)span.length - got,
+							  (off_t)(span.offset + got));
+					if (n < 0 && errno == EINTR)
+						continue;
+					if (n <= 0) {
+						if (n == 0)
+							errno = EIO;	/* shorter than it was */
+						ret = mc_error_errno(error_r, "read at offset %llu",
+								     (unsigned long long)span.offset);
+						goto out;
+					}
+					got += (size_t)n;
+				}
+				bytes = tmp;
+			}
 			if (!hashed) {
-				mc_sha256(span.bytes, (size_t)span.length, sha);
+				mc_sha256(bytes, (size_t)span.length, sha);
 				hashed = true;
 			}
 			if (memcmp(sha, w[i].sha, 32) != 0)
@@ -1022,6 +1268,8 @@ static int find_wanted(struct mbox_store *s, struct mbox_lock *lock, struct want
 			w[pick].at.len = span.length;
 		}
 	}
+out:
+	free(tmp);
 	reader_deinit(&r);
 	return ret < 0 ? -1 : 0;
 }
@@ -1260,6 +1508,8 @@ const struct mc_store_ops mc_store_mbox = {
 	.container_last = mc_store_container_last_op,
 	.remove = mbox_remove,
 	.msg_free = mc_store_msg_free_op,
+	.load = mc_store_load_op,
+	.unload = mc_store_unload_op,
 	.close = mc_store_close_op,
 	.restore = mbox_restore,
 };

@@ -38,14 +38,20 @@
 #include "mailcure/mailcure.h"
 #include "internal.h"
 
+struct mc_store_msg;
+
 struct mc_store {
 	const struct mc_store_ops *ops;
 	char *uri;			/* loc.store of every message */
 	struct mc_limits limits;
 	bool dry_run;
+	bool heads_first;
 	unsigned refs;			/* atomic */
 	/* Frees the implementation's state (not the base). */
 	void (*destroy)(struct mc_store *store);
+	/* Reads the body of a message yielded with its head only (any
+	   thread), or NULL. */
+	int (*load)(struct mc_store *store, struct mc_store_msg *m);
 };
 
 struct mc_store_msg {
@@ -61,6 +67,13 @@ struct mc_store_msg {
 	dev_t dev;			/* the file that was read */
 	ino_t ino;
 	bool container_last;
+	/* Yielded with its head only (heads_first): how to read the rest. */
+	bool lazy;
+	unsigned char *headbuf;		/* msg.head, owned */
+	int fd;				/* Maildir: the open file, or -1 */
+	size_t data_skip;		/* mbox: raw bytes before data (From_ line) */
+	size_t data_trim;		/* mbox: raw bytes after data (separator) */
+	size_t quoted;			/* mbox: ">From " lines in data */
 };
 
 /* Base object. */
@@ -75,6 +88,10 @@ void mc_store_unref(struct mc_store *store);
 struct mc_store_msg *mc_store_msg_new(struct mc_store *store, const char *kind);
 /* The generic msg_free and close ops. */
 void mc_store_msg_free_op(struct mc_store *store, struct mc_msg **msg);
+/* The generic load and unload ops: dispatched to the store that
+   yielded the message. */
+int mc_store_load_op(struct mc_store *store, struct mc_msg *msg);
+void mc_store_unload_op(struct mc_store *store, struct mc_msg *msg);
 void mc_store_close_op(struct mc_store **store);
 bool mc_store_container_last_op(struct mc_store *store, const struct mc_msg *msg);
 /* The store that yielded MSG. */
@@ -90,6 +107,21 @@ static inline struct mc_store *mc_store_of(const struct mc_msg *msg)
    read_error. */
 void mc_store_msg_read(struct mc_store *store, struct mc_store_msg *m, int fd,
 		       const struct stat *st);
+/* Read the file FD (ST from fstat) into M as mc_store_msg_read does,
+   or, when the store reads heads first and the file is larger than
+   a first read, only its head: the first bytes, up to at least the
+   end of the header block. Returns true when M keeps FD open to read
+   the rest later (the caller must not close it then). */
+bool mc_store_msg_read_head(struct mc_store *store, struct mc_store_msg *m,
+			    int fd, const struct stat *st);
+/* The load of a message read by mc_store_msg_read_head. */
+int mc_store_file_load(struct mc_store *store, struct mc_store_msg *m);
+/* A buffer for SIZE bytes and a NUL, aligned so that reads into it
+   are fast. */
+unsigned char *mc_store_buf_new(size_t size);
+/* Length of the header block at P (LEN bytes) through the first empty
+   line, or 0 when no empty line is in it. */
+size_t mc_store_header_end(const unsigned char *p, size_t len);
 /* Fill loc.uid/gid/mode/mtime and dev/ino from ST. */
 void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st);
 /* Set read_error (formatted). */

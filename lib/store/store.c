@@ -39,6 +39,11 @@
 /*	root (root reads its mail through an alias; a root-owned mailbox
 /*	is one an administrator made): then the path says whose it is.
 /*
+/*	A store opened with heads_first reads a file larger than 16 kB
+/*	only up to the end of its header block, keeps the file open, and
+/*	reads the rest when the message is loaded (mc_store_file_load);
+/*	past 256 files kept open at once, files are read whole again.
+/*
 /*	Messages larger than limits->max_message_size are yielded
 /*	without being read: raw and data are NULL and size is the size
 /*	of the message, which the pipeline reports as unscanned (never
@@ -168,6 +173,7 @@ void mc_store_base_init(struct mc_store *store, const struct mc_store_ops *ops,
 	else
 		mc_limits_default(&store->limits);
 	store->dry_run = set != NULL && set->dry_run;
+	store->heads_first = set != NULL && set->heads_first;
 	store->refs = 1;
 	store->destroy = destroy;
 }
@@ -199,7 +205,24 @@ struct mc_store_msg *mc_store_msg_new(struct mc_store *store, const char *kind)
 	m->msg.loc.uid = (uid_t)-1;
 	m->msg.loc.gid = (gid_t)-1;
 	m->container_last = true;
+	m->fd = -1;
 	return m;
+}
+
+/* Files that messages keep open to be read later (heads first). A
+   store reads ahead of the workers; with many workers that could be
+   more descriptors than the process may have, so past this many a
+   message is read whole at once instead. */
+#define HELD_FDS_MAX 256
+static unsigned held_fds;
+
+static void held_fd_close(struct mc_store_msg *m)
+{
+	if (m->fd >= 0) {
+		close(m->fd);
+		m->fd = -1;
+		__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
+	}
 }
 
 void mc_store_msg_free_op(struct mc_store *store, struct mc_msg **msgp)
@@ -211,6 +234,8 @@ void mc_store_msg_free_op(struct mc_store *store, struct mc_msg **msgp)
 		return;
 	*msgp = NULL;
 	owner = m->msg.store_priv;
+	held_fd_close(m);
+	free(m->headbuf);
 	free(m->buf);
 	free(m->databuf);
 	free(m->path);
@@ -237,6 +262,70 @@ bool mc_store_container_last_op(struct mc_store *store, const struct mc_msg *msg
 	return ((const struct mc_store_msg *)msg)->container_last;
 }
 
+int mc_store_load_op(struct mc_store *store, struct mc_msg *msg)
+{
+	struct mc_store_msg *m = (struct mc_store_msg *)msg;
+	struct mc_store *owner = mc_store_of(msg);
+
+	if (msg->read_error != NULL)
+		return -1;
+	if (msg->data != NULL)
+		return 0;
+	if (!m->lazy || owner == NULL || owner->load == NULL) {
+		mc_store_msg_error(m, "%s: message was not read", msg->loc.path);
+		return -1;
+	}
+	if (owner->load(owner, m) < 0) {
+		free(m->buf);
+		free(m->databuf);
+		m->buf = m->databuf = NULL;
+		msg->raw = msg->data = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void mc_store_unload_op(struct mc_store *store, struct mc_msg *msg)
+{
+	struct mc_store_msg *m = (struct mc_store_msg *)msg;
+
+	/* Only what can be read again is dropped. */
+	if (!m->lazy)
+		return;
+	free(m->buf);
+	free(m->databuf);
+	m->buf = m->databuf = NULL;
+	msg->raw = msg->data = NULL;
+}
+
+unsigned char *mc_store_buf_new(size_t size)
+{
+	void *p;
+
+	/* The kernel copies file data much faster to a destination on a
+	   cache line boundary than to malloc's 16-byte alignment. */
+	if (posix_memalign(&p, 64, size + 1) != 0)
+		abort();
+	return p;
+}
+
+size_t mc_store_header_end(const unsigned char *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		if (p[pos] == '\n')
+			return pos + 1;
+		if (p[pos] == '\r' && pos + 1 < len && p[pos + 1] == '\n')
+			return pos + 2;
+		const unsigned char *nl = memchr(p + pos, '\n', len - pos);
+		if (nl == NULL)
+			return 0;
+		pos = (size_t)(nl - p) + 1;
+	}
+	return 0;
+}
+
 void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st)
 {
 	m->msg.loc.uid = st->st_uid;
@@ -261,10 +350,36 @@ void mc_store_msg_error(struct mc_store_msg *m, const char *fmt, ...)
 	m->msg.read_error = s;
 }
 
+/* Read bytes [FROM, SIZE) of FD into BUF at the same offsets; a read
+   error or a file that shrank sets M's read_error. */
+static int read_range(int fd, unsigned char *buf, size_t from, size_t size,
+		      struct mc_store_msg *m)
+{
+	size_t got = from;
+
+	while (got < size) {
+		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mc_store_msg_error(m, "%s: read: %s", m->msg.loc.path, strerror(errno));
+			return -1;
+		}
+		if (n == 0) {
+			mc_store_msg_error(m, "%s: shrank while being read", m->msg.loc.path);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	buf[size] = '\0';
+	return 0;
+}
+
 void mc_store_msg_read(struct mc_store *store, struct mc_store_msg *m, int fd,
 		       const struct stat *st)
 {
-	size_t size = (size_t)st->st_size, got = 0;
+	size_t size = (size_t)st->st_size;
 
 	if ((uint64_t)st->st_size > store->limits.max_message_size) {
 		/* Not read: the pipeline reports it unscanned by size. */
@@ -273,30 +388,81 @@ void mc_store_msg_read(struct mc_store *store, struct mc_store_msg *m, int fd,
 	}
 	/* Exactly the size seen at open: a file that a user keeps
 	   appending to cannot make us read forever. */
-	m->buf = mc_xmalloc(size + 1);
-	while (got < size) {
-		ssize_t n = pread(fd, m->buf + got, size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mc_store_msg_error(m, "%s: read: %s", m->msg.loc.path, strerror(errno));
-			break;
-		}
-		if (n == 0) {
-			mc_store_msg_error(m, "%s: shrank while being read", m->msg.loc.path);
-			break;
-		}
-		got += (size_t)n;
-	}
-	if (m->read_error != NULL) {
+	m->buf = mc_store_buf_new(size);
+	if (read_range(fd, m->buf, 0, size, m) < 0) {
 		free(m->buf);
 		m->buf = NULL;
 		return;
 	}
-	m->buf[size] = '\0';
 	m->msg.raw = m->msg.data = m->buf;
 	m->msg.raw_size = m->msg.size = size;
+}
+
+/* The first read of a file read heads first; also what is read
+   whole at once. Most header blocks fit, and most short messages. */
+#define HEAD_READ (16 * 1024)
+/* A header block not ended within this many bytes: the file is read
+   whole instead. */
+#define HEAD_MAX (256 * 1024)
+
+bool mc_store_msg_read_head(struct mc_store *store, struct mc_store_msg *m,
+			    int fd, const struct stat *st)
+{
+	size_t size = (size_t)st->st_size, n = HEAD_READ;
+	unsigned char *head;
+
+	if (!store->heads_first || size <= HEAD_READ ||
+	    (uint64_t)st->st_size > store->limits.max_message_size) {
+		mc_store_msg_read(store, m, fd, st);
+		return false;
+	}
+	if (__atomic_add_fetch(&held_fds, 1, __ATOMIC_RELAXED) > HELD_FDS_MAX) {
+		__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
+		mc_store_msg_read(store, m, fd, st);
+		return false;
+	}
+	for (;;) {
+		head = mc_store_buf_new(n);
+		if (read_range(fd, head, 0, n, m) < 0) {
+			free(head);
+			__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
+			return false;
+		}
+		if (mc_store_header_end(head, n) > 0)
+			break;
+		free(head);
+		if (n >= HEAD_MAX || n * 4 >= size) {
+			__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
+			mc_store_msg_read(store, m, fd, st);
+			return false;
+		}
+		n *= 4;
+	}
+	m->headbuf = head;
+	m->msg.head = head;
+	m->msg.head_size = n;
+	m->msg.raw_size = m->msg.size = size;
+	m->fd = fd;
+	m->lazy = true;
+	return true;
+}
+
+int mc_store_file_load(struct mc_store *store, struct mc_store_msg *m)
+{
+	size_t size = m->msg.size;
+	unsigned char *buf = mc_store_buf_new(size);
+
+	memcpy(buf, m->msg.head, m->msg.head_size);
+	if (m->fd < 0 || read_range(m->fd, buf, m->msg.head_size, size, m) < 0) {
+		if (m->msg.read_error == NULL)
+			mc_store_msg_error(m, "%s: message was not read", m->msg.loc.path);
+		free(buf);
+		return -1;
+	}
+	m->buf = buf;
+	m->msg.raw = m->msg.data = buf;
+	m->msg.raw_size = size;
+	return 0;
 }
 
 int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,

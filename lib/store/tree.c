@@ -21,6 +21,12 @@
 /*	mailbox is a store of its own (maildir.c, mbox.c) that the tree
 /*	dispatches remove(), container_last() and msg_free() to.
 /*
+/*	With heads_first, two reader threads of the tree's own read the
+/*	next mailboxes of the walk ahead, each into a bounded queue, and
+/*	next() hands their messages over in walk order: one thread alone
+/*	could not split mboxes as fast as the workers take them when the
+/*	query is about headers.
+/*
 /*	Left out: dot directories (other than Maildirs), lock files,
 /*	Dovecot's files, empty files, anything that is not a directory
 /*	or a regular file, and a mailcure quarantine (a directory with
@@ -36,6 +42,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,11 +51,49 @@
 #include "store-private.h"
 
 #define TREE_DEPTH_MAX 8
+/* Read-ahead (heads first only): reader threads, mailboxes open at
+   once, and what each mailbox's queue may hold. */
+#define AHEAD_READERS 2
+#define AHEAD_JOBS 4
+#define JOB_MSGS 256
+#define JOB_BYTES (4U << 20)
+/* Messages handed over under one lock, and how many make it worth
+   waking next() for. */
+#define TAKE_BATCH 32
+#define TAKE_WAKE 16
 
 struct tree_dir {
 	int fd;
 	DIR *dir;
 	char *abs;
+};
+
+/* One mailbox of the walk (or an item of the walk itself) and what
+   a reader read of it so far. */
+struct job {
+	struct job *next;
+	struct mc_store *store;
+	char *path;
+	struct mc_msg *item;
+	struct mc_msg **queue;		/* ring of JOB_MSGS */
+	size_t first, count, bytes;
+	bool claimed;			/* a reader is on it */
+	bool done;
+	int ret;			/* < 0: reading failed, with err */
+	char *err;
+};
+
+struct ahead {
+	pthread_t threads[AHEAD_READERS];
+	unsigned running;
+	pthread_mutex_t lock;		/* everything below, and the walk */
+	pthread_cond_t cond_reader;	/* a job or room in a queue */
+	pthread_cond_t cond_taker;	/* messages for next() */
+	struct job *head, *tail;
+	unsigned jobs;
+	bool walk_done;
+	bool taker_waiting;
+	bool quit;
 };
 
 struct tree_store {
@@ -60,14 +105,23 @@ struct tree_store {
 	unsigned depth;
 	struct mc_store *cur;		/* the mailbox being read */
 	char *cur_path;
+	struct ahead ahead;
+	struct mc_msg *taken[TAKE_BATCH];	/* from the readers, in order */
+	size_t taken_first, taken_count;
 	struct mc_limits limits;
 	struct mc_store_settings set;
 };
+
+static void ahead_stop(struct tree_store *t);
 
 static void tree_destroy(struct mc_store *store)
 {
 	struct tree_store *t = (struct tree_store *)store;
 
+	ahead_stop(t);
+	pthread_mutex_destroy(&t->ahead.lock);
+	pthread_cond_destroy(&t->ahead.cond_reader);
+	pthread_cond_destroy(&t->ahead.cond_taker);
 	while (t->depth > 0) {
 		struct tree_dir *d = &t->stack[--t->depth];
 		closedir(d->dir);
@@ -117,10 +171,14 @@ static int tree_open(const char *uri, const char *path,
 		return -1;
 	}
 	t = mc_xcalloc(1, sizeof(*t));
+	pthread_mutex_init(&t->ahead.lock, NULL);
+	pthread_cond_init(&t->ahead.cond_reader, NULL);
+	pthread_cond_init(&t->ahead.cond_taker, NULL);
 	mc_store_base_init(&t->base, &mc_store_tree, uri, set, tree_destroy);
 	t->limits = t->base.limits;
 	t->set.limits = &t->limits;
 	t->set.dry_run = t->base.dry_run;
+	t->set.heads_first = t->base.heads_first;
 	t->root = abs;
 	t->rootfd = fd;
 	if (mc_store_is_maildir_at(fd, "."))
@@ -197,10 +255,11 @@ static bool looks_mbox_file(int dirfd, const char *name)
 	return mc_store_mbox_from_line(buf, nl != NULL ? (size_t)(nl - buf) : (size_t)n);
 }
 
-/* Open the mailbox NAME in D as the current sub-store. Returns an
-   error item, or NULL. */
+/* Open the mailbox NAME in D. Returns NULL with *store_r and *path_r
+   set, or an error item. */
 static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *dirabs,
-				   const char *name, bool maildir, const struct stat *st)
+				   const char *name, bool maildir, const struct stat *st,
+				   struct mc_store **store_r, char **path_r)
 {
 	struct mc_substore_spec spec;
 	char *abs = strcmp(dirabs, "/") == 0 ? mc_xasprintf("/%s", name) :
@@ -221,13 +280,13 @@ static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *
 	spec.abs_path = abs;
 	spec.user = user;
 	spec.folder = folder;
-	ret = maildir ? mc_store_maildir_open_sub(&spec, &t->set, &t->cur, &err) :
-		mc_store_mbox_open_sub(&spec, &t->set, &t->cur, &err);
+	ret = maildir ? mc_store_maildir_open_sub(&spec, &t->set, store_r, &err) :
+		mc_store_mbox_open_sub(&spec, &t->set, store_r, &err);
 	if (ret < 0)
 		item = tree_error(t, maildir ? "maildir" : "mbox", abs, err);
 	else {
-		free(t->cur_path);
-		t->cur_path = mc_xstrdup(abs);
+		*path_r = abs;
+		abs = NULL;
 	}
 	free(err);
 	free(abs);
@@ -236,51 +295,20 @@ static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *
 	return item;
 }
 
-static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error_r)
+/* The next thing of the walk below the root: 1 with a mailbox in
+   *store_r and *path_r, or with an item of its own in *msg_r; 0 at
+   the end. */
+static int walk_next(struct tree_store *t, struct mc_msg **msg_r,
+		     struct mc_store **store_r, char **path_r)
 {
-	struct tree_store *t = (struct tree_store *)store;
-
-	if (t->root_maildir) {
-		struct stat st;
-
-		t->root_maildir = false;
-		if (fstat(t->rootfd, &st) == 0) {
-			char *dir = mc_path_dir(t->root);
-			const char *base = mc_path_base(t->root);
-			int dirfd = mc_open_dir_path(dir, NULL);
-
-			if (dirfd >= 0) {
-				struct mc_msg *item = open_mailbox(t, dirfd, dir, base, true, &st);
-				close(dirfd);
-				free(dir);
-				if (item != NULL) {
-					*msg_r = item;
-					return 1;
-				}
-			} else
-				free(dir);
-		}
-	}
+	*msg_r = NULL;
+	*store_r = NULL;
 	for (;;) {
 		struct tree_dir *d;
 		struct dirent *de;
 		struct stat st;
 		char *err = NULL;
 
-		if (t->cur != NULL) {
-			int ret = t->cur->ops->next(t->cur, msg_r, &err);
-
-			if (ret > 0)
-				return 1;
-			t->cur->ops->close(&t->cur);
-			if (ret < 0) {
-				*msg_r = tree_error(t, "tree", t->cur_path, err != NULL ? err :
-						    "cannot be read any further");
-				free(err);
-				return 1;
-			}
-			continue;
-		}
 		if (t->depth == 0)
 			return 0;
 		d = &t->stack[t->depth - 1];
@@ -309,12 +337,9 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		}
 		if (S_ISDIR(st.st_mode)) {
 			if (mc_store_is_maildir_at(d->fd, name)) {
-				struct mc_msg *item = open_mailbox(t, d->fd, d->abs, name, true, &st);
-				if (item != NULL) {
-					*msg_r = item;
-					return 1;
-				}
-				continue;
+				*msg_r = open_mailbox(t, d->fd, d->abs, name, true, &st,
+						      store_r, path_r);
+				return 1;
 			}
 			if (name[0] == '.' || t->depth >= TREE_DEPTH_MAX ||
 			    is_quarantine(d->fd, name))
@@ -334,11 +359,284 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		if (!S_ISREG(st.st_mode) || st.st_size == 0 || skipped_file(name) ||
 		    !looks_mbox_file(d->fd, name))
 			continue;
-		struct mc_msg *item = open_mailbox(t, d->fd, d->abs, name, false, &st);
-		if (item != NULL) {
-			*msg_r = item;
+		*msg_r = open_mailbox(t, d->fd, d->abs, name, false, &st, store_r, path_r);
+		return 1;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Read-ahead                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Reading one mailbox is one thread's work: splitting an mbox or
+   opening a Maildir's files goes as fast as one CPU can look at the
+   bytes, and with a query about headers the workers wait for it.
+   When messages are read heads first (so that what waits is small),
+   reader threads of the tree's own take the mailboxes in the order
+   of the walk, a few at a time, each into a bounded queue of its
+   own, and next() hands their messages over in that order. */
+
+static size_t msg_bytes(const struct mc_msg *msg)
+{
+	return msg->raw != NULL ? msg->raw_size : msg->head_size;
+}
+
+static void job_free(struct job *job)
+{
+	for (; job->count > 0; job->count--) {
+		struct mc_msg *msg = job->queue[job->first];
+
+		job->first = (job->first + 1) % JOB_MSGS;
+		mc_store_msg_free_op(mc_store_of(msg), &msg);
+	}
+	if (job->item != NULL)
+		mc_store_msg_free_op(mc_store_of(job->item), &job->item);
+	if (job->store != NULL)
+		job->store->ops->close(&job->store);
+	free(job->queue);
+	free(job->path);
+	free(job->err);
+	free(job);
+}
+
+/* With the lock held: the walk's next mailbox (or item of its own)
+   as a new job at the end; false at the end of the walk. */
+static bool ahead_walk(struct tree_store *t)
+{
+	struct ahead *a = &t->ahead;
+	struct job *job = mc_xcalloc(1, sizeof(*job));
+
+	if (walk_next(t, &job->item, &job->store, &job->path) == 0) {
+		free(job);
+		a->walk_done = true;
+		if (a->taker_waiting)
+			pthread_cond_signal(&a->cond_taker);
+		return false;
+	}
+	if (job->store != NULL)
+		job->queue = mc_xcalloc(JOB_MSGS, sizeof(*job->queue));
+	else
+		job->done = true;
+	if (a->tail != NULL)
+		a->tail->next = job;
+	else
+		a->head = job;
+	a->tail = job;
+	a->jobs++;
+	return true;
+}
+
+/* With the lock held: wake next() if it waits for JOB. */
+static void ahead_wake_taker(struct ahead *a, const struct job *job)
+{
+	if (a->taker_waiting && job == a->head &&
+	    (job->count >= TAKE_WAKE || job->done || job->bytes >= JOB_BYTES))
+		pthread_cond_signal(&a->cond_taker);
+}
+
+static void *ahead_main(void *context)
+{
+	struct tree_store *t = context;
+	struct ahead *a = &t->ahead;
+
+	pthread_mutex_lock(&a->lock);
+	while (!a->quit) {
+		struct job *job = a->head;
+
+		while (job != NULL && (job->claimed || job->store == NULL))
+			job = job->next;
+		if (job == NULL) {
+			if (a->jobs < AHEAD_JOBS && !a->walk_done) {
+				ahead_walk(t);
+				if (a->tail != NULL)
+					ahead_wake_taker(a, a->tail);
+				continue;
+			}
+			pthread_cond_wait(&a->cond_reader, &a->lock);
+			continue;
+		}
+		job->claimed = true;
+		while (!a->quit && !job->done) {
+			struct mc_msg *msg = NULL;
+			char *err = NULL;
+			int ret;
+
+			if (job->count == JOB_MSGS || job->bytes >= JOB_BYTES) {
+				pthread_cond_wait(&a->cond_reader, &a->lock);
+				continue;
+			}
+			pthread_mutex_unlock(&a->lock);
+			ret = job->store->ops->next(job->store, &msg, &err);
+			pthread_mutex_lock(&a->lock);
+			if (ret > 0) {
+				job->queue[(job->first + job->count) % JOB_MSGS] = msg;
+				job->count++;
+				job->bytes += msg_bytes(msg);
+			} else {
+				job->done = true;
+				job->ret = ret;
+				job->err = err;
+			}
+			ahead_wake_taker(a, job);
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+/* Start the readers; false when not even one could be started. */
+static bool ahead_start(struct tree_store *t)
+{
+	struct ahead *a = &t->ahead;
+
+	for (; a->running < AHEAD_READERS; a->running++) {
+		if (pthread_create(&a->threads[a->running], NULL, ahead_main, t) != 0)
+			break;
+	}
+	return a->running > 0;
+}
+
+/* The next message in walk order from the readers' queues: 1 with
+   *msg_r, 0 at the end of the walk. */
+static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
+{
+	struct ahead *a = &t->ahead;
+
+	if (t->taken_first < t->taken_count) {
+		*msg_r = t->taken[t->taken_first++];
+		return 1;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		struct job *job = a->head;
+
+		if (job == NULL && a->walk_done) {
+			pthread_mutex_unlock(&a->lock);
+			return 0;
+		}
+		if (job != NULL && job->count > 0) {
+			/* Take what is there at once: one lock for many. */
+			bool was_full = job->count == JOB_MSGS || job->bytes >= JOB_BYTES;
+
+			t->taken_first = t->taken_count = 0;
+			while (job->count > 0 && t->taken_count < TAKE_BATCH) {
+				struct mc_msg *msg = job->queue[job->first];
+
+				job->first = (job->first + 1) % JOB_MSGS;
+				job->count--;
+				job->bytes -= msg_bytes(msg);
+				t->taken[t->taken_count++] = msg;
+			}
+			if (was_full)
+				pthread_cond_broadcast(&a->cond_reader);
+			pthread_mutex_unlock(&a->lock);
+			*msg_r = t->taken[t->taken_first++];
 			return 1;
 		}
+		if (job != NULL && job->done) {
+			struct mc_msg *item = job->item;
+
+			a->head = job->next;
+			if (a->head == NULL)
+				a->tail = NULL;
+			a->jobs--;
+			/* Room for another mailbox. */
+			pthread_cond_broadcast(&a->cond_reader);
+			pthread_mutex_unlock(&a->lock);
+			job->item = NULL;
+			if (item == NULL && job->ret < 0)
+				item = tree_error(t, "tree", job->path, job->err != NULL ?
+						  job->err : "cannot be read any further");
+			job_free(job);
+			if (item != NULL) {
+				*msg_r = item;
+				return 1;
+			}
+			pthread_mutex_lock(&a->lock);
+			continue;
+		}
+		a->taker_waiting = true;
+		pthread_cond_broadcast(&a->cond_reader);
+		pthread_cond_wait(&a->cond_taker, &a->lock);
+		a->taker_waiting = false;
+	}
+}
+
+static void ahead_stop(struct tree_store *t)
+{
+	struct ahead *a = &t->ahead;
+
+	if (a->running > 0) {
+		pthread_mutex_lock(&a->lock);
+		a->quit = true;
+		pthread_cond_broadcast(&a->cond_reader);
+		pthread_mutex_unlock(&a->lock);
+		for (unsigned i = 0; i < a->running; i++)
+			pthread_join(a->threads[i], NULL);
+		a->running = 0;
+	}
+	while (a->head != NULL) {
+		struct job *job = a->head;
+
+		a->head = job->next;
+		job_free(job);
+	}
+	a->tail = NULL;
+	a->jobs = 0;
+	for (; t->taken_first < t->taken_count; t->taken_first++)
+		mc_store_msg_free_op(mc_store_of(t->taken[t->taken_first]),
+				     &t->taken[t->taken_first]);
+}
+
+static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error_r)
+{
+	struct tree_store *t = (struct tree_store *)store;
+
+	if (t->root_maildir) {
+		struct stat st;
+
+		t->root_maildir = false;
+		if (fstat(t->rootfd, &st) == 0) {
+			char *dir = mc_path_dir(t->root);
+			const char *base = mc_path_base(t->root);
+			int dirfd = mc_open_dir_path(dir, NULL);
+
+			if (dirfd >= 0) {
+				struct mc_msg *item = open_mailbox(t, dirfd, dir, base, true, &st,
+								   &t->cur, &t->cur_path);
+				close(dirfd);
+				free(dir);
+				if (item != NULL) {
+					*msg_r = item;
+					return 1;
+				}
+			} else
+				free(dir);
+		}
+	}
+	for (;;) {
+		char *err = NULL;
+
+		if (t->cur != NULL) {
+			int ret = t->cur->ops->next(t->cur, msg_r, &err);
+
+			if (ret > 0)
+				return 1;
+			t->cur->ops->close(&t->cur);
+			if (ret < 0) {
+				*msg_r = tree_error(t, "tree", t->cur_path, err != NULL ? err :
+						    "cannot be read any further");
+				free(err);
+				return 1;
+			}
+			continue;
+		}
+		if (t->base.heads_first && (t->ahead.running > 0 || ahead_start(t)))
+			return ahead_next(t, msg_r);
+		if (walk_next(t, msg_r, &t->cur, &t->cur_path) == 0)
+			return 0;
+		if (*msg_r != NULL)
+			return 1;
 	}
 	(void)error_r;
 }
@@ -374,6 +672,7 @@ static void tree_close(struct mc_store **storep)
 
 	if (t == NULL)
 		return;
+	ahead_stop(t);
 	if (t->cur != NULL)
 		t->cur->ops->close(&t->cur);
 	mc_store_close_op(storep);
@@ -405,6 +704,8 @@ const struct mc_store_ops mc_store_tree = {
 	.container_last = tree_container_last,
 	.remove = tree_remove,
 	.msg_free = mc_store_msg_free_op,
+	.load = mc_store_load_op,
+	.unload = mc_store_unload_op,
 	.close = tree_close,
 	.restore = tree_restore,
 };

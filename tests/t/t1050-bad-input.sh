@@ -14,7 +14,9 @@
 #	"mailbox clean" must report each bad message as unscanned or as
 #	an error with a reason, exit 2, not crash (no signal, no
 #	sanitizer report), keep every bad message where it was, and still
-#	quarantine the infected message.
+#	quarantine the infected message. A query about headers alone
+#	matches the broken messages by their headers: no body can change
+#	its answer.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3 base64
@@ -151,6 +153,29 @@ done
 mc_cure --json --max-message-size 200k mailbox find -s "maildir:$md" -s "mbox:$mbox"
 crashed "$MC_RC" || true
 mc_expect_rc 2 "mailbox find over bad input"
+
+# A query about headers alone: no body can change its answer, so the
+# truncated message and those over a MIME limit are neither unscanned
+# nor errors: they match by their From. What is no mail message,
+# or too large to be read, is still reported.
+mc_cure --json --max-message-size 200k mailbox find -s "maildir:$md" -s "mbox:$mbox" \
+	'from:bad@example.com'
+crashed "$MC_RC" || true
+mc_expect_rc 2 "a header query over bad input"
+mc_assert_eq "multipartdeep
+multipartdeep
+parts5000
+parts5000
+rfc822deep
+rfc822deep
+truncated
+truncated" "$(mc_events "$MC_OUT" match subject | sort)" "header query matches"
+mc_assert_eq "error 4
+unscanned 2" "$(mc_json "$MC_OUT" '
+import collections
+c = collections.Counter(e["event"] for e in events if e.get("event") in ("error", "unscanned"))
+for k in sorted(c):
+    print(k, c[k])')" "header query: errors (garbage, empty, FIFO, directory) and unscanned (too large)"
 
 # --- unreadable, as an unprivileged user ---
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&

@@ -7,14 +7,17 @@
 /*	Pins how mailbox owners and folders are named from paths and
 /*	owners; what a Maildir message reports (folder, new/cur, flags,
 /*	owner, mode, mtime) and what is left out (tmp/, dot files,
-/*	Dovecot's files); that a symlink, a hard link or a FIFO in cur/,
+/*	Dovecot's files); reading heads first (a large message's head,
+/*	loaded through the file it was opened as); that a symlink, a
+/*	hard link or a FIFO in cur/,
 /*	and a cur/ that is a symlink, are reported with read_error and
 /*	never read nor removed; the
 /*	remove + restore round trip with flags, owner, mode and mtime,
 /*	also into a folder that was deleted meanwhile; that a message
 /*	the IMAP server renamed after it was read is still removed, a
 /*	replaced one is not, and a restore never duplicates a message.
-/*	The tree store finds every user's mailboxes, reports a symlinked
+/*	The tree store finds every user's mailboxes (the same, in the same
+/*	order, when read ahead by its threads), reports a symlinked
 /*	mailbox, and leaves text files and a quarantine alone. The eml
 /*	store reads single files and directories, and restores without
 /*	overwriting.
@@ -368,6 +371,76 @@ static void test_maildir_fields(void **state)
 	free(p);
 }
 
+/* Heads first: a small message is read whole; a larger one is
+   yielded with its first bytes (the whole header block) and read
+   through the file it was opened as when loaded, also again after an
+   unload; one whose header block does not end early is read whole. A
+   file that shrank is a read error. */
+static void test_heads_first(void **state)
+{
+	struct fixture *f = *state;
+	size_t big_len = 300000, long_len = 400000;
+	char *big = malloc(big_len + 1), *longh = malloc(long_len + 1), *p, *uri;
+	struct items it;
+	size_t o = 0;
+
+	o = (size_t)sprintf(big, "From: a@example.com\nSubject: big\n\n");
+	for (; o < big_len; o++)
+		big[o] = o % 70 == 0 ? '\n' : (char)('a' + o % 26);
+	big[big_len] = '\0';
+	o = (size_t)sprintf(longh, "From: a@example.com\n");
+	for (; o + 20 < long_len; o += 20)
+		memcpy(longh + o, "X-Pad: 012345678901\n", 20);
+	memcpy(longh + o, "\nbody", 5);
+	longh[o + 5] = '\0';
+	maildir_make(f, "Maildir");
+	free(put(f, "Maildir/cur/1.M1.host:2,S", MSG, 0600, 0));
+	char *bigpath = put(f, "Maildir/cur/2.M2.host:2,S", big, 0600, 0);
+	free(put(f, "Maildir/cur/3.M3.host:2,S", longh, 0600, 0));
+	p = path_of(f, "Maildir");
+	assert_true(asprintf(&uri, "maildir:%s", p) > 0);
+	f->set.heads_first = true;
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 3);
+
+	struct mc_msg *m = find_msg(&it, "/cur/1.M1.host:2,S");
+	assert_non_null(m->data);
+	assert_memory_equal(m->data, MSG, strlen(MSG));
+
+	m = find_msg(&it, "/cur/3.M3.host:2,S");
+	assert_non_null(m->data);
+	assert_int_equal(m->size, strlen(longh));
+
+	m = find_msg(&it, "/cur/2.M2.host:2,S");
+	assert_null(m->data);
+	assert_null(m->raw);
+	assert_int_equal(m->size, big_len);
+	assert_int_equal(m->raw_size, big_len);
+	assert_non_null(m->head);
+	assert_true(m->head_size < big_len);
+	assert_memory_equal(m->head, big, m->head_size);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(it.ops->load(it.store, m), 0);
+		assert_memory_equal(m->data, big, big_len);
+		assert_true(m->raw == m->data);
+		it.ops->unload(it.store, m);
+		assert_null(m->data);
+		assert_non_null(m->head);
+	}
+	/* Truncated after it was opened: not read. */
+	assert_int_equal(truncate(bigpath, 1000), 0);
+	assert_int_equal(it.ops->load(it.store, m), -1);
+	assert_non_null(m->read_error);
+	assert_non_null(strstr(m->read_error, "shrank"));
+	assert_null(m->data);
+	items_free(&it);
+	free(bigpath);
+	free(uri);
+	free(p);
+	free(big);
+	free(longh);
+}
+
 /* A symlink, a hard link and a FIFO planted in cur/. */
 static void test_links_refused(void **state)
 {
@@ -663,7 +736,21 @@ static void test_tree(void **state)
 	free(put(f, "srv/home/q/entries/1/message", mbox, 0600, 0));
 
 	root = path_of(f, "srv");
+	/* Read heads first, the mailboxes are read ahead by threads of
+	   the tree: the same items, in the same order. */
+	struct items ahead;
+	f->set.heads_first = true;
+	items_read(f, root, &ahead);
+	f->set.heads_first = false;
 	items_read(f, root, &it);
+	assert_int_equal(ahead.count, it.count);
+	for (size_t i = 0; i < it.count; i++) {
+		assert_string_equal(ahead.msgs[i]->loc.path, it.msgs[i]->loc.path);
+		assert_int_equal(ahead.msgs[i]->loc.offset, it.msgs[i]->loc.offset);
+		assert_int_equal(ahead.msgs[i]->size, it.msgs[i]->size);
+		assert_true((ahead.msgs[i]->read_error == NULL) == (it.msgs[i]->read_error == NULL));
+	}
+	items_free(&ahead);
 	size_t errors = 0, alice = 0, carol_inbox = 0, carol_sent = 0, carol_drafts = 0;
 	for (size_t i = 0; i < it.count; i++) {
 		struct mc_msg *m = it.msgs[i];
@@ -773,6 +860,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_from_path),
 		cmocka_unit_test_setup_teardown(test_maildir_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_heads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_links_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cur_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_restore, setup, teardown),

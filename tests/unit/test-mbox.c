@@ -9,7 +9,10 @@
 /*	message without its newline, the raws of a file adding up to the
 /*	file exactly (also with messages spanning the read window and a
 /*	message too large to keep), offsets, and non-mbox bytes before
-/*	the first From_ line reported, never yielded as a message.
+/*	the first From_ line reported, never yielded as a message. Pins
+/*	reading heads first: the head is the start of the data, loading
+/*	gives the data a whole read gives, and a message that changed
+/*	since it was split is not loaded.
 /*
 /*	Pins removal: the other messages stay byte-identical and in
 /*	order on the same inode with the same mode; a message that
@@ -353,6 +356,120 @@ static void test_split_large(void **state)
 	items_free(&it);
 	free(uri);
 	free(offs);
+	free(all);
+}
+
+/* Heads first: a message of more than 16 kB is yielded with its
+   header block only, which is the start of the data a whole read
+   gives; loading it gives exactly that data (>From lines unquoted,
+   CRLF lines, a last message without its newline), also after an
+   unload. A header block too long to keep apart, or one that never
+   ends, gives no head. A message that changed in the file since it
+   was split is not loaded. */
+static void test_split_heads_first(void **state)
+{
+	struct fixture *f = *state;
+	size_t cap = 8 << 20, len = 0, count = 0;
+	char *all = malloc(cap), *uri;
+	struct items whole, heads;
+	unsigned seed = 7;
+
+	for (count = 0; count < 60; count++) {
+		bool crlf = count % 7 == 3;
+		const char *nl = crlf ? "\r\n" : "\n";
+		size_t body = count % 3 == 0 ? (size_t)(rand_r(&seed) % 4000) :
+			20000 + (size_t)(rand_r(&seed) % 200000);
+
+		len += (size_t)sprintf(all + len, "From u%zu@example.com Thu Mar  5 0%zu:00:00 2026%s"
+				       "From: u%zu@example.com%sSubject: m%zu%s", count, count % 10,
+				       nl, count, nl, count, nl);
+		if (count == 20) {
+			/* A header block longer than is kept apart. */
+			for (int i = 0; i < 2000; i++)
+				len += (size_t)sprintf(all + len, "X-Long-%04d: %s%s", i,
+						       "0123456789012345678901234567890123456789", nl);
+		}
+		if (count != 40)	/* 40: no end of the header block at all */
+			len += (size_t)sprintf(all + len, "%s", nl);
+		for (size_t i = 0; i < body; i++) {
+			int c = rand_r(&seed) % 80;
+
+			if (c == 0 && all[len - 1] != '\n') {
+				len += (size_t)sprintf(all + len, "%s", nl);
+				if (rand_r(&seed) % 4 == 0)
+					len += (size_t)sprintf(all + len, "%sFrom here%s",
+							       rand_r(&seed) % 2 ? ">" : ">>>", nl);
+			} else {
+				all[len++] = (char)('a' + c % 26);
+			}
+		}
+		if (count < 59)
+			len += (size_t)sprintf(all + len, "%s%s", nl, nl);
+	}
+	write_file(f->mbox, all, len);
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &whole);
+	f->set.heads_first = true;
+	items_read(f, uri, &heads);
+	assert_int_equal(whole.count, count);
+	assert_int_equal(heads.count, count);
+	size_t lazy = 0, with_head = 0;
+	for (size_t i = 0; i < count; i++) {
+		struct mc_msg *w = whole.msgs[i], *h = heads.msgs[i];
+
+		assert_null(h->read_error);
+		assert_int_equal(h->loc.offset, w->loc.offset);
+		assert_int_equal(h->raw_size, w->raw_size);
+		assert_int_equal(h->size, w->size);
+		if (h->data != NULL) {
+			assert_true(w->size <= 16384 + 4096);
+			assert_memory_equal(h->data, w->data, w->size);
+			continue;
+		}
+		lazy++;
+		if (i == 20 || i == 40)
+			assert_null(h->head);
+		else {
+			assert_non_null(h->head);
+			with_head++;
+			assert_true(h->head_size < h->size);
+			assert_memory_equal(h->head, w->data, h->head_size);
+			assert_true(h->head[h->head_size - 1] == '\n');
+			assert_true(h->head[h->head_size - 2] == '\n' ||
+				    h->head[h->head_size - 3] == '\n');
+		}
+		for (int round = 0; round < 2; round++) {
+			assert_int_equal(heads.ops->load(heads.store, h), 0);
+			assert_int_equal(h->size, w->size);
+			assert_memory_equal(h->data, w->data, w->size);
+			assert_memory_equal(h->raw, w->raw, w->raw_size);
+			heads.ops->unload(heads.store, h);
+			assert_null(h->data);
+			assert_null(h->raw);
+		}
+	}
+	assert_true(lazy >= 30);
+	assert_true(with_head >= 28);
+	items_free(&heads);
+
+	/* Split, then changed in the file: not loaded. */
+	items_read(f, uri, &heads);
+	size_t victim = 1;
+	assert_null(heads.msgs[victim]->data);
+	all[heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2] = 'Z';
+	all[heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 1] = '\n';
+	all[heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 2] = '>';
+	all[heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 3] = 'F';
+	memcpy(all + heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 3,
+	       "From ", 5);
+	write_file(f->mbox, all, len);
+	assert_int_equal(heads.ops->load(heads.store, heads.msgs[victim]), -1);
+	assert_non_null(heads.msgs[victim]->read_error);
+	assert_non_null(strstr(heads.msgs[victim]->read_error, "changed"));
+	assert_null(heads.msgs[victim]->data);
+	items_free(&heads);
+	items_free(&whole);
+	free(uri);
 	free(all);
 }
 
@@ -722,6 +839,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_garbage_and_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_heads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_rewrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_keeps_appended_fcntl, setup, teardown),

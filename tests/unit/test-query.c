@@ -9,7 +9,8 @@
 /*	c)"), the canonical query text, error messages with positions,
 /*	indicator files, three-valued evaluation with engine laziness
 /*	(a fake engine counts its scans), problems (engine and MIME
-/*	limits), and reasons.
+/*	limits), reasons, and attachment: terms decided without the MIME
+/*	walk only when no encoded name can hide.
 /*--*/
 
 #include <stdarg.h>
@@ -519,6 +520,91 @@ static void test_mime_terms(void **state)
 	run_free(&r);
 }
 
+/* attachment: terms are decided without the MIME walk when the
+   glob's literal run is nowhere in the message; a name that is spelt
+   in another form (RFC 2047, RFC 2231, quoted-pairs, inside a base64
+   or quoted-printable text or attached message) must still be
+   found. */
+static char *b64_lines(const char *s)
+{
+	char *b = g_base64_encode((const guchar *)s, strlen(s));
+	GString *out = g_string_new(NULL);
+
+	for (size_t i = 0; b[i] != '\0'; i += 76)
+		g_string_append_printf(out, "%.76s\n", b + i);
+	g_free(b);
+	return g_string_free(out, FALSE);
+}
+
+static void test_attachment_literal(void **state)
+{
+	static const char inner[] =
+		"From: x@example.com\nSubject: inner\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"i\"\n\n--i\n"
+		"Content-Type: application/zip; name=\"Invoice_2024.zip\"\n\nPK\n--i--\n";
+	static const char uu[] = "see below\nbegin 644 Invoice_2024.zip\n#4$L#\n`\nend\n";
+	char *inner64 = b64_lines(inner), *uu64 = b64_lines(uu);
+	const char *head = "From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+		"Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\n"
+		"Content-Type: text/plain\n\nhello\n--b\n";
+	char *cases[] = {
+		g_strdup_printf("%sContent-Type: application/zip\nContent-Disposition: "
+				"attachment; filename=\"Invoice_2024.zip\"\n\nPK\n--b--\n", head),
+		g_strdup_printf("%sContent-Type: application/zip; name=\"=?UTF-8?B?%s?=\"\n"
+				"\nPK\n--b--\n", head, "SW52b2ljZV8yMDI0LnppcA=="),
+		g_strdup_printf("%sContent-Type: application/zip; name=\"=?UTF-8?Q?Invoice=5F2024.zip?=\"\n"
+				"\nPK\n--b--\n", head),
+		g_strdup_printf("%sContent-Type: application/zip\nContent-Disposition: attachment;\n"
+				" filename*=UTF-8''Invoice%%5F2024.zip\n\nPK\n--b--\n", head),
+		g_strdup_printf("%sContent-Type: application/zip\nContent-Disposition: attachment;\n"
+				" filename*0=\"Invo\"; filename*1=\"ice_2024.zip\"\n\nPK\n--b--\n", head),
+		g_strdup_printf("%sContent-Type: application/zip\nContent-Disposition: attachment;"
+				" filename=\"Invoice\\_2024.zip\"\n\nPK\n--b--\n", head),
+		g_strdup_printf("%sContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n"
+				"%s--b--\n", head, inner64),
+		g_strdup_printf("%sContent-Type: text/plain\nContent-Transfer-Encoding: base64\n\n"
+				"%s--b--\n", head, uu64),
+		g_strdup_printf("%sContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n"
+				"begin 644 Invoice=5F2024.zip\n#4$L#\n`\nend\n--b--\n", head),
+		g_strdup_printf("From: a@example.com\nSubject: s\nMIME-Version: 1.0\n"
+				"Content-Type: multipart/digest; boundary=\"d\"\n\n--d\n"
+				"Content-Transfer-Encoding: base64\n\n%s--d--\n", inner64),
+		g_strdup_printf("%sContent-Type: application/zip; name=\"x.zip\"\n\nPK\n--b\n"
+				"Content-Type: text/plain\n\n%s--b--\n", head, uu),
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct run r;
+
+		run_init(&r, cases[i], MC_VERDICT_CLEAN, "");
+		run_eval(&r, "attachment:invoice_*.zip");
+		if (!r.match.matched)
+			fail_msg("case %zu: the name is not found:\n%s", i, cases[i]);
+		assert_string_equal(r.match.reasons[0].value, "Invoice_2024.zip");
+		run_eval(&r, "not attachment:invoice_*.zip");
+		assert_false(r.match.matched);
+		run_eval(&r, "attachment:\"voice_2024\"");
+		assert_true(r.match.matched);
+		run_free(&r);
+		g_free(cases[i]);
+	}
+	/* Not in the message: not matched, and that is certain. */
+	struct run r;
+	run_init(&r, sample, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "attachment:invoice_*.zip");
+	assert_false(r.match.matched);
+	assert_int_equal(r.match.problem, MC_VERDICT_CLEAN);
+	run_eval(&r, "not attachment:invoice_*.zip");
+	assert_true(r.match.matched);
+	/* Globs whose literal run is short, or in a set, are walked. */
+	run_eval(&r, "attachment:*.e[x]e");
+	assert_true(r.match.matched);
+	run_eval(&r, "attachment:\\i\\n\\v*");
+	assert_true(r.match.matched);
+	run_free(&r);
+	g_free(inner64);
+	g_free(uu64);
+}
+
 static void test_engine_laziness(void **state)
 {
 	struct run r;
@@ -652,7 +738,7 @@ static void test_mime_limit_problem(void **state)
 	struct run r;
 
 	(void)state;
-	g_string_append(s, "--B\nContent-Type: text/plain; name=first.exe\n\nfirst\n");
+	g_string_append(s, "--B\nContent-Type: text/plain; name=first.exe\n\nfirst, not first.zip\n");
 	for (int i = 0; i < 1500; i++)
 		g_string_append(s, "--B\n\npart\n");
 	g_string_append(s, "--B--\n");
@@ -662,6 +748,12 @@ static void test_mime_limit_problem(void **state)
 	assert_false(r.match.matched);
 	assert_int_equal(r.match.problem, MC_VERDICT_UNSCANNED);
 	assert_string_equal(r.match.why, "MIME part limit (1000) reached");
+
+	/* ".rar" is nowhere in the message: no part beyond the limit can
+	   be named so either. */
+	run_eval(&r, "attachment:*.rar");
+	assert_false(r.match.matched);
+	assert_int_equal(r.match.problem, MC_VERDICT_CLEAN);
 
 	/* A part found before the limit decides. */
 	run_eval(&r, "attachment:*.exe");
@@ -814,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_many_indicators),
 		cmocka_unit_test(test_header_terms),
 		cmocka_unit_test(test_mime_terms),
+		cmocka_unit_test(test_attachment_literal),
 		cmocka_unit_test(test_engine_laziness),
 		cmocka_unit_test(test_three_valued),
 		cmocka_unit_test(test_mime_limit_problem),
