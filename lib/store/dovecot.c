@@ -938,14 +938,7 @@ static struct dovecot_msg *msg_new(struct dovecot_store *ds)
 {
 	struct dovecot_msg *dm = mc_xcalloc(1, sizeof(*dm));
 
-	mc_store_ref(&ds->base);
-	dm->m.msg.store_priv = &ds->base;
-	dm->m.msg.loc.store = ds->base.uri;
-	dm->m.msg.loc.kind = "dovecot";
-	dm->m.msg.loc.offset = -1;
-	dm->m.msg.loc.uid = (uid_t)-1;
-	dm->m.msg.loc.gid = (gid_t)-1;
-	dm->m.container_last = true;
+	mc_store_msg_init(&ds->base, &dm->m, "dovecot");
 	return dm;
 }
 

@@ -527,14 +527,7 @@ static struct postfix_msg *read_entry(struct postfix_store *ps,
 	struct stat st;
 	int dfd, fd;
 
-	/* The base fields as mc_store_msg_new() sets them. */
-	mc_store_ref(&ps->base);
-	m->msg.store_priv = &ps->base;
-	m->msg.loc.store = ps->base.uri;
-	m->msg.loc.kind = "postfix";
-	m->msg.loc.offset = -1;
-	m->msg.loc.uid = (uid_t)-1;
-	m->msg.loc.gid = (gid_t)-1;
+	mc_store_msg_init(&ps->base, m, "postfix");
 	m->dir_rel = mc_xstrdup(e->dir_rel);
 	m->name = mc_xstrdup(e->id);
 	m->msg.loc.queue_id = m->name;
@@ -622,11 +615,7 @@ static int postfix_next(struct mc_store *store, struct mc_msg **msg_r,
 		if (e->error != NULL) {
 			struct postfix_msg *pm = mc_xcalloc(1, sizeof(*pm));
 
-			mc_store_ref(&ps->base);
-			pm->m.msg.store_priv = &ps->base;
-			pm->m.msg.loc.store = ps->base.uri;
-			pm->m.msg.loc.kind = "postfix";
-			pm->m.msg.loc.offset = -1;
+			mc_store_msg_init(&ps->base, &pm->m, "postfix");
 			pm->m.msg.loc.folder = mc_postfix_queues[e->queue];
 			pm->m.path = mc_xasprintf("%s/%s", ps->pf->queue_dir, e->dir_rel);
 			pm->m.msg.loc.path = pm->m.path;

@@ -86,6 +86,10 @@ void mc_store_unref(struct mc_store *store);
 /* A new message of STORE (referencing it): loc.store, loc.kind and
    loc.offset = -1 filled in. */
 struct mc_store_msg *mc_store_msg_new(struct mc_store *store, const char *kind);
+/* The same for a message embedded in a store's own larger struct
+   (zeroed by the caller). */
+void mc_store_msg_init(struct mc_store *store, struct mc_store_msg *m,
+		       const char *kind);
 /* The generic msg_free and close ops. */
 void mc_store_msg_free_op(struct mc_store *store, struct mc_msg **msg);
 /* The generic load and unload ops: dispatched to the store that

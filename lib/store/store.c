@@ -197,6 +197,13 @@ struct mc_store_msg *mc_store_msg_new(struct mc_store *store, const char *kind)
 {
 	struct mc_store_msg *m = mc_xcalloc(1, sizeof(*m));
 
+	mc_store_msg_init(store, m, kind);
+	return m;
+}
+
+void mc_store_msg_init(struct mc_store *store, struct mc_store_msg *m,
+		       const char *kind)
+{
 	mc_store_ref(store);
 	m->msg.store_priv = store;
 	m->msg.loc.store = store->uri;
@@ -205,8 +212,8 @@ struct mc_store_msg *mc_store_msg_new(struct mc_store *store, const char *kind)
 	m->msg.loc.uid = (uid_t)-1;
 	m->msg.loc.gid = (gid_t)-1;
 	m->container_last = true;
+	/* No file held open: a zero here would be closed as fd 0. */
 	m->fd = -1;
-	return m;
 }
 
 /* Files that messages keep open to be read later (heads first). A

@@ -633,6 +633,8 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		}
 		if (t->base.heads_first && (t->ahead.running > 0 || ahead_start(t)))
 			return ahead_next(t, msg_r);
+		free(t->cur_path);
+		t->cur_path = NULL;
 		if (walk_next(t, msg_r, &t->cur, &t->cur_path) == 0)
 			return 0;
 		if (*msg_r != NULL)

@@ -530,7 +530,7 @@ static char *b64_lines(const char *s)
 	char *b = g_base64_encode((const guchar *)s, strlen(s));
 	GString *out = g_string_new(NULL);
 
-	for (size_t i = 0; b[i] != '\0'; i += 76)
+	for (size_t i = 0, n = strlen(b); i < n; i += 76)
 		g_string_append_printf(out, "%.76s\n", b + i);
 	g_free(b);
 	return g_string_free(out, FALSE);
