@@ -1272,6 +1272,13 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 	close(edfd);
 	edfd = -1;
 
+	/* The run index names the entry before it exists: a crash in
+	   between leaves an index line without an entry (readers skip
+	   it), never an entry its run does not know of, which a resumed
+	   run would quarantine a second time. */
+	if (meta->run_id != NULL &&
+	    run_index_append(q, meta->run_id, id, &err) < 0)
+		goto fail;
 	if (rename_noreplace(q->tmp_fd, id, q->entries_fd, id) < 0) {
 		mc_error_errno(&err, "rename into entries/");
 		goto fail;
@@ -1280,9 +1287,6 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		mc_error_errno(&err, "fsync entries/");
 		goto fail_placed;
 	}
-	if (meta->run_id != NULL &&
-	    run_index_append(q, meta->run_id, id, &err) < 0)
-		goto fail_placed;
 	if (key != NULL) {
 		pthread_mutex_lock(&q->lock);
 		if (q->known_run != NULL && strcmp(q->known_run, meta->run_id) == 0)
