@@ -63,7 +63,8 @@ struct mc_limits {
 	/* Pipeline: bytes of messages evaluated at once. A message that
 	   does not fit waits for others to finish (one always runs), so
 	   that workers do not hold several large messages, and the
-	   engine's work on each, at the same time. 0: no limit. */
+	   engine's work on each, at the same time. Messages under an
+	   eighth of it do not count. 0: no limit. */
 	uint64_t max_bytes_in_flight;
 };
 
