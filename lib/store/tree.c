@@ -55,8 +55,8 @@
    once, and what each mailbox's queue may hold. */
 #define AHEAD_READERS 2
 #define AHEAD_JOBS 4
-#define JOB_MSGS 256
-#define JOB_BYTES (4U << 20)
+#define JOB_MSGS 64
+#define JOB_BYTES (1U << 20)
 /* Messages handed over under one lock, and how many make it worth
    waking next() for. */
 #define TAKE_BATCH 32
