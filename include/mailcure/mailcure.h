@@ -302,6 +302,10 @@ struct mc_store_settings {
 	   more. Keeps what is in flight small, and a query about headers
 	   from reading whole messages. */
 	bool heads_first;
+	/* Whoever loads messages does not need raw (a find that does not
+	   act): load may then leave raw NULL where data is a copy of it
+	   (an mbox message with >From lines is unquoted in place). */
+	bool loads_without_raw;
 };
 
 struct mc_store_ops {

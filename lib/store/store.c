@@ -174,6 +174,7 @@ void mc_store_base_init(struct mc_store *store, const struct mc_store_ops *ops,
 		mc_limits_default(&store->limits);
 	store->dry_run = set != NULL && set->dry_run;
 	store->heads_first = set != NULL && set->heads_first;
+	store->loads_without_raw = set != NULL && set->loads_without_raw;
 	store->refs = 1;
 	store->destroy = destroy;
 }

@@ -179,6 +179,7 @@ static int tree_open(const char *uri, const char *path,
 	t->set.limits = &t->limits;
 	t->set.dry_run = t->base.dry_run;
 	t->set.heads_first = t->base.heads_first;
+	t->set.loads_without_raw = t->base.loads_without_raw;
 	t->root = abs;
 	t->rootfd = fd;
 	if (mc_store_is_maildir_at(fd, "."))
