@@ -24,8 +24,9 @@
 /*	block (or the message is to be quarantined), and dropped again
 /*	once evaluated, so that what waits for the sink is small. The
 /*	bytes of the messages being evaluated at once are bounded by
-/*	limits->max_bytes_in_flight: a message that does not fit waits
-/*	for others to finish (one always runs).
+/*	limits->max_bytes_in_flight: a large message that does not fit
+/*	waits for others to finish (one always runs); small ones do not
+/*	count.
 /*
 /*	Threads hand messages over in batches: the reader wakes a worker
 /*	for several ready messages (or after a millisecond), a worker
@@ -210,12 +211,15 @@ out:
 static void evaluate_one(struct pipeline *p, struct slot *s);
 
 /* Wait until SIZE more bytes fit in limits->max_bytes_in_flight, or
-   nothing else is in flight; returns what was taken. */
+   nothing else is in flight; returns what was taken. Messages under
+   an eighth of the bound neither count nor wait: they cost the
+   engine little, and while a worker scans one large message the
+   others go on with the small ones. */
 static uint64_t budget_take(struct pipeline *p, uint64_t size)
 {
 	uint64_t max = p->run->limits->max_bytes_in_flight;
 
-	if (max == 0)
+	if (max == 0 || size < max / 8)
 		return 0;
 	pthread_mutex_lock(&p->lock);
 	while (p->in_flight > 0 && p->in_flight + size > max && !p->stop)

@@ -63,7 +63,8 @@ struct mc_limits {
 	/* Pipeline: bytes of messages evaluated at once. A message that
 	   does not fit waits for others to finish (one always runs), so
 	   that workers do not hold several large messages, and the
-	   engine's work on each, at the same time. 0: no limit. */
+	   engine's work on each, at the same time. Messages under an
+	   eighth of it do not count. 0: no limit. */
 	uint64_t max_bytes_in_flight;
 };
 
@@ -385,6 +386,10 @@ struct mc_store_settings {
 	   more. Keeps what is in flight small, and a query about headers
 	   from reading whole messages. */
 	bool heads_first;
+	/* Whoever loads messages does not need raw (a find that does not
+	   act): load may then leave raw NULL where data is a copy of it
+	   (an mbox message with >From lines is unquoted in place). */
+	bool loads_without_raw;
 };
 
 struct mc_store_ops {

@@ -591,15 +591,25 @@ static size_t unquote(const unsigned char *in, size_t n, unsigned char *out)
 	return o;
 }
 
-/* Set data from raw (as the splitter measured it). Returns the size
-   of data. */
-static size_t msg_set_data(struct mc_store_msg *m)
+/* Set data from raw (as the splitter measured it); IN_PLACE: raw is
+   not needed, unquote in its buffer and drop it. Returns the size of
+   data. */
+static size_t msg_set_data(struct mc_store_msg *m, bool in_place)
 {
 	const unsigned char *d = m->msg.raw + m->data_skip;
 	size_t n = m->msg.raw_size - m->data_skip - m->data_trim;
 
 	if (m->quoted == 0) {
 		m->msg.data = d;
+		return n;
+	}
+	if (in_place) {
+		unsigned char *w = m->buf + m->data_skip;
+
+		n = unquote(w, n, w);
+		w[n] = '\0';
+		m->msg.data = w;
+		m->msg.raw = NULL;
 		return n;
 	}
 	m->databuf = mc_xmalloc(n + 1);
@@ -756,7 +766,8 @@ static int mbox_load(struct mc_store *store, struct mc_store_msg *m)
 	buf[len] = '\0';
 	/* A mail client may have rewritten the mailbox since it was
 	   split: the bytes must still be that message. */
-	if (len < 5 || memcmp(buf, "From ", 5) != 0 || msg_set_data(m) != m->msg.size ||
+	if (len < 5 || memcmp(buf, "From ", 5) != 0 ||
+	    msg_set_data(m, store->loads_without_raw) != m->msg.size ||
 	    (m->msg.head != NULL && memcmp(m->msg.data, m->msg.head, m->msg.head_size) != 0)) {
 		mc_store_msg_error(m, "%s: message at offset %lld changed while being read",
 				   s->path, (long long)m->msg.loc.offset);
@@ -819,7 +830,7 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 				memcpy(m->buf, span.bytes, m->msg.raw_size);
 				m->buf[m->msg.raw_size] = '\0';
 				m->msg.raw = m->buf;
-				m->msg.size = msg_set_data(m);
+				m->msg.size = msg_set_data(m, false);
 			} else {
 				m->lazy = true;
 				if (span.head != NULL) {

@@ -46,6 +46,7 @@ struct mc_store {
 	struct mc_limits limits;
 	bool dry_run;
 	bool heads_first;
+	bool loads_without_raw;
 	unsigned refs;			/* atomic */
 	/* Frees the implementation's state (not the base). */
 	void (*destroy)(struct mc_store *store);

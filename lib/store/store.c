@@ -174,6 +174,7 @@ void mc_store_base_init(struct mc_store *store, const struct mc_store_ops *ops,
 		mc_limits_default(&store->limits);
 	store->dry_run = set != NULL && set->dry_run;
 	store->heads_first = set != NULL && set->heads_first;
+	store->loads_without_raw = set != NULL && set->loads_without_raw;
 	store->refs = 1;
 	store->destroy = destroy;
 }
@@ -429,14 +430,21 @@ bool mc_store_msg_read_head(struct mc_store *store, struct mc_store_msg *m,
 		return false;
 	}
 	for (;;) {
+		size_t end;
+
 		head = mc_store_buf_new(n);
 		if (read_range(fd, head, 0, n, m) < 0) {
 			free(head);
 			__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
 			return false;
 		}
-		if (mc_store_header_end(head, n) > 0)
+		if ((end = mc_store_header_end(head, n)) > 0) {
+			/* Heads wait in queues: keep only the header block. */
+			n = end;
+			head = mc_xrealloc(head, n + 1);
+			head[n] = '\0';
 			break;
+		}
 		free(head);
 		if (n >= HEAD_MAX || n * 4 >= size) {
 			__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
@@ -459,10 +467,16 @@ int mc_store_file_load(struct mc_store *store, struct mc_store_msg *m)
 	size_t size = m->msg.size;
 	unsigned char *buf = mc_store_buf_new(size);
 
-	memcpy(buf, m->msg.head, m->msg.head_size);
-	if (m->fd < 0 || read_range(m->fd, buf, m->msg.head_size, size, m) < 0) {
+	/* Read whole again: the kernel copies fastest to the aligned
+	   start of the buffer, and the head is only the header block. */
+	if (m->fd < 0 || read_range(m->fd, buf, 0, size, m) < 0) {
 		if (m->msg.read_error == NULL)
 			mc_store_msg_error(m, "%s: message was not read", m->msg.loc.path);
+		free(buf);
+		return -1;
+	}
+	if (memcmp(buf, m->msg.head, m->msg.head_size) != 0) {
+		mc_store_msg_error(m, "%s: changed while being read", m->msg.loc.path);
 		free(buf);
 		return -1;
 	}

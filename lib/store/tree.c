@@ -55,8 +55,8 @@
    once, and what each mailbox's queue may hold. */
 #define AHEAD_READERS 2
 #define AHEAD_JOBS 4
-#define JOB_MSGS 256
-#define JOB_BYTES (4U << 20)
+#define JOB_MSGS 64
+#define JOB_BYTES (1U << 20)
 /* Messages handed over under one lock, and how many make it worth
    waking next() for. */
 #define TAKE_BATCH 32
@@ -179,6 +179,7 @@ static int tree_open(const char *uri, const char *path,
 	t->set.limits = &t->limits;
 	t->set.dry_run = t->base.dry_run;
 	t->set.heads_first = t->base.heads_first;
+	t->set.loads_without_raw = t->base.loads_without_raw;
 	t->root = abs;
 	t->rootfd = fd;
 	if (mc_store_is_maildir_at(fd, "."))

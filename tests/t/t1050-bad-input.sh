@@ -176,6 +176,17 @@ import collections
 c = collections.Counter(e["event"] for e in events if e.get("event") in ("error", "unscanned"))
 for k in sorted(c):
     print(k, c[k])')" "header query: errors (garbage, empty, FIFO, directory) and unscanned (too large)"
+# And when they do not match: clean, not unscanned.
+mc_cure --json --max-message-size 200k mailbox find -s "maildir:$md" -s "mbox:$mbox" \
+	'from:nobody@example.com'
+crashed "$MC_RC" || true
+mc_expect_rc 2 "a header query over bad input, nothing matching"
+mc_assert_eq "error 4
+unscanned 2" "$(mc_json "$MC_OUT" '
+import collections
+c = collections.Counter(e["event"] for e in events if e.get("event") in ("error", "unscanned"))
+for k in sorted(c):
+    print(k, c[k])')" "header query without matches: only the errors and the too large"
 
 # --- unreadable, as an unprivileged user ---
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null &&

@@ -452,6 +452,24 @@ static void test_split_heads_first(void **state)
 	assert_true(with_head >= 28);
 	items_free(&heads);
 
+	/* Loaded without raw: the same data, unquoted in place. */
+	f->set.loads_without_raw = true;
+	items_read(f, uri, &heads);
+	for (size_t i = 0; i < count; i++) {
+		struct mc_msg *w = whole.msgs[i], *h = heads.msgs[i];
+
+		if (h->data != NULL)
+			continue;
+		assert_int_equal(heads.ops->load(heads.store, h), 0);
+		assert_int_equal(h->size, w->size);
+		assert_memory_equal(h->data, w->data, w->size);
+		if (w->data != w->raw + (w->raw_size > 0 ? (size_t)(strchr((const char *)w->raw, '\n') -
+				(const char *)w->raw) + 1 : 0))
+			assert_null(h->raw);	/* had >From lines */
+	}
+	items_free(&heads);
+	f->set.loads_without_raw = false;
+
 	/* Split, then changed in the file: not loaded. */
 	items_read(f, uri, &heads);
 	size_t victim = 1;
