@@ -952,7 +952,7 @@ static const char *text_irregular(const unsigned char *p, size_t len)
 		if (ll >= 7) {
 			switch (l[0]) {
 			case 'c': case 'C':
-				for (size_t i = 0; i < 3; i++) {
+				for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
 					size_t hl = strlen(heads[i]);
 					if (ll >= hl && g_ascii_strncasecmp((const char *)l, heads[i], hl) == 0)
 						return "MIME header fields inside a text part";
