@@ -84,6 +84,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,17 +223,39 @@ struct mbox_span {
 	size_t head_len;
 };
 
+/* Spare windows. A window is above malloc's mmap threshold, so a
+   fresh one is a fresh mapping whose pages fault in one by one as
+   the first reads land in them; a tree of small mboxes would spend
+   more time on that than on splitting. Readers pass windows on. */
+#define SPARE_WINDOWS 4
+static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *spare[SPARE_WINDOWS];
+static unsigned spare_count;
+
 static void reader_init(struct mbox_reader *r, int fd, uint64_t limit)
 {
 	memset(r, 0, sizeof(*r));
 	r->fd = fd;
 	r->limit = limit;
 	r->cap = WINDOW;
-	r->buf = mc_store_buf_new(r->cap);
+	pthread_mutex_lock(&spare_lock);
+	if (spare_count > 0)
+		r->buf = spare[--spare_count];
+	pthread_mutex_unlock(&spare_lock);
+	if (r->buf == NULL)
+		r->buf = mc_store_buf_new(r->cap);
 }
 
 static void reader_deinit(struct mbox_reader *r)
 {
+	if (r->buf != NULL && r->cap == WINDOW) {
+		pthread_mutex_lock(&spare_lock);
+		if (spare_count < SPARE_WINDOWS) {
+			spare[spare_count++] = r->buf;
+			r->buf = NULL;
+		}
+		pthread_mutex_unlock(&spare_lock);
+	}
 	free(r->buf);
 	free(r->head);
 	r->buf = NULL;
