@@ -50,11 +50,18 @@
 #include "internal.h"
 
 /* Messages read ahead of the sink, per worker. Messages in flight
-   are mostly heads (see struct mc_msg), so this is cheap. */
+   are mostly heads (see struct mc_msg), so this is cheap. With a
+   query about headers alone a message takes microseconds and its
+   body is never read, so more of them wait, in larger batches: a
+   wake-up costs more than a message, and a small window makes the
+   reader, the workers and the sink take turns instead of running
+   side by side. A head or a short message is at most 16 kB, so
+   the heads window holds at most 8 MB. */
 #define WINDOW_PER_JOB 32
-/* Threads are woken for this many messages at once, not for each:
-   with fast queries a wake-up costs more than a message. */
+#define HEADS_WINDOW 512
+/* Threads are woken for this many messages at once, not for each. */
 #define BATCH 8
+#define HEADS_BATCH 32
 /* ... or after this long, when messages come slowly. */
 #define BATCH_DELAY 0.001
 /* Stack of a worker: MIME walks of deeply nested mail recurse. */
@@ -94,6 +101,7 @@ struct pipeline {
 	bool sink_waiting;
 	double last_wake;		/* producer: workers last woken */
 	uint64_t in_flight;		/* bytes of messages being evaluated */
+	uint64_t batch;			/* BATCH or HEADS_BATCH */
 	bool needs_body;		/* the query looks past headers */
 	bool acting;			/* matched messages are removed */
 };
@@ -130,10 +138,10 @@ static void wake_workers(struct pipeline *p)
 	if (p->workers_waiting == 0 || ready == 0)
 		return;
 	now = mc_now();
-	if (ready < BATCH && now - p->last_wake < BATCH_DELAY)
+	if (ready < p->batch && now - p->last_wake < BATCH_DELAY)
 		return;
 	p->last_wake = now;
-	if (ready >= 2 * BATCH)
+	if (ready >= 2 * p->batch)
 		pthread_cond_broadcast(&p->cond_worker);
 	else
 		pthread_cond_signal(&p->cond_worker);
@@ -327,8 +335,8 @@ static void *worker_main(void *context)
 		uint64_t first = p->claimed, n = (p->produced - p->claimed) / jobs;
 		if (n == 0)
 			n = 1;
-		if (n > BATCH)
-			n = BATCH;
+		if (n > p->batch)
+			n = p->batch;
 		p->claimed += n;
 		for (uint64_t seq = first; seq < first + n; seq++)
 			slot_of(p, seq)->state = SLOT_WORKING;
@@ -342,7 +350,7 @@ static void *worker_main(void *context)
 		   reader or the end. */
 		if (p->sink_waiting) {
 			uint64_t ready = sinkable(p);
-			if (ready > 0 && (ready >= BATCH || p->producer_waiting ||
+			if (ready > 0 && (ready >= p->batch || p->producer_waiting ||
 					  p->producer_done))
 				pthread_cond_signal(&p->cond_sink);
 		}
@@ -505,6 +513,9 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	p.needs_body = mc_query_needs_body(run->query);
 	p.acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
 	p.window = (size_t)jobs * WINDOW_PER_JOB;
+	if (!p.needs_body && p.window < HEADS_WINDOW)
+		p.window = HEADS_WINDOW;
+	p.batch = p.needs_body ? BATCH : HEADS_BATCH;
 	p.slots = mc_xcalloc(p.window, sizeof(*p.slots));
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond_producer, NULL);
