@@ -52,15 +52,22 @@
 
 #define TREE_DEPTH_MAX 8
 /* Read-ahead (heads first only): reader threads, mailboxes open at
-   once, and what each mailbox's queue may hold. */
+   once, what each mailbox's queue may hold, and what the queues of
+   the mailboxes after the first may hold together. A reader ahead
+   must be able to read whole mailboxes of heads, or it stops until
+   next() gets there and the readers take turns instead of reading
+   side by side. The first mailbox's reader never waits for the
+   others, so next() always gets on. */
 #define AHEAD_READERS 2
-#define AHEAD_JOBS 4
-#define JOB_MSGS 64
+#define AHEAD_JOBS 16
+#define JOB_MSGS 1024
 #define JOB_BYTES (1U << 20)
+#define AHEAD_BYTES (4U << 20)
 /* Messages handed over under one lock, and how many make it worth
-   waking next() for. */
-#define TAKE_BATCH 32
-#define TAKE_WAKE 16
+   waking next() for (or how long they may wait for it). */
+#define TAKE_BATCH 128
+#define TAKE_WAKE 64
+#define TAKE_DELAY 0.001
 
 struct tree_dir {
 	int fd;
@@ -91,8 +98,10 @@ struct ahead {
 	pthread_cond_t cond_taker;	/* messages for next() */
 	struct job *head, *tail;
 	unsigned jobs;
+	size_t bytes;			/* queued in all jobs */
 	bool walk_done;
 	bool taker_waiting;
+	double last_wake;		/* when next() began to wait */
 	bool quit;
 };
 
@@ -427,12 +436,27 @@ static bool ahead_walk(struct tree_store *t)
 	return true;
 }
 
+/* With the lock held: whether JOB's reader must wait for next(). */
+static bool job_full(const struct ahead *a, const struct job *job)
+{
+	return job->count == JOB_MSGS || job->bytes >= JOB_BYTES ||
+		(job != a->head && a->bytes >= AHEAD_BYTES);
+}
+
 /* With the lock held: wake next() if it waits for JOB. */
 static void ahead_wake_taker(struct ahead *a, const struct job *job)
 {
-	if (a->taker_waiting && job == a->head &&
-	    (job->count >= TAKE_WAKE || job->done || job->bytes >= JOB_BYTES))
-		pthread_cond_signal(&a->cond_taker);
+	double now;
+
+	if (!a->taker_waiting || job != a->head)
+		return;
+	if (job->count < TAKE_WAKE && !job->done && job->bytes < JOB_BYTES) {
+		/* A slow disk: do not keep the workers waiting for more. */
+		if (job->count == 0 || (now = mc_now()) - a->last_wake < TAKE_DELAY)
+			return;
+		a->last_wake = now;
+	}
+	pthread_cond_signal(&a->cond_taker);
 }
 
 static void *ahead_main(void *context)
@@ -462,7 +486,7 @@ static void *ahead_main(void *context)
 			char *err = NULL;
 			int ret;
 
-			if (job->count == JOB_MSGS || job->bytes >= JOB_BYTES) {
+			if (job_full(a, job)) {
 				pthread_cond_wait(&a->cond_reader, &a->lock);
 				continue;
 			}
@@ -473,6 +497,7 @@ static void *ahead_main(void *context)
 				job->queue[(job->first + job->count) % JOB_MSGS] = msg;
 				job->count++;
 				job->bytes += msg_bytes(msg);
+				a->bytes += msg_bytes(msg);
 			} else {
 				job->done = true;
 				job->ret = ret;
@@ -517,7 +542,8 @@ static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
 		}
 		if (job != NULL && job->count > 0) {
 			/* Take what is there at once: one lock for many. */
-			bool was_full = job->count == JOB_MSGS || job->bytes >= JOB_BYTES;
+			bool was_full = job->count == JOB_MSGS || job->bytes >= JOB_BYTES ||
+				a->bytes >= AHEAD_BYTES;
 
 			t->taken_first = t->taken_count = 0;
 			while (job->count > 0 && t->taken_count < TAKE_BATCH) {
@@ -526,6 +552,7 @@ static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
 				job->first = (job->first + 1) % JOB_MSGS;
 				job->count--;
 				job->bytes -= msg_bytes(msg);
+				a->bytes -= msg_bytes(msg);
 				t->taken[t->taken_count++] = msg;
 			}
 			if (was_full)
@@ -557,6 +584,7 @@ static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
 			continue;
 		}
 		a->taker_waiting = true;
+		a->last_wake = mc_now();
 		pthread_cond_broadcast(&a->cond_reader);
 		pthread_cond_wait(&a->cond_taker, &a->lock);
 		a->taker_waiting = false;
@@ -584,6 +612,7 @@ static void ahead_stop(struct tree_store *t)
 	}
 	a->tail = NULL;
 	a->jobs = 0;
+	a->bytes = 0;
 	for (; t->taken_first < t->taken_count; t->taken_first++)
 		mc_store_msg_free_op(mc_store_of(t->taken[t->taken_first]),
 				     &t->taken[t->taken_first]);
