@@ -526,6 +526,65 @@ size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
 	return l->count;
 }
 
+/* GMime takes an address from a header value as it stands, less
+   white space and comments, with quoted strings and quoted-pairs
+   undone, 8-bit text and encoded words decoded, IDN labels maybe
+   decoded, and dots maybe dropped or added between words. A value
+   without the characters that start those forms (quotes, backslash,
+   parentheses, "=?", "xn--", 8-bit bytes) can only lose white space
+   and gain or lose dots, so when one of its addresses holds
+   LITERAL, the value holds it too once both are read without white
+   space and dots. What the last-resort scan takes is a plain run of
+   the value. */
+#define SQUEEZE_MAX 1024
+
+/* Copy N bytes of S to OUT in lower case, without white space and
+   dots; false when S holds an encoded or quoted form. */
+static bool squeeze(const char *s, size_t n, char *out, size_t *len_r)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x80 || c == '"' || c == '\\' || c == '(' || c == ')' ||
+		    (c == '=' && i + 1 < n && s[i + 1] == '?') ||
+		    ((c == 'x' || c == 'X') && n - i >= 4 &&
+		     g_ascii_strncasecmp(s + i, "xn--", 4) == 0))
+			return false;
+		if (c <= ' ' || c == '.')
+			continue;
+		out[o++] = (char)g_ascii_tolower((gchar)c);
+	}
+	*len_r = o;
+	return true;
+}
+
+bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
+				 const char *literal)
+{
+	char lit[SQUEEZE_MAX], val[SQUEEZE_MAX];
+	size_t lit_len, val_len;
+
+	if (find_list(facts, true, header) != NULL)
+		return true;	/* parsed already: ask the addresses */
+	if (strlen(literal) > SQUEEZE_MAX ||
+	    !squeeze(literal, strlen(literal), lit, &lit_len) || lit_len == 0)
+		return true;
+	ensure_headers(facts);
+	for (size_t i = 0; i < facts->top.count; i++) {
+		const struct field *fld = &facts->top.fields[i];
+
+		if (!field_is(fld, header))
+			continue;
+		if (fld->value_len > SQUEEZE_MAX ||
+		    !squeeze(fld->value, fld->value_len, val, &val_len) ||
+		    memmem(val, val_len, lit, lit_len) != NULL)
+			return true;
+	}
+	return false;
+}
+
 static const char *skip_cfws(const char *s)
 {
 	for (;;) {

@@ -65,7 +65,11 @@
 /*	before a MIME limit already satisfy is true. Before the MIME walk,
 /*	an attachment: term whose glob has a literal run is false for a
 /*	message that holds the run nowhere and cannot spell a file name
-/*	in an encoded form; most messages are decided so. mc_query_eval()
+/*	in an encoded form; most messages are decided so. Likewise a
+/*	from:, to: or cc: term with a literal run is false, without
+/*	parsing addresses, when the header's values hold the run nowhere
+/*	(white space and dots aside) and use no quoted, encoded or IDN
+/*	form. mc_query_eval()
 /*	overwrites *match_r (clear a previous result first); FACTS may
 /*	be NULL, then it uses facts of its own.
 /*
@@ -208,7 +212,7 @@ static void scan_needs(const struct node *n, struct mc_query *q)
 			q->needs_engine = true;
 		else if (level == 2)
 			q->needs_mime = true;
-		if (n->literal != NULL)
+		if (n->literal != NULL && n->kind == T_ATTACHMENT)
 			q->has_literal = true;
 	}
 	for (size_t i = 0; i < n->nkids; i++)
@@ -480,10 +484,12 @@ static bool value_match(const struct node *t, const char *s)
    message/ entity with a transfer encoding (uuencoded files inside
    text, attached messages in base64). Such a message is walked. */
 
-/* A set of characters at once; non-ASCII characters are left out
-   of runs (their bytes depend on charsets), and so is white space
-   (folding can put a line break before it). */
-static char *attachment_literal(const char *value, bool glob)
+/* The longest run of characters that whatever VALUE matches holds
+   as it is (at least 3), or NULL; it also serves from:, to: and cc:
+   (see eval_addresses). A set of characters at once; non-ASCII
+   characters are left out of runs (their bytes depend on charsets),
+   and so is white space (folding can put a line break before it). */
+static char *glob_literal(const char *value, bool glob)
 {
 	const char *locale = setlocale(LC_CTYPE, NULL);
 	char *best = NULL, *cur = mc_xmalloc(strlen(value) + 1);
@@ -1003,8 +1009,7 @@ static struct node *parse_term(const char *text, size_t key_limit,
 	case T_FROM: case T_TO: case T_CC: case T_ATTACHMENT:
 		t->value = mc_xstrdup(value);
 		t->glob = has_glob_chars(value);
-		if (kind == T_ATTACHMENT)
-			t->literal = attachment_literal(value, t->glob);
+		t->literal = glob_literal(value, t->glob);
 		break;
 	case T_SUBJECT: case T_MSGID: case T_BODY:
 		t->value = mc_xstrdup(value);
@@ -1785,7 +1790,14 @@ static enum tri eval_addresses(struct eval *ev, const struct node *t,
 			       const char *header, struct hit *h)
 {
 	const char *const *addrs;
-	size_t n = mc_facts_addresses(ev->facts, header, &addrs);
+	size_t n;
+
+	/* Most messages are not from or to whoever is looked for, and
+	   telling so from the header value is much cheaper than parsing
+	   its addresses. */
+	if (t->literal != NULL && !mc_facts_addresses_may_hold(ev->facts, header, t->literal))
+		return F;
+	n = mc_facts_addresses(ev->facts, header, &addrs);
 
 	for (size_t i = 0; i < n; i++) {
 		if (value_match(t, addrs[i]))

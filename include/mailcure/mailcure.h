@@ -168,6 +168,11 @@ size_t mc_facts_headers(struct mc_facts *facts, const char *name,
 /* Bare addresses ("user@example.com") of From/To/Cc/...; returns count. */
 size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
 			  const char *const **addrs_r);
+/* Whether an address of a HEADER field may contain LITERAL (ASCII,
+   lower case, no white space): false only when none can, which is
+   found without parsing the addresses. */
+bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
+				 const char *literal);
 /* Date header as time_t, or (time_t)-1 when absent or invalid. */
 time_t mc_facts_date(struct mc_facts *facts);
 /* Whether the message is whole and within the MIME limits, found

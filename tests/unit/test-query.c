@@ -13,6 +13,7 @@
 /*	walk only when no encoded name can hide.
 /*--*/
 
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -605,6 +606,94 @@ static void test_attachment_literal(void **state)
 	g_free(uu64);
 }
 
+/* from:/to:/cc: decide most messages from the header value, without
+   parsing addresses (mc_facts_addresses_may_hold); that must never
+   change an answer against the addresses GMime finds. */
+static bool addresses_match(struct mc_facts *facts, const char *header,
+			    const char *pattern, bool glob)
+{
+	const char *const *addrs;
+	size_t n = mc_facts_addresses(facts, header, &addrs);
+
+	for (size_t i = 0; i < n; i++) {
+		if (glob ? fnmatch(pattern, addrs[i], FNM_CASEFOLD) == 0 :
+		    strcasestr(addrs[i], pattern) != NULL)
+			return true;
+	}
+	return false;
+}
+
+static void check_address_value(const char *value, const char *pattern)
+{
+	char *text = g_strdup_printf("From: %s\nTo: t@example.org\n\nbody\n", value);
+	char *query = g_strdup_printf("from:%s", pattern);
+	bool glob = strpbrk(pattern, "*?[") != NULL;
+	struct run r;
+	struct mc_facts *ref;
+
+	run_init(&r, text, MC_VERDICT_CLEAN, "");
+	ref = mc_facts_init(&r.msg, &r.limits);
+	bool want = addresses_match(ref, "From", pattern, glob);
+	run_eval(&r, query);
+	if (r.match.matched != want)
+		fail_msg("from:%s on From: %s: %d, the addresses say %d", pattern, value,
+			 r.match.matched, want);
+	mc_facts_free(&ref);
+	run_free(&r);
+	g_free(query);
+	g_free(text);
+}
+
+static void test_address_literal(void **state)
+{
+	static const char *const values[] = {
+		"x@evil.example", "X <X@EVIL.EXAMPLE>", "x@evil . example",
+		"x @ evil.example", "x@evil..example", "x@evil\n .example",
+		"\"x y\"@evil.example", "x@evil(comment).example", "x\\@evil.example",
+		"=?utf-8?q?x=40evil=2Eexample?= <y@good.example>",
+		"=?utf-8?b?eEBldmlsLmV4YW1wbGU=?=", "x@xn--evil.example",
+		"x@evil.exampl\xc3\xa9", "group: a@good.example, x@evil.example;",
+		"<@route.example:x@evil.example>", "x@evil.example.good", "<x@evil.example",
+		"x@[evil.example]", "Bob <bob@good.example>", "evil.example <b@good.example>",
+		"x@evilexample", "x@e.vil.example", "", "garbage without at",
+	};
+	static const char *const patterns[] = {
+		"*@evil.example", "evil.example", "x@evil*", "*@EVIL.EXAMPLE*", "vil.exa",
+	};
+	/* Atoms that build broken, quoted, encoded and folded values. */
+	static const char *const atoms[] = {
+		"x", "evil", "EVIL", "example", "good", "@", ".", "..", " ", "\t",
+		"\n ", "<", ">", ",", ";", ":", "\"", "\\", "(", ")", "=?utf-8?q?",
+		"?=", "=40", "xn--", "\xc3\xa9", "[", "]", "=", "?", "y z",
+	};
+	struct run r;
+	struct mc_facts *f;
+
+	(void)state;
+	for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++)
+		for (size_t p = 0; p < sizeof(patterns) / sizeof(patterns[0]); p++)
+			check_address_value(values[v], patterns[p]);
+	srand(7);
+	for (int i = 0; i < 20000; i++) {
+		char value[256] = "";
+		int n = 1 + rand() % 12;
+
+		for (int k = 0; k < n; k++)
+			strcat(value, atoms[rand() % (sizeof(atoms) / sizeof(atoms[0]))]);
+		check_address_value(value, patterns[rand() % (sizeof(patterns) / sizeof(patterns[0]))]);
+	}
+
+	/* And it does decide: a plain value that does not hold the run. */
+	run_init(&r, "From: Bob <bob@good.example>\nTo: x@evil.example\n\nhi\n",
+		 MC_VERDICT_CLEAN, "");
+	f = mc_facts_init(&r.msg, &r.limits);
+	assert_false(mc_facts_addresses_may_hold(f, "From", "@evil.example"));
+	assert_true(mc_facts_addresses_may_hold(f, "To", "@evil.example"));
+	assert_false(mc_facts_addresses_may_hold(f, "Cc", "@evil.example"));
+	mc_facts_free(&f);
+	run_free(&r);
+}
+
 static void test_engine_laziness(void **state)
 {
 	struct run r;
@@ -907,6 +996,7 @@ int main(void)
 		cmocka_unit_test(test_header_terms),
 		cmocka_unit_test(test_mime_terms),
 		cmocka_unit_test(test_attachment_literal),
+		cmocka_unit_test(test_address_literal),
 		cmocka_unit_test(test_engine_laziness),
 		cmocka_unit_test(test_three_valued),
 		cmocka_unit_test(test_mime_limit_problem),
