@@ -55,8 +55,8 @@
    body is never read, so more of them wait, in larger batches: a
    wake-up costs more than a message, and a small window makes the
    reader, the workers and the sink take turns instead of running
-   side by side. A head or a short message is at most 16 kB, so
-   the heads window holds at most 8 MB. */
+   side by side. Heads are mostly a few kB, and messages yielded
+   whole instead mostly 16 kB or less. */
 #define WINDOW_PER_JOB 32
 #define HEADS_WINDOW 512
 /* Threads are woken for this many messages at once, not for each. */
