@@ -17,16 +17,29 @@
 /*
 /*	Exit status: 0 nothing matched, 1 matches found (and acted on),
 /*	2 something could not be read or scanned.
+/* SECURITY
+/*	libclamav unpacks into a private directory in /dev/shm, which
+/*	anybody can write to. Directories that killed runs left there
+/*	are removed only when they are the running user's with mode
+/*	0700 (nobody else can make one so), opened without following
+/*	symlinks, and what is in them is removed by name, never
+/*	followed.
 /*--*/
 
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <glob.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -42,18 +55,91 @@ static struct {
    --cache-size says otherwise. */
 #define CACHE_MEMORY (8U << 20)
 
+/* Remove everything below directory FD, never following a symlink
+   (one is removed as a name). */
+static void empty_dir(int fd, unsigned depth)
+{
+	int dfd = dup(fd);
+	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	struct dirent *de;
+
+	if (dir == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+			continue;
+		sub = depth < 16 ? openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
+					  O_NOFOLLOW | O_CLOEXEC) : -1;
+		if (sub >= 0) {
+			empty_dir(sub, depth + 1);
+			close(sub);
+		}
+		(void)unlinkat(fd, de->d_name, AT_REMOVEDIR);
+	}
+	closedir(dir);
+}
+
+/* A run that was killed leaves its temporary directory behind, with
+   whatever libclamav was unpacking then: decoded malware, in memory
+   until the next reboot. Remove those of processes that are gone:
+   named for their pid, ours (owner and mode 0700, which nobody else
+   can fake), and untouched for a while, in case the pid is of
+   another pid namespace that shares /dev/shm. */
+#define TEMPDIR_STALE (10 * 60)
+
+static void sweep_tempdirs(void)
+{
+	DIR *dir = opendir("/dev/shm");
+	struct dirent *de;
+
+	if (dir == NULL)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		const char *p = de->d_name + strlen("mailcure-");
+		struct stat st;
+		char *end;
+		unsigned long pid;
+		int fd;
+
+		if (strncmp(de->d_name, "mailcure-", strlen("mailcure-")) != 0)
+			continue;
+		pid = strtoul(p, &end, 10);
+		if (end == p || *end != '-' || pid == 0 || pid > INT_MAX ||
+		    (pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (fstat(fd, &st) == 0 && st.st_uid == geteuid() &&
+		    (st.st_mode & 07777) == 0700 && st.st_mtime < time(NULL) - TEMPDIR_STALE) {
+			empty_dir(fd, 0);
+			(void)unlinkat(dirfd(dir), de->d_name, AT_REMOVEDIR);
+		}
+		close(fd);
+	}
+	closedir(dir);
+}
+
 /* libclamav writes every archive member and decoded document it
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
    a disk file system's directory locking, which otherwise makes
    parallel scanners wait on each other. /dev/shm is used when it is
    a tmpfs with room for the largest file each worker may unpack;
-   the directory is private (0700, random name) because decoded
-   malware passes through it. */
+   the directory is private (0700, random name after the pid)
+   because decoded malware passes through it. */
 static const char *engine_tempdir(const struct mc_global *g)
 {
 	struct statfs fs;
 	unsigned long long need;
-	char path[] = "/dev/shm/mailcure-XXXXXX";
+	char path[64];
 
 	if (g->tempdir != NULL)
 		return g->tempdir;
@@ -61,6 +147,8 @@ static const char *engine_tempdir(const struct mc_global *g)
 	if (statfs("/dev/shm", &fs) < 0 || fs.f_type != TMPFS_MAGIC ||
 	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize < need)
 		return NULL;
+	sweep_tempdirs();
+	snprintf(path, sizeof(path), "/dev/shm/mailcure-%ld-XXXXXX", (long)getpid());
 	if (mkdtemp(path) == NULL)
 		return NULL;
 	engine_aux.tempdir = strdup(path);
@@ -115,8 +203,8 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 	}
 	mc_cache_free(&engine_aux.cache);
 	if (engine_aux.tempdir != NULL) {
-		/* libclamav removes what it unpacks; a scan that was
-		   killed may leave files behind, but not this process. */
+		/* libclamav removes what it unpacks; what a killed scan
+		   leaves, a later one removes (sweep_tempdirs). */
 		(void)rmdir(engine_aux.tempdir);
 		free(engine_aux.tempdir);
 		engine_aux.tempdir = NULL;

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# NAME
+#	t1095-tempdir-sweep - a scan removes the temporary directories
+#	that killed runs left in /dev/shm, and nothing else
+# DESCRIPTION
+#	libclamav unpacks into a private directory in /dev/shm named for
+#	the pid of the run. A run that was killed leaves it behind, with
+#	whatever was being unpacked. The next scan removes such a
+#	directory when its process is gone, it is root's with mode 0700,
+#	and it has not changed for ten minutes; a symlink in it is
+#	removed, never followed. Directories of live processes, of
+#	another owner or mode, recently changed ones, and names that do
+#	not carry a pid are left alone. The run's own directory is gone
+#	when it ends.
+set -euo pipefail
+. "$MC_SRC/tests/t/lib.sh"
+mc_need_root
+mc_need python3 stat touch
+mc_setup
+
+[ "$(stat -f -c %T /dev/shm 2>/dev/null)" = tmpfs ] || mc_skip "/dev/shm is not a tmpfs"
+
+# A pid that no process has: a child that has been waited for.
+sh -c 'exit 0' &
+dead=$!
+wait "$dead" || true
+kill -0 "$dead" 2>/dev/null && mc_skip "pid $dead was reused at once"
+
+shm=/dev/shm
+tag=t1095-$$
+stale=$shm/mailcure-$dead-$tag-stale
+live=$shm/mailcure-$$-$tag-live
+open=$shm/mailcure-$dead-$tag-open
+other=$shm/mailcure-$dead-$tag-other
+fresh=$shm/mailcure-$dead-$tag-fresh
+nopid=$shm/mailcure-$tag-nopid
+all=("$stale" "$live" "$open" "$other" "$fresh" "$nopid")
+mc_at_exit 'rm -rf "${all[@]}"'
+
+for d in "${all[@]}"; do
+	mkdir -m 0700 "$d"
+	echo unpacked >"$d/clamav-1.tmp"
+done
+# The stale one as a killed run leaves it: files, a directory, and a
+# symlink a scanned message could not have made, to a file that must
+# survive.
+mkdir "$stale/sub" "$stale/sub/deeper"
+echo inner >"$stale/sub/deeper/clamav-2.tmp"
+echo keep >"$T/outside"
+ln -s "$T/outside" "$stale/link"
+ln -s "$T" "$stale/sub/dirlink"
+chmod 0755 "$open"
+chown nobody "$other"
+old=$(date -d '-1 hour' '+%Y%m%d%H%M.%S')
+for d in "$stale" "$live" "$open" "$other" "$nopid"; do
+	touch -h -t "$old" "$d"
+done
+
+md=$T/Maildir
+mc_maildir "$md"
+mc_msg_eicar | mc_maildir_put "$md" >/dev/null
+mc_msg_plain | mc_maildir_put "$md" >/dev/null
+
+before=$(ls -d "$shm"/mailcure-* 2>/dev/null | grep -v -- "-$tag-" | sort || true)
+mc_cure -j 1 --json mailbox find -s "$md"
+mc_expect_rc 1 "find on a store with EICAR"
+
+[ ! -e "$stale" ] || mc_fail "the stale directory of pid $dead is still there: $(find "$stale")"
+[ "$(cat "$T/outside")" = keep ] || mc_fail "the file a symlink pointed to was changed"
+[ -d "$T" ] || mc_fail "the directory a symlink pointed to was removed"
+for d in "$live" "$open" "$other" "$fresh" "$nopid"; do
+	[ -f "$d/clamav-1.tmp" ] || mc_fail "$d was touched"
+done
+after=$(ls -d "$shm"/mailcure-* 2>/dev/null | grep -v -- "-$tag-" | sort || true)
+[ "$after" = "$before" ] || mc_fail "the run left its directory behind: $after"
+echo "ok: stale directory removed, the others kept"
