@@ -790,22 +790,16 @@ static bool looks_like_mbox(int fd)
 static int read_whole(int fd, size_t size, unsigned char **buf_r, char **error_r)
 {
 	unsigned char *buf = mc_xmalloc(size + 1);
-	size_t off = 0;
+	ssize_t n = mc_pread_all(fd, buf, size, 0);
 	char extra;
 
-	while (off < size) {
-		ssize_t n = pread(fd, buf + off, size - off, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			return mc_error_errno(error_r, "read");
-		}
-		if (n == 0) {
-			free(buf);
-			return mc_error_set(error_r, "shrank while being copied");
-		}
-		off += (size_t)n;
+	if (n < 0) {
+		free(buf);
+		return mc_error_errno(error_r, "read");
+	}
+	if ((size_t)n < size) {
+		free(buf);
+		return mc_error_set(error_r, "shrank while being copied");
 	}
 	if (pread(fd, &extra, 1, (off_t)size) != 0) {
 		free(buf);

@@ -48,6 +48,9 @@ int mc_read_fd(int fd, size_t max, unsigned char **buf_r, size_t *len_r,
 int mc_write_all(int fd, const void *buf, size_t len);
 /* pwrite all of BUF at OFFSET. */
 int mc_pwrite_all(int fd, const void *buf, size_t len, off_t offset);
+/* pread LEN bytes at OFFSET into BUF, retrying short reads: the bytes
+   read (fewer only at the end of the file), or -1 with errno. */
+ssize_t mc_pread_all(int fd, void *buf, size_t len, off_t offset);
 /* fsync a directory fd (for renames and creations to be durable). */
 int mc_fsync_dir(int dirfd);
 

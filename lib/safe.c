@@ -166,6 +166,25 @@ int mc_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+ssize_t mc_pread_all(int fd, void *buf, size_t len, off_t offset)
+{
+	char *p = buf;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = pread(fd, p + got, len - got, offset + (off_t)got);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
 int mc_pwrite_all(int fd, const void *buf, size_t len, off_t offset)
 {
 	const char *p = buf;

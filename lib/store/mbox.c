@@ -767,24 +767,17 @@ int mc_store_mbox_open_sub(const struct mc_substore_spec *spec,
 static int mbox_load(struct mc_store *store, struct mc_store_msg *m)
 {
 	struct mbox_store *s = (struct mbox_store *)store;
-	size_t len = m->msg.raw_size, got = 0;
+	size_t len = m->msg.raw_size;
 	unsigned char *buf = mc_store_buf_new(len);
+	ssize_t n = mc_pread_all(s->fd, buf, len, (off_t)m->msg.loc.offset);
 
 	m->buf = buf;
 	m->msg.raw = buf;
-	while (got < len) {
-		ssize_t n = pread(s->fd, buf + got, len - got,
-				  (off_t)((uint64_t)m->msg.loc.offset + got));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			mc_store_msg_error(m, "%s: message at offset %lld: %s", s->path,
-					   (long long)m->msg.loc.offset,
-					   n < 0 ? strerror(errno) : "the mailbox shrank while being read");
-			return -1;
-		}
-		got += (size_t)n;
+	if (n < 0 || (size_t)n < len) {
+		mc_store_msg_error(m, "%s: message at offset %lld: %s", s->path,
+				   (long long)m->msg.loc.offset,
+				   n < 0 ? strerror(errno) : "the mailbox shrank while being read");
+		return -1;
 	}
 	buf[len] = '\0';
 	/* A mail client may have rewritten the mailbox since it was
@@ -1261,26 +1254,21 @@ static int find_wanted(struct mbox_store *s, struct mbox_lock *lock, struct want
 			if (w[i].found || w[i].len != span.length)
 				continue;
 			if (!hashed && bytes == NULL) {
-				size_t got = 0;
+				ssize_t n;
 
 				if (span.length > tmp_cap) {
 					free(tmp);
 					tmp_cap = (size_t)span.length;
 					tmp = mc_xmalloc(tmp_cap);
 				}
-				while (got < span.length) {
-					ssize_t n = pread(lock->fd, tmp + got, (size_t)span.length - got,
-							  (off_t)(span.offset + got));
-					if (n < 0 && errno == EINTR)
-						continue;
-					if (n <= 0) {
-						if (n == 0)
-							errno = EIO;	/* shorter than it was */
-						ret = mc_error_errno(error_r, "read at offset %llu",
-								     (unsigned long long)span.offset);
-						goto out;
-					}
-					got += (size_t)n;
+				n = mc_pread_all(lock->fd, tmp, (size_t)span.length,
+						 (off_t)span.offset);
+				if (n < 0 || (uint64_t)n < span.length) {
+					if (n >= 0)
+						errno = EIO;	/* shorter than it was */
+					ret = mc_error_errno(error_r, "read at offset %llu",
+							     (unsigned long long)span.offset);
+					goto out;
 				}
 				bytes = tmp;
 			}

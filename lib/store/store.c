@@ -363,22 +363,15 @@ void mc_store_msg_error(struct mc_store_msg *m, const char *fmt, ...)
 static int read_range(int fd, unsigned char *buf, size_t from, size_t size,
 		      struct mc_store_msg *m)
 {
-	size_t got = from;
+	ssize_t n = mc_pread_all(fd, buf + from, size - from, (off_t)from);
 
-	while (got < size) {
-		ssize_t n = pread(fd, buf + got, size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mc_store_msg_error(m, "%s: read: %s", m->msg.loc.path, strerror(errno));
-			return -1;
-		}
-		if (n == 0) {
-			mc_store_msg_error(m, "%s: shrank while being read", m->msg.loc.path);
-			return -1;
-		}
-		got += (size_t)n;
+	if (n < 0) {
+		mc_store_msg_error(m, "%s: read: %s", m->msg.loc.path, strerror(errno));
+		return -1;
+	}
+	if ((size_t)n < size - from) {
+		mc_store_msg_error(m, "%s: shrank while being read", m->msg.loc.path);
+		return -1;
 	}
 	buf[size] = '\0';
 	return 0;
@@ -641,7 +634,7 @@ static bool same_bytes(int dirfd, const char *name, const struct mc_msg *msg)
 {
 	unsigned char *buf;
 	struct stat st;
-	size_t got = 0;
+	ssize_t got;
 	bool same;
 	int fd = mc_safe_open_file(dirfd, name, true, &st, NULL);
 
@@ -652,17 +645,9 @@ static bool same_bytes(int dirfd, const char *name, const struct mc_msg *msg)
 		return false;
 	}
 	buf = mc_xmalloc(msg->raw_size + 1);
-	while (got < msg->raw_size) {
-		ssize_t n = pread(fd, buf + got, msg->raw_size - got, (off_t)got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
+	got = mc_pread_all(fd, buf, msg->raw_size, 0);
 	close(fd);
-	same = got == msg->raw_size && memcmp(buf, msg->raw, got) == 0;
+	same = got == (ssize_t)msg->raw_size && memcmp(buf, msg->raw, msg->raw_size) == 0;
 	free(buf);
 	return same;
 }
