@@ -512,7 +512,7 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	struct stat st;
 	struct dir *dir;
 	DIR *dp;
-	int fd, dupfd;
+	int fd;
 
 	if (p->parent != NULL) {
 		if (hs->set->default_excludes && default_excluded(p->path)) {
@@ -553,19 +553,15 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	hs->open_dirs++;
 	pthread_mutex_unlock(&hs->lock);
 
-	dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	/* Listing a directory updates its atime, unless told not to. */
-	if (dupfd >= 0)
-		(void)fcntl(dupfd, F_SETFL, fcntl(dupfd, F_GETFL) | O_NOATIME);
-	dp = dupfd < 0 ? NULL : fdopendir(dupfd);
+	dp = mc_dir_list(fd);
 	if (dp == NULL) {
 		report(hs, MC_EVENT_ERROR, store, p->path, &st, "cannot list: %s",
 		       strerror(errno));
-		if (dupfd >= 0)
-			close(dupfd);
 		dir_unref_locked(hs, dir);
 		return;
 	}
+	/* Listing a directory updates its atime, unless told not to. */
+	(void)fcntl(dirfd(dp), F_SETFL, fcntl(dirfd(dp), F_GETFL) | O_NOATIME);
 	for (;;) {
 		unsigned char type;
 		struct stat cst;

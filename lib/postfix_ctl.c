@@ -729,15 +729,11 @@ int mc_postfix_is_frozen(const struct mc_postfix *pf, bool *frozen_r,
 static void count_dir(int dirfd, unsigned depth, struct mc_postfix_status *st,
 		      unsigned queue)
 {
-	DIR *dir;
+	DIR *dir = mc_dir_list(dirfd);
 	struct dirent *de;
-	int fd = dup(dirfd);
 
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return;
-	}
 	while ((de = readdir(dir)) != NULL) {
 		struct stat sb;
 

@@ -213,16 +213,13 @@ static int remove_entry_dir(int parentfd, const char *name, char **error_r)
 {
 	struct dirent *de;
 	DIR *dir;
-	int fd, dfd;
+	int fd;
 
 	fd = mc_safe_open_dir(parentfd, name, NULL, error_r);
 	if (fd < 0)
 		return -1;
-	dfd = dup(fd);
-	if (dfd < 0 || (dir = fdopendir(dfd)) == NULL) {
+	if ((dir = mc_dir_list(fd)) == NULL) {
 		mc_error_errno(error_r, "%s", name);
-		if (dfd >= 0)
-			close(dfd);
 		close(fd);
 		return -1;
 	}
@@ -1406,17 +1403,10 @@ static int list_dir(int dirfd, char ***names_r, size_t *count_r, char **error_r)
 	char **names = NULL;
 	size_t count = 0, cap = 0;
 	struct dirent *de;
-	DIR *dir;
-	int fd;
+	DIR *dir = mc_dir_list(dirfd);
 
-	/* A descriptor of its own: a dup would share the read offset
-	   with DIRFD and with any other listing in progress. */
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
-		if (fd >= 0)
-			close(fd);
+	if (dir == NULL)
 		return mc_error_errno(error_r, "read directory");
-	}
 	errno = 0;
 	while ((de = readdir(dir)) != NULL) {
 		if (valid_name(de->d_name))

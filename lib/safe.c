@@ -166,6 +166,24 @@ int mc_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+DIR *mc_dir_list(int dirfd)
+{
+	/* Not a dup: that would share the read position with DIRFD and
+	   with any other listing of it in progress. */
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dir;
+
+	if (fd < 0)
+		return NULL;
+	if ((dir = fdopendir(fd)) == NULL) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+	}
+	return dir;
+}
+
 ssize_t mc_pread_all(int fd, void *buf, size_t len, off_t offset)
 {
 	char *p = buf;

@@ -59,15 +59,11 @@ static struct {
    (one is removed as a name). */
 static void empty_dir(int fd, unsigned depth)
 {
-	int dfd = dup(fd);
-	DIR *dir = dfd >= 0 ? fdopendir(dfd) : NULL;
+	DIR *dir = mc_dir_list(fd);
 	struct dirent *de;
 
-	if (dir == NULL) {
-		if (dfd >= 0)
-			close(dfd);
+	if (dir == NULL)
 		return;
-	}
 	while ((de = readdir(dir)) != NULL) {
 		int sub;
 

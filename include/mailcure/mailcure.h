@@ -24,6 +24,7 @@
 #ifndef MAILCURE_MAILCURE_H
 #define MAILCURE_MAILCURE_H
 
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -660,6 +661,9 @@ void mc_hex(const unsigned char *bin, size_t len, char *hex_out);
 void mc_sha256(const void *data, size_t len, unsigned char out[32]);
 void mc_md5(const void *data, size_t len, unsigned char out[16]);
 double mc_now(void);
+/* A listing of directory DIRFD on a descriptor of its own (DIRFD is
+   left as it is), or NULL with errno. */
+DIR *mc_dir_list(int dirfd);
 
 /* ------------------------------------------------------------------ */
 /* Host scan: file-level scan of the server (lib/hostscan.c)          */

@@ -95,13 +95,10 @@ static const char *owner_name(struct eml_store *s, uid_t uid)
 
 static bool push_dir(struct eml_store *s, int fd, const char *rel, char **error_r)
 {
-	int listfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir = listfd >= 0 ? fdopendir(listfd) : NULL;
+	DIR *dir = mc_dir_list(fd);
 
 	if (dir == NULL) {
 		mc_error_errno(error_r, "%s", rel[0] != '\0' ? rel : ".");
-		if (listfd >= 0)
-			close(listfd);
 		close(fd);
 		return false;
 	}

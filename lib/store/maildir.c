@@ -110,15 +110,11 @@ static char *plusplus_name(const char *dotname)
 static void discover(struct maildir_store *s, int dirfd, const char *prefix,
 		     unsigned depth)
 {
-	int listfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir = listfd >= 0 ? fdopendir(listfd) : NULL;
+	DIR *dir = mc_dir_list(dirfd);
 	struct dirent *de;
 
-	if (dir == NULL) {
-		if (listfd >= 0)
-			close(listfd);
+	if (dir == NULL)
 		return;
-	}
 	while ((de = readdir(dir)) != NULL) {
 		const char *name = de->d_name;
 		struct stat st;
@@ -416,12 +412,9 @@ static int maildir_next(struct mc_store *store, struct mc_msg **msg_r, char **er
 			free(err);
 			return 1;
 		}
-		int listfd = fcntl(s->subfd, F_DUPFD_CLOEXEC, 0);
-		s->dir = listfd >= 0 ? fdopendir(listfd) : NULL;
+		s->dir = mc_dir_list(s->subfd);
 		if (s->dir == NULL) {
 			mc_error_errno(&err, "%s", subdirs[s->si]);
-			if (listfd >= 0)
-				close(listfd);
 			close_sub(s);
 			s->si++;
 			*msg_r = dir_error(s, f, subdirs[s->si - 1], err);
@@ -449,16 +442,12 @@ static void maildir_remove(struct mc_store *store, struct mc_quarantine *q,
 static bool unique_name_taken(int dirfd, const char *name)
 {
 	size_t blen = strcspn(name, ":");
-	int listfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir = listfd >= 0 ? fdopendir(listfd) : NULL;
+	DIR *dir = mc_dir_list(dirfd);
 	struct dirent *de;
 	bool taken = false;
 
-	if (dir == NULL) {
-		if (listfd >= 0)
-			close(listfd);
+	if (dir == NULL)
 		return false;
-	}
 	while (!taken && (de = readdir(dir)) != NULL) {
 		taken = strncmp(de->d_name, name, blen) == 0 &&
 			(de->d_name[blen] == ':' || de->d_name[blen] == '\0');

@@ -408,16 +408,13 @@ static int entry_cmp(const void *a, const void *b)
 static void list_dir(struct postfix_store *ps, int dirfd, const char *dir_rel,
 		     unsigned queue, unsigned depth, size_t *cap)
 {
-	int fd = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir;
+	DIR *dir = mc_dir_list(dirfd);
 	struct dirent *de;
 
-	if (fd < 0 || (dir = fdopendir(fd)) == NULL) {
+	if (dir == NULL) {
 		char *why = mc_xasprintf("%s: %s", dir_rel, strerror(errno));
 		list_error(ps, dir_rel, queue, why, cap);
 		free(why);
-		if (fd >= 0)
-			close(fd);
 		return;
 	}
 	while ((de = readdir(dir)) != NULL) {
@@ -672,11 +669,10 @@ static char *locate(int qfd, const char *dir_rel, const char *id, unsigned depth
 		return mc_xstrdup(dir_rel);
 	}
 	if (depth < MAX_HASH_DEPTH) {
-		DIR *dir;
+		DIR *dir = mc_dir_list(dfd);
 		struct dirent *de;
-		int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
 
-		if (fd >= 0 && (dir = fdopendir(fd)) != NULL) {
+		if (dir != NULL) {
 			while (found == NULL && (de = readdir(dir)) != NULL) {
 				if (de->d_name[0] == '.' || strlen(de->d_name) != 1 ||
 				    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -687,8 +683,6 @@ static char *locate(int qfd, const char *dir_rel, const char *id, unsigned depth
 				free(sub);
 			}
 			closedir(dir);
-		} else if (fd >= 0) {
-			close(fd);
 		}
 	}
 	close(dfd);

@@ -593,17 +593,12 @@ static int find_moved(int rootfd, const char *dir_rel, const char *name,
 		return -1;
 	for (size_t i = 0; i < 2; i++) {
 		int subfd = mc_safe_open_dir(folderfd, subdirs[i], NULL, NULL);
-		int listfd;
 		DIR *dir;
 		struct dirent *de;
 
 		if (subfd < 0)
 			continue;
-		listfd = fcntl(subfd, F_DUPFD_CLOEXEC, 0);
-		dir = listfd >= 0 ? fdopendir(listfd) : NULL;
-		if (dir == NULL) {
-			if (listfd >= 0)
-				close(listfd);
+		if ((dir = mc_dir_list(subfd)) == NULL) {
 			close(subfd);
 			continue;
 		}

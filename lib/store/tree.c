@@ -145,13 +145,10 @@ static void tree_destroy(struct mc_store *store)
 
 static bool push_dir(struct tree_store *t, int fd, const char *abs, char **error_r)
 {
-	int listfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *dir = listfd >= 0 ? fdopendir(listfd) : NULL;
+	DIR *dir = mc_dir_list(fd);
 
 	if (dir == NULL) {
 		mc_error_errno(error_r, "%s", abs);
-		if (listfd >= 0)
-			close(listfd);
 		close(fd);
 		return false;
 	}
