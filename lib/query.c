@@ -135,7 +135,7 @@ struct node {
 	char *value;		/* as given, unquoted (header: the TEXT) */
 	char *hname;		/* header: NAME */
 	bool glob;
-	char *literal;		/* attachment: what a name must contain */
+	char *literal;		/* what any match must contain (glob_literal) */
 	struct needle nd;
 	unsigned char hash[32];
 	enum size_op op;
