@@ -17,16 +17,20 @@
 /*	container (a Maildir file, an mbox file) to the store's remove
 /*	operation, which quarantines each before removing it.
 /*
-/*	At most a fixed window of messages is in flight (read but not
-/*	yet reported), so memory does not grow with the size of a store.
-/*	Stores read heads first: a message's body is read by the worker
-/*	that evaluates it, only when the query looks past the header
-/*	block (or the message is to be quarantined), and dropped again
-/*	once evaluated, so that what waits for the sink is small. The
-/*	bytes of the messages being evaluated at once are bounded by
-/*	limits->max_bytes_in_flight: a large message that does not fit
-/*	waits for others to finish (one always runs); small ones do not
-/*	count.
+/*	What is in flight is bounded, so memory does not grow with the
+/*	size of a store. Stores read heads first: a message's body is
+/*	read by the worker that evaluates it, only when the query looks
+/*	past the header block (or the message is to be quarantined). A
+/*	fixed number of messages is read ahead of the workers. Once
+/*	evaluated, a message that is not to be acted on is dropped to its
+/*	place and size, so that many can wait for the sink behind one
+/*	large message that a worker spends seconds on, while the other
+/*	workers go on; what waits with its bytes (matched messages to be
+/*	quarantined, stores that cannot read a message again) is bounded
+/*	in bytes. The bytes of the messages being evaluated at once are
+/*	bounded by limits->max_bytes_in_flight: a large message that does
+/*	not fit waits for others to finish (one always runs); small ones
+/*	do not count.
 /*
 /*	Threads hand messages over in batches: the reader wakes a worker
 /*	for several ready messages (or after a millisecond), a worker
@@ -49,16 +53,24 @@
 #include "mailcure/mailcure.h"
 #include "internal.h"
 
-/* Messages read ahead of the sink, per worker. Messages in flight
-   are mostly heads (see struct mc_msg), so this is cheap. With a
-   query about headers alone a message takes microseconds and its
-   body is never read, so more of them wait, in larger batches: a
-   wake-up costs more than a message, and a small window makes the
-   reader, the workers and the sink take turns instead of running
-   side by side. Heads are mostly a few kB, and messages yielded
-   whole instead mostly 16 kB or less. */
-#define WINDOW_PER_JOB 32
-#define HEADS_WINDOW 512
+/* Messages read ahead of the workers, per worker. They are mostly
+   heads (see struct mc_msg): a few kB, and messages yielded whole
+   instead mostly 16 kB or less. With a query about headers alone a
+   message takes microseconds and its body is never read, so more of
+   them wait, in larger batches: a wake-up costs more than a message,
+   and a small window makes the reader, the workers and the sink take
+   turns instead of running side by side. */
+#define AHEAD_PER_JOB 32
+#define HEADS_AHEAD 512
+/* Messages between the sink and the reader. Evaluated ones wait in
+   store order with their place alone, a few hundred bytes: a worker
+   may spend seconds on one large message at the head while the
+   others evaluate thousands behind it. */
+#define RING 4096
+/* Evaluated messages that wait with their bytes, in bytes. */
+#define HELD_MAX (8U << 20)
+/* The sink takes at most this many results at once. */
+#define SINK_BATCH 512
 /* Threads are woken for this many messages at once, not for each. */
 #define BATCH 8
 #define HEADS_BATCH 32
@@ -69,17 +81,26 @@
 
 enum slot_state { SLOT_FREE, SLOT_READY, SLOT_WORKING, SLOT_DONE };
 
+/* Thousands wait in the ring, most of them clean: a slot is small,
+   and only a result worth reporting has a struct mc_match. */
 struct slot {
 	enum slot_state state;
 	uint64_t seq;
 	size_t store_index;
-	struct mc_msg *msg;		/* from the store, or &fake */
-	struct mc_msg fake;		/* a store-level error */
+	struct mc_msg *msg;		/* from the store, or fake */
+	struct mc_msg *fake;		/* a store-level error, or NULL */
 	char *store_error;
-	struct mc_match match;
-	bool evaluated;
+	struct mc_match *match;		/* NULL: clean, no problem */
 	char *from, *subject, *message_id;
+	uint64_t held;			/* bytes it waits with, once done */
 };
+
+static const struct mc_match clean_match;
+
+static const struct mc_match *match_of(const struct slot *s)
+{
+	return s->match != NULL ? s->match : &clean_match;
+}
 
 struct pipeline {
 	const struct mc_run *run;
@@ -89,7 +110,9 @@ struct pipeline {
 	pthread_cond_t cond_sink;	/* a slot became done */
 	pthread_cond_t cond_budget;	/* bytes in flight went down */
 	struct slot *slots;
-	size_t window;
+	size_t ring;			/* slots */
+	size_t ahead;			/* read, not yet taken by a worker */
+	uint64_t held;			/* sum of the done slots' held */
 	uint64_t produced;		/* next seq to produce */
 	uint64_t claimed;		/* next seq for a worker */
 	uint64_t sunk;			/* next seq for the sink */
@@ -115,17 +138,26 @@ struct pending {
 
 static struct slot *slot_of(struct pipeline *p, uint64_t seq)
 {
-	return &p->slots[seq % p->window];
+	return &p->slots[seq % p->ring];
 }
 
-/* With the lock held: how many results the sink could take now. */
-static uint64_t sinkable(struct pipeline *p)
+/* With the lock held: how many results the sink could take now, up
+   to MAX. */
+static uint64_t sinkable(struct pipeline *p, uint64_t max)
 {
 	uint64_t n = 0;
 
-	while (p->sunk + n < p->produced && slot_of(p, p->sunk + n)->state == SLOT_DONE)
+	while (n < max && p->sunk + n < p->produced &&
+	       slot_of(p, p->sunk + n)->state == SLOT_DONE)
 		n++;
 	return n;
+}
+
+/* With the lock held: the reader must wait. */
+static bool producer_full(const struct pipeline *p)
+{
+	return p->produced - p->sunk >= p->ring ||
+		p->produced - p->claimed >= p->ahead || p->held >= HELD_MAX;
 }
 
 /* With the lock held: wake workers when a batch is ready, or when
@@ -163,11 +195,11 @@ static void *producer_main(void *context)
 			if (ret == 0)
 				break;
 			pthread_mutex_lock(&p->lock);
-			while (p->produced - p->sunk >= p->window && !p->stop) {
+			while (producer_full(p) && !p->stop) {
 				/* Hand over what is waiting before sleeping. */
 				if (p->workers_waiting > 0 && p->claimed < p->produced)
 					pthread_cond_broadcast(&p->cond_worker);
-				if (p->sink_waiting && sinkable(p) > 0)
+				if (p->sink_waiting && sinkable(p, 1) > 0)
 					pthread_cond_signal(&p->cond_sink);
 				p->producer_waiting = true;
 				pthread_cond_wait(&p->cond_producer, &p->lock);
@@ -191,12 +223,13 @@ static void *producer_main(void *context)
 				/* The store cannot go on: one error event. */
 				s->store_error = error != NULL ? error :
 					mc_xstrdup("cannot read the store");
-				s->fake.loc.store = s->store_error;
-				s->fake.loc.path = s->store_error;
-				s->fake.loc.offset = -1;
-				s->fake.read_error = s->store_error;
-				s->fake.seq = s->seq;
-				s->msg = &s->fake;
+				s->fake = mc_xcalloc(1, sizeof(*s->fake));
+				s->fake->loc.store = s->store_error;
+				s->fake->loc.path = s->store_error;
+				s->fake->loc.offset = -1;
+				s->fake->read_error = s->store_error;
+				s->fake->seq = s->seq;
+				s->msg = s->fake;
 				error = NULL;
 			}
 			s->state = SLOT_READY;
@@ -216,7 +249,8 @@ out:
 	return NULL;
 }
 
-static void evaluate_one(struct pipeline *p, struct slot *s);
+static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *match);
+static void settle(struct pipeline *p, struct slot *s);
 
 /* Wait until SIZE more bytes fit in limits->max_bytes_in_flight, or
    nothing else is in flight; returns what was taken. Messages under
@@ -254,11 +288,21 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		msg->size <= p->run->limits->max_message_size;
 	uint64_t taken = budget_take(p, loads ? msg->size : 0);
 
-	evaluate_one(p, s);
+	struct mc_match match;
+
+	memset(&match, 0, sizeof(match));
+	evaluate_one(p, s, &match);
+	if (match.matched || match.problem != MC_VERDICT_CLEAN) {
+		s->match = mc_xmalloc(sizeof(*s->match));
+		*s->match = match;
+	} else {
+		mc_match_clear(&match);
+	}
+	settle(p, s);
 	budget_give(p, taken);
 }
 
-static void evaluate_one(struct pipeline *p, struct slot *s)
+static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *match)
 {
 	const struct mc_run *run = p->run;
 	const struct mc_store_ops *ops = run->store_ops[s->store_index];
@@ -269,8 +313,8 @@ static void evaluate_one(struct pipeline *p, struct slot *s)
 	if (msg->read_error != NULL)
 		return;
 	if (msg->size > run->limits->max_message_size) {
-		s->match.problem = MC_VERDICT_UNSCANNED;
-		snprintf(s->match.why, sizeof(s->match.why),
+		match->problem = MC_VERDICT_UNSCANNED;
+		snprintf(match->why, sizeof(match->why),
 			 "message of %zu bytes is larger than the limit of %llu bytes",
 			 msg->size, (unsigned long long)run->limits->max_message_size);
 		return;
@@ -282,9 +326,8 @@ static void evaluate_one(struct pipeline *p, struct slot *s)
 		return;
 	facts = mc_facts_init(msg, run->limits);
 	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
-		      &s->match);
-	s->evaluated = true;
-	if (!s->match.matched && s->match.problem == MC_VERDICT_CLEAN) {
+		      match);
+	if (!match->matched && match->problem == MC_VERDICT_CLEAN) {
 		/* Not matched, but maybe only because part of the message
 		   was never looked at: a truncated or over-limit message is
 		   unscanned, a file that is no mail message an error, never
@@ -294,11 +337,11 @@ static void evaluate_one(struct pipeline *p, struct slot *s)
 			mc_facts_check_headers(facts, &why);
 
 		if (kind != MC_VERDICT_CLEAN) {
-			s->match.problem = kind;
-			snprintf(s->match.why, sizeof(s->match.why), "%s", why);
+			match->problem = kind;
+			snprintf(match->why, sizeof(match->why), "%s", why);
 		}
 	}
-	if (s->match.matched) {
+	if (match->matched) {
 		/* Only reported messages need these; take them while the
 		   parsed headers are at hand. */
 		s->from = mc_xstrdup(mc_facts_header(facts, "From"));
@@ -306,15 +349,34 @@ static void evaluate_one(struct pipeline *p, struct slot *s)
 		s->message_id = mc_xstrdup(mc_facts_header(facts, "Message-ID"));
 	}
 	mc_facts_free(&facts);
-	if (s->match.matched && p->acting) {
+}
+
+/* An evaluated message (or one that could not be): keep what the
+   sink will need, and count what it waits with. */
+static void settle(struct pipeline *p, struct slot *s)
+{
+	const struct mc_store_ops *ops = p->run->store_ops[s->store_index];
+	struct mc_store *store = p->run->stores[s->store_index];
+	struct mc_msg *msg = s->msg;
+
+	if (msg == s->fake)
+		return;
+	if (match_of(s)->matched && p->acting) {
 		/* The quarantine takes the message as it is stored. */
 		if (msg->data == NULL && ops->load != NULL)
 			ops->load(store, msg);
-	} else if (ops->unload != NULL) {
-		/* Only its place and size are reported: do not hold the
-		   body while it waits for the messages before it. */
-		ops->unload(store, msg);
+	} else if (ops->drop != NULL) {
+		/* Only its place and size are reported: hold nothing else
+		   while it waits for the messages before it. */
+		ops->drop(store, msg);
 	}
+	/* What it waits for the sink with. */
+	if (msg->raw != NULL)
+		s->held += msg->raw_size;
+	if (msg->data != NULL && msg->data != msg->raw)
+		s->held += msg->size;
+	if (msg->head != NULL)
+		s->held += msg->head_size;
 }
 
 static void *worker_main(void *context)
@@ -340,16 +402,25 @@ static void *worker_main(void *context)
 		p->claimed += n;
 		for (uint64_t seq = first; seq < first + n; seq++)
 			slot_of(p, seq)->state = SLOT_WORKING;
+		/* The reader waits for room ahead of the workers: wake it
+		   when half of that is free, not for every batch. */
+		if (p->producer_waiting && p->produced - p->claimed <= p->ahead / 2 &&
+		    !producer_full(p))
+			pthread_cond_signal(&p->cond_producer);
 		pthread_mutex_unlock(&p->lock);
 		for (uint64_t seq = first; seq < first + n; seq++)
 			evaluate(p, slot_of(p, seq));
 		pthread_mutex_lock(&p->lock);
-		for (uint64_t seq = first; seq < first + n; seq++)
-			slot_of(p, seq)->state = SLOT_DONE;
+		for (uint64_t seq = first; seq < first + n; seq++) {
+			struct slot *s = slot_of(p, seq);
+
+			s->state = SLOT_DONE;
+			p->held += s->held;
+		}
 		/* The sink is woken for a batch, or when it holds up the
 		   reader or the end. */
 		if (p->sink_waiting) {
-			uint64_t ready = sinkable(p);
+			uint64_t ready = sinkable(p, p->batch);
 			if (ready > 0 && (ready >= p->batch || p->producer_waiting ||
 					  p->producer_done))
 				pthread_cond_signal(&p->cond_sink);
@@ -370,7 +441,7 @@ static void emit(const struct mc_run *run, struct slot *s,
 	memset(&ev, 0, sizeof(ev));
 	ev.type = type;
 	ev.msg = s->msg;
-	ev.match = &s->match;
+	ev.match = match_of(s);
 	ev.from = s->from;
 	ev.subject = s->subject;
 	ev.message_id = s->message_id;
@@ -382,10 +453,16 @@ static void emit(const struct mc_run *run, struct slot *s,
 
 static void slot_release(const struct mc_run *run, struct slot *s)
 {
-	if (s->msg != NULL && s->msg != &s->fake)
+	if (s->msg != NULL && s->msg != s->fake)
 		run->store_ops[s->store_index]->msg_free(run->stores[s->store_index], &s->msg);
 	s->msg = NULL;
-	mc_match_clear(&s->match);
+	free(s->fake);
+	s->fake = NULL;
+	if (s->match != NULL) {
+		mc_match_clear(s->match);
+		free(s->match);
+		s->match = NULL;
+	}
 	free(s->from);
 	free(s->subject);
 	free(s->message_id);
@@ -405,7 +482,7 @@ static void flush_pending(const struct mc_run *run, struct pending *pend,
 	removals = mc_xcalloc(pend->count, sizeof(*removals));
 	for (size_t i = 0; i < pend->count; i++) {
 		removals[i].msg = pend->items[i].msg;
-		removals[i].match = &pend->items[i].match;
+		removals[i].match = pend->items[i].match;
 	}
 	run->store_ops[pend->store_index]->remove(run->stores[pend->store_index],
 		run->quarantine, run->run_id, removals, pend->count);
@@ -436,6 +513,7 @@ static bool sink_one(struct pipeline *p, struct slot *s, struct pending *pend,
 {
 	const struct mc_run *run = p->run;
 	struct mc_msg *msg = s->msg;
+	const struct mc_match *match = match_of(s);
 	bool acting = run->action == MC_ACTION_QUARANTINE;
 
 	sum->bytes += msg->size;
@@ -446,9 +524,9 @@ static bool sink_one(struct pipeline *p, struct slot *s, struct pending *pend,
 	}
 	/* Every message counts once: scanned (matched, clean or
 	   unscanned) or an error. */
-	if (s->match.matched || s->match.problem != MC_VERDICT_ERROR)
+	if (match->matched || match->problem != MC_VERDICT_ERROR)
 		sum->scanned++;
-	if (s->match.matched) {
+	if (match->matched) {
 		sum->matched++;
 		if (acting && !run->dry_run) {
 			MC_ARRAY_PUSH(pend->items, pend->count, pend->cap, *s);
@@ -459,12 +537,12 @@ static bool sink_one(struct pipeline *p, struct slot *s, struct pending *pend,
 		     acting ? "would quarantine" : NULL, NULL, NULL);
 		return false;
 	}
-	if (s->match.problem == MC_VERDICT_UNSCANNED) {
+	if (match->problem == MC_VERDICT_UNSCANNED) {
 		sum->unscanned++;
-		emit(run, s, MC_EVENT_UNSCANNED, NULL, NULL, s->match.why);
-	} else if (s->match.problem == MC_VERDICT_ERROR) {
+		emit(run, s, MC_EVENT_UNSCANNED, NULL, NULL, match->why);
+	} else if (match->problem == MC_VERDICT_ERROR) {
 		sum->errors++;
-		emit(run, s, MC_EVENT_ERROR, NULL, NULL, s->match.why);
+		emit(run, s, MC_EVENT_ERROR, NULL, NULL, match->why);
 	}
 	return false;
 }
@@ -512,11 +590,12 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	p.run = run;
 	p.needs_body = mc_query_needs_body(run->query);
 	p.acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
-	p.window = (size_t)jobs * WINDOW_PER_JOB;
-	if (!p.needs_body && p.window < HEADS_WINDOW)
-		p.window = HEADS_WINDOW;
+	p.ahead = (size_t)jobs * AHEAD_PER_JOB;
+	if (!p.needs_body && p.ahead < HEADS_AHEAD)
+		p.ahead = HEADS_AHEAD;
+	p.ring = RING > 2 * p.ahead ? RING : 2 * p.ahead;
 	p.batch = p.needs_body ? BATCH : HEADS_BATCH;
-	p.slots = mc_xcalloc(p.window, sizeof(*p.slots));
+	p.slots = mc_xcalloc(p.ring, sizeof(*p.slots));
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond_producer, NULL);
 	pthread_cond_init(&p.cond_worker, NULL);
@@ -546,10 +625,10 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 		goto out_free;
 	}
 
-	batch = mc_xcalloc(p.window, sizeof(*batch));
+	batch = mc_xcalloc(SINK_BATCH, sizeof(*batch));
 	pthread_mutex_lock(&p.lock);
 	for (;;) {
-		uint64_t n = sinkable(&p);
+		uint64_t n = sinkable(&p, SINK_BATCH);
 
 		if (n == 0) {
 			if (p.producer_done && p.sunk == p.produced)
@@ -575,10 +654,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 			struct slot *s = slot_of(&p, p.sunk + i);
 
 			batch[i] = *s;
-			/* The fake message lives inside the slot: point it
-			   at the copy, which outlives the slot's reuse. */
-			if (s->msg == &s->fake)
-				batch[i].msg = &batch[i].fake;
+			p.held -= s->held;
 		}
 		pthread_mutex_unlock(&p.lock);
 
@@ -586,10 +662,10 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 			struct slot *copy = &batch[i];
 			bool kept = sink_one(&p, copy, &pend, summary_r);
 
-			if (kept && copy->msg == &copy->fake)
+			if (kept && copy->msg == copy->fake)
 				abort();	/* fake messages never match */
 			const struct mc_store_ops *ops = run->store_ops[copy->store_index];
-			bool last_in_container = copy->msg == &copy->fake ||
+			bool last_in_container = copy->msg == copy->fake ||
 				ops->container_last(run->stores[copy->store_index], copy->msg);
 			if (!kept)
 				slot_release(run, copy);

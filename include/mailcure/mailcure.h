@@ -424,10 +424,11 @@ struct mc_store_ops {
 	   on). Thread-safe for different messages of one store; NULL
 	   when the store always yields whole messages. */
 	int (*load)(struct mc_store *store, struct mc_msg *msg);
-	/* Free the body that load read, keeping the head: for a message
-	   whose body is no longer needed while it waits to be reported.
-	   NULL when load is. */
-	void (*unload)(struct mc_store *store, struct mc_msg *msg);
+	/* Free all that was read of MSG (head, body) and close any file
+	   it holds open, keeping its place, size and read error: for a
+	   message that waits to be reported and is not read again. NULL
+	   when the store has nothing to free early. */
+	void (*drop)(struct mc_store *store, struct mc_msg *msg);
 	void (*close)(struct mc_store **store);
 	/* Put a quarantined message back where it came from. */
 	int (*restore)(const struct mc_qentry *entry, const void *raw,

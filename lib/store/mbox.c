@@ -1531,7 +1531,7 @@ const struct mc_store_ops mc_store_mbox = {
 	.remove = mbox_remove,
 	.msg_free = mc_store_msg_free_op,
 	.load = mc_store_load_op,
-	.unload = mc_store_unload_op,
+	.drop = mc_store_drop_op,
 	.close = mc_store_close_op,
 	.restore = mbox_restore,
 };

@@ -93,10 +93,10 @@ void mc_store_msg_init(struct mc_store *store, struct mc_store_msg *m,
 		       const char *kind);
 /* The generic msg_free and close ops. */
 void mc_store_msg_free_op(struct mc_store *store, struct mc_msg **msg);
-/* The generic load and unload ops: dispatched to the store that
+/* The generic load and drop ops: dispatched to the store that
    yielded the message. */
 int mc_store_load_op(struct mc_store *store, struct mc_msg *msg);
-void mc_store_unload_op(struct mc_store *store, struct mc_msg *msg);
+void mc_store_drop_op(struct mc_store *store, struct mc_msg *msg);
 void mc_store_close_op(struct mc_store **store);
 bool mc_store_container_last_op(struct mc_store *store, const struct mc_msg *msg);
 /* The store that yielded MSG. */

@@ -293,17 +293,21 @@ int mc_store_load_op(struct mc_store *store, struct mc_msg *msg)
 	return 0;
 }
 
-void mc_store_unload_op(struct mc_store *store, struct mc_msg *msg)
+void mc_store_drop_op(struct mc_store *store, struct mc_msg *msg)
 {
 	struct mc_store_msg *m = (struct mc_store_msg *)msg;
 
-	/* Only what can be read again is dropped. */
-	if (!m->lazy)
-		return;
+	(void)store;
+	/* What waits to be reported is its place: the pipeline may hold
+	   thousands of such messages, so neither bytes nor a file. */
+	held_fd_close(m);
 	free(m->buf);
 	free(m->databuf);
-	m->buf = m->databuf = NULL;
-	msg->raw = msg->data = NULL;
+	free(m->headbuf);
+	m->buf = m->databuf = m->headbuf = NULL;
+	msg->raw = msg->data = msg->head = NULL;
+	msg->head_size = 0;
+	m->lazy = false;
 }
 
 unsigned char *mc_store_buf_new(size_t size)

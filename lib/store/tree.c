@@ -734,7 +734,7 @@ const struct mc_store_ops mc_store_tree = {
 	.remove = tree_remove,
 	.msg_free = mc_store_msg_free_op,
 	.load = mc_store_load_op,
-	.unload = mc_store_unload_op,
+	.drop = mc_store_drop_op,
 	.close = tree_close,
 	.restore = tree_restore,
 };

@@ -9,7 +9,9 @@
 /*	the engine, the messages being scanned at once stay within
 /*	limits->max_bytes_in_flight (one always runs, so a larger one
 /*	is still scanned), while small ones are still scanned side by
-/*	side; results come in store order, each message once.
+/*	side; while one worker spends long on a large message, the
+/*	others evaluate many times the read-ahead behind it; results come
+/*	in store order, each message once.
 /*--*/
 
 #include <stdarg.h>
@@ -28,21 +30,32 @@
 
 #include "mailcure/mailcure.h"
 
-/* A fake engine that counts what it scans at once. */
+/* A fake engine that counts what it scans at once. A scan takes
+   20 ms, or with ns_per_byte set that long per byte; it finds
+   everything infected when told to. */
 struct mc_engine {
 	pthread_mutex_t lock;
 	size_t now, max_bytes, calls;
 	unsigned at_once, max_at_once;
+	unsigned ns_per_byte;
+	bool infect;
+	/* Scans of parts under 1 MB that ended while one of more was
+	   being scanned. */
+	size_t large_now, beside_large;
 };
 
 static void fake_scan(struct mc_engine *e, const void *data, size_t size,
 		      struct mc_verdict *v)
 {
-	struct timespec ts = { 0, 20 * 1000 * 1000 };
+	uint64_t ns = e->ns_per_byte > 0 ? (uint64_t)size * e->ns_per_byte :
+		20 * 1000 * 1000;
+	struct timespec ts = { (time_t)(ns / 1000000000), (long)(ns % 1000000000) };
+	bool large = size >= 1000000;
 
 	(void)data;
 	pthread_mutex_lock(&e->lock);
 	e->calls++;
+	e->large_now += large;
 	e->now += size;
 	e->at_once++;
 	if (e->now > e->max_bytes)
@@ -54,9 +67,12 @@ static void fake_scan(struct mc_engine *e, const void *data, size_t size,
 	pthread_mutex_lock(&e->lock);
 	e->now -= size;
 	e->at_once--;
+	e->large_now -= large;
+	if (!large && e->large_now > 0)
+		e->beside_large++;
 	pthread_mutex_unlock(&e->lock);
-	v->kind = MC_VERDICT_CLEAN;
-	v->name[0] = '\0';
+	v->kind = e->infect ? MC_VERDICT_INFECTED : MC_VERDICT_CLEAN;
+	snprintf(v->name, sizeof(v->name), "%s", e->infect ? "Test.Fake" : "");
 }
 
 static const struct mc_engine_ops fake_ops = {
@@ -70,7 +86,8 @@ struct fixture {
 	struct mc_engine engine;
 	/* Events, in order. */
 	uint64_t seqs[64];
-	size_t events;
+	size_t events, seen;
+	uint64_t last;
 	bool ordered;
 };
 
@@ -136,14 +153,19 @@ static void on_event(const struct mc_event *ev, void *context)
 {
 	struct fixture *f = context;
 
-	if (f->events > 0 && ev->msg->seq <= f->seqs[f->events - 1])
+	if (f->seen > 0 && ev->msg->seq <= f->last)
 		f->ordered = false;
+	f->last = ev->msg->seq;
+	f->seen++;
 	if (f->events < 64)
 		f->seqs[f->events++] = ev->msg->seq;
 }
 
-static void run(struct fixture *f, const char *text, unsigned jobs,
-		struct mc_summary *sum)
+/* Run TEXT over the store at PATH; with QUARANTINE, matched messages
+   are quarantined and removed. */
+static void run_acting(struct fixture *f, const char *path, const char *text,
+		       unsigned jobs, struct mc_quarantine *quarantine,
+		       struct mc_summary *sum)
 {
 	struct mc_store_settings set = { .limits = &f->limits, .heads_first = true };
 	const struct mc_store_ops *ops;
@@ -153,7 +175,7 @@ static void run(struct fixture *f, const char *text, unsigned jobs,
 	struct mc_run r;
 
 	assert_non_null(q);
-	assert_int_equal(mc_store_open(f->maildir, &set, &ops, &store, &error), 0);
+	assert_int_equal(mc_store_open(path, &set, &ops, &store, &error), 0);
 	memset(&r, 0, sizeof(r));
 	r.store_ops = &ops;
 	r.stores = &store;
@@ -165,11 +187,28 @@ static void run(struct fixture *f, const char *text, unsigned jobs,
 	r.jobs = jobs;
 	r.on_event = on_event;
 	r.context = f;
-	f->events = 0;
+	if (quarantine != NULL) {
+		r.action = MC_ACTION_QUARANTINE;
+		r.quarantine = quarantine;
+		r.run_id = "test";
+	}
+	f->events = f->seen = 0;
 	f->ordered = true;
 	assert_int_equal(mc_run_pipeline(&r, sum, &error), 0);
 	ops->close(&store);
 	mc_query_free(&q);
+}
+
+static void run_on(struct fixture *f, const char *path, const char *text,
+		   unsigned jobs, struct mc_summary *sum)
+{
+	run_acting(f, path, text, jobs, NULL, sum);
+}
+
+static void run(struct fixture *f, const char *text, unsigned jobs,
+		struct mc_summary *sum)
+{
+	run_on(f, f->maildir, text, jobs, sum);
 }
 
 /* Scanned at once: never more than the budget for the large ones,
@@ -204,6 +243,77 @@ static void test_bytes_in_flight(void **state)
 	assert_true(f->engine.max_bytes > 1200000);
 }
 
+/* A large message that takes a worker long does not hold up the
+   others: the other worker evaluates the messages after it (ten
+   times the read-ahead) while it is scanned, and the results still
+   come in order, each once. */
+static void test_large_not_blocking(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_summary sum;
+	unsigned count = 640;
+	char *mbox;
+	FILE *fp;
+
+	/* An mbox, so that the large message comes first. */
+	if (asprintf(&mbox, "%s/mbox", f->tmp) < 0)
+		abort();
+	fp = fopen(mbox, "w");
+	assert_non_null(fp);
+	for (unsigned i = 0; i <= count; i++) {
+		size_t size = i == 0 ? 2000000 : 1000;
+
+		fprintf(fp, "From m%u@example.com Thu Mar  5 01:00:00 2026\n"
+			"From: m%u@example.com\nSubject: m%u\n\n", i, i, i);
+		for (size_t n = 0; n < size; n++)
+			fputc(n % 70 == 69 ? '\n' : 'a' + (int)(n % 26), fp);
+		fputs("\n\n", fp);
+	}
+	fclose(fp);
+	/* 2 s for the large one, 1 ms for each small one. */
+	f->engine.ns_per_byte = 1000;
+	f->engine.infect = true;
+	run_on(f, mbox, "virus", 2, &sum);
+	free(mbox);
+	assert_int_equal(sum.scanned, count + 1);
+	assert_int_equal(sum.matched, count + 1);
+	assert_int_equal(f->engine.calls, count + 1);
+	assert_true(f->ordered);
+	assert_int_equal(f->seen, count + 1);
+	/* All but those that the large one's worker took with it. */
+	assert_true(f->engine.beside_large >= count - 8);
+}
+
+/* Matched messages to be quarantined wait for the sink with their
+   bytes; many times the bound on such bytes are all quarantined and
+   removed, the others left alone. */
+static void test_acting_held(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_summary sum;
+	struct mc_quarantine *q;
+	char *qdir, *error = NULL;
+
+	for (unsigned i = 0; i < 60; i++)
+		put(f, i, i % 3 == 0 ? 2000 : 1100000, i % 3 != 0);
+	if (asprintf(&qdir, "%s/quarantine", f->tmp) < 0)
+		abort();
+	q = mc_quarantine_open(qdir, true, &error);
+	assert_non_null(q);
+	run_acting(f, f->maildir, "from:big@example.com", 2, q, &sum);
+	assert_int_equal(sum.scanned, 60);
+	assert_int_equal(sum.matched, 40);
+	assert_int_equal(sum.acted, 40);
+	assert_int_equal(sum.errors, 0);
+	assert_true(f->ordered);
+	/* What is left is the small ones. */
+	run(f, "all", 2, &sum);
+	assert_int_equal(sum.scanned, 20);
+	assert_int_equal(sum.bytes, 20 * 2000);
+	mc_quarantine_close(&q);
+	free(qdir);
+}
+
 /* A query about headers: bodies are not read, results in order. */
 static void test_headers_only(void **state)
 {
@@ -230,6 +340,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bytes_in_flight, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_headers_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_large_not_blocking, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_acting_held, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
