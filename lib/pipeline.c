@@ -29,8 +29,9 @@
 /*	quarantined, stores that cannot read a message again) is bounded
 /*	in bytes. The bytes of the messages being evaluated at once are
 /*	bounded by limits->max_bytes_in_flight: a large message that does
-/*	not fit waits for others to finish (one always runs); small ones
-/*	do not count.
+/*	not fit is put aside until the others finish (one always runs),
+/*	and its worker goes on with the messages after it; small ones do
+/*	not count.
 /*
 /*	Threads hand messages over in batches: the reader wakes a worker
 /*	for several ready messages (or after a millisecond), a worker
@@ -71,7 +72,8 @@
 #define HELD_MAX (8U << 20)
 /* The sink takes at most this many results at once. */
 #define SINK_BATCH 512
-/* Threads are woken for this many messages at once, not for each. */
+/* Threads are woken for this many messages at once, not for each
+   (at most 64). */
 #define BATCH 8
 #define HEADS_BATCH 32
 /* ... or after this long, when messages come slowly. */
@@ -106,9 +108,9 @@ struct pipeline {
 	const struct mc_run *run;
 	pthread_mutex_t lock;
 	pthread_cond_t cond_producer;	/* a slot became free */
-	pthread_cond_t cond_worker;	/* a slot became ready */
+	pthread_cond_t cond_worker;	/* a slot became ready, or bytes
+					   in flight went down */
 	pthread_cond_t cond_sink;	/* a slot became done */
-	pthread_cond_t cond_budget;	/* bytes in flight went down */
 	struct slot *slots;
 	size_t ring;			/* slots */
 	size_t ahead;			/* read, not yet taken by a worker */
@@ -124,6 +126,8 @@ struct pipeline {
 	bool sink_waiting;
 	double last_wake;		/* producer: workers last woken */
 	uint64_t in_flight;		/* bytes of messages being evaluated */
+	uint64_t *aside;		/* seqs put aside, oldest first */
+	size_t aside_count;
 	uint64_t batch;			/* BATCH or HEADS_BATCH */
 	bool needs_body;		/* the query looks past headers */
 	bool acting;			/* matched messages are removed */
@@ -252,42 +256,33 @@ out:
 static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *match);
 static void settle(struct pipeline *p, struct slot *s);
 
-/* Wait until SIZE more bytes fit in limits->max_bytes_in_flight, or
-   nothing else is in flight; returns what was taken. Messages under
-   an eighth of the bound neither count nor wait: they cost the
+/* The bytes limits->max_bytes_in_flight counts for S, or 0. Messages
+   under an eighth of the bound neither count nor wait: they cost the
    engine little, and while a worker scans one large message the
    others go on with the small ones. */
-static uint64_t budget_take(struct pipeline *p, uint64_t size)
+static uint64_t budget_size(const struct pipeline *p, const struct slot *s)
 {
-	uint64_t max = p->run->limits->max_bytes_in_flight;
-
-	if (max == 0 || size < max / 8)
-		return 0;
-	pthread_mutex_lock(&p->lock);
-	while (p->in_flight > 0 && p->in_flight + size > max && !p->stop)
-		pthread_cond_wait(&p->cond_budget, &p->lock);
-	p->in_flight += size;
-	pthread_mutex_unlock(&p->lock);
-	return size;
-}
-
-static void budget_give(struct pipeline *p, uint64_t size)
-{
-	if (size == 0)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->in_flight -= size;
-	pthread_cond_broadcast(&p->cond_budget);
-	pthread_mutex_unlock(&p->lock);
-}
-
-static void evaluate(struct pipeline *p, struct slot *s)
-{
+	const struct mc_limits *limits = p->run->limits;
 	const struct mc_msg *msg = s->msg;
-	bool loads = p->needs_body && msg->read_error == NULL &&
-		msg->size <= p->run->limits->max_message_size;
-	uint64_t taken = budget_take(p, loads ? msg->size : 0);
 
+	if (limits->max_bytes_in_flight == 0 || !p->needs_body ||
+	    msg->read_error != NULL || msg->size > limits->max_message_size ||
+	    msg->size < limits->max_bytes_in_flight / 8)
+		return 0;
+	return msg->size;
+}
+
+/* With the lock held: SIZE more bytes may be evaluated now. One
+   message always may, however large. */
+static bool budget_fits(const struct pipeline *p, uint64_t size)
+{
+	return size == 0 || p->in_flight == 0 ||
+		p->in_flight + size <= p->run->limits->max_bytes_in_flight;
+}
+
+/* Evaluate S, whose SIZE bytes were counted in flight. */
+static void evaluate(struct pipeline *p, struct slot *s, uint64_t size)
+{
 	struct mc_match match;
 
 	memset(&match, 0, sizeof(match));
@@ -299,7 +294,14 @@ static void evaluate(struct pipeline *p, struct slot *s)
 		mc_match_clear(&match);
 	}
 	settle(p, s);
-	budget_give(p, taken);
+	if (size > 0) {
+		pthread_mutex_lock(&p->lock);
+		p->in_flight -= size;
+		/* What was put aside may fit now. */
+		if (p->aside_count > 0 && p->workers_waiting > 0)
+			pthread_cond_broadcast(&p->cond_worker);
+		pthread_mutex_unlock(&p->lock);
+	}
 }
 
 static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *match)
@@ -379,43 +381,109 @@ static void settle(struct pipeline *p, struct slot *s)
 		s->held += msg->head_size;
 }
 
+/* With the lock held: S is evaluated. */
+static void slot_done(struct pipeline *p, struct slot *s)
+{
+	s->state = SLOT_DONE;
+	p->held += s->held;
+}
+
+/* With the lock held: the oldest message put aside that fits the
+   budget now, taken off the list with its bytes counted, or NULL. */
+static struct slot *aside_take(struct pipeline *p, uint64_t *size_r)
+{
+	for (size_t i = 0; i < p->aside_count; i++) {
+		struct slot *s = slot_of(p, p->aside[i]);
+		uint64_t size = budget_size(p, s);
+
+		if (!budget_fits(p, size))
+			continue;
+		memmove(&p->aside[i], &p->aside[i + 1],
+			(p->aside_count - i - 1) * sizeof(*p->aside));
+		p->aside_count--;
+		p->in_flight += size;
+		*size_r = size;
+		return s;
+	}
+	return NULL;
+}
+
+/* Evaluate the claimed messages FIRST .. FIRST + N - 1 (N <= 64), in
+   order. One that does not fit the budget is put aside, not waited
+   for; returns those as bits (1 << i for FIRST + i). Another worker
+   may take one off the list and evaluate it at once, so only this
+   tells the caller which ones it must not mark done. */
+static uint64_t evaluate_claimed(struct pipeline *p, uint64_t first, uint64_t n)
+{
+	uint64_t put_aside = 0;
+
+	for (uint64_t seq = first; seq < first + n; seq++) {
+		struct slot *s = slot_of(p, seq);
+		uint64_t size = budget_size(p, s);
+
+		if (size > 0) {
+			pthread_mutex_lock(&p->lock);
+			if (!budget_fits(p, size)) {
+				p->aside[p->aside_count++] = seq;
+				put_aside |= 1ULL << (seq - first);
+				pthread_mutex_unlock(&p->lock);
+				continue;
+			}
+			p->in_flight += size;
+			pthread_mutex_unlock(&p->lock);
+		}
+		evaluate(p, s, size);
+	}
+	return put_aside;
+}
+
 static void *worker_main(void *context)
 {
 	struct pipeline *p = context;
 	unsigned jobs = p->run->jobs > 0 ? p->run->jobs : 1;
 
 	pthread_mutex_lock(&p->lock);
-	for (;;) {
-		while (p->claimed == p->produced && !p->producer_done && !p->stop) {
+	while (!p->stop) {
+		struct slot *s;
+		uint64_t size;
+
+		/* What was put aside first: the sink waits for it. */
+		if ((s = aside_take(p, &size)) != NULL) {
+			pthread_mutex_unlock(&p->lock);
+			evaluate(p, s, size);
+			pthread_mutex_lock(&p->lock);
+			slot_done(p, s);
+		} else if (p->claimed < p->produced) {
+			/* A share of what is ready, taken at once. */
+			uint64_t first = p->claimed, n = (p->produced - p->claimed) / jobs;
+			if (n == 0)
+				n = 1;
+			if (n > p->batch)
+				n = p->batch;
+			p->claimed += n;
+			for (uint64_t seq = first; seq < first + n; seq++)
+				slot_of(p, seq)->state = SLOT_WORKING;
+			/* The reader waits for room ahead of the workers: wake
+			   it when half of that is free, not for every batch. */
+			if (p->producer_waiting && p->produced - p->claimed <= p->ahead / 2 &&
+			    !producer_full(p))
+				pthread_cond_signal(&p->cond_producer);
+			pthread_mutex_unlock(&p->lock);
+			uint64_t put_aside = evaluate_claimed(p, first, n);
+			pthread_mutex_lock(&p->lock);
+			for (uint64_t seq = first; seq < first + n; seq++) {
+				if (!(put_aside & (1ULL << (seq - first))))
+					slot_done(p, slot_of(p, seq));
+			}
+		} else if (p->producer_done && p->aside_count == 0) {
+			break;
+		} else {
+			/* Nothing ready, or only what does not fit yet: the
+			   reader or a worker that gives back bytes wakes us. */
 			p->workers_waiting++;
 			pthread_cond_wait(&p->cond_worker, &p->lock);
 			p->workers_waiting--;
-		}
-		if (p->stop || p->claimed == p->produced)
-			break;
-		/* A share of what is ready, taken at once. */
-		uint64_t first = p->claimed, n = (p->produced - p->claimed) / jobs;
-		if (n == 0)
-			n = 1;
-		if (n > p->batch)
-			n = p->batch;
-		p->claimed += n;
-		for (uint64_t seq = first; seq < first + n; seq++)
-			slot_of(p, seq)->state = SLOT_WORKING;
-		/* The reader waits for room ahead of the workers: wake it
-		   when half of that is free, not for every batch. */
-		if (p->producer_waiting && p->produced - p->claimed <= p->ahead / 2 &&
-		    !producer_full(p))
-			pthread_cond_signal(&p->cond_producer);
-		pthread_mutex_unlock(&p->lock);
-		for (uint64_t seq = first; seq < first + n; seq++)
-			evaluate(p, slot_of(p, seq));
-		pthread_mutex_lock(&p->lock);
-		for (uint64_t seq = first; seq < first + n; seq++) {
-			struct slot *s = slot_of(p, seq);
-
-			s->state = SLOT_DONE;
-			p->held += s->held;
+			continue;
 		}
 		/* The sink is woken for a batch, or when it holds up the
 		   reader or the end. */
@@ -596,11 +664,11 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	p.ring = RING > 2 * p.ahead ? RING : 2 * p.ahead;
 	p.batch = p.needs_body ? BATCH : HEADS_BATCH;
 	p.slots = mc_xcalloc(p.ring, sizeof(*p.slots));
+	p.aside = mc_xcalloc(p.ring, sizeof(*p.aside));
 	pthread_mutex_init(&p.lock, NULL);
 	pthread_cond_init(&p.cond_producer, NULL);
 	pthread_cond_init(&p.cond_worker, NULL);
 	pthread_cond_init(&p.cond_sink, NULL);
-	pthread_cond_init(&p.cond_budget, NULL);
 
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
@@ -701,13 +769,14 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	pthread_cond_destroy(&p.cond_producer);
 	pthread_cond_destroy(&p.cond_worker);
 	pthread_cond_destroy(&p.cond_sink);
-	pthread_cond_destroy(&p.cond_budget);
 	pthread_mutex_destroy(&p.lock);
 	free(p.slots);
+	free(p.aside);
 	return 0;
 
 out_free:
 	pthread_attr_destroy(&attr);
 	free(p.slots);
+	free(p.aside);
 	return -1;
 }

@@ -284,6 +284,32 @@ static void test_large_not_blocking(void **state)
 	assert_true(f->engine.beside_large >= count - 8);
 }
 
+/* Large messages that do not fit the budget together are put aside
+   while their workers go on; each is still scanned exactly once, never
+   two at once, and the results come in order, every message once. */
+static void test_put_aside(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_summary sum;
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < 120; i++, count++)
+		put(f, i, i % 4 == 0 ? 600000 : 1000, i % 4 == 0);
+	f->limits.max_bytes_in_flight = 1000000;
+	f->engine.ns_per_byte = 2;
+	f->engine.infect = true;
+	for (int round = 0; round < 10; round++) {
+		f->engine.calls = f->engine.max_bytes = 0;
+		run(f, "virus", 4, &sum);
+		assert_int_equal(sum.scanned, count);
+		assert_int_equal(sum.matched, count);
+		assert_int_equal(f->seen, count);
+		assert_true(f->ordered);
+		assert_int_equal(f->engine.calls, count);
+		assert_true(f->engine.max_bytes < 1200000);
+	}
+}
+
 /* Matched messages to be quarantined wait for the sink with their
    bytes; many times the bound on such bytes are all quarantined and
    removed, the others left alone. */
@@ -342,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_headers_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_not_blocking, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_acting_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_aside, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
