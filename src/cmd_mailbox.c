@@ -52,8 +52,13 @@ static struct {
 } engine_aux;
 
 /* Verdicts of this many bytes of parts are kept in memory, unless
-   --cache-size says otherwise. */
-#define CACHE_MEMORY (8U << 20)
+   --cache-size says otherwise. Within one run the verdicts worth
+   keeping are those of parts that recur (logos, forwarded files, an
+   outbreak's attachment), and their keys are spread over the whole
+   table, so all of it is soon in memory. A cache kept from run to run
+   (--cache) also holds every message's verdict. */
+#define CACHE_MEMORY (2U << 20)
+#define CACHE_MEMORY_KEPT (8U << 20)
 
 /* Remove everything below directory FD, never following a symlink
    (one is removed as a name). */
@@ -159,7 +164,8 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
 				  engine_r, &error) < 0)
 		goto fail;
-	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size : CACHE_MEMORY);
+	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size :
+					g->cache_path != NULL ? CACHE_MEMORY_KEPT : CACHE_MEMORY);
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
 	set.tempdir = engine_tempdir(g);

@@ -78,7 +78,7 @@ static void usage(FILE *fp)
 		"      --cache FILE      keep part and message verdicts in FILE for the next\n"
 		"                        run (valid while the signatures and settings stay\n"
 		"                        the same)\n"
-		"      --cache-size SIZE memory for cached verdicts (default 8M)\n"
+		"      --cache-size SIZE memory for cached verdicts (default 2M, 8M with --cache)\n"
 		"      --tempdir DIR     where the engine unpacks archives (default: a private\n"
 		"                        directory in /dev/shm when it is a large enough tmpfs,\n"
 		"                        else $TMPDIR or /tmp)\n"
