@@ -201,6 +201,13 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 	    set_limit(engine->cl, CL_ENGINE_MAX_FILES, limits->max_files, "max files", error_r) < 0 ||
 	    set_limit(engine->cl, CL_ENGINE_MAX_SCANTIME, limits->max_scan_time_ms, "max scan time", error_r) < 0)
 		goto fail;
+	/* libclamav's own cache of clean files (by MD5) would remember the
+	   same parts a second time, beside the verdict cache, and keeps
+	   growing to 65,536 entries over a large store. */
+	if (cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 1) != CL_SUCCESS) {
+		mc_error_set(error_r, "clamav: cannot turn off its clean-file cache");
+		goto fail;
+	}
 	ret = cl_engine_compile(engine->cl);
 	if (ret != CL_SUCCESS) {
 		mc_error_set(error_r, "clamav: cannot compile the signatures: %s",
