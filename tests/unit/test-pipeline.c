@@ -39,9 +39,12 @@ struct mc_engine {
 	unsigned at_once, max_at_once;
 	unsigned ns_per_byte;
 	bool infect;
-	/* Scans of parts under 1 MB that ended while one of more was
-	   being scanned. */
-	size_t large_now, beside_large;
+	/* Scans of parts under 1 MB that ended, and how many had when
+	   the scan of a part of 1 MB or more ended. With wait_small set,
+	   a scan of such a part lasts until that many small ones ended,
+	   or 30 seconds. */
+	size_t small_done, small_at_large_end, wait_small;
+	pthread_cond_t small;
 };
 
 static void fake_scan(struct mc_engine *e, const void *data, size_t size,
@@ -55,7 +58,6 @@ static void fake_scan(struct mc_engine *e, const void *data, size_t size,
 	(void)data;
 	pthread_mutex_lock(&e->lock);
 	e->calls++;
-	e->large_now += large;
 	e->now += size;
 	e->at_once++;
 	if (e->now > e->max_bytes)
@@ -65,11 +67,23 @@ static void fake_scan(struct mc_engine *e, const void *data, size_t size,
 	pthread_mutex_unlock(&e->lock);
 	nanosleep(&ts, NULL);
 	pthread_mutex_lock(&e->lock);
+	if (large && e->wait_small > 0) {
+		struct timespec until;
+
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += 30;
+		while (e->small_done < e->wait_small &&
+		       pthread_cond_timedwait(&e->small, &e->lock, &until) == 0)
+			;
+	}
 	e->now -= size;
 	e->at_once--;
-	e->large_now -= large;
-	if (!large && e->large_now > 0)
-		e->beside_large++;
+	if (large) {
+		e->small_at_large_end = e->small_done;
+	} else {
+		e->small_done++;
+		pthread_cond_broadcast(&e->small);
+	}
 	pthread_mutex_unlock(&e->lock);
 	v->kind = e->infect ? MC_VERDICT_INFECTED : MC_VERDICT_CLEAN;
 	snprintf(v->name, sizeof(v->name), "%s", e->infect ? "Test.Fake" : "");
@@ -110,6 +124,7 @@ static int setup(void **state)
 	}
 	mc_limits_default(&f->limits);
 	pthread_mutex_init(&f->engine.lock, NULL);
+	pthread_cond_init(&f->engine.small, NULL);
 	*state = f;
 	return 0;
 }
@@ -270,8 +285,10 @@ static void test_large_not_blocking(void **state)
 		fputs("\n\n", fp);
 	}
 	fclose(fp);
-	/* 2 s for the large one, 1 ms for each small one. */
-	f->engine.ns_per_byte = 1000;
+	/* The large one is scanned until all but those that its worker
+	   took with it were scanned (or 30 s, and fails). */
+	f->engine.ns_per_byte = 1;
+	f->engine.wait_small = count - 8;
 	f->engine.infect = true;
 	run_on(f, mbox, "virus", 2, &sum);
 	free(mbox);
@@ -281,7 +298,7 @@ static void test_large_not_blocking(void **state)
 	assert_true(f->ordered);
 	assert_int_equal(f->seen, count + 1);
 	/* All but those that the large one's worker took with it. */
-	assert_true(f->engine.beside_large >= count - 8);
+	assert_true(f->engine.small_at_large_end >= count - 8);
 }
 
 /* Large messages that do not fit the budget together are put aside
