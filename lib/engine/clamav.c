@@ -203,7 +203,8 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 		goto fail;
 	/* libclamav's own cache of clean files (by MD5) would remember the
 	   same parts a second time, beside the verdict cache, and keeps
-	   growing to 65,536 entries over a large store. */
+	   growing to 65,536 entries over a large store. (Scanning whole
+	   messages turns it back on: see clamav_configure.) */
 	if (cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 1) != CL_SUCCESS) {
 		mc_error_set(error_r, "clamav: cannot turn off its clean-file cache");
 		goto fail;
@@ -517,6 +518,11 @@ static void clamav_configure(struct mc_engine *engine,
 			     const struct mc_engine_settings *settings)
 {
 	engine->settings = *settings;
+	/* Whole messages go to libclamav, which walks their MIME itself:
+	   the verdict cache sees no parts then, and libclamav's own cache
+	   is what spares rescanning the ones that recur. */
+	if (settings->mode == MC_SCAN_WHOLE)
+		(void)cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 0);
 	if (settings->tempdir != NULL)
 		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, settings->tempdir);
 	engine->settings.tempdir = NULL;	/* not kept: the caller's string */
