@@ -347,7 +347,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	/* The pipeline reads each message's body when the query needs it. */
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run,
 					 .heads_first = true,
-					 .loads_without_raw = !clean || g->dry_run };
+					 .loads_without_raw = !clean || g->dry_run,
+					 .bodies_read = mc_query_needs_body(query) };
 	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {

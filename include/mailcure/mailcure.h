@@ -396,6 +396,10 @@ struct mc_store_settings {
 	   act): load may then leave raw NULL where data is a copy of it
 	   (an mbox message with >From lines is unquoted in place). */
 	bool loads_without_raw;
+	/* Whoever takes the messages reads their bodies (the query needs
+	   them): they are taken at the pace of the engine, and reading
+	   far ahead would only hold memory. */
+	bool bodies_read;
 };
 
 struct mc_store_ops {

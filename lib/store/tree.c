@@ -57,12 +57,14 @@
    must be able to read whole mailboxes of heads, or it stops until
    next() gets there and the readers take turns instead of reading
    side by side. The first mailbox's reader never waits for the
-   others, so next() always gets on. */
+   others, so next() always gets on. When bodies are read, the
+   engine sets the pace, and a quarter of that is ahead enough. */
 #define AHEAD_READERS 2
 #define AHEAD_JOBS 16
 #define JOB_MSGS 1024
 #define JOB_BYTES (1U << 20)
 #define AHEAD_BYTES (4U << 20)
+#define BODIES_SHARE 4
 /* Messages handed over under one lock, and how many make it worth
    waking next() for (or how long they may wait for it). */
 #define TAKE_BATCH 128
@@ -99,6 +101,7 @@ struct ahead {
 	struct job *head, *tail;
 	unsigned jobs;
 	size_t bytes;			/* queued in all jobs */
+	size_t job_bytes, ahead_bytes;	/* JOB_BYTES, AHEAD_BYTES or less */
 	bool walk_done;
 	bool taker_waiting;
 	double last_wake;		/* when next() began to wait */
@@ -186,6 +189,9 @@ static int tree_open(const char *uri, const char *path,
 	t->set.dry_run = t->base.dry_run;
 	t->set.heads_first = t->base.heads_first;
 	t->set.loads_without_raw = t->base.loads_without_raw;
+	t->set.bodies_read = set->bodies_read;
+	t->ahead.job_bytes = set->bodies_read ? JOB_BYTES / BODIES_SHARE : JOB_BYTES;
+	t->ahead.ahead_bytes = set->bodies_read ? AHEAD_BYTES / BODIES_SHARE : AHEAD_BYTES;
 	t->root = abs;
 	t->rootfd = fd;
 	if (mc_store_is_maildir_at(fd, "."))
@@ -436,8 +442,8 @@ static bool ahead_walk(struct tree_store *t)
 /* With the lock held: whether JOB's reader must wait for next(). */
 static bool job_full(const struct ahead *a, const struct job *job)
 {
-	return job->count == JOB_MSGS || job->bytes >= JOB_BYTES ||
-		(job != a->head && a->bytes >= AHEAD_BYTES);
+	return job->count == JOB_MSGS || job->bytes >= a->job_bytes ||
+		(job != a->head && a->bytes >= a->ahead_bytes);
 }
 
 /* With the lock held: wake next() if it waits for JOB. */
@@ -447,7 +453,7 @@ static void ahead_wake_taker(struct ahead *a, const struct job *job)
 
 	if (!a->taker_waiting || job != a->head)
 		return;
-	if (job->count < TAKE_WAKE && !job->done && job->bytes < JOB_BYTES) {
+	if (job->count < TAKE_WAKE && !job->done && job->bytes < a->job_bytes) {
 		/* A slow disk: do not keep the workers waiting for more. */
 		if (job->count == 0 || (now = mc_now()) - a->last_wake < TAKE_DELAY)
 			return;
@@ -539,8 +545,8 @@ static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
 		}
 		if (job != NULL && job->count > 0) {
 			/* Take what is there at once: one lock for many. */
-			bool was_full = job->count == JOB_MSGS || job->bytes >= JOB_BYTES ||
-				a->bytes >= AHEAD_BYTES;
+			bool was_full = job->count == JOB_MSGS || job->bytes >= a->job_bytes ||
+				a->bytes >= a->ahead_bytes;
 
 			t->taken_first = t->taken_count = 0;
 			while (job->count > 0 && t->taken_count < TAKE_BATCH) {
