@@ -717,7 +717,8 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 			pthread_mutex_lock(&p.lock);
 			continue;
 		}
-		/* Take every result that is ready, in order, at once. */
+		/* Take the results that are ready, in order, up to
+		   SINK_BATCH at once. */
 		for (uint64_t i = 0; i < n; i++) {
 			struct slot *s = slot_of(&p, p.sunk + i);
 

@@ -544,9 +544,10 @@ static int ahead_next(struct tree_store *t, struct mc_msg **msg_r)
 			return 0;
 		}
 		if (job != NULL && job->count > 0) {
-			/* Take what is there at once: one lock for many. */
-			bool was_full = job->count == JOB_MSGS || job->bytes >= a->job_bytes ||
-				a->bytes >= a->ahead_bytes;
+			/* Take what is there at once: one lock for many. A
+			   reader of a later mailbox may wait on the bytes of
+			   all queues, not on this one. */
+			bool was_full = job_full(a, job) || a->bytes >= a->ahead_bytes;
 
 			t->taken_first = t->taken_count = 0;
 			while (job->count > 0 && t->taken_count < TAKE_BATCH) {
