@@ -165,7 +165,7 @@ grep -q "alice / INBOX" "$T/gate.out" || mc_fail "gate did not show counts per m
 # "done"/"skipped" step records ("mid" = once mailbox-clean has put
 # a first message in the quarantine).
 kill_test() {
-	local label=$1 when=$2 d=$T/k-$1 q=$T/k-$1-q st=$T/k-$1-st pid n i
+	local label=$1 when=$2 d=$T/k-$1 q=$T/k-$1-q st=$T/k-$1-st pid n i group
 	make_server "$d"
 	setsid "$MAILCURE" -d "$MC_SIGS" --quarantine "$q" --state-dir "$st" -j 1 respond \
 		"${skips[@]}" -s "$d/home" -s "$d/var/mail" --host-path "$d/files" --clean-host --yes \
@@ -183,8 +183,13 @@ kill_test() {
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
+	# The group's processes (respond runs each step as a child): a
+	# kill leaves their unpack directories, which later scans sweep
+	# only once they are ten minutes old (t1095).
+	group=$(sed -n "s/^\([0-9]*\) .*) . [0-9]* $pid .*/\1/p" /proc/[0-9]*/stat 2>/dev/null || true)
 	kill -9 -- "-$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	for i in $group; do rm -rf /dev/shm/mailcure-"$i"-*; done
 	if [ "$when" = mid ]; then
 		n=$( (find "$q/entries" -mindepth 1 -maxdepth 1 2>/dev/null || true) | wc -l)
 		[ "$n" -ge 1 ] && [ "$n" -lt 28 ] ||
