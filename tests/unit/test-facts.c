@@ -479,6 +479,54 @@ static void test_nested_message(void **state)
 	tmsg_free(&t);
 }
 
+/* Strict base64 decodes to the bytes GLib decodes, whatever the
+   length of the tail and wherever white space falls (inside a quad,
+   CRLF, long and short lines). */
+static void test_base64_decode(void **state)
+{
+	(void)state;
+	for (size_t len = 0; len < 70; len++) {
+		for (int layout = 0; layout < 3; layout++) {
+			unsigned char data[70];
+			GString *body = g_string_new(NULL);
+			char *b64, *text;
+			const struct mc_part *p;
+			const char *why = NULL;
+			struct mc_facts *f;
+			struct tmsg t;
+			size_t n;
+
+			for (size_t i = 0; i < len; i++)
+				data[i] = (unsigned char)(i * 37 + len);
+			b64 = g_base64_encode(data, len);
+			for (size_t i = 0; b64[i] != '\0'; i++) {
+				g_string_append_c(body, b64[i]);
+				if (layout == 1 && i % 7 == 6)
+					g_string_append(body, " ");
+				if (layout == 2 && i % 16 == 15)
+					g_string_append(body, "\r\n");
+			}
+			text = g_strdup_printf("From: a@b\nContent-Type: application/octet-stream\n"
+					       "Content-Transfer-Encoding: base64\n\n%s\n", body->str);
+			f = tmsg_init(&t, text);
+			if (!mc_facts_regular(f, &why))
+				fail_msg("%zu bytes, layout %d: irregular (%s)", len, layout, why);
+			assert_int_equal(mc_facts_parts(f, &p, &n, &why), 0);
+			if (len == 0) {
+				assert_true(n == 0 || p[0].content_size == 0);
+			} else {
+				assert_int_equal(n, 1);
+				assert_int_equal(p[0].content_size, len);
+				assert_memory_equal(p[0].content, data, len);
+			}
+			tmsg_free(&t);
+			g_free(text);
+			g_free(b64);
+			g_string_free(body, TRUE);
+		}
+	}
+}
+
 static void test_base64_message_rfc822(void **state)
 {
 	/* Not allowed by RFC 2046, used by malware: still walked. */
@@ -992,6 +1040,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_base64_decode),
 		cmocka_unit_test(test_rfc2047),
 		cmocka_unit_test(test_from_line_and_no_headers),
 		cmocka_unit_test(test_header_limit),
