@@ -117,4 +117,33 @@ int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 		   char **out_r, size_t *out_len_r, char **stderr_r,
 		   char **error_r);
 
+/* --- engine/scanpool.c: scans in processes of their own --- */
+
+struct mc_scanpool;
+
+/* Runs in a scan process: scan DATA as REQ (req_size bytes) asks,
+   filling RESP (resp_size bytes, zeroed). */
+typedef void mc_scanpool_fn(void *ctx, const void *data, size_t size,
+			    const void *req, void *resp);
+
+enum mc_scanpool_result {
+	MC_SCANPOOL_OK,
+	MC_SCANPOOL_DIED,	/* the scan process died on this data */
+	MC_SCANPOOL_TIMEOUT,	/* no answer in time: it was killed */
+	MC_SCANPOOL_UNAVAILABLE,	/* scan in this process instead */
+};
+
+/* Call before starting threads. NULL when no process can be forked. */
+struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
+				    size_t resp_size, mc_scanpool_fn *fn,
+				    void *ctx);
+/* Thread-safe. *status_r: the wait status of a process that died. */
+struct iovec;
+/* DATA is the IOV buffers one after the other. */
+enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
+					 const struct iovec *iov, unsigned iovcnt,
+					 const void *req, void *resp,
+					 unsigned timeout_ms, int *status_r);
+void mc_scanpool_free(struct mc_scanpool **pool);
+
 #endif

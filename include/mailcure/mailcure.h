@@ -266,6 +266,9 @@ struct mc_engine_settings {
 	   repeated run over the same store rescans only what changed. */
 	bool cache_messages;
 	const char *tempdir;		/* where it unpacks; NULL: $TMPDIR */
+	/* Scan in this many processes of their own; 0: in the calling
+	   threads. */
+	unsigned scan_processes;
 };
 
 /* What the engine did, for the summary. */

@@ -33,6 +33,13 @@
 /*	starts one level higher) is scanned whole, as is every message
 /*	in MC_SCAN_WHOLE mode. A part's verdict is taken from the
 /*	verdict cache when the same bytes were scanned before.
+/*
+/*	With settings.scan_processes, libclamav runs in that many
+/*	processes of their own (scanpool): a crash of libclamav is the
+/*	verdict error on the message it was scanning, a scan that
+/*	outlives twice the scan time limit is killed, and the run goes
+/*	on. The pool is forked by configure(), which must therefore be
+/*	called before the caller starts threads.
 /* DIAGNOSTICS
 /*	open() fails with a reason naming freshclam when no database is
 /*	found, and with libclamav's reason when a database is broken.
@@ -48,7 +55,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
 #include <clamav.h>
 
 #include "mailcure/mailcure.h"
@@ -68,7 +78,9 @@ struct mc_engine {
 
 	struct mc_engine_settings settings;
 	struct mc_engine_stats stats;		/* atomic counters */
+	struct mc_scanpool *pool;		/* NULL: scan in this process */
 };
+
 
 /* What one scan went through, from libclamav's file inspection
    callback: one call per file (layer) scanned. */
@@ -78,6 +90,69 @@ struct layers {
 	uint32_t depth;		/* deepest recursion level */
 	bool top_is_mail;	/* the scanned buffer itself typed as mail */
 };
+
+/* A message's scan is planned by the caller, which has the verdict
+   cache, and run where libclamav runs: the parts in order, each
+   answered by the cache, by an earlier part with the same bytes, or
+   scanned; then the raw message. A plan of up to PLAN_MAX parts is
+   one exchange with a scan process, whatever its number of parts. */
+#define PLAN_MAX 64
+
+enum plan_how { PLAN_SCAN, PLAN_CACHED, PLAN_SAME, PLAN_TOO_BIG };
+
+struct plan_part {
+	uint64_t size;
+	uint32_t depth;		/* of the part in the message's MIME tree */
+	uint16_t same;		/* PLAN_SAME: the earlier part */
+	uint8_t how;
+	uint8_t kind;		/* its verdict (PLAN_CACHED: from the cache) */
+	bool scanned;		/* out: scanned, to be cached */
+	struct layers layers;	/* what its scan went through */
+};
+
+enum plan_outcome {
+	PLAN_DONE,		/* the verdict is the result's */
+	PLAN_WHOLE,		/* scan the message whole */
+	PLAN_CACHED_INFECTED,	/* the verdict is this part's cached one */
+	PLAN_TIMED_OUT,		/* over the scan time limit */
+};
+
+struct plan_result {
+	uint32_t outcome;
+	uint32_t reached;	/* parts looked at */
+	uint32_t infected_part;	/* PLAN_CACHED_INFECTED */
+	bool raw_scanned;
+	struct mc_verdict verdict;
+};
+
+/* A scan as asked of a scan process, and its answer. */
+enum { POOL_BUFFER, POOL_MESSAGE };
+
+struct pool_request {
+	uint32_t op;
+	uint32_t raw;			/* POOL_BUFFER: with raw_options */
+	uint32_t want_layers;		/* POOL_BUFFER */
+	uint32_t count;			/* POOL_MESSAGE: parts in the plan */
+	uint64_t raw_size;		/* the message, first in the data;
+					   then the parts to scan, in order */
+	struct plan_part parts[PLAN_MAX];
+};
+
+struct pool_response {
+	struct mc_verdict verdict;	/* POOL_BUFFER */
+	struct layers layers;
+	struct plan_result result;	/* POOL_MESSAGE */
+	struct plan_part parts[PLAN_MAX];
+};
+
+typedef void scan_fn(struct mc_engine *engine, const void *data, size_t size,
+		     const struct cl_scan_options *opts, struct layers *layers,
+		     struct mc_verdict *verdict_r);
+static scan_fn scan_memory_here;
+static void run_plan(struct mc_engine *engine, scan_fn *scan,
+		     const unsigned char *const *data, struct plan_part *parts,
+		     uint32_t count, const unsigned char *raw, size_t raw_size,
+		     struct plan_result *res);
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 static cl_error_t init_result;
@@ -271,11 +346,11 @@ static void verdict_from(cl_error_t ret, const char *virname,
 	}
 }
 
-/* Scan DATA from memory with OPTIONS; LAYERS (may be NULL) learns
-   what the scan went through. */
-static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
-			const struct cl_scan_options *opts, struct layers *layers,
-			struct mc_verdict *verdict_r)
+/* Scan DATA from memory with OPTIONS in this process; LAYERS (may be
+   NULL) learns what the scan went through. */
+static void scan_memory_here(struct mc_engine *engine, const void *data,
+			     size_t size, const struct cl_scan_options *opts,
+			     struct layers *layers, struct mc_verdict *verdict_r)
 {
 	struct cl_scan_options options = *opts;
 	const char *virname = NULL;
@@ -297,6 +372,108 @@ static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 				  &options, layers);
 	verdict_from(ret, virname, verdict_r);
 	cl_fmap_close(map);
+}
+
+/* What a scan process does with a request (scanpool). */
+static void scan_for_pool(void *ctx, const void *data, size_t size,
+			  const void *_req, void *_resp)
+{
+	struct mc_engine *engine = ctx;
+	const struct pool_request *req = _req;
+	struct pool_response *resp = _resp;
+	const unsigned char *at, *part_data[PLAN_MAX];
+	uint64_t left;
+
+	if (req->op == POOL_BUFFER) {
+		scan_memory_here(engine, data, size,
+				 req->raw ? &engine->raw_options : &engine->options,
+				 req->want_layers ? &resp->layers : NULL,
+				 &resp->verdict);
+		return;
+	}
+	/* The caller's own layout: anything else is a bug there. */
+	if (req->count > PLAN_MAX || req->raw_size > size)
+		abort();
+	at = (const unsigned char *)data + req->raw_size;
+	left = size - req->raw_size;
+	memcpy(resp->parts, req->parts, req->count * sizeof(req->parts[0]));
+	for (uint32_t i = 0; i < req->count; i++) {
+		part_data[i] = NULL;
+		if (req->parts[i].how != PLAN_SCAN)
+			continue;
+		if (req->parts[i].size > left)
+			abort();
+		part_data[i] = at;
+		at += req->parts[i].size;
+		left -= req->parts[i].size;
+	}
+	run_plan(engine, scan_memory_here, part_data, resp->parts, req->count,
+		 data, req->raw_size, &resp->result);
+}
+
+/* The verdict when the scan process did not give one. */
+static void verdict_from_pool(enum mc_scanpool_result result, int status,
+			      struct mc_verdict *verdict_r)
+{
+	memset(verdict_r, 0, sizeof(*verdict_r));
+	if (result == MC_SCANPOOL_TIMEOUT) {
+		verdict_r->kind = MC_VERDICT_UNSCANNED;
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine scan time limit reached (the scan did not stop "
+			 "and was killed)");
+		return;
+	}
+	verdict_r->kind = MC_VERDICT_ERROR;
+	if (WIFSIGNALED(status))
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine crashed (the scan process was killed by "
+			 "signal %d, %s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine crashed (the scan process ended, status %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
+/* libclamav stops itself at the time limit; twice that and ten
+   seconds more is a scan that will not stop. */
+static unsigned pool_timeout(const struct mc_engine *engine)
+{
+	unsigned limit = engine->limits.max_scan_time_ms;
+
+	return limit > 0 ? limit * 2 + 10000 : 0;
+}
+
+/* As scan_memory_here, in a scan process when there is a pool. */
+static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
+			const struct cl_scan_options *opts, struct layers *layers,
+			struct mc_verdict *verdict_r)
+{
+	struct pool_request req;
+	struct pool_response resp;
+	struct iovec iov = { (void *)data, size };
+	enum mc_scanpool_result result;
+	int status;
+
+	if (engine->pool == NULL || size == 0) {
+		scan_memory_here(engine, data, size, opts, layers, verdict_r);
+		return;
+	}
+	memset(&req, 0, offsetof(struct pool_request, parts));
+	req.op = POOL_BUFFER;
+	req.raw = opts == &engine->raw_options;
+	req.want_layers = layers != NULL;
+	result = mc_scanpool_scan(engine->pool, &iov, 1, &req, &resp,
+				  pool_timeout(engine), &status);
+	if (result == MC_SCANPOOL_OK) {
+		*verdict_r = resp.verdict;
+		if (layers != NULL)
+			*layers = resp.layers;
+	} else if (result == MC_SCANPOOL_UNAVAILABLE) {
+		scan_memory_here(engine, data, size, opts, layers, verdict_r);
+	} else {
+		verdict_from_pool(result, status, verdict_r);
+	}
 }
 
 static void clamav_scan_buffer(struct mc_engine *engine, const void *data,
@@ -363,48 +540,6 @@ static void verdict_from_cache(const struct mc_cache_entry *e,
 		snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e->name);
 }
 
-/* The verdict on one part: from the cache, else from a scan that is
-   then cached. Returns false when the part's scan did not give a
-   clean or infected verdict (a limit, an error): the message must
-   then be scanned whole. */
-static bool part_verdict(struct mc_engine *engine, const struct mc_part *part,
-			 struct layers *total, struct mc_verdict *verdict_r)
-{
-	struct mc_cache *cache = engine->settings.cache;
-	struct mc_cache_entry e;
-	struct layers l;
-
-	if (cache != NULL && mc_cache_get(cache, part->sha256, &e)) {
-		count(&engine->stats.parts_cached);
-		verdict_from_cache(&e, verdict_r);
-		total->files += e.files;
-		total->bytes += e.bytes;
-		if (e.depth > total->depth)
-			total->depth = e.depth;
-		return true;
-	}
-	memset(&l, 0, sizeof(l));
-	count(&engine->stats.parts_scanned);
-	scan_memory(engine, part->content, part->content_size, &engine->options,
-		    &l, verdict_r);
-	if (verdict_r->kind != MC_VERDICT_CLEAN &&
-	    verdict_r->kind != MC_VERDICT_INFECTED)
-		return false;
-	total->files += l.files;
-	total->bytes += l.bytes;
-	if (l.depth > total->depth)
-		total->depth = l.depth;
-	if (cache != NULL) {
-		e.kind = verdict_r->kind;
-		e.name = verdict_r->name;
-		e.bytes = l.bytes;
-		e.files = l.files;
-		e.depth = l.depth;
-		mc_cache_put(cache, part->sha256, &e);
-	}
-	return true;
-}
-
 /* The cache key of a message's verdict: not the SHA-256 of its bytes,
    which is the key of a part with the same bytes (an attached
    message), whose verdict comes from a different scan. */
@@ -449,14 +584,188 @@ static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *m
 	mc_cache_put(cache, key, &e);
 }
 
+/* Run a plan (see struct plan_part) with SCAN; DATA[i] holds part i's
+   bytes when it is to be scanned. */
+static void run_plan(struct mc_engine *engine, scan_fn *scan,
+		     const unsigned char *const *data, struct plan_part *parts,
+		     uint32_t count, const unsigned char *raw, size_t raw_size,
+		     struct plan_result *res)
+{
+	struct layers total, raw_layers;
+	double start = mc_now();
+
+	memset(res, 0, sizeof(*res));
+	memset(&total, 0, sizeof(total));
+	/* The parts first, in order, then the raw message: libclamav's
+	   order, so the first signature found is the one it reports. */
+	for (uint32_t i = 0; i < count; i++) {
+		struct plan_part *p = &parts[i];
+
+		res->reached = i + 1;
+		switch (p->how) {
+		case PLAN_TOO_BIG:
+			res->outcome = PLAN_WHOLE;
+			return;
+		case PLAN_SAME:
+			p->kind = parts[p->same].kind;
+			p->layers = parts[p->same].layers;
+			break;
+		case PLAN_SCAN:
+			memset(&p->layers, 0, sizeof(p->layers));
+			scan(engine, data[i], p->size, &engine->options, &p->layers,
+			     &res->verdict);
+			if (res->verdict.kind != MC_VERDICT_CLEAN &&
+			    res->verdict.kind != MC_VERDICT_INFECTED) {
+				/* A limit or an error: libclamav decides
+				   on the whole message. */
+				res->outcome = PLAN_WHOLE;
+				return;
+			}
+			p->kind = (uint8_t)res->verdict.kind;
+			p->scanned = true;
+			break;
+		}
+		total.files += p->layers.files;
+		total.bytes += p->layers.bytes;
+		if (p->layers.depth > total.depth)
+			total.depth = p->layers.depth;
+		if (near_limits(engine, &total, p->depth + total.depth)) {
+			res->outcome = PLAN_WHOLE;
+			return;
+		}
+		if (p->kind == MC_VERDICT_INFECTED) {
+			res->outcome = p->how == PLAN_SCAN ? PLAN_DONE : PLAN_CACHED_INFECTED;
+			res->infected_part = p->how == PLAN_SAME ? p->same : i;
+			return;
+		}
+	}
+	memset(&raw_layers, 0, sizeof(raw_layers));
+	res->raw_scanned = true;
+	scan(engine, raw, raw_size, &engine->raw_options, &raw_layers, &res->verdict);
+	if (!raw_layers.top_is_mail ||
+	    (res->verdict.kind != MC_VERDICT_CLEAN &&
+	     res->verdict.kind != MC_VERDICT_INFECTED)) {
+		/* Not typed as mail after all, or a limit. */
+		res->outcome = PLAN_WHOLE;
+		return;
+	}
+	if (engine->limits.max_scan_time_ms > 0 &&
+	    (mc_now() - start) * 1000.0 > engine->limits.max_scan_time_ms) {
+		res->outcome = PLAN_TIMED_OUT;
+		memset(&res->verdict, 0, sizeof(res->verdict));
+		res->verdict.kind = MC_VERDICT_UNSCANNED;
+		snprintf(res->verdict.name, sizeof(res->verdict.name),
+			 "engine scan time limit reached");
+		return;
+	}
+	res->outcome = PLAN_DONE;
+}
+
+/* Plan the scan of the message's parts: which the cache answers,
+   which repeat an earlier part, which must be scanned. Returns the
+   number of parts in the plan. */
+static uint32_t plan_parts(struct mc_engine *engine, const struct mc_part *parts,
+			   size_t count_parts, struct plan_part *plan,
+			   const struct mc_part **planned)
+{
+	struct mc_cache *cache = engine->settings.cache;
+	struct mc_cache_entry e;
+	uint32_t n = 0;
+
+	for (size_t i = 0; i < count_parts; i++) {
+		const struct mc_part *part = &parts[i];
+		struct plan_part *p = &plan[n];
+
+		/* An attached message is not scanned as a unit: its parts
+		   follow it in the list, as libclamav's parser descends
+		   into it, and its text is in the raw message. */
+		if (strcmp(part->content_type, "message/rfc822") == 0 ||
+		    strcmp(part->content_type, "message/global") == 0 ||
+		    part->content_size == 0)
+			continue;
+		memset(p, 0, sizeof(*p));
+		p->size = part->content_size;
+		p->depth = part->depth;
+		planned[n] = part;
+		if (part->content_size >= engine->limits.max_file_size) {
+			p->how = PLAN_TOO_BIG;
+		} else if (cache != NULL && mc_cache_get(cache, part->sha256, &e)) {
+			p->how = PLAN_CACHED;
+			p->kind = (uint8_t)e.kind;
+			p->layers.files = e.files;
+			p->layers.bytes = e.bytes;
+			p->layers.depth = e.depth;
+		} else {
+			p->how = PLAN_SCAN;
+			for (uint32_t k = 0; k < n && k < PLAN_MAX; k++)
+				if (plan[k].how == PLAN_SCAN &&
+				    memcmp(planned[k]->sha256, part->sha256, 32) == 0) {
+					p->how = PLAN_SAME;
+					p->same = (uint16_t)k;
+					break;
+				}
+		}
+		n++;
+	}
+	return n;
+}
+
+/* Run the plan in a scan process: false when there is none to take
+   it (the caller runs it here), true with the result otherwise. */
+static bool run_plan_in_pool(struct mc_engine *engine, struct plan_part *plan,
+			     uint32_t n, const struct mc_part **planned,
+			     const struct mc_msg *msg, struct plan_result *res)
+{
+	struct pool_request *req;
+	struct pool_response *resp;
+	struct iovec iov[PLAN_MAX + 1];
+	unsigned iovcnt = 0;
+	enum mc_scanpool_result result;
+	int status;
+
+	if (engine->pool == NULL || n > PLAN_MAX)
+		return false;
+	req = mc_xmalloc(sizeof(*req));
+	resp = mc_xmalloc(sizeof(*resp));
+	memset(req, 0, sizeof(*req));
+	req->op = POOL_MESSAGE;
+	req->count = n;
+	req->raw_size = msg->size;
+	memcpy(req->parts, plan, n * sizeof(plan[0]));
+	iov[iovcnt++] = (struct iovec){ (void *)msg->data, msg->size };
+	for (uint32_t i = 0; i < n; i++)
+		if (plan[i].how == PLAN_SCAN)
+			iov[iovcnt++] = (struct iovec){ (void *)planned[i]->content,
+							planned[i]->content_size };
+	result = mc_scanpool_scan(engine->pool, iov, iovcnt, req, resp,
+				  pool_timeout(engine), &status);
+	if (result == MC_SCANPOOL_OK) {
+		*res = resp->result;
+		memcpy(plan, resp->parts, n * sizeof(plan[0]));
+	} else if (result != MC_SCANPOOL_UNAVAILABLE) {
+		/* Which part it died on is not known: the message's
+		   verdict is the failure. */
+		memset(res, 0, sizeof(*res));
+		res->outcome = PLAN_TIMED_OUT;
+		verdict_from_pool(result, status, &res->verdict);
+	}
+	free(req);
+	free(resp);
+	return result != MC_SCANPOOL_UNAVAILABLE;
+}
+
 static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
 			       struct mc_facts *facts, struct mc_verdict *verdict_r)
 {
-	const struct mc_part *parts;
-	struct layers total, raw;
+	struct mc_cache *cache = engine->settings.cache;
+	const struct mc_part *parts, **planned;
+	struct plan_part *plan;
+	struct plan_result res;
+	const unsigned char **data;
+	struct mc_cache_entry e;
 	const char *why;
 	size_t count_parts;
-	double start;
+	uint32_t n;
 
 	if (engine->settings.mode == MC_SCAN_WHOLE || facts == NULL ||
 	    msg->data == NULL || msg->size == 0 ||
@@ -466,52 +775,58 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 		scan_whole(engine, msg, verdict_r);
 		return;
 	}
-	start = mc_now();
-	memset(&total, 0, sizeof(total));
-	/* The parts first, in order, then the raw message: libclamav's
-	   order, so the first signature found is the one it reports. */
-	for (size_t i = 0; i < count_parts; i++) {
-		const struct mc_part *part = &parts[i];
-
-		/* An attached message is not scanned as a unit: its parts
-		   follow it in the list, as libclamav's parser descends
-		   into it, and its text is in the raw message. */
-		if (strcmp(part->content_type, "message/rfc822") == 0 ||
-		    strcmp(part->content_type, "message/global") == 0 ||
-		    part->content_size == 0)
+	plan = mc_xcalloc(count_parts + 1, sizeof(*plan));
+	planned = mc_xcalloc(count_parts + 1, sizeof(*planned));
+	data = mc_xcalloc(count_parts + 1, sizeof(*data));
+	n = plan_parts(engine, parts, count_parts, plan, planned);
+	if (!run_plan_in_pool(engine, plan, n, planned, msg, &res)) {
+		for (uint32_t i = 0; i < n; i++)
+			data[i] = planned[i]->content;
+		run_plan(engine, scan_memory, data, plan, n, msg->data, msg->size,
+			 &res);
+	}
+	for (uint32_t i = 0; i < res.reached && i < n; i++) {
+		if (plan[i].how == PLAN_CACHED || plan[i].how == PLAN_SAME)
+			count(&engine->stats.parts_cached);
+		if (!plan[i].scanned)
 			continue;
-		if (part->content_size >= engine->limits.max_file_size ||
-		    !part_verdict(engine, part, &total, verdict_r) ||
-		    near_limits(engine, &total, part->depth + total.depth)) {
-			scan_whole(engine, msg, verdict_r);
-			return;
+		count(&engine->stats.parts_scanned);
+		if (cache != NULL) {
+			e.kind = plan[i].kind;
+			e.name = plan[i].kind == MC_VERDICT_INFECTED ? res.verdict.name : "";
+			e.bytes = plan[i].layers.bytes;
+			e.files = plan[i].layers.files;
+			e.depth = plan[i].layers.depth;
+			mc_cache_put(cache, planned[i]->sha256, &e);
 		}
-		if (verdict_r->kind == MC_VERDICT_INFECTED) {
+	}
+	if (res.raw_scanned)
+		count(&engine->stats.raw_scans);
+	switch (res.outcome) {
+	case PLAN_DONE:
+		*verdict_r = res.verdict;
+		count(&engine->stats.messages_parts);
+		break;
+	case PLAN_TIMED_OUT:
+		*verdict_r = res.verdict;
+		break;
+	case PLAN_CACHED_INFECTED:
+		if (cache != NULL &&
+		    mc_cache_get(cache, planned[res.infected_part]->sha256, &e)) {
+			verdict_from_cache(&e, verdict_r);
 			count(&engine->stats.messages_parts);
-			return;
+			break;
 		}
-	}
-	memset(&raw, 0, sizeof(raw));
-	count(&engine->stats.raw_scans);
-	scan_memory(engine, msg->data, msg->size, &engine->raw_options, &raw,
-		    verdict_r);
-	if (!raw.top_is_mail ||
-	    (verdict_r->kind != MC_VERDICT_CLEAN &&
-	     verdict_r->kind != MC_VERDICT_INFECTED)) {
-		/* Not typed as mail after all, or a limit: libclamav
-		   decides on the whole message. */
+		/* Gone from the cache meanwhile. */
+		/* FALLTHROUGH */
+	case PLAN_WHOLE:
+	default:
 		scan_whole(engine, msg, verdict_r);
-		return;
+		break;
 	}
-	if (engine->limits.max_scan_time_ms > 0 &&
-	    (mc_now() - start) * 1000.0 > engine->limits.max_scan_time_ms) {
-		memset(verdict_r, 0, sizeof(*verdict_r));
-		verdict_r->kind = MC_VERDICT_UNSCANNED;
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine scan time limit reached");
-		return;
-	}
-	count(&engine->stats.messages_parts);
+	free(plan);
+	free(planned);
+	free(data);
 }
 
 static void clamav_configure(struct mc_engine *engine,
@@ -526,6 +841,13 @@ static void clamav_configure(struct mc_engine *engine,
 	if (settings->tempdir != NULL)
 		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, settings->tempdir);
 	engine->settings.tempdir = NULL;	/* not kept: the caller's string */
+	/* The scan processes are forks of the engine as it is now. */
+	mc_scanpool_free(&engine->pool);
+	if (settings->scan_processes > 0)
+		engine->pool = mc_scanpool_new(settings->scan_processes,
+					       sizeof(struct pool_request),
+					       sizeof(struct pool_response),
+					       scan_for_pool, engine);
 }
 
 static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats_r)
@@ -687,6 +1009,7 @@ static void clamav_close(struct mc_engine **_engine)
 	if (engine == NULL)
 		return;
 	*_engine = NULL;
+	mc_scanpool_free(&engine->pool);
 	cl_engine_free(engine->cl);
 	for (size_t i = 0; i < engine->db_count; i++)
 		free(engine->db_paths[i]);

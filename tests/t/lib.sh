@@ -159,6 +159,22 @@ mc_run() {
 	return 0
 }
 
+# mc_run in the background: MC_PID is its pid, mc_wait_bg sets MC_RC.
+mc_run_bg() {
+	MC_LAST="$MAILCURE $*"
+	"$MAILCURE" "$@" >"$MC_OUT" 2>"$MC_ERR" </dev/null &
+	MC_PID=$!
+}
+
+mc_wait_bg() {
+	local e=$-
+	set +e
+	wait "$MC_PID"
+	MC_RC=$?
+	case $e in *e*) set -e ;; esac
+	return 0
+}
+
 mc_cure() {
 	mc_run -d "$MC_SIGS" --quarantine "$MC_Q" --progress never "$@"
 }

@@ -63,14 +63,10 @@ mc_msg_plain | mc_maildir_put "$md" >/dev/null
 
 # Other runs may share /dev/shm, so the run's own directory is known
 # by its pid.
-MC_LAST="$MAILCURE -j 1 --json mailbox find -s $md"
-set +e
-"$MAILCURE" -d "$MC_SIGS" --quarantine "$MC_Q" --progress never \
-	-j 1 --json mailbox find -s "$md" >"$MC_OUT" 2>"$MC_ERR" </dev/null &
-run=$!
-wait "$run"
-MC_RC=$?
-set -e
+mc_run_bg -d "$MC_SIGS" --quarantine "$MC_Q" --progress never \
+	-j 1 --json mailbox find -s "$md"
+run=$MC_PID
+mc_wait_bg
 mc_expect_rc 1 "find on a store with EICAR"
 
 [ ! -e "$stale" ] || mc_fail "the stale directory of pid $dead is still there: $(find "$stale")"

@@ -1,0 +1,300 @@
+/*++
+/* NAME
+/*	test-scanpool 1
+/* SUMMARY
+/*	unit tests of the scan processes (lib/engine/scanpool.c)
+/* DESCRIPTION
+/*	Scans from several threads at once come back with their own
+/*	answers; a scan process that crashes, or that does not answer
+/*	in time, costs that one scan, named as such, and the next scan
+/*	gets a new process; a process killed from outside between scans
+/*	is replaced without a failed scan; closing the pool leaves no
+/*	process behind.
+/*--*/
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+
+#include "mailcure/mailcure.h"
+#include "internal.h"
+
+struct req {
+	uint32_t salt;
+};
+
+struct resp {
+	uint64_t size;
+	uint32_t sum;
+	uint32_t salt;
+	pid_t pid;
+};
+
+/* In the scan process: what the data say, or a crash or a hang. */
+static void fn(void *ctx, const void *data, size_t size, const void *_req,
+	       void *_resp)
+{
+	const struct req *req = _req;
+	struct resp *resp = _resp;
+	const unsigned char *p = data;
+
+	(void)ctx;
+	if (size >= 5 && memcmp(p, "CRASH", 5) == 0)
+		raise(SIGSEGV);
+	if (size >= 4 && memcmp(p, "HANG", 4) == 0)
+		for (;;)
+			pause();
+	resp->size = size;
+	for (size_t i = 0; i < size; i++)
+		resp->sum += p[i];
+	resp->salt = req->salt;
+	resp->pid = getpid();
+}
+
+static enum mc_scanpool_result scan(struct mc_scanpool *pool, const char *a,
+				    const char *b, uint32_t salt,
+				    struct resp *resp, unsigned timeout_ms,
+				    int *status)
+{
+	struct iovec iov[2] = { { (void *)a, strlen(a) }, { (void *)b, strlen(b) } };
+	struct req req = { salt };
+
+	memset(resp, 0, sizeof(*resp));
+	return mc_scanpool_scan(pool, iov, 2, &req, resp, timeout_ms, status);
+}
+
+static uint32_t sum_of(const char *s)
+{
+	uint32_t sum = 0;
+
+	while (*s)
+		sum += (unsigned char)*s++;
+	return sum;
+}
+
+/* The processes that are children or grandchildren of this one. */
+static unsigned descendants(void)
+{
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	unsigned n = 0;
+	pid_t me = getpid();
+
+	assert_non_null(dir);
+	while ((de = readdir(dir)) != NULL) {
+		char path[300], buf[512], *p;
+		FILE *f;
+		int ppid;
+
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		if (fgets(buf, sizeof(buf), f) != NULL &&
+		    (p = strrchr(buf, ')')) != NULL &&
+		    sscanf(p + 2, "%*c %d", &ppid) == 1) {
+			if (ppid == me)
+				n++;
+			else {
+				char ppath[64], pbuf[512], *q;
+				FILE *g;
+				int gppid;
+
+				snprintf(ppath, sizeof(ppath), "/proc/%d/stat", ppid);
+				if ((g = fopen(ppath, "r")) != NULL) {
+					if (fgets(pbuf, sizeof(pbuf), g) != NULL &&
+					    (q = strrchr(pbuf, ')')) != NULL &&
+					    sscanf(q + 2, "%*c %d", &gppid) == 1 &&
+					    gppid == me)
+						n++;
+					fclose(g);
+				}
+			}
+		}
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+static void test_answers(void **state)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(2, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+	struct resp resp;
+	int status;
+
+	(void)state;
+	assert_non_null(pool);
+	assert_int_equal(scan(pool, "hello ", "world", 7, &resp, 0, &status),
+			 MC_SCANPOOL_OK);
+	assert_int_equal(resp.size, 11);
+	assert_int_equal(resp.sum, sum_of("hello world"));
+	assert_int_equal(resp.salt, 7);
+	assert_int_not_equal(resp.pid, getpid());
+	/* An empty buffer is a buffer too. */
+	assert_int_equal(scan(pool, "", "", 8, &resp, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(resp.size, 0);
+	assert_int_equal(resp.salt, 8);
+	mc_scanpool_free(&pool);
+	assert_null(pool);
+	assert_int_equal(descendants(), 0);
+}
+
+struct worker {
+	struct mc_scanpool *pool;
+	unsigned id;
+	unsigned bad;
+};
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	for (unsigned i = 0; i < 300; i++) {
+		char a[64], b[4096];
+		struct resp resp;
+		int status;
+		size_t n = (w->id * 131 + i * 17) % sizeof(b);
+
+		snprintf(a, sizeof(a), "worker %u scan %u ", w->id, i);
+		memset(b, 'a' + (int)(i % 26), n);
+		b[n] = '\0';
+		if (scan(w->pool, a, b, w->id * 1000 + i, &resp, 0, &status) !=
+		    MC_SCANPOOL_OK ||
+		    resp.size != strlen(a) + n || resp.salt != w->id * 1000 + i ||
+		    resp.sum != sum_of(a) + sum_of(b))
+			w->bad++;
+	}
+	return NULL;
+}
+
+static void test_threads(void **state)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(2, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+	struct worker w[4];
+	pthread_t t[4];
+
+	(void)state;
+	assert_non_null(pool);
+	for (unsigned i = 0; i < 4; i++) {
+		w[i] = (struct worker){ pool, i, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
+	}
+	for (unsigned i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(w[i].bad, 0);
+	}
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
+}
+
+static void test_crash_and_hang(void **state)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+	struct resp resp;
+	pid_t first;
+	int status;
+
+	(void)state;
+	assert_non_null(pool);
+	assert_int_equal(scan(pool, "before", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
+	first = resp.pid;
+	assert_int_equal(scan(pool, "CRASH", " now", 2, &resp, 0, &status),
+			 MC_SCANPOOL_DIED);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	assert_int_equal(scan(pool, "after", "", 3, &resp, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(resp.salt, 3);
+	assert_int_not_equal(resp.pid, first);
+	assert_int_equal(scan(pool, "HANG", "", 4, &resp, 300, &status),
+			 MC_SCANPOOL_TIMEOUT);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGKILL);
+	assert_int_equal(scan(pool, "again", "", 5, &resp, 300, &status), MC_SCANPOOL_OK);
+	assert_int_equal(resp.sum, sum_of("again"));
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
+}
+
+/* Until PID is a zombie: the zygote reaps it only when asked. */
+static void wait_dead(pid_t pid)
+{
+	for (int i = 0; i < 5000; i++) {
+		char path[64], buf[512], *p;
+		FILE *f;
+		char st = '?';
+
+		snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+		if ((f = fopen(path, "r")) == NULL)
+			return;
+		if (fgets(buf, sizeof(buf), f) != NULL && (p = strrchr(buf, ')')) != NULL)
+			st = p[2];
+		fclose(f);
+		if (st == 'Z' || st == 'X')
+			return;
+		usleep(1000);
+	}
+	fail_msg("process %d did not die", (int)pid);
+}
+
+static void test_killed_between_scans(void **state)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+	struct resp resp;
+	int status;
+
+	(void)state;
+	assert_non_null(pool);
+	assert_int_equal(scan(pool, "one", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(kill(resp.pid, SIGKILL), 0);
+	wait_dead(resp.pid);
+	/* Not a failure of the next scan: it did not cause the death. */
+	assert_int_equal(scan(pool, "two", "", 2, &resp, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(resp.salt, 2);
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
+}
+
+static void test_too_large(void **state)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+	struct iovec iov[2] = { { (void *)"x", (size_t)1 << 30 }, { (void *)"y", 1 } };
+	struct req req = { 0 };
+	struct resp resp;
+	int status;
+
+	(void)state;
+	assert_non_null(pool);
+	/* Over the window: the caller scans it itself (nothing is read). */
+	assert_int_equal(mc_scanpool_scan(pool, iov, 2, &req, &resp, 0, &status),
+			 MC_SCANPOOL_UNAVAILABLE);
+	mc_scanpool_free(&pool);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_answers),
+		cmocka_unit_test(test_threads),
+		cmocka_unit_test(test_crash_and_hang),
+		cmocka_unit_test(test_killed_between_scans),
+		cmocka_unit_test(test_too_large),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
