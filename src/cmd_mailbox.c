@@ -206,8 +206,17 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 	}
 	mc_cache_free(&engine_aux.cache);
 	if (engine_aux.tempdir != NULL) {
-		/* libclamav removes what it unpacks; what a killed scan
-		   leaves, a later one removes (sweep_tempdirs). */
+		/* libclamav removes what it unpacks, except in a scan
+		   process that crashed: the scan processes are gone now,
+		   and what they left goes too. What a killed run leaves,
+		   a later one removes (sweep_tempdirs). */
+		int fd = open(engine_aux.tempdir, O_RDONLY | O_DIRECTORY |
+			      O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd >= 0) {
+			empty_dir(fd, 0);
+			close(fd);
+		}
 		(void)rmdir(engine_aux.tempdir);
 		free(engine_aux.tempdir);
 		engine_aux.tempdir = NULL;

@@ -58,7 +58,7 @@
 /*	(SIGINT, SIGTERM, ...): they end when the caller closes the
 /*	pool or dies (end of file on their socket, and the parent-death
 /*	signal). mc_scanpool_free() ends them and waits for them, so
-/*	their CPU time is the caller's in wait4() and times(1).
+/*	their CPU time is the caller's in wait4() and time(1).
 /* SECURITY
 /*	The scan processes run with no-new-privileges. They keep the
 /*	caller's user: libclamav writes its temporary files into the
@@ -516,12 +516,15 @@ void mc_scanpool_free(struct mc_scanpool **_pool)
 	if (pool == NULL)
 		return;
 	*_pool = NULL;
-	/* Hanging up ends each idle scan process; the zygote waits for
-	   them, and the caller for the zygote. */
+	/* Every scan is over: the scan processes are idle, and killing
+	   them is the ending that cannot wait on one (stopped from
+	   outside, say). The zygote waits for them, the caller for the
+	   zygote. */
 	for (unsigned i = 0; i < pool->slot_count; i++) {
 		struct slot *slot = &pool->slots[i];
 
 		if (slot->pid > 0) {
+			kill(slot->pid, SIGKILL);
 			close(slot->sock);
 			munmap(slot->window, WINDOW_SIZE);
 		}

@@ -11,7 +11,7 @@
 #	undisturbed run gives it, or is an error that names the crash;
 #	nothing else matches; the exit status is 2 when there were
 #	errors. When the run ends, its zygote and scan processes are
-#	gone.
+#	gone, and so is what the dead ones were unpacking.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need_root
@@ -117,4 +117,8 @@ for p in "${seen[@]}"; do
 		mc_fail "process $p ($(cat "/proc/$p/comm")) outlived the run"
 	fi
 done
-echo "ok: every message accounted for, no process left"
+# The dead scan processes' unpacked files went with the run's
+# temporary directory.
+left=$(ls -d "/dev/shm/mailcure-$MC_PID-"* 2>/dev/null || true)
+[ -z "$left" ] || mc_fail "the run left its directory behind: $left $(ls -A $left | head -3)"
+echo "ok: every message accounted for, no process or file left"

@@ -62,6 +62,15 @@ static void fn(void *ctx, const void *data, size_t size, const void *_req,
 	resp->pid = getpid();
 }
 
+static struct mc_scanpool *new_pool(unsigned slots)
+{
+	struct mc_scanpool *pool = mc_scanpool_new(slots, sizeof(struct req),
+						   sizeof(struct resp), fn, NULL);
+
+	assert_non_null(pool);
+	return pool;
+}
+
 static enum mc_scanpool_result scan(struct mc_scanpool *pool, const char *a,
 				    const char *b, uint32_t salt,
 				    struct resp *resp, unsigned timeout_ms,
@@ -129,13 +138,11 @@ static unsigned descendants(void)
 
 static void test_answers(void **state)
 {
-	struct mc_scanpool *pool = mc_scanpool_new(2, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+	struct mc_scanpool *pool = new_pool(2);
 	struct resp resp;
 	int status;
 
 	(void)state;
-	assert_non_null(pool);
 	assert_int_equal(scan(pool, "hello ", "world", 7, &resp, 0, &status),
 			 MC_SCANPOOL_OK);
 	assert_int_equal(resp.size, 11);
@@ -181,13 +188,11 @@ static void *worker_main(void *arg)
 
 static void test_threads(void **state)
 {
-	struct mc_scanpool *pool = mc_scanpool_new(2, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+	struct mc_scanpool *pool = new_pool(2);
 	struct worker w[4];
 	pthread_t t[4];
 
 	(void)state;
-	assert_non_null(pool);
 	for (unsigned i = 0; i < 4; i++) {
 		w[i] = (struct worker){ pool, i, 0 };
 		assert_int_equal(pthread_create(&t[i], NULL, worker_main, &w[i]), 0);
@@ -202,14 +207,12 @@ static void test_threads(void **state)
 
 static void test_crash_and_hang(void **state)
 {
-	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+	struct mc_scanpool *pool = new_pool(1);
 	struct resp resp;
 	pid_t first;
 	int status;
 
 	(void)state;
-	assert_non_null(pool);
 	assert_int_equal(scan(pool, "before", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
 	first = resp.pid;
 	assert_int_equal(scan(pool, "CRASH", " now", 2, &resp, 0, &status),
@@ -252,13 +255,11 @@ static void wait_dead(pid_t pid)
 
 static void test_killed_between_scans(void **state)
 {
-	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+	struct mc_scanpool *pool = new_pool(1);
 	struct resp resp;
 	int status;
 
 	(void)state;
-	assert_non_null(pool);
 	assert_int_equal(scan(pool, "one", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
 	assert_int_equal(kill(resp.pid, SIGKILL), 0);
 	wait_dead(resp.pid);
@@ -271,15 +272,13 @@ static void test_killed_between_scans(void **state)
 
 static void test_too_large(void **state)
 {
-	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+	struct mc_scanpool *pool = new_pool(1);
 	struct iovec iov[2] = { { (void *)"x", (size_t)1 << 30 }, { (void *)"y", 1 } };
 	struct req req = { 0 };
 	struct resp resp;
 	int status;
 
 	(void)state;
-	assert_non_null(pool);
 	/* Over the window: the caller scans it itself (nothing is read). */
 	assert_int_equal(mc_scanpool_scan(pool, iov, 2, &req, &resp, 0, &status),
 			 MC_SCANPOOL_UNAVAILABLE);
