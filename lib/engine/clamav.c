@@ -81,7 +81,6 @@ struct mc_engine {
 	struct mc_scanpool *pool;		/* NULL: scan in this process */
 };
 
-
 /* What one scan went through, from libclamav's file inspection
    callback: one call per file (layer) scanned. */
 struct layers {

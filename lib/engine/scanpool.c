@@ -67,6 +67,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -87,7 +88,7 @@
    (a sparse memfd); what a scan touches stays resident up to
    WINDOW_KEEP and is given back above it. */
 #define WINDOW_SIZE	((size_t)1 << 30)
-#define WINDOW_KEEP	((size_t)8 << 20)
+#define WINDOW_KEEP	((size_t)1 << 20)
 
 /* Requests to the zygote, and its replies. */
 enum { ZYGOTE_SPAWN = 1, ZYGOTE_REAP };
@@ -236,6 +237,10 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 			_exit(2);
 		memset(resp, 0, pool->resp_size);
 		pool->fn(pool->ctx, window, (size_t)size, req + sizeof(uint64_t), resp);
+		/* What a large scan allocated goes back to the system, as
+		   the run's memory bound counts every scan process. */
+		if (size > WINDOW_KEEP)
+			malloc_trim(0);
 		if (send_msg(sock, resp, pool->resp_size, NULL, 0) < 0)
 			_exit(0);
 	}
