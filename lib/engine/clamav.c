@@ -113,7 +113,8 @@ enum plan_outcome {
 	PLAN_DONE,		/* the verdict is the result's */
 	PLAN_WHOLE,		/* scan the message whole */
 	PLAN_CACHED_INFECTED,	/* the verdict is this part's cached one */
-	PLAN_TIMED_OUT,		/* over the scan time limit */
+	PLAN_UNFINISHED,	/* no verdict of the scan: the result's
+				   says why (time limit, crash) */
 };
 
 struct plan_result {
@@ -650,7 +651,7 @@ static void run_plan(struct mc_engine *engine, scan_fn *scan,
 	}
 	if (engine->limits.max_scan_time_ms > 0 &&
 	    (mc_now() - start) * 1000.0 > engine->limits.max_scan_time_ms) {
-		res->outcome = PLAN_TIMED_OUT;
+		res->outcome = PLAN_UNFINISHED;
 		memset(&res->verdict, 0, sizeof(res->verdict));
 		res->verdict.kind = MC_VERDICT_UNSCANNED;
 		snprintf(res->verdict.name, sizeof(res->verdict.name),
@@ -745,7 +746,7 @@ static bool run_plan_in_pool(struct mc_engine *engine, struct plan_part *plan,
 		/* Which part it died on is not known: the message's
 		   verdict is the failure. */
 		memset(res, 0, sizeof(*res));
-		res->outcome = PLAN_TIMED_OUT;
+		res->outcome = PLAN_UNFINISHED;
 		verdict_from_pool(result, status, &res->verdict);
 	}
 	free(req);
@@ -760,7 +761,6 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 	const struct mc_part *parts, **planned;
 	struct plan_part *plan;
 	struct plan_result res;
-	const unsigned char **data;
 	struct mc_cache_entry e;
 	const char *why;
 	size_t count_parts;
@@ -776,13 +776,15 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 	}
 	plan = mc_xcalloc(count_parts + 1, sizeof(*plan));
 	planned = mc_xcalloc(count_parts + 1, sizeof(*planned));
-	data = mc_xcalloc(count_parts + 1, sizeof(*data));
 	n = plan_parts(engine, parts, count_parts, plan, planned);
 	if (!run_plan_in_pool(engine, plan, n, planned, msg, &res)) {
+		const unsigned char **data = mc_xcalloc(n + 1, sizeof(*data));
+
 		for (uint32_t i = 0; i < n; i++)
 			data[i] = planned[i]->content;
 		run_plan(engine, scan_memory, data, plan, n, msg->data, msg->size,
 			 &res);
+		free(data);
 	}
 	for (uint32_t i = 0; i < res.reached && i < n; i++) {
 		if (plan[i].how == PLAN_CACHED || plan[i].how == PLAN_SAME)
@@ -806,7 +808,7 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 		*verdict_r = res.verdict;
 		count(&engine->stats.messages_parts);
 		break;
-	case PLAN_TIMED_OUT:
+	case PLAN_UNFINISHED:
 		*verdict_r = res.verdict;
 		break;
 	case PLAN_CACHED_INFECTED:
@@ -825,7 +827,6 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 	}
 	free(plan);
 	free(planned);
-	free(data);
 }
 
 static void clamav_configure(struct mc_engine *engine,

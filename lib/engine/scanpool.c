@@ -523,17 +523,10 @@ void mc_scanpool_free(struct mc_scanpool **_pool)
 	*_pool = NULL;
 	/* Every scan is over: the scan processes are idle, and killing
 	   them is the ending that cannot wait on one (stopped from
-	   outside, say). The zygote waits for them, the caller for the
-	   zygote. */
+	   outside, say). The zygote reaps them, the caller the zygote. */
 	for (unsigned i = 0; i < pool->slot_count; i++) {
-		struct slot *slot = &pool->slots[i];
-
-		if (slot->pid > 0) {
-			kill(slot->pid, SIGKILL);
-			close(slot->sock);
-			munmap(slot->window, WINDOW_SIZE);
-		}
-		pthread_mutex_destroy(&slot->lock);
+		(void)slot_stop(pool, &pool->slots[i], true);
+		pthread_mutex_destroy(&pool->slots[i].lock);
 	}
 	close(pool->zygote_sock);
 	while (waitpid(pool->zygote, NULL, 0) < 0 && errno == EINTR)
