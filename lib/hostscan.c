@@ -14,7 +14,8 @@
 /*	pairs to set->jobs scanning threads, which share one compiled
 /*	engine. Each scanning thread opens the file relative to its
 /*	parent directory descriptor and scans the descriptor (large
-/*	files are never read into memory for scanning). The calling
+/*	files are never read into memory for scanning; with scan
+/*	processes the descriptor is what goes to one). The calling
 /*	thread reports: it alone calls on_event, on_progress and
 /*	on_skip.
 /*
@@ -1082,7 +1083,10 @@ static void scan_item(struct host_scan *hs, struct item *it)
 			break;
 		}
 	}
-	atomic_fetch_add(&hs->scanned, 1);
+	/* Every file counts once, as with messages: scanned (matched,
+	   clean or unscanned) or an error. */
+	if (verdict.kind != MC_VERDICT_ERROR)
+		atomic_fetch_add(&hs->scanned, 1);
 	atomic_fetch_add(&hs->bytes, (uint64_t)st.st_size);
 
 	switch (verdict.kind) {

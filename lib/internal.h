@@ -121,9 +121,11 @@ int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 
 struct mc_scanpool;
 
-/* Runs in a scan process: scan DATA as REQ (req_size bytes) asks,
-   filling RESP (resp_size bytes, zeroed). */
-typedef void mc_scanpool_fn(void *ctx, const void *data, size_t size,
+/* Runs in a scan process: scan DATA, or FD when not -1, as REQ
+   (req_size bytes) asks, filling RESP (resp_size bytes, zeroed). FD
+   is the process's own copy of the caller's descriptor; it is closed
+   after FN returns. */
+typedef void mc_scanpool_fn(void *ctx, const void *data, size_t size, int fd,
 			    const void *req, void *resp);
 
 enum mc_scanpool_result {
@@ -142,7 +144,7 @@ struct iovec;
 /* DATA is the IOV buffers one after the other. */
 enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 					 const struct iovec *iov, unsigned iovcnt,
-					 const void *req, void *resp,
+					 int fd, const void *req, void *resp,
 					 unsigned timeout_ms, int *status_r);
 void mc_scanpool_free(struct mc_scanpool **pool);
 

@@ -35,8 +35,9 @@
 /*	verdict cache when the same bytes were scanned before.
 /*
 /*	With settings.scan_processes, libclamav runs in that many
-/*	processes of their own (scanpool): a crash of libclamav is the
-/*	verdict error on the message it was scanning, a scan that
+/*	processes of their own (scanpool), for buffers, messages and
+/*	files (scan_fd() passes the descriptor): a crash of libclamav
+/*	is the verdict error on what it was scanning, a scan that
 /*	outlives twice the scan time limit is killed, and the run goes
 /*	on. The pool is forked by configure(), which must therefore be
 /*	called before the caller starts threads.
@@ -126,7 +127,7 @@ struct plan_result {
 };
 
 /* A scan as asked of a scan process, and its answer. */
-enum { POOL_BUFFER, POOL_MESSAGE };
+enum { POOL_BUFFER, POOL_MESSAGE, POOL_FILE };
 
 struct pool_request {
 	uint32_t op;
@@ -139,7 +140,7 @@ struct pool_request {
 };
 
 struct pool_response {
-	struct mc_verdict verdict;	/* POOL_BUFFER */
+	struct mc_verdict verdict;	/* POOL_BUFFER, POOL_FILE */
 	struct layers layers;
 	struct plan_result result;	/* POOL_MESSAGE */
 	struct plan_part parts[PLAN_MAX];
@@ -374,8 +375,23 @@ static void scan_memory_here(struct mc_engine *engine, const void *data,
 	cl_fmap_close(map);
 }
 
+/* Scan the file open on FD in this process. NAME is for libclamav's
+   own use (it names the file in what it reports). */
+static void scan_fd_here(struct mc_engine *engine, int fd, const char *name,
+			 struct mc_verdict *verdict_r)
+{
+	struct cl_scan_options options = engine->options;
+	const char *virname = NULL;
+	unsigned long scanned = 0;
+	cl_error_t ret;
+
+	ret = cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl,
+				   &options, NULL);
+	verdict_from(ret, virname, verdict_r);
+}
+
 /* What a scan process does with a request (scanpool). */
-static void scan_for_pool(void *ctx, const void *data, size_t size,
+static void scan_for_pool(void *ctx, const void *data, size_t size, int fd,
 			  const void *_req, void *_resp)
 {
 	struct mc_engine *engine = ctx;
@@ -384,6 +400,16 @@ static void scan_for_pool(void *ctx, const void *data, size_t size,
 	const unsigned char *at, *part_data[PLAN_MAX];
 	uint64_t left;
 
+	if (req->op == POOL_FILE) {
+		/* The data are the file's name, NUL-terminated ("": none). */
+		const char *name = size > 1 && ((const char *)data)[size - 1] == '\0' ?
+			data : NULL;
+
+		if (fd < 0)
+			abort();	/* the caller always sends one */
+		scan_fd_here(engine, fd, name, &resp->verdict);
+		return;
+	}
 	if (req->op == POOL_BUFFER) {
 		scan_memory_here(engine, data, size,
 				 req->raw ? &engine->raw_options : &engine->options,
@@ -463,7 +489,7 @@ static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 	req.op = POOL_BUFFER;
 	req.raw = opts == &engine->raw_options;
 	req.want_layers = layers != NULL;
-	result = mc_scanpool_scan(engine->pool, &iov, 1, &req, &resp,
+	result = mc_scanpool_scan(engine->pool, &iov, 1, -1, &req, &resp,
 				  pool_timeout(engine), &status);
 	if (result == MC_SCANPOOL_OK) {
 		*verdict_r = resp.verdict;
@@ -737,7 +763,7 @@ static bool run_plan_in_pool(struct mc_engine *engine, struct plan_part *plan,
 		if (plan[i].how == PLAN_SCAN)
 			iov[iovcnt++] = (struct iovec){ (void *)planned[i]->content,
 							planned[i]->content_size };
-	result = mc_scanpool_scan(engine->pool, iov, iovcnt, req, resp,
+	result = mc_scanpool_scan(engine->pool, iov, iovcnt, -1, req, resp,
 				  pool_timeout(engine), &status);
 	if (result == MC_SCANPOOL_OK) {
 		*res = resp->result;
@@ -982,17 +1008,32 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 	return 0;
 }
 
+/* A file is scanned where it is: its descriptor goes to a scan
+   process, and only its name is copied. */
 static void clamav_scan_fd(struct mc_engine *engine, int fd, const char *name,
 			   struct mc_verdict *verdict_r)
 {
-	struct cl_scan_options options = engine->options;
-	const char *virname = NULL;
-	unsigned long scanned = 0;
-	cl_error_t ret;
+	struct pool_request req;
+	struct pool_response resp;
+	struct iovec iov = { (void *)(name != NULL ? name : ""),
+			     name != NULL ? strlen(name) + 1 : 1 };
+	enum mc_scanpool_result result;
+	int status;
 
-	ret = cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl,
-				   &options, NULL);
-	verdict_from(ret, virname, verdict_r);
+	if (engine->pool == NULL) {
+		scan_fd_here(engine, fd, name, verdict_r);
+		return;
+	}
+	memset(&req, 0, offsetof(struct pool_request, parts));
+	req.op = POOL_FILE;
+	result = mc_scanpool_scan(engine->pool, &iov, 1, fd, &req, &resp,
+				  pool_timeout(engine), &status);
+	if (result == MC_SCANPOOL_OK)
+		*verdict_r = resp.verdict;
+	else if (result == MC_SCANPOOL_UNAVAILABLE)
+		scan_fd_here(engine, fd, name, verdict_r);
+	else
+		verdict_from_pool(result, status, verdict_r);
 }
 
 static const char *clamav_version(struct mc_engine *engine, unsigned *sigs_r)

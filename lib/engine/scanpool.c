@@ -12,15 +12,16 @@
 /*
 /*	enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 /*				const struct iovec *iov, unsigned iovcnt,
-/*				const void *req, void *resp,
+/*				int fd, const void *req, void *resp,
 /*				unsigned timeout_ms, int *status_r)
 /*
 /*	void	mc_scanpool_free(struct mc_scanpool **pool)
 /* DESCRIPTION
 /*	A pool runs FN, the engine's scan of one buffer (the IOV
-/*	buffers one after the other), in processes
-/*	of their own, at most SLOTS at a time, one scan per process
-/*	at a time. Any number of threads may call mc_scanpool_scan().
+/*	buffers one after the other) or of the file open on FD (not
+/*	-1), in processes of their own, at most SLOTS at a time, one
+/*	scan per process at a time. Any number of threads may call
+/*	mc_scanpool_scan().
 /*
 /*	Why processes: the engine (libclamav) parses hostile input in
 /*	C. A crash or a hang then costs one scan, reported as such,
@@ -43,7 +44,9 @@
 /*	Data travel through a shared memory window per slot (a memfd
 /*	mapped by both sides: one copy, no page faults once warm); the
 /*	request (REQ_SIZE bytes) and the response (RESP_SIZE bytes)
-/*	travel as one datagram each.
+/*	travel as one datagram each. A descriptor goes with the
+/*	request (SCM_RIGHTS): a file is scanned where it is, not
+/*	copied, and the scan process opens nothing by name.
 /*
 /*	mc_scanpool_scan() returns MC_SCANPOOL_OK with RESP filled;
 /*	MC_SCANPOOL_DIED when the scan process died while scanning
@@ -229,14 +232,19 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	close(memfd);
 	for (;;) {
 		uint64_t size;
+		int fd = -1, n;
 
-		if (recv_msg(sock, req, head, NULL, 0) < 0)
+		if ((n = recv_msg(sock, req, head, &fd, 1)) < 0)
 			_exit(0);	/* the caller hung up */
+		if (n == 0)
+			fd = -1;
 		memcpy(&size, req, sizeof(size));
 		if (size > WINDOW_SIZE)
 			_exit(2);
 		memset(resp, 0, pool->resp_size);
-		pool->fn(pool->ctx, window, (size_t)size, req + sizeof(uint64_t), resp);
+		pool->fn(pool->ctx, window, (size_t)size, fd, req + sizeof(uint64_t), resp);
+		if (fd >= 0)
+			close(fd);
 		/* What a large scan allocated goes back to the system, as
 		   the run's memory bound counts every scan process. */
 		if (size > WINDOW_KEEP)
@@ -441,7 +449,7 @@ static struct slot *slot_take(struct mc_scanpool *pool)
 /* Send one request; false when the process is not there to take it. */
 static bool slot_send(struct mc_scanpool *pool, struct slot *slot,
 		      const struct iovec *iov, unsigned iovcnt, size_t size,
-		      const void *req)
+		      int fd, const void *req)
 {
 	size_t head = sizeof(uint64_t) + pool->req_size;
 	unsigned char msg[head];
@@ -458,12 +466,12 @@ static bool slot_send(struct mc_scanpool *pool, struct slot *slot,
 		slot->touched = size;
 	memcpy(msg, &size64, sizeof(size64));
 	memcpy(msg + sizeof(size64), req, pool->req_size);
-	return send_msg(slot->sock, msg, head, NULL, 0) == 0;
+	return send_msg(slot->sock, msg, head, &fd, fd >= 0 ? 1 : 0) == 0;
 }
 
 enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 					 const struct iovec *iov, unsigned iovcnt,
-					 const void *req, void *resp,
+					 int fd, const void *req, void *resp,
 					 unsigned timeout_ms, int *status_r)
 {
 	struct slot *slot;
@@ -481,9 +489,9 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 	slot = slot_take(pool);
 	/* A process that died between scans (killed from outside) did
 	   not die of this data: once more with a new one. */
-	if (!slot_send(pool, slot, iov, iovcnt, size, req)) {
+	if (!slot_send(pool, slot, iov, iovcnt, size, fd, req)) {
 		(void)slot_stop(pool, slot, true);
-		if (!slot_send(pool, slot, iov, iovcnt, size, req)) {
+		if (!slot_send(pool, slot, iov, iovcnt, size, fd, req)) {
 			(void)slot_stop(pool, slot, true);
 			pthread_mutex_unlock(&slot->lock);
 			return MC_SCANPOOL_UNAVAILABLE;

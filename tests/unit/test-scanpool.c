@@ -8,8 +8,9 @@
 /*	answers; a scan process that crashes, or that does not answer
 /*	in time, costs that one scan, named as such, and the next scan
 /*	gets a new process; a process killed from outside between scans
-/*	is replaced without a failed scan; closing the pool leaves no
-/*	process behind.
+/*	is replaced without a failed scan; a descriptor passed with a
+/*	scan is read there, left as it was here, and closed there after
+/*	the scan; closing the pool leaves no process behind.
 /*--*/
 
 #include <stdarg.h>
@@ -39,17 +40,43 @@ struct resp {
 	uint32_t sum;
 	uint32_t salt;
 	pid_t pid;
+	int fd;			/* the descriptor it was given, or -1 */
+	unsigned open_fds;	/* in the scan process, during the scan */
 };
 
-/* In the scan process: what the data say, or a crash or a hang. */
-static void fn(void *ctx, const void *data, size_t size, const void *_req,
-	       void *_resp)
+static unsigned open_fds(void)
+{
+	DIR *dir = opendir("/proc/self/fd");
+	unsigned n = 0;
+
+	if (dir == NULL)
+		return 0;
+	while (readdir(dir) != NULL)
+		n++;
+	closedir(dir);
+	return n;
+}
+
+/* In the scan process: what the data (or the file) say, or a crash
+   or a hang. */
+static void fn(void *ctx, const void *data, size_t size, int fd,
+	       const void *_req, void *_resp)
 {
 	const struct req *req = _req;
 	struct resp *resp = _resp;
 	const unsigned char *p = data;
+	unsigned char file[4096];
 
 	(void)ctx;
+	resp->fd = fd;
+	resp->open_fds = open_fds();
+	if (fd >= 0) {
+		/* The file is the data; pread leaves the offset alone. */
+		ssize_t n = pread(fd, file, sizeof(file), 0);
+
+		size = n > 0 ? (size_t)n : 0;
+		p = file;
+	}
 	if (size >= 5 && memcmp(p, "CRASH", 5) == 0)
 		raise(SIGSEGV);
 	if (size >= 4 && memcmp(p, "HANG", 4) == 0)
@@ -80,7 +107,7 @@ static enum mc_scanpool_result scan(struct mc_scanpool *pool, const char *a,
 	struct req req = { salt };
 
 	memset(resp, 0, sizeof(*resp));
-	return mc_scanpool_scan(pool, iov, 2, &req, resp, timeout_ms, status);
+	return mc_scanpool_scan(pool, iov, 2, -1, &req, resp, timeout_ms, status);
 }
 
 static uint32_t sum_of(const char *s)
@@ -280,9 +307,47 @@ static void test_too_large(void **state)
 
 	(void)state;
 	/* Over the window: the caller scans it itself (nothing is read). */
-	assert_int_equal(mc_scanpool_scan(pool, iov, 2, &req, &resp, 0, &status),
+	assert_int_equal(mc_scanpool_scan(pool, iov, 2, -1, &req, &resp, 0, &status),
 			 MC_SCANPOOL_UNAVAILABLE);
 	mc_scanpool_free(&pool);
+}
+
+static void test_descriptor(void **state)
+{
+	struct mc_scanpool *pool = new_pool(1);
+	char path[] = "/tmp/test-scanpool-XXXXXX";
+	struct iovec iov = { (void *)"name", 5 };
+	struct req req = { 9 };
+	struct resp resp, again;
+	int fd, status;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(write(fd, "file content", 12), 12);
+	/* The scan reads the file, not the data beside it. */
+	assert_int_equal(mc_scanpool_scan(pool, &iov, 1, fd, &req, &resp, 0, &status),
+			 MC_SCANPOOL_OK);
+	assert_true(resp.fd >= 0);
+	assert_int_equal(resp.size, 12);
+	assert_int_equal(resp.sum, sum_of("file content"));
+	assert_int_equal(resp.salt, 9);
+	/* Here the descriptor is as it was: open, at its offset. */
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), 12);
+	/* There it was closed after the scan: a second one finds the
+	   same number of descriptors open, a scan without one fewer. */
+	assert_int_equal(mc_scanpool_scan(pool, &iov, 1, fd, &req, &again, 0, &status),
+			 MC_SCANPOOL_OK);
+	assert_int_equal(again.open_fds, resp.open_fds);
+	assert_int_equal(again.pid, resp.pid);
+	assert_int_equal(scan(pool, "no file", "", 10, &again, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(again.fd, -1);
+	assert_int_equal(again.open_fds, resp.open_fds - 1);
+	assert_int_equal(again.sum, sum_of("no file"));
+	close(fd);
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
 }
 
 int main(void)
@@ -293,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_crash_and_hang),
 		cmocka_unit_test(test_killed_between_scans),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_descriptor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
