@@ -127,6 +127,9 @@ struct mc_scanpool;
    after FN returns. */
 typedef void mc_scanpool_fn(void *ctx, const void *data, size_t size, int fd,
 			    const void *req, void *resp);
+/* Runs once in each new scan process, before its first scan: 0, or
+   -1 after a message on stderr, and the process ends. */
+typedef int mc_scanpool_init_fn(void *ctx);
 
 enum mc_scanpool_result {
 	MC_SCANPOOL_OK,
@@ -137,8 +140,10 @@ enum mc_scanpool_result {
 
 /* Call before starting threads. NULL when no process can be forked. */
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
-				    size_t resp_size, mc_scanpool_fn *fn,
-				    void *ctx);
+				    size_t resp_size, mc_scanpool_init_fn *init,
+				    mc_scanpool_fn *fn, void *ctx);
+/* The exit status of a scan process whose INIT failed. */
+#define MC_SCANPOOL_INIT_FAILED 3
 /* Thread-safe. *status_r: the wait status of a process that died. */
 struct iovec;
 /* DATA is the IOV buffers one after the other. */

@@ -29,6 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <fnmatch.h>
+#include <grp.h>
 #include <ctype.h>
 
 #include "mailcure/mailcure.h"
@@ -225,6 +226,19 @@ int mc_fsync_dir(int dirfd)
 {
 	if (fsync(dirfd) < 0 && errno != EINVAL && errno != EROFS)
 		return -1;
+	return 0;
+}
+
+int mc_become_user(uid_t uid, gid_t gid, char **error_r)
+{
+	/* Groups first: after setuid() there is no privilege left to
+	   change them. */
+	if (setgroups(0, NULL) < 0 || setgid(gid) < 0 || setuid(uid) < 0)
+		return mc_error_errno(error_r, "cannot become uid %u, gid %u",
+				      (unsigned)uid, (unsigned)gid);
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		return mc_error_set(error_r, "uid %u could become root again",
+				    (unsigned)uid);
 	return 0;
 }
 

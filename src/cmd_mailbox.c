@@ -18,12 +18,19 @@
 /*	Exit status: 0 nothing matched, 1 matches found (and acted on),
 /*	2 something could not be read or scanned.
 /* SECURITY
-/*	libclamav unpacks into a private directory in /dev/shm, which
-/*	anybody can write to. Directories that killed runs left there
+/*	libclamav unpacks into a private directory (mode 0700) made for
+/*	the run in /dev/shm (or --tempdir, $TMPDIR, /tmp), which anybody
+/*	can write to. Directories that killed runs left in /dev/shm
 /*	are removed only when they are the running user's with mode
 /*	0700 (nobody else can make one so), opened without following
 /*	symlinks, and what is in them is removed by name, never
 /*	followed.
+/*
+/*	Run as root, the scan processes (where libclamav parses what
+/*	it is given) become the user nobody, each with a directory of
+/*	its own inside the run's; files reach them already open.
+/*	Where nobody cannot be become (a user namespace that does not
+/*	map it), they stay root, and the run says so.
 /*--*/
 
 #include <dirent.h>
@@ -32,12 +39,14 @@
 #include <getopt.h>
 #include <glob.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/wait.h>
 #include <linux/magic.h>
 #include <time.h>
 #include <unistd.h>
@@ -133,27 +142,75 @@ static void sweep_tempdirs(void)
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
    a disk file system's directory locking, which otherwise makes
    parallel scanners wait on each other. /dev/shm is used when it is
-   a tmpfs with room for the largest file each worker may unpack;
-   the directory is private (0700, random name after the pid)
-   because decoded malware passes through it. */
+   a tmpfs with room for the largest file each worker may unpack,
+   else --tempdir, $TMPDIR or /tmp. The run's directory there is
+   private (0700, random name after the pid) because decoded malware
+   passes through it, and removed with all it holds at the end. */
 static const char *engine_tempdir(const struct mc_global *g)
 {
 	struct statfs fs;
 	unsigned long long need;
-	char path[64];
+	const char *base = g->tempdir;
+	char path[PATH_MAX];
 
-	if (g->tempdir != NULL)
-		return g->tempdir;
 	need = (unsigned long long)mc_cli_jobs(g) * g->limits.max_file_size;
-	if (statfs("/dev/shm", &fs) < 0 || fs.f_type != TMPFS_MAGIC ||
-	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize < need)
+	if (base == NULL && statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
+	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize >= need) {
+		sweep_tempdirs();
+		base = "/dev/shm";
+	}
+	if (base == NULL && ((base = getenv("TMPDIR")) == NULL || *base != '/'))
+		base = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/mailcure-%ld-XXXXXX", base,
+			     (long)getpid()) >= sizeof(path) || mkdtemp(path) == NULL) {
+		mc_warn("cannot make a temporary directory in %s: %s", base,
+			strerror(errno));
 		return NULL;
-	sweep_tempdirs();
-	snprintf(path, sizeof(path), "/dev/shm/mailcure-%ld-XXXXXX", (long)getpid());
-	if (mkdtemp(path) == NULL)
-		return NULL;
+	}
 	engine_aux.tempdir = strdup(path);
 	return engine_aux.tempdir;
+}
+
+/* Whom the scan processes run as: nobody, when this is root and
+   nobody can be become here (tried in a child, once). 0: as this
+   process. */
+static void scan_user(struct mc_engine_settings *set)
+{
+	struct passwd *pw;
+	char *error = NULL, why[512] = "";
+	int pipefd[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	if (geteuid() != 0 || set->tempdir == NULL)
+		return;
+	pw = getpwnam("nobody");
+	set->scan_uid = pw != NULL ? pw->pw_uid : 65534;
+	set->scan_gid = pw != NULL ? pw->pw_gid : 65534;
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		snprintf(why, sizeof(why), "%s", strerror(errno));
+	} else if (pid == 0) {
+		close(pipefd[0]);
+		if (mc_become_user(set->scan_uid, set->scan_gid, &error) < 0) {
+			(void)!write(pipefd[1], error, strlen(error));
+			_exit(1);
+		}
+		_exit(0);
+	} else {
+		close(pipefd[1]);
+		n = read(pipefd[0], why, sizeof(why) - 1);
+		why[n > 0 ? n : 0] = '\0';
+		close(pipefd[0]);
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			return;
+		if (why[0] == '\0')
+			snprintf(why, sizeof(why), "the test process failed");
+	}
+	mc_warn("scan processes run as root: %s", why);
+	set->scan_uid = 0;
+	set->scan_gid = 0;
 }
 
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
@@ -170,6 +227,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	set.cache_messages = g->cache_path != NULL;
 	set.tempdir = engine_tempdir(g);
 	set.scan_processes = mc_cli_jobs(g);
+	scan_user(&set);
 	mc_engine_clamav.configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];

@@ -45,6 +45,11 @@ int mc_error_set(char **error_r, const char *fmt, ...)
 int mc_error_errno(char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* Become UID and GID for good, with no supplementary groups: a
+   process that is to handle hostile input (lib/safe.c). Checks that
+   the way back to root is closed. */
+int mc_become_user(uid_t uid, gid_t gid, char **error_r);
+
 /* ------------------------------------------------------------------ */
 /* Settings and limits                                                */
 /* ------------------------------------------------------------------ */
@@ -269,6 +274,11 @@ struct mc_engine_settings {
 	/* Scan in this many processes of their own; 0: in the calling
 	   threads. */
 	unsigned scan_processes;
+	/* Not 0: the scan processes become this user (and group) before
+	   their first scan, each with a directory of its own in tempdir,
+	   which they need. */
+	uid_t scan_uid;
+	gid_t scan_gid;
 };
 
 /* What the engine did, for the summary. */

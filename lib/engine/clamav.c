@@ -36,7 +36,8 @@
 /*
 /*	With settings.scan_processes, libclamav runs in that many
 /*	processes of their own (scanpool), for buffers, messages and
-/*	files (scan_fd() passes the descriptor): a crash of libclamav
+/*	files (scan_fd() passes the descriptor), as settings.scan_uid
+/*	when it is set: a crash of libclamav
 /*	is the verdict error on what it was scanning, a scan that
 /*	outlives twice the scan time limit is killed, and the run goes
 /*	on. The pool is forked by configure(), which must therefore be
@@ -80,6 +81,7 @@ struct mc_engine {
 	struct mc_engine_settings settings;
 	struct mc_engine_stats stats;		/* atomic counters */
 	struct mc_scanpool *pool;		/* NULL: scan in this process */
+	char *scan_tempdir;			/* with settings.scan_uid */
 };
 
 /* What one scan went through, from libclamav's file inspection
@@ -437,6 +439,39 @@ static void scan_for_pool(void *ctx, const void *data, size_t size, int fd,
 		 data, req->raw_size, &resp->result);
 }
 
+/* A new scan process, with a scan user: libclamav parses hostile
+   input, and a flaw there must not be root's. The process unpacks
+   in a directory of its own, made here in the run's temporary
+   directory and given to that user, then becomes the user. The
+   engine is told "." (the directory, made the working directory),
+   so the run's directory itself stays closed to the user. Files
+   come to the process open: it needs no other access. */
+static int scan_process_init(void *ctx)
+{
+	struct mc_engine *engine = ctx;
+	uid_t uid = engine->settings.scan_uid;
+	gid_t gid = engine->settings.scan_gid;
+	char dir[4096], *error = NULL;
+
+	if (uid == 0)
+		return 0;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s/scan-XXXXXX",
+			     engine->scan_tempdir) >= sizeof(dir) ||
+	    mkdtemp(dir) == NULL || chown(dir, uid, gid) < 0 || chdir(dir) < 0) {
+		fprintf(stderr, "mailcure: scan process: cannot make its directory "
+			"in %s: %s\n", engine->scan_tempdir, strerror(errno));
+		return -1;
+	}
+	if (cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, ".") != CL_SUCCESS ||
+	    mc_become_user(uid, gid, &error) < 0) {
+		fprintf(stderr, "mailcure: scan process: %s\n",
+			error != NULL ? error : "cannot set the engine's directory");
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
 /* The verdict when the scan process did not give one. */
 static void verdict_from_pool(enum mc_scanpool_result result, int status,
 			      struct mc_verdict *verdict_r)
@@ -450,7 +485,11 @@ static void verdict_from_pool(enum mc_scanpool_result result, int status,
 		return;
 	}
 	verdict_r->kind = MC_VERDICT_ERROR;
-	if (WIFSIGNALED(status))
+	if (WIFEXITED(status) && WEXITSTATUS(status) == MC_SCANPOOL_INIT_FAILED)
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine unavailable (the scan process could not be "
+			 "set up; its reason is on standard error)");
+	else if (WIFSIGNALED(status))
 		snprintf(verdict_r->name, sizeof(verdict_r->name),
 			 "engine crashed (the scan process was killed by "
 			 "signal %d, %s)", WTERMSIG(status),
@@ -866,6 +905,12 @@ static void clamav_configure(struct mc_engine *engine,
 		(void)cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 0);
 	if (settings->tempdir != NULL)
 		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, settings->tempdir);
+	free(engine->scan_tempdir);
+	engine->scan_tempdir = NULL;
+	if (settings->scan_uid != 0 && settings->tempdir != NULL)
+		engine->scan_tempdir = mc_xstrdup(settings->tempdir);
+	else
+		engine->settings.scan_uid = 0;	/* no directory to give */
 	engine->settings.tempdir = NULL;	/* not kept: the caller's string */
 	/* The scan processes are forks of the engine as it is now. */
 	mc_scanpool_free(&engine->pool);
@@ -873,7 +918,8 @@ static void clamav_configure(struct mc_engine *engine,
 		engine->pool = mc_scanpool_new(settings->scan_processes,
 					       sizeof(struct pool_request),
 					       sizeof(struct pool_response),
-					       scan_for_pool, engine);
+					       scan_process_init, scan_for_pool,
+					       engine);
 }
 
 static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats_r)
@@ -1051,6 +1097,7 @@ static void clamav_close(struct mc_engine **_engine)
 		return;
 	*_engine = NULL;
 	mc_scanpool_free(&engine->pool);
+	free(engine->scan_tempdir);
 	cl_engine_free(engine->cl);
 	for (size_t i = 0; i < engine->db_count; i++)
 		free(engine->db_paths[i]);

@@ -8,6 +8,7 @@
 /*
 /*	struct mc_scanpool *mc_scanpool_new(unsigned slots,
 /*				size_t req_size, size_t resp_size,
+/*				mc_scanpool_init_fn *init,
 /*				mc_scanpool_fn *fn, void *ctx)
 /*
 /*	enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
@@ -57,15 +58,21 @@
 /*	then scans in its own process. A slot whose process died gets
 /*	a new one at its next scan.
 /*
+/*	INIT (may be NULL) runs in each scan process before its first
+/*	scan: there it may take a directory of its own and give up
+/*	privileges. A process whose INIT fails ends with status
+/*	MC_SCANPOOL_INIT_FAILED, which the scan it was started for
+/*	reports as MC_SCANPOOL_DIED.
+/*
 /*	Scan processes ignore the terminal's and kill's stop signals
 /*	(SIGINT, SIGTERM, ...): they end when the caller closes the
 /*	pool or dies (end of file on their socket, and the parent-death
 /*	signal). mc_scanpool_free() ends them and waits for them, so
 /*	their CPU time is the caller's in wait4() and time(1).
 /* SECURITY
-/*	The scan processes run with no-new-privileges. They keep the
-/*	caller's user: libclamav writes its temporary files into the
-/*	caller's private directory.
+/*	The scan processes run with no-new-privileges, and as whatever
+/*	user INIT makes them. The parent-death signal is set after
+/*	INIT, as a change of user clears it.
 /*--*/
 
 #include <errno.h>
@@ -123,6 +130,7 @@ struct mc_scanpool {
 	struct slot *slots;
 	size_t req_size;
 	size_t resp_size;
+	mc_scanpool_init_fn *init;
 	mc_scanpool_fn *fn;
 	void *ctx;
 };
@@ -221,15 +229,20 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	unsigned char *req = mc_xmalloc(head);
 	void *resp = mc_xmalloc(pool->resp_size);
 	unsigned char *window;
+	pid_t parent = getppid();
 
 	prctl(PR_SET_NAME, "mailcure-scan");
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	window = mmap(NULL, WINDOW_SIZE, PROT_READ, MAP_SHARED | MAP_NORESERVE,
 		      memfd, 0);
 	if (window == MAP_FAILED)
 		_exit(2);
 	close(memfd);
+	if (pool->init != NULL && pool->init(pool->ctx) < 0)
+		_exit(MC_SCANPOOL_INIT_FAILED);
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);	/* the zygote died before that */
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	for (;;) {
 		uint64_t size;
 		int fd = -1, n;
@@ -325,8 +338,8 @@ static void zygote_main(struct mc_scanpool *pool, int sock)
 }
 
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
-				    size_t resp_size, mc_scanpool_fn *fn,
-				    void *ctx)
+				    size_t resp_size, mc_scanpool_init_fn *init,
+				    mc_scanpool_fn *fn, void *ctx)
 {
 	struct mc_scanpool *pool;
 	int sv[2];
@@ -337,6 +350,7 @@ struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
 	pool = mc_xcalloc(1, sizeof(*pool));
 	pool->req_size = req_size;
 	pool->resp_size = resp_size;
+	pool->init = init;
 	pool->fn = fn;
 	pool->ctx = ctx;
 	pool->zygote = fork();

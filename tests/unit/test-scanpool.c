@@ -10,7 +10,10 @@
 /*	gets a new process; a process killed from outside between scans
 /*	is replaced without a failed scan; a descriptor passed with a
 /*	scan is read there, left as it was here, and closed there after
-/*	the scan; closing the pool leaves no process behind.
+/*	the scan; a process's set-up runs before its first scan, and
+/*	one that fails is a failed scan that says so; a process that
+/*	gave up root still reads a root-only file it is given; closing
+/*	the pool leaves no process behind.
 /*--*/
 
 #include <stdarg.h>
@@ -42,7 +45,12 @@ struct resp {
 	pid_t pid;
 	int fd;			/* the descriptor it was given, or -1 */
 	unsigned open_fds;	/* in the scan process, during the scan */
+	int set_up;		/* what init left */
+	uid_t uid;
 };
+
+/* In the scan process: what init did. */
+static int set_up;
 
 static unsigned open_fds(void)
 {
@@ -68,6 +76,8 @@ static void fn(void *ctx, const void *data, size_t size, int fd,
 	unsigned char file[4096];
 
 	(void)ctx;
+	resp->set_up = set_up;
+	resp->uid = getuid();
 	resp->fd = fd;
 	resp->open_fds = open_fds();
 	if (fd >= 0) {
@@ -92,7 +102,7 @@ static void fn(void *ctx, const void *data, size_t size, int fd,
 static struct mc_scanpool *new_pool(unsigned slots)
 {
 	struct mc_scanpool *pool = mc_scanpool_new(slots, sizeof(struct req),
-						   sizeof(struct resp), fn, NULL);
+						   sizeof(struct resp), NULL, fn, NULL);
 
 	assert_non_null(pool);
 	return pool;
@@ -350,6 +360,80 @@ static void test_descriptor(void **state)
 	assert_int_equal(descendants(), 0);
 }
 
+static int init_ok(void *ctx)
+{
+	set_up = *(int *)ctx;
+	return 0;
+}
+
+static int init_fails(void *ctx)
+{
+	(void)ctx;
+	return -1;
+}
+
+static int init_nobody(void *ctx)
+{
+	(void)ctx;
+	set_up = 1;
+	return mc_become_user(65534, 65534, NULL);
+}
+
+static void test_init(void **state)
+{
+	int value = 42;
+	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
+						   sizeof(struct resp), init_ok, fn,
+						   &value);
+	struct resp resp;
+	int status;
+
+	(void)state;
+	assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
+	assert_int_equal(resp.set_up, 42);
+	mc_scanpool_free(&pool);
+	/* A set-up that fails ends the process: the scan fails, with
+	   the status that says why, and so does the next one. */
+	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
+			       init_fails, fn, NULL);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status),
+				 MC_SCANPOOL_DIED);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), MC_SCANPOOL_INIT_FAILED);
+	}
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
+}
+
+static void test_unprivileged_reads_descriptor(void **state)
+{
+	char path[] = "/tmp/test-scanpool-XXXXXX";
+	struct iovec iov = { (void *)"", 1 };
+	struct req req = { 3 };
+	struct mc_scanpool *pool;
+	struct resp resp;
+	int fd, status;
+
+	(void)state;
+	if (geteuid() != 0)
+		skip();
+	fd = mkstemp(path);		/* mode 0600, root's */
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret", 6), 6);
+	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
+			       init_nobody, fn, NULL);
+	assert_int_equal(mc_scanpool_scan(pool, &iov, 1, fd, &req, &resp, 0, &status),
+			 MC_SCANPOOL_OK);
+	assert_int_equal(resp.set_up, 1);
+	assert_int_equal(resp.uid, 65534);
+	assert_int_equal(resp.sum, sum_of("secret"));
+	mc_scanpool_free(&pool);
+	unlink(path);
+	close(fd);
+	assert_int_equal(descendants(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -359,6 +443,8 @@ int main(void)
 		cmocka_unit_test(test_killed_between_scans),
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_descriptor),
+		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_unprivileged_reads_descriptor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,132 @@
+#!/usr/bin/env bash
+# NAME
+#	t1097-scan-process-user - run as root, libclamav parses mail and
+#	files as nobody
+# DESCRIPTION
+#	The scan processes are where libclamav parses hostile input.
+#	Started by root, they run as the user nobody with no groups, the
+#	zygote that forks them stays root, and each works in a directory
+#	of its own inside the run's private one. Archives that libclamav
+#	unpacks into files there are still found, in messages and in
+#	files that only root may read (a host scan hands them over
+#	open). Nothing is left behind, in /dev/shm or in --tempdir.
+set -euo pipefail
+. "$MC_SRC/tests/t/lib.sh"
+mc_need_root
+mc_need_testfiles
+mc_need python3 pgrep
+mc_setup
+
+nobody_uid=$(id -u nobody)
+md=$T/Maildir
+mc_maildir "$md"
+"$MC_PYTHON" - "$md" "$MC_TESTFILES" <<'EOF'
+import base64, os, random, sys
+
+md, testfiles = sys.argv[1], sys.argv[2]
+rng = random.Random(1097)
+archives = ["clam.zip", "clam.7z", "clam.tar.gz"]
+for i in range(60):
+    if i % 10 == 0:
+        name = archives[(i // 10) % len(archives)]
+        data = open(os.path.join(testfiles, name), "rb").read()
+    else:
+        name, data = "data.bin", rng.randbytes(1_000_000)
+    msg = ("From: a@example.com\nTo: b@example.org\nSubject: message %d\n"
+           "Message-ID: <t1097-%d@mailcure.test>\nMIME-Version: 1.0\n"
+           'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
+           "Attached.\n--b\nContent-Type: application/octet-stream; name=\"%s\"\n"
+           "Content-Transfer-Encoding: base64\n\n%s--b--\n"
+           % (i, i, name, base64.encodebytes(data).decode()))
+    with open(os.path.join(md, "cur", "t1097-%02d:2," % i), "w") as f:
+        f.write(msg)
+EOF
+
+# Watch the processes of a run while it works.
+watch_run() {
+	local z s unchanged=""
+	scanners=0
+	while kill -0 "$MC_PID" 2>/dev/null; do
+		for z in $(pgrep -P "$MC_PID" -x mailcure-zygote || true); do
+			zuid=$(awk '/^Uid:/ { print $3 }' "/proc/$z/status" 2>/dev/null || true)
+			[ -z "$zuid" ] || [ "$zuid" = 0 ] || mc_fail "the zygote runs as uid $zuid"
+			for s in $(pgrep -P "$z" -x mailcure-scan || true); do
+				ids=$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' \
+					"/proc/$s/status" 2>/dev/null | tr '\n' ' ' || true)
+				groups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$s/status" \
+					2>/dev/null || true)
+				cwd=$(readlink "/proc/$s/cwd" 2>/dev/null || true)
+				[ -n "$ids" ] && [ -n "$cwd" ] || continue
+				# Just forked, it may not have changed yet; seen
+				# so twice, it never did.
+				case $cwd in
+				*/scan-*) ;;
+				*)
+					case " $unchanged " in
+					*" $s "*) mc_fail "scan process $s stays in $cwd with ids $ids" ;;
+					esac
+					unchanged="$unchanged $s"
+					continue
+					;;
+				esac
+				scanners=$((scanners + 1))
+				for id in $ids; do
+					[ "$id" = "$nobody_uid" ] || [ "$id" = "$(id -g nobody)" ] ||
+						mc_fail "scan process $s has ids $ids"
+				done
+				[ -z "${groups// /}" ] || mc_fail "scan process $s has groups$groups"
+				case $cwd in
+				"/dev/shm/mailcure-$MC_PID-"*/scan-*) ;;
+				*) mc_fail "scan process $s works in $cwd" ;;
+				esac
+				[ "$(stat -c %u "$cwd" 2>/dev/null || echo "$nobody_uid")" = "$nobody_uid" ] ||
+					mc_fail "$cwd is not nobody's"
+			done
+		done
+		sleep 0.05
+	done
+	mc_wait_bg
+}
+
+mc_run_bg -d "$MC_SIGS" --quarantine "$MC_Q" --progress never -j 2 --json \
+	mailbox find -s "$md"
+watch_run
+mc_expect_rc 1 "mailbox find"
+mc_log "scan processes seen as nobody: $scanners"
+[ "$scanners" -gt 0 ] || mc_skip "the run ended before its scan processes were seen"
+matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
+[ "$matched" = 6 ] || { mc_show >&2; mc_fail "$matched archives found in messages, not 6"; }
+grep -q '"event":"error"' "$MC_OUT" && { mc_show >&2; mc_fail "errors in the run"; }
+
+# Files only root may read, in a directory only root may enter.
+tree=$T/private
+mkdir -m 0700 "$tree"
+for i in $(seq 1 30); do
+	head -c 1000000 /dev/urandom >"$tree/f$i.bin"
+done
+cp "$MC_TESTFILES/clam.zip" "$MC_TESTFILES/clam.7z" "$tree/"
+chmod 0600 "$tree"/*
+mc_run_bg -d "$MC_SIGS" --quarantine "$MC_Q" --progress never -j 2 --json \
+	host scan "$tree"
+watch_run
+mc_expect_rc 1 "host scan"
+matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
+[ "$matched" = 2 ] || { mc_show >&2; mc_fail "$matched root-only archives found, not 2"; }
+
+# With --tempdir, the run's directory is made there, and goes.
+mkdir -m 0755 "$T/tmpbase"
+mc_cure -j 2 --json --tempdir "$T/tmpbase" host scan "$tree"
+mc_expect_rc 1 "host scan with --tempdir"
+matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
+[ "$matched" = 2 ] || { mc_show >&2; mc_fail "--tempdir: $matched archives found, not 2"; }
+[ -z "$(ls -A "$T/tmpbase")" ] || mc_fail "--tempdir: left $(ls -A "$T/tmpbase")"
+
+left=$(ls -d /dev/shm/mailcure-*-* 2>/dev/null | grep -v -e '-XXXX' || true)
+for d in $left; do
+	pid=${d#/dev/shm/mailcure-}
+	pid=${pid%%-*}
+	if ! kill -0 "$pid" 2>/dev/null; then
+		mc_fail "a run left $d behind"
+	fi
+done
+echo "ok: scan processes run as nobody, archives found in mail and in root-only files"
