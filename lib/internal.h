@@ -128,22 +128,24 @@ struct mc_scanpool;
 typedef void mc_scanpool_fn(void *ctx, const void *data, size_t size, int fd,
 			    const void *req, void *resp);
 /* Runs once in each new scan process, before its first scan: 0, or
-   -1 after a message on stderr, and the process ends. */
-typedef int mc_scanpool_init_fn(void *ctx);
+   -1 with a reason, and the process ends. */
+typedef int mc_scanpool_init_fn(void *ctx, char **error_r);
 
 enum mc_scanpool_result {
 	MC_SCANPOOL_OK,
 	MC_SCANPOOL_DIED,	/* the scan process died on this data */
 	MC_SCANPOOL_TIMEOUT,	/* no answer in time: it was killed */
 	MC_SCANPOOL_UNAVAILABLE,	/* scan in this process instead */
+	MC_SCANPOOL_FAILED,	/* no scan process can be set up: see
+				   mc_scanpool_error() */
 };
 
 /* Call before starting threads. NULL when no process can be forked. */
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
 				    size_t resp_size, mc_scanpool_init_fn *init,
 				    mc_scanpool_fn *fn, void *ctx);
-/* The exit status of a scan process whose INIT failed. */
-#define MC_SCANPOOL_INIT_FAILED 3
+/* Why scan processes cannot be set up (MC_SCANPOOL_FAILED). */
+const char *mc_scanpool_error(struct mc_scanpool *pool);
 /* Thread-safe. *status_r: the wait status of a process that died. */
 struct iovec;
 /* DATA is the IOV buffers one after the other. */

@@ -446,37 +446,40 @@ static void scan_for_pool(void *ctx, const void *data, size_t size, int fd,
    engine is told "." (the directory, made the working directory),
    so the run's directory itself stays closed to the user. Files
    come to the process open: it needs no other access. */
-static int scan_process_init(void *ctx)
+static int scan_process_init(void *ctx, char **error_r)
 {
 	struct mc_engine *engine = ctx;
 	uid_t uid = engine->settings.scan_uid;
 	gid_t gid = engine->settings.scan_gid;
-	char dir[4096], *error = NULL;
+	char dir[4096];
 
 	if (uid == 0)
 		return 0;
+	/* Into it before it is the user's: a root without the power to
+	   override permissions could not enter it after. */
 	if ((size_t)snprintf(dir, sizeof(dir), "%s/scan-XXXXXX",
 			     engine->scan_tempdir) >= sizeof(dir) ||
-	    mkdtemp(dir) == NULL || chown(dir, uid, gid) < 0 || chdir(dir) < 0) {
-		fprintf(stderr, "mailcure: scan process: cannot make its directory "
-			"in %s: %s\n", engine->scan_tempdir, strerror(errno));
-		return -1;
-	}
-	if (cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, ".") != CL_SUCCESS ||
-	    mc_become_user(uid, gid, &error) < 0) {
-		fprintf(stderr, "mailcure: scan process: %s\n",
-			error != NULL ? error : "cannot set the engine's directory");
-		free(error);
-		return -1;
-	}
-	return 0;
+	    mkdtemp(dir) == NULL || chdir(dir) < 0 || chown(".", uid, gid) < 0)
+		return mc_error_errno(error_r, "cannot make a directory in %s",
+				      engine->scan_tempdir);
+	if (cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, ".") != CL_SUCCESS)
+		return mc_error_set(error_r, "cannot set the engine's directory");
+	return mc_become_user(uid, gid, error_r);
 }
 
 /* The verdict when the scan process did not give one. */
-static void verdict_from_pool(enum mc_scanpool_result result, int status,
+static void verdict_from_pool(struct mc_engine *engine,
+			      enum mc_scanpool_result result, int status,
 			      struct mc_verdict *verdict_r)
 {
 	memset(verdict_r, 0, sizeof(*verdict_r));
+	if (result == MC_SCANPOOL_FAILED) {
+		verdict_r->kind = MC_VERDICT_ERROR;
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine unavailable (no scan process could be set up: %s)",
+			 mc_scanpool_error(engine->pool));
+		return;
+	}
 	if (result == MC_SCANPOOL_TIMEOUT) {
 		verdict_r->kind = MC_VERDICT_UNSCANNED;
 		snprintf(verdict_r->name, sizeof(verdict_r->name),
@@ -485,11 +488,7 @@ static void verdict_from_pool(enum mc_scanpool_result result, int status,
 		return;
 	}
 	verdict_r->kind = MC_VERDICT_ERROR;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == MC_SCANPOOL_INIT_FAILED)
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine unavailable (the scan process could not be "
-			 "set up; its reason is on standard error)");
-	else if (WIFSIGNALED(status))
+	if (WIFSIGNALED(status))
 		snprintf(verdict_r->name, sizeof(verdict_r->name),
 			 "engine crashed (the scan process was killed by "
 			 "signal %d, %s)", WTERMSIG(status),
@@ -537,7 +536,7 @@ static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 	} else if (result == MC_SCANPOOL_UNAVAILABLE) {
 		scan_memory_here(engine, data, size, opts, layers, verdict_r);
 	} else {
-		verdict_from_pool(result, status, verdict_r);
+		verdict_from_pool(engine, result, status, verdict_r);
 	}
 }
 
@@ -812,7 +811,7 @@ static bool run_plan_in_pool(struct mc_engine *engine, struct plan_part *plan,
 		   verdict is the failure. */
 		memset(res, 0, sizeof(*res));
 		res->outcome = PLAN_UNFINISHED;
-		verdict_from_pool(result, status, &res->verdict);
+		verdict_from_pool(engine, result, status, &res->verdict);
 	}
 	free(req);
 	free(resp);
@@ -1079,7 +1078,7 @@ static void clamav_scan_fd(struct mc_engine *engine, int fd, const char *name,
 	else if (result == MC_SCANPOOL_UNAVAILABLE)
 		scan_fd_here(engine, fd, name, verdict_r);
 	else
-		verdict_from_pool(result, status, verdict_r);
+		verdict_from_pool(engine, result, status, verdict_r);
 }
 
 static const char *clamav_version(struct mc_engine *engine, unsigned *sigs_r)

@@ -16,6 +16,8 @@
 /*				int fd, const void *req, void *resp,
 /*				unsigned timeout_ms, int *status_r)
 /*
+/*	const char *mc_scanpool_error(struct mc_scanpool *pool)
+/*
 /*	void	mc_scanpool_free(struct mc_scanpool **pool)
 /* DESCRIPTION
 /*	A pool runs FN, the engine's scan of one buffer (the IOV
@@ -60,9 +62,10 @@
 /*
 /*	INIT (may be NULL) runs in each scan process before its first
 /*	scan: there it may take a directory of its own and give up
-/*	privileges. A process whose INIT fails ends with status
-/*	MC_SCANPOOL_INIT_FAILED, which the scan it was started for
-/*	reports as MC_SCANPOOL_DIED.
+/*	privileges. The process says whether it did before it is
+/*	used. When INIT fails, that scan and every later one return
+/*	MC_SCANPOOL_FAILED, and mc_scanpool_error() says why: no more
+/*	processes are started, and nothing is scanned without INIT.
 /*
 /*	Scan processes ignore the terminal's and kill's stop signals
 /*	(SIGINT, SIGTERM, ...): they end when the caller closes the
@@ -100,6 +103,12 @@
 #define WINDOW_SIZE	((size_t)1 << 30)
 #define WINDOW_KEEP	((size_t)1 << 20)
 
+/* A new scan process's first word: whether INIT went well. */
+struct ready {
+	int ok;
+	char why[256];
+};
+
 /* Requests to the zygote, and its replies. */
 enum { ZYGOTE_SPAWN = 1, ZYGOTE_REAP };
 
@@ -133,6 +142,7 @@ struct mc_scanpool {
 	mc_scanpool_init_fn *init;
 	mc_scanpool_fn *fn;
 	void *ctx;
+	char *error;		/* set once: INIT failed */
 };
 
 /* Signals that end a mailcure run but must not end a scan process
@@ -237,8 +247,18 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	if (window == MAP_FAILED)
 		_exit(2);
 	close(memfd);
-	if (pool->init != NULL && pool->init(pool->ctx) < 0)
-		_exit(MC_SCANPOOL_INIT_FAILED);
+	if (pool->init != NULL) {
+		struct ready ready = { 1, "" };
+		char *error = NULL;
+
+		if (pool->init(pool->ctx, &error) < 0) {
+			ready.ok = 0;
+			snprintf(ready.why, sizeof(ready.why), "%s",
+				 error != NULL ? error : "unknown error");
+		}
+		if (send_msg(sock, &ready, sizeof(ready), NULL, 0) < 0 || !ready.ok)
+			_exit(2);
+	}
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		_exit(0);	/* the zygote died before that */
@@ -396,6 +416,8 @@ static bool zygote_ask(struct mc_scanpool *pool, int op, pid_t pid,
 	return n >= 0;
 }
 
+static int slot_stop(struct mc_scanpool *pool, struct slot *slot, bool kill_it);
+
 static bool slot_start(struct mc_scanpool *pool, struct slot *slot)
 {
 	struct zygote_reply reply;
@@ -422,6 +444,22 @@ static bool slot_start(struct mc_scanpool *pool, struct slot *slot)
 	slot->sock = fds[0];
 	slot->window = window;
 	slot->touched = 0;
+	if (pool->init != NULL) {
+		struct ready ready = { 0, "" };
+
+		if (recv_msg(slot->sock, &ready, sizeof(ready), NULL, 0) < 0)
+			snprintf(ready.why, sizeof(ready.why), "it ended before it was ready");
+		ready.why[sizeof(ready.why) - 1] = '\0';
+		if (!ready.ok) {
+			char *error = mc_xstrdup(ready.why), *none = NULL;
+
+			(void)slot_stop(pool, slot, true);
+			if (!__atomic_compare_exchange_n(&pool->error, &none, error, false,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+				free(error);
+			return false;
+		}
+	}
 	return true;
 }
 
@@ -470,7 +508,8 @@ static bool slot_send(struct mc_scanpool *pool, struct slot *slot,
 	uint64_t size64 = size;
 	size_t at = 0;
 
-	if (slot->pid <= 0 && !slot_start(pool, slot))
+	if (slot->pid <= 0 &&
+	    (mc_scanpool_error(pool) != NULL || !slot_start(pool, slot)))
 		return false;
 	for (unsigned i = 0; i < iovcnt; i++) {
 		memcpy(slot->window + at, iov[i].iov_base, iov[i].iov_len);
@@ -508,7 +547,8 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 		if (!slot_send(pool, slot, iov, iovcnt, size, fd, req)) {
 			(void)slot_stop(pool, slot, true);
 			pthread_mutex_unlock(&slot->lock);
-			return MC_SCANPOOL_UNAVAILABLE;
+			return mc_scanpool_error(pool) != NULL ? MC_SCANPOOL_FAILED :
+				MC_SCANPOOL_UNAVAILABLE;
 		}
 	}
 	pfd.fd = slot->sock;
@@ -536,6 +576,11 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 	return result;
 }
 
+const char *mc_scanpool_error(struct mc_scanpool *pool)
+{
+	return __atomic_load_n(&pool->error, __ATOMIC_ACQUIRE);
+}
+
 void mc_scanpool_free(struct mc_scanpool **_pool)
 {
 	struct mc_scanpool *pool = *_pool;
@@ -555,5 +600,6 @@ void mc_scanpool_free(struct mc_scanpool **_pool)
 		;
 	pthread_mutex_destroy(&pool->zygote_lock);
 	free(pool->slots);
+	free(pool->error);
 	free(pool);
 }

@@ -486,6 +486,113 @@ events = events(sys.argv[1])
 $2" "$1"
 }
 
+# --- scan processes ---
+
+# While the background run MC_PID works, kill its scan processes with
+# SIGSEGV every 0.05 s, as a crash inside libclamav would end them;
+# then wait for it. Sets mc_killed, mc_busy (killed while running)
+# and mc_seen (every zygote and scan process seen).
+mc_crash_scanners() {
+	local z s state
+	mc_seen=()
+	mc_killed=0
+	mc_busy=0
+	while kill -0 "$MC_PID" 2>/dev/null; do
+		for z in $(pgrep -P "$MC_PID" -x mailcure-zygote || true); do
+			mc_seen+=("$z")
+			for s in $(pgrep -P "$z" -x mailcure-scan || true); do
+				mc_seen+=("$s")
+				state=$(sed 's/.*) //' "/proc/$s/stat" 2>/dev/null | cut -c1 || true)
+				if kill -SEGV "$s" 2>/dev/null; then
+					mc_killed=$((mc_killed + 1))
+					[ "$state" != R ] || mc_busy=$((mc_busy + 1))
+				fi
+			done
+		done
+		sleep 0.05
+	done
+	mc_wait_bg
+	mc_log "scan processes killed: $mc_killed, $mc_busy of them while running"
+	[ "$mc_killed" -gt 0 ] || mc_skip "the run ended before a scan process could be killed"
+}
+
+# mc_check_crashed_run WANT TOTAL: the run in MC_OUT/MC_RC, whose scan
+# processes were crashed, against the undisturbed run's output WANT,
+# over TOTAL messages or files. Each one is its undisturbed verdict or
+# an error naming the crash; nothing else matches; the summary
+# accounts for all; the exit status is 2 with errors. Then no process
+# of mc_seen is left, nor the run's directory in /dev/shm.
+mc_check_crashed_run() {
+	local p left
+	"$MC_PYTHON" - "$1" "$MC_OUT" "$MC_RC" "$2" <<'EOF' || mc_fail "the crashed run"
+import json, sys
+
+def events(path):
+    evs = [json.loads(l) for l in open(path) if l.startswith("{")]
+    return [e for e in evs if e["event"] != "summary"], \
+        [e for e in evs if e["event"] == "summary"][-1]
+
+want, _ = events(sys.argv[1])
+got, summary = events(sys.argv[2])
+rc, total = int(sys.argv[3]), int(sys.argv[4])
+want_match = {e["path"]: e["reasons"] for e in want if e["event"] == "match"}
+errors = {e["path"]: e["why"] for e in got if e["event"] == "error"}
+got_match = {e["path"]: e["reasons"] for e in got if e["event"] == "match"}
+bad = []
+for path, why in errors.items():
+    if "engine crashed" not in why:
+        bad.append("%s: error that is not the crash: %s" % (path, why))
+for path, reasons in got_match.items():
+    if want_match.get(path) != reasons:
+        bad.append("%s: matched %s, undisturbed %s" % (path, reasons, want_match.get(path)))
+for path in want_match:
+    if path not in got_match and path not in errors:
+        bad.append("%s: matched undisturbed, now neither matched nor an error" % path)
+other = [e for e in got if e["event"] not in ("match", "error")]
+if other:
+    bad.append("unexpected events: %s" % other)
+if summary["scanned"] + summary["errors"] != total:
+    bad.append("summary accounts for %d + %d of %d" % (summary["scanned"],
+                                                       summary["errors"], total))
+if summary["errors"] != len(errors):
+    bad.append("summary errors %d, error events %d" % (summary["errors"], len(errors)))
+if rc != (2 if errors else 1):
+    bad.append("exit status %d with %d errors" % (rc, len(errors)))
+if bad:
+    sys.exit("\n".join(bad))
+print("# %d: %d matched, %d errors from crashes" % (total, len(got_match), len(errors)))
+EOF
+	for p in "${mc_seen[@]}"; do
+		if kill -0 "$p" 2>/dev/null && grep -qs mailcure "/proc/$p/comm"; then
+			mc_fail "process $p ($(cat "/proc/$p/comm")) outlived the run"
+		fi
+	done
+	# What the dead scan processes were unpacking went with the
+	# run's temporary directory.
+	left=$(ls -d "/dev/shm/mailcure-$MC_PID-"* 2>/dev/null || true)
+	[ -z "$left" ] || mc_fail "the run left its directory behind: $left"
+}
+
+# mc_attach_store MAILDIR COUNT EVERY FILE...: COUNT messages, each
+# with a base64 attachment of 1 MB of random bytes, but every EVERY-th
+# with the next FILE instead (in turn).
+mc_attach_store() {
+	local md=$1 count=$2 every=$3 i f
+	shift 3
+	local files=("$@")
+	mc_maildir "$md"
+	for i in $(seq 0 $((count - 1))); do
+		if [ $((i % every)) = 0 ]; then
+			f=${files[$(((i / every) % ${#files[@]}))]}
+		else
+			f=$T/.random.bin
+			head -c 1000000 /dev/urandom >"$f"
+		fi
+		mc_msg_attach "$f" -s "message $i" | mc_maildir_put "$md" cur >/dev/null
+	done
+	rm -f "$T/.random.bin"
+}
+
 # --- assertions ---
 
 mc_assert_eq() {

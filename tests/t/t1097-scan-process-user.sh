@@ -19,28 +19,8 @@ mc_setup
 
 nobody_uid=$(id -u nobody)
 md=$T/Maildir
-mc_maildir "$md"
-"$MC_PYTHON" - "$md" "$MC_TESTFILES" <<'EOF'
-import base64, os, random, sys
-
-md, testfiles = sys.argv[1], sys.argv[2]
-rng = random.Random(1097)
-archives = ["clam.zip", "clam.7z", "clam.tar.gz"]
-for i in range(60):
-    if i % 10 == 0:
-        name = archives[(i // 10) % len(archives)]
-        data = open(os.path.join(testfiles, name), "rb").read()
-    else:
-        name, data = "data.bin", rng.randbytes(1_000_000)
-    msg = ("From: a@example.com\nTo: b@example.org\nSubject: message %d\n"
-           "Message-ID: <t1097-%d@mailcure.test>\nMIME-Version: 1.0\n"
-           'Content-Type: multipart/mixed; boundary="b"\n\n--b\nContent-Type: text/plain\n\n'
-           "Attached.\n--b\nContent-Type: application/octet-stream; name=\"%s\"\n"
-           "Content-Transfer-Encoding: base64\n\n%s--b--\n"
-           % (i, i, name, base64.encodebytes(data).decode()))
-    with open(os.path.join(md, "cur", "t1097-%02d:2," % i), "w") as f:
-        f.write(msg)
-EOF
+mc_attach_store "$md" 60 10 "$MC_TESTFILES/clam.zip" "$MC_TESTFILES/clam.7z" \
+	"$MC_TESTFILES/clam.tar.gz"
 
 # Watch the processes of a run while it works.
 watch_run() {

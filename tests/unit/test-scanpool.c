@@ -360,23 +360,24 @@ static void test_descriptor(void **state)
 	assert_int_equal(descendants(), 0);
 }
 
-static int init_ok(void *ctx)
+static int init_ok(void *ctx, char **error_r)
 {
+	(void)error_r;
 	set_up = *(int *)ctx;
 	return 0;
 }
 
-static int init_fails(void *ctx)
+static int init_fails(void *ctx, char **error_r)
 {
 	(void)ctx;
-	return -1;
+	return mc_error_set(error_r, "no directory here");
 }
 
-static int init_nobody(void *ctx)
+static int init_nobody(void *ctx, char **error_r)
 {
 	(void)ctx;
 	set_up = 1;
-	return mc_become_user(65534, 65534, NULL);
+	return mc_become_user(65534, 65534, error_r);
 }
 
 static void test_init(void **state)
@@ -392,15 +393,16 @@ static void test_init(void **state)
 	assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
 	assert_int_equal(resp.set_up, 42);
 	mc_scanpool_free(&pool);
-	/* A set-up that fails ends the process: the scan fails, with
-	   the status that says why, and so does the next one. */
+	/* A set-up that fails: the scan fails and the pool says why;
+	   later scans fail at once, with no new process (the zygote is
+	   the only one left), and nothing is scanned without it. */
 	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
 			       init_fails, fn, NULL);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status),
-				 MC_SCANPOOL_DIED);
-		assert_true(WIFEXITED(status));
-		assert_int_equal(WEXITSTATUS(status), MC_SCANPOOL_INIT_FAILED);
+				 MC_SCANPOOL_FAILED);
+		assert_string_equal(mc_scanpool_error(pool), "no directory here");
+		assert_int_equal(descendants(), 1);
 	}
 	mc_scanpool_free(&pool);
 	assert_int_equal(descendants(), 0);
