@@ -265,12 +265,10 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	for (;;) {
 		uint64_t size;
-		int fd = -1, n;
+		int fd = -1;	/* set when one came */
 
-		if ((n = recv_msg(sock, req, head, &fd, 1)) < 0)
+		if (recv_msg(sock, req, head, &fd, 1) < 0)
 			_exit(0);	/* the caller hung up */
-		if (n == 0)
-			fd = -1;
 		memcpy(&size, req, sizeof(size));
 		if (size > WINDOW_SIZE)
 			_exit(2);
