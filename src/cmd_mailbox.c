@@ -178,7 +178,7 @@ static void scan_user(struct mc_engine_settings *set)
 {
 	struct passwd *pw;
 	char *error = NULL, why[512] = "";
-	int pipefd[2], status;
+	int pipefd[2], status = -1;	/* -1: not an exit */
 	pid_t pid;
 	ssize_t n;
 

@@ -508,6 +508,27 @@ static unsigned pool_timeout(const struct mc_engine *engine)
 	return limit > 0 ? limit * 2 + 10000 : 0;
 }
 
+/* One buffer or file (as REQ says) in a scan process: the verdict,
+   the scan process's or that of its failure, is in *VERDICT_R unless
+   the result is MC_SCANPOOL_UNAVAILABLE (the caller scans here). */
+static enum mc_scanpool_result scan_in_pool(struct mc_engine *engine,
+					    const struct iovec *iov, int fd,
+					    const struct pool_request *req,
+					    struct pool_response *resp,
+					    struct mc_verdict *verdict_r)
+{
+	enum mc_scanpool_result result;
+	int status;
+
+	result = mc_scanpool_scan(engine->pool, iov, 1, fd, req, resp,
+				  pool_timeout(engine), &status);
+	if (result == MC_SCANPOOL_OK)
+		*verdict_r = resp->verdict;
+	else if (result != MC_SCANPOOL_UNAVAILABLE)
+		verdict_from_pool(engine, result, status, verdict_r);
+	return result;
+}
+
 /* As scan_memory_here, in a scan process when there is a pool. */
 static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 			const struct cl_scan_options *opts, struct layers *layers,
@@ -517,7 +538,6 @@ static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 	struct pool_response resp;
 	struct iovec iov = { (void *)data, size };
 	enum mc_scanpool_result result;
-	int status;
 
 	if (engine->pool == NULL || size == 0) {
 		scan_memory_here(engine, data, size, opts, layers, verdict_r);
@@ -527,17 +547,11 @@ static void scan_memory(struct mc_engine *engine, const void *data, size_t size,
 	req.op = POOL_BUFFER;
 	req.raw = opts == &engine->raw_options;
 	req.want_layers = layers != NULL;
-	result = mc_scanpool_scan(engine->pool, &iov, 1, -1, &req, &resp,
-				  pool_timeout(engine), &status);
-	if (result == MC_SCANPOOL_OK) {
-		*verdict_r = resp.verdict;
-		if (layers != NULL)
-			*layers = resp.layers;
-	} else if (result == MC_SCANPOOL_UNAVAILABLE) {
+	result = scan_in_pool(engine, &iov, -1, &req, &resp, verdict_r);
+	if (result == MC_SCANPOOL_UNAVAILABLE)
 		scan_memory_here(engine, data, size, opts, layers, verdict_r);
-	} else {
-		verdict_from_pool(engine, result, status, verdict_r);
-	}
+	else if (result == MC_SCANPOOL_OK && layers != NULL)
+		*layers = resp.layers;
 }
 
 static void clamav_scan_buffer(struct mc_engine *engine, const void *data,
@@ -1062,23 +1076,12 @@ static void clamav_scan_fd(struct mc_engine *engine, int fd, const char *name,
 	struct pool_response resp;
 	struct iovec iov = { (void *)(name != NULL ? name : ""),
 			     name != NULL ? strlen(name) + 1 : 1 };
-	enum mc_scanpool_result result;
-	int status;
 
-	if (engine->pool == NULL) {
-		scan_fd_here(engine, fd, name, verdict_r);
-		return;
-	}
 	memset(&req, 0, offsetof(struct pool_request, parts));
 	req.op = POOL_FILE;
-	result = mc_scanpool_scan(engine->pool, &iov, 1, fd, &req, &resp,
-				  pool_timeout(engine), &status);
-	if (result == MC_SCANPOOL_OK)
-		*verdict_r = resp.verdict;
-	else if (result == MC_SCANPOOL_UNAVAILABLE)
+	if (engine->pool == NULL ||
+	    scan_in_pool(engine, &iov, fd, &req, &resp, verdict_r) == MC_SCANPOOL_UNAVAILABLE)
 		scan_fd_here(engine, fd, name, verdict_r);
-	else
-		verdict_from_pool(engine, result, status, verdict_r);
 }
 
 static const char *clamav_version(struct mc_engine *engine, unsigned *sigs_r)

@@ -150,13 +150,8 @@ mc_need_testfiles() {
 # --- running mailcure ---
 
 mc_run() {
-	local e=$-
-	MC_LAST="$MAILCURE $*"
-	set +e
-	"$MAILCURE" "$@" >"$MC_OUT" 2>"$MC_ERR" </dev/null
-	MC_RC=$?
-	case $e in *e*) set -e ;; esac
-	return 0
+	mc_run_bg "$@"
+	mc_wait_bg
 }
 
 # mc_run in the background: MC_PID is its pid, mc_wait_bg sets MC_RC.
@@ -524,16 +519,15 @@ mc_crash_scanners() {
 # of mc_seen is left, nor the run's directory in /dev/shm.
 mc_check_crashed_run() {
 	local p left
-	"$MC_PYTHON" - "$1" "$MC_OUT" "$MC_RC" "$2" <<'EOF' || mc_fail "the crashed run"
-import json, sys
-
-def events(path):
-    evs = [json.loads(l) for l in open(path) if l.startswith("{")]
+	"$MC_PYTHON" -c "$mc_py_lib
+$(cat <<'EOF'
+def split(path):
+    evs = events(path)
     return [e for e in evs if e["event"] != "summary"], \
         [e for e in evs if e["event"] == "summary"][-1]
 
-want, _ = events(sys.argv[1])
-got, summary = events(sys.argv[2])
+want, _ = split(sys.argv[1])
+got, summary = split(sys.argv[2])
 rc, total = int(sys.argv[3]), int(sys.argv[4])
 want_match = {e["path"]: e["reasons"] for e in want if e["event"] == "match"}
 errors = {e["path"]: e["why"] for e in got if e["event"] == "error"}
@@ -562,6 +556,7 @@ if bad:
     sys.exit("\n".join(bad))
 print("# %d: %d matched, %d errors from crashes" % (total, len(got_match), len(errors)))
 EOF
+)" "$1" "$MC_OUT" "$MC_RC" "$2" || mc_fail "the crashed run"
 	for p in "${mc_seen[@]}"; do
 		if kill -0 "$p" 2>/dev/null && grep -qs mailcure "/proc/$p/comm"; then
 			mc_fail "process $p ($(cat "/proc/$p/comm")) outlived the run"
