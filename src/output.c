@@ -291,6 +291,8 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			add_count(eng, "parts_from_cache", e->parts_cached);
 			add_count(eng, "raw_scans", e->raw_scans);
 			add_count(eng, "messages_from_cache", e->messages_cached);
+			if (e->matcher != NULL)
+				add_str(eng, "matcher", e->matcher);
 			json_object_object_add(obj, "engine", eng);
 		}
 		if (out->g->dry_run)
@@ -319,12 +321,14 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
 	if (sum->engine_used && out->g->verbose > 0)
 		printf("Engine:     %llu messages part by part (%llu parts scanned, "
-		       "%llu from the cache), %llu whole, %llu from the cache\n",
+		       "%llu from the cache), %llu whole, %llu from the cache%s%s\n",
 		       (unsigned long long)sum->engine.messages_parts,
 		       (unsigned long long)sum->engine.parts_scanned,
 		       (unsigned long long)sum->engine.parts_cached,
 		       (unsigned long long)sum->engine.messages_whole,
-		       (unsigned long long)sum->engine.messages_cached);
+		       (unsigned long long)sum->engine.messages_cached,
+		       sum->engine.matcher != NULL ? "; matcher: " : "",
+		       sum->engine.matcher != NULL ? sum->engine.matcher : "");
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
 		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
 		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",

@@ -289,6 +289,7 @@ struct mc_engine_stats {
 	uint64_t parts_cached;		/* parts answered by the cache */
 	uint64_t raw_scans;		/* raw passes over a message */
 	uint64_t messages_cached;	/* answered by the cache as a whole */
+	const char *matcher;		/* the engine's pattern matchers */
 };
 
 struct mc_engine_ops {

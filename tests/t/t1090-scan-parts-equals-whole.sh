@@ -23,6 +23,12 @@
 #	The cache file is refused when it is a symlink, writable by
 #	others, owned by another user or damaged; made with other
 #	signatures it is ignored and rewritten.
+#
+#	Signatures with few body patterns are matched by Aho-Corasick
+#	alone, many by Boyer-Moore and Aho-Corasick as clamscan does:
+#	two body signatures of clam.exe (one at the PE entry point, one
+#	anywhere) give the same events either way; 200 patterns that
+#	never match tip the choice.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3 base64 zip
@@ -203,6 +209,41 @@ mc_run -d "$one" --quarantine "$MC_Q" --progress never --json --cache "$cache" \
 mc_expect_rc 2 "find --cache with other signatures"
 grep -q 'ClamAV-Test-File' "$MC_OUT" && mc_fail "a cached verdict of other signatures was used"
 grep -q 'Eicar-Test-Signature' "$MC_OUT" || mc_fail "EICAR not found with the EICAR signature alone"
+
+# The pattern matchers: the same events with Aho-Corasick alone as
+# with Boyer-Moore beside it.
+body=$T/body-sigs
+padded=$T/padded-sigs
+mkdir "$body" "$padded"
+cp "$MC_SIGS"/* "$body"/
+printf 'Mailcure.Test.Code:1:EP+0:%s\nMailcure.Test.Body:0:*:%s\n' \
+	"$(od -An -v -tx1 -j 64 -N 16 "$MC_TESTFILES/clam.exe" | tr -d ' \n')" \
+	"$(od -An -v -tx1 -j 192 -N 44 "$MC_TESTFILES/clam.exe" | tr -d ' \n')" \
+	>"$body/body.ndb"
+cp "$body"/* "$padded"/
+"$MC_PYTHON" -c '
+import random
+r = random.Random(1090)
+for i in range(200):
+    print("Mailcure.Test.Never-%d:0:*:%s" % (i, bytes(r.randrange(256) for _ in range(24)).hex()))
+' >"$padded/never.ndb"
+for sigs in "$body" "$padded"; do
+	mc_run -d "$sigs" --quarantine "$MC_Q" --progress never --json \
+		mailbox find "${stores[@]}"
+	mc_expect_rc 2 "find with $(basename "$sigs")"
+	cp "$MC_OUT" "$sigs.json"
+done
+[ "$(engine "$body.json" matcher)" = aho-corasick ] ||
+	mc_fail "few patterns: matcher $(engine "$body.json" matcher)"
+[ "$(engine "$padded.json" matcher)" = boyer-moore+aho-corasick ] ||
+	mc_fail "many patterns: matcher $(engine "$padded.json" matcher)"
+mc_assert_eq "$(events "$body.json")" "$(events "$padded.json")" \
+	"events with Aho-Corasick alone against Boyer-Moore beside it"
+for name in Mailcure.Test.Code Mailcure.Test.Body Eicar-Test-Signature; do
+	n=$(grep -c "=$name" <<<"$(events "$body.json")" || true)
+	mc_log "$name: $n messages"
+	[ "$n" -ge 2 ] || mc_fail "$name found in $n messages"
+done
 
 # Refused cache files: nothing is scanned, exit 2, a clear reason.
 refused() {
