@@ -223,6 +223,8 @@ static bool has_database(const char *path)
    Which matcher finds a pattern does not change whether it is found;
    the official databases (.cvd, .cld, .cud) always keep both. */
 #define AC_ONLY_MAX_PATTERNS 128
+/* A signature file counted line by line is at most this large. */
+#define COUNT_MAX_BYTES ((off_t)16 << 20)
 
 typedef int db_file_fn(void *ctx, const char *path, const char *name,
 		       const struct stat *st, char **error_r);
@@ -247,6 +249,7 @@ static int count_patterns(void *ctx, const char *path, const char *name,
 	const char *ext = strrchr(name, '.');
 	unsigned char buf[65536];
 	bool counted = false, line_start = true;
+	struct stat own;
 	ssize_t got = 0;
 	int fd;
 
@@ -263,7 +266,13 @@ static int count_patterns(void *ctx, const char *path, const char *name,
 		counted |= strcasecmp(ext, lines[i]) == 0;
 	if (!counted)
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) {
+	/* Not a regular file of a sane size (a link to a device, say):
+	   counted as many, the choice that is never slow on a large set. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
+	    fstat(fd, &own) < 0 || !S_ISREG(own.st_mode) ||
+	    own.st_size > COUNT_MAX_BYTES) {
+		if (fd >= 0)
+			close(fd);
 		*n += AC_ONLY_MAX_PATTERNS + 1;
 		return 0;
 	}

@@ -239,6 +239,16 @@ done
 	mc_fail "many patterns: matcher $(engine "$padded.json" matcher)"
 mc_assert_eq "$(events "$body.json")" "$(events "$padded.json")" \
 	"events with Aho-Corasick alone against Boyer-Moore beside it"
+# A signature file linked into the directory counts, as libclamav
+# reads it.
+linked=$T/linked-sigs
+mkdir "$linked"
+cp "$body"/* "$linked"/
+ln -s "$padded/never.ndb" "$linked/never.ndb"
+mc_run -d "$linked" --quarantine "$MC_Q" --progress never --json mailbox find -s "maildir:$md"
+mc_expect_rc 2 "find with linked signatures"
+[ "$(engine "$MC_OUT" matcher)" = boyer-moore+aho-corasick ] ||
+	mc_fail "linked patterns not counted: matcher $(engine "$MC_OUT" matcher)"
 for name in Mailcure.Test.Code Mailcure.Test.Body Eicar-Test-Signature; do
 	n=$(grep -c "=$name" <<<"$(events "$body.json")" || true)
 	mc_log "$name: $n messages"
