@@ -289,6 +289,12 @@ static int count_patterns(void *ctx, const char *path, const char *name,
 	return 0;
 }
 
+/* The matchers, as the summary and the cache identity name them. */
+static const char *matcher_name(const struct mc_engine *engine)
+{
+	return engine->ac_only ? "aho-corasick" : "boyer-moore+aho-corasick";
+}
+
 static bool few_fixed_patterns(char *const *paths, size_t count)
 {
 	unsigned long n = 0;
@@ -1030,7 +1036,7 @@ static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats
 	__atomic_load(&engine->stats.parts_cached, &stats_r->parts_cached, __ATOMIC_RELAXED);
 	__atomic_load(&engine->stats.raw_scans, &stats_r->raw_scans, __ATOMIC_RELAXED);
 	__atomic_load(&engine->stats.messages_cached, &stats_r->messages_cached, __ATOMIC_RELAXED);
-	stats_r->matcher = engine->ac_only ? "aho-corasick" : "boyer-moore+aho-corasick";
+	stats_r->matcher = matcher_name(engine);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1143,7 +1149,7 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 		 "%s mode=%d sigs=%u matcher=%s general=%x parse=%x heuristic=%x "
 		 "mail=%x scansize=%llu filesize=%llu recursion=%u files=%u",
 		 engine->version, (int)engine->settings.mode, engine->signatures,
-		 engine->ac_only ? "ac" : "bm+ac",
+		 matcher_name(engine),
 		 engine->options.general,
 		 engine->options.parse, engine->options.heuristic,
 		 engine->options.mail,
