@@ -155,10 +155,14 @@ mc_run() {
 }
 
 # mc_run in the background: MC_PID is its pid, mc_wait_bg sets MC_RC.
+# MC_PIDS lists the pids of every run of the script, so that what a
+# run left behind can be told from what other scripts' runs left.
+MC_PIDS=()
 mc_run_bg() {
 	MC_LAST="$MAILCURE $*"
 	"$MAILCURE" "$@" >"$MC_OUT" 2>"$MC_ERR" </dev/null &
 	MC_PID=$!
+	MC_PIDS+=("$MC_PID")
 }
 
 mc_wait_bg() {
