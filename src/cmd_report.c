@@ -534,8 +534,12 @@ int cmd_report(int argc, char **argv, struct mc_global *g)
 	struct report r;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+	/* Options anywhere, as "report RUN --html FILE" is written in
+	   the manual and in respond's hint: getopt moves them ahead of
+	   RUN. optind = 0 makes glibc start afresh after main()'s "+"
+	   scan, which would otherwise stop at RUN. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c != 'H')
 			mc_die_usage("usage: mailcure report RUN [--html FILE] [--json]");
 		html = optarg;
