@@ -129,7 +129,7 @@ static void on_skip(const char *path, const char *why, void *context)
 						    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(obj);
 	} else {
-		printf("%s: SKIPPED (%s)\n", path, why);
+		mc_output_printf("%s: SKIPPED (%s)\n", path, why);
 	}
 	fflush(stdout);
 }
@@ -157,24 +157,24 @@ static void summary_human(const struct mc_global *g, bool clean,
 
 	if (g->verbose < 0)
 		return;
-	printf("\n----------- SUMMARY -----------\n");
-	printf("Run:        %s%s\n", sum->run_id,
-	       g->dry_run && clean ? " (dry run: nothing changed)" : "");
-	printf("Scanned:    %llu files, %.1f MB in %.2f s (%.0f files/s, %.1f MB/s)\n",
-	       (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
-	       sum->seconds, (double)sum->scanned / secs,
-	       (double)sum->bytes / 1e6 / secs);
-	printf("Infected:   %llu\n", (unsigned long long)sum->matched);
+	mc_output_printf("\n----------- SUMMARY -----------\n");
+	mc_output_printf("Run:        %s%s\n", sum->run_id,
+			 g->dry_run && clean ? " (dry run: nothing changed)" : "");
+	mc_output_printf("Scanned:    %llu files, %.1f MB in %.2f s (%.0f files/s, %.1f MB/s)\n",
+			 (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
+			 sum->seconds, (double)sum->scanned / secs,
+			 (double)sum->bytes / 1e6 / secs);
+	mc_output_printf("Infected:   %llu\n", (unsigned long long)sum->matched);
 	if (clean)
-		printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
-		       (unsigned long long)(g->dry_run ? sum->matched : sum->acted));
-	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
-	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+		mc_output_printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
+				 (unsigned long long)(g->dry_run ? sum->matched : sum->acted));
+	mc_output_printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
+	mc_output_printf("Errors:     %llu\n", (unsigned long long)sum->errors);
 	if (clean && !g->dry_run && sum->acted > 0) {
 		bool custom = strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0;
-		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
-		       custom ? " --quarantine " : "", custom ? g->quarantine_dir : "",
-		       sum->run_id);
+		mc_output_printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
+				 custom ? " --quarantine " : "", custom ? g->quarantine_dir : "",
+				 sum->run_id);
 	}
 	fflush(stdout);
 }

@@ -59,14 +59,14 @@ static void format_since(time_t t, char *buf, size_t size)
 static void print_ports(const struct mc_isolation *iso)
 {
 	for (size_t i = 0; i < iso->port_count; i++)
-		printf("%s%u", i > 0 ? " " : "", iso->ports[i]);
+		mc_output_printf("%s%u", i > 0 ? " " : "", iso->ports[i]);
 }
 
 static void print_allowed(const struct mc_isolation *iso)
 {
-	printf("loopback");
+	mc_output_printf("loopback");
 	for (size_t i = 0; i < iso->allow_count; i++)
-		printf(", %s", iso->allow[i]);
+		mc_output_printf(", %s", iso->allow[i]);
 }
 
 static json_object *iso_json(const char *event, const char *status,
@@ -189,28 +189,28 @@ static int show_status(const struct mc_global *g, struct mc_isolate_settings *se
 		json_print(iso_json("isolation", status, iso));
 	} else if (strcmp(status, "isolated") == 0) {
 		if (iso->recorded) {
-			printf("isolated since %s: ports ", since);
+			mc_output_printf("isolated since %s: ports ", since);
 			print_ports(iso);
-			printf(" closed%s, open to ", iso->keep_mx ? " (port 25 kept open)" : "");
+			mc_output_printf(" closed%s, open to ", iso->keep_mx ? " (port 25 kept open)" : "");
 			print_allowed(iso);
-			printf("; %llu packets dropped\n", (unsigned long long)iso->dropped_packets);
+			mc_output_printf("; %llu packets dropped\n", (unsigned long long)iso->dropped_packets);
 		} else {
-			printf("isolated: the nftables table inet mailcure is in place, but there "
-			       "is no record at %s; 'mailcure reconnect' removes the table\n",
-			       iso->state_path);
+			mc_output_printf("isolated: the nftables table inet mailcure is in place, but there "
+					 "is no record at %s; 'mailcure reconnect' removes the table\n",
+					 iso->state_path);
 		}
 	} else if (strcmp(status, "recorded") == 0) {
-		printf("an isolation is recorded since %s (ports ", since);
+		mc_output_printf("an isolation is recorded since %s (ports ", since);
 		print_ports(iso);
-		printf(", open to ");
+		mc_output_printf(", open to ");
 		print_allowed(iso);
-		printf("); run as root to check that its rules are in place\n");
+		mc_output_printf("); run as root to check that its rules are in place\n");
 	} else if (strcmp(status, "interrupted") == 0) {
-		printf("NOT isolated: an isolation is recorded since %s, but its rules are "
-		       "not in the ruleset (an isolate that was interrupted, or a flushed "
-		       "ruleset); run 'mailcure isolate' again, or 'mailcure reconnect'\n", since);
+		mc_output_printf("NOT isolated: an isolation is recorded since %s, but its rules are "
+				 "not in the ruleset (an isolate that was interrupted, or a flushed "
+				 "ruleset); run 'mailcure isolate' again, or 'mailcure reconnect'\n", since);
 	} else {
-		printf("not isolated\n");
+		mc_output_printf("not isolated\n");
 	}
 	mc_isolation_free(&iso);
 	return code;
@@ -251,9 +251,9 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		case 's': status = true; break;
 		case 'S': free(state); state = strdup(optarg); break;
 		case 'h':
-			printf("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
-			       "[--keep-mx] [--no-kick] [--state FILE]\n"
-			       "       mailcure isolate --status [--state FILE]\n");
+			mc_output_printf("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
+					 "[--keep-mx] [--no-kick] [--state FILE]\n"
+					 "       mailcure isolate --status [--state FILE]\n");
 			return MC_EXIT_CLEAN;
 		default:
 			mc_die_usage("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
@@ -285,32 +285,32 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		json_print(iso_json("isolate", g->dry_run ? "dry-run" :
 				    iso->already ? "already" : "isolated", iso));
 	} else if (g->dry_run) {
-		printf("would isolate: ports ");
+		mc_output_printf("would isolate: ports ");
 		print_ports(iso);
-		printf(" closed, open to ");
+		mc_output_printf(" closed, open to ");
 		print_allowed(iso);
-		printf("\n");
+		mc_output_printf("\n");
 		print_commands(iso);
 	} else if (iso->already) {
-		printf("already isolated since %s (ports ", since);
+		mc_output_printf("already isolated since %s (ports ", since);
 		print_ports(iso);
-		printf(", open to ");
+		mc_output_printf(", open to ");
 		print_allowed(iso);
-		printf("): nothing changed\n");
+		mc_output_printf("): nothing changed\n");
 	} else {
-		printf("isolated: ports ");
+		mc_output_printf("isolated: ports ");
 		print_ports(iso);
-		printf(" closed%s, open to ", set.keep_mx ? " (port 25 kept open)" : "");
+		mc_output_printf(" closed%s, open to ", set.keep_mx ? " (port 25 kept open)" : "");
 		print_allowed(iso);
-		printf("\n");
+		mc_output_printf("\n");
 		if (iso->kicked_count > 0) {
-			printf("disconnected %zu Dovecot session%s:\n", iso->kicked_count,
-			       iso->kicked_count == 1 ? "" : "s");
+			mc_output_printf("disconnected %zu Dovecot session%s:\n", iso->kicked_count,
+					 iso->kicked_count == 1 ? "" : "s");
 			for (size_t i = 0; i < iso->kicked_count; i++)
-				printf("  %s\n", iso->kicked[i]);
+				mc_output_printf("  %s\n", iso->kicked[i]);
 		}
 		if (g->verbose >= 0)
-			printf("recorded in %s; undo with 'mailcure reconnect'\n", iso->state_path);
+			mc_output_printf("recorded in %s; undo with 'mailcure reconnect'\n", iso->state_path);
 	}
 	if (iso->warning != NULL)
 		mc_warn("warning: %s", iso->warning);
@@ -340,7 +340,7 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 		switch (c) {
 		case 'S': free(state); state = strdup(optarg); break;
 		case 'h':
-			printf("usage: mailcure reconnect [--state FILE]\n");
+			mc_output_printf("usage: mailcure reconnect [--state FILE]\n");
 			return MC_EXIT_CLEAN;
 		default:
 			mc_die_usage("usage: mailcure reconnect [--state FILE]");
@@ -367,19 +367,19 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 		json_print(o);
 	} else if (g->dry_run) {
 		if (iso->command_count == 0)
-			printf("not isolated: nothing to undo\n");
+			mc_output_printf("not isolated: nothing to undo\n");
 		print_commands(iso);
 	} else if (!iso->removed_rules && !iso->removed_record) {
-		printf("not isolated: nothing to undo\n");
+		mc_output_printf("not isolated: nothing to undo\n");
 	} else {
 		if (iso->removed_rules)
-			printf("reconnected: removed the nftables table inet mailcure "
-			       "(%llu packets dropped while isolated)\n",
-			       (unsigned long long)iso->dropped_packets);
+			mc_output_printf("reconnected: removed the nftables table inet mailcure "
+					 "(%llu packets dropped while isolated)\n",
+					 (unsigned long long)iso->dropped_packets);
 		else
-			printf("reconnected: the isolation rules were already gone\n");
+			mc_output_printf("reconnected: the isolation rules were already gone\n");
 		if (iso->removed_record && g->verbose >= 0)
-			printf("removed the record %s\n", iso->state_path);
+			mc_output_printf("removed the record %s\n", iso->state_path);
 	}
 	mc_isolation_free(&iso);
 	free(state);

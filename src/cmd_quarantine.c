@@ -127,8 +127,8 @@ static void print_reasons(FILE *fp, const struct mc_qentry *e)
 		fputs("-", fp);
 	for (size_t i = 0; i < e->reason_count; i++) {
 		const char *kind = mc_reason_kind_name(e->reasons[i].kind);
-		fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
-			e->reasons[i].value != NULL ? e->reasons[i].value : "");
+		mc_output_fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
+				  e->reasons[i].value != NULL ? e->reasons[i].value : "");
 	}
 }
 
@@ -219,17 +219,17 @@ static void list_human(const struct mc_qentry *e)
 
 	format_time(e->quarantined_at, when, sizeof(when));
 	format_where(e, where, sizeof(where));
-	printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
-	       e->run_id != NULL ? e->run_id : "-",
-	       e->loc.user != NULL ? e->loc.user : "-",
-	       e->loc.folder != NULL ? e->loc.folder : "-", where);
+	mc_output_printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
+			 e->run_id != NULL ? e->run_id : "-",
+			 e->loc.user != NULL ? e->loc.user : "-",
+			 e->loc.folder != NULL ? e->loc.folder : "-", where);
 	print_reasons(stdout, e);
-	printf("  %llu bytes", (unsigned long long)e->size);
+	mc_output_printf("  %llu bytes", (unsigned long long)e->size);
 	if (e->restored_at != 0) {
 		format_time(e->restored_at, restored, sizeof(restored));
-		printf("  [restored %s]\n", restored);
+		mc_output_printf("  [restored %s]\n", restored);
 	} else {
-		printf("  [quarantined]\n");
+		mc_output_printf("  [quarantined]\n");
 	}
 }
 
@@ -301,11 +301,11 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%llu entr%s (%llu restored), %llu bytes%s%s",
-		       entries, entries == 1 ? "y" : "ies", restored, bytes,
-		       run != NULL ? ", run " : "", run != NULL ? run : "");
+		mc_output_printf("%llu entr%s (%llu restored), %llu bytes%s%s",
+				 entries, entries == 1 ? "y" : "ies", restored, bytes,
+				 run != NULL ? ", run " : "", run != NULL ? run : "");
 		if (errors > 0)
-			printf(", %llu unreadable", errors);
+			mc_output_printf(", %llu unreadable", errors);
 		putchar('\n');
 	}
 	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
@@ -315,7 +315,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 /* show                                                               */
 /* ------------------------------------------------------------------ */
 
-#define FIELD(name, fmt, ...) printf("%-17s " fmt "\n", name ":", __VA_ARGS__)
+#define FIELD(name, fmt, ...) mc_output_printf("%-17s " fmt "\n", name ":", __VA_ARGS__)
 #define OPT(s) ((s) != NULL ? (s) : "-")
 
 static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
@@ -332,7 +332,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	} else {
 		FIELD("restored", "%s", "no");
 	}
-	printf("%-17s ", "reasons:");
+	mc_output_printf("%-17s ", "reasons:");
 	print_reasons(stdout, e);
 	putchar('\n');
 	FIELD("store", "%s", OPT(e->loc.store));
@@ -370,7 +370,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	if (e->envelope_sender != NULL || e->recipient_count > 0) {
 		FIELD("envelope sender", "<%s>", OPT(e->envelope_sender));
 		for (size_t i = 0; i < e->recipient_count; i++)
-			printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
+			mc_output_printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
 	}
 	if (e->arrival_time != 0) {
 		format_time(e->arrival_time, t, sizeof(t));
@@ -464,7 +464,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			json_object_object_add(o, "run", json_object_new_string(e->run_id));
 		json_print(o);
 	} else {
-		printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
+		mc_output_printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
 		fflush(stdout);
 	}
 	mc_qentry_free(&e);
@@ -547,8 +547,8 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%llu %s, %llu failed\n", restored,
-		       g->dry_run ? "would be restored" : "restored", failed);
+		mc_output_printf("%llu %s, %llu failed\n", restored,
+				 g->dry_run ? "would be restored" : "restored", failed);
 	}
 	return failed > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
 }
@@ -682,8 +682,8 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 					       json_object_new_int64((int64_t)times[i]));
 			json_print(o);
 		} else if (g->verbose >= 0) {
-			printf("%s: %s (quarantined %s)\n", ids[i],
-			       g->dry_run ? "would purge" : "purged", when);
+			mc_output_printf("%s: %s (quarantined %s)\n", ids[i],
+					 g->dry_run ? "would purge" : "purged", when);
 		}
 		free(ids[i]);
 	}
@@ -701,8 +701,8 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
-		       purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");
+		mc_output_printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
+				 purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");
 	}
 	mc_quarantine_close(&q);
 	return exit_code;

@@ -330,9 +330,9 @@ struct step_counts {
 
 static void tally_print(const char *title, const struct mc_tally *t)
 {
-	printf("  %s:\n", title);
+	mc_output_printf("  %s:\n", title);
 	for (size_t i = 0; i < t->n; i++)
-		printf("    %8lu  %s\n", t->v[i].n, t->v[i].key);
+		mc_output_printf("    %8lu  %s\n", t->v[i].n, t->v[i].key);
 }
 
 static const char *jstr(json_object *obj, const char *key)
@@ -646,22 +646,22 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 		mc_tally_free(&by_box);
 		return 0;
 	}
-	printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
-	       total, ra->max_delete);
+	mc_output_printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
+			 total, ra->max_delete);
 	tally_print("per reason", &by_reason);
 	tally_print("per mailbox", &by_box);
 	mc_tally_free(&by_reason);
 	mc_tally_free(&by_box);
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		char answer[16] = "";
-		printf("Quarantine and remove them? [y/N] ");
+		mc_output_printf("Quarantine and remove them? [y/N] ");
 		fflush(stdout);
 		if (fgets(answer, sizeof(answer), stdin) != NULL &&
 		    (answer[0] == 'y' || answer[0] == 'Y'))
 			return 0;
 	} else {
-		printf("Not a terminal: re-run with --yes to proceed:\n"
-		       "  mailcure respond --resume %s --yes\n", run_id);
+		mc_output_printf("Not a terminal: re-run with --yes to proceed:\n"
+				 "  mailcure respond --resume %s --yes\n", run_id);
 	}
 	return -1;
 }
@@ -669,9 +669,9 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 static void print_step_line(int idx, int step, const char *state,
 			    const char *detail)
 {
-	printf("[%d/%d] %-14s %s%s%s\n", idx, STEP_COUNT, step_names[step], state,
-	       detail != NULL && detail[0] != '\0' ? ": " : "",
-	       detail != NULL ? detail : "");
+	mc_output_printf("[%d/%d] %-14s %s%s%s\n", idx, STEP_COUNT, step_names[step], state,
+			 detail != NULL && detail[0] != '\0' ? ": " : "",
+			 detail != NULL ? detail : "");
 	fflush(stdout);
 }
 
@@ -680,7 +680,7 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 {
 	int until = ra->until != NULL ? step_lookup(ra->until) : STEP_COUNT - 1;
 
-	printf("Plan (dry run: nothing is changed):\n");
+	mc_output_printf("Plan (dry run: nothing is changed):\n");
 	for (int s = 0; s < STEP_COUNT; s++) {
 		const char *why = NULL;
 		struct argv_buf a = { 0 };
@@ -758,7 +758,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		   resume names a new --until. */
 		ra.until = until_now;
 		j = mc_journal_open(run_dir, false, &error);
-		printf("Resuming run %s\n", run_id);
+		mc_output_printf("Resuming run %s\n", run_id);
 	} else {
 		run_id = mc_cli_run_id(g);
 		g->run_id = run_id;
@@ -769,7 +769,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			mc_journal_close(&j);
 			goto fail;
 		}
-		printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
+		mc_output_printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
 	}
 	if (j == NULL) {
 		mc_warn("respond: %s", error);
@@ -885,10 +885,10 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	if (asprintf(&html, "%s/report.html", run_dir) < 0)
 		abort();
 	if (mc_cli_report_html(g, run_id, html) == 0)
-		printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
+		mc_output_printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
 	if (until < STEP_COUNT - 1 && !failed)
-		printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
-		       ra.until, run_id);
+		mc_output_printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
+				 ra.until, run_id);
 	free(html);
 	free(run_dir);
 	free(run_id);

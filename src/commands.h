@@ -13,7 +13,9 @@
 #ifndef MAILCURE_COMMANDS_H
 #define MAILCURE_COMMANDS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include "mailcure/mailcure.h"
 
 #define MC_EXIT_CLEAN 0
@@ -68,6 +70,12 @@ void mc_output_event(const struct mc_event *event, void *context);
 void mc_output_progress(const struct mc_progress *progress, void *context);
 void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
 void mc_output_deinit(struct mc_output **out);
+/* printf() for human output and diagnostics: every %s argument is
+   shown through mc_text_visible() (no control character of a user's
+   file name or header reaches the terminal). */
+void mc_output_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mc_output_fprintf(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */

@@ -92,9 +92,10 @@ void mc_warn(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fputs("mailcure: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -103,9 +104,10 @@ void mc_die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fputs("mailcure: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\nTry 'mailcure --help'.\n", stderr);
 	exit(MC_EXIT_ERROR);
