@@ -53,48 +53,44 @@ struct host_output {
 	bool progress_shown;
 };
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure host scan|clean [--exclude GLOB]... "
-		     "[-x|--one-file-system] [--max-filesize SIZE] [--max-depth N] "
-		     "[--no-default-excludes] [PATH]...");
-}
+const char cmd_host_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] host scan [OPTIONS] [PATH]...\n"
+	"       mailcure [GLOBAL OPTIONS] host clean [OPTIONS] [PATH]...\n\n"
+	"scan reports the infected files below each PATH (default /); clean\n"
+	"moves them into the quarantine (restore with 'mailcure quarantine\n"
+	"restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
+	"devices are never opened. Without -j, twice as many threads as CPUs\n"
+	"scan in parallel.\n\n"
+	"options:\n"
+	"      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
+	"                             full path, '*' also matches '/')\n"
+	"  -x, --one-file-system      stay on the file system of each PATH\n"
+	"      --max-filesize SIZE    larger files are reported unscanned (k/M/G;\n"
+	"                             default: the engine's file size limit)\n"
+	"      --max-depth N          directory nesting limit (default 1024)\n"
+	"      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
+	"                             stores (pseudo file systems and the\n"
+	"                             quarantine are always left out)\n\n"
+	"Exit status: 0 nothing found, 1 infected files found (and quarantined),\n"
+	"2 something could not be scanned or cleaned.\n";
 
-static void help(void)
+void cmd_host_usage_more(FILE *fp)
 {
-	printf("usage: mailcure [GLOBAL OPTIONS] host scan|clean [OPTIONS] [PATH]...\n\n"
-	       "scan reports the infected files below each PATH (default /); clean\n"
-	       "moves them into the quarantine (restore with 'mailcure quarantine\n"
-	       "restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
-	       "devices are never opened. Without -j, twice as many threads as CPUs\n"
-	       "scan in parallel.\n\n"
-	       "options:\n"
-	       "      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
-	       "                             full path, '*' also matches '/')\n"
-	       "  -x, --one-file-system      stay on the file system of each PATH\n"
-	       "      --max-filesize SIZE    larger files are reported unscanned (k/M/G;\n"
-	       "                             default: the engine's file size limit)\n"
-	       "      --max-depth N          directory nesting limit (default 1024)\n"
-	       "      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
-	       "                             stores (pseudo file systems and the\n"
-	       "                             quarantine are always left out)\n\n"
-	       "left out by default:\n ");
 	size_t col = 1;
+
+	fputs("\nleft out by default:\n ", fp);
 	for (size_t i = 0; mc_host_default_excludes[i] != NULL; i++) {
 		size_t len = strlen(mc_host_default_excludes[i]) + 1;
 		if (col + len > 72) {
-			printf("\n ");
+			fputs("\n ", fp);
 			col = 1;
 		}
-		printf(" %s", mc_host_default_excludes[i]);
+		fprintf(fp, " %s", mc_host_default_excludes[i]);
 		col += len;
 	}
-	printf("\nany Maildir or Dovecot mailbox directory, and the quarantine.\n"
-	       "An mbox file is reported but never quarantined whole: clean it with\n"
-	       "'mailcure mailbox clean -s mbox:PATH'.\n\n"
-	       "Exit status: 0 nothing found, 1 infected files found (and quarantined),\n"
-	       "2 something could not be scanned or cleaned.\n");
-	exit(MC_EXIT_CLEAN);
+	fputs("\nany Maildir or Dovecot mailbox directory, and the quarantine.\n"
+	      "An mbox file is reported but never quarantined whole: clean it with\n"
+	      "'mailcure mailbox clean -s mbox:PATH'.\n", fp);
 }
 
 static void progress_erase(struct host_output *ho)
@@ -200,7 +196,6 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const default_paths[] = { "/" };
@@ -212,20 +207,17 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	int c, exit_code;
 
 	if (argc < 2)
-		usage();
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)
-		help();
+		mc_die_command_usage();
 	if (strcmp(argv[1], "scan") == 0)
 		clean = false;
 	else if (strcmp(argv[1], "clean") == 0)
 		clean = true;
 	else
-		usage();
+		mc_die_command_usage();
 	argc--;
 	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+xh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+x", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXCLUDE:
 			excludes = realloc(excludes, (exclude_count + 1) * sizeof(*excludes));
@@ -249,11 +241,8 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		case OPT_NO_DEFAULTS:
 			default_excludes = false;
 			break;
-		case 'h':
-			help();
-			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 

@@ -44,6 +44,35 @@
 
 #include "commands.h"
 
+const char cmd_isolate_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] isolate [--allow CIDR]... [--ports LIST]\n"
+	"                [--keep-mx] [--no-kick] [--state FILE]\n"
+	"       mailcure [GLOBAL OPTIONS] isolate --status [--state FILE]\n\n"
+	"Cuts users off while the services keep running for the administrator:\n"
+	"inbound connections to the mail ports are dropped from everywhere but\n"
+	"loopback and the --allow networks (nftables table inet mailcure), and\n"
+	"open Dovecot sessions from other addresses are disconnected. Undo it\n"
+	"with 'mailcure reconnect'.\n\n"
+	"options:\n"
+	"      --allow CIDR   a network that keeps access (repeatable; IPv4, IPv6)\n"
+	"      --ports LIST   the ports to close, as 25,465,587 (default 25 465 587\n"
+	"                     110 995 143 993 4190 80 443)\n"
+	"      --keep-mx      leave port 25 open (mail keeps arriving)\n"
+	"      --no-kick      leave open Dovecot sessions alone\n"
+	"      --status       what is in force; exit 0 isolated, 1 not, 2 inconsistent\n"
+	"      --state FILE   the record of the isolation (default\n"
+	"                     STATE-DIR/isolate.json)\n\n"
+	"Exit status: 0 done, 2 error.\n";
+
+const char cmd_reconnect_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] reconnect [--state FILE]\n\n"
+	"Removes exactly what isolate added; the rest of the ruleset is left as\n"
+	"it was.\n\n"
+	"options:\n"
+	"      --state FILE   the record of the isolation (default\n"
+	"                     STATE-DIR/isolate.json)\n\n"
+	"Exit status: 0 done (or nothing to undo), 2 error.\n";
+
 static void format_since(time_t t, char *buf, size_t size)
 {
 	struct tm tm;
@@ -225,7 +254,6 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		{ "no-kick", no_argument, NULL, 'n' },
 		{ "status", no_argument, NULL, 's' },
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mc_isolate_settings set;
@@ -250,14 +278,8 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		case 'n': set.no_kick = true; break;
 		case 's': status = true; break;
 		case 'S': free(state); state = strdup(optarg); break;
-		case 'h':
-			mc_output_printf("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
-					 "[--keep-mx] [--no-kick] [--state FILE]\n"
-					 "       mailcure isolate --status [--state FILE]\n");
-			return MC_EXIT_CLEAN;
 		default:
-			mc_die_usage("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
-				     "[--keep-mx] [--no-kick] [--status] [--state FILE]");
+			mc_die_command_usage();
 		}
 	}
 	if (optind < argc)
@@ -326,7 +348,6 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 {
 	static const struct option options[] = {
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mc_isolate_settings set;
@@ -339,11 +360,8 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		switch (c) {
 		case 'S': free(state); state = strdup(optarg); break;
-		case 'h':
-			mc_output_printf("usage: mailcure reconnect [--state FILE]\n");
-			return MC_EXIT_CLEAN;
 		default:
-			mc_die_usage("usage: mailcure reconnect [--state FILE]");
+			mc_die_command_usage();
 		}
 	}
 	if (optind < argc)

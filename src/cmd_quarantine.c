@@ -79,13 +79,23 @@ static char *xasprintf(const char *fmt, ...)
 	return s;
 }
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure quarantine list [--run RUN] [--user USER]\n"
-		     "       mailcure quarantine show ID\n"
-		     "       mailcure quarantine restore ID... | restore --run RUN\n"
-		     "       mailcure quarantine purge --before DATE (YYYY-MM-DD, or an age: 30d, 12h, 2w)");
-}
+const char cmd_quarantine_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] quarantine list [--run RUN] [--user GLOB]\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine show ID\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine restore ID... | restore --run RUN\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine purge --before DATE\n\n"
+	"list     one line per quarantined message, oldest first\n"
+	"show     every recorded detail of one entry\n"
+	"restore  put messages back where they came from (an entry is never\n"
+	"         restored twice); with --dry-run, say what would be done\n"
+	"purge    delete the entries quarantined before DATE; with --dry-run,\n"
+	"         list them\n\n"
+	"options:\n"
+	"      --run RUN      the messages of one run (list, restore)\n"
+	"      --user GLOB    the messages of the users matching GLOB (list)\n"
+	"      --before DATE  YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or an age:\n"
+	"                     30d, 12h, 2w (purge)\n\n"
+	"Exit status: 0 success, 2 when anything failed.\n";
 
 static void format_time(time_t t, char *buf, size_t size)
 {
@@ -204,7 +214,7 @@ static void parse_options(int argc, char **argv, const char **run_r,
 			*before_r = optarg;
 			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 }
@@ -389,7 +399,7 @@ static int cmd_show(int argc, char **argv, struct mc_global *g)
 
 	parse_options(argc, argv, NULL, NULL, NULL);
 	if (argc - optind != 1)
-		mc_die_usage("usage: mailcure quarantine show ID");
+		mc_die_usage("quarantine show: one ID, as 'quarantine list' shows it");
 	q = mc_cli_quarantine_open(g, false);
 	if (q == NULL)
 		return MC_EXIT_ERROR;
@@ -484,7 +494,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 	if (run != NULL && optind < argc)
 		mc_die_usage("quarantine restore: give either IDs or --run RUN, not both");
 	if (run == NULL && optind >= argc)
-		mc_die_usage("usage: mailcure quarantine restore ID... | restore --run RUN");
+		mc_die_usage("quarantine restore: IDs or --run RUN");
 	q = mc_cli_quarantine_open(g, false);
 	if (q == NULL)
 		return MC_EXIT_ERROR;
@@ -713,7 +723,7 @@ int cmd_quarantine(int argc, char **argv, struct mc_global *g)
 	const char *sub;
 
 	if (argc < 2)
-		usage();
+		mc_die_command_usage();
 	sub = argv[1];
 	argc--;
 	argv++;

@@ -61,12 +61,28 @@ struct queue_opts {
 	bool force;
 };
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure queue status|list|find [QUERY]|scan|"
-		     "delete [QUERY]|freeze|thaw [--force]|release ID...\n"
-		     "       [--postfix-config DIR] [--queue NAME]...");
-}
+const char cmd_queue_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] queue status|list|scan|freeze [OPTIONS]\n"
+	"       mailcure [GLOBAL OPTIONS] queue find|delete [OPTIONS] [QUERY]\n"
+	"       mailcure [GLOBAL OPTIONS] queue thaw [--force] [OPTIONS]\n"
+	"       mailcure [GLOBAL OPTIONS] queue release [OPTIONS] ID...\n\n"
+	"status   messages and bytes per queue; whether Postfix runs, whether frozen\n"
+	"list     every queued message: id, queue, arrival, size, envelope, Subject\n"
+	"find     the queued messages that match QUERY (default: virus); scan is\n"
+	"         find virus\n"
+	"delete   quarantine the matching messages with their envelope, then remove\n"
+	"         them (postsuper -d: never bounced)\n"
+	"freeze   stop all delivery; Postfix still accepts mail\n"
+	"thaw     restore main.cf and master.cf byte for byte, deliver again\n"
+	"release  take messages off hold\n\n"
+	"options:\n"
+	"      --postfix-config DIR  another Postfix instance (its main.cf directory)\n"
+	"      --queue NAME          only incoming, active, deferred, hold or\n"
+	"                            maildrop (repeatable)\n"
+	"      --force               thaw even when main.cf or master.cf changed\n"
+	"                            while frozen\n\n"
+	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
+	"2 errors.\n";
 
 static void print_json(json_object *obj)
 {
@@ -431,7 +447,7 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 	int exit_code = MC_EXIT_CLEAN;
 
 	if (argc == 0)
-		usage();
+		mc_die_usage("queue release: which queue ids?");
 	for (int i = 0; i < argc; i++) {
 		if (!mc_postfix_queue_id_ok(argv[i])) {
 			mc_warn("queue release: not a queue id: %s", argv[i]);
@@ -520,13 +536,13 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			o.force = true;
 			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		mc_die_command_usage();
 	const char *sub = argv[0];
 	argc--;
 	argv++;
@@ -538,7 +554,7 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		known |= strcmp(sub, subs[i]) == 0;
 	if (!known)
-		usage();
+		mc_die_command_usage();
 	if ((strcmp(sub, "status") == 0 || strcmp(sub, "list") == 0 ||
 	     strcmp(sub, "scan") == 0 || strcmp(sub, "freeze") == 0 ||
 	     strcmp(sub, "thaw") == 0) && argc > 0)

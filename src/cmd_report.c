@@ -505,6 +505,17 @@ static void report_json(const struct report *r, FILE *fp)
 	json_object_put(o);
 }
 
+const char cmd_report_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] report RUN [--html FILE]\n\n"
+	"What run RUN found and did: the timeline of its steps, counts per\n"
+	"signature or reason and per mailbox, every item removed (with the command\n"
+	"that restores it), found, unscanned or in error. Text on stdout; with the\n"
+	"global --json, one JSON object.\n\n"
+	"options:\n"
+	"      --html FILE  also write one self-contained page (no script, no\n"
+	"                   network) to FILE\n\n"
+	"Exit status: 0 done, 2 no such run or FILE could not be written.\n";
+
 int mc_cli_report_html(const struct mc_global *g, const char *run_id,
 		       const char *path)
 {
@@ -552,11 +563,11 @@ int cmd_report(int argc, char **argv, struct mc_global *g)
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c != 'H')
-			mc_die_usage("usage: mailcure report RUN [--html FILE] [--json]");
+			mc_die_command_usage();
 		html = optarg;
 	}
 	if (optind + 1 != argc)
-		mc_die_usage("usage: mailcure report RUN [--html FILE] [--json]");
+		mc_die_command_usage();
 	const char *run_id = argv[optind];
 	if (strchr(run_id, '/') != NULL || run_id[0] == '.')
 		mc_die_usage("report: not a run id: %s", run_id);

@@ -495,14 +495,29 @@ static char *latest_unfinished_run(const struct mc_global *g)
 	return best;
 }
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure respond [-s STORE]... [--allow CIDR]... [--keep-mx]\n"
-		"       [--clean-host] [--host-path PATH]... [--until STEP] [--skip STEP]...\n"
-		"       [--max-delete N] [--yes] [--postfix-config DIR] [QUERY]\n"
-		"       mailcure respond --resume [RUN] [--yes]\n"
-		"steps: isolate queue-freeze queue-delete mailbox-clean host-scan queue-thaw reconnect");
-}
+const char cmd_respond_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] respond [-s STORE]... [OPTIONS] [QUERY]\n"
+	"       mailcure [GLOBAL OPTIONS] respond --resume [RUN] [--yes]\n\n"
+	"The whole outbreak runbook, in order: isolate, queue-freeze, queue-delete,\n"
+	"mailbox-clean, host-scan, queue-thaw, reconnect. Every step is journaled\n"
+	"in STATE-DIR/runs/RUN/; --resume goes on after an interruption. A step\n"
+	"that does not apply here (no Postfix in use, no nftables) is skipped.\n\n"
+	"options:\n"
+	"  -s, --store STORE       a mail store to clean (repeatable; see 'mailbox')\n"
+	"      --allow CIDR        a network that keeps access while isolated (repeatable)\n"
+	"      --ports LIST        the ports isolate closes (see 'isolate')\n"
+	"      --keep-mx           leave port 25 open while isolated\n"
+	"      --clean-host        host-scan quarantines what it finds (host clean)\n"
+	"      --host-path PATH    what the host scan covers (repeatable; default /)\n"
+	"      --until STEP        stop after STEP (resume later)\n"
+	"      --skip STEP         leave STEP out (repeatable)\n"
+	"      --max-delete N      above N messages to remove, ask (or stop without\n"
+	"                          --yes); default 1000\n"
+	"      --yes               go on past --max-delete without asking\n"
+	"      --postfix-config DIR  the Postfix instance of the queue steps\n"
+	"      --resume [RUN]      continue RUN (default: the latest unfinished run)\n\n"
+	"Exit status: 0 nothing found, 1 found and removed, 2 a step failed or\n"
+	"reported errors.\n";
 
 enum {
 	OPT_ALLOW = 300, OPT_KEEP_MX, OPT_CLEAN_HOST, OPT_HOST_PATH, OPT_UNTIL,
@@ -577,7 +592,7 @@ static int parse_args(int argc, char **argv, struct respond_args *ra,
 			*resume_r = optarg != NULL ? strdup(optarg) : NULL;
 			break;
 		case OPT_POSTFIX_CONFIG: ra->postfix_config = optarg; break;
-		default: usage();
+		default: mc_die_command_usage();
 		}
 	}
 	for (int i = optind; i < argc; i++)

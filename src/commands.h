@@ -53,6 +53,17 @@ int cmd_demo(int argc, char **argv, struct mc_global *g);
 int cmd_respond(int argc, char **argv, struct mc_global *g);
 int cmd_report(int argc, char **argv, struct mc_global *g);
 
+/* What "mailcure COMMAND --help" prints, and a usage error of the
+   command too: its usage lines, what it does, its options. One text
+   per command, in its cmd_*.c file. */
+extern const char cmd_mailbox_usage[], cmd_quarantine_usage[], cmd_respond_usage[],
+	cmd_report_usage[], cmd_demo_usage[], cmd_host_usage[], cmd_queue_usage[],
+	cmd_isolate_usage[], cmd_reconnect_usage[];
+/* The host scan's default exclusions, after its usage text. */
+void cmd_host_usage_more(FILE *fp);
+/* The running command's usage on stderr; exit 2. */
+void mc_die_command_usage(void) __attribute__((noreturn));
+
 /* Whether this build has the command NAME (main.c's table). */
 bool mc_cli_has_command(const char *name);
 /* Write the HTML report of RUN to PATH (cmd_report.c). */
