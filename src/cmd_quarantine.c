@@ -65,20 +65,6 @@ struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool cre
 	return q;
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 const char cmd_quarantine_usage[] =
 	"usage: mailcure [GLOBAL OPTIONS] quarantine list [--run RUN] [--user GLOB]\n"
 	"       mailcure [GLOBAL OPTIONS] quarantine show ID\n"
@@ -442,7 +428,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 		   preview shows what would fail. */
 		if (e->restored_at != 0) {
 			format_time(e->restored_at, when, sizeof(when));
-			error = xasprintf("entry %s was already restored at %s (to %s)",
+			error = mc_cli_asprintf("entry %s was already restored at %s (to %s)",
 						 id, when, target);
 			report_error(g, id, error);
 			free(error);
@@ -517,7 +503,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = xasprintf("%s", e->id);
+			ids[count++] = mc_cli_asprintf("%s", e->id);
 			mc_qentry_free(&e);
 		}
 		mc_quarantine_iter_deinit(&it);
@@ -532,7 +518,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = xasprintf("%s", argv[i]);
+			ids[count++] = mc_cli_asprintf("%s", argv[i]);
 		}
 	}
 
@@ -653,7 +639,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			times = realloc(times, (count + 1) * sizeof(*times));
 			if (ids == NULL || times == NULL)
 				abort();
-			ids[count] = xasprintf("%s", e->id);
+			ids[count] = mc_cli_asprintf("%s", e->id);
 			times[count++] = e->quarantined_at;
 		}
 		mc_qentry_free(&e);

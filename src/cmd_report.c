@@ -513,7 +513,8 @@ const char cmd_report_usage[] =
 	"global --json, one JSON object.\n\n"
 	"options:\n"
 	"      --html FILE  also write one self-contained page (no script, no\n"
-	"                   network) to FILE\n\n"
+	"                   network) to FILE, mode 0600 (a symbolic link there\n"
+	"                   is refused)\n\n"
 	"Exit status: 0 done, 2 no such run or FILE could not be written.\n";
 
 int mc_cli_report_html(const struct mc_global *g, const char *run_id,
@@ -521,27 +522,24 @@ int mc_cli_report_html(const struct mc_global *g, const char *run_id,
 {
 	struct report r;
 	FILE *fp;
-	char *tmp;
+	char *tmp, *error = NULL;
 	int ret = 0;
 
 	if (report_load(&r, g, run_id) < 0) {
 		report_free(&r);
 		return -1;
 	}
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		abort();
-	fp = fopen(tmp, "w");
+	fp = mc_cli_private_create(path, &tmp, &error);
 	if (fp == NULL) {
-		mc_warn("report: %s: %s", tmp, strerror(errno));
 		ret = -1;
 	} else {
 		report_html(&r, g, fp);
-		if (fclose(fp) != 0 || rename(tmp, path) < 0) {
-			mc_warn("report: %s: %s", path, strerror(errno));
-			ret = -1;
-		}
+		ret = mc_cli_private_commit(fp, tmp, path, &error);
 	}
-	free(tmp);
+	if (ret < 0) {
+		mc_warn("report: %s", error);
+		free(error);
+	}
 	report_free(&r);
 	return ret;
 }

@@ -411,25 +411,31 @@ static char *run_dir_of(const struct mc_global *g, const char *run_id)
 	return p;
 }
 
-/* Save the respond arguments so that --resume runs the same plan. */
+/* Save the respond arguments so that --resume runs the same plan
+   (mode 0600: a query names senders and subjects). */
 static int params_save(const char *run_dir, int argc, char **argv)
 {
 	json_object *obj = json_object_new_object(), *arr = json_object_new_array();
-	char *path, *tmp;
-	int ret = 0;
+	char *path, *tmp, *error = NULL;
+	FILE *fp;
+	int ret = -1;
 
 	for (int i = 1; i < argc; i++)
 		json_object_array_add(arr, json_object_new_string(argv[i]));
 	json_object_object_add(obj, "args", arr);
-	if (asprintf(&path, "%s/params.json", run_dir) < 0 ||
-	    asprintf(&tmp, "%s/params.json.tmp", run_dir) < 0)
+	if (asprintf(&path, "%s/params.json", run_dir) < 0)
 		abort();
-	if (json_object_to_file_ext(tmp, obj, JSON_C_TO_STRING_PRETTY) < 0 ||
-	    rename(tmp, path) < 0)
-		ret = -1;
+	fp = mc_cli_private_create(path, &tmp, &error);
+	if (fp != NULL) {
+		fprintf(fp, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY));
+		ret = mc_cli_private_commit(fp, tmp, path, &error);
+	}
+	if (ret < 0) {
+		mc_warn("respond: cannot save the plan: %s", error);
+		free(error);
+	}
 	json_object_put(obj);
 	free(path);
-	free(tmp);
 	return ret;
 }
 
@@ -780,7 +786,6 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		run_dir = run_dir_of(g, run_id);
 		j = mc_journal_open(run_dir, true, &error);
 		if (j != NULL && params_save(run_dir, argc, argv) < 0) {
-			mc_warn("respond: cannot save the plan in %s: %s", run_dir, strerror(errno));
 			mc_journal_close(&j);
 			goto fail;
 		}

@@ -129,6 +129,16 @@ struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool cre
 
 /* A size with an optional k/M/G suffix; a usage error when it is not. */
 unsigned long long mc_cli_parse_size(const char *s, const char *what);
+/* A file that holds mail data (a report, a saved plan): written as a
+   new file beside PATH, mode 0600 whatever the umask, then renamed
+   over PATH. A symbolic link or another non-regular file at PATH is
+   refused. create returns the stream and the temporary name; commit
+   (also on a failure) closes, syncs and renames. -1 or NULL with a
+   malloc()ed reason. */
+FILE *mc_cli_private_create(const char *path, char **tmp_r, char **error_r);
+int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r);
+/* A formatted, malloc()ed string (abort when out of memory). */
+char *mc_cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The words of a query, joined with spaces (malloc()ed). */
 char *mc_cli_join_args(int argc, char **argv);
 /* "1.2 MB": a byte count for people. */
