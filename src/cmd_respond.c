@@ -30,8 +30,10 @@
 /*	1000), the counts per reason and per mailbox are shown and
 /*	respond asks on a terminal, or stops unless --yes was given.
 /*
-/*	A step that does not apply on this server (no Postfix, no
-/*	nftables) is recorded as skipped with its reason. A step that
+/*	A step that does not apply on this server (no Postfix, or a
+/*	Postfix package that was never configured and so has no queue;
+/*	no nftables) is recorded as skipped with its reason, and the run
+/*	goes on with the rest of the runbook. A step that
 /*	fails stops the run before any later removing step, but the
 /*	steps that give the server back (queue-thaw, reconnect) are
 /*	never run while an earlier step failed: the administrator
@@ -54,6 +56,7 @@
 #include <json-c/json.h>
 
 #include "commands.h"
+#include "postfix_ctl.h"
 
 #define RESPOND_DEFAULT_MAX_DELETE 1000
 
@@ -233,34 +236,40 @@ static void step_argv(const struct respond_args *ra, int step, bool dry,
 	}
 }
 
-/* Whether STEP can apply on this machine; *why_r says why not. */
+/* Whether STEP can apply on this machine; WHY (SIZE bytes) says why
+   not. The queue steps apply to a Postfix instance in use: one that is
+   installed and configured (a package installed but never set up has
+   no main.cf, runs no queue, and freeze would fail and leave the
+   server isolated). */
 static bool step_applies(const struct respond_args *ra, int step,
-			 const char **why_r)
+			 char *why, size_t size)
 {
+	char *reason = NULL;
+
 	switch (step) {
 	case STEP_QUEUE_FREEZE:
 	case STEP_QUEUE_DELETE:
 	case STEP_QUEUE_THAW:
 		if (!mc_cli_has_command("queue")) {
-			*why_r = "this mailcure has no queue support";
+			snprintf(why, size, "this mailcure has no queue support");
 			return false;
 		}
-		if (access("/usr/sbin/postconf", X_OK) != 0 &&
-		    access("/usr/bin/postconf", X_OK) != 0) {
-			*why_r = "Postfix is not installed (no postconf)";
+		if (!mc_postfix_configured(ra->postfix_config, &reason)) {
+			snprintf(why, size, "%s", reason);
+			free(reason);
 			return false;
 		}
 		return true;
 	case STEP_ISOLATE:
 	case STEP_RECONNECT:
 		if (!mc_cli_has_command(step == STEP_ISOLATE ? "isolate" : "reconnect")) {
-			*why_r = "this mailcure has no network isolation support";
+			snprintf(why, size, "this mailcure has no network isolation support");
 			return false;
 		}
 		return true;
 	case STEP_HOST_SCAN:
 		if (!mc_cli_has_command("host")) {
-			*why_r = "this mailcure has no host scan support";
+			snprintf(why, size, "this mailcure has no host scan support");
 			return false;
 		}
 		return true;
@@ -703,7 +712,7 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 
 	mc_output_printf("Plan (dry run: nothing is changed):\n");
 	for (int s = 0; s < STEP_COUNT; s++) {
-		const char *why = NULL;
+		char why[512];
 		struct argv_buf a = { 0 };
 
 		if (s > until) {
@@ -714,7 +723,7 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 			print_step_line(s + 1, s, "skipped", "--skip");
 			continue;
 		}
-		if (!step_applies(ra, s, &why)) {
+		if (!step_applies(ra, s, why, sizeof(why))) {
 			print_step_line(s + 1, s, "skipped", why);
 			continue;
 		}
@@ -803,16 +812,15 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 
 	until = ra.until != NULL ? step_lookup(ra.until) : STEP_COUNT - 1;
 	for (int s = 0; s < STEP_COUNT; s++) {
-		const char *why;
+		char why[512];
 		will_run[s] = s <= until && !step_skipped_by_user(&ra, s) &&
-			step_applies(&ra, s, &why);
+			step_applies(&ra, s, why, sizeof(why));
 	}
 
 	bool failed = false, stopped = false;
 	for (int s = 0; s < STEP_COUNT && s <= until; s++) {
 		const char *state = mc_journal_step_state(j, step_names[s]);
-		const char *why = NULL;
-		char detail[1100], last_err[1024];
+		char why[512], detail[1100], last_err[1024];
 		struct argv_buf a = { 0 };
 		struct step_counts c;
 		char *out, *log;
@@ -827,7 +835,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			print_step_line(s + 1, s, "skipped", "--skip");
 			continue;
 		}
-		if (!step_applies(&ra, s, &why)) {
+		if (!step_applies(&ra, s, why, sizeof(why))) {
 			mc_journal_append(j, step_names[s], "skipped", -1, why, NULL);
 			print_step_line(s + 1, s, "skipped", why);
 			continue;
