@@ -428,7 +428,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 		   preview shows what would fail. */
 		if (e->restored_at != 0) {
 			format_time(e->restored_at, when, sizeof(when));
-			error = mc_cli_asprintf("entry %s was already restored at %s (to %s)",
+			error = mc_xasprintf("entry %s was already restored at %s (to %s)",
 						 id, when, target);
 			report_error(g, id, error);
 			free(error);
@@ -503,7 +503,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = mc_cli_asprintf("%s", e->id);
+			ids[count++] = mc_xasprintf("%s", e->id);
 			mc_qentry_free(&e);
 		}
 		mc_quarantine_iter_deinit(&it);
@@ -518,7 +518,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = mc_cli_asprintf("%s", argv[i]);
+			ids[count++] = mc_xasprintf("%s", argv[i]);
 		}
 	}
 
@@ -639,7 +639,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			times = realloc(times, (count + 1) * sizeof(*times));
 			if (ids == NULL || times == NULL)
 				abort();
-			ids[count] = mc_cli_asprintf("%s", e->id);
+			ids[count] = mc_xasprintf("%s", e->id);
 			times[count++] = e->quarantined_at;
 		}
 		mc_qentry_free(&e);

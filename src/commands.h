@@ -137,8 +137,6 @@ unsigned long long mc_cli_parse_size(const char *s, const char *what);
    malloc()ed reason. */
 FILE *mc_cli_private_create(const char *path, char **tmp_r, char **error_r);
 int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r);
-/* A formatted, malloc()ed string (abort when out of memory). */
-char *mc_cli_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The words of a query, joined with spaces (malloc()ed). */
 char *mc_cli_join_args(int argc, char **argv);
 /* "1.2 MB": a byte count for people. */

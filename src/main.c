@@ -153,18 +153,6 @@ void mc_die_usage(const char *fmt, ...)
 	exit(MC_EXIT_ERROR);
 }
 
-char *mc_cli_asprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
 char *mc_cli_run_id(const struct mc_global *g)
 {
 	return g->run_id != NULL ? strdup(g->run_id) : mc_run_id_new();
@@ -199,17 +187,17 @@ FILE *mc_cli_private_create(const char *path, char **tmp_r, char **error_r)
 	   is refused all the same, as whoever wrote "FILE" meant the
 	   file and would be surprised by what became of its target. */
 	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		*error_r = mc_cli_asprintf("%s: %s; not written", path,
-					   S_ISLNK(st.st_mode) ? "is a symbolic link" :
-					   "not a regular file");
+		*error_r = mc_xasprintf("%s: %s; not written", path,
+					S_ISLNK(st.st_mode) ? "is a symbolic link" :
+					"not a regular file");
 		return NULL;
 	}
-	tmp = mc_cli_asprintf("%s.XXXXXX", path);
+	tmp = mc_xasprintf("%s.XXXXXX", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	/* 0600 whatever the umask: the file names users and quotes
 	   their mail. */
 	if (fd < 0 || fchmod(fd, 0600) < 0 || (fp = fdopen(fd, "w")) == NULL) {
-		*error_r = mc_cli_asprintf("%s: %s", fd < 0 ? path : tmp, strerror(errno));
+		*error_r = mc_xasprintf("%s: %s", fd < 0 ? path : tmp, strerror(errno));
 		if (fd >= 0) {
 			close(fd);
 			unlink(tmp);
@@ -226,15 +214,15 @@ int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r)
 	int ret = 0;
 
 	if (fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
-		*error_r = mc_cli_asprintf("%s: %s", tmp, strerror(errno));
+		*error_r = mc_xasprintf("%s: %s", tmp, strerror(errno));
 		ret = -1;
 	}
 	if (fclose(fp) != 0 && ret == 0) {
-		*error_r = mc_cli_asprintf("%s: %s", tmp, strerror(errno));
+		*error_r = mc_xasprintf("%s: %s", tmp, strerror(errno));
 		ret = -1;
 	}
 	if (ret == 0 && rename(tmp, path) < 0) {
-		*error_r = mc_cli_asprintf("%s: %s", path, strerror(errno));
+		*error_r = mc_xasprintf("%s: %s", path, strerror(errno));
 		ret = -1;
 	}
 	if (ret < 0)

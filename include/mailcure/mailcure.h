@@ -677,6 +677,8 @@ const char *mc_journal_step_state(const struct mc_journal *journal,
 /* ------------------------------------------------------------------ */
 
 void mc_hex(const unsigned char *bin, size_t len, char *hex_out);
+/* A formatted, malloc()ed string; aborts when out of memory. */
+char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_sha256(const void *data, size_t len, unsigned char out[32]);
 void mc_md5(const void *data, size_t len, unsigned char out[16]);
 double mc_now(void);
