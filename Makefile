@@ -1,47 +1,66 @@
 # NAME
 #	Makefile - set up, build, demonstrate and test mailcure
 # SYNOPSIS
-#	make deps | build | demo | check | bench | install | clean
+#	make deps | deps-check | build | demo | check | bench | install | clean
 # DESCRIPTION
 #	The targets run as root on a fresh Debian 12 machine:
 #
-#	deps	installs every Debian package in DEBIAN_PACKAGES that is
-#		missing (apt-get update first only when the package lists
-#		are missing or older than a day). Services of packages
-#		installed here are not left running: the integration tests
-#		start their own Postfix, Dovecot and clamd on loopback.
+#	deps	installs the Debian packages that building and running
+#		mailcure needs (DEBIAN_PACKAGES) and are missing: the
+#		compiler and build tools, the libraries, freshclam for
+#		signatures and the ClamAV test files of the demo. Nothing
+#		that would replace or add a mail server (this may be a
+#		production server running Exim).
+#	deps-check
+#		deps, then the packages only the tests need
+#		(DEBIAN_TEST_PACKAGES): Postfix, Dovecot, clamd, nftables,
+#		swaks, Chromium, ... Services of packages installed here
+#		are not left running: the integration tests start their
+#		own Postfix, Dovecot and clamd on loopback.
 #	build	meson setup build (warnings are errors); ninja -C build.
 #	demo	deps, build, then "mailcure demo": a sample infected
 #		server is created in a temporary directory and cleaned.
-#	check	deps, the normal and the ASan+UBSan build, then
+#	check	deps-check, the normal and the ASan+UBSan build, then
 #		tests/run-tests.sh: the unit tests of both builds and the
 #		integration scripts tests/t/t*.sh with both binaries. The
 #		last line printed is "N passed, N failed, N skipped"; the
 #		exit status is non-zero when anything failed.
 #	bench	bench/run.
 #	install	meson install from build/.
+#
+#	Both deps targets run one recipe (apt_install): apt-get update
+#	only when the package lists are missing or older than a day, no
+#	service started while installing (policy-rc.d), and afterwards
+#	the services of the packages it installed stopped.
 # SECURITY
-#	deps changes the system (packages); every other target works
-#	inside the source tree and temporary directories only.
+#	deps and deps-check change the system (packages); every other
+#	target works inside the source tree and temporary directories
+#	only.
 
 SHELL := /bin/bash
 .NOTPARALLEL:
 .DEFAULT_GOAL := build
 
-# Every Debian package the project needs, in one list. Append to it.
+# What building and running mailcure needs. libcmocka-dev: the unit
+# tests are built with the rest once it is there when build/ is set up.
 DEBIAN_PACKAGES := gcc meson ninja-build pkg-config \
-	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev libssl-dev
-DEBIAN_PACKAGES += clamav clamav-testfiles clamdscan clamav-daemon \
-	python3 ripgrep
-DEBIAN_PACKAGES += postfix swaks dovecot-imapd nftables libnftables-dev \
-	iproute2 curl attr
-# The HTML report is rendered and screenshotted in headless Chromium.
-DEBIAN_PACKAGES += chromium
-
+	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev libssl-dev \
+	libnftables-dev
+# Signatures (freshclam), and the malware test files of the demo.
+DEBIAN_PACKAGES += clamav-freshclam clamav-testfiles
 # package:service pairs whose service must not keep running after
 # "make deps" installed the package.
-DEBIAN_SERVICES := clamav-daemon:clamav-daemon \
-	clamav-freshclam:clamav-freshclam postfix:postfix dovecot-core:dovecot
+DEBIAN_SERVICES := clamav-freshclam:clamav-freshclam
+
+# What only the tests and benchmarks need. Append to it.
+DEBIAN_TEST_PACKAGES := clamav clamdscan clamav-daemon python3 ripgrep
+DEBIAN_TEST_PACKAGES += postfix swaks dovecot-imapd nftables iproute2 curl attr
+# The HTML report is rendered and screenshotted in headless Chromium.
+DEBIAN_TEST_PACKAGES += chromium
+DEBIAN_TEST_SERVICES := clamav-daemon:clamav-daemon postfix:postfix \
+	dovecot-core:dovecot
+# Answers for debconf: a Postfix that the tests configure themselves.
+DEBIAN_TEST_PRESEED := postfix postfix/main_mailer_type select No configuration
 
 BUILD := build
 BUILD_ASAN := build-asan
@@ -53,28 +72,29 @@ CHECK_ASAN_SCRIPTS ?= t*
 CHECK_JOBS ?= 2
 RUN_TESTS_OPTS ?=
 
-.PHONY: all deps build asan demo check bench install clean
+.PHONY: all deps deps-check build asan demo check bench install clean
 
 all: build
 
-deps:
+# $(call apt_install,TARGET,PACKAGES,PACKAGE:SERVICE...,DEBCONF-LINE)
+define apt_install
 	@set -eu; \
 	installed() { dpkg-query -W -f='$${Status}\n' "$$1" 2>/dev/null | \
 		grep -q '^install ok installed$$'; }; \
 	missing=""; \
-	for p in $(DEBIAN_PACKAGES); do \
+	for p in $(2); do \
 		installed "$$p" || missing="$$missing $$p"; \
 	done; \
 	if [ -z "$$missing" ]; then \
-		echo "deps: all Debian packages are installed"; exit 0; \
+		echo "$(1): all Debian packages are installed"; exit 0; \
 	fi; \
 	if [ "$$(id -u)" != 0 ]; then \
-		echo "deps: as root, install:$$missing" >&2; exit 1; \
+		echo "$(1): as root, install:$$missing" >&2; exit 1; \
 	fi; \
-	echo "deps: installing$$missing"; \
+	echo "$(1): installing$$missing"; \
 	export DEBIAN_FRONTEND=noninteractive; \
 	before=""; \
-	for ps in $(DEBIAN_SERVICES); do \
+	for ps in $(3); do \
 		installed "$${ps%%:*}" && before="$$before $${ps%%:*}"; \
 	done; \
 	policy=""; \
@@ -86,11 +106,11 @@ deps:
 	if [ -z "$$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -mtime -1 2>/dev/null | head -n 1)" ]; then \
 		apt-get update; \
 	fi; \
-	echo 'postfix postfix/main_mailer_type select No configuration' | \
-		debconf-set-selections; \
+	preseed='$(4)'; \
+	[ -z "$$preseed" ] || echo "$$preseed" | debconf-set-selections; \
 	apt-get install -y -o DPkg::Lock::Timeout=600 $$missing || \
 		{ apt-get update && apt-get install -y -o DPkg::Lock::Timeout=600 $$missing; }; \
-	for ps in $(DEBIAN_SERVICES); do \
+	for ps in $(3); do \
 		pkg="$${ps%%:*}"; svc="$${ps#*:}"; \
 		case " $$before " in *" $$pkg "*) continue;; esac; \
 		installed "$$pkg" || continue; \
@@ -100,6 +120,13 @@ deps:
 			service "$$svc" stop >/dev/null 2>&1 || true; \
 		fi; \
 	done
+endef
+
+deps:
+	$(call apt_install,deps,$(DEBIAN_PACKAGES),$(DEBIAN_SERVICES),)
+
+deps-check: deps
+	$(call apt_install,deps-check,$(DEBIAN_TEST_PACKAGES),$(DEBIAN_TEST_SERVICES),$(DEBIAN_TEST_PRESEED))
 
 build:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS)
@@ -112,7 +139,7 @@ asan:
 demo: deps build
 	./$(BUILD)/mailcure demo
 
-check: deps build asan
+check: deps-check build asan
 	@tests/run-tests.sh -j $(CHECK_JOBS) \
 		--unit $(BUILD) --unit asan=$(BUILD_ASAN) \
 		--bin $(BUILD)/mailcure \

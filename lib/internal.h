@@ -77,7 +77,6 @@ void *mc_xcalloc(size_t n, size_t size);
 void *mc_xrealloc(void *p, size_t n);
 char *mc_xstrdup(const char *s);
 char *mc_xstrndup(const char *s, size_t n);
-char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* --- store/dovecot.c: running doveadm --- */
 

@@ -391,6 +391,55 @@ static int postconf_values(const struct mc_postfix *pf, const char *const *names
 	return 0;
 }
 
+/* The configuration directory of Postfix's commands without -c: the
+   compiled-in default, as they run here with no MAIL_CONFIG. NULL
+   when postconf cannot tell. */
+static char *default_config_dir(const char *postconf)
+{
+	const char *argv[] = { postconf, "-d", "-h", "config_directory", NULL };
+	struct mc_postfix_cmd cmd;
+	char *dir = NULL;
+
+	if (run_ok(NULL, argv, NULL, 0, &cmd, NULL) == 0) {
+		cmd.out[strcspn(cmd.out, "\n")] = '\0';
+		if (cmd.out[0] == '/')
+			dir = mc_xstrdup(cmd.out);
+		mc_postfix_cmd_clear(&cmd);
+	}
+	return dir;
+}
+
+bool mc_postfix_configured(const char *config_dir, char **why_r)
+{
+	char *postconf = find_postconf(), *dir, *main_cf;
+	struct stat st;
+	bool configured = true;
+
+	*why_r = NULL;
+	if (postconf == NULL) {
+		*why_r = mc_xstrdup("Postfix is not installed (no postconf)");
+		return false;
+	}
+	/* A directory that is not there at all is a mistake in
+	   --postfix-config, which the queue commands report. */
+	if (config_dir != NULL && config_dir[0] != '\0')
+		dir = stat(config_dir, &st) == 0 ? mc_xstrdup(config_dir) : NULL;
+	else
+		dir = default_config_dir(postconf);
+	if (dir != NULL) {
+		main_cf = mc_xasprintf("%s/main.cf", dir);
+		if (lstat(main_cf, &st) < 0 && errno == ENOENT) {
+			*why_r = mc_xasprintf("Postfix is installed but not configured "
+					      "(no %s): no mail queue is in use", main_cf);
+			configured = false;
+		}
+		free(main_cf);
+	}
+	free(dir);
+	free(postconf);
+	return configured;
+}
+
 int mc_postfix_open(const char *config_dir, struct mc_postfix **pf_r,
 		    char **error_r)
 {
@@ -422,6 +471,13 @@ int mc_postfix_open(const char *config_dir, struct mc_postfix **pf_r,
 		}
 		pf->config_dir = mc_xstrdup(config_dir);
 		pf->config_given = true;
+	}
+	char *why;
+	if (!mc_postfix_configured(config_dir, &why)) {
+		mc_error_set(error_r, "%s", why);
+		free(why);
+		mc_postfix_free(&pf);
+		return -1;
 	}
 	if (postconf_values(pf, names, 5, values, error_r) < 0) {
 		mc_postfix_free(&pf);

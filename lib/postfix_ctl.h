@@ -53,6 +53,13 @@ struct mc_postfix {
 	char *postconf;		/* absolute path of postconf */
 };
 
+/* Whether the instance is in use: Postfix is installed and its
+   configuration directory (CONFIG_DIR, NULL: the default one) holds a
+   main.cf. Without main.cf (the package installed and never set up)
+   Postfix cannot run and has no queue. When false, *why_r says why
+   (malloc()ed): the queue steps of respond do not apply. */
+bool mc_postfix_configured(const char *config_dir, char **why_r);
+
 /* Find Postfix (postconf) and read the instance's directories.
    Fails with a clear reason when Postfix is not installed or
    CONFIG_DIR holds no main.cf. */

@@ -2,7 +2,7 @@
 /* NAME
 /*	util 3
 /* SUMMARY
-/*	errors, hashes, clocks and run ids shared by libmailcure
+/*	errors, hashes, clocks, run ids and text for display shared by libmailcure
 /* DESCRIPTION
 /*	mc_error_set() and mc_error_errno() build the malloc()ed reason
 /*	strings that every fallible library function returns.
@@ -14,6 +14,22 @@
 /*
 /*	mc_run_id_new() returns an id that sorts by time and is unique
 /*	across processes on one host.
+/*
+/*	mc_utf8_len() tells the length of one well-formed UTF-8
+/*	character. mc_text_visible() is the one neutraliser of text that
+/*	users control (file and folder names, user names, senders,
+/*	subjects, attachment names, queue ids, reasons that embed them)
+/*	on its way to a terminal, a log or an HTML page: every byte a
+/*	terminal would act on is written as \xHH, everything else is
+/*	kept as it is.
+/* SECURITY
+/*	A file name with a newline forges a line of output; one with
+/*	ESC or CSI (0x9b, or U+009B in UTF-8) moves the cursor, recolours
+/*	or rewrites what the administrator reads; a bidirectional
+/*	override (U+202A..U+202E, U+2066..U+2069) reorders it. All of
+/*	them, every other C0 and C1 control, DEL and every byte that is
+/*	not part of well-formed UTF-8 are escaped. The escaped form is
+/*	for reading: --json gives the exact bytes.
 /*--*/
 
 #include <errno.h>
@@ -122,6 +138,68 @@ double mc_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+size_t mc_utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2 ? 2 :
+		(p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4 ? 4 : 0;
+
+	if (n == 0 || n > left)
+		return 0;
+	for (size_t k = 1; k < n; k++) {
+		if ((p[k] & 0xc0) != 0x80)
+			return 0;
+	}
+	/* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+	if ((n == 3 && ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0))) ||
+	    (n == 4 && ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90))))
+		return 0;
+	return n;
+}
+
+/* Whether the well-formed character P of N bytes is one a terminal
+   acts on: C0, DEL, C1 (U+0080..U+009F), or a bidirectional
+   embedding, override or isolate. */
+static bool char_acts(const unsigned char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] < 0x20 || p[0] == 0x7f;
+	if (n == 2)
+		return p[0] == 0xc2 && p[1] < 0xa0;
+	return n == 3 && p[0] == 0xe2 &&
+		((p[1] == 0x80 && p[2] >= 0xaa && p[2] <= 0xae) ||
+		 (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9));
+}
+
+char *mc_text_visible(const char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t len = strlen(s), o = 0;
+	/* At most four bytes out for one in. */
+	char *out = mc_xmalloc(4 * len + 1);
+
+	for (size_t i = 0; i < len;) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		size_t n = mc_utf8_len(p, len - i);
+		bool escape = n == 0 || char_acts(p, n);
+
+		if (n == 0)
+			n = 1;
+		for (size_t k = 0; k < n; k++) {
+			if (escape) {
+				out[o++] = '\\';
+				out[o++] = 'x';
+				out[o++] = digits[p[k] >> 4];
+				out[o++] = digits[p[k] & 15];
+			} else {
+				out[o++] = (char)p[k];
+			}
+		}
+		i += n;
+	}
+	out[o] = '\0';
+	return out;
 }
 
 char *mc_run_id_new(void)

@@ -1005,7 +1005,7 @@ static unsigned report(const char *qdir, time_t start, char **run_r,
 	*run_r = NULL;
 	*host_files_r = 0;
 	if (q == NULL) {
-		printf("  (could not read the quarantine: %s)\n", error);
+		mc_output_printf("  (could not read the quarantine: %s)\n", error);
 		free(error);
 		return 0;
 	}
@@ -1038,25 +1038,25 @@ static unsigned report(const char *qdir, time_t start, char **run_r,
 	qsort(sigs, nsigs, sizeof(*sigs), count_cmp);
 	qsort(users, nusers, sizeof(*users), count_cmp);
 	qsort(subjects_seen, nsubjects, sizeof(*subjects_seen), count_cmp);
-	printf("  %u messages quarantined (%.1f MB)%s%s\n", entries,
-	       (double)bytes / 1e6, *run_r != NULL ? " by run " : "",
-	       *run_r != NULL ? *run_r : "");
+	mc_output_printf("  %u messages quarantined (%.1f MB)%s%s\n", entries,
+			 (double)bytes / 1e6, *run_r != NULL ? " by run " : "",
+			 *run_r != NULL ? *run_r : "");
 	if (nsigs > 0)
-		printf("\n  by signature:\n");
+		mc_output_printf("\n  by signature:\n");
 	for (size_t i = 0; i < nsigs; i++)
-		printf("    %5u  %s\n", sigs[i].n, sigs[i].key);
+		mc_output_printf("    %5u  %s\n", sigs[i].n, sigs[i].key);
 	/* An outbreak shows as one subject many times over. */
 	if (nsubjects > 0)
-		printf("\n  most frequent subjects:\n");
+		mc_output_printf("\n  most frequent subjects:\n");
 	for (size_t i = 0; i < nsubjects && i < 3; i++)
-		printf("    %5u  %s\n", subjects_seen[i].n, subjects_seen[i].key);
+		mc_output_printf("    %5u  %s\n", subjects_seen[i].n, subjects_seen[i].key);
 	if (nusers > 0)
-		printf("\n  by user:\n");
+		mc_output_printf("\n  by user:\n");
 	for (size_t i = 0; i < nusers; i++)
-		printf("    %5u  %-10s (%s)\n", users[i].n, users[i].key, users[i].kind);
+		mc_output_printf("    %5u  %-10s (%s)\n", users[i].n, users[i].key, users[i].kind);
 	if (*host_files_r > 0)
-		printf("\n  %u infected file%s of the server quarantined by the host scan\n",
-		       *host_files_r, *host_files_r == 1 ? "" : "s");
+		mc_output_printf("\n  %u infected file%s of the server quarantined by the host scan\n",
+				 *host_files_r, *host_files_r == 1 ? "" : "s");
 	counts_free(sigs, nsigs);
 	counts_free(users, nusers);
 	counts_free(subjects_seen, nsubjects);
@@ -1128,29 +1128,29 @@ static void show_step_events(const char *state_dir, const char *run,
 		where = json_object_object_get_ex(ev, "path", &v) ? json_object_get_string(v) : "?";
 		if (strcmp(type, "match") == 0) {
 			json_object *reasons, *act, *qid;
-			printf("%s", where);
+			mc_output_printf("%s", where);
 			if (json_object_object_get_ex(ev, "offset", &v))
-				printf("@%lld", (long long)json_object_get_int64(v));
-			printf(":");
+				mc_output_printf("@%lld", (long long)json_object_get_int64(v));
+			mc_output_printf(":");
 			if (json_object_object_get_ex(ev, "reasons", &reasons)) {
 				for (size_t i = 0; i < json_object_array_length(reasons); i++) {
 					json_object *r = json_object_array_get_idx(reasons, i), *k, *val;
 					json_object_object_get_ex(r, "kind", &k);
 					if (!json_object_object_get_ex(r, "name", &val))
 						json_object_object_get_ex(r, "value", &val);
-					printf("%s %s %s", i > 0 ? "," : "", json_object_get_string(k),
-					       val != NULL ? json_object_get_string(val) : "");
+					mc_output_printf("%s %s %s", i > 0 ? "," : "", json_object_get_string(k),
+							 val != NULL ? json_object_get_string(val) : "");
 				}
 			}
 			if (json_object_object_get_ex(ev, "action", &act))
-				printf(" [%s%s%s]", json_object_get_string(act),
-				       json_object_object_get_ex(ev, "quarantine_id", &qid) ? " " : "",
-				       json_object_object_get_ex(ev, "quarantine_id", &qid) ?
-				       json_object_get_string(qid) : "");
-			printf("\n");
+				mc_output_printf(" [%s%s%s]", json_object_get_string(act),
+						 json_object_object_get_ex(ev, "quarantine_id", &qid) ? " " : "",
+						 json_object_object_get_ex(ev, "quarantine_id", &qid) ?
+						 json_object_get_string(qid) : "");
+			mc_output_printf("\n");
 		} else if (strcmp(type, "unscanned") == 0 || strcmp(type, "error") == 0) {
-			printf("%s: %s (%s)\n", where, strcmp(type, "error") == 0 ? "ERROR" : "UNSCANNED",
-			       json_object_object_get_ex(ev, "why", &v) ? json_object_get_string(v) : "?");
+			mc_output_printf("%s: %s (%s)\n", where, strcmp(type, "error") == 0 ? "ERROR" : "UNSCANNED",
+					 json_object_object_get_ex(ev, "why", &v) ? json_object_get_string(v) : "?");
 		}
 		json_object_put(ev);
 	}
@@ -1271,11 +1271,20 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
 }
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure demo [--keep] [--dir DIR] [--create-only] "
-		     "[--users N] [--messages N] [--seed N]");
-}
+const char cmd_demo_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] demo [--keep] [--dir DIR] [--create-only]\n"
+	"                [--users N] [--messages N] [--seed N]\n\n"
+	"Builds a sample infected mail server in a temporary directory and runs\n"
+	"the outbreak runbook (respond) on it, with the bundled test signatures.\n"
+	"The real system is not touched. Needs /usr/share/clamav-testfiles.\n\n"
+	"options:\n"
+	"      --keep         keep the sample directory\n"
+	"      --dir DIR      build it in DIR (new or empty; implies --keep)\n"
+	"      --create-only  only build it (a corpus for tests and benchmarks)\n"
+	"      --users N      sample users (default 8)\n"
+	"      --messages N   sample messages (default 300)\n"
+	"      --seed N       the same seed builds the same server\n\n"
+	"Exit status: 0 the demo ran as expected, 2 otherwise.\n";
 
 static unsigned parse_count(const char *s, unsigned max, const char *what)
 {
@@ -1324,11 +1333,11 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 				mc_die_usage("--seed: not a number: %s", optarg);
 			break;
 		}
-		default: usage();
+		default: mc_die_command_usage();
 		}
 	}
 	if (optind < argc)
-		usage();
+		mc_die_command_usage();
 
 	memset(&d, 0, sizeof(d));
 	d.rng.state = seed;

@@ -53,48 +53,44 @@ struct host_output {
 	bool progress_shown;
 };
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure host scan|clean [--exclude GLOB]... "
-		     "[-x|--one-file-system] [--max-filesize SIZE] [--max-depth N] "
-		     "[--no-default-excludes] [PATH]...");
-}
+const char cmd_host_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] host scan [OPTIONS] [PATH]...\n"
+	"       mailcure [GLOBAL OPTIONS] host clean [OPTIONS] [PATH]...\n\n"
+	"scan reports the infected files below each PATH (default /); clean\n"
+	"moves them into the quarantine (restore with 'mailcure quarantine\n"
+	"restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
+	"devices are never opened. Without -j, twice as many threads as CPUs\n"
+	"scan in parallel.\n\n"
+	"options:\n"
+	"      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
+	"                             full path, '*' also matches '/')\n"
+	"  -x, --one-file-system      stay on the file system of each PATH\n"
+	"      --max-filesize SIZE    larger files are reported unscanned (k/M/G;\n"
+	"                             default: the engine's file size limit)\n"
+	"      --max-depth N          directory nesting limit (default 1024)\n"
+	"      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
+	"                             stores (pseudo file systems and the\n"
+	"                             quarantine are always left out)\n\n"
+	"Exit status: 0 nothing found, 1 infected files found (and quarantined),\n"
+	"2 something could not be scanned or cleaned.\n";
 
-static void help(void)
+void cmd_host_usage_more(FILE *fp)
 {
-	printf("usage: mailcure [GLOBAL OPTIONS] host scan|clean [OPTIONS] [PATH]...\n\n"
-	       "scan reports the infected files below each PATH (default /); clean\n"
-	       "moves them into the quarantine (restore with 'mailcure quarantine\n"
-	       "restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
-	       "devices are never opened. Without -j, twice as many threads as CPUs\n"
-	       "scan in parallel.\n\n"
-	       "options:\n"
-	       "      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
-	       "                             full path, '*' also matches '/')\n"
-	       "  -x, --one-file-system      stay on the file system of each PATH\n"
-	       "      --max-filesize SIZE    larger files are reported unscanned (k/M/G;\n"
-	       "                             default: the engine's file size limit)\n"
-	       "      --max-depth N          directory nesting limit (default 1024)\n"
-	       "      --no-default-excludes  also scan /proc /sys /dev /run and the mail\n"
-	       "                             stores (pseudo file systems and the\n"
-	       "                             quarantine are always left out)\n\n"
-	       "left out by default:\n ");
 	size_t col = 1;
+
+	fputs("\nleft out by default:\n ", fp);
 	for (size_t i = 0; mc_host_default_excludes[i] != NULL; i++) {
 		size_t len = strlen(mc_host_default_excludes[i]) + 1;
 		if (col + len > 72) {
-			printf("\n ");
+			fputs("\n ", fp);
 			col = 1;
 		}
-		printf(" %s", mc_host_default_excludes[i]);
+		fprintf(fp, " %s", mc_host_default_excludes[i]);
 		col += len;
 	}
-	printf("\nany Maildir or Dovecot mailbox directory, and the quarantine.\n"
-	       "An mbox file is reported but never quarantined whole: clean it with\n"
-	       "'mailcure mailbox clean -s mbox:PATH'.\n\n"
-	       "Exit status: 0 nothing found, 1 infected files found (and quarantined),\n"
-	       "2 something could not be scanned or cleaned.\n");
-	exit(MC_EXIT_CLEAN);
+	fputs("\nany Maildir or Dovecot mailbox directory, and the quarantine.\n"
+	      "An mbox file is reported but never quarantined whole: clean it with\n"
+	      "'mailcure mailbox clean -s mbox:PATH'.\n", fp);
 }
 
 static void progress_erase(struct host_output *ho)
@@ -129,7 +125,7 @@ static void on_skip(const char *path, const char *why, void *context)
 						    JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(obj);
 	} else {
-		printf("%s: SKIPPED (%s)\n", path, why);
+		mc_output_printf("%s: SKIPPED (%s)\n", path, why);
 	}
 	fflush(stdout);
 }
@@ -157,24 +153,24 @@ static void summary_human(const struct mc_global *g, bool clean,
 
 	if (g->verbose < 0)
 		return;
-	printf("\n----------- SUMMARY -----------\n");
-	printf("Run:        %s%s\n", sum->run_id,
-	       g->dry_run && clean ? " (dry run: nothing changed)" : "");
-	printf("Scanned:    %llu files, %.1f MB in %.2f s (%.0f files/s, %.1f MB/s)\n",
-	       (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
-	       sum->seconds, (double)sum->scanned / secs,
-	       (double)sum->bytes / 1e6 / secs);
-	printf("Infected:   %llu\n", (unsigned long long)sum->matched);
+	mc_output_printf("\n----------- SUMMARY -----------\n");
+	mc_output_printf("Run:        %s%s\n", sum->run_id,
+			 g->dry_run && clean ? " (dry run: nothing changed)" : "");
+	mc_output_printf("Scanned:    %llu files, %.1f MB in %.2f s (%.0f files/s, %.1f MB/s)\n",
+			 (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
+			 sum->seconds, (double)sum->scanned / secs,
+			 (double)sum->bytes / 1e6 / secs);
+	mc_output_printf("Infected:   %llu\n", (unsigned long long)sum->matched);
 	if (clean)
-		printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
-		       (unsigned long long)(g->dry_run ? sum->matched : sum->acted));
-	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
-	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+		mc_output_printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
+				 (unsigned long long)(g->dry_run ? sum->matched : sum->acted));
+	mc_output_printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
+	mc_output_printf("Errors:     %llu\n", (unsigned long long)sum->errors);
 	if (clean && !g->dry_run && sum->acted > 0) {
 		bool custom = strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0;
-		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
-		       custom ? " --quarantine " : "", custom ? g->quarantine_dir : "",
-		       sum->run_id);
+		mc_output_printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
+				 custom ? " --quarantine " : "", custom ? g->quarantine_dir : "",
+				 sum->run_id);
 	}
 	fflush(stdout);
 }
@@ -200,7 +196,6 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		{ "max-filesize", required_argument, NULL, OPT_MAX_FILESIZE },
 		{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const default_paths[] = { "/" };
@@ -212,20 +207,17 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	int c, exit_code;
 
 	if (argc < 2)
-		usage();
-	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "-h") == 0)
-		help();
+		mc_die_command_usage();
 	if (strcmp(argv[1], "scan") == 0)
 		clean = false;
 	else if (strcmp(argv[1], "clean") == 0)
 		clean = true;
 	else
-		usage();
+		mc_die_command_usage();
 	argc--;
 	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+xh", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+x", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXCLUDE:
 			excludes = realloc(excludes, (exclude_count + 1) * sizeof(*excludes));
@@ -249,11 +241,8 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		case OPT_NO_DEFAULTS:
 			default_excludes = false;
 			break;
-		case 'h':
-			help();
-			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 

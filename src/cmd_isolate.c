@@ -44,6 +44,35 @@
 
 #include "commands.h"
 
+const char cmd_isolate_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] isolate [--allow CIDR]... [--ports LIST]\n"
+	"                [--keep-mx] [--no-kick] [--state FILE]\n"
+	"       mailcure [GLOBAL OPTIONS] isolate --status [--state FILE]\n\n"
+	"Cuts users off while the services keep running for the administrator:\n"
+	"inbound connections to the mail ports are dropped from everywhere but\n"
+	"loopback and the --allow networks (nftables table inet mailcure), and\n"
+	"open Dovecot sessions from other addresses are disconnected. Undo it\n"
+	"with 'mailcure reconnect'.\n\n"
+	"options:\n"
+	"      --allow CIDR   a network that keeps access (repeatable; IPv4, IPv6)\n"
+	"      --ports LIST   the ports to close, as 25,465,587 (default 25 465 587\n"
+	"                     110 995 143 993 4190 80 443)\n"
+	"      --keep-mx      leave port 25 open (mail keeps arriving)\n"
+	"      --no-kick      leave open Dovecot sessions alone\n"
+	"      --status       what is in force; exit 0 isolated, 1 not, 2 inconsistent\n"
+	"      --state FILE   the record of the isolation (default\n"
+	"                     STATE-DIR/isolate.json)\n\n"
+	"Exit status: 0 done, 2 error.\n";
+
+const char cmd_reconnect_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] reconnect [--state FILE]\n\n"
+	"Removes exactly what isolate added; the rest of the ruleset is left as\n"
+	"it was.\n\n"
+	"options:\n"
+	"      --state FILE   the record of the isolation (default\n"
+	"                     STATE-DIR/isolate.json)\n\n"
+	"Exit status: 0 done (or nothing to undo), 2 error.\n";
+
 static void format_since(time_t t, char *buf, size_t size)
 {
 	struct tm tm;
@@ -59,14 +88,14 @@ static void format_since(time_t t, char *buf, size_t size)
 static void print_ports(const struct mc_isolation *iso)
 {
 	for (size_t i = 0; i < iso->port_count; i++)
-		printf("%s%u", i > 0 ? " " : "", iso->ports[i]);
+		mc_output_printf("%s%u", i > 0 ? " " : "", iso->ports[i]);
 }
 
 static void print_allowed(const struct mc_isolation *iso)
 {
-	printf("loopback");
+	mc_output_printf("loopback");
 	for (size_t i = 0; i < iso->allow_count; i++)
-		printf(", %s", iso->allow[i]);
+		mc_output_printf(", %s", iso->allow[i]);
 }
 
 static json_object *iso_json(const char *event, const char *status,
@@ -189,28 +218,28 @@ static int show_status(const struct mc_global *g, struct mc_isolate_settings *se
 		json_print(iso_json("isolation", status, iso));
 	} else if (strcmp(status, "isolated") == 0) {
 		if (iso->recorded) {
-			printf("isolated since %s: ports ", since);
+			mc_output_printf("isolated since %s: ports ", since);
 			print_ports(iso);
-			printf(" closed%s, open to ", iso->keep_mx ? " (port 25 kept open)" : "");
+			mc_output_printf(" closed%s, open to ", iso->keep_mx ? " (port 25 kept open)" : "");
 			print_allowed(iso);
-			printf("; %llu packets dropped\n", (unsigned long long)iso->dropped_packets);
+			mc_output_printf("; %llu packets dropped\n", (unsigned long long)iso->dropped_packets);
 		} else {
-			printf("isolated: the nftables table inet mailcure is in place, but there "
-			       "is no record at %s; 'mailcure reconnect' removes the table\n",
-			       iso->state_path);
+			mc_output_printf("isolated: the nftables table inet mailcure is in place, but there "
+					 "is no record at %s; 'mailcure reconnect' removes the table\n",
+					 iso->state_path);
 		}
 	} else if (strcmp(status, "recorded") == 0) {
-		printf("an isolation is recorded since %s (ports ", since);
+		mc_output_printf("an isolation is recorded since %s (ports ", since);
 		print_ports(iso);
-		printf(", open to ");
+		mc_output_printf(", open to ");
 		print_allowed(iso);
-		printf("); run as root to check that its rules are in place\n");
+		mc_output_printf("); run as root to check that its rules are in place\n");
 	} else if (strcmp(status, "interrupted") == 0) {
-		printf("NOT isolated: an isolation is recorded since %s, but its rules are "
-		       "not in the ruleset (an isolate that was interrupted, or a flushed "
-		       "ruleset); run 'mailcure isolate' again, or 'mailcure reconnect'\n", since);
+		mc_output_printf("NOT isolated: an isolation is recorded since %s, but its rules are "
+				 "not in the ruleset (an isolate that was interrupted, or a flushed "
+				 "ruleset); run 'mailcure isolate' again, or 'mailcure reconnect'\n", since);
 	} else {
-		printf("not isolated\n");
+		mc_output_printf("not isolated\n");
 	}
 	mc_isolation_free(&iso);
 	return code;
@@ -225,7 +254,6 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		{ "no-kick", no_argument, NULL, 'n' },
 		{ "status", no_argument, NULL, 's' },
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mc_isolate_settings set;
@@ -250,14 +278,8 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		case 'n': set.no_kick = true; break;
 		case 's': status = true; break;
 		case 'S': free(state); state = strdup(optarg); break;
-		case 'h':
-			printf("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
-			       "[--keep-mx] [--no-kick] [--state FILE]\n"
-			       "       mailcure isolate --status [--state FILE]\n");
-			return MC_EXIT_CLEAN;
 		default:
-			mc_die_usage("usage: mailcure isolate [--allow CIDR]... [--ports LIST] "
-				     "[--keep-mx] [--no-kick] [--status] [--state FILE]");
+			mc_die_command_usage();
 		}
 	}
 	if (optind < argc)
@@ -285,32 +307,32 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		json_print(iso_json("isolate", g->dry_run ? "dry-run" :
 				    iso->already ? "already" : "isolated", iso));
 	} else if (g->dry_run) {
-		printf("would isolate: ports ");
+		mc_output_printf("would isolate: ports ");
 		print_ports(iso);
-		printf(" closed, open to ");
+		mc_output_printf(" closed, open to ");
 		print_allowed(iso);
-		printf("\n");
+		mc_output_printf("\n");
 		print_commands(iso);
 	} else if (iso->already) {
-		printf("already isolated since %s (ports ", since);
+		mc_output_printf("already isolated since %s (ports ", since);
 		print_ports(iso);
-		printf(", open to ");
+		mc_output_printf(", open to ");
 		print_allowed(iso);
-		printf("): nothing changed\n");
+		mc_output_printf("): nothing changed\n");
 	} else {
-		printf("isolated: ports ");
+		mc_output_printf("isolated: ports ");
 		print_ports(iso);
-		printf(" closed%s, open to ", set.keep_mx ? " (port 25 kept open)" : "");
+		mc_output_printf(" closed%s, open to ", set.keep_mx ? " (port 25 kept open)" : "");
 		print_allowed(iso);
-		printf("\n");
+		mc_output_printf("\n");
 		if (iso->kicked_count > 0) {
-			printf("disconnected %zu Dovecot session%s:\n", iso->kicked_count,
-			       iso->kicked_count == 1 ? "" : "s");
+			mc_output_printf("disconnected %zu Dovecot session%s:\n", iso->kicked_count,
+					 iso->kicked_count == 1 ? "" : "s");
 			for (size_t i = 0; i < iso->kicked_count; i++)
-				printf("  %s\n", iso->kicked[i]);
+				mc_output_printf("  %s\n", iso->kicked[i]);
 		}
 		if (g->verbose >= 0)
-			printf("recorded in %s; undo with 'mailcure reconnect'\n", iso->state_path);
+			mc_output_printf("recorded in %s; undo with 'mailcure reconnect'\n", iso->state_path);
 	}
 	if (iso->warning != NULL)
 		mc_warn("warning: %s", iso->warning);
@@ -326,7 +348,6 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 {
 	static const struct option options[] = {
 		{ "state", required_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct mc_isolate_settings set;
@@ -339,11 +360,8 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		switch (c) {
 		case 'S': free(state); state = strdup(optarg); break;
-		case 'h':
-			printf("usage: mailcure reconnect [--state FILE]\n");
-			return MC_EXIT_CLEAN;
 		default:
-			mc_die_usage("usage: mailcure reconnect [--state FILE]");
+			mc_die_command_usage();
 		}
 	}
 	if (optind < argc)
@@ -367,19 +385,19 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 		json_print(o);
 	} else if (g->dry_run) {
 		if (iso->command_count == 0)
-			printf("not isolated: nothing to undo\n");
+			mc_output_printf("not isolated: nothing to undo\n");
 		print_commands(iso);
 	} else if (!iso->removed_rules && !iso->removed_record) {
-		printf("not isolated: nothing to undo\n");
+		mc_output_printf("not isolated: nothing to undo\n");
 	} else {
 		if (iso->removed_rules)
-			printf("reconnected: removed the nftables table inet mailcure "
-			       "(%llu packets dropped while isolated)\n",
-			       (unsigned long long)iso->dropped_packets);
+			mc_output_printf("reconnected: removed the nftables table inet mailcure "
+					 "(%llu packets dropped while isolated)\n",
+					 (unsigned long long)iso->dropped_packets);
 		else
-			printf("reconnected: the isolation rules were already gone\n");
+			mc_output_printf("reconnected: the isolation rules were already gone\n");
 		if (iso->removed_record && g->verbose >= 0)
-			printf("removed the record %s\n", iso->state_path);
+			mc_output_printf("removed the record %s\n", iso->state_path);
 	}
 	mc_isolation_free(&iso);
 	free(state);

@@ -315,10 +315,20 @@ static void default_stores(const char ***stores, size_t *count)
 	}
 }
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure mailbox find|clean [-s STORE]... [QUERY]");
-}
+const char cmd_mailbox_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] mailbox find [-s STORE]... [QUERY]\n"
+	"       mailcure [GLOBAL OPTIONS] mailbox clean [-s STORE]... [QUERY]\n\n"
+	"find lists the messages that match QUERY (default: virus); clean puts each\n"
+	"of them into the quarantine, then removes it from its store (with\n"
+	"--dry-run it only says so). Undo a clean with 'mailcure quarantine restore\n"
+	"--run RUN'.\n\n"
+	"options:\n"
+	"  -s, --store STORE   maildir:PATH, mbox:PATH, eml:PATH, dovecot:USERMASK,\n"
+	"                      or a PATH whose kind is detected (a Maildir, an mbox,\n"
+	"                      or a tree of them such as /var/mail); repeatable.\n"
+	"                      Default: /var/mail, /var/spool/mail, /home/*/Maildir,\n"
+	"                      /home/*/mail, /var/vmail\n\n"
+	"Exit status: 0 nothing matched, 1 matches found (and acted on), 2 errors.\n";
 
 int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		    struct mc_store **stores, size_t store_count,
@@ -372,19 +382,19 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	int c, exit_code;
 
 	if (argc < 2)
-		usage();
+		mc_die_command_usage();
 	if (strcmp(argv[1], "find") == 0)
 		clean = false;
 	else if (strcmp(argv[1], "clean") == 0)
 		clean = true;
 	else
-		usage();
+		mc_die_command_usage();
 	argc--;
 	argv++;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "+s:", options, NULL)) != -1) {
 		if (c != 's')
-			usage();
+			mc_die_command_usage();
 		uris = realloc(uris, (uri_count + 1) * sizeof(char *));
 		uris[uri_count++] = optarg;
 	}

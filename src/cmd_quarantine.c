@@ -65,27 +65,23 @@ struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool cre
 	return q;
 }
 
-static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *xasprintf(const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	return s;
-}
-
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure quarantine list [--run RUN] [--user USER]\n"
-		     "       mailcure quarantine show ID\n"
-		     "       mailcure quarantine restore ID... | restore --run RUN\n"
-		     "       mailcure quarantine purge --before DATE (YYYY-MM-DD, or an age: 30d, 12h, 2w)");
-}
+const char cmd_quarantine_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] quarantine list [--run RUN] [--user GLOB]\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine show ID\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine restore ID... | restore --run RUN\n"
+	"       mailcure [GLOBAL OPTIONS] quarantine purge --before DATE\n\n"
+	"list     one line per quarantined message, oldest first\n"
+	"show     every recorded detail of one entry\n"
+	"restore  put messages back where they came from (an entry is never\n"
+	"         restored twice); with --dry-run, say what would be done\n"
+	"purge    delete the entries quarantined before DATE; with --dry-run,\n"
+	"         list them\n\n"
+	"options:\n"
+	"      --run RUN      the messages of one run (list, restore)\n"
+	"      --user GLOB    the messages of the users matching GLOB (list)\n"
+	"      --before DATE  YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or an age:\n"
+	"                     30d, 12h, 2w (purge)\n\n"
+	"Exit status: 0 success, 2 when anything failed.\n";
 
 static void format_time(time_t t, char *buf, size_t size)
 {
@@ -127,8 +123,8 @@ static void print_reasons(FILE *fp, const struct mc_qentry *e)
 		fputs("-", fp);
 	for (size_t i = 0; i < e->reason_count; i++) {
 		const char *kind = mc_reason_kind_name(e->reasons[i].kind);
-		fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
-			e->reasons[i].value != NULL ? e->reasons[i].value : "");
+		mc_output_fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
+				  e->reasons[i].value != NULL ? e->reasons[i].value : "");
 	}
 }
 
@@ -204,7 +200,7 @@ static void parse_options(int argc, char **argv, const char **run_r,
 			*before_r = optarg;
 			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 }
@@ -219,17 +215,17 @@ static void list_human(const struct mc_qentry *e)
 
 	format_time(e->quarantined_at, when, sizeof(when));
 	format_where(e, where, sizeof(where));
-	printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
-	       e->run_id != NULL ? e->run_id : "-",
-	       e->loc.user != NULL ? e->loc.user : "-",
-	       e->loc.folder != NULL ? e->loc.folder : "-", where);
+	mc_output_printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
+			 e->run_id != NULL ? e->run_id : "-",
+			 e->loc.user != NULL ? e->loc.user : "-",
+			 e->loc.folder != NULL ? e->loc.folder : "-", where);
 	print_reasons(stdout, e);
-	printf("  %llu bytes", (unsigned long long)e->size);
+	mc_output_printf("  %llu bytes", (unsigned long long)e->size);
 	if (e->restored_at != 0) {
 		format_time(e->restored_at, restored, sizeof(restored));
-		printf("  [restored %s]\n", restored);
+		mc_output_printf("  [restored %s]\n", restored);
 	} else {
-		printf("  [quarantined]\n");
+		mc_output_printf("  [quarantined]\n");
 	}
 }
 
@@ -301,11 +297,11 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%llu entr%s (%llu restored), %llu bytes%s%s",
-		       entries, entries == 1 ? "y" : "ies", restored, bytes,
-		       run != NULL ? ", run " : "", run != NULL ? run : "");
+		mc_output_printf("%llu entr%s (%llu restored), %llu bytes%s%s",
+				 entries, entries == 1 ? "y" : "ies", restored, bytes,
+				 run != NULL ? ", run " : "", run != NULL ? run : "");
 		if (errors > 0)
-			printf(", %llu unreadable", errors);
+			mc_output_printf(", %llu unreadable", errors);
 		putchar('\n');
 	}
 	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
@@ -315,7 +311,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 /* show                                                               */
 /* ------------------------------------------------------------------ */
 
-#define FIELD(name, fmt, ...) printf("%-17s " fmt "\n", name ":", __VA_ARGS__)
+#define FIELD(name, fmt, ...) mc_output_printf("%-17s " fmt "\n", name ":", __VA_ARGS__)
 #define OPT(s) ((s) != NULL ? (s) : "-")
 
 static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
@@ -332,7 +328,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	} else {
 		FIELD("restored", "%s", "no");
 	}
-	printf("%-17s ", "reasons:");
+	mc_output_printf("%-17s ", "reasons:");
 	print_reasons(stdout, e);
 	putchar('\n');
 	FIELD("store", "%s", OPT(e->loc.store));
@@ -370,7 +366,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	if (e->envelope_sender != NULL || e->recipient_count > 0) {
 		FIELD("envelope sender", "<%s>", OPT(e->envelope_sender));
 		for (size_t i = 0; i < e->recipient_count; i++)
-			printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
+			mc_output_printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
 	}
 	if (e->arrival_time != 0) {
 		format_time(e->arrival_time, t, sizeof(t));
@@ -389,7 +385,7 @@ static int cmd_show(int argc, char **argv, struct mc_global *g)
 
 	parse_options(argc, argv, NULL, NULL, NULL);
 	if (argc - optind != 1)
-		mc_die_usage("usage: mailcure quarantine show ID");
+		mc_die_usage("quarantine show: one ID, as 'quarantine list' shows it");
 	q = mc_cli_quarantine_open(g, false);
 	if (q == NULL)
 		return MC_EXIT_ERROR;
@@ -432,7 +428,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 		   preview shows what would fail. */
 		if (e->restored_at != 0) {
 			format_time(e->restored_at, when, sizeof(when));
-			error = xasprintf("entry %s was already restored at %s (to %s)",
+			error = mc_xasprintf("entry %s was already restored at %s (to %s)",
 						 id, when, target);
 			report_error(g, id, error);
 			free(error);
@@ -464,7 +460,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			json_object_object_add(o, "run", json_object_new_string(e->run_id));
 		json_print(o);
 	} else {
-		printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
+		mc_output_printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
 		fflush(stdout);
 	}
 	mc_qentry_free(&e);
@@ -484,7 +480,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 	if (run != NULL && optind < argc)
 		mc_die_usage("quarantine restore: give either IDs or --run RUN, not both");
 	if (run == NULL && optind >= argc)
-		mc_die_usage("usage: mailcure quarantine restore ID... | restore --run RUN");
+		mc_die_usage("quarantine restore: IDs or --run RUN");
 	q = mc_cli_quarantine_open(g, false);
 	if (q == NULL)
 		return MC_EXIT_ERROR;
@@ -507,7 +503,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = xasprintf("%s", e->id);
+			ids[count++] = mc_xasprintf("%s", e->id);
 			mc_qentry_free(&e);
 		}
 		mc_quarantine_iter_deinit(&it);
@@ -522,7 +518,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			ids = realloc(ids, (count + 1) * sizeof(*ids));
 			if (ids == NULL)
 				abort();
-			ids[count++] = xasprintf("%s", argv[i]);
+			ids[count++] = mc_xasprintf("%s", argv[i]);
 		}
 	}
 
@@ -547,8 +543,8 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%llu %s, %llu failed\n", restored,
-		       g->dry_run ? "would be restored" : "restored", failed);
+		mc_output_printf("%llu %s, %llu failed\n", restored,
+				 g->dry_run ? "would be restored" : "restored", failed);
 	}
 	return failed > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
 }
@@ -643,7 +639,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			times = realloc(times, (count + 1) * sizeof(*times));
 			if (ids == NULL || times == NULL)
 				abort();
-			ids[count] = xasprintf("%s", e->id);
+			ids[count] = mc_xasprintf("%s", e->id);
 			times[count++] = e->quarantined_at;
 		}
 		mc_qentry_free(&e);
@@ -682,8 +678,8 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 					       json_object_new_int64((int64_t)times[i]));
 			json_print(o);
 		} else if (g->verbose >= 0) {
-			printf("%s: %s (quarantined %s)\n", ids[i],
-			       g->dry_run ? "would purge" : "purged", when);
+			mc_output_printf("%s: %s (quarantined %s)\n", ids[i],
+					 g->dry_run ? "would purge" : "purged", when);
 		}
 		free(ids[i]);
 	}
@@ -701,8 +697,8 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
 		json_print(o);
 	} else if (g->verbose >= 0) {
-		printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
-		       purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");
+		mc_output_printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
+				 purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");
 	}
 	mc_quarantine_close(&q);
 	return exit_code;
@@ -713,7 +709,7 @@ int cmd_quarantine(int argc, char **argv, struct mc_global *g)
 	const char *sub;
 
 	if (argc < 2)
-		usage();
+		mc_die_command_usage();
 	sub = argv[1];
 	argc--;
 	argv++;

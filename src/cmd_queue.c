@@ -61,12 +61,28 @@ struct queue_opts {
 	bool force;
 };
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure queue status|list|find [QUERY]|scan|"
-		     "delete [QUERY]|freeze|thaw [--force]|release ID...\n"
-		     "       [--postfix-config DIR] [--queue NAME]...");
-}
+const char cmd_queue_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] queue status|list|scan|freeze [OPTIONS]\n"
+	"       mailcure [GLOBAL OPTIONS] queue find|delete [OPTIONS] [QUERY]\n"
+	"       mailcure [GLOBAL OPTIONS] queue thaw [--force] [OPTIONS]\n"
+	"       mailcure [GLOBAL OPTIONS] queue release [OPTIONS] ID...\n\n"
+	"status   messages and bytes per queue; whether Postfix runs, whether frozen\n"
+	"list     every queued message: id, queue, arrival, size, envelope, Subject\n"
+	"find     the queued messages that match QUERY (default: virus); scan is\n"
+	"         find virus\n"
+	"delete   quarantine the matching messages with their envelope, then remove\n"
+	"         them (postsuper -d: never bounced)\n"
+	"freeze   stop all delivery; Postfix still accepts mail\n"
+	"thaw     restore main.cf and master.cf byte for byte, deliver again\n"
+	"release  take messages off hold\n\n"
+	"options:\n"
+	"      --postfix-config DIR  another Postfix instance (its main.cf directory)\n"
+	"      --queue NAME          only incoming, active, deferred, hold or\n"
+	"                            maildrop (repeatable)\n"
+	"      --force               thaw even when main.cf or master.cf changed\n"
+	"                            while frozen\n\n"
+	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
+	"2 errors.\n";
 
 static void print_json(json_object *obj)
 {
@@ -145,34 +161,34 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 		print_json(obj);
 	} else {
 		char when[64], bytes[32];
-		printf("Postfix %s, configuration %s, queue %s\n", pf->mail_version,
-		       pf->config_dir, pf->queue_dir);
+		mc_output_printf("Postfix %s, configuration %s, queue %s\n", pf->mail_version,
+				 pf->config_dir, pf->queue_dir);
 		if (st.master_pid != 0)
-			printf("running:   yes (master pid %ld)\n", (long)st.master_pid);
+			mc_output_printf("running:   yes (master pid %ld)\n", (long)st.master_pid);
 		else
-			printf("running:   no\n");
+			mc_output_printf("running:   no\n");
 		if (st.frozen && st.freeze_recorded) {
 			format_time(st.frozen_at, when, sizeof(when));
-			printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
+			mc_output_printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
 		} else if (st.frozen) {
-			printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
+			mc_output_printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
 		} else if (st.freeze_recorded) {
-			printf("frozen:    no, but a freeze is recorded: run mailcure queue "
-			       "freeze or thaw\n");
+			mc_output_printf("frozen:    no, but a freeze is recorded: run mailcure queue "
+					 "freeze or thaw\n");
 		} else {
-			printf("frozen:    no\n");
+			mc_output_printf("frozen:    no\n");
 		}
 		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
 			mc_output_bytes((double)st.bytes[q], bytes, sizeof(bytes));
-			printf("%-10s %8llu messages  %10s\n", mc_postfix_queues[q],
-			       (unsigned long long)st.messages[q], bytes);
+			mc_output_printf("%-10s %8llu messages  %10s\n", mc_postfix_queues[q],
+					 (unsigned long long)st.messages[q], bytes);
 		}
 		mc_output_bytes((double)st.total_bytes, bytes, sizeof(bytes));
-		printf("%-10s %8llu messages  %10s\n", "total",
-		       (unsigned long long)st.total_messages, bytes);
+		mc_output_printf("%-10s %8llu messages  %10s\n", "total",
+				 (unsigned long long)st.total_messages, bytes);
 		if (st.incomplete > 0)
-			printf("(%llu more being received)\n",
-			       (unsigned long long)st.incomplete);
+			mc_output_printf("(%llu more being received)\n",
+					 (unsigned long long)st.incomplete);
 	}
 	mc_postfix_free(&pf);
 	return MC_EXIT_CLEAN;
@@ -231,10 +247,10 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 				add_str(obj, "why", msg->read_error);
 				print_json(obj);
 			} else {
-				printf("%s %s: ERROR (%s)\n", loc->queue_id != NULL ?
-				       loc->queue_id : loc->path != NULL ? loc->path : "?",
-				       loc->folder != NULL ? loc->folder : "?",
-				       msg->read_error);
+				mc_output_printf("%s %s: ERROR (%s)\n", loc->queue_id != NULL ?
+						 loc->queue_id : loc->path != NULL ? loc->path : "?",
+						 loc->folder != NULL ? loc->folder : "?",
+						 msg->read_error);
 			}
 			mc_store_postfix.msg_free(store, &msg);
 			continue;
@@ -256,14 +272,14 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 			print_json(obj);
 		} else {
 			format_time(loc->arrival_time, when, sizeof(when));
-			printf("%-12s %-9s %s %9zu <%s> ->", loc->queue_id, loc->folder,
-			       when, msg->size, loc->envelope_sender != NULL ?
-			       loc->envelope_sender : "?");
+			mc_output_printf("%-12s %-9s %s %9zu <%s> ->", loc->queue_id, loc->folder,
+					 when, msg->size, loc->envelope_sender != NULL ?
+					 loc->envelope_sender : "?");
 			for (size_t i = 0; i < loc->recipient_count; i++)
-				printf("%s<%s>", i > 0 ? ", " : " ", loc->recipients[i]);
+				mc_output_printf("%s<%s>", i > 0 ? ", " : " ", loc->recipients[i]);
 			if (loc->recipient_count == 0)
-				printf(" (none left)");
-			printf("  Subject: %s\n", subject != NULL ? subject : "");
+				mc_output_printf(" (none left)");
+			mc_output_printf("  Subject: %s\n", subject != NULL ? subject : "");
 		}
 		mc_facts_free(&facts);
 		mc_store_postfix.msg_free(store, &msg);
@@ -283,8 +299,8 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 	} else if (g->verbose >= 0) {
 		char b[32];
 		mc_output_bytes((double)bytes, b, sizeof(b));
-		printf("-- %llu messages, %s%s\n", (unsigned long long)count, b,
-		       errors > 0 ? ", with errors" : "");
+		mc_output_printf("-- %llu messages, %s%s\n", (unsigned long long)count, b,
+				 errors > 0 ? ", with errors" : "");
 	}
 	mc_store_postfix.close(&store);
 	free(uri);
@@ -397,20 +413,20 @@ static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
 		print_json(obj);
 	} else {
 		if (g->dry_run)
-			printf("%s (dry run: nothing changed)\n", note != NULL ? note : "");
+			mc_output_printf("%s (dry run: nothing changed)\n", note != NULL ? note : "");
 		else if (ret > 0)
-			printf("%s: queue %s\n", pf->config_dir, freeze ?
-			       "frozen: nothing is delivered until 'mailcure queue thaw'; "
-			       "mail is still accepted" :
-			       "thawed: main.cf and master.cf restored, delivery resumed");
+			mc_output_printf("%s: queue %s\n", pf->config_dir, freeze ?
+					 "frozen: nothing is delivered until 'mailcure queue thaw'; "
+					 "mail is still accepted" :
+					 "thawed: main.cf and master.cf restored, delivery resumed");
 		else
-			printf("%s: nothing to do\n", pf->config_dir);
+			mc_output_printf("%s: nothing to do\n", pf->config_dir);
 		if (note != NULL && !g->dry_run) {
 			for (char *line = note; line != NULL;) {
 				char *nl = strchr(line, '\n');
 				if (nl != NULL)
 					*nl = '\0';
-				printf("  %s\n", line);
+				mc_output_printf("  %s\n", line);
 				line = nl != NULL ? nl + 1 : NULL;
 			}
 		}
@@ -431,7 +447,7 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 	int exit_code = MC_EXIT_CLEAN;
 
 	if (argc == 0)
-		usage();
+		mc_die_usage("queue release: which queue ids?");
 	for (int i = 0; i < argc; i++) {
 		if (!mc_postfix_queue_id_ok(argv[i])) {
 			mc_warn("queue release: not a queue id: %s", argv[i]);
@@ -445,7 +461,7 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 		abort();
 	if (g->dry_run) {
 		for (int i = 0; i < argc; i++)
-			printf("%s: would release from hold\n", argv[i]);
+			mc_output_printf("%s: would release from hold\n", argv[i]);
 	} else if (mc_postfix_postsuper(pf, MC_POSTSUPER_RELEASE, "hold",
 					(const char *const *)argv, (size_t)argc,
 					done, &error) < 0) {
@@ -463,8 +479,8 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 					add_str(obj, "why", "not on hold");
 				print_json(obj);
 			} else {
-				printf("%s: %s\n", argv[i], done[i] ? "released" :
-				       "not on hold: nothing done");
+				mc_output_printf("%s: %s\n", argv[i], done[i] ? "released" :
+						 "not on hold: nothing done");
 			}
 			if (!done[i])
 				exit_code = MC_EXIT_ERROR;
@@ -520,13 +536,13 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			o.force = true;
 			break;
 		default:
-			usage();
+			mc_die_command_usage();
 		}
 	}
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
-		usage();
+		mc_die_command_usage();
 	const char *sub = argv[0];
 	argc--;
 	argv++;
@@ -538,7 +554,7 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
 		known |= strcmp(sub, subs[i]) == 0;
 	if (!known)
-		usage();
+		mc_die_command_usage();
 	if ((strcmp(sub, "status") == 0 || strcmp(sub, "list") == 0 ||
 	     strcmp(sub, "scan") == 0 || strcmp(sub, "freeze") == 0 ||
 	     strcmp(sub, "thaw") == 0) && argc > 0)

@@ -295,44 +295,52 @@ static void report_text(const struct report *r, const struct mc_global *g, FILE 
 	const struct mc_journal_record *rec;
 	char t[64];
 
-	fprintf(fp, "Run %s: %s\n", r->run_id, run_state(r));
-	fprintf(fp, "Quarantined: %lu   Restored: %lu   Found, not removed: %lu   Unscanned: %lu   Errors: %lu\n",
-		r->quarantined, r->restored, r->found, r->unscanned, r->errors);
+	mc_output_fprintf(fp, "Run %s: %s\n", r->run_id, run_state(r));
+	mc_output_fprintf(fp, "Quarantined: %lu   Restored: %lu   Found, not removed: %lu   Unscanned: %lu   Errors: %lu\n",
+			  r->quarantined, r->restored, r->found, r->unscanned, r->errors);
 	if (r->journal != NULL) {
 		rec = mc_journal_records(r->journal, &n);
-		fprintf(fp, "\nTimeline:\n");
+		mc_output_fprintf(fp, "\nTimeline:\n");
 		for (size_t i = 0; i < n; i++) {
 			fmt_time(rec[i].time, t, sizeof(t));
-			fprintf(fp, "  %s  %-14s %-9s%s%s\n", t, rec[i].step, rec[i].state,
-				rec[i].detail ? "  " : "", rec[i].detail ? rec[i].detail : "");
+			mc_output_fprintf(fp, "  %s  %-14s %-9s%s%s\n", t, rec[i].step, rec[i].state,
+					  rec[i].detail ? "  " : "", rec[i].detail ? rec[i].detail : "");
 		}
 	}
-	fprintf(fp, "\nPer reason:\n");
+	mc_output_fprintf(fp, "\nPer reason:\n");
 	for (size_t i = 0; i < r->per_reason.n; i++)
-		fprintf(fp, "  %8lu  %s\n", r->per_reason.v[i].n, r->per_reason.v[i].key);
-	fprintf(fp, "\nPer mailbox:\n");
+		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_reason.v[i].n, r->per_reason.v[i].key);
+	mc_output_fprintf(fp, "\nPer mailbox:\n");
 	for (size_t i = 0; i < r->per_box.n; i++)
-		fprintf(fp, "  %8lu  %s\n", r->per_box.v[i].n, r->per_box.v[i].key);
-	fprintf(fp, "\nItems:\n");
+		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_box.v[i].n, r->per_box.v[i].key);
+	mc_output_fprintf(fp, "\nItems:\n");
 	for (size_t i = 0; i < r->item_count; i++) {
 		const struct item *it = &r->items[i];
-		fprintf(fp, "  %-11s %s  %s: %s\n", it->status, it->where, it->location, it->reason);
+		mc_output_fprintf(fp, "  %-11s %s  %s: %s\n", it->status, it->where, it->location, it->reason);
 		if (it->id != NULL && strcmp(it->status, "quarantined") == 0) {
 			char *cmd = restore_command(g, it->id);
-			fprintf(fp, "              restore: %s\n", cmd);
+			mc_output_fprintf(fp, "              restore: %s\n", cmd);
 			free(cmd);
 		}
 	}
 	if (r->quarantined > 0) {
 		bool custom = strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0;
-		fprintf(fp, "\nRestore the whole run: mailcure%s%s quarantine restore --run %s\n",
+		mc_output_fprintf(fp, "\nRestore the whole run: mailcure%s%s quarantine restore --run %s\n",
 			custom ? " --quarantine " : "", custom ? g->quarantine_dir : "", r->run_id);
 	}
 }
 
-static void html_escape(FILE *fp, const char *s)
+/* Text for the page: control characters and bytes that are not
+   UTF-8 made visible (mc_text_visible), then HTML's own characters
+   escaped. */
+static void html_escape(FILE *fp, const char *text)
 {
-	for (; s != NULL && *s != '\0'; s++) {
+	char *visible;
+
+	if (text == NULL)
+		return;
+	visible = mc_text_visible(text);
+	for (const char *s = visible; *s != '\0'; s++) {
 		switch (*s) {
 		case '<': fputs("&lt;", fp); break;
 		case '>': fputs("&gt;", fp); break;
@@ -342,6 +350,7 @@ static void html_escape(FILE *fp, const char *s)
 		default: fputc(*s, fp);
 		}
 	}
+	free(visible);
 }
 
 static void html_counts(FILE *fp, const char *title, const struct mc_tally *c,
@@ -369,7 +378,9 @@ static void report_html(const struct report *r, const struct mc_global *g, FILE 
 	unsigned long total = r->quarantined + r->restored + r->found;
 
 	fprintf(fp, "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-		"<title>mailcure report %s</title>\n<style>\n"
+		"<title>mailcure report ");
+	html_escape(fp, r->run_id);
+	fprintf(fp, "</title>\n<style>\n"
 		"body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222;background:#fafafa}\n"
 		"h1{font-size:22px}h2{font-size:17px;margin-top:1.6em}\n"
 		".cards{display:flex;gap:1em;flex-wrap:wrap}.card{background:#fff;border:1px solid #ddd;"
@@ -378,7 +389,7 @@ static void report_html(const struct report *r, const struct mc_global *g, FILE 
 		"table{border-collapse:collapse;background:#fff}td,th{border:1px solid #ddd;padding:4px 8px;"
 		"text-align:left;vertical-align:top}th{background:#eee}td.n{text-align:right}\n"
 		".bar{height:10px;background:#c33}code{font-size:12px;background:#f2f2f2;padding:1px 3px;word-break:break-all}\n"
-		"</style></head><body>\n", r->run_id);
+		"</style></head><body>\n");
 	fprintf(fp, "<h1>mailcure report: run ");
 	html_escape(fp, r->run_id);
 	fprintf(fp, "</h1>\n<p>State: <b>");
@@ -494,32 +505,41 @@ static void report_json(const struct report *r, FILE *fp)
 	json_object_put(o);
 }
 
+const char cmd_report_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] report RUN [--html FILE]\n\n"
+	"What run RUN found and did: the timeline of its steps, counts per\n"
+	"signature or reason and per mailbox, every item removed (with the command\n"
+	"that restores it), found, unscanned or in error. Text on stdout; with the\n"
+	"global --json, one JSON object.\n\n"
+	"options:\n"
+	"      --html FILE  also write one self-contained page (no script, no\n"
+	"                   network) to FILE, mode 0600 (a symbolic link there\n"
+	"                   is refused)\n\n"
+	"Exit status: 0 done, 2 no such run or FILE could not be written.\n";
+
 int mc_cli_report_html(const struct mc_global *g, const char *run_id,
 		       const char *path)
 {
 	struct report r;
 	FILE *fp;
-	char *tmp;
+	char *tmp, *error = NULL;
 	int ret = 0;
 
 	if (report_load(&r, g, run_id) < 0) {
 		report_free(&r);
 		return -1;
 	}
-	if (asprintf(&tmp, "%s.tmp", path) < 0)
-		abort();
-	fp = fopen(tmp, "w");
+	fp = mc_cli_private_create(path, &tmp, &error);
 	if (fp == NULL) {
-		mc_warn("report: %s: %s", tmp, strerror(errno));
 		ret = -1;
 	} else {
 		report_html(&r, g, fp);
-		if (fclose(fp) != 0 || rename(tmp, path) < 0) {
-			mc_warn("report: %s: %s", path, strerror(errno));
-			ret = -1;
-		}
+		ret = mc_cli_private_commit(fp, tmp, path, &error);
 	}
-	free(tmp);
+	if (ret < 0) {
+		mc_warn("report: %s", error);
+		free(error);
+	}
 	report_free(&r);
 	return ret;
 }
@@ -534,14 +554,18 @@ int cmd_report(int argc, char **argv, struct mc_global *g)
 	struct report r;
 	int c;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+	/* Options anywhere, as "report RUN --html FILE" is written in
+	   the manual and in respond's hint: getopt moves them ahead of
+	   RUN. optind = 0 makes glibc start afresh after main()'s "+"
+	   scan, which would otherwise stop at RUN. */
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c != 'H')
-			mc_die_usage("usage: mailcure report RUN [--html FILE] [--json]");
+			mc_die_command_usage();
 		html = optarg;
 	}
 	if (optind + 1 != argc)
-		mc_die_usage("usage: mailcure report RUN [--html FILE] [--json]");
+		mc_die_command_usage();
 	const char *run_id = argv[optind];
 	if (strchr(run_id, '/') != NULL || run_id[0] == '.')
 		mc_die_usage("report: not a run id: %s", run_id);
@@ -556,7 +580,7 @@ int cmd_report(int argc, char **argv, struct mc_global *g)
 		if (mc_cli_report_html(g, run_id, html) < 0)
 			return MC_EXIT_ERROR;
 		if (!g->json)
-			printf("Report written to %s\n", html);
+			mc_output_printf("Report written to %s\n", html);
 		report_load(&r, g, run_id);
 	}
 	if (g->json)

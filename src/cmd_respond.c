@@ -30,8 +30,10 @@
 /*	1000), the counts per reason and per mailbox are shown and
 /*	respond asks on a terminal, or stops unless --yes was given.
 /*
-/*	A step that does not apply on this server (no Postfix, no
-/*	nftables) is recorded as skipped with its reason. A step that
+/*	A step that does not apply on this server (no Postfix, or a
+/*	Postfix package that was never configured and so has no queue;
+/*	no nftables) is recorded as skipped with its reason, and the run
+/*	goes on with the rest of the runbook. A step that
 /*	fails stops the run before any later removing step, but the
 /*	steps that give the server back (queue-thaw, reconnect) are
 /*	never run while an earlier step failed: the administrator
@@ -54,6 +56,7 @@
 #include <json-c/json.h>
 
 #include "commands.h"
+#include "postfix_ctl.h"
 
 #define RESPOND_DEFAULT_MAX_DELETE 1000
 
@@ -233,34 +236,40 @@ static void step_argv(const struct respond_args *ra, int step, bool dry,
 	}
 }
 
-/* Whether STEP can apply on this machine; *why_r says why not. */
+/* Whether STEP can apply on this machine; WHY (SIZE bytes) says why
+   not. The queue steps apply to a Postfix instance in use: one that is
+   installed and configured (a package installed but never set up has
+   no main.cf, runs no queue, and freeze would fail and leave the
+   server isolated). */
 static bool step_applies(const struct respond_args *ra, int step,
-			 const char **why_r)
+			 char *why, size_t size)
 {
+	char *reason = NULL;
+
 	switch (step) {
 	case STEP_QUEUE_FREEZE:
 	case STEP_QUEUE_DELETE:
 	case STEP_QUEUE_THAW:
 		if (!mc_cli_has_command("queue")) {
-			*why_r = "this mailcure has no queue support";
+			snprintf(why, size, "this mailcure has no queue support");
 			return false;
 		}
-		if (access("/usr/sbin/postconf", X_OK) != 0 &&
-		    access("/usr/bin/postconf", X_OK) != 0) {
-			*why_r = "Postfix is not installed (no postconf)";
+		if (!mc_postfix_configured(ra->postfix_config, &reason)) {
+			snprintf(why, size, "%s", reason);
+			free(reason);
 			return false;
 		}
 		return true;
 	case STEP_ISOLATE:
 	case STEP_RECONNECT:
 		if (!mc_cli_has_command(step == STEP_ISOLATE ? "isolate" : "reconnect")) {
-			*why_r = "this mailcure has no network isolation support";
+			snprintf(why, size, "this mailcure has no network isolation support");
 			return false;
 		}
 		return true;
 	case STEP_HOST_SCAN:
 		if (!mc_cli_has_command("host")) {
-			*why_r = "this mailcure has no host scan support";
+			snprintf(why, size, "this mailcure has no host scan support");
 			return false;
 		}
 		return true;
@@ -330,9 +339,9 @@ struct step_counts {
 
 static void tally_print(const char *title, const struct mc_tally *t)
 {
-	printf("  %s:\n", title);
+	mc_output_printf("  %s:\n", title);
 	for (size_t i = 0; i < t->n; i++)
-		printf("    %8lu  %s\n", t->v[i].n, t->v[i].key);
+		mc_output_printf("    %8lu  %s\n", t->v[i].n, t->v[i].key);
 }
 
 static const char *jstr(json_object *obj, const char *key)
@@ -411,25 +420,31 @@ static char *run_dir_of(const struct mc_global *g, const char *run_id)
 	return p;
 }
 
-/* Save the respond arguments so that --resume runs the same plan. */
+/* Save the respond arguments so that --resume runs the same plan
+   (mode 0600: a query names senders and subjects). */
 static int params_save(const char *run_dir, int argc, char **argv)
 {
 	json_object *obj = json_object_new_object(), *arr = json_object_new_array();
-	char *path, *tmp;
-	int ret = 0;
+	char *path, *tmp, *error = NULL;
+	FILE *fp;
+	int ret = -1;
 
 	for (int i = 1; i < argc; i++)
 		json_object_array_add(arr, json_object_new_string(argv[i]));
 	json_object_object_add(obj, "args", arr);
-	if (asprintf(&path, "%s/params.json", run_dir) < 0 ||
-	    asprintf(&tmp, "%s/params.json.tmp", run_dir) < 0)
+	if (asprintf(&path, "%s/params.json", run_dir) < 0)
 		abort();
-	if (json_object_to_file_ext(tmp, obj, JSON_C_TO_STRING_PRETTY) < 0 ||
-	    rename(tmp, path) < 0)
-		ret = -1;
+	fp = mc_cli_private_create(path, &tmp, &error);
+	if (fp != NULL) {
+		fprintf(fp, "%s\n", json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY));
+		ret = mc_cli_private_commit(fp, tmp, path, &error);
+	}
+	if (ret < 0) {
+		mc_warn("respond: cannot save the plan: %s", error);
+		free(error);
+	}
 	json_object_put(obj);
 	free(path);
-	free(tmp);
 	return ret;
 }
 
@@ -495,14 +510,29 @@ static char *latest_unfinished_run(const struct mc_global *g)
 	return best;
 }
 
-static void usage(void)
-{
-	mc_die_usage("usage: mailcure respond [-s STORE]... [--allow CIDR]... [--keep-mx]\n"
-		"       [--clean-host] [--host-path PATH]... [--until STEP] [--skip STEP]...\n"
-		"       [--max-delete N] [--yes] [--postfix-config DIR] [QUERY]\n"
-		"       mailcure respond --resume [RUN] [--yes]\n"
-		"steps: isolate queue-freeze queue-delete mailbox-clean host-scan queue-thaw reconnect");
-}
+const char cmd_respond_usage[] =
+	"usage: mailcure [GLOBAL OPTIONS] respond [-s STORE]... [OPTIONS] [QUERY]\n"
+	"       mailcure [GLOBAL OPTIONS] respond --resume [RUN] [--yes]\n\n"
+	"The whole outbreak runbook, in order: isolate, queue-freeze, queue-delete,\n"
+	"mailbox-clean, host-scan, queue-thaw, reconnect. Every step is journaled\n"
+	"in STATE-DIR/runs/RUN/; --resume goes on after an interruption. A step\n"
+	"that does not apply here (no Postfix in use, no nftables) is skipped.\n\n"
+	"options:\n"
+	"  -s, --store STORE       a mail store to clean (repeatable; see 'mailbox')\n"
+	"      --allow CIDR        a network that keeps access while isolated (repeatable)\n"
+	"      --ports LIST        the ports isolate closes (see 'isolate')\n"
+	"      --keep-mx           leave port 25 open while isolated\n"
+	"      --clean-host        host-scan quarantines what it finds (host clean)\n"
+	"      --host-path PATH    what the host scan covers (repeatable; default /)\n"
+	"      --until STEP        stop after STEP (resume later)\n"
+	"      --skip STEP         leave STEP out (repeatable)\n"
+	"      --max-delete N      above N messages to remove, ask (or stop without\n"
+	"                          --yes); default 1000\n"
+	"      --yes               go on past --max-delete without asking\n"
+	"      --postfix-config DIR  the Postfix instance of the queue steps\n"
+	"      --resume [RUN]      continue RUN (default: the latest unfinished run)\n\n"
+	"Exit status: 0 nothing found, 1 found and removed, 2 a step failed or\n"
+	"reported errors.\n";
 
 enum {
 	OPT_ALLOW = 300, OPT_KEEP_MX, OPT_CLEAN_HOST, OPT_HOST_PATH, OPT_UNTIL,
@@ -577,7 +607,7 @@ static int parse_args(int argc, char **argv, struct respond_args *ra,
 			*resume_r = optarg != NULL ? strdup(optarg) : NULL;
 			break;
 		case OPT_POSTFIX_CONFIG: ra->postfix_config = optarg; break;
-		default: usage();
+		default: mc_die_command_usage();
 		}
 	}
 	for (int i = optind; i < argc; i++)
@@ -646,22 +676,22 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 		mc_tally_free(&by_box);
 		return 0;
 	}
-	printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
-	       total, ra->max_delete);
+	mc_output_printf("\nSafety gate: %lu messages would be removed (more than --max-delete %lu).\n",
+			 total, ra->max_delete);
 	tally_print("per reason", &by_reason);
 	tally_print("per mailbox", &by_box);
 	mc_tally_free(&by_reason);
 	mc_tally_free(&by_box);
 	if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO)) {
 		char answer[16] = "";
-		printf("Quarantine and remove them? [y/N] ");
+		mc_output_printf("Quarantine and remove them? [y/N] ");
 		fflush(stdout);
 		if (fgets(answer, sizeof(answer), stdin) != NULL &&
 		    (answer[0] == 'y' || answer[0] == 'Y'))
 			return 0;
 	} else {
-		printf("Not a terminal: re-run with --yes to proceed:\n"
-		       "  mailcure respond --resume %s --yes\n", run_id);
+		mc_output_printf("Not a terminal: re-run with --yes to proceed:\n"
+				 "  mailcure respond --resume %s --yes\n", run_id);
 	}
 	return -1;
 }
@@ -669,9 +699,9 @@ static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
 static void print_step_line(int idx, int step, const char *state,
 			    const char *detail)
 {
-	printf("[%d/%d] %-14s %s%s%s\n", idx, STEP_COUNT, step_names[step], state,
-	       detail != NULL && detail[0] != '\0' ? ": " : "",
-	       detail != NULL ? detail : "");
+	mc_output_printf("[%d/%d] %-14s %s%s%s\n", idx, STEP_COUNT, step_names[step], state,
+			 detail != NULL && detail[0] != '\0' ? ": " : "",
+			 detail != NULL ? detail : "");
 	fflush(stdout);
 }
 
@@ -680,9 +710,9 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 {
 	int until = ra->until != NULL ? step_lookup(ra->until) : STEP_COUNT - 1;
 
-	printf("Plan (dry run: nothing is changed):\n");
+	mc_output_printf("Plan (dry run: nothing is changed):\n");
 	for (int s = 0; s < STEP_COUNT; s++) {
-		const char *why = NULL;
+		char why[512];
 		struct argv_buf a = { 0 };
 
 		if (s > until) {
@@ -693,7 +723,7 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 			print_step_line(s + 1, s, "skipped", "--skip");
 			continue;
 		}
-		if (!step_applies(ra, s, &why)) {
+		if (!step_applies(ra, s, why, sizeof(why))) {
 			print_step_line(s + 1, s, "skipped", why);
 			continue;
 		}
@@ -758,18 +788,17 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		   resume names a new --until. */
 		ra.until = until_now;
 		j = mc_journal_open(run_dir, false, &error);
-		printf("Resuming run %s\n", run_id);
+		mc_output_printf("Resuming run %s\n", run_id);
 	} else {
 		run_id = mc_cli_run_id(g);
 		g->run_id = run_id;
 		run_dir = run_dir_of(g, run_id);
 		j = mc_journal_open(run_dir, true, &error);
 		if (j != NULL && params_save(run_dir, argc, argv) < 0) {
-			mc_warn("respond: cannot save the plan in %s: %s", run_dir, strerror(errno));
 			mc_journal_close(&j);
 			goto fail;
 		}
-		printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
+		mc_output_printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
 	}
 	if (j == NULL) {
 		mc_warn("respond: %s", error);
@@ -783,16 +812,15 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 
 	until = ra.until != NULL ? step_lookup(ra.until) : STEP_COUNT - 1;
 	for (int s = 0; s < STEP_COUNT; s++) {
-		const char *why;
+		char why[512];
 		will_run[s] = s <= until && !step_skipped_by_user(&ra, s) &&
-			step_applies(&ra, s, &why);
+			step_applies(&ra, s, why, sizeof(why));
 	}
 
 	bool failed = false, stopped = false;
 	for (int s = 0; s < STEP_COUNT && s <= until; s++) {
 		const char *state = mc_journal_step_state(j, step_names[s]);
-		const char *why = NULL;
-		char detail[1100], last_err[1024];
+		char why[512], detail[1100], last_err[1024];
 		struct argv_buf a = { 0 };
 		struct step_counts c;
 		char *out, *log;
@@ -807,7 +835,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			print_step_line(s + 1, s, "skipped", "--skip");
 			continue;
 		}
-		if (!step_applies(&ra, s, &why)) {
+		if (!step_applies(&ra, s, why, sizeof(why))) {
 			mc_journal_append(j, step_names[s], "skipped", -1, why, NULL);
 			print_step_line(s + 1, s, "skipped", why);
 			continue;
@@ -885,10 +913,10 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	if (asprintf(&html, "%s/report.html", run_dir) < 0)
 		abort();
 	if (mc_cli_report_html(g, run_id, html) == 0)
-		printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
+		mc_output_printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
 	if (until < STEP_COUNT - 1 && !failed)
-		printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
-		       ra.until, run_id);
+		mc_output_printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
+				 ra.until, run_id);
 	free(html);
 	free(run_dir);
 	free(run_id);

@@ -13,7 +13,9 @@
 #ifndef MAILCURE_COMMANDS_H
 #define MAILCURE_COMMANDS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include "mailcure/mailcure.h"
 
 #define MC_EXIT_CLEAN 0
@@ -51,6 +53,17 @@ int cmd_demo(int argc, char **argv, struct mc_global *g);
 int cmd_respond(int argc, char **argv, struct mc_global *g);
 int cmd_report(int argc, char **argv, struct mc_global *g);
 
+/* What "mailcure COMMAND --help" prints, and a usage error of the
+   command too: its usage lines, what it does, its options. One text
+   per command, in its cmd_*.c file. */
+extern const char cmd_mailbox_usage[], cmd_quarantine_usage[], cmd_respond_usage[],
+	cmd_report_usage[], cmd_demo_usage[], cmd_host_usage[], cmd_queue_usage[],
+	cmd_isolate_usage[], cmd_reconnect_usage[];
+/* The host scan's default exclusions, after its usage text. */
+void cmd_host_usage_more(FILE *fp);
+/* The running command's usage on stderr; exit 2. */
+void mc_die_command_usage(void) __attribute__((noreturn));
+
 /* Whether this build has the command NAME (main.c's table). */
 bool mc_cli_has_command(const char *name);
 /* Write the HTML report of RUN to PATH (cmd_report.c). */
@@ -68,6 +81,12 @@ void mc_output_event(const struct mc_event *event, void *context);
 void mc_output_progress(const struct mc_progress *progress, void *context);
 void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
 void mc_output_deinit(struct mc_output **out);
+/* printf() for human output and diagnostics: every %s argument is
+   shown through mc_text_visible() (no control character of a user's
+   file name or header reaches the terminal). */
+void mc_output_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void mc_output_fprintf(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */
@@ -110,6 +129,14 @@ struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool cre
 
 /* A size with an optional k/M/G suffix; a usage error when it is not. */
 unsigned long long mc_cli_parse_size(const char *s, const char *what);
+/* A file that holds mail data (a report, a saved plan): written as a
+   new file beside PATH, mode 0600 whatever the umask, then renamed
+   over PATH. A symbolic link or another non-regular file at PATH is
+   refused. create returns the stream and the temporary name; commit
+   (also on a failure) closes, syncs and renames. -1 or NULL with a
+   malloc()ed reason. */
+FILE *mc_cli_private_create(const char *path, char **tmp_r, char **error_r);
+int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r);
 /* The words of a query, joined with spaces (malloc()ed). */
 char *mc_cli_join_args(int argc, char **argv);
 /* "1.2 MB": a byte count for people. */

@@ -10,9 +10,16 @@
 /*	table and runs it. Global options may also follow the command
 /*	name; each command parses its own options after that.
 /*	See mailcure(1) for the commands.
+/*
+/*	"mailcure --help" lists the commands and the global options;
+/*	"mailcure COMMAND --help" (-h, anywhere after COMMAND) prints
+/*	that command's usage and options on stdout and exits 0. Each
+/*	command's usage text is kept once, in its cmd_*.c file, and is
+/*	also what a usage error of that command prints.
 /*--*/
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -27,20 +34,52 @@
 struct command {
 	const char *name;
 	int (*run)(int argc, char **argv, struct mc_global *g);
-	const char *help;
+	const char *help;		/* its line in "mailcure --help" */
+	const char *usage;		/* "mailcure COMMAND --help" */
+	void (*usage_more)(FILE *fp);	/* what follows that, or NULL */
 };
 
 static const struct command commands[] = {
-	{ "mailbox", cmd_mailbox, "find|clean [-s STORE]... [QUERY]" },
-	{ "quarantine", cmd_quarantine, "list|show ID|restore ID...|restore --run RUN|purge --before DATE" },
-	{ "respond", cmd_respond, "[-s STORE]... [QUERY]  the whole runbook, journaled, resumable" },
-	{ "report", cmd_report, "RUN [--html FILE]  what a run found and did" },
-	{ "demo", cmd_demo, "build a sample infected server and clean it" },
-	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]..." },
-	{ "queue", cmd_queue, "status|list|find [QUERY]|scan|delete [QUERY]|freeze|thaw|release ID..." },
-	{ "isolate", cmd_isolate, "[--allow CIDR]... [--ports LIST] [--keep-mx] [--status]  cut users off" },
-	{ "reconnect", cmd_reconnect, "undo isolate exactly" },
+	{ "mailbox", cmd_mailbox, "find|clean [-s STORE]... [QUERY]", cmd_mailbox_usage, NULL },
+	{ "quarantine", cmd_quarantine, "list|show ID|restore ID...|restore --run RUN|purge --before DATE",
+	  cmd_quarantine_usage, NULL },
+	{ "respond", cmd_respond, "[-s STORE]... [QUERY]  the whole runbook, journaled, resumable",
+	  cmd_respond_usage, NULL },
+	{ "report", cmd_report, "RUN [--html FILE]  what a run found and did", cmd_report_usage, NULL },
+	{ "demo", cmd_demo, "build a sample infected server and clean it", cmd_demo_usage, NULL },
+	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]...", cmd_host_usage,
+	  cmd_host_usage_more },
+	{ "queue", cmd_queue, "status|list|find [QUERY]|scan|delete [QUERY]|freeze|thaw|release ID...",
+	  cmd_queue_usage, NULL },
+	{ "isolate", cmd_isolate, "[--allow CIDR]... [--ports LIST] [--keep-mx] [--status]  cut users off",
+	  cmd_isolate_usage, NULL },
+	{ "reconnect", cmd_reconnect, "undo isolate exactly", cmd_reconnect_usage, NULL },
 };
+
+static void usage(FILE *fp);
+
+/* The command being run: usage errors name its --help. */
+static const struct command *current;
+
+static void command_usage(const struct command *c, FILE *fp)
+{
+	fputs(c->usage, fp);
+	if (c->usage_more != NULL)
+		c->usage_more(fp);
+	fprintf(fp, "\nGlobal options (-d, -j, --json, --dry-run, --quarantine, ...) may come\n"
+		"before or after '%s': see 'mailcure --help', and mailcure(1) for the\n"
+		"query language and the stores.\n", c->name);
+}
+
+void mc_die_command_usage(void)
+{
+	fflush(stdout);
+	if (current != NULL)
+		command_usage(current, stderr);
+	else
+		usage(stderr);
+	exit(MC_EXIT_ERROR);
+}
 
 bool mc_cli_has_command(const char *name)
 {
@@ -82,7 +121,7 @@ static void usage(FILE *fp)
 		"      --tempdir DIR     where the engine unpacks archives (default: a private\n"
 		"                        directory in /dev/shm when it is a large enough tmpfs,\n"
 		"                        else $TMPDIR or /tmp)\n"
-		"  -h, --help            this help\n"
+		"  -h, --help            this help; after COMMAND: that command's usage\n"
 		"  -V, --version         print the version\n\n"
 		"QUERY defaults to 'virus'. Exit codes: 0 nothing matched, 1 matches\n"
 		"found (and acted on), 2 errors (some messages could not be scanned).\n");
@@ -92,9 +131,10 @@ void mc_warn(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fputs("mailcure: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -103,11 +143,13 @@ void mc_die_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	fflush(stdout);
 	fputs("mailcure: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'mailcure --help'.\n", stderr);
+	fprintf(stderr, "\nTry 'mailcure%s%s --help'.\n", current != NULL ? " " : "",
+		current != NULL ? current->name : "");
 	exit(MC_EXIT_ERROR);
 }
 
@@ -132,6 +174,61 @@ char *mc_cli_join_args(int argc, char **argv)
 		strcat(s, argv[i]);
 	}
 	return s;
+}
+
+FILE *mc_cli_private_create(const char *path, char **tmp_r, char **error_r)
+{
+	struct stat st;
+	char *tmp;
+	FILE *fp;
+	int fd;
+
+	/* Replacing PATH by rename() never follows a link there; a link
+	   is refused all the same, as whoever wrote "FILE" meant the
+	   file and would be surprised by what became of its target. */
+	if (lstat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		*error_r = mc_xasprintf("%s: %s; not written", path,
+					S_ISLNK(st.st_mode) ? "is a symbolic link" :
+					"not a regular file");
+		return NULL;
+	}
+	tmp = mc_xasprintf("%s.XXXXXX", path);
+	fd = mkostemp(tmp, O_CLOEXEC);
+	/* 0600 whatever the umask: the file names users and quotes
+	   their mail. */
+	if (fd < 0 || fchmod(fd, 0600) < 0 || (fp = fdopen(fd, "w")) == NULL) {
+		*error_r = mc_xasprintf("%s: %s", fd < 0 ? path : tmp, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+		}
+		free(tmp);
+		return NULL;
+	}
+	*tmp_r = tmp;
+	return fp;
+}
+
+int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r)
+{
+	int ret = 0;
+
+	if (fflush(fp) != 0 || fsync(fileno(fp)) < 0) {
+		*error_r = mc_xasprintf("%s: %s", tmp, strerror(errno));
+		ret = -1;
+	}
+	if (fclose(fp) != 0 && ret == 0) {
+		*error_r = mc_xasprintf("%s: %s", tmp, strerror(errno));
+		ret = -1;
+	}
+	if (ret == 0 && rename(tmp, path) < 0) {
+		*error_r = mc_xasprintf("%s: %s", path, strerror(errno));
+		ret = -1;
+	}
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	return ret;
 }
 
 /* Without -j, twice as many workers as CPUs: a worker waits on the
@@ -273,8 +370,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 
 /* Pull global options out of ARGV (after the command name), leaving
    the command's own arguments, in order, for the command to parse.
-   A global option is recognised only by its exact spelling. */
-static int extract_globals(struct mc_global *g, int argc, char **argv)
+   A global option is recognised only by its exact spelling. -h and
+   --help there ask for the command's usage: *help_r. */
+static int extract_globals(struct mc_global *g, int argc, char **argv,
+			   bool *help_r)
 {
 	int out = 1;
 
@@ -296,7 +395,7 @@ static int extract_globals(struct mc_global *g, int argc, char **argv)
 			}
 			if (o != NULL && a[2 + nl] == '=')
 				val = a + 3 + nl;
-		} else if (a[0] == '-' && strchr("djqv", a[1]) != NULL && a[1] != '\0' &&
+		} else if (a[0] == '-' && strchr("djqvh", a[1]) != NULL && a[1] != '\0' &&
 			   (a[2] == '\0' || a[1] == 'd' || a[1] == 'j')) {
 			for (const struct option *p = global_options; p->name; p++)
 				if (p->val == a[1])
@@ -306,6 +405,10 @@ static int extract_globals(struct mc_global *g, int argc, char **argv)
 		}
 		if (o == NULL) {
 			argv[out++] = argv[i];
+			continue;
+		}
+		if (o->val == 'h') {
+			*help_r = true;
 			continue;
 		}
 		if (o->has_arg == required_argument && val == NULL) {
@@ -360,7 +463,15 @@ int main(int argc, char **argv)
 		if (strcmp(commands[i].name, name) == 0) {
 			int cargc = argc - optind;
 			char **cargv = argv + optind;
-			cargc = extract_globals(&g, cargc, cargv);
+			bool help = false;
+
+			current = &commands[i];
+			cargc = extract_globals(&g, cargc, cargv, &help);
+			if (help) {
+				command_usage(current, stdout);
+				free(g.databases);
+				return MC_EXIT_CLEAN;
+			}
 			optind = 1;
 			int rc = commands[i].run(cargc, cargv, &g);
 			/* Freed so that leak checkers see a clean exit. */

@@ -12,8 +12,25 @@
 /*	The progress line goes to stderr, only when it is a terminal
 /*	(--progress auto) or when asked (--progress always), and is
 /*	erased before any other line is printed so the two never mix.
+/*
+/*	mc_output_printf() and mc_output_fprintf() are printf() for
+/*	human output: every %s argument is shown as mc_text_visible()
+/*	makes it, while the format's own newlines stay.
+/* SECURITY
+/*	Paths, folder and user names, senders, subjects, attachment
+/*	names, queue ids and the library's reasons that embed them are
+/*	written by users. In human output and in diagnostics they pass
+/*	through mc_text_visible(), so that no control character or
+/*	escape sequence they hold reaches the terminal (a file name with
+/*	a newline would forge a line, one with ESC [ would recolour or
+/*	rewrite the screen). JSON output keeps the exact text, escaped as
+/*	JSON requires.
 /*--*/
 
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +76,136 @@ static void progress_erase(struct mc_output *out)
 	}
 }
 
+/* Print one conversion SPEC (with NSTAR '*' values in STAR) of the
+   next argument of AP. Formats are literals that the compiler checks
+   against their arguments (format attribute), so the types are
+   right; SPEC is a piece of such a literal. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#define EMIT(fp, spec, nstar, star, arg) \
+	((nstar) == 0 ? fprintf(fp, spec, arg) : (nstar) == 1 ? \
+	 fprintf(fp, spec, (star)[0], arg) : fprintf(fp, spec, (star)[0], (star)[1], arg))
+
+static void print_conversion(FILE *fp, const char *spec, char length, char conv,
+			     int nstar, const int *star, va_list *ap)
+{
+	switch (conv) {
+	case 'd': case 'i':
+		switch (length) {
+		case 'l': EMIT(fp, spec, nstar, star, va_arg(*ap, long)); break;
+		case 'q': EMIT(fp, spec, nstar, star, va_arg(*ap, long long)); break;
+		case 'z': EMIT(fp, spec, nstar, star, va_arg(*ap, ssize_t)); break;
+		case 'j': EMIT(fp, spec, nstar, star, va_arg(*ap, intmax_t)); break;
+		case 't': EMIT(fp, spec, nstar, star, va_arg(*ap, ptrdiff_t)); break;
+		default: EMIT(fp, spec, nstar, star, va_arg(*ap, int)); break;
+		}
+		break;
+	case 'u': case 'o': case 'x': case 'X':
+		switch (length) {
+		case 'l': EMIT(fp, spec, nstar, star, va_arg(*ap, unsigned long)); break;
+		case 'q': EMIT(fp, spec, nstar, star, va_arg(*ap, unsigned long long)); break;
+		case 'z': EMIT(fp, spec, nstar, star, va_arg(*ap, size_t)); break;
+		case 'j': EMIT(fp, spec, nstar, star, va_arg(*ap, uintmax_t)); break;
+		case 't': EMIT(fp, spec, nstar, star, va_arg(*ap, ptrdiff_t)); break;
+		default: EMIT(fp, spec, nstar, star, va_arg(*ap, unsigned)); break;
+		}
+		break;
+	case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
+		if (length == 'L')
+			EMIT(fp, spec, nstar, star, va_arg(*ap, long double));
+		else
+			EMIT(fp, spec, nstar, star, va_arg(*ap, double));
+		break;
+	case 'c':
+		EMIT(fp, spec, nstar, star, va_arg(*ap, int));
+		break;
+	case 'p':
+		EMIT(fp, spec, nstar, star, va_arg(*ap, void *));
+		break;
+	case 's': {
+		const char *arg = va_arg(*ap, const char *);
+		char *text = mc_text_visible(arg != NULL ? arg : "(null)");
+
+		EMIT(fp, spec, nstar, star, text);
+		free(text);
+		break;
+	}
+	default:
+		/* %n and the like: never in mailcure's formats. */
+		abort();
+	}
+}
+#undef EMIT
+#pragma GCC diagnostic pop
+
+void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap)
+{
+	va_list aq;
+
+	va_copy(aq, ap);
+	for (const char *p = fmt; *p != '\0';) {
+		const char *pct = strchr(p, '%'), *q;
+		char spec[32], length = 0;
+		int star[2], nstar = 0;
+
+		if (pct == NULL) {
+			fputs(p, fp);
+			break;
+		}
+		fwrite(p, 1, (size_t)(pct - p), fp);
+		if (pct[1] == '%') {
+			fputc('%', fp);
+			p = pct + 2;
+			continue;
+		}
+		q = pct + 1 + strspn(pct + 1, "-+ #0'");
+		if (*q == '*') {
+			star[nstar++] = va_arg(aq, int);
+			q++;
+		}
+		q += strspn(q, "0123456789");
+		if (*q == '.') {
+			q++;
+			if (*q == '*') {
+				star[nstar++] = va_arg(aq, int);
+				q++;
+			}
+			q += strspn(q, "0123456789");
+		}
+		/* Length modifiers, folded to one letter: hh and h read an
+		   int, ll is 'q'. */
+		while (*q != '\0' && strchr("hlLqjzt", *q) != NULL) {
+			length = *q == 'l' && length == 'l' ? 'q' : *q;
+			q++;
+		}
+		if (*q == '\0' || (size_t)(q + 1 - pct) >= sizeof(spec))
+			abort();
+		memcpy(spec, pct, (size_t)(q + 1 - pct));
+		spec[q + 1 - pct] = '\0';
+		print_conversion(fp, spec, length, *q, nstar, star, &aq);
+		p = q + 1;
+	}
+	va_end(aq);
+}
+
+void mc_output_fprintf(FILE *fp, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mc_output_vfprintf(fp, fmt, ap);
+	va_end(ap);
+}
+
+void mc_output_printf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mc_output_vfprintf(stdout, fmt, ap);
+	va_end(ap);
+}
+
 /* LOCATION of a message: its file, the From_ offset inside an mbox,
    or the queue id. */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
@@ -84,17 +231,9 @@ static json_object *json_text(const char *s)
 		abort();
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)s + i;
-		size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 && p[0] >= 0xc2 ? 2 :
-			(p[0] & 0xf0) == 0xe0 ? 3 : (p[0] & 0xf8) == 0xf0 && p[0] <= 0xf4 ? 4 : 0;
-		bool ok = n > 0 && i + n <= len;
+		size_t n = mc_utf8_len(p, len - i);
 
-		for (size_t k = 1; ok && k < n; k++)
-			ok = (p[k] & 0xc0) == 0x80;
-		if (ok && n == 3)
-			ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] >= 0xa0);
-		if (ok && n == 4)
-			ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] >= 0x90);
-		if (ok) {
+		if (n > 0) {
 			memcpy(out + out_len, p, n);
 			out_len += n;
 			i += n;
@@ -194,29 +333,29 @@ static void event_human(struct mc_output *out, const struct mc_event *ev)
 
 	mc_output_location(&ev->msg->loc, loc, sizeof(loc));
 	if (ev->type == MC_EVENT_UNSCANNED) {
-		printf("%s: UNSCANNED (%s)\n", loc, ev->why);
+		mc_output_printf("%s: UNSCANNED (%s)\n", loc, ev->why);
 		return;
 	}
 	if (ev->type == MC_EVENT_ERROR) {
-		printf("%s: ERROR (%s)\n", loc, ev->why);
+		mc_output_printf("%s: ERROR (%s)\n", loc, ev->why);
 		return;
 	}
-	printf("%s: ", loc);
+	mc_output_printf("%s: ", loc);
 	/* A match through "not" alone has no positive reason to name. */
 	if (ev->match->reason_count == 0)
-		printf("query matched");
+		mc_output_printf("query matched");
 	for (size_t i = 0; i < ev->match->reason_count; i++) {
 		const struct mc_reason *r = &ev->match->reasons[i];
-		printf("%s%s %s", i > 0 ? ", " : "", mc_reason_kind_name(r->kind),
-		       r->value != NULL ? r->value : "");
+		mc_output_printf("%s%s %s", i > 0 ? ", " : "", mc_reason_kind_name(r->kind),
+				 r->value != NULL ? r->value : "");
 	}
 	if (ev->action != NULL) {
 		if (ev->quarantine_id != NULL)
-			printf(" [%s %s]", ev->action, ev->quarantine_id);
+			mc_output_printf(" [%s %s]", ev->action, ev->quarantine_id);
 		else if (ev->why != NULL)
-			printf(" [%s: %s]", ev->action, ev->why);
+			mc_output_printf(" [%s: %s]", ev->action, ev->why);
 		else
-			printf(" [%s]", ev->action);
+			mc_output_printf(" [%s]", ev->action);
 	}
 	putchar('\n');
 }
@@ -309,7 +448,7 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 	mc_output_bytes((double)sum->bytes, bytes, sizeof(bytes));
 	mc_output_bytes((double)sum->bytes / secs, rate, sizeof(rate));
 	printf("\n----------- SUMMARY -----------\n");
-	printf("Run:        %s%s\n", sum->run_id, out->g->dry_run ? " (dry run: nothing changed)" : "");
+	mc_output_printf("Run:        %s%s\n", sum->run_id, out->g->dry_run ? " (dry run: nothing changed)" : "");
 	printf("Scanned:    %llu messages, %s in %.2f s (%.0f msg/s, %s/s)\n",
 	       (unsigned long long)sum->scanned, bytes, sum->seconds,
 	       (double)sum->scanned / secs, rate);
@@ -320,20 +459,20 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
 	if (sum->engine_used && out->g->verbose > 0)
-		printf("Engine:     %llu messages part by part (%llu parts scanned, "
-		       "%llu from the cache), %llu whole, %llu from the cache%s%s\n",
-		       (unsigned long long)sum->engine.messages_parts,
-		       (unsigned long long)sum->engine.parts_scanned,
-		       (unsigned long long)sum->engine.parts_cached,
-		       (unsigned long long)sum->engine.messages_whole,
-		       (unsigned long long)sum->engine.messages_cached,
-		       sum->engine.matcher != NULL ? "; matcher: " : "",
-		       sum->engine.matcher != NULL ? sum->engine.matcher : "");
+		mc_output_printf("Engine:     %llu messages part by part (%llu parts scanned, "
+				 "%llu from the cache), %llu whole, %llu from the cache%s%s\n",
+				 (unsigned long long)sum->engine.messages_parts,
+				 (unsigned long long)sum->engine.parts_scanned,
+				 (unsigned long long)sum->engine.parts_cached,
+				 (unsigned long long)sum->engine.messages_whole,
+				 (unsigned long long)sum->engine.messages_cached,
+				 sum->engine.matcher != NULL ? "; matcher: " : "",
+				 sum->engine.matcher != NULL ? sum->engine.matcher : "");
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
-		printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
-		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",
-		       strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? out->g->quarantine_dir : "",
-		       sum->run_id);
+		mc_output_printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
+				 strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",
+				 strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? out->g->quarantine_dir : "",
+				 sum->run_id);
 	fflush(stdout);
 }
 

@@ -677,9 +677,18 @@ const char *mc_journal_step_state(const struct mc_journal *journal,
 /* ------------------------------------------------------------------ */
 
 void mc_hex(const unsigned char *bin, size_t len, char *hex_out);
+/* A formatted, malloc()ed string; aborts when out of memory. */
+char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_sha256(const void *data, size_t len, unsigned char out[32]);
 void mc_md5(const void *data, size_t len, unsigned char out[16]);
 double mc_now(void);
+/* The length of the well-formed UTF-8 character at P (at most LEFT
+   bytes), or 0 when P does not start one. */
+size_t mc_utf8_len(const unsigned char *p, size_t left);
+/* S as it may be shown on a terminal, in a log or in HTML: C0 and C1
+   controls, DEL, bidirectional overrides and bytes that are not
+   well-formed UTF-8 written as \xHH, the rest kept. malloc()ed. */
+char *mc_text_visible(const char *s);
 /* A listing of directory DIRFD on a descriptor of its own (DIRFD is
    left as it is), or NULL with errno. */
 DIR *mc_dir_list(int dirfd);
