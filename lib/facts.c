@@ -45,8 +45,11 @@
 /*	at the start of a line, optionally "--", then only white space.
 /*	A multipart without a boundary or without any delimiter line is
 /*	one text/plain leaf, so its text is still searchable. A missing
-/*	close delimiter (a truncated message) ends the last part at the
-/*	end of the data.
+/*	close delimiter, common in spam and from old mailers, ends the
+/*	last part at the end of the data, as mail readers and libclamav
+/*	read it: the walk has then seen every byte, so such a message is
+/*	not unscanned for it (mc_facts_check), only irregular (it goes
+/*	to the engine whole, see mc_facts_regular).
 /* DIAGNOSTICS
 /*	mc_facts_parts() returns -1 when limits->max_mime_parts entities
 /*	or limits->max_mime_depth nesting levels are exceeded, with *why_r
@@ -117,7 +120,6 @@ struct mc_facts {
 	const char *parts_why;
 	/* What any walk (full or structure only) learnt of the shape. */
 	bool shape_done;
-	bool truncated;		/* a multipart without its close delimiter */
 	const char *shape_why;	/* a limit reached, or NULL */
 	struct mc_part *parts;
 	size_t part_count, part_cap;
@@ -1614,8 +1616,8 @@ static int walk_entity(struct walk *w, const struct job *job)
 	return ret;
 }
 
-/* Walk the whole message; STRUCTURE_ONLY finds its shape (limits,
-   truncation) without decoding or hashing any part. */
+/* Walk the whole message; STRUCTURE_ONLY finds its shape (limits)
+   without decoding or hashing any part. */
 static void run_walk(struct mc_facts *facts, bool structure_only)
 {
 	struct walk w;
@@ -1633,7 +1635,6 @@ static void run_walk(struct mc_facts *facts, bool structure_only)
 		walk_entity(&w, &j);
 	}
 	facts->shape_done = true;
-	facts->truncated = w.truncated;
 	facts->shape_why = w.failed ? pool_strdup(facts, w.why) : NULL;
 	if (!structure_only) {
 		facts->parts_done = true;
@@ -1682,12 +1683,10 @@ enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r)
 	}
 	if (!facts->shape_done)
 		run_walk(facts, true);
+	/* A multipart without its close delimiter is not a reason: its
+	   last part runs to the end, and nothing is left unread. */
 	if (facts->shape_why != NULL) {
 		*why_r = facts->shape_why;
-		return MC_VERDICT_UNSCANNED;
-	}
-	if (facts->truncated) {
-		*why_r = "truncated message: a multipart ends without its closing boundary";
 		return MC_VERDICT_UNSCANNED;
 	}
 	*why_r = NULL;

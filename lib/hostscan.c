@@ -67,8 +67,10 @@
 /* DIAGNOSTICS
 /*	A directory or file that cannot be read is an ERROR event; one
 /*	that vanished, changed or was swapped for a symlink during the
-/*	scan, one larger than max_filesize, or one the engine could not
-/*	finish is an UNSCANNED event. None of these stops the walk.
+/*	scan, one larger than max_filesize, or one that reached an
+/*	engine limit (an archive member over the engine's max file size)
+/*	or that the engine could not finish is an UNSCANNED event. None
+/*	of these stops the walk.
 /*--*/
 
 #include <dirent.h>

@@ -331,7 +331,7 @@ static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *ma
 		      match);
 	if (!match->matched && match->problem == MC_VERDICT_CLEAN) {
 		/* Not matched, but maybe only because part of the message
-		   was never looked at: a truncated or over-limit message is
+		   was never looked at: a message over a MIME limit is
 		   unscanned, a file that is no mail message an error, never
 		   silently clean. */
 		const char *why;

@@ -181,11 +181,12 @@ bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 				 const char *literal);
 /* Date header as time_t, or (time_t)-1 when absent or invalid. */
 time_t mc_facts_date(struct mc_facts *facts);
-/* Whether the message is whole and within the MIME limits, found
-   without decoding any part: MC_VERDICT_ERROR when it is not a mail
-   message at all (empty, no header fields), MC_VERDICT_UNSCANNED when
-   a MIME limit is reached or a multipart is truncated, else
-   MC_VERDICT_CLEAN. *why_r says why (valid until mc_facts_free). */
+/* Whether the message is within the MIME limits, found without
+   decoding any part: MC_VERDICT_ERROR when it is not a mail message
+   at all (empty, no header fields), MC_VERDICT_UNSCANNED when a MIME
+   limit is reached, else MC_VERDICT_CLEAN (also for a multipart
+   without its close delimiter: its last part runs to the end). *why_r
+   says why (valid until mc_facts_free). */
 enum mc_verdict_kind mc_facts_check(struct mc_facts *facts, const char **why_r);
 /* The part of mc_facts_check that needs only the header block:
    MC_VERDICT_ERROR for an empty message or one without header

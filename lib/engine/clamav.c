@@ -18,7 +18,16 @@
 /*	file that reaches a limit (size, recursion, file count) is not
 /*	silently passed as clean; its "Heuristics.Limits.Exceeded.*"
 /*	alert becomes the verdict unscanned(why), as does a scan that
-/*	runs out of time.
+/*	runs out of time. Some of libclamav's unpackers reach the max
+/*	file size without that alert: the zip unpacker cuts a member
+/*	at the limit and scans the rest as if it were all. So the
+/*	engine watches for it itself, through libclamav's callbacks:
+/*	an archive member that declares more than the max file size, an
+/*	unpacked file that ends within CUT_MARGIN of it, or files that
+/*	together come that close to the max scan size make a clean
+/*	verdict unscanned, named as libclamav names the limit. A buffer
+/*	or file over the max file size is not given to libclamav at
+/*	all: it is unscanned.
 /*
 /*	scan_message() gives libclamav's verdict on a mail message
 /*	without libclamav's own mail parser, which is most of the cost
@@ -32,7 +41,14 @@
 /*	engine limit (files, bytes, nesting, time: a part scanned alone
 /*	starts one level higher) is scanned whole, as is every message
 /*	in MC_SCAN_WHOLE mode. A part's verdict is taken from the
-/*	verdict cache when the same bytes were scanned before.
+/*	verdict cache when the same bytes were scanned before; one that
+/*	reached a limit is never cached, nor is a message's.
+/*
+/*	In MC_SCAN_WHOLE mode each scan process keeps libclamav's own
+/*	cache of clean files (by MD5), which spares rescanning the
+/*	attachments that recur. libclamav would remember there as clean
+/*	an archive whose member it cut: after such a scan that process
+/*	scans without its cache.
 /*
 /*	With settings.scan_processes, libclamav runs in that many
 /*	processes of their own (scanpool), for buffers, messages and
@@ -78,6 +94,9 @@ struct mc_engine {
 	unsigned char db_stamp[32];	/* of the files before loading */
 	bool db_stamped;
 	bool ac_only;			/* no Boyer-Moore matcher */
+	bool clean_cache;		/* libclamav's own cache is on */
+	uint64_t max_file_size;		/* libclamav's, as it took them; */
+	uint64_t max_scan_size;		/* 0: no limit */
 
 	struct mc_engine_settings settings;
 	struct mc_engine_stats stats;		/* atomic counters */
@@ -93,6 +112,21 @@ struct layers {
 	uint32_t depth;		/* deepest recursion level */
 	bool top_is_mail;	/* the scanned buffer itself typed as mail */
 };
+
+/* The context of libclamav's callbacks during one scan: what it
+   went through, and the limits it reached without saying so. */
+struct scan_state {
+	const struct mc_engine *engine;
+	struct layers layers;
+	uint64_t declared;	/* an archive member over the max file size */
+	uint64_t cut;		/* an unpacked file that ends at it */
+};
+
+/* libclamav's unpackers stop at the max file size on a block
+   boundary of their output (a few KiB: BUFSIZ for zip and bzip2),
+   or exactly at it: an unpacked file that ends this close to the
+   limit may have been cut there. */
+#define CUT_MARGIN ((uint64_t)64 << 10)
 
 /* A message's scan is planned by the caller, which has the verdict
    cache, and run where libclamav runs: the parts in order, each
@@ -191,16 +225,33 @@ static cl_error_t count_layer(int fd, const char *type, const char **ancestors,
 			      uint32_t recursion_level, uint32_t layer_attributes,
 			      void *context)
 {
-	struct layers *l = context;
+	struct scan_state *s = context;
+	struct layers *l = &s->layers;
+	uint64_t max = s->engine->max_file_size;
 
-	if (l == NULL)
-		return CL_CLEAN;
 	l->files++;
 	l->bytes += file_size;
 	if (recursion_level > l->depth)
 		l->depth = recursion_level;
 	if (recursion_level == 0)
 		l->top_is_mail = type != NULL && strcmp(type, "CL_TYPE_MAIL") == 0;
+	else if (max > 0 && file_size + CUT_MARGIN >= max && file_size > s->cut)
+		s->cut = file_size;
+	return CL_CLEAN;
+}
+
+/* An archive member's header, before it is unpacked: one that says
+   it is larger than the max file size will be cut or skipped. */
+static cl_error_t note_member(const char *container_type,
+			      unsigned long fsize_container, const char *filename,
+			      unsigned long fsize_real, int is_encrypted,
+			      unsigned int filepos_container, void *context)
+{
+	struct scan_state *s = context;
+
+	if (s->engine->max_file_size > 0 && fsize_real > s->engine->max_file_size &&
+	    fsize_real > s->declared)
+		s->declared = fsize_real;
 	return CL_CLEAN;
 }
 
@@ -374,8 +425,8 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 		goto fail;
 	/* libclamav's own cache of clean files (by MD5) would remember the
 	   same parts a second time, beside the verdict cache, and keeps
-	   growing to 65,536 entries over a large store. (Scanning whole
-	   messages turns it back on: see clamav_configure.) */
+	   growing to 65,536 entries over a large store. (Scan processes
+	   turn it back on for whole messages: see scan_process_init.) */
 	if (cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 1) != CL_SUCCESS) {
 		mc_error_set(error_r, "clamav: cannot turn off its clean-file cache");
 		goto fail;
@@ -386,7 +437,11 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 			     cl_strerror(ret));
 		goto fail;
 	}
+	/* What libclamav took: it caps the max file size near 2 GiB. */
+	engine->max_file_size = (uint64_t)cl_engine_get_num(engine->cl, CL_ENGINE_MAX_FILESIZE, NULL);
+	engine->max_scan_size = (uint64_t)cl_engine_get_num(engine->cl, CL_ENGINE_MAX_SCANSIZE, NULL);
 	cl_engine_set_clcb_file_inspection(engine->cl, count_layer);
+	cl_engine_set_clcb_meta(engine->cl, note_member);
 	engine->options.general = CL_SCAN_GENERAL_HEURISTICS;
 	engine->options.parse = ~0U;
 	engine->options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
@@ -442,6 +497,71 @@ static void verdict_from(cl_error_t ret, const char *virname,
 	}
 }
 
+/* Whether SIZE bytes are too many for libclamav to scan at all; if
+   so, the verdict says so. (libclamav would answer CL_VIRUS, and
+   name the limit only to a virus-found callback.) */
+static bool too_large(const struct mc_engine *engine, uint64_t size,
+		      struct mc_verdict *verdict_r)
+{
+	if (engine->max_file_size == 0 || size <= engine->max_file_size)
+		return false;
+	memset(verdict_r, 0, sizeof(*verdict_r));
+	verdict_r->kind = MC_VERDICT_UNSCANNED;
+	snprintf(verdict_r->name, sizeof(verdict_r->name),
+		 "engine limit reached (Heuristics.Limits.Exceeded.MaxFileSize: "
+		 "%llu bytes to scan, the limit is %llu)",
+		 (unsigned long long)size,
+		 (unsigned long long)engine->max_file_size);
+	return true;
+}
+
+/* The verdict of a scan that returned RET and VIRNAME, after which
+   the callbacks' state is S: a limit that libclamav reached without
+   saying so makes a clean verdict unscanned. */
+static void scan_verdict(struct mc_engine *engine, cl_error_t ret,
+			 const char *virname, const struct scan_state *s,
+			 struct mc_verdict *verdict_r)
+{
+	const char *limit, *what;
+	uint64_t size, max;
+
+	verdict_from(ret, virname, verdict_r);
+	if (s->declared > 0) {
+		limit = "MaxFileSize";
+		what = "an archive member of";
+		size = s->declared;
+		max = engine->max_file_size;
+	} else if (s->cut > 0) {
+		limit = "MaxFileSize";
+		what = "an unpacked file of";
+		size = s->cut;
+		max = engine->max_file_size;
+	} else if (s->layers.files > 1 && engine->max_scan_size > 0 &&
+		   s->layers.bytes + CUT_MARGIN >= engine->max_scan_size) {
+		/* libclamav's CAB and CHM unpackers cut a file at what is
+		   left of the scan size. */
+		limit = "MaxScanSize";
+		what = "the files scanned total";
+		size = s->layers.bytes;
+		max = engine->max_scan_size;
+	} else {
+		return;
+	}
+	/* libclamav's cache may now hold as clean the archives that
+	   held what was cut. Only a scan process has it on, and is
+	   single-threaded: the engine may be changed there. */
+	if (engine->clean_cache &&
+	    cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 1) == CL_SUCCESS)
+		engine->clean_cache = false;
+	if (verdict_r->kind != MC_VERDICT_CLEAN)
+		return;
+	verdict_r->kind = MC_VERDICT_UNSCANNED;
+	snprintf(verdict_r->name, sizeof(verdict_r->name),
+		 "engine limit reached (Heuristics.Limits.Exceeded.%s: %s "
+		 "%llu bytes, the limit is %llu)", limit, what,
+		 (unsigned long long)size, (unsigned long long)max);
+}
+
 /* Scan DATA from memory with OPTIONS in this process; LAYERS (may be
    NULL) learns what the scan went through. */
 static void scan_memory_here(struct mc_engine *engine, const void *data,
@@ -449,25 +569,32 @@ static void scan_memory_here(struct mc_engine *engine, const void *data,
 			     struct layers *layers, struct mc_verdict *verdict_r)
 {
 	struct cl_scan_options options = *opts;
+	struct scan_state state = { .engine = engine };
 	const char *virname = NULL;
 	unsigned long scanned = 0;
 	cl_fmap_t *map;
 	cl_error_t ret;
 
+	if (layers != NULL)
+		memset(layers, 0, sizeof(*layers));
 	/* Empty data maps to nothing; it holds nothing to detect. */
 	if (size == 0) {
 		verdict_from(CL_CLEAN, NULL, verdict_r);
 		return;
 	}
+	if (too_large(engine, size, verdict_r))
+		return;
 	map = cl_fmap_open_memory(data, size);
 	if (map == NULL) {
 		verdict_from(CL_EMEM, NULL, verdict_r);
 		return;
 	}
 	ret = cl_scanmap_callback(map, NULL, &virname, &scanned, engine->cl,
-				  &options, layers);
-	verdict_from(ret, virname, verdict_r);
+				  &options, &state);
+	scan_verdict(engine, ret, virname, &state, verdict_r);
 	cl_fmap_close(map);
+	if (layers != NULL)
+		*layers = state.layers;
 }
 
 /* Scan the file open on FD in this process. NAME is for libclamav's
@@ -476,13 +603,17 @@ static void scan_fd_here(struct mc_engine *engine, int fd, const char *name,
 			 struct mc_verdict *verdict_r)
 {
 	struct cl_scan_options options = engine->options;
+	struct scan_state state = { .engine = engine };
 	const char *virname = NULL;
 	unsigned long scanned = 0;
+	struct stat st;
 	cl_error_t ret;
 
+	if (fstat(fd, &st) == 0 && too_large(engine, (uint64_t)st.st_size, verdict_r))
+		return;
 	ret = cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl,
-				   &options, NULL);
-	verdict_from(ret, virname, verdict_r);
+				   &options, &state);
+	scan_verdict(engine, ret, virname, &state, verdict_r);
 }
 
 /* What a scan process does with a request (scanpool). */
@@ -546,6 +677,14 @@ static int scan_process_init(void *ctx, char **error_r)
 	gid_t gid = engine->settings.scan_gid;
 	char dir[4096];
 
+	/* Whole messages go to libclamav, which walks their MIME itself:
+	   the verdict cache sees no parts then, and libclamav's own cache
+	   is what spares rescanning the ones that recur. It is this
+	   process's alone, so that it can be turned off again (see
+	   scan_verdict). */
+	if (engine->settings.mode == MC_SCAN_WHOLE &&
+	    cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 0) == CL_SUCCESS)
+		engine->clean_cache = true;
 	if (uid == 0)
 		return 0;
 	/* Into it before it is the user's: a root without the power to
@@ -1004,11 +1143,6 @@ static void clamav_configure(struct mc_engine *engine,
 			     const struct mc_engine_settings *settings)
 {
 	engine->settings = *settings;
-	/* Whole messages go to libclamav, which walks their MIME itself:
-	   the verdict cache sees no parts then, and libclamav's own cache
-	   is what spares rescanning the ones that recur. */
-	if (settings->mode == MC_SCAN_WHOLE)
-		(void)cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 0);
 	if (settings->tempdir != NULL)
 		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, settings->tempdir);
 	free(engine->scan_tempdir);
@@ -1145,9 +1279,12 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 	unsigned char stamp[32];
 	char head[512];
 
+	/* "limits=" names the limit checks of scan_verdict: verdicts
+	   cached without them may say clean where a limit was reached. */
 	snprintf(head, sizeof(head),
 		 "%s mode=%d sigs=%u matcher=%s general=%x parse=%x heuristic=%x "
-		 "mail=%x scansize=%llu filesize=%llu recursion=%u files=%u",
+		 "mail=%x scansize=%llu filesize=%llu recursion=%u files=%u "
+		 "limits=member,cut,total",
 		 engine->version, (int)engine->settings.mode, engine->signatures,
 		 matcher_name(engine),
 		 engine->options.general,

@@ -14,7 +14,10 @@
 #	"mailbox clean" must report each bad message as unscanned or as
 #	an error with a reason, exit 2, not crash (no signal, no
 #	sanitizer report), keep every bad message where it was, and still
-#	quarantine the infected message. A query about headers alone
+#	quarantine the infected message. The truncated message is the
+#	exception to the reports: all of its bytes are there and are
+#	scanned (its last part runs to the end, as libclamav reads it),
+#	so it is clean, not unscanned. A query about headers alone
 #	matches the broken messages by their headers: no body can change
 #	its answer.
 set -euo pipefail
@@ -120,6 +123,12 @@ echo "$problems" | sed 's/^/#   /'
 for f in "$md"/cur/17000010* "$md"/cur/1700002001* "$md"/cur/1700002002*; do
 	b=$(basename "$f")
 	line=$(echo "$problems" | grep -F "$b |" || true)
+	case $b in
+	*.truncated:*)
+		[ -z "$line" ] || { mc_show; mc_fail "$b is reported: $line"; }
+		continue
+		;;
+	esac
 	[ -n "$line" ] || { mc_show; mc_fail "$b is not reported as unscanned or error"; }
 	[ -n "${line##*| }" ] || mc_fail "no reason given for $b"
 done
@@ -140,7 +149,7 @@ bad=$(mc_json "$T/mbox.json" '
 for e in events:
     if e.get("event") in ("error", "unscanned") and e.get("why"):
         print(e.get("offset"))' | sort -n | wc -l)
-mc_assert_eq 5 "$bad" "bad mbox messages reported with a reason"
+mc_assert_eq 4 "$bad" "bad mbox messages but the truncated one reported with a reason"
 mc_assert_eq "lee infected	quarantined" "$(mc_events "$T/mbox.json" match subject action)" \
 	"matches in the mbox"
 gone=$(comm -23 <(echo "$before") <(sha_multiset "$(dirname "$mbox")") | wc -l)

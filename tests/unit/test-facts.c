@@ -11,7 +11,9 @@
 /*	behaviour on hostile input: 5,000 parts and 1,000-deep nesting
 /*	stop at the limits with a reason and without a crash (raised
 /*	limits walk them completely, iteratively), truncated, empty and
-/*	garbage messages never crash.
+/*	garbage messages never crash. A multipart without its close
+/*	delimiter ends at the end of the data and is no reason to be
+/*	unscanned.
 /*--*/
 
 #include <stdarg.h>
@@ -898,11 +900,12 @@ static void test_check(void **state)
 	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_CLEAN);
 	tmsg_free(&t);
 
-	/* Truncated: a multipart without its close delimiter. */
+	/* A multipart without its close delimiter: nothing is left
+	   unread, so it is no reason to be unscanned. */
 	f = tmsg_init(&t, "Content-Type: multipart/mixed; boundary=z\n\n"
 		      "--z\nContent-Type: text/plain\n\ncut here");
-	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_UNSCANNED);
-	assert_non_null(strstr(why, "truncated"));
+	assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_CLEAN);
+	assert_null(why);
 	tmsg_free(&t);
 
 	/* Over a MIME limit: unscanned, with the limit named. */
@@ -923,6 +926,57 @@ static void test_check(void **state)
 	assert_string_equal(why, "MIME nesting depth limit (64) reached");
 	tmsg_free(&t);
 	g_string_free(s, TRUE);
+}
+
+/* A multipart whose close delimiter is missing ends at the end of
+   the data: its last part is there, decoded and searchable, with or
+   without a final line break, and the message is whole
+   (mc_facts_check), before and after the full walk, but irregular:
+   the engine scans it whole. */
+static void test_unclosed(void **state)
+{
+	static const char *const texts[] = {
+		/* The last part is text. */
+		"From: a@b\nContent-Type: multipart/alternative; boundary=\"B\"\n\n"
+		"--B\nContent-Type: text/plain\n\nfirst part\n"
+		"--B\nContent-Type: text/html\n\n<p>last <b>words</b></p>\n",
+		/* No line break at the end. */
+		"From: a@b\nContent-Type: multipart/alternative; boundary=\"B\"\n\n"
+		"--B\nContent-Type: text/plain\n\nfirst part\n"
+		"--B\nContent-Type: text/html\n\n<p>last <b>words</b></p>",
+		/* The inner multipart unclosed, the outer closed. */
+		"From: a@b\nContent-Type: multipart/mixed; boundary=\"O\"\n\n"
+		"--O\nContent-Type: multipart/alternative; boundary=\"B\"\n\n"
+		"--B\nContent-Type: text/plain\n\nfirst part\n"
+		"--B\nContent-Type: text/html\n\n<p>last <b>words</b></p>\n"
+		"--O--\n",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		for (int walked = 0; walked < 2; walked++) {
+			struct tmsg t;
+			struct mc_facts *f = tmsg_init(&t, texts[i]);
+			const struct mc_part *p;
+			const char *why = NULL;
+			size_t n;
+
+			if (walked)
+				assert_int_equal(mc_facts_parts(f, &p, &n, &why), 0);
+			assert_int_equal(mc_facts_check(f, &why), MC_VERDICT_CLEAN);
+			assert_null(why);
+			assert_int_equal(mc_facts_parts(f, &p, &n, &why), 0);
+			assert_null(why);
+			assert_int_equal(n, 2);
+			assert_string_equal(p[0].text_utf8, "first part");
+			assert_string_equal(p[1].content_type, "text/html");
+			/* With the last line break, when there is one. */
+			assert_true(g_str_has_prefix(p[1].text_utf8, "<p>last <b>words</b></p>"));
+			assert_false(mc_facts_regular(f, &why));
+			assert_non_null(strstr(why, "closing"));
+			tmsg_free(&t);
+		}
+	}
 }
 
 /* Which messages the part scanner may scan part by part. */
@@ -1057,6 +1111,7 @@ int main(void)
 		cmocka_unit_test(test_part_limit),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_truncated),
+		cmocka_unit_test(test_unclosed),
 		cmocka_unit_test(test_empty_and_garbage),
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_regular),
