@@ -80,7 +80,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,7 +428,7 @@ static int walker_open(struct host_scan *hs, const struct pending *p,
 	int fd;
 
 	if (p->parent == NULL) {
-		fd = mc_open_dir_path(p->path, &error);
+		fd = mc_open_dir_path(p->path, NULL, &error);
 		if (fd < 0 || fstat(fd, st_r) < 0) {
 			report(hs, MC_EVENT_ERROR, store, p->path, NULL, "%s",
 			       error != NULL ? error : strerror(errno));
@@ -661,7 +660,7 @@ static void walker_file_root(struct host_scan *hs, const struct root *root)
 	struct dir *dir;
 	int fd;
 
-	fd = mc_open_dir_path(parent, &error);
+	fd = mc_open_dir_path(parent, NULL, &error);
 	if (fd < 0) {
 		report(hs, MC_EVENT_ERROR, root->store, root->path, NULL, "%s", error);
 		free(error);
@@ -753,12 +752,9 @@ static const char *file_kind(mode_t mode)
 
 static char *owner_name(uid_t uid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024];
+	char *name = mc_user_name(uid);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return mc_xstrdup(res->pw_name);
-	return mc_xasprintf("%lu", (unsigned long)uid);
+	return name != NULL ? name : mc_xasprintf("%lu", (unsigned long)uid);
 }
 
 /* Whether the file starts like an mbox: "From SENDER DATE". */

@@ -86,7 +86,7 @@ static const char *owner_name(struct eml_store *s, uid_t uid)
 			return s->owners[i].name;
 	}
 	o.uid = uid;
-	o.name = mc_store_owner_name(uid);
+	o.name = mc_user_name(uid);
 	if (o.name == NULL)
 		o.name = mc_xasprintf("%lu", (unsigned long)uid);
 	MC_ARRAY_PUSH(s->owners, s->owner_count, s->owner_cap, o);
@@ -132,7 +132,7 @@ static int eml_open(const char *uri, const char *path,
 	mc_store_base_init(&s->base, &mc_store_eml, uri, set, eml_destroy);
 	if (S_ISDIR(st.st_mode)) {
 		s->root = abs;
-		s->rootfd = mc_open_dir_path(abs, error_r);
+		s->rootfd = mc_open_dir_path(abs, NULL, error_r);
 		if (s->rootfd < 0)
 			goto fail;
 		fd = fcntl(s->rootfd, F_DUPFD_CLOEXEC, 0);
@@ -143,7 +143,7 @@ static int eml_open(const char *uri, const char *path,
 		s->single = mc_xstrdup(mc_path_base(abs));
 		s->root = dir;
 		free(abs);
-		s->rootfd = mc_open_dir_path(dir, error_r);
+		s->rootfd = mc_open_dir_path(dir, NULL, error_r);
 		if (s->rootfd < 0)
 			goto fail;
 	}

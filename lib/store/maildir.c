@@ -215,7 +215,7 @@ static int maildir_open(const char *uri, const char *path,
 	abs = mc_path_abs(path, error_r);
 	if (abs == NULL)
 		return -1;
-	rootfd = mc_open_dir_path(abs, error_r);
+	rootfd = mc_open_dir_path(abs, NULL, error_r);
 	if (rootfd < 0) {
 		free(abs);
 		return -1;
@@ -234,7 +234,7 @@ static int maildir_open(const char *uri, const char *path,
 		s->user = user;
 	else {
 		if (fstat(rootfd, &st) == 0 && st.st_uid != 0)
-			s->user = mc_store_owner_name(st.st_uid);
+			s->user = mc_user_name(st.st_uid);
 		if (s->user == NULL)
 			s->user = user != NULL ? user : mc_xstrdup(mc_path_base(abs));
 		else

@@ -722,7 +722,7 @@ static int mbox_open(const char *uri, const char *path,
 		return -1;
 	}
 	dir = mc_path_dir(abs);
-	dirfd = mc_open_dir_path(dir, error_r);
+	dirfd = mc_open_dir_path(dir, NULL, error_r);
 	free(dir);
 	if (dirfd < 0) {
 		free(abs);
@@ -734,7 +734,7 @@ static int mbox_open(const char *uri, const char *path,
 	user = mc_store_user_from_path(abs, false, NULL, &folder);
 	s->folder = folder;
 	if (stat(abs, &st) == 0 && st.st_uid != 0)
-		s->user = mc_store_owner_name(st.st_uid);
+		s->user = mc_user_name(st.st_uid);
 	if (s->user == NULL)
 		s->user = user != NULL ? user : mc_xstrdup(s->name);
 	else
@@ -1047,7 +1047,7 @@ static int journal_dir(struct mc_quarantine *q, char **error_r)
 
 	if (qdir == NULL)
 		return mc_error_set(error_r, "no quarantine directory for the rewrite journal");
-	qfd = mc_open_dir_path(qdir, error_r);
+	qfd = mc_open_dir_path(qdir, NULL, error_r);
 	if (qfd < 0)
 		return -1;
 	if (mkdirat(qfd, "journal", 0700) < 0 && errno != EEXIST) {

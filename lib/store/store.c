@@ -57,9 +57,9 @@
 /*	it still holds the bytes that were read (inode numbers are
 /*	reused).
 /*	Restores write as root into users' directories: paths are
-/*	walked without following symlinks that a user could have
-/*	planted, files are created with O_EXCL|O_NOFOLLOW, and get the
-/*	recorded owner and mode.
+/*	walked from "/" by mc_open_dir_path (no symlink that a user
+/*	could have made or replaced), files are created with
+/*	O_EXCL|O_NOFOLLOW, and get the recorded owner and mode.
 /*--*/
 
 #include <ctype.h>
@@ -67,7 +67,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -799,16 +798,6 @@ char *mc_path_abs(const char *path, char **error_r)
 	return abs;
 }
 
-char *mc_store_owner_name(uid_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return NULL;
-	return mc_xstrdup(res->pw_name);
-}
-
 static bool looks_domain(const char *s)
 {
 	size_t len = strlen(s);
@@ -931,78 +920,14 @@ out:
 	return user;
 }
 
-static bool trusted_dir(const struct stat *st)
-{
-	uid_t euid = geteuid();
-
-	if (st->st_uid != 0 && st->st_uid != euid)
-		return false;
-	return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 || (st->st_mode & S_ISVTX) != 0;
-}
-
 int mc_store_open_dir_trusted(const char *abs_path, char **error_r)
 {
-	char *copy, **comps;
-	size_t n;
-	struct stat dst;
-	int fd;
-
+	/* A recorded path is absolute: a relative one would be taken
+	   from wherever mailcure runs. */
 	if (abs_path == NULL || abs_path[0] != '/')
 		return mc_error_set(error_r, "%s: not an absolute path",
 				    abs_path != NULL ? abs_path : "(null)");
-	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return mc_error_errno(error_r, "/");
-	if (fstat(fd, &dst) < 0) {
-		close(fd);
-		return mc_error_errno(error_r, "/");
-	}
-	n = split_path(abs_path, &copy, &comps);
-	for (size_t i = 0; i < n; i++) {
-		struct stat lst;
-		int next;
-
-		if (strcmp(comps[i], ".") == 0 || strcmp(comps[i], "..") == 0) {
-			mc_error_set(error_r, "%s: refusing '%s' in a path", abs_path, comps[i]);
-			goto fail;
-		}
-		if (fstatat(fd, comps[i], &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-			mc_error_errno(error_r, "%s: %s", abs_path, comps[i]);
-			goto fail;
-		}
-		if (S_ISLNK(lst.st_mode)) {
-			/* Only root (or we) could have made this link. */
-			if ((lst.st_uid != 0 && lst.st_uid != geteuid()) || !trusted_dir(&dst)) {
-				mc_error_set(error_r, "%s: %s is a symbolic link in a "
-					     "user-writable place, not followed", abs_path, comps[i]);
-				goto fail;
-			}
-			next = openat(fd, comps[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (next < 0) {
-				mc_error_errno(error_r, "%s: %s", abs_path, comps[i]);
-				goto fail;
-			}
-			if (fstat(next, &dst) < 0) {
-				close(next);
-				mc_error_errno(error_r, "%s", abs_path);
-				goto fail;
-			}
-		} else {
-			next = mc_safe_open_dir(fd, comps[i], &dst, error_r);
-			if (next < 0)
-				goto fail;
-		}
-		close(fd);
-		fd = next;
-	}
-	free(copy);
-	free(comps);
-	return fd;
-fail:
-	close(fd);
-	free(copy);
-	free(comps);
-	return -1;
+	return mc_open_dir_path(abs_path, NULL, error_r);
 }
 
 static mode_t file_mode(mode_t mode)

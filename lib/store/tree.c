@@ -174,7 +174,7 @@ static int tree_open(const char *uri, const char *path,
 	abs = mc_path_abs(path, error_r);
 	if (abs == NULL)
 		return -1;
-	fd = mc_open_dir_path(abs, error_r);
+	fd = mc_open_dir_path(abs, NULL, error_r);
 	if (fd < 0) {
 		free(abs);
 		return -1;
@@ -283,7 +283,7 @@ static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *
 
 	user = mc_store_user_from_path(abs, maildir, t->root, maildir ? NULL : &folder);
 	if (user == NULL)
-		user = mc_store_owner_name(st->st_uid);
+		user = mc_user_name(st->st_uid);
 	if (user == NULL)
 		user = mc_xstrdup(name);
 	memset(&spec, 0, sizeof(spec));
@@ -633,7 +633,7 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		if (fstat(t->rootfd, &st) == 0) {
 			char *dir = mc_path_dir(t->root);
 			const char *base = mc_path_base(t->root);
-			int dirfd = mc_open_dir_path(dir, NULL);
+			int dirfd = mc_open_dir_path(dir, NULL, NULL);
 
 			if (dirfd >= 0) {
 				struct mc_msg *item = open_mailbox(t, dirfd, dir, base, true, &st,
