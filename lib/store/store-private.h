@@ -165,8 +165,6 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
    everything before it ("/" for "/x", "." for "x"). */
 const char *mc_path_base(const char *path);
 char *mc_path_dir(const char *path);
-/* Absolute form of the administrator-given PATH (realpath()). */
-char *mc_path_abs(const char *path, char **error_r);
 
 /* Owner of a mailbox from its absolute path (see store.c):
    MAILDIR: path of a Maildir; else the path of an mbox file, for
