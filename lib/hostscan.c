@@ -53,7 +53,11 @@
 /*	a file of its own (the link between them is not recreated).
 /* SECURITY
 /*	mailcure runs as root over trees that users can write to while
-/*	it runs. Nothing below a PATH is opened by path: each directory
+/*	it runs. A PATH is walked to from "/" by mc_safe_walk(), which
+/*	refuses a symlink a user could have made on the way (an ERROR
+/*	event naming it and its owner), and the scan starts from the
+/*	directory that walk opened. Nothing below a PATH is opened by
+/*	path: each directory
 /*	is opened with mc_safe_open_dir() relative to its parent's
 /*	descriptor (O_NOFOLLOW, fstat compared with lstat), each file
 /*	with mc_safe_open_file() (O_NONBLOCK, so a FIFO swapped in for a
@@ -80,7 +84,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
-#include <pwd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +118,7 @@ struct root {
 	char *path;		/* canonical, absolute */
 	char *store;		/* "host:PATH" */
 	dev_t dev;
+	struct mc_safe_path where;	/* the walk to it: what is scanned */
 };
 
 /* An open, verified directory. Queued files hold a reference, so the
@@ -429,7 +433,8 @@ static int walker_open(struct host_scan *hs, const struct pending *p,
 	int fd;
 
 	if (p->parent == NULL) {
-		fd = mc_open_dir_path(p->path, &error);
+		/* Where resolving the PATH got to, not the path again. */
+		fd = mc_safe_path_open_dir(&p->root->where, p->path, &error);
 		if (fd < 0 || fstat(fd, st_r) < 0) {
 			report(hs, MC_EVENT_ERROR, store, p->path, NULL, "%s",
 			       error != NULL ? error : strerror(errno));
@@ -657,14 +662,13 @@ static void walker_file_root(struct host_scan *hs, const struct root *root)
 	char *slash = strrchr(root->path, '/');
 	char *parent = slash == root->path ? mc_xstrdup("/") :
 		mc_xstrndup(root->path, (size_t)(slash - root->path));
-	char *error = NULL;
 	struct dir *dir;
 	int fd;
 
-	fd = mc_open_dir_path(parent, &error);
+	fd = fcntl(root->where.dirfd, F_DUPFD_CLOEXEC, 0);
 	if (fd < 0) {
-		report(hs, MC_EVENT_ERROR, root->store, root->path, NULL, "%s", error);
-		free(error);
+		report(hs, MC_EVENT_ERROR, root->store, root->path, NULL, "%s",
+		       strerror(errno));
 		free(parent);
 		return;
 	}
@@ -689,15 +693,10 @@ static void *walker_main(void *context)
 
 	for (size_t r = 0; r < hs->root_count; r++) {
 		const struct root *root = &hs->roots[r];
-		struct stat st;
+		const struct stat st = root->where.st;
 
 		if (root->path == NULL)
 			continue;	/* reported while resolving */
-		if (lstat(root->path, &st) < 0) {
-			report(hs, MC_EVENT_ERROR, root->store, root->path, NULL,
-			       "%s", strerror(errno));
-			continue;
-		}
 		if (S_ISREG(st.st_mode)) {
 			walker_file_root(hs, root);
 			continue;
@@ -753,12 +752,9 @@ static const char *file_kind(mode_t mode)
 
 static char *owner_name(uid_t uid)
 {
-	struct passwd pw, *res = NULL;
-	char buf[1024];
+	char *name = mc_user_name(uid);
 
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return mc_xstrdup(res->pw_name);
-	return mc_xasprintf("%lu", (unsigned long)uid);
+	return name != NULL ? name : mc_xasprintf("%lu", (unsigned long)uid);
 }
 
 /* Whether the file starts like an mbox: "From SENDER DATE". */
@@ -1264,8 +1260,11 @@ static void report_loop(struct host_scan *hs, double start)
 	pthread_mutex_unlock(&hs->rec_lock);
 }
 
-/* Resolve each PATH to its canonical absolute form (the administrator
-   chose it: symlinks in it are followed, once, here). */
+/* Walk to each PATH from "/" (mc_safe_walk): the administrator chose
+   it, so a symlink in it that only root could have made is followed,
+   once, here; one that a user could have planted is refused. The
+   walk keeps the directory it got to open, and the scan starts from
+   there, not from the path again. */
 static void resolve_roots(struct host_scan *hs)
 {
 	const struct mc_host_scan *set = hs->set;
@@ -1274,15 +1273,16 @@ static void resolve_roots(struct host_scan *hs)
 	hs->roots = mc_xcalloc(set->path_count ? set->path_count : 1, sizeof(*hs->roots));
 	for (size_t i = 0; i < set->path_count; i++) {
 		struct root *root = &hs->roots[i];
-		char *canon = realpath(set->paths[i], NULL);
-		struct stat st;
+		char *canon, *error = NULL;
 
-		if (canon == NULL) {
+		if (mc_safe_walk(set->paths[i], &root->where, &error) < 0) {
 			root->store = mc_xasprintf("host:%s", set->paths[i]);
 			report(hs, MC_EVENT_ERROR, root->store, set->paths[i], NULL,
-			       "%s", strerror(errno));
+			       "%s", strip_name(error, set->paths[i]));
+			free(error);
 			continue;
 		}
+		canon = mc_xstrdup(root->where.abs);
 		root->store = mc_xasprintf("host:%s", canon);
 		if (hs->quarantine_path != NULL) {
 			size_t ql = strlen(hs->quarantine_path);
@@ -1295,8 +1295,7 @@ static void resolve_roots(struct host_scan *hs)
 			}
 		}
 		root->path = canon;
-		if (stat(canon, &st) == 0)
-			root->dev = st.st_dev;
+		root->dev = root->where.st.st_dev;
 	}
 }
 
@@ -1414,6 +1413,7 @@ int mc_host_scan_run(const struct mc_host_scan *set, struct mc_summary *summary_
 	for (size_t i = 0; i < hs.root_count; i++) {
 		free(hs.roots[i].path);
 		free(hs.roots[i].store);
+		mc_safe_path_deinit(&hs.roots[i].where);
 	}
 	free(hs.roots);
 	free(hs.queue);

@@ -33,9 +33,40 @@ int mc_safe_open_dir(int dirfd, const char *name, struct stat *st_r,
 int mc_safe_open_file(int dirfd, const char *name, bool single_link,
 		      struct stat *st_r, char **error_r);
 
-/* Open a path given by the administrator (symlinks in it are trusted,
-   as the administrator chose it) as a directory. */
-int mc_open_dir_path(const char *path, char **error_r);
+/* A path that the administrator names, walked from "/" (or the
+   current directory) by mc_safe_walk: DIRFD is the directory that
+   holds its last component NAME ("." for "/"), ST that component
+   as lstat sees it (never a symlink), ABS the absolute path walked,
+   without symlinks, "." or "..". */
+struct mc_safe_path {
+	int dirfd;
+	char *name;
+	char *abs;
+	struct stat st;
+};
+
+/* Walk PATH one component at a time from "/", each directory opened
+   with O_NOFOLLOW and compared with what lstat saw. A symlink is
+   followed only when root (or the effective uid) owns it and only
+   root (or the effective uid) can change the names in every
+   directory down to it: one that a user could have planted or
+   replaced is refused, and the error names it and who owns or can
+   change it. Returns 0 with *r filled in (mc_safe_path_deinit), or
+   -1 with *error_r. */
+int mc_safe_walk(const char *path, struct mc_safe_path *r, char **error_r);
+void mc_safe_path_deinit(struct mc_safe_path *r);
+
+/* Open the directory that walk W of PATH got to, O_NOFOLLOW and
+   compared with what the walk saw. Returns the fd, or -1 with
+   *error_r naming PATH. */
+int mc_safe_path_open_dir(const struct mc_safe_path *w, const char *path,
+			  char **error_r);
+/* Walk PATH and open it as a directory: the fd, with *abs_r (when not
+   NULL) its absolute path, or -1 with *error_r. */
+int mc_open_dir_path(const char *path, char **abs_r, char **error_r);
+
+/* Login name of UID (malloc()ed), or NULL. */
+char *mc_user_name(uid_t uid);
 
 /* Whether two stats describe the same file. */
 bool mc_same_file(const struct stat *a, const struct stat *b);

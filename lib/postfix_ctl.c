@@ -1064,7 +1064,7 @@ int mc_postfix_status(const struct mc_postfix *pf, const char *state_dir,
 	int qfd;
 
 	memset(status_r, 0, sizeof(*status_r));
-	qfd = mc_open_dir_path(pf->queue_dir, error_r);
+	qfd = mc_open_dir_path(pf->queue_dir, NULL, error_r);
 	if (qfd < 0)
 		return -1;
 	for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
@@ -1260,7 +1260,7 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	sfd = state_open(pf, state_dir, true, &spath, &lfd, error_r);
 	if (sfd < 0)
 		return -1;
-	cfd = mc_open_dir_path(pf->config_dir, error_r);
+	cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
 	if (cfd < 0)
 		goto out;
 	if (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||
@@ -1475,7 +1475,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		}
 		goto out;
 	}
-	cfd = mc_open_dir_path(pf->config_dir, error_r);
+	cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
 	if (cfd < 0)
 		goto out;
 	if (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||

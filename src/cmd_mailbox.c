@@ -13,7 +13,12 @@
 /*	changes nothing.
 /*
 /*	Without -s, the usual locations are searched: /var/mail,
-/*	/var/spool/mail, /home/<user>/Maildir, /var/vmail.
+/*	/var/spool/mail, /home/<user>/Maildir, /home/<user>/mail,
+/*	/var/vmail. One of them that cannot be opened (a user's Maildir
+/*	replaced by a symlink, which the store refuses) is an error
+/*	event of the run, and the others are searched; the exit status
+/*	is then 2. A store named with -s that cannot be opened ends the
+/*	command.
 /*
 /*	Exit status: 0 nothing matched, 1 matches found (and acted on),
 /*	2 something could not be read or scanned.
@@ -281,7 +286,10 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 	}
 }
 
-/* The stores searched when none is given. */
+/* The stores searched when none is given. A symlink found there is
+   a store too: opening it follows it only when root made it (as
+   /var/spool/mail -> ../mail), and refuses, naming its owner, one
+   that a user put in place of his Maildir. */
 static void default_stores(const char ***stores, size_t *count)
 {
 	static const char *const patterns[] = {
@@ -297,11 +305,17 @@ static void default_stores(const char ***stores, size_t *count)
 		if (glob(patterns[i], GLOB_NOSORT, NULL, &gl) != 0)
 			continue;
 		for (size_t j = 0; j < gl.gl_pathc; j++) {
+			struct stat lst;
 			bool dup = false;
 
-			/* /var/spool/mail is often /var/mail under another name. */
-			if (stat(gl.gl_pathv[j], &st) < 0 || !S_ISDIR(st.st_mode))
+			if (lstat(gl.gl_pathv[j], &lst) < 0)
 				continue;
+			/* /var/spool/mail is often /var/mail under another name. */
+			if (stat(gl.gl_pathv[j], &st) < 0 || !S_ISDIR(st.st_mode)) {
+				if (!S_ISLNK(lst.st_mode))
+					continue;
+				st = lst;
+			}
 			for (size_t k = 0; k < nseen; k++)
 				dup |= seen[k].st_dev == st.st_dev && seen[k].st_ino == st.st_ino;
 			if (dup)
@@ -333,7 +347,8 @@ const char cmd_mailbox_usage[] =
 int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		    struct mc_store **stores, size_t store_count,
 		    const struct mc_query *query, struct mc_engine *engine,
-		    struct mc_quarantine *q, bool acting)
+		    struct mc_quarantine *q, bool acting,
+		    const struct mc_cli_store_error *errors, size_t error_count)
 {
 	char *run_id = mc_cli_run_id(g), *error = NULL;
 	struct mc_output *out = mc_output_init(g, acting);
@@ -357,10 +372,19 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 	struct mc_summary sum;
 	int exit_code = MC_EXIT_ERROR;
 
+	for (size_t i = 0; i < error_count; i++) {
+		struct mc_msg none = { .loc = { .store = errors[i].uri, .path = errors[i].uri,
+						.offset = -1 } };
+		struct mc_event ev = { .type = MC_EVENT_ERROR, .msg = &none,
+				       .why = errors[i].why };
+
+		mc_output_event(&ev, out);
+	}
 	if (mc_run_pipeline(&run, &sum, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);
 	} else {
+		sum.errors += error_count;
 		mc_output_summary(out, &sum);
 		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
 			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
@@ -377,7 +401,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char **uris = NULL;
-	size_t uri_count = 0;
+	size_t uri_count = 0, store_count = 0, refused = 0;
+	struct mc_cli_store_error *errors = NULL;
 	bool clean;
 	int c, exit_code;
 
@@ -430,10 +455,24 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
-		if (mc_store_open(uris[i], &set, &ops[i], &stores[i], &error) < 0) {
+		if (mc_store_open(uris[i], &set, &ops[store_count], &stores[store_count],
+				  &error) == 0) {
+			store_count++;
+			continue;
+		}
+		/* A store named with -s is the administrator's to fix; one
+		   of the usual places that cannot be opened (a user's
+		   Maildir replaced by a symlink) must not keep the other
+		   users' mail from being cleaned: it is an error of the
+		   run, reported with the others. */
+		if (!owned_uris) {
 			mc_warn("%s", error);
 			goto out;
 		}
+		errors = realloc(errors, (refused + 1) * sizeof(*errors));
+		errors[refused].uri = uris[i];
+		errors[refused++].why = error;
+		error = NULL;
 	}
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
@@ -443,9 +482,13 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 			goto out;
 	}
 
-	exit_code = mc_cli_pipeline(g, ops, stores, uri_count, query, engine, q, clean);
+	exit_code = mc_cli_pipeline(g, ops, stores, store_count, query, engine, q, clean,
+				    errors, refused);
 out:
-	for (size_t i = 0; stores != NULL && i < uri_count; i++) {
+	for (size_t i = 0; i < refused; i++)
+		free(errors[i].why);
+	free(errors);
+	for (size_t i = 0; stores != NULL && i < store_count; i++) {
 		if (stores[i] != NULL)
 			ops[i]->close(&stores[i]);
 	}

@@ -142,13 +142,22 @@ char *mc_cli_join_args(int argc, char **argv);
 /* "1.2 MB": a byte count for people. */
 void mc_output_bytes(double bytes, char *buf, size_t size);
 
+/* A store that could not be opened, and why. */
+struct mc_cli_store_error {
+	const char *uri;
+	char *why;
+};
+
 /* Run the pipeline over opened stores with the command line's output
    (match lines or JSON, progress, summary) and return the exit code.
-   ACTING: quarantine and remove what matches. */
+   ACTING: quarantine and remove what matches. Each of the ERROR_COUNT
+   stores in ERRORS is an error event (counted in the summary) before
+   the others are searched. */
 int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		    struct mc_store **stores, size_t store_count,
 		    const struct mc_query *query, struct mc_engine *engine,
-		    struct mc_quarantine *q, bool acting);
+		    struct mc_quarantine *q, bool acting,
+		    const struct mc_cli_store_error *errors, size_t error_count);
 
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);

@@ -18,8 +18,10 @@
 /*	the same single-linked inode (store.c). Restore writes the file
 /*	back with its owner, mode and mtime, and never overwrites one.
 /* SECURITY
-/*	Files are opened with mc_safe_open_file (no symlinks, no hard
-/*	links, no FIFOs); directories below DIR with mc_safe_open_dir.
+/*	DIR, or the directory of FILE, is walked to from "/" by
+/*	mc_safe_walk (no symlink a user could have made). Files are
+/*	opened with mc_safe_open_file (no symlinks, no hard links, no
+/*	FIFOs); directories below DIR with mc_safe_open_dir.
 /*--*/
 
 #include <dirent.h>
@@ -86,7 +88,7 @@ static const char *owner_name(struct eml_store *s, uid_t uid)
 			return s->owners[i].name;
 	}
 	o.uid = uid;
-	o.name = mc_store_owner_name(uid);
+	o.name = mc_user_name(uid);
 	if (o.name == NULL)
 		o.name = mc_xasprintf("%lu", (unsigned long)uid);
 	MC_ARRAY_PUSH(s->owners, s->owner_count, s->owner_cap, o);
@@ -114,42 +116,38 @@ static int eml_open(const char *uri, const char *path,
 		    struct mc_store **store_r, char **error_r)
 {
 	struct eml_store *s;
-	struct stat st;
-	char *abs, *dir;
+	struct mc_safe_path where;
 	int fd;
 
 	*store_r = NULL;
-	abs = mc_path_abs(path, error_r);
-	if (abs == NULL)
+	if (mc_safe_walk(path, &where, error_r) < 0)
 		return -1;
-	if (stat(abs, &st) < 0) {
-		mc_error_errno(error_r, "%s", path);
-		free(abs);
-		return -1;
-	}
 	s = mc_xcalloc(1, sizeof(*s));
 	s->rootfd = -1;
 	mc_store_base_init(&s->base, &mc_store_eml, uri, set, eml_destroy);
-	if (S_ISDIR(st.st_mode)) {
-		s->root = abs;
-		s->rootfd = mc_open_dir_path(abs, error_r);
+	if (S_ISDIR(where.st.st_mode)) {
+		s->root = where.abs;
+		where.abs = NULL;
+		s->rootfd = mc_safe_path_open_dir(&where, path, error_r);
 		if (s->rootfd < 0)
 			goto fail;
 		fd = fcntl(s->rootfd, F_DUPFD_CLOEXEC, 0);
 		if (fd < 0 || !push_dir(s, fd, "", error_r))
 			goto fail;
 	} else {
-		dir = mc_path_dir(abs);
-		s->single = mc_xstrdup(mc_path_base(abs));
-		s->root = dir;
-		free(abs);
-		s->rootfd = mc_open_dir_path(dir, error_r);
-		if (s->rootfd < 0)
-			goto fail;
+		/* The file is opened relative to the directory the walk
+		   opened, never by its path again. */
+		s->root = mc_path_dir(where.abs);
+		s->single = where.name;
+		where.name = NULL;
+		s->rootfd = where.dirfd;
+		where.dirfd = -1;
 	}
+	mc_safe_path_deinit(&where);
 	*store_r = &s->base;
 	return 0;
 fail:
+	mc_safe_path_deinit(&where);
 	mc_store_unref(&s->base);
 	return -1;
 }
@@ -294,7 +292,7 @@ static int eml_restore(const struct mc_qentry *entry, const void *raw,
 static bool eml_detect(int atfd, const char *path)
 {
 	struct stat st;
-	int fd = openat(atfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = openat(atfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)

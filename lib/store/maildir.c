@@ -41,6 +41,11 @@
 /*	its original name with its flags. It refuses when a message with
 /*	the same unique name is in the folder. A folder that is gone is
 /*	recreated, owned by the mailbox owner.
+/* SECURITY
+/*	The Maildir is walked to from "/" by mc_open_dir_path (a
+/*	symlink a user could have made on the way, ~/Maildir itself
+/*	included, is refused), and every read, quarantine and removal
+/*	happens relative to the descriptor that walk opened.
 /*--*/
 
 #include <dirent.h>
@@ -212,14 +217,9 @@ static int maildir_open(const char *uri, const char *path,
 	int rootfd;
 
 	*store_r = NULL;
-	abs = mc_path_abs(path, error_r);
-	if (abs == NULL)
+	rootfd = mc_open_dir_path(path, &abs, error_r);
+	if (rootfd < 0)
 		return -1;
-	rootfd = mc_open_dir_path(abs, error_r);
-	if (rootfd < 0) {
-		free(abs);
-		return -1;
-	}
 	if (!mc_store_is_maildir_at(rootfd, ".")) {
 		mc_error_set(error_r, "%s: not a Maildir (no cur/ and new/)", path);
 		close(rootfd);
@@ -234,7 +234,7 @@ static int maildir_open(const char *uri, const char *path,
 		s->user = user;
 	else {
 		if (fstat(rootfd, &st) == 0 && st.st_uid != 0)
-			s->user = mc_store_owner_name(st.st_uid);
+			s->user = mc_user_name(st.st_uid);
 		if (s->user == NULL)
 			s->user = user != NULL ? user : mc_xstrdup(mc_path_base(abs));
 		else

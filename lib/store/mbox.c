@@ -75,10 +75,13 @@
 /*	sure the mailbox ends with an empty line; a mailbox that is gone
 /*	is created with the recorded owner and mode.
 /* SECURITY
-/*	The mbox is opened relative to its verified directory without
-/*	following symlinks, and refused when it has more than one link
-/*	(as Postfix local refuses it). Lock files are created with
-/*	O_EXCL|O_NOFOLLOW. Only the locked inode is written.
+/*	The mbox's path is walked from "/" (mc_safe_walk: no symlink a
+/*	user could have made, the mbox itself included), and the mbox
+/*	is opened, locked and rewritten relative to the directory that
+/*	walk opened, without following symlinks, and refused when it
+/*	has more than one link (as Postfix local refuses it). Lock
+/*	files are created with O_EXCL|O_NOFOLLOW. Only the locked inode
+/*	is written.
 /*--*/
 
 #include <ctype.h>
@@ -707,39 +710,32 @@ static int mbox_open(const char *uri, const char *path,
 		     struct mc_store **store_r, char **error_r)
 {
 	struct mbox_store *s;
-	struct stat st;
-	char *abs, *dir, *user, *folder = NULL;
-	int dirfd;
+	struct mc_safe_path where;
+	char *user, *folder = NULL;
 
 	*store_r = NULL;
-	abs = mc_path_abs(path, error_r);
-	if (abs == NULL)
+	if (mc_safe_walk(path, &where, error_r) < 0)
 		return -1;
-	if (stat(abs, &st) == 0 && S_ISDIR(st.st_mode)) {
+	if (S_ISDIR(where.st.st_mode)) {
 		mc_error_set(error_r, "%s: is a directory, not an mbox file "
 			     "(give the bare path to search the mailboxes in it)", path);
-		free(abs);
+		mc_safe_path_deinit(&where);
 		return -1;
 	}
-	dir = mc_path_dir(abs);
-	dirfd = mc_open_dir_path(dir, error_r);
-	free(dir);
-	if (dirfd < 0) {
-		free(abs);
-		return -1;
-	}
+	/* The mailbox is opened, locked and rewritten relative to the
+	   directory the walk opened: a name swapped later is refused. */
 	s = mc_xcalloc(1, sizeof(*s));
-	s->path = abs;
-	s->name = mc_xstrdup(mc_path_base(abs));
-	user = mc_store_user_from_path(abs, false, NULL, &folder);
+	s->path = where.abs;
+	s->name = where.name;
+	user = mc_store_user_from_path(s->path, false, NULL, &folder);
 	s->folder = folder;
-	if (stat(abs, &st) == 0 && st.st_uid != 0)
-		s->user = mc_store_owner_name(st.st_uid);
+	if (where.st.st_uid != 0)
+		s->user = mc_user_name(where.st.st_uid);
 	if (s->user == NULL)
 		s->user = user != NULL ? user : mc_xstrdup(s->name);
 	else
 		free(user);
-	return mbox_start(s, uri, set, dirfd, store_r, error_r);
+	return mbox_start(s, uri, set, where.dirfd, store_r, error_r);
 }
 
 int mc_store_mbox_open_sub(const struct mc_substore_spec *spec,
@@ -1047,7 +1043,7 @@ static int journal_dir(struct mc_quarantine *q, char **error_r)
 
 	if (qdir == NULL)
 		return mc_error_set(error_r, "no quarantine directory for the rewrite journal");
-	qfd = mc_open_dir_path(qdir, error_r);
+	qfd = mc_open_dir_path(qdir, NULL, error_r);
 	if (qfd < 0)
 		return -1;
 	if (mkdirat(qfd, "journal", 0700) < 0 && errno != EEXIST) {
@@ -1508,7 +1504,7 @@ static bool mbox_detect(int dirfd, const char *path)
 	unsigned char buf[5];
 	struct stat st;
 	ssize_t n;
-	int fd = openat(dirfd, path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = openat(dirfd, path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 
 	if (fd < 0)
 		return false;

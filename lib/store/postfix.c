@@ -369,7 +369,7 @@ static int postfix_open(const char *uri, const char *path,
 		mc_store_unref(&ps->base);
 		return -1;
 	}
-	ps->qfd = mc_open_dir_path(ps->pf->queue_dir, error_r);
+	ps->qfd = mc_open_dir_path(ps->pf->queue_dir, NULL, error_r);
 	if (ps->qfd < 0) {
 		if (error_r != NULL) {
 			char *e = *error_r;

@@ -165,10 +165,6 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
    everything before it ("/" for "/x", "." for "x"). */
 const char *mc_path_base(const char *path);
 char *mc_path_dir(const char *path);
-/* Absolute form of the administrator-given PATH (realpath()). */
-char *mc_path_abs(const char *path, char **error_r);
-/* Login name of UID, or NULL. */
-char *mc_store_owner_name(uid_t uid);
 
 /* Owner of a mailbox from its absolute path (see store.c):
    MAILDIR: path of a Maildir; else the path of an mbox file, for
@@ -178,11 +174,9 @@ char *mc_store_owner_name(uid_t uid);
 char *mc_store_user_from_path(const char *abs_path, bool maildir,
 			      const char *root, char **folder_r);
 
-/* Open the directory ABS_PATH to write into it as root: every
-   component is opened without following symlinks, except a symlink
-   that only root (or the caller) could have made: owned by root or
-   the effective uid, in a directory that is owned by root or the
-   effective uid and not writable by others (unless sticky). */
+/* Open the directory ABS_PATH (absolute) to write into it as root:
+   mc_open_dir_path, which follows only a symlink that root alone (or
+   the caller) could have made or replaced. */
 int mc_store_open_dir_trusted(const char *abs_path, char **error_r);
 
 /* Write RAW as a new file NAME in DIRFD (O_EXCL: an existing name is

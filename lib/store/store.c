@@ -49,17 +49,25 @@
 /*	of the message, which the pipeline reports as unscanned (never
 /*	clean, never acted on). This keeps a planted multi-gigabyte file
 /*	from exhausting memory.
+/*
+/*	A bare PATH is walked from "/" (mc_safe_walk) before anything
+/*	looks at it, and detection looks at where the walk got to,
+/*	never through a symlink.
 /* SECURITY
-/*	Everything below a store root is opened one component at a
-/*	time with mc_safe_open_dir()/mc_safe_open_file(). A file is
+/*	The store root itself is walked from "/" one component at a
+/*	time (mc_safe_walk, mc_open_dir_path): a symlink that a user
+/*	could have made or replaced (~/Maildir -> someone else's mail)
+/*	is refused, in every store's open() and in detection alike;
+/*	stores keep the descriptors that walk opened and act relative
+/*	to them. Everything below a store root is opened one component
+/*	at a time with mc_safe_open_dir()/mc_safe_open_file(). A file is
 /*	removed only after quarantine, and only when the name still
 /*	refers to the inode that was read, that inode has one link, and
 /*	it still holds the bytes that were read (inode numbers are
 /*	reused).
 /*	Restores write as root into users' directories: paths are
-/*	walked without following symlinks that a user could have
-/*	planted, files are created with O_EXCL|O_NOFOLLOW, and get the
-/*	recorded owner and mode.
+/*	walked the same way, files are created with O_EXCL|O_NOFOLLOW,
+/*	and get the recorded owner and mode.
 /*--*/
 
 #include <ctype.h>
@@ -67,7 +75,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,7 +130,7 @@ int mc_store_open(const char *uri, const struct mc_store_settings *set,
 		  char **error_r)
 {
 	const char *colon = strchr(uri, ':');
-	struct stat st;
+	struct mc_safe_path where;
 
 	*store_r = NULL;
 	if (colon != NULL && is_scheme(uri, (size_t)(colon - uri))) {
@@ -136,24 +143,27 @@ int mc_store_open(const char *uri, const struct mc_store_settings *set,
 			return ops->open(uri, colon + 1, set, store_r, error_r);
 		}
 		/* "x:y" may also be a plain file name. */
-		if (stat(uri, &st) < 0) {
+		if (mc_safe_walk(uri, &where, NULL) < 0) {
 			mc_error_set(error_r, "%s: unknown store kind '%s' "
 				     "(maildir:, mbox:, eml: or a path)", uri, scheme);
 			free(scheme);
 			return -1;
 		}
 		free(scheme);
-	}
-	if (stat(uri, &st) < 0)
-		return mc_error_errno(error_r, "%s", uri);
+	} else if (mc_safe_walk(uri, &where, error_r) < 0)
+		return -1;
+	/* Looked at where the walk got to, never through a symlink; the
+	   store's open walks again and refuses what changed meanwhile. */
 	for (size_t i = 0; i < sizeof(detect_order) / sizeof(detect_order[0]); i++) {
 		const struct mc_store_ops *ops = detect_order[i];
 
-		if (ops->detect != NULL && ops->detect(AT_FDCWD, uri)) {
+		if (ops->detect != NULL && ops->detect(where.dirfd, where.name)) {
+			mc_safe_path_deinit(&where);
 			*ops_r = ops;
 			return ops->open(uri, uri, set, store_r, error_r);
 		}
 	}
+	mc_safe_path_deinit(&where);
 	return mc_error_set(error_r, "%s: not a mail store (neither a Maildir, an mbox, "
 			    "a mail file nor a directory of mailboxes)", uri);
 }
@@ -790,25 +800,6 @@ char *mc_path_dir(const char *path)
 	return mc_xstrndup(path, (size_t)(slash - path));
 }
 
-char *mc_path_abs(const char *path, char **error_r)
-{
-	char *abs = realpath(path, NULL);
-
-	if (abs == NULL)
-		mc_error_errno(error_r, "%s", path);
-	return abs;
-}
-
-char *mc_store_owner_name(uid_t uid)
-{
-	struct passwd pw, *res = NULL;
-	char buf[4096];
-
-	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
-		return NULL;
-	return mc_xstrdup(res->pw_name);
-}
-
 static bool looks_domain(const char *s)
 {
 	size_t len = strlen(s);
@@ -931,78 +922,14 @@ out:
 	return user;
 }
 
-static bool trusted_dir(const struct stat *st)
-{
-	uid_t euid = geteuid();
-
-	if (st->st_uid != 0 && st->st_uid != euid)
-		return false;
-	return (st->st_mode & (S_IWGRP | S_IWOTH)) == 0 || (st->st_mode & S_ISVTX) != 0;
-}
-
 int mc_store_open_dir_trusted(const char *abs_path, char **error_r)
 {
-	char *copy, **comps;
-	size_t n;
-	struct stat dst;
-	int fd;
-
+	/* A recorded path is absolute: a relative one would be taken
+	   from wherever mailcure runs. */
 	if (abs_path == NULL || abs_path[0] != '/')
 		return mc_error_set(error_r, "%s: not an absolute path",
 				    abs_path != NULL ? abs_path : "(null)");
-	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return mc_error_errno(error_r, "/");
-	if (fstat(fd, &dst) < 0) {
-		close(fd);
-		return mc_error_errno(error_r, "/");
-	}
-	n = split_path(abs_path, &copy, &comps);
-	for (size_t i = 0; i < n; i++) {
-		struct stat lst;
-		int next;
-
-		if (strcmp(comps[i], ".") == 0 || strcmp(comps[i], "..") == 0) {
-			mc_error_set(error_r, "%s: refusing '%s' in a path", abs_path, comps[i]);
-			goto fail;
-		}
-		if (fstatat(fd, comps[i], &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-			mc_error_errno(error_r, "%s: %s", abs_path, comps[i]);
-			goto fail;
-		}
-		if (S_ISLNK(lst.st_mode)) {
-			/* Only root (or we) could have made this link. */
-			if ((lst.st_uid != 0 && lst.st_uid != geteuid()) || !trusted_dir(&dst)) {
-				mc_error_set(error_r, "%s: %s is a symbolic link in a "
-					     "user-writable place, not followed", abs_path, comps[i]);
-				goto fail;
-			}
-			next = openat(fd, comps[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (next < 0) {
-				mc_error_errno(error_r, "%s: %s", abs_path, comps[i]);
-				goto fail;
-			}
-			if (fstat(next, &dst) < 0) {
-				close(next);
-				mc_error_errno(error_r, "%s", abs_path);
-				goto fail;
-			}
-		} else {
-			next = mc_safe_open_dir(fd, comps[i], &dst, error_r);
-			if (next < 0)
-				goto fail;
-		}
-		close(fd);
-		fd = next;
-	}
-	free(copy);
-	free(comps);
-	return fd;
-fail:
-	close(fd);
-	free(copy);
-	free(comps);
-	return -1;
+	return mc_open_dir_path(abs_path, NULL, error_r);
 }
 
 static mode_t file_mode(mode_t mode)

@@ -37,6 +37,11 @@
 /*	followed; other symlinks (a user's dotfiles) are passed over. A
 /*	directory or mailbox that cannot be opened is one item with
 /*	read_error, and the walk goes on.
+/* SECURITY
+/*	The root is walked to from "/" by mc_open_dir_path (a symlink a
+/*	user could have made on the way is refused) and everything,
+/*	a root that is itself a Maildir included, is then opened
+/*	relative to the descriptor that walk opened.
 /*--*/
 
 #include <dirent.h>
@@ -171,14 +176,9 @@ static int tree_open(const char *uri, const char *path,
 	int fd;
 
 	*store_r = NULL;
-	abs = mc_path_abs(path, error_r);
-	if (abs == NULL)
+	fd = mc_open_dir_path(path, &abs, error_r);
+	if (fd < 0)
 		return -1;
-	fd = mc_open_dir_path(abs, error_r);
-	if (fd < 0) {
-		free(abs);
-		return -1;
-	}
 	t = mc_xcalloc(1, sizeof(*t));
 	pthread_mutex_init(&t->ahead.lock, NULL);
 	pthread_cond_init(&t->ahead.cond_reader, NULL);
@@ -268,24 +268,30 @@ static bool looks_mbox_file(int dirfd, const char *name)
 	return mc_store_mbox_from_line(buf, nl != NULL ? (size_t)(nl - buf) : (size_t)n);
 }
 
-/* Open the mailbox NAME in D. Returns NULL with *store_r and *path_r
-   set, or an error item. */
-static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *dirabs,
-				   const char *name, bool maildir, const struct stat *st,
+/* The absolute path of NAME in directory DIRABS. */
+static char *child_abs(const char *dirabs, const char *name)
+{
+	return strcmp(dirabs, "/") == 0 ? mc_xasprintf("/%s", name) :
+		mc_xasprintf("%s/%s", dirabs, name);
+}
+
+/* Open the mailbox NAME in DIRFD, whose absolute path is ABS (taken
+   over). Returns NULL with *store_r and *path_r set, or an error
+   item. */
+static struct mc_msg *open_mailbox(struct tree_store *t, int dirfd, const char *name,
+				   char *abs, bool maildir, const struct stat *st,
 				   struct mc_store **store_r, char **path_r)
 {
 	struct mc_substore_spec spec;
-	char *abs = strcmp(dirabs, "/") == 0 ? mc_xasprintf("/%s", name) :
-		mc_xasprintf("%s/%s", dirabs, name);
 	char *folder = NULL, *err = NULL, *user;
 	struct mc_msg *item = NULL;
 	int ret;
 
 	user = mc_store_user_from_path(abs, maildir, t->root, maildir ? NULL : &folder);
 	if (user == NULL)
-		user = mc_store_owner_name(st->st_uid);
+		user = mc_user_name(st->st_uid);
 	if (user == NULL)
-		user = mc_xstrdup(name);
+		user = mc_xstrdup(mc_path_base(abs));
 	memset(&spec, 0, sizeof(spec));
 	spec.uri = t->base.uri;
 	spec.dirfd = dirfd;
@@ -341,7 +347,7 @@ static int walk_next(struct tree_store *t, struct mc_msg **msg_r,
 		if (S_ISLNK(st.st_mode)) {
 			if (name[0] != '.' && (t->depth == 1 || mailbox_name(name) ||
 					       mailbox_parent(mc_path_base(d->abs)))) {
-				char *abs = mc_xasprintf("%s/%s", d->abs, name);
+				char *abs = child_abs(d->abs, name);
 				*msg_r = tree_error(t, "tree", abs, "is a symbolic link, not followed");
 				free(abs);
 				return 1;
@@ -350,15 +356,14 @@ static int walk_next(struct tree_store *t, struct mc_msg **msg_r,
 		}
 		if (S_ISDIR(st.st_mode)) {
 			if (mc_store_is_maildir_at(d->fd, name)) {
-				*msg_r = open_mailbox(t, d->fd, d->abs, name, true, &st,
-						      store_r, path_r);
+				*msg_r = open_mailbox(t, d->fd, name, child_abs(d->abs, name),
+						      true, &st, store_r, path_r);
 				return 1;
 			}
 			if (name[0] == '.' || t->depth >= TREE_DEPTH_MAX ||
 			    is_quarantine(d->fd, name))
 				continue;
-			char *abs = strcmp(d->abs, "/") == 0 ? mc_xasprintf("/%s", name) :
-				mc_xasprintf("%s/%s", d->abs, name);
+			char *abs = child_abs(d->abs, name);
 			int fd = mc_safe_open_dir(d->fd, name, NULL, &err);
 			if (fd < 0 || !push_dir(t, fd, abs, &err)) {
 				*msg_r = tree_error(t, "tree", abs, err);
@@ -372,7 +377,8 @@ static int walk_next(struct tree_store *t, struct mc_msg **msg_r,
 		if (!S_ISREG(st.st_mode) || st.st_size == 0 || skipped_file(name) ||
 		    !looks_mbox_file(d->fd, name))
 			continue;
-		*msg_r = open_mailbox(t, d->fd, d->abs, name, false, &st, store_r, path_r);
+		*msg_r = open_mailbox(t, d->fd, name, child_abs(d->abs, name), false, &st,
+				      store_r, path_r);
 		return 1;
 	}
 }
@@ -630,23 +636,11 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		struct stat st;
 
 		t->root_maildir = false;
-		if (fstat(t->rootfd, &st) == 0) {
-			char *dir = mc_path_dir(t->root);
-			const char *base = mc_path_base(t->root);
-			int dirfd = mc_open_dir_path(dir, NULL);
-
-			if (dirfd >= 0) {
-				struct mc_msg *item = open_mailbox(t, dirfd, dir, base, true, &st,
-								   &t->cur, &t->cur_path);
-				close(dirfd);
-				free(dir);
-				if (item != NULL) {
-					*msg_r = item;
-					return 1;
-				}
-			} else
-				free(dir);
-		}
+		/* The root as opened, not its path again. */
+		if (fstat(t->rootfd, &st) == 0 &&
+		    (*msg_r = open_mailbox(t, t->rootfd, ".", mc_xstrdup(t->root), true, &st,
+					   &t->cur, &t->cur_path)) != NULL)
+			return 1;
 	}
 	for (;;) {
 		char *err = NULL;
@@ -729,7 +723,7 @@ static bool tree_detect(int dirfd, const char *path)
 {
 	struct stat st;
 
-	return fstatat(dirfd, path, &st, 0) == 0 && S_ISDIR(st.st_mode);
+	return fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
 }
 
 const struct mc_store_ops mc_store_tree = {

@@ -347,7 +347,7 @@ static void test_maildir_fields(void **state)
 
 	/* Owned by a user: that user's name. A bare path is detected. */
 	if (geteuid() == 0) {
-		char *owner = mc_store_owner_name(NOBODY);
+		char *owner = mc_user_name(NOBODY);
 
 		assert_int_equal(chown(p, NOBODY, NOBODY), 0);
 		items_read(f, p, &it);
