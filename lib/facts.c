@@ -21,18 +21,20 @@
 /*	messages, and most questions are about headers. So nothing is
 /*	parsed until it is asked for: the header block is split (not
 /*	copied) on the first header question, a value is unfolded and
-/*	RFC 2047-decoded (GMime) only when that header is asked for, and
-/*	the MIME structure is walked only when parts are asked for.
+/*	RFC 2047-decoded (rfc2047.c) only when that header is asked for,
+/*	and the MIME structure is walked only when parts are asked for.
 /*	Answers are cached and stay valid until mc_facts_free().
 /*	Header questions can be answered from a message whose body is
 /*	not read yet (msg->head); the MIME walk needs msg->data.
 /*
 /*	The MIME walk finds entity boundaries itself, over the message
 /*	as it lies in memory (no copy), and uses GMime for everything
-/*	that is hard to get right: Content-Type and Content-Disposition
-/*	parameters (RFC 2231 continuations and charsets, RFC 2047 in
-/*	quoted values), base64 and quoted-printable decoding, charset
-/*	names and conversion, addresses and dates. Leaf parts are
+/*	else that is hard to get right: Content-Type parameters, lenient
+/*	base64 and quoted-printable decoding, charset names, addresses.
+/*	File names (the Content-Disposition filename, else the
+/*	Content-Type name, RFC 2231 and RFC 2047 decoded) are read by
+/*	mc_mime_param(), as GMime's decoder loses every encoded word
+/*	after one that ends in base64 padding. Leaf parts are
 /*	returned with their decoded content, a UTF-8 text for text/*
 /*	parts, and SHA-256/MD5 of the decoded content. A message/rfc822
 /*	part is itself a leaf (its content is the attached message, so
@@ -68,8 +70,6 @@
 /*	rest of a text from a search.
 /*--*/
 
-#include <errno.h>
-#include <iconv.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,21 +148,6 @@ static char *pool_strdup(struct mc_facts *f, const char *s)
 	return pool_keep(f, mc_xstrdup(s));
 }
 
-/* Copy a GLib string into the pool, made valid UTF-8. */
-static char *pool_gstr(struct mc_facts *f, char *gs)
-{
-	char *out;
-
-	if (!g_utf8_validate(gs, -1, NULL)) {
-		char *valid = g_utf8_make_valid(gs, -1);
-		g_free(gs);
-		gs = valid;
-	}
-	out = pool_strdup(f, gs);
-	g_free(gs);
-	return out;
-}
-
 /* ------------------------------------------------------------------ */
 /* GMime setup                                                        */
 /* ------------------------------------------------------------------ */
@@ -184,12 +169,17 @@ static void gmime_init_once(void)
 	g_type_class_ref(GMIME_TYPE_PARAM);
 }
 
+void mc_gmime_init(void)
+{
+	pthread_once(&gmime_once, gmime_init_once);
+}
+
 struct mc_facts *mc_facts_init(const struct mc_msg *msg,
 			       const struct mc_limits *limits)
 {
 	struct mc_facts *f = mc_xcalloc(1, sizeof(*f));
 
-	pthread_once(&gmime_once, gmime_init_once);
+	mc_gmime_init();
 	f->msg = msg;
 	if (limits != NULL)
 		f->limits = *limits;
@@ -358,9 +348,9 @@ static const char *field_decoded(struct mc_facts *f, struct field *fld)
 		return fld->decoded;
 	raw = unfold(fld->value, fld->value_len);
 	if (needs_decoding(raw)) {
-		/* RFC 2047 words, and raw 8-bit text in the charsets GMime
-		   falls back to, both end up as UTF-8. */
-		fld->decoded = pool_gstr(f, g_mime_utils_header_decode_text(NULL, raw));
+		/* RFC 2047 words, and raw 8-bit text, both end up as
+		   UTF-8. */
+		fld->decoded = pool_keep(f, mc_rfc2047_decode(raw, strlen(raw)));
 		free(raw);
 	} else {
 		fld->decoded = pool_keep(f, raw);
@@ -436,14 +426,8 @@ struct addr_vec {
 static void push_addr(struct mc_facts *f, struct addr_vec *v, const char *a,
 		      size_t len)
 {
-	char *copy = mc_xstrndup(a, len);
+	char *copy = mc_utf8_make_valid(mc_xstrndup(a, len));
 
-	if (!g_utf8_validate(copy, -1, NULL)) {
-		char *valid = g_utf8_make_valid(copy, -1);
-		free(copy);
-		copy = mc_xstrdup(valid);
-		g_free(valid);
-	}
 	pool_keep(f, copy);
 	MC_ARRAY_PUSH(v->items, v->count, v->cap, copy);
 }
@@ -764,7 +748,6 @@ struct job {
 struct entity {
 	char *ctype;			/* "type/subtype", lower case, pool */
 	GMimeParamList *ct_params;
-	GMimeParamList *cd_params;
 	GMimeContentEncoding cte;
 	bool cte_unusual;		/* a transfer encoding beyond RFC 2045's five */
 	bool b64_lenient;		/* base64 that only a lenient decoder reads */
@@ -844,19 +827,29 @@ static void parse_content_type(struct mc_facts *f, const char *v,
 	e->ctype = pool_keep(f, ct);
 }
 
-static void parse_disposition(const char *v, struct entity *e)
+/* A file name written as bytes (uuencode's begin line), in the pool
+   as valid UTF-8; NULL when empty. */
+static const char *pool_name(struct mc_facts *f, const unsigned char *name,
+			     size_t len)
 {
-	const char *semi = strchr(v, ';');
+	char *s = mc_utf8_make_valid(mc_xstrndup((const char *)name, len));
 
-	if (semi != NULL && semi[1] != '\0')
-		e->cd_params = g_mime_param_list_parse(NULL, semi + 1);
+	if (*s == '\0') {
+		free(s);
+		return NULL;
+	}
+	return pool_keep(f, s);
 }
 
-static const char *pool_filename(struct mc_facts *f, const char *name)
+/* Parameter NAME of header value V ("type; params"), decoded, in
+   the pool; NULL when V or the parameter is absent. */
+static const char *pool_param(struct mc_facts *f, const char *v,
+			      const char *name)
 {
-	if (name == NULL || *name == '\0')
-		return NULL;
-	return pool_gstr(f, g_strdup(name));
+	const char *semi = v != NULL ? strchr(v, ';') : NULL;
+	char *p = semi != NULL ? mc_mime_param(semi + 1, name) : NULL;
+
+	return p != NULL ? pool_keep(f, p) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1095,13 +1088,13 @@ static void entity_headers(struct walk *w, const struct job *job,
 	if (e->ct_params != NULL &&
 	    g_mime_param_list_length(e->ct_params) > IRREGULAR_MAX_PARAMS)
 		mark_irregular(w, "more Content-Type parameters than a mail parser keeps");
-	if (cd != NULL)
-		parse_disposition(cd, e);
 	/* g_mime_part_get_filename's order: the disposition's filename,
-	   then the content type's name. */
-	e->filename = pool_filename(f, param_value(e->cd_params, "filename"));
+	   then the content type's name. Read by mailcure rather than
+	   GMime, whose decoder loses encoded words after one that ends
+	   in base64 padding: a name could hide its extension so. */
+	e->filename = pool_param(f, cd, "filename");
 	if (e->filename == NULL)
-		e->filename = pool_filename(f, param_value(e->ct_params, "name"));
+		e->filename = pool_param(f, ct, "name");
 	e->body = job->p + hb->body_offset;
 	e->body_len = job->len - hb->body_offset;
 	if (job->top) {
@@ -1118,9 +1111,7 @@ static void entity_done(struct entity *e)
 {
 	if (e->ct_params != NULL)
 		g_object_unref(e->ct_params);
-	if (e->cd_params != NULL)
-		g_object_unref(e->cd_params);
-	e->ct_params = e->cd_params = NULL;
+	e->ct_params = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1244,19 +1235,17 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 	}
 	case GMIME_CONTENT_ENCODING_UUENCODE: {
 		size_t pos = 0, next, used;
+		bool begin = false;
 		/* Skip to the begin line when there is one. */
-		while (pos < e->body_len) {
+		while (pos < e->body_len && !begin) {
 			size_t end = line_end(e->body, e->body_len, pos, &next);
 			const unsigned char *name;
 			size_t nlen;
-			if (uu_begin_line(e->body + pos, end - pos, &name, &nlen)) {
-				*uu_name_r = pool_keep(f, mc_xstrndup((const char *)name, nlen));
-				pos = next;
-				break;
-			}
+			if ((begin = uu_begin_line(e->body + pos, end - pos, &name, &nlen)))
+				*uu_name_r = pool_name(f, name, nlen);
 			pos = next;
 		}
-		if (*uu_name_r == NULL)
+		if (!begin)
 			pos = 0;
 		out = pool_keep(f, mc_xmalloc(e->body_len - pos + 1));
 		n = uudecode(e->body + pos, e->body_len - pos, out, &used);
@@ -1270,61 +1259,6 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 	}
 }
 
-static bool charset_is_utf8(const char *cs)
-{
-	return cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "utf-8") == 0 ||
-		g_ascii_strcasecmp(cs, "utf8") == 0 || g_ascii_strcasecmp(cs, "us-ascii") == 0 ||
-		g_ascii_strcasecmp(cs, "ascii") == 0;
-}
-
-/* Convert IN (NUL-free) from CHARSET to UTF-8 with iconv, replacing
-   what cannot be converted by U+FFFD. NULL when CHARSET is unknown. */
-static char *iconv_to_utf8(const char *in, size_t len, const char *charset)
-{
-	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
-	size_t cap, o = 0;
-	char *out;
-
-	if (cd == (iconv_t)-1)
-		return NULL;
-	cap = len + len / 2 + 16;
-	out = mc_xmalloc(cap);
-	char *ip = (char *)in;
-	size_t il = len;
-	while (il > 0) {
-		if (cap - o < 16) {
-			cap = cap * 2;
-			out = mc_xrealloc(out, cap);
-		}
-		char *op = out + o;
-		size_t ol = cap - o - 4;	/* keeps room for U+FFFD and NUL */
-		size_t r = iconv(cd, &ip, &il, &op, &ol);
-		o = (size_t)(op - out);
-		if (r != (size_t)-1)
-			break;
-		if (errno == E2BIG) {
-			cap = cap * 2;
-			out = mc_xrealloc(out, cap);
-		} else {
-			/* EILSEQ or EINVAL (truncated sequence at the end) */
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			ip++;
-			il--;
-			iconv(cd, NULL, NULL, NULL, NULL);
-		}
-	}
-	out[o] = '\0';
-	g_mime_iconv_close(cd);
-	if (!g_utf8_validate(out, (gssize)o, NULL)) {
-		char *valid = g_utf8_make_valid(out, (gssize)o);
-		free(out);
-		out = mc_xstrdup(valid);
-		g_free(valid);
-	}
-	return out;
-}
-
 /* The text of a text/ part as UTF-8, NUL bytes made spaces. */
 static const char *text_utf8(struct mc_facts *f, const unsigned char *s,
 			     size_t len, const char *charset)
@@ -1334,23 +1268,17 @@ static const char *text_utf8(struct mc_facts *f, const unsigned char *s,
 	for (size_t i = 0; i < len; i++)
 		copy[i] = s[i] == '\0' ? ' ' : (char)s[i];
 	copy[len] = '\0';
-	if (charset_is_utf8(charset) && g_utf8_validate(copy, (gssize)len, NULL))
+	if (mc_charset_is_utf8(charset) && g_utf8_validate(copy, (gssize)len, NULL))
 		return pool_keep(f, copy);
 	out = NULL;
-	if (!charset_is_utf8(charset))
-		out = iconv_to_utf8(copy, len, charset);
+	if (!mc_charset_is_utf8(charset))
+		out = mc_charset_to_utf8(copy, len, charset);
 	if (out == NULL) {
 		/* Mislabelled or unknown charset: GMime's fallback list
 		   (UTF-8, then ISO-8859-1) always gives text. */
 		char *g = g_mime_utils_decode_8bit(NULL, copy, len);
-		out = mc_xstrdup(g);
+		out = mc_utf8_make_valid(mc_xstrdup(g));
 		g_free(g);
-		if (!g_utf8_validate(out, -1, NULL)) {
-			char *valid = g_utf8_make_valid(out, -1);
-			free(out);
-			out = mc_xstrdup(valid);
-			g_free(valid);
-		}
 	}
 	free(copy);
 	return pool_keep(f, out);
@@ -1420,8 +1348,8 @@ static int uu_leaves(struct walk *w, const unsigned char *p, size_t len,
 		unsigned char *out = pool_keep(f, mc_xmalloc(len - next + 1));
 		size_t n = uudecode(p + next, len - next, out, &used);
 		out[n] = '\0';
-		add_leaf(f, pool_gstr(f, g_strndup((const char *)name, nlen)),
-			 "application/octet-stream", out, n, depth);
+		add_leaf(f, pool_name(f, name, nlen), "application/octet-stream",
+			 out, n, depth);
 		pos = next + used;
 	}
 	return 0;
@@ -1445,8 +1373,7 @@ static int leaf(struct walk *w, struct entity *e, unsigned depth)
 	const unsigned char *content = decode_body(f, e, &size, &uu_name);
 	if (e->b64_lenient)
 		mark_irregular(w, "base64 that decoders may read differently");
-	const char *filename = e->filename != NULL ? e->filename :
-		pool_filename(f, uu_name);
+	const char *filename = e->filename != NULL ? e->filename : uu_name;
 	struct mc_part *part = add_leaf(f, filename, e->ctype, content, size, depth);
 
 	if (strncmp(e->ctype, "text/", 5) == 0) {

@@ -229,25 +229,9 @@ static bool is_space(unsigned char c)
 		c == '\v';
 }
 
-struct buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = mc_xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 /* Append one character of text: white space collapses into the space
    before it, ASCII letters are lowered. */
-static void norm_put(struct buf *b, unsigned char c)
+static void norm_put(struct mc_buf *b, unsigned char c)
 {
 	if (is_space(c)) {
 		if (b->len > 0 && b->s[b->len - 1] == ' ')
@@ -255,7 +239,7 @@ static void norm_put(struct buf *b, unsigned char c)
 		c = ' ';
 	}
 	c = (unsigned char)g_ascii_tolower((gchar)c);
-	buf_add(b, (const char *)&c, 1);
+	mc_buf_add(b, (const char *)&c, 1);
 }
 
 static bool html_block_tag(const char *t, size_t len)
@@ -282,7 +266,7 @@ static bool html_block_tag(const char *t, size_t len)
 
 /* Decode the entity at S ("&amp;", "&#233;"); returns its length, 0
    when it is not one. */
-static size_t html_entity(const char *s, size_t len, struct buf *b)
+static size_t html_entity(const char *s, size_t len, struct mc_buf *b)
 {
 	static const struct { const char *name; const char *text; } names[] = {
 		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
@@ -324,10 +308,10 @@ static size_t html_entity(const char *s, size_t len, struct buf *b)
    entities decoded. U+00A0 counts as white space. */
 static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct mc_buf b = { NULL, 0, 0 };
 	bool no_gt = false;	/* no '>' after this point: not markup */
 
-	buf_add(&b, "", 0);
+	mc_buf_add(&b, "", 0);
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -1269,15 +1253,15 @@ static int lex(struct parser *p, const char *s)
 			MC_ARRAY_PUSH(p->toks, p->ntoks, p->captoks, t);
 			continue;
 		}
-		struct buf b = { NULL, 0, 0 };
+		struct mc_buf b = { NULL, 0, 0 };
 		size_t start = i;
 		t.type = TK_WORD;
 		t.key_limit = SIZE_MAX;
-		buf_add(&b, "", 0);
+		mc_buf_add(&b, "", 0);
 		while (i < len && !is_space((unsigned char)s[i]) &&
 		       s[i] != '(' && s[i] != ')') {
 			if (s[i] != '"') {
-				buf_add(&b, s + i, 1);
+				mc_buf_add(&b, s + i, 1);
 				i++;
 				continue;
 			}
@@ -1287,7 +1271,7 @@ static int lex(struct parser *p, const char *s)
 			while (i < len && s[i] != '"') {
 				if (s[i] == '\\' && i + 1 < len)
 					i++;
-				buf_add(&b, s + i, 1);
+				mc_buf_add(&b, s + i, 1);
 				i++;
 			}
 			if (i >= len) {

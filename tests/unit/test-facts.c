@@ -117,6 +117,8 @@ static void test_rfc2047(void **state)
 		"X-Latin: =?iso-8859-1?q?caf=E9?= au lait\n"
 		"X-Raw8bit: caf\xc3\xa9\n"
 		"X-Folded: =?UTF-8?Q?Rechnung_?=\n =?UTF-8?Q?Nr=2E_1?=\n"
+		"X-Padded: =?utf-8?B?SGVsbG8=?=\n =?utf-8?B?IHdvcmxkLmV4ZQ==?=\n"
+		"X-Split: =?utf-8?B?R3LD?= =?utf-8?B?vMOfZQ==?=\n"
 		"\n");
 
 	(void)state;
@@ -124,6 +126,10 @@ static void test_rfc2047(void **state)
 	assert_string_equal(mc_facts_header(f, "X-Latin"), "caf\xc3\xa9 au lait");
 	assert_string_equal(mc_facts_header(f, "X-Raw8bit"), "caf\xc3\xa9");
 	assert_string_equal(mc_facts_header(f, "X-Folded"), "Rechnung Nr. 1");
+	/* A word after one that ends in base64 padding, a character
+	   split across two words. */
+	assert_string_equal(mc_facts_header(f, "X-Padded"), "Hello world.exe");
+	assert_string_equal(mc_facts_header(f, "X-Split"), "Gr\xc3\xbc\xc3\x9f" "e");
 	tmsg_free(&t);
 }
 
@@ -385,6 +391,37 @@ static void test_rfc2231_charset(void **state)
 	assert_string_equal(p[0].content_type, "application/x-msdownload");
 	/* The disposition's filename wins over the type's name. */
 	assert_string_equal(p[1].filename, "plain name.zip");
+	tmsg_free(&t);
+
+	/* Encoded words split after base64 padding, in a quoted value,
+	   an unquoted one and an RFC 2231 one. */
+	f = tmsg_init(&t,
+		"Content-Type: multipart/mixed; boundary=b\n\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename=\"=?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b\n"
+		"Content-Type: application/octet-stream;\n"
+		" name==?utf-8?B?UmVjaG51bmc=?=\n"
+		"\t=?utf-8?B?IE3DpHJ6LmV4ZQ==?=\n"
+		"\n"
+		"MZ\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename*0=\"=?utf-8?B?SGVsbG8=?= \";\n"
+		" filename*1=\"=?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b--\n");
+	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(p[0].filename, "Hello world.exe");
+	assert_string_equal(p[1].filename, "Rechnung M\xc3\xa4rz.exe");
+	assert_string_equal(p[2].filename, "Hello world.exe");
 	tmsg_free(&t);
 }
 

@@ -521,6 +521,38 @@ static void test_mime_terms(void **state)
 	run_free(&r);
 }
 
+/* Encoded words split after base64 padding or mid-character, as real
+   mailers split them, read whole. */
+static void test_split_words(void **state)
+{
+	static const char split[] =
+		"From: a@example.com\n"
+		"Subject: =?utf-8?B?VXJnZW50OiB5b3Vy?=\n"
+		" =?utf-8?B?IGludm9pY2U=?= =?utf-8?B?IGlzIG92ZXJkdWU=?=\n"
+		"Content-Type: multipart/mixed; boundary=b\n"
+		"\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename=\"=?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b--\n";
+	struct run r;
+
+	(void)state;
+	run_init(&r, split, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "subject:\"invoice is overdue\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "attachment:*.exe");
+	assert_true(r.match.matched);
+	assert_int_equal(r.match.reason_count, 1);
+	assert_string_equal(r.match.reasons[0].value, "Hello world.exe");
+	run_eval(&r, "attachment:\"hello world.exe\"");
+	assert_true(r.match.matched);
+	run_free(&r);
+}
+
 /* attachment: terms are decided without the MIME walk when the
    glob's literal run is nowhere in the message; a name that is spelt
    in another form (RFC 2047, RFC 2231, quoted-pairs, inside a base64
@@ -996,6 +1028,7 @@ int main(void)
 		cmocka_unit_test(test_header_terms),
 		cmocka_unit_test(test_mime_terms),
 		cmocka_unit_test(test_attachment_literal),
+		cmocka_unit_test(test_split_words),
 		cmocka_unit_test(test_address_literal),
 		cmocka_unit_test(test_engine_laziness),
 		cmocka_unit_test(test_three_valued),

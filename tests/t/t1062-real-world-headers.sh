@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# NAME
+#	t1062-real-world-headers - queries over headers shaped like real mail
+# DESCRIPTION
+#	A Maildir of messages with the header forms that real mail
+#	(mailing lists, spam, old mailers) carries and that the query
+#	language must read as a mail reader does: encoded words split
+#	after base64 padding or in the middle of a character, in
+#	subjects and attachment names (quoted, unquoted, RFC 2231).
+#	"mailbox find QUERY --json" must match exactly the expected
+#	messages, and the reasons must name the whole decoded text.
+set -euo pipefail
+. "$MC_SRC/tests/t/lib.sh"
+mc_need python3
+mc_setup
+
+md=$T/srv/home/mo/Maildir
+mc_maildir "$md"
+
+"$MC_PYTHON" - "$md/new" <<'EOF'
+import base64, sys
+new = sys.argv[1]
+
+def b(text, cs="utf-8"):
+    return "=?%s?B?%s?=" % (cs, base64.b64encode(text.encode(cs)).decode())
+
+def msg(tag, subject, frm="list@example.org", extra="", body="hello\n"):
+    return ("From: %s\nTo: mo@example.com\nSubject: %s\n"
+            "Date: Mon, 02 Mar 2026 10:00:00 +0000\nMessage-ID: <%s@t1062.test>\n%s"
+            "MIME-Version: 1.0\n" % (frm, subject, tag, extra)) + body
+
+def attach(disposition):
+    return ('Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
+            "Content-Type: text/plain\n\nsee attached\n--b\n"
+            "Content-Type: application/octet-stream\n" + disposition +
+            "Content-Transfer-Encoding: base64\n\nTVo=\n--b--\n")
+
+msgs = {
+  # Subjects: a base64 word ending in padding, then more words; a
+  # UTF-8 character split across two words; ISO-2022-JP in two words.
+  "s1": msg("s1", b("Hello") + "\n " + b(" world, invoice overdue")),
+  "s2": msg("s2", "=?utf-8?B?R3LD?= =?utf-8?B?vMOfZSBhdXMgQmVybGlu?="),
+  "s3": msg("s3", "=?iso-2022-jp?B?GyRCRnxLXA==?= =?iso-2022-jp?B?OGwkTiVGJTklSBsoQg==?="),
+  # Attachment names that hide ".exe" behind padding.
+  "a1": msg("a1", "quoted", body=attach(
+      'Content-Disposition: attachment; filename="%s %s"\n' % (b("Hello"), b(" world.exe")))),
+  "a2": msg("a2", "unquoted", body=attach(
+      "Content-Disposition: attachment;\n filename=%s\n\t%s\n" % (b("Rechnung"), b(" M\u00e4rz.exe")))),
+  "a3": msg("a3", "rfc2231", body=attach(
+      'Content-Disposition: attachment;\n filename*0="%s ";\n filename*1="%s"\n' % (b("Hello"), b(" world.exe")))),
+  "a4": msg("a4", "harmless", body=attach('Content-Disposition: attachment; filename="%s"\n' % b("notes.txt"))),
+}
+for i, (tag, text) in enumerate(msgs.items()):
+    with open("%s/17000620%02d.M1.t1062" % (new, i), "w") as f:
+        f.write(text)
+EOF
+
+# q EXPECTED QUERY: find QUERY matches exactly EXPECTED (tags).
+q() { mc_assert_finds "maildir:$md" t1062.test "$@"; }
+
+# reasons QUERY EXPECTED: the reasons of the matches, one per line.
+reasons() {
+	mc_cure --json mailbox find -s "maildir:$md" "$1"
+	mc_assert_eq "$2" "$(mc_events "$MC_OUT" match message_id reasons | sort)" "reasons of '$1'"
+}
+
+# Encoded words.
+q "s1"       'subject:"hello world, invoice overdue"'
+q "s2"       'subject:"Grüße aus Berlin"'
+q "s3"       'subject:日本語のテスト'
+q "a1 a2 a3" 'attachment:*.exe'
+q "a2"       'attachment:"Rechnung März.exe"'
+q "a4"       'attachment:notes.txt'
+reasons 'attachment:*.exe' "<a1@t1062.test>	attachment=Hello world.exe
+<a2@t1062.test>	attachment=Rechnung März.exe
+<a3@t1062.test>	attachment=Hello world.exe"
