@@ -97,7 +97,8 @@ struct header_block {
 struct cached_list {
 	bool addresses;
 	char *name;
-	const char **items;
+	const char **items;		/* header values */
+	struct mc_address *addrs;	/* or addresses */
 	size_t count;
 };
 
@@ -201,6 +202,7 @@ void mc_facts_free(struct mc_facts **facts)
 	for (size_t i = 0; i < f->list_count; i++) {
 		free(f->lists[i].name);
 		free(f->lists[i].items);
+		free(f->lists[i].addrs);
 	}
 	free(f->lists);
 	free(f->top.fields);
@@ -385,7 +387,7 @@ static struct cached_list *add_list(struct mc_facts *f, bool addresses,
 {
 	struct cached_list l = {
 		.addresses = addresses, .name = mc_xstrdup(name),
-		.items = items, .count = count,
+		.items = items, .addrs = NULL, .count = count,
 	};
 
 	MC_ARRAY_PUSH(f->lists, f->list_count, f->list_cap, l);
@@ -418,97 +420,43 @@ size_t mc_facts_headers(struct mc_facts *facts, const char *name,
 /* Addresses and dates                                                */
 /* ------------------------------------------------------------------ */
 
-struct addr_vec {
-	const char **items;
-	size_t count, cap;
-};
-
-static void push_addr(struct mc_facts *f, struct addr_vec *v, const char *a,
-		      size_t len)
-{
-	char *copy = mc_utf8_make_valid(mc_xstrndup(a, len));
-
-	pool_keep(f, copy);
-	MC_ARRAY_PUSH(v->items, v->count, v->cap, copy);
-}
-
-static void collect_addrs(struct mc_facts *f, struct addr_vec *v,
-			  InternetAddressList *list, unsigned depth)
-{
-	int n = list != NULL ? internet_address_list_length(list) : 0;
-
-	for (int i = 0; i < n; i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
-
-		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-			const char *a = internet_address_mailbox_get_addr(
-				INTERNET_ADDRESS_MAILBOX(ia));
-			if (a != NULL && *a != '\0')
-				push_addr(f, v, a, strlen(a));
-		} else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
-			/* Groups are flattened: "team: a@x, b@y;" gives both. */
-			collect_addrs(f, v, internet_address_group_get_members(
-					      INTERNET_ADDRESS_GROUP(ia)), depth + 1);
-		}
-	}
-}
-
-static bool addr_char(unsigned char c)
-{
-	return c > 32 && c != '<' && c != '>' && c != ',' && c != ';' &&
-		c != '"' && c != '(' && c != ')' && c != ':' && c != '[' &&
-		c != ']' && c != '\\' && c != 127;
-}
-
-/* Last resort for a header GMime found no address in: every
-   "local@domain" run of characters, so that a mangled header still
-   matches from:GLOB. */
-static void scan_addrs(struct mc_facts *f, struct addr_vec *v, const char *s)
-{
-	const char *at = s;
-
-	while ((at = strchr(at, '@')) != NULL) {
-		const char *b = at, *e = at + 1;
-		while (b > s && addr_char((unsigned char)b[-1]))
-			b--;
-		while (addr_char((unsigned char)*e) && *e != '@')
-			e++;
-		if (b < at && e > at + 1)
-			push_addr(f, v, b, (size_t)(e - b));
-		at = e;
-	}
-}
-
 size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
-			  const char *const **addrs_r)
+			  const struct mc_address **addrs_r)
 {
 	struct cached_list *l = find_list(facts, true, header);
 
 	if (l == NULL) {
-		struct addr_vec v = { NULL, 0, 0 };
+		struct mc_address *v = NULL;
+		size_t count = 0, cap = 0;
 
 		ensure_headers(facts);
 		for (size_t i = 0; i < facts->top.count; i++) {
 			struct field *fld = &facts->top.fields[i];
-			size_t before = v.count;
+			size_t before = count;
 			char *raw;
 
 			if (!field_is(fld, header))
 				continue;
-			/* GMime decodes RFC 2047 display names itself and
-			   needs the raw value to see the structure. */
+			/* The raw value: the structure first, then the
+			   decoding of each part. */
 			raw = unfold(fld->value, fld->value_len);
-			InternetAddressList *list = internet_address_list_parse(NULL, raw);
-			collect_addrs(facts, &v, list, 0);
-			if (list != NULL)
-				g_object_unref(list);
-			if (v.count == before)
-				scan_addrs(facts, &v, raw);
+			mc_address_parse(raw, &v, &count, &cap);
 			free(raw);
+			for (size_t k = before; k < count; k++) {
+				pool_keep(facts, (char *)v[k].addr);
+				if (v[k].name != NULL)
+					pool_keep(facts, (char *)v[k].name);
+				if (v[k].raw != NULL)
+					pool_keep(facts, (char *)v[k].raw);
+				if (v[k].display != NULL)
+					pool_keep(facts, (char *)v[k].display);
+			}
 		}
-		l = add_list(facts, true, header, v.items, v.count);
+		l = add_list(facts, true, header, NULL, 0);
+		l->addrs = v;
+		l->count = count;
 	}
-	*addrs_r = l->items;
+	*addrs_r = l->addrs;
 	return l->count;
 }
 
@@ -521,7 +469,8 @@ size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
    and gain or lose dots, so when one of its addresses holds
    LITERAL, the value holds it too once both are read without white
    space and dots. What the last-resort scan takes is a plain run of
-   the value. */
+   the value, and so are, white space aside, a display name and a raw
+   address of such a value (mc_address_parse). */
 #define SQUEEZE_MAX 1024
 
 /* Copy N bytes of S to OUT in lower case, without white space and

@@ -6,7 +6,8 @@
 /* DESCRIPTION
 /*	Safe file access for code that runs as root over directories that
 /*	users control (see safe.c), whole-buffer I/O, small string
-/*	helpers, and header decoding (rfc2047.c).
+/*	helpers, header decoding (rfc2047.c) and address lists
+/*	(address.c).
 /*--*/
 
 #ifndef MAILCURE_INTERNAL_H
@@ -141,6 +142,14 @@ bool mc_charset_is_utf8(const char *charset);
 /* S (malloc()ed, NUL-terminated) as valid UTF-8: S itself, or a
    malloc()ed repair of it (S freed). */
 char *mc_utf8_make_valid(char *s);
+
+/* --- address.c --- */
+
+struct mc_address;
+/* Append the mailboxes of address-list VALUE (unfolded) to *LIST
+   (*COUNT used of *CAP); every string is malloc()ed on its own. */
+void mc_address_parse(const char *value, struct mc_address **list,
+		      size_t *count, size_t *cap);
 
 /* --- store/dovecot.c: running doveadm --- */
 

@@ -33,7 +33,9 @@
 /*	GLOB values (virus, from, to, cc, attachment) are shell globs
 /*	matched case-insensitively against the whole string; a value
 /*	without * ? or [ matches as a substring, so from:evil.example
-/*	finds every address at that domain. TEXT values (subject,
+/*	finds every address at that domain. from:, to: and cc: match a
+/*	mailbox's address, its decoded display name, or its address as
+/*	written (see mc_address_parse). TEXT values (subject,
 /*	header, message-id, body) match as case-insensitive substrings
 /*	with runs of white space counting as one space; HTML parts are
 /*	searched both as they are and as their text without tags and
@@ -68,16 +70,17 @@
 /*	in an encoded form; most messages are decided so. Likewise a
 /*	from:, to: or cc: term with a literal run is false, without
 /*	parsing addresses, when the header's values hold the run nowhere
-/*	(white space and dots aside) and use no quoted, encoded or IDN
-/*	form. mc_query_eval()
+/*	(white space and dots aside) and use no quoted, commented,
+/*	encoded or IDN form. mc_query_eval()
 /*	overwrites *match_r (clear a previous result first); FACTS may
 /*	be NULL, then it uses facts of its own.
 /*
 /*	Reasons list the true terms that made the match, in query order:
 /*	all terms of a true AND, the true branches of a true OR, nothing
 /*	under a NOT. The value is the concrete thing matched: the
-/*	signature name, the address, the file name, the hash, the
-/*	subject, "size=N", the Date; NULL for "all".
+/*	signature name, the address ("name <address>" when the name
+/*	matched), the file name, the hash, the subject, "size=N", the
+/*	Date; NULL for "all".
 /* DIAGNOSTICS
 /*	Parse errors name the term and its 1-based character position:
 /*	"query: unknown key 'frm' at position 1 (frm:x)". Errors in an
@@ -1770,10 +1773,14 @@ static enum tri set_hit(struct hit *h, enum mc_reason_kind kind,
 	return T;
 }
 
+/* A mailbox matches by its address, its display name (as IMAP SEARCH
+   FROM does), or its address as written, which a broken address
+   keeps whole. The reason is what matched, with the address for a
+   name. */
 static enum tri eval_addresses(struct eval *ev, const struct node *t,
 			       const char *header, struct hit *h)
 {
-	const char *const *addrs;
+	const struct mc_address *addrs;
 	size_t n;
 
 	/* Most messages are not from or to whoever is looked for, and
@@ -1784,8 +1791,14 @@ static enum tri eval_addresses(struct eval *ev, const struct node *t,
 	n = mc_facts_addresses(ev->facts, header, &addrs);
 
 	for (size_t i = 0; i < n; i++) {
-		if (value_match(t, addrs[i]))
-			return set_hit(h, reason_kind(t->kind), addrs[i]);
+		const struct mc_address *a = &addrs[i];
+
+		if (value_match(t, a->addr))
+			return set_hit(h, reason_kind(t->kind), a->addr);
+		if (a->name != NULL && value_match(t, a->name))
+			return set_hit(h, reason_kind(t->kind), a->display);
+		if (a->raw != NULL && value_match(t, a->raw))
+			return set_hit(h, reason_kind(t->kind), a->raw);
 	}
 	return F;
 }

@@ -171,12 +171,19 @@ const char *mc_facts_header(struct mc_facts *facts, const char *name);
 /* All values of header NAME, decoded; returns the count. */
 size_t mc_facts_headers(struct mc_facts *facts, const char *name,
 			const char *const **values_r);
-/* Bare addresses ("user@example.com") of From/To/Cc/...; returns count. */
+/* One mailbox of an address header. */
+struct mc_address {
+	const char *addr;	/* "user@example.com" as parsed; "" when none */
+	const char *name;	/* display name (or comment), decoded; or NULL */
+	const char *raw;	/* the address as written, when not addr; or NULL */
+	const char *display;	/* "name <addr>" when there is a name; or NULL */
+};
+/* The mailboxes of every From/To/Cc/... field; returns the count. */
 size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
-			  const char *const **addrs_r);
-/* Whether an address of a HEADER field may contain LITERAL (ASCII,
-   lower case, no white space): false only when none can, which is
-   found without parsing the addresses. */
+			  const struct mc_address **addrs_r);
+/* Whether an address, display name or raw address of a HEADER field
+   may contain LITERAL (ASCII, lower case, no white space): false only
+   when none can, which is found without parsing the addresses. */
 bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 				 const char *literal);
 /* Date header as time_t, or (time_t)-1 when absent or invalid. */

@@ -6,7 +6,9 @@
 #	(mailing lists, spam, old mailers) carries and that the query
 #	language must read as a mail reader does: encoded words split
 #	after base64 padding or in the middle of a character, in
-#	subjects and attachment names (quoted, unquoted, RFC 2231).
+#	subjects and attachment names (quoted, unquoted, RFC 2231);
+#	display names, which from:, to: and cc: match as IMAP SEARCH
+#	does, and broken addresses, which they match as written.
 #	"mailbox find QUERY --json" must match exactly the expected
 #	messages, and the reasons must name the whole decoded text.
 set -euo pipefail
@@ -24,10 +26,10 @@ new = sys.argv[1]
 def b(text, cs="utf-8"):
     return "=?%s?B?%s?=" % (cs, base64.b64encode(text.encode(cs)).decode())
 
-def msg(tag, subject, frm="list@example.org", extra="", body="hello\n"):
-    return ("From: %s\nTo: mo@example.com\nSubject: %s\n"
+def msg(tag, subject, frm="list@example.org", extra="", body="hello\n", to="mo@example.com"):
+    return ("From: %s\nTo: %s\nSubject: %s\n"
             "Date: Mon, 02 Mar 2026 10:00:00 +0000\nMessage-ID: <%s@t1062.test>\n%s"
-            "MIME-Version: 1.0\n" % (frm, subject, tag, extra)) + body
+            "MIME-Version: 1.0\n" % (frm, to, subject, tag, extra)) + body
 
 def attach(disposition):
     return ('Content-Type: multipart/mixed; boundary="b"\n\n--b\n'
@@ -49,6 +51,12 @@ msgs = {
   "a3": msg("a3", "rfc2231", body=attach(
       'Content-Disposition: attachment;\n filename*0="%s ";\n filename*1="%s"\n' % (b("Hello"), b(" world.exe")))),
   "a4": msg("a4", "harmless", body=attach('Content-Disposition: attachment; filename="%s"\n' % b("notes.txt"))),
+  # Display names, plain, encoded and in the old comment form;
+  # addresses that a parser cuts short.
+  "n1": msg("n1", "names", frm='"george kelvin" <k_v_g20022002@example.fr>'),
+  "n2": msg("n2", "names", frm="%s <jw@example.de>" % b("J\u00fcrgen Wei\u00df", "iso-8859-1"),
+            extra="Cc: bob@example.org (Bob Kelvinator)\n"),
+  "n3": msg("n3", "broken", frm="a@b@c.example", to="<Undisclosed Recipients@example.com>"),
 }
 for i, (tag, text) in enumerate(msgs.items()):
     with open("%s/17000620%02d.M1.t1062" % (new, i), "w") as f:
@@ -74,3 +82,15 @@ q "a4"       'attachment:notes.txt'
 reasons 'attachment:*.exe' "<a1@t1062.test>	attachment=Hello world.exe
 <a2@t1062.test>	attachment=Rechnung März.exe
 <a3@t1062.test>	attachment=Hello world.exe"
+
+# Display names and addresses as written.
+q "n1"       'from:kelvin'
+q "n1"       'from:"George Kelvin"'
+q "n1 n2"    'from:kelvin or cc:kelvin'
+q "n2"       'from:"jürgen weiß"'
+q "n3"       'from:*@c.example'
+q "n3"       'to:"undisclosed recipients@*"'
+q ""         'to:kelvin'
+reasons 'from:kelvin or from:*@c.example or cc:kelvinator' "<n1@t1062.test>	from=george kelvin <k_v_g20022002@example.fr>
+<n2@t1062.test>	cc=Bob Kelvinator <bob@example.org>
+<n3@t1062.test>	from=a@b@c.example"

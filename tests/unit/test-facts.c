@@ -185,6 +185,34 @@ static void test_header_limit(void **state)
 	g_string_free(s, TRUE);
 }
 
+/* What one mailbox must be: addr, name, raw, display. */
+struct want_mailbox {
+	const char *addr, *name, *raw, *display;
+};
+
+static void assert_str_or_null(const char *got, const char *want)
+{
+	if (want == NULL)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+}
+
+/* The mailboxes of HEADER are exactly WANT (N of them). */
+static void assert_mailboxes(struct mc_facts *f, const char *header,
+			     const struct want_mailbox *want, size_t n)
+{
+	const struct mc_address *a;
+
+	assert_int_equal(mc_facts_addresses(f, header, &a), n);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(a[i].addr, want[i].addr);
+		assert_str_or_null(a[i].name, want[i].name);
+		assert_str_or_null(a[i].raw, want[i].raw);
+		assert_str_or_null(a[i].display, want[i].display);
+	}
+}
+
 static void test_addresses(void **state)
 {
 	struct tmsg t;
@@ -197,37 +225,69 @@ static void test_addresses(void **state)
 		"Reply-To: undisclosed-recipients:;\n"
 		"Sender: <<<broken@@ mangled@example.com >>\n"
 		"\n");
-	const char *const *a;
-	size_t n;
+	static const struct want_mailbox from[] = {
+		{ "Boss@Evil.Example", "Evil, Inc.", NULL, "Evil, Inc. <Boss@Evil.Example>" },
+	};
+	static const struct want_mailbox to[] = {
+		{ "alice@example.com", "Alice", NULL, "Alice <alice@example.com>" },
+		{ "bob@example.org", "Bob Smith", NULL, "Bob Smith <bob@example.org>" },
+		{ "carol@example.net", NULL, NULL, NULL },
+		{ "dave@example.net", "Dave", NULL, "Dave <dave@example.net>" },
+		{ "second@example.com", NULL, NULL, NULL },
+	};
+	static const struct want_mailbox cc[] = {
+		{ "juergen@example.de", "J\xc3\xbcrgen", NULL, "J\xc3\xbcrgen <juergen@example.de>" },
+	};
+	const struct mc_address *a;
 
 	(void)state;
-	n = mc_facts_addresses(f, "From", &a);
-	assert_int_equal(n, 1);
-	assert_string_equal(a[0], "Boss@Evil.Example");
-
-	n = mc_facts_addresses(f, "to", &a);
-	assert_int_equal(n, 5);
-	assert_string_equal(a[0], "alice@example.com");
-	assert_string_equal(a[1], "bob@example.org");
-	assert_string_equal(a[2], "carol@example.net");
-	assert_string_equal(a[3], "dave@example.net");
-	assert_string_equal(a[4], "second@example.com");
-
-	n = mc_facts_addresses(f, "Cc", &a);
-	assert_int_equal(n, 1);
-	assert_string_equal(a[0], "juergen@example.de");
-
-	assert_int_equal(mc_facts_addresses(f, "Reply-To", &a), 0);
-	assert_int_equal(mc_facts_addresses(f, "Bcc", &a), 0);
+	assert_mailboxes(f, "From", from, 1);
+	assert_mailboxes(f, "to", to, 5);
+	assert_mailboxes(f, "Cc", cc, 1);
+	assert_mailboxes(f, "Reply-To", NULL, 0);
+	assert_mailboxes(f, "Bcc", NULL, 0);
 
 	/* Whatever GMime makes of a mangled header, an address in it is
 	   found. */
-	n = mc_facts_addresses(f, "Sender", &a);
+	size_t n = mc_facts_addresses(f, "Sender", &a);
 	bool found = false;
 	for (size_t i = 0; i < n; i++)
-		if (strstr(a[i], "mangled@example.com") != NULL)
+		if (strstr(a[i].addr, "mangled@example.com") != NULL)
 			found = true;
 	assert_true(found);
+	tmsg_free(&t);
+
+	/* Display names in their real-world forms, and addresses as
+	   written where a parser takes less of them. */
+	f = tmsg_init(&t,
+		"From: \"george kelvin\" <k_v_g20022002@example.fr>\n"
+		"To: a@b@c.example, <Undisclosed Recipients@example.com>,\n"
+		" Mailer  Daemon, \"Last, First\" (work) <lf@example.com> (ignored),\n"
+		" =?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxk?= <hw@example.com>,\n"
+		" <x@example.com> (Old Style), \"q\\\"uoted\" <q@example.com>,\n"
+		" Unclosed <u@example.com\n"
+		"Cc: \"g. kelvin\" <@route.example:k@example.fr>, group: ;, ,\n"
+		"\n");
+	static const struct want_mailbox from2[] = {
+		{ "k_v_g20022002@example.fr", "george kelvin", NULL,
+		  "george kelvin <k_v_g20022002@example.fr>" },
+	};
+	static const struct want_mailbox to2[] = {
+		{ "a@b", NULL, "a@b@c.example", NULL },
+		{ "Recipients@example.com", NULL, "Undisclosed Recipients@example.com", NULL },
+		{ "", NULL, "Mailer Daemon", NULL },
+		{ "lf@example.com", "Last, First (work)", NULL, "Last, First (work) <lf@example.com>" },
+		{ "hw@example.com", "Hello world", NULL, "Hello world <hw@example.com>" },
+		{ "x@example.com", "Old Style", NULL, "Old Style <x@example.com>" },
+		{ "q@example.com", "q\"uoted", NULL, "q\"uoted <q@example.com>" },
+		{ "u@example.com", "Unclosed", NULL, "Unclosed <u@example.com>" },
+	};
+	static const struct want_mailbox cc2[] = {
+		{ "k@example.fr", "g. kelvin", "@route.example:k@example.fr", "g. kelvin <k@example.fr>" },
+	};
+	assert_mailboxes(f, "From", from2, 1);
+	assert_mailboxes(f, "To", to2, 8);
+	assert_mailboxes(f, "Cc", cc2, 1);
 	tmsg_free(&t);
 }
 
@@ -847,7 +907,7 @@ static void test_empty_and_garbage(void **state)
 	struct mc_facts *f;
 	const struct mc_part *p;
 	size_t n;
-	const char *const *v;
+	const struct mc_address *v;
 
 	(void)state;
 	tmsg_init_len(&t, "", 0);

@@ -463,7 +463,10 @@ static void test_header_terms(void **state)
 	assert_true(matches("from:BILLING@EVIL.EXAMPLE"));
 	assert_true(matches("from:*@evil.example"));
 	assert_false(matches("from:*@evil"));
-	assert_false(matches("from:Accounts"));	/* the address, not the name */
+	assert_true(matches("from:Accounts"));	/* the display name too */
+	assert_true(matches("from:\"accounts dept\""));
+	assert_false(matches("from:\"accounts billing\""));
+	assert_false(matches("to:carol"));	/* carol is in Cc */
 	assert_true(matches("to:bob@example.org"));
 	assert_true(matches("to:*@example.com"));
 	assert_false(matches("to:carol"));
@@ -518,6 +521,42 @@ static void test_mime_terms(void **state)
 	run_eval(&r, q);
 	assert_true(r.match.matched);
 	g_free(q);
+	run_free(&r);
+}
+
+/* from:, to: and cc: match display names and the address as written,
+   as IMAP SEARCH FROM does; the reason names the mailbox. */
+static void test_address_forms(void **state)
+{
+	static const char msg[] =
+		"From: \"george kelvin\" <k_v_g20022002@example.fr>\n"
+		"To: a@b@c.example, <Undisclosed Recipients@example.com>\n"
+		"Cc: =?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxk?= <hw@example.com>\n"
+		"Subject: x\n\nhi\n";
+	struct run r;
+
+	(void)state;
+	run_init(&r, msg, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "from:kelvin");
+	assert_true(r.match.matched);
+	assert_int_equal(r.match.reason_count, 1);
+	assert_int_equal(r.match.reasons[0].kind, MC_REASON_FROM);
+	assert_string_equal(r.match.reasons[0].value,
+			    "george kelvin <k_v_g20022002@example.fr>");
+	run_eval(&r, "from:\"George Kelvin\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "from:*@example.fr");
+	assert_true(r.match.matched);
+	assert_string_equal(r.match.reasons[0].value, "k_v_g20022002@example.fr");
+	run_eval(&r, "to:*@c.example");
+	assert_true(r.match.matched);
+	assert_string_equal(r.match.reasons[0].value, "a@b@c.example");
+	run_eval(&r, "to:\"undisclosed recipients@*\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "cc:\"hello world\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "from:hello or to:kelvin or cc:kelvin");
+	assert_false(r.match.matched);
 	run_free(&r);
 }
 
@@ -640,16 +679,24 @@ static void test_attachment_literal(void **state)
 
 /* from:/to:/cc: decide most messages from the header value, without
    parsing addresses (mc_facts_addresses_may_hold); that must never
-   change an answer against the addresses GMime finds. */
+   change an answer against the addresses, display names and raw
+   addresses mc_facts_addresses() finds. */
+static bool text_match(const char *pattern, const char *s, bool glob)
+{
+	return s != NULL && (glob ? fnmatch(pattern, s, FNM_CASEFOLD) == 0 :
+			     strcasestr(s, pattern) != NULL);
+}
+
 static bool addresses_match(struct mc_facts *facts, const char *header,
 			    const char *pattern, bool glob)
 {
-	const char *const *addrs;
+	const struct mc_address *addrs;
 	size_t n = mc_facts_addresses(facts, header, &addrs);
 
 	for (size_t i = 0; i < n; i++) {
-		if (glob ? fnmatch(pattern, addrs[i], FNM_CASEFOLD) == 0 :
-		    strcasestr(addrs[i], pattern) != NULL)
+		if (text_match(pattern, addrs[i].addr, glob) ||
+		    text_match(pattern, addrs[i].name, glob) ||
+		    text_match(pattern, addrs[i].raw, glob))
 			return true;
 	}
 	return false;
@@ -658,7 +705,7 @@ static bool addresses_match(struct mc_facts *facts, const char *header,
 static void check_address_value(const char *value, const char *pattern)
 {
 	char *text = g_strdup_printf("From: %s\nTo: t@example.org\n\nbody\n", value);
-	char *query = g_strdup_printf("from:%s", pattern);
+	char *query = g_strdup_printf("from:\"%s\"", pattern);
 	bool glob = strpbrk(pattern, "*?[") != NULL;
 	struct run r;
 	struct mc_facts *ref;
@@ -691,6 +738,7 @@ static void test_address_literal(void **state)
 	};
 	static const char *const patterns[] = {
 		"*@evil.example", "evil.example", "x@evil*", "*@EVIL.EXAMPLE*", "vil.exa",
+		"good", "*evil example*", "y z*",
 	};
 	/* Atoms that build broken, quoted, encoded and folded values. */
 	static const char *const atoms[] = {
@@ -1029,6 +1077,7 @@ int main(void)
 		cmocka_unit_test(test_mime_terms),
 		cmocka_unit_test(test_attachment_literal),
 		cmocka_unit_test(test_split_words),
+		cmocka_unit_test(test_address_forms),
 		cmocka_unit_test(test_address_literal),
 		cmocka_unit_test(test_engine_laziness),
 		cmocka_unit_test(test_three_valued),
