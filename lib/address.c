@@ -31,6 +31,8 @@
 /*	"a@b@c.example" parses as "a@b", "<Undisclosed Recipients@x>"
 /*	as nothing or its last word. Every string is malloc()ed on its
 /*	own and belongs to the caller, as does the array.
+/* DIAGNOSTICS
+/*	None: any value gives its mailboxes, maybe none.
 /* SECURITY
 /*	Header values are hostile input: the split is one linear pass,
 /*	an unclosed quote, comment or angle bracket runs to the end of

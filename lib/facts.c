@@ -12,7 +12,7 @@
 /*	const char *mc_facts_header(facts, name)
 /*	size_t	mc_facts_headers(facts, name, &values)
 /*	size_t	mc_facts_addresses(facts, header, &addrs)
-/*	time_t	mc_facts_date(facts)
+/*	bool	mc_facts_date(facts, &date)
 /*	int	mc_facts_parts(facts, &parts, &count, &why)
 /*	enum mc_verdict_kind mc_facts_check(facts, &why)
 /*	enum mc_verdict_kind mc_facts_check_headers(facts, &why)
@@ -21,8 +21,10 @@
 /*	messages, and most questions are about headers. So nothing is
 /*	parsed until it is asked for: the header block is split (not
 /*	copied) on the first header question, a value is unfolded and
-/*	RFC 2047-decoded (rfc2047.c) only when that header is asked for,
-/*	and the MIME structure is walked only when parts are asked for.
+/*	RFC 2047-decoded (rfc2047.c), an address header split into its
+/*	mailboxes (address.c) and the Date read (date.c) only when that
+/*	header is asked for, and the MIME structure is walked only when
+/*	parts are asked for.
 /*	Answers are cached and stay valid until mc_facts_free().
 /*	Header questions can be answered from a message whose body is
 /*	not read yet (msg->head); the MIME walk needs msg->data.
@@ -30,7 +32,7 @@
 /*	The MIME walk finds entity boundaries itself, over the message
 /*	as it lies in memory (no copy), and uses GMime for everything
 /*	else that is hard to get right: Content-Type parameters, lenient
-/*	base64 and quoted-printable decoding, charset names, addresses.
+/*	base64 and quoted-printable decoding, charset names.
 /*	File names (the Content-Disposition filename, else the
 /*	Content-Type name, RFC 2231 and RFC 2047 decoded) are read by
 /*	mc_mime_param(), as GMime's decoder loses every encoded word
@@ -114,6 +116,7 @@ struct mc_facts {
 	size_t list_count, list_cap;
 
 	bool date_done;
+	bool has_date;
 	time_t date;
 
 	bool parts_done;
@@ -186,7 +189,6 @@ struct mc_facts *mc_facts_init(const struct mc_msg *msg,
 		f->limits = *limits;
 	else
 		mc_limits_default(&f->limits);
-	f->date = (time_t)-1;
 	return f;
 }
 
@@ -520,165 +522,23 @@ bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 	return false;
 }
 
-static const char *skip_cfws(const char *s)
-{
-	for (;;) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s != '(')
-			return s;
-		/* A comment, possibly nested. */
-		unsigned level = 0;
-		do {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == '(')
-				level++;
-			else if (*s == ')')
-				level--;
-			s++;
-		} while (*s != '\0' && level > 0);
-	}
-}
-
-static int read_num(const char **sp, unsigned min_digits, unsigned max_digits)
-{
-	const char *s = *sp;
-	int v = 0;
-	unsigned n = 0;
-
-	while (n < max_digits && *s >= '0' && *s <= '9') {
-		v = v * 10 + (*s++ - '0');
-		n++;
-	}
-	if (n < min_digits || (*s >= '0' && *s <= '9'))
-		return -1;
-	*sp = s;
-	return v;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* RFC 5322 date-time, with the obsolete forms (two-digit years, zone
-   names, no seconds). Hand-written rather than GMime's parser, which
-   goes through GLib's shared time zone cache for every message. */
-static bool parse_rfc5322_date(const char *s, time_t *t_r)
-{
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	static const struct { const char *name; int minutes; } zones[] = {
-		{ "UT", 0 }, { "UTC", 0 }, { "GMT", 0 }, { "Z", 0 },
-		{ "EST", -300 }, { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 },
-		{ "MST", -420 }, { "MDT", -360 }, { "PST", -480 }, { "PDT", -420 },
-	};
-	int day, year, hour, min, sec = 0, zone = 0;
-	unsigned mon = 0;
-
-	s = skip_cfws(s);
-	if (g_ascii_isalpha(*s)) {
-		while (g_ascii_isalpha(*s))
-			s++;
-		s = skip_cfws(s);
-		if (*s == ',')
-			s = skip_cfws(s + 1);
-	}
-	if ((day = read_num(&s, 1, 2)) < 1 || day > 31)
-		return false;
-	s = skip_cfws(s);
-	for (unsigned i = 0; i < 12; i++) {
-		if (g_ascii_strncasecmp(s, months + 3 * i, 3) == 0)
-			mon = i + 1;
-	}
-	if (mon == 0)
-		return false;
-	while (g_ascii_isalpha(*s))
-		s++;
-	s = skip_cfws(s);
-	const char *ys = s;
-	if ((year = read_num(&s, 2, 4)) < 0)
-		return false;
-	if (s - ys == 2)
-		year += year < 50 ? 2000 : 1900;
-	else if (s - ys == 3)
-		year += 1900;
-	s = skip_cfws(s);
-	if ((hour = read_num(&s, 1, 2)) < 0 || hour > 23)
-		return false;
-	s = skip_cfws(s);
-	if (*s++ != ':')
-		return false;
-	s = skip_cfws(s);
-	if ((min = read_num(&s, 2, 2)) < 0 || min > 59)
-		return false;
-	s = skip_cfws(s);
-	if (*s == ':') {
-		s = skip_cfws(s + 1);
-		if ((sec = read_num(&s, 2, 2)) < 0 || sec > 60)
-			return false;
-		s = skip_cfws(s);
-	}
-	if (*s == '+' || *s == '-') {
-		int sign = *s == '-' ? -1 : 1, hhmm;
-		s++;
-		if ((hhmm = read_num(&s, 4, 4)) < 0 || hhmm % 100 > 59)
-			return false;
-		zone = sign * (hhmm / 100 * 60 + hhmm % 100);
-	} else if (g_ascii_isalpha(*s)) {
-		const char *z = s;
-		size_t zl = 0;
-		while (g_ascii_isalpha(z[zl]))
-			zl++;
-		/* RFC 5322 4.3: other (military) zone names mean -0000. */
-		for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-			if (strlen(zones[i].name) == zl &&
-			    g_ascii_strncasecmp(z, zones[i].name, zl) == 0)
-				zone = zones[i].minutes;
-		}
-	}
-	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (day > mdays[mon - 1])
-		return false;
-	int64_t t = days_from_civil(year, mon, (unsigned)day) * 86400 +
-		hour * 3600 + min * 60 + sec - (int64_t)zone * 60;
-	*t_r = (time_t)t;
-	return true;
-}
-
-time_t mc_facts_date(struct mc_facts *facts)
+bool mc_facts_date(struct mc_facts *facts, time_t *date_r)
 {
 	if (!facts->date_done) {
 		facts->date_done = true;
 		ensure_headers(facts);
-		for (size_t i = 0; i < facts->top.count; i++) {
+		/* The first Date field that reads as a date. */
+		for (size_t i = 0; i < facts->top.count && !facts->has_date; i++) {
 			struct field *fld = &facts->top.fields[i];
 			if (!field_is(fld, "Date"))
 				continue;
 			char *raw = unfold(fld->value, fld->value_len);
-			time_t t;
-			if (parse_rfc5322_date(raw, &t)) {
-				facts->date = t;
-			} else {
-				/* Broken dates ("2024-05-14 10:20", ctime):
-				   GMime's lenient parser. */
-				GDateTime *dt = g_mime_utils_header_decode_date(raw);
-				if (dt != NULL) {
-					facts->date = (time_t)g_date_time_to_unix(dt);
-					g_date_time_unref(dt);
-				}
-			}
+			facts->has_date = mc_date_parse_header(raw, &facts->date);
 			free(raw);
-			break;
 		}
 	}
-	return facts->date;
+	*date_r = facts->date;
+	return facts->has_date;
 }
 
 /* ------------------------------------------------------------------ */

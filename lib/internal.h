@@ -6,8 +6,8 @@
 /* DESCRIPTION
 /*	Safe file access for code that runs as root over directories that
 /*	users control (see safe.c), whole-buffer I/O, small string
-/*	helpers, header decoding (rfc2047.c) and address lists
-/*	(address.c).
+/*	helpers, header decoding (rfc2047.c), address lists
+/*	(address.c) and dates (date.c).
 /*--*/
 
 #ifndef MAILCURE_INTERNAL_H
@@ -142,6 +142,16 @@ bool mc_charset_is_utf8(const char *charset);
 /* S (malloc()ed, NUL-terminated) as valid UTF-8: S itself, or a
    malloc()ed repair of it (S freed). */
 char *mc_utf8_make_valid(char *s);
+
+/* --- date.c --- */
+
+/* The value of a Date field, in any form real mail writes (RFC 5322
+   with its obsolete forms, ctime, ISO 8601): false when it is none. */
+bool mc_date_parse_header(const char *text, time_t *t_r);
+/* A proleptic Gregorian UTC date and time (year 0-9999) as a time_t:
+   false when a field is out of its range (2026-02-30, 24:00:00). */
+bool mc_date_from_civil(int year, int month, int day, int hour, int min,
+			int sec, time_t *t_r);
 
 /* --- address.c --- */
 

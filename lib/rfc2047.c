@@ -139,7 +139,7 @@ char *mc_charset_to_utf8(const char *in, size_t len, const char *charset)
 }
 
 /* ------------------------------------------------------------------ */
-/* Growing output                                                     */
+/* Output                                                             */
 /* ------------------------------------------------------------------ */
 
 static void ob_addc(struct mc_buf *b, char c)

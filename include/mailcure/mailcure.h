@@ -50,6 +50,11 @@ int mc_error_errno(char **error_r, const char *fmt, ...)
    the way back to root is closed. */
 int mc_become_user(uid_t uid, gid_t gid, char **error_r);
 
+/* A DATE argument (lib/date.c): YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS
+   (T or a space; a final Z allowed), UTC, any year from 0000. false
+   for anything else, also a day the month does not have. */
+bool mc_date_parse(const char *text, time_t *t_r, bool *has_time_r);
+
 /* ------------------------------------------------------------------ */
 /* Settings and limits                                                */
 /* ------------------------------------------------------------------ */
@@ -186,8 +191,9 @@ size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
    when none can, which is found without parsing the addresses. */
 bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 				 const char *literal);
-/* Date header as time_t, or (time_t)-1 when absent or invalid. */
-time_t mc_facts_date(struct mc_facts *facts);
+/* The Date header as a time (negative before 1970): false when the
+   message has no Date field that reads as a date. */
+bool mc_facts_date(struct mc_facts *facts, time_t *date_r);
 /* Whether the message is within the MIME limits, found without
    decoding any part: MC_VERDICT_ERROR when it is not a mail message
    at all (empty, no header fields), MC_VERDICT_UNSCANNED when a MIME
