@@ -5,7 +5,8 @@
 /*	libFuzzer target for the header parser and the MIME walk
 /* DESCRIPTION
 /*	Treats the input as a message and asks every question the
-/*	query language can ask: headers, addresses, the date, and the
+/*	query language can ask: headers, addresses (with their names
+/*	and raw texts), the date, and the
 /*	MIME parts, reading every byte of every part. Given-out text
 /*	must be valid UTF-8; a failed walk or check must say why.
 /*
@@ -38,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct mc_limits limits;
 	struct mc_facts *facts;
 	const char *const *list;
+	const struct mc_address *addrs;
 	const struct mc_part *parts;
 	size_t n;
 	const char *why;
@@ -60,11 +62,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n = mc_facts_headers(facts, headers[h], &list);
 		for (size_t i = 0; i < n; i++)
 			check_text(list[i]);
-		n = mc_facts_addresses(facts, headers[h], &list);
-		for (size_t i = 0; i < n; i++)
-			check_text(list[i]);
+		n = mc_facts_addresses(facts, headers[h], &addrs);
+		for (size_t i = 0; i < n; i++) {
+			if (addrs[i].addr == NULL)
+				abort();
+			check_text(addrs[i].addr);
+			check_text(addrs[i].name);
+			check_text(addrs[i].raw);
+			check_text(addrs[i].display);
+		}
 	}
-	(void)mc_facts_date(facts);
+	time_t date;
+	(void)mc_facts_date(facts, &date);
 
 	/* The structure check first on half the inputs, so both orders
 	   (check then walk, walk then check) are exercised. */

@@ -12,7 +12,7 @@
 /*	const char *mc_facts_header(facts, name)
 /*	size_t	mc_facts_headers(facts, name, &values)
 /*	size_t	mc_facts_addresses(facts, header, &addrs)
-/*	time_t	mc_facts_date(facts)
+/*	bool	mc_facts_date(facts, &date)
 /*	int	mc_facts_parts(facts, &parts, &count, &why)
 /*	enum mc_verdict_kind mc_facts_check(facts, &why)
 /*	enum mc_verdict_kind mc_facts_check_headers(facts, &why)
@@ -21,18 +21,22 @@
 /*	messages, and most questions are about headers. So nothing is
 /*	parsed until it is asked for: the header block is split (not
 /*	copied) on the first header question, a value is unfolded and
-/*	RFC 2047-decoded (GMime) only when that header is asked for, and
-/*	the MIME structure is walked only when parts are asked for.
+/*	RFC 2047-decoded (rfc2047.c), an address header split into its
+/*	mailboxes (address.c) and the Date read (date.c) only when that
+/*	header is asked for, and the MIME structure is walked only when
+/*	parts are asked for.
 /*	Answers are cached and stay valid until mc_facts_free().
 /*	Header questions can be answered from a message whose body is
 /*	not read yet (msg->head); the MIME walk needs msg->data.
 /*
 /*	The MIME walk finds entity boundaries itself, over the message
 /*	as it lies in memory (no copy), and uses GMime for everything
-/*	that is hard to get right: Content-Type and Content-Disposition
-/*	parameters (RFC 2231 continuations and charsets, RFC 2047 in
-/*	quoted values), base64 and quoted-printable decoding, charset
-/*	names and conversion, addresses and dates. Leaf parts are
+/*	else that is hard to get right: Content-Type parameters, lenient
+/*	base64 and quoted-printable decoding, charset names.
+/*	File names (the Content-Disposition filename, else the
+/*	Content-Type name, RFC 2231 and RFC 2047 decoded) are read by
+/*	mc_mime_param(), as GMime's decoder loses every encoded word
+/*	after one that ends in base64 padding. Leaf parts are
 /*	returned with their decoded content, a UTF-8 text for text/*
 /*	parts, and SHA-256/MD5 of the decoded content. A message/rfc822
 /*	part is itself a leaf (its content is the attached message, so
@@ -68,8 +72,6 @@
 /*	rest of a text from a search.
 /*--*/
 
-#include <errno.h>
-#include <iconv.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +99,8 @@ struct header_block {
 struct cached_list {
 	bool addresses;
 	char *name;
-	const char **items;
+	const char **items;		/* header values */
+	struct mc_address *addrs;	/* or addresses */
 	size_t count;
 };
 
@@ -113,6 +116,7 @@ struct mc_facts {
 	size_t list_count, list_cap;
 
 	bool date_done;
+	bool has_date;
 	time_t date;
 
 	bool parts_done;
@@ -148,21 +152,6 @@ static char *pool_strdup(struct mc_facts *f, const char *s)
 	return pool_keep(f, mc_xstrdup(s));
 }
 
-/* Copy a GLib string into the pool, made valid UTF-8. */
-static char *pool_gstr(struct mc_facts *f, char *gs)
-{
-	char *out;
-
-	if (!g_utf8_validate(gs, -1, NULL)) {
-		char *valid = g_utf8_make_valid(gs, -1);
-		g_free(gs);
-		gs = valid;
-	}
-	out = pool_strdup(f, gs);
-	g_free(gs);
-	return out;
-}
-
 /* ------------------------------------------------------------------ */
 /* GMime setup                                                        */
 /* ------------------------------------------------------------------ */
@@ -184,18 +173,22 @@ static void gmime_init_once(void)
 	g_type_class_ref(GMIME_TYPE_PARAM);
 }
 
+void mc_gmime_init(void)
+{
+	pthread_once(&gmime_once, gmime_init_once);
+}
+
 struct mc_facts *mc_facts_init(const struct mc_msg *msg,
 			       const struct mc_limits *limits)
 {
 	struct mc_facts *f = mc_xcalloc(1, sizeof(*f));
 
-	pthread_once(&gmime_once, gmime_init_once);
+	mc_gmime_init();
 	f->msg = msg;
 	if (limits != NULL)
 		f->limits = *limits;
 	else
 		mc_limits_default(&f->limits);
-	f->date = (time_t)-1;
 	return f;
 }
 
@@ -211,6 +204,7 @@ void mc_facts_free(struct mc_facts **facts)
 	for (size_t i = 0; i < f->list_count; i++) {
 		free(f->lists[i].name);
 		free(f->lists[i].items);
+		free(f->lists[i].addrs);
 	}
 	free(f->lists);
 	free(f->top.fields);
@@ -358,9 +352,9 @@ static const char *field_decoded(struct mc_facts *f, struct field *fld)
 		return fld->decoded;
 	raw = unfold(fld->value, fld->value_len);
 	if (needs_decoding(raw)) {
-		/* RFC 2047 words, and raw 8-bit text in the charsets GMime
-		   falls back to, both end up as UTF-8. */
-		fld->decoded = pool_gstr(f, g_mime_utils_header_decode_text(NULL, raw));
+		/* RFC 2047 words, and raw 8-bit text, both end up as
+		   UTF-8. */
+		fld->decoded = pool_keep(f, mc_rfc2047_decode(raw, strlen(raw)));
 		free(raw);
 	} else {
 		fld->decoded = pool_keep(f, raw);
@@ -395,7 +389,7 @@ static struct cached_list *add_list(struct mc_facts *f, bool addresses,
 {
 	struct cached_list l = {
 		.addresses = addresses, .name = mc_xstrdup(name),
-		.items = items, .count = count,
+		.items = items, .addrs = NULL, .count = count,
 	};
 
 	MC_ARRAY_PUSH(f->lists, f->list_count, f->list_cap, l);
@@ -428,103 +422,43 @@ size_t mc_facts_headers(struct mc_facts *facts, const char *name,
 /* Addresses and dates                                                */
 /* ------------------------------------------------------------------ */
 
-struct addr_vec {
-	const char **items;
-	size_t count, cap;
-};
-
-static void push_addr(struct mc_facts *f, struct addr_vec *v, const char *a,
-		      size_t len)
-{
-	char *copy = mc_xstrndup(a, len);
-
-	if (!g_utf8_validate(copy, -1, NULL)) {
-		char *valid = g_utf8_make_valid(copy, -1);
-		free(copy);
-		copy = mc_xstrdup(valid);
-		g_free(valid);
-	}
-	pool_keep(f, copy);
-	MC_ARRAY_PUSH(v->items, v->count, v->cap, copy);
-}
-
-static void collect_addrs(struct mc_facts *f, struct addr_vec *v,
-			  InternetAddressList *list, unsigned depth)
-{
-	int n = list != NULL ? internet_address_list_length(list) : 0;
-
-	for (int i = 0; i < n; i++) {
-		InternetAddress *ia = internet_address_list_get_address(list, i);
-
-		if (INTERNET_ADDRESS_IS_MAILBOX(ia)) {
-			const char *a = internet_address_mailbox_get_addr(
-				INTERNET_ADDRESS_MAILBOX(ia));
-			if (a != NULL && *a != '\0')
-				push_addr(f, v, a, strlen(a));
-		} else if (INTERNET_ADDRESS_IS_GROUP(ia) && depth < 4) {
-			/* Groups are flattened: "team: a@x, b@y;" gives both. */
-			collect_addrs(f, v, internet_address_group_get_members(
-					      INTERNET_ADDRESS_GROUP(ia)), depth + 1);
-		}
-	}
-}
-
-static bool addr_char(unsigned char c)
-{
-	return c > 32 && c != '<' && c != '>' && c != ',' && c != ';' &&
-		c != '"' && c != '(' && c != ')' && c != ':' && c != '[' &&
-		c != ']' && c != '\\' && c != 127;
-}
-
-/* Last resort for a header GMime found no address in: every
-   "local@domain" run of characters, so that a mangled header still
-   matches from:GLOB. */
-static void scan_addrs(struct mc_facts *f, struct addr_vec *v, const char *s)
-{
-	const char *at = s;
-
-	while ((at = strchr(at, '@')) != NULL) {
-		const char *b = at, *e = at + 1;
-		while (b > s && addr_char((unsigned char)b[-1]))
-			b--;
-		while (addr_char((unsigned char)*e) && *e != '@')
-			e++;
-		if (b < at && e > at + 1)
-			push_addr(f, v, b, (size_t)(e - b));
-		at = e;
-	}
-}
-
 size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
-			  const char *const **addrs_r)
+			  const struct mc_address **addrs_r)
 {
 	struct cached_list *l = find_list(facts, true, header);
 
 	if (l == NULL) {
-		struct addr_vec v = { NULL, 0, 0 };
+		struct mc_address *v = NULL;
+		size_t count = 0, cap = 0;
 
 		ensure_headers(facts);
 		for (size_t i = 0; i < facts->top.count; i++) {
 			struct field *fld = &facts->top.fields[i];
-			size_t before = v.count;
+			size_t before = count;
 			char *raw;
 
 			if (!field_is(fld, header))
 				continue;
-			/* GMime decodes RFC 2047 display names itself and
-			   needs the raw value to see the structure. */
+			/* The raw value: the structure first, then the
+			   decoding of each part. */
 			raw = unfold(fld->value, fld->value_len);
-			InternetAddressList *list = internet_address_list_parse(NULL, raw);
-			collect_addrs(facts, &v, list, 0);
-			if (list != NULL)
-				g_object_unref(list);
-			if (v.count == before)
-				scan_addrs(facts, &v, raw);
+			mc_address_parse(raw, &v, &count, &cap);
 			free(raw);
+			for (size_t k = before; k < count; k++) {
+				pool_keep(facts, (char *)v[k].addr);
+				if (v[k].name != NULL)
+					pool_keep(facts, (char *)v[k].name);
+				if (v[k].raw != NULL)
+					pool_keep(facts, (char *)v[k].raw);
+				if (v[k].display != NULL)
+					pool_keep(facts, (char *)v[k].display);
+			}
 		}
-		l = add_list(facts, true, header, v.items, v.count);
+		l = add_list(facts, true, header, NULL, 0);
+		l->addrs = v;
+		l->count = count;
 	}
-	*addrs_r = l->items;
+	*addrs_r = l->addrs;
 	return l->count;
 }
 
@@ -537,7 +471,8 @@ size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
    and gain or lose dots, so when one of its addresses holds
    LITERAL, the value holds it too once both are read without white
    space and dots. What the last-resort scan takes is a plain run of
-   the value. */
+   the value, and so are, white space aside, a display name and a raw
+   address of such a value (mc_address_parse). */
 #define SQUEEZE_MAX 1024
 
 /* Copy N bytes of S to OUT in lower case, without white space and
@@ -587,165 +522,23 @@ bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 	return false;
 }
 
-static const char *skip_cfws(const char *s)
-{
-	for (;;) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s != '(')
-			return s;
-		/* A comment, possibly nested. */
-		unsigned level = 0;
-		do {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			else if (*s == '(')
-				level++;
-			else if (*s == ')')
-				level--;
-			s++;
-		} while (*s != '\0' && level > 0);
-	}
-}
-
-static int read_num(const char **sp, unsigned min_digits, unsigned max_digits)
-{
-	const char *s = *sp;
-	int v = 0;
-	unsigned n = 0;
-
-	while (n < max_digits && *s >= '0' && *s <= '9') {
-		v = v * 10 + (*s++ - '0');
-		n++;
-	}
-	if (n < min_digits || (*s >= '0' && *s <= '9'))
-		return -1;
-	*sp = s;
-	return v;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	unsigned yoe = (unsigned)(y - era * 400);
-	unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* RFC 5322 date-time, with the obsolete forms (two-digit years, zone
-   names, no seconds). Hand-written rather than GMime's parser, which
-   goes through GLib's shared time zone cache for every message. */
-static bool parse_rfc5322_date(const char *s, time_t *t_r)
-{
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-	static const struct { const char *name; int minutes; } zones[] = {
-		{ "UT", 0 }, { "UTC", 0 }, { "GMT", 0 }, { "Z", 0 },
-		{ "EST", -300 }, { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 },
-		{ "MST", -420 }, { "MDT", -360 }, { "PST", -480 }, { "PDT", -420 },
-	};
-	int day, year, hour, min, sec = 0, zone = 0;
-	unsigned mon = 0;
-
-	s = skip_cfws(s);
-	if (g_ascii_isalpha(*s)) {
-		while (g_ascii_isalpha(*s))
-			s++;
-		s = skip_cfws(s);
-		if (*s == ',')
-			s = skip_cfws(s + 1);
-	}
-	if ((day = read_num(&s, 1, 2)) < 1 || day > 31)
-		return false;
-	s = skip_cfws(s);
-	for (unsigned i = 0; i < 12; i++) {
-		if (g_ascii_strncasecmp(s, months + 3 * i, 3) == 0)
-			mon = i + 1;
-	}
-	if (mon == 0)
-		return false;
-	while (g_ascii_isalpha(*s))
-		s++;
-	s = skip_cfws(s);
-	const char *ys = s;
-	if ((year = read_num(&s, 2, 4)) < 0)
-		return false;
-	if (s - ys == 2)
-		year += year < 50 ? 2000 : 1900;
-	else if (s - ys == 3)
-		year += 1900;
-	s = skip_cfws(s);
-	if ((hour = read_num(&s, 1, 2)) < 0 || hour > 23)
-		return false;
-	s = skip_cfws(s);
-	if (*s++ != ':')
-		return false;
-	s = skip_cfws(s);
-	if ((min = read_num(&s, 2, 2)) < 0 || min > 59)
-		return false;
-	s = skip_cfws(s);
-	if (*s == ':') {
-		s = skip_cfws(s + 1);
-		if ((sec = read_num(&s, 2, 2)) < 0 || sec > 60)
-			return false;
-		s = skip_cfws(s);
-	}
-	if (*s == '+' || *s == '-') {
-		int sign = *s == '-' ? -1 : 1, hhmm;
-		s++;
-		if ((hhmm = read_num(&s, 4, 4)) < 0 || hhmm % 100 > 59)
-			return false;
-		zone = sign * (hhmm / 100 * 60 + hhmm % 100);
-	} else if (g_ascii_isalpha(*s)) {
-		const char *z = s;
-		size_t zl = 0;
-		while (g_ascii_isalpha(z[zl]))
-			zl++;
-		/* RFC 5322 4.3: other (military) zone names mean -0000. */
-		for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-			if (strlen(zones[i].name) == zl &&
-			    g_ascii_strncasecmp(z, zones[i].name, zl) == 0)
-				zone = zones[i].minutes;
-		}
-	}
-	static const unsigned char mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	if (day > mdays[mon - 1])
-		return false;
-	int64_t t = days_from_civil(year, mon, (unsigned)day) * 86400 +
-		hour * 3600 + min * 60 + sec - (int64_t)zone * 60;
-	*t_r = (time_t)t;
-	return true;
-}
-
-time_t mc_facts_date(struct mc_facts *facts)
+bool mc_facts_date(struct mc_facts *facts, time_t *date_r)
 {
 	if (!facts->date_done) {
 		facts->date_done = true;
 		ensure_headers(facts);
-		for (size_t i = 0; i < facts->top.count; i++) {
+		/* The first Date field that reads as a date. */
+		for (size_t i = 0; i < facts->top.count && !facts->has_date; i++) {
 			struct field *fld = &facts->top.fields[i];
 			if (!field_is(fld, "Date"))
 				continue;
 			char *raw = unfold(fld->value, fld->value_len);
-			time_t t;
-			if (parse_rfc5322_date(raw, &t)) {
-				facts->date = t;
-			} else {
-				/* Broken dates ("2024-05-14 10:20", ctime):
-				   GMime's lenient parser. */
-				GDateTime *dt = g_mime_utils_header_decode_date(raw);
-				if (dt != NULL) {
-					facts->date = (time_t)g_date_time_to_unix(dt);
-					g_date_time_unref(dt);
-				}
-			}
+			facts->has_date = mc_date_parse_header(raw, &facts->date);
 			free(raw);
-			break;
 		}
 	}
-	return facts->date;
+	*date_r = facts->date;
+	return facts->has_date;
 }
 
 /* ------------------------------------------------------------------ */
@@ -764,7 +557,6 @@ struct job {
 struct entity {
 	char *ctype;			/* "type/subtype", lower case, pool */
 	GMimeParamList *ct_params;
-	GMimeParamList *cd_params;
 	GMimeContentEncoding cte;
 	bool cte_unusual;		/* a transfer encoding beyond RFC 2045's five */
 	bool b64_lenient;		/* base64 that only a lenient decoder reads */
@@ -844,19 +636,29 @@ static void parse_content_type(struct mc_facts *f, const char *v,
 	e->ctype = pool_keep(f, ct);
 }
 
-static void parse_disposition(const char *v, struct entity *e)
+/* A file name written as bytes (uuencode's begin line), in the pool
+   as valid UTF-8; NULL when empty. */
+static const char *pool_name(struct mc_facts *f, const unsigned char *name,
+			     size_t len)
 {
-	const char *semi = strchr(v, ';');
+	char *s = mc_utf8_make_valid(mc_xstrndup((const char *)name, len));
 
-	if (semi != NULL && semi[1] != '\0')
-		e->cd_params = g_mime_param_list_parse(NULL, semi + 1);
+	if (*s == '\0') {
+		free(s);
+		return NULL;
+	}
+	return pool_keep(f, s);
 }
 
-static const char *pool_filename(struct mc_facts *f, const char *name)
+/* Parameter NAME of header value V ("type; params"), decoded, in
+   the pool; NULL when V or the parameter is absent. */
+static const char *pool_param(struct mc_facts *f, const char *v,
+			      const char *name)
 {
-	if (name == NULL || *name == '\0')
-		return NULL;
-	return pool_gstr(f, g_strdup(name));
+	const char *semi = v != NULL ? strchr(v, ';') : NULL;
+	char *p = semi != NULL ? mc_mime_param(semi + 1, name) : NULL;
+
+	return p != NULL ? pool_keep(f, p) : NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1095,13 +897,13 @@ static void entity_headers(struct walk *w, const struct job *job,
 	if (e->ct_params != NULL &&
 	    g_mime_param_list_length(e->ct_params) > IRREGULAR_MAX_PARAMS)
 		mark_irregular(w, "more Content-Type parameters than a mail parser keeps");
-	if (cd != NULL)
-		parse_disposition(cd, e);
 	/* g_mime_part_get_filename's order: the disposition's filename,
-	   then the content type's name. */
-	e->filename = pool_filename(f, param_value(e->cd_params, "filename"));
+	   then the content type's name. Read by mailcure rather than
+	   GMime, whose decoder loses encoded words after one that ends
+	   in base64 padding: a name could hide its extension so. */
+	e->filename = pool_param(f, cd, "filename");
 	if (e->filename == NULL)
-		e->filename = pool_filename(f, param_value(e->ct_params, "name"));
+		e->filename = pool_param(f, ct, "name");
 	e->body = job->p + hb->body_offset;
 	e->body_len = job->len - hb->body_offset;
 	if (job->top) {
@@ -1118,9 +920,7 @@ static void entity_done(struct entity *e)
 {
 	if (e->ct_params != NULL)
 		g_object_unref(e->ct_params);
-	if (e->cd_params != NULL)
-		g_object_unref(e->cd_params);
-	e->ct_params = e->cd_params = NULL;
+	e->ct_params = NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1244,19 +1044,17 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 	}
 	case GMIME_CONTENT_ENCODING_UUENCODE: {
 		size_t pos = 0, next, used;
+		bool begin = false;
 		/* Skip to the begin line when there is one. */
-		while (pos < e->body_len) {
+		while (pos < e->body_len && !begin) {
 			size_t end = line_end(e->body, e->body_len, pos, &next);
 			const unsigned char *name;
 			size_t nlen;
-			if (uu_begin_line(e->body + pos, end - pos, &name, &nlen)) {
-				*uu_name_r = pool_keep(f, mc_xstrndup((const char *)name, nlen));
-				pos = next;
-				break;
-			}
+			if ((begin = uu_begin_line(e->body + pos, end - pos, &name, &nlen)))
+				*uu_name_r = pool_name(f, name, nlen);
 			pos = next;
 		}
-		if (*uu_name_r == NULL)
+		if (!begin)
 			pos = 0;
 		out = pool_keep(f, mc_xmalloc(e->body_len - pos + 1));
 		n = uudecode(e->body + pos, e->body_len - pos, out, &used);
@@ -1270,61 +1068,6 @@ static const unsigned char *decode_body(struct mc_facts *f, struct entity *e,
 	}
 }
 
-static bool charset_is_utf8(const char *cs)
-{
-	return cs == NULL || *cs == '\0' || g_ascii_strcasecmp(cs, "utf-8") == 0 ||
-		g_ascii_strcasecmp(cs, "utf8") == 0 || g_ascii_strcasecmp(cs, "us-ascii") == 0 ||
-		g_ascii_strcasecmp(cs, "ascii") == 0;
-}
-
-/* Convert IN (NUL-free) from CHARSET to UTF-8 with iconv, replacing
-   what cannot be converted by U+FFFD. NULL when CHARSET is unknown. */
-static char *iconv_to_utf8(const char *in, size_t len, const char *charset)
-{
-	iconv_t cd = g_mime_iconv_open("UTF-8", charset);
-	size_t cap, o = 0;
-	char *out;
-
-	if (cd == (iconv_t)-1)
-		return NULL;
-	cap = len + len / 2 + 16;
-	out = mc_xmalloc(cap);
-	char *ip = (char *)in;
-	size_t il = len;
-	while (il > 0) {
-		if (cap - o < 16) {
-			cap = cap * 2;
-			out = mc_xrealloc(out, cap);
-		}
-		char *op = out + o;
-		size_t ol = cap - o - 4;	/* keeps room for U+FFFD and NUL */
-		size_t r = iconv(cd, &ip, &il, &op, &ol);
-		o = (size_t)(op - out);
-		if (r != (size_t)-1)
-			break;
-		if (errno == E2BIG) {
-			cap = cap * 2;
-			out = mc_xrealloc(out, cap);
-		} else {
-			/* EILSEQ or EINVAL (truncated sequence at the end) */
-			memcpy(out + o, "\xef\xbf\xbd", 3);
-			o += 3;
-			ip++;
-			il--;
-			iconv(cd, NULL, NULL, NULL, NULL);
-		}
-	}
-	out[o] = '\0';
-	g_mime_iconv_close(cd);
-	if (!g_utf8_validate(out, (gssize)o, NULL)) {
-		char *valid = g_utf8_make_valid(out, (gssize)o);
-		free(out);
-		out = mc_xstrdup(valid);
-		g_free(valid);
-	}
-	return out;
-}
-
 /* The text of a text/ part as UTF-8, NUL bytes made spaces. */
 static const char *text_utf8(struct mc_facts *f, const unsigned char *s,
 			     size_t len, const char *charset)
@@ -1334,23 +1077,17 @@ static const char *text_utf8(struct mc_facts *f, const unsigned char *s,
 	for (size_t i = 0; i < len; i++)
 		copy[i] = s[i] == '\0' ? ' ' : (char)s[i];
 	copy[len] = '\0';
-	if (charset_is_utf8(charset) && g_utf8_validate(copy, (gssize)len, NULL))
+	if (mc_charset_is_utf8(charset) && g_utf8_validate(copy, (gssize)len, NULL))
 		return pool_keep(f, copy);
 	out = NULL;
-	if (!charset_is_utf8(charset))
-		out = iconv_to_utf8(copy, len, charset);
+	if (!mc_charset_is_utf8(charset))
+		out = mc_charset_to_utf8(copy, len, charset);
 	if (out == NULL) {
 		/* Mislabelled or unknown charset: GMime's fallback list
 		   (UTF-8, then ISO-8859-1) always gives text. */
 		char *g = g_mime_utils_decode_8bit(NULL, copy, len);
-		out = mc_xstrdup(g);
+		out = mc_utf8_make_valid(mc_xstrdup(g));
 		g_free(g);
-		if (!g_utf8_validate(out, -1, NULL)) {
-			char *valid = g_utf8_make_valid(out, -1);
-			free(out);
-			out = mc_xstrdup(valid);
-			g_free(valid);
-		}
 	}
 	free(copy);
 	return pool_keep(f, out);
@@ -1420,8 +1157,8 @@ static int uu_leaves(struct walk *w, const unsigned char *p, size_t len,
 		unsigned char *out = pool_keep(f, mc_xmalloc(len - next + 1));
 		size_t n = uudecode(p + next, len - next, out, &used);
 		out[n] = '\0';
-		add_leaf(f, pool_gstr(f, g_strndup((const char *)name, nlen)),
-			 "application/octet-stream", out, n, depth);
+		add_leaf(f, pool_name(f, name, nlen), "application/octet-stream",
+			 out, n, depth);
 		pos = next + used;
 	}
 	return 0;
@@ -1445,8 +1182,7 @@ static int leaf(struct walk *w, struct entity *e, unsigned depth)
 	const unsigned char *content = decode_body(f, e, &size, &uu_name);
 	if (e->b64_lenient)
 		mark_irregular(w, "base64 that decoders may read differently");
-	const char *filename = e->filename != NULL ? e->filename :
-		pool_filename(f, uu_name);
+	const char *filename = e->filename != NULL ? e->filename : uu_name;
 	struct mc_part *part = add_leaf(f, filename, e->ctype, content, size, depth);
 
 	if (strncmp(e->ctype, "text/", 5) == 0) {

@@ -5,8 +5,9 @@
 /*	helpers shared inside libmailcure, not part of the public API
 /* DESCRIPTION
 /*	Safe file access for code that runs as root over directories that
-/*	users control (see safe.c), whole-buffer I/O, and small string
-/*	helpers.
+/*	users control (see safe.c), whole-buffer I/O, small string
+/*	helpers, header decoding (rfc2047.c), address lists
+/*	(address.c) and dates (date.c).
 /*--*/
 
 #ifndef MAILCURE_INTERNAL_H
@@ -103,11 +104,62 @@ bool mc_memcasestr(const char *haystack, size_t len, const char *needle);
 	(arr)[(count)++] = (item); \
 } while (0)
 
+/* A growing string, NUL-terminated once anything was added (util.c);
+   start from { NULL, 0, 0 }, free s. */
+struct mc_buf {
+	char *s;
+	size_t len, cap;
+};
+void mc_buf_add(struct mc_buf *b, const void *s, size_t n);
+
 void *mc_xmalloc(size_t n);
 void *mc_xcalloc(size_t n, size_t size);
 void *mc_xrealloc(void *p, size_t n);
 char *mc_xstrdup(const char *s);
 char *mc_xstrndup(const char *s, size_t n);
+
+/* --- facts.c --- */
+
+/* Set GMime up, once per process, before any call into it. */
+void mc_gmime_init(void);
+
+/* --- rfc2047.c: header decoding --- */
+
+/* TEXT (LEN bytes, a header value, maybe folded) with its RFC 2047
+   encoded words decoded: malloc()ed, valid UTF-8 without NUL. */
+char *mc_rfc2047_decode(const char *text, size_t len);
+/* Parameter NAME of the Content-Type or Content-Disposition
+   parameters PARAMS (what follows the first ";"), RFC 2231 and
+   RFC 2047 decoded: malloc()ed UTF-8 without NUL, or NULL when it is
+   absent or empty. */
+char *mc_mime_param(const char *params, const char *name);
+/* LEN bytes IN from CHARSET to UTF-8 (U+FFFD for what does not
+   convert, a space for NUL): malloc()ed, or NULL when CHARSET is
+   unknown. */
+char *mc_charset_to_utf8(const char *in, size_t len, const char *charset);
+/* Whether text in CHARSET needs no conversion (UTF-8, ASCII, none). */
+bool mc_charset_is_utf8(const char *charset);
+/* S (malloc()ed, NUL-terminated) as valid UTF-8: S itself, or a
+   malloc()ed repair of it (S freed). */
+char *mc_utf8_make_valid(char *s);
+
+/* --- date.c --- */
+
+/* The value of a Date field, in any form real mail writes (RFC 5322
+   with its obsolete forms, ctime, ISO 8601): false when it is none. */
+bool mc_date_parse_header(const char *text, time_t *t_r);
+/* A proleptic Gregorian UTC date and time (year 0-9999) as a time_t:
+   false when a field is out of its range (2026-02-30, 24:00:00). */
+bool mc_date_from_civil(int year, int month, int day, int hour, int min,
+			int sec, time_t *t_r);
+
+/* --- address.c --- */
+
+struct mc_address;
+/* Append the mailboxes of address-list VALUE (unfolded) to *LIST
+   (*COUNT used of *CAP); every string is malloc()ed on its own. */
+void mc_address_parse(const char *value, struct mc_address **list,
+		      size_t *count, size_t *cap);
 
 /* --- store/dovecot.c: running doveadm --- */
 

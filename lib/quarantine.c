@@ -135,20 +135,13 @@ static bool valid_name(const char *s)
    or -1. */
 static time_t name_time(const char *s)
 {
-	struct tm tm;
 	int y, mo, d, h, mi, se, n = 0;
+	time_t t;
 
 	if (sscanf(s, "%4d%2d%2dT%2d%2d%2dZ%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
-	    n != 16)
+	    n != 16 || !mc_date_from_civil(y, mo, d, h, mi, se, &t))
 		return (time_t)-1;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	return timegm(&tm);
+	return t;
 }
 
 static void format_time(time_t t, char *buf, size_t size)

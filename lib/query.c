@@ -25,7 +25,8 @@
 /*	so NOT binds tightest, then AND (also implicit, by juxtaposition),
 /*	then OR: "a or b c" is "a or (b and c)", "not a b" is "(not a)
 /*	and b". A term is a word: KEY:VALUE, size>N (also <, >=, <=, =),
-/*	@FILE, virus or all. A double-quoted section of a word may hold
+/*	@FILE, virus or all. DATE values are YYYY-MM-DD or
+/*	YYYY-MM-DDTHH:MM:SS (mc_date_parse). A double-quoted section of a word may hold
 /*	spaces and parentheses (subject:"urgent invoice"); \" and \\
 /*	escape inside quotes. A quoted or/and/not is a word, not an
 /*	operator.
@@ -33,7 +34,9 @@
 /*	GLOB values (virus, from, to, cc, attachment) are shell globs
 /*	matched case-insensitively against the whole string; a value
 /*	without * ? or [ matches as a substring, so from:evil.example
-/*	finds every address at that domain. TEXT values (subject,
+/*	finds every address at that domain. from:, to: and cc: match a
+/*	mailbox's address, its decoded display name, or its address as
+/*	written (see mc_address_parse). TEXT values (subject,
 /*	header, message-id, body) match as case-insensitive substrings
 /*	with runs of white space counting as one space; HTML parts are
 /*	searched both as they are and as their text without tags and
@@ -44,8 +47,9 @@
 /*	"x.exe"). sha256:/md5: match a decoded MIME part (for single-part
 /*	mail, the whole decoded body) or the message as a whole.
 /*	header:NAME:TEXT with empty TEXT (or header:NAME) means the header
-/*	is present. since:/before: compare the Date header (UTC); a
-/*	message without a valid Date matches neither.
+/*	is present. since:/before: compare the Date header (UTC, in any
+/*	form mc_date_parse_header reads, before 1970 too); a message
+/*	without a usable Date matches neither, and date:none finds it.
 /*
 /*	@FILE is an indicator list: each non-empty line not starting with
 /*	# is one term, its value running to the end of the line (quotes
@@ -68,16 +72,17 @@
 /*	in an encoded form; most messages are decided so. Likewise a
 /*	from:, to: or cc: term with a literal run is false, without
 /*	parsing addresses, when the header's values hold the run nowhere
-/*	(white space and dots aside) and use no quoted, encoded or IDN
-/*	form. mc_query_eval()
+/*	(white space and dots aside) and use no quoted, commented,
+/*	encoded or IDN form. mc_query_eval()
 /*	overwrites *match_r (clear a previous result first); FACTS may
 /*	be NULL, then it uses facts of its own.
 /*
 /*	Reasons list the true terms that made the match, in query order:
 /*	all terms of a true AND, the true branches of a true OR, nothing
 /*	under a NOT. The value is the concrete thing matched: the
-/*	signature name, the address, the file name, the hash, the
-/*	subject, "size=N", the Date; NULL for "all".
+/*	signature name, the address ("name <address>" when the name
+/*	matched), the file name, the hash, the subject, "size=N", the
+/*	Date ("none" for date:none); NULL for "all".
 /* DIAGNOSTICS
 /*	Parse errors name the term and its 1-based character position:
 /*	"query: unknown key 'frm' at position 1 (frm:x)". Errors in an
@@ -111,8 +116,8 @@ enum node_type { N_AND, N_OR, N_NOT, N_TERM };
 
 enum term_kind {
 	T_VIRUS, T_FROM, T_TO, T_CC, T_SUBJECT, T_HEADER, T_MSGID, T_BODY,
-	T_ATTACHMENT, T_SHA256, T_MD5, T_SIZE, T_SINCE, T_BEFORE, T_ALL,
-	T_HASHSET,
+	T_ATTACHMENT, T_SHA256, T_MD5, T_SIZE, T_SINCE, T_BEFORE, T_DATE_NONE,
+	T_ALL, T_HASHSET,
 };
 
 enum size_op { SZ_GT, SZ_LT, SZ_GE, SZ_LE, SZ_EQ };
@@ -229,25 +234,9 @@ static bool is_space(unsigned char c)
 		c == '\v';
 }
 
-struct buf {
-	char *s;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		b->cap = (b->len + n + 1) * 2;
-		b->s = mc_xrealloc(b->s, b->cap);
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
 /* Append one character of text: white space collapses into the space
    before it, ASCII letters are lowered. */
-static void norm_put(struct buf *b, unsigned char c)
+static void norm_put(struct mc_buf *b, unsigned char c)
 {
 	if (is_space(c)) {
 		if (b->len > 0 && b->s[b->len - 1] == ' ')
@@ -255,7 +244,7 @@ static void norm_put(struct buf *b, unsigned char c)
 		c = ' ';
 	}
 	c = (unsigned char)g_ascii_tolower((gchar)c);
-	buf_add(b, (const char *)&c, 1);
+	mc_buf_add(b, (const char *)&c, 1);
 }
 
 static bool html_block_tag(const char *t, size_t len)
@@ -282,7 +271,7 @@ static bool html_block_tag(const char *t, size_t len)
 
 /* Decode the entity at S ("&amp;", "&#233;"); returns its length, 0
    when it is not one. */
-static size_t html_entity(const char *s, size_t len, struct buf *b)
+static size_t html_entity(const char *s, size_t len, struct mc_buf *b)
 {
 	static const struct { const char *name; const char *text; } names[] = {
 		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
@@ -324,10 +313,10 @@ static size_t html_entity(const char *s, size_t len, struct buf *b)
    entities decoded. U+00A0 counts as white space. */
 static char *normalize(const char *s, size_t len, bool html, size_t *len_r)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct mc_buf b = { NULL, 0, 0 };
 	bool no_gt = false;	/* no '>' after this point: not markup */
 
-	buf_add(&b, "", 0);
+	mc_buf_add(&b, "", 0);
 	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)s[i];
 
@@ -783,7 +772,7 @@ static const struct {
 	{ "message-id", T_MSGID }, { "body", T_BODY },
 	{ "attachment", T_ATTACHMENT }, { "sha256", T_SHA256 },
 	{ "md5", T_MD5 }, { "size", T_SIZE }, { "since", T_SINCE },
-	{ "before", T_BEFORE }, { "all", T_ALL },
+	{ "before", T_BEFORE }, { "date", T_DATE_NONE }, { "all", T_ALL },
 };
 
 static const char *kind_key(enum term_kind k)
@@ -840,43 +829,6 @@ static bool parse_size(const char *s, uint64_t *size_r)
 	if (*s != '\0' || (v != 0 && v > UINT64_MAX / mult))
 		return false;
 	*size_r = v * mult;
-	return true;
-}
-
-/* YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (also with a space, and a final
-   Z), in UTC. */
-static bool parse_date(const char *s, time_t *t_r, bool *has_time_r)
-{
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int y, mo, d, h = 0, mi = 0, sec = 0, n = 0;
-	struct tm tm;
-
-	*has_time_r = false;
-	if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
-		return false;
-	s += n;
-	if (*s == 'T' || *s == 't' || *s == ' ') {
-		int m = 0;
-		if (sscanf(s + 1, "%2d:%2d:%2d%n", &h, &mi, &sec, &m) != 3 || m != 8)
-			return false;
-		s += 1 + m;
-		*has_time_r = true;
-	}
-	if (*s == 'Z' || *s == 'z')
-		s++;
-	if (*s != '\0' || y < 1970 || mo < 1 || mo > 12 || d < 1 ||
-	    d > mdays[mo - 1] || h > 23 || mi > 59 || sec > 60)
-		return false;
-	if (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
-		return false;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	*t_r = timegm(&tm);
 	return true;
 }
 
@@ -1047,11 +999,20 @@ static struct node *parse_term(const char *text, size_t key_limit,
 		break;
 	}
 	case T_SINCE: case T_BEFORE:
-		if (!parse_date(value, &t->date, &t->date_time)) {
+		if (!mc_date_parse(value, &t->date, &t->date_time)) {
 			node_free(t);
 			term_error(w, error_r, "bad date '%s' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC)", value);
 			return NULL;
 		}
+		break;
+	case T_DATE_NONE:
+		if (g_ascii_strcasecmp(value, "none") != 0) {
+			node_free(t);
+			term_error(w, error_r, "date: takes 'none' (a message without a usable Date); "
+				   "since: and before: compare dates");
+			return NULL;
+		}
+		t->value = mc_xstrdup("none");
 		break;
 	default:
 		break;
@@ -1269,15 +1230,15 @@ static int lex(struct parser *p, const char *s)
 			MC_ARRAY_PUSH(p->toks, p->ntoks, p->captoks, t);
 			continue;
 		}
-		struct buf b = { NULL, 0, 0 };
+		struct mc_buf b = { NULL, 0, 0 };
 		size_t start = i;
 		t.type = TK_WORD;
 		t.key_limit = SIZE_MAX;
-		buf_add(&b, "", 0);
+		mc_buf_add(&b, "", 0);
 		while (i < len && !is_space((unsigned char)s[i]) &&
 		       s[i] != '(' && s[i] != ')') {
 			if (s[i] != '"') {
-				buf_add(&b, s + i, 1);
+				mc_buf_add(&b, s + i, 1);
 				i++;
 				continue;
 			}
@@ -1287,7 +1248,7 @@ static int lex(struct parser *p, const char *s)
 			while (i < len && s[i] != '"') {
 				if (s[i] == '\\' && i + 1 < len)
 					i++;
-				buf_add(&b, s + i, 1);
+				mc_buf_add(&b, s + i, 1);
 				i++;
 			}
 			if (i >= len) {
@@ -1543,15 +1504,18 @@ static void put_size(GString *out, uint64_t v)
 	g_string_append_printf(out, "%" PRIu64, v);
 }
 
+/* As mc_date_parse reads it: four-digit years, also before 1000. */
 static void put_date(char *buf, size_t size, time_t t, bool with_time)
 {
 	struct tm tm;
 
 	gmtime_r(&t, &tm);
 	if (with_time)
-		strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	else
-		strftime(buf, size, "%Y-%m-%d", &tm);
+		snprintf(buf, size, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+			 tm.tm_mday);
 }
 
 static void render(GString *out, const struct node *n, int parent_prec)
@@ -1770,7 +1734,7 @@ static enum mc_reason_kind reason_kind(enum term_kind k)
 	case T_SHA256: return MC_REASON_SHA256;
 	case T_MD5: return MC_REASON_MD5;
 	case T_SIZE: return MC_REASON_SIZE;
-	case T_SINCE: case T_BEFORE: return MC_REASON_DATE;
+	case T_SINCE: case T_BEFORE: case T_DATE_NONE: return MC_REASON_DATE;
 	case T_ALL: case T_HASHSET: break;
 	}
 	return MC_REASON_ALL;
@@ -1786,10 +1750,14 @@ static enum tri set_hit(struct hit *h, enum mc_reason_kind kind,
 	return T;
 }
 
+/* A mailbox matches by its address, its display name (as IMAP SEARCH
+   FROM does), or its address as written, which a broken address
+   keeps whole. The reason is what matched, with the address for a
+   name. */
 static enum tri eval_addresses(struct eval *ev, const struct node *t,
 			       const char *header, struct hit *h)
 {
-	const char *const *addrs;
+	const struct mc_address *addrs;
 	size_t n;
 
 	/* Most messages are not from or to whoever is looked for, and
@@ -1800,8 +1768,14 @@ static enum tri eval_addresses(struct eval *ev, const struct node *t,
 	n = mc_facts_addresses(ev->facts, header, &addrs);
 
 	for (size_t i = 0; i < n; i++) {
-		if (value_match(t, addrs[i]))
-			return set_hit(h, reason_kind(t->kind), addrs[i]);
+		const struct mc_address *a = &addrs[i];
+
+		if (value_match(t, a->addr))
+			return set_hit(h, reason_kind(t->kind), a->addr);
+		if (a->name != NULL && value_match(t, a->name))
+			return set_hit(h, reason_kind(t->kind), a->display);
+		if (a->raw != NULL && value_match(t, a->raw))
+			return set_hit(h, reason_kind(t->kind), a->raw);
 	}
 	return F;
 }
@@ -1973,9 +1947,9 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 		return set_hit(h, MC_REASON_SIZE, h != NULL ? h->buf : NULL);
 	}
 	case T_SINCE: case T_BEFORE: {
-		time_t d = mc_facts_date(ev->facts);
-		if (d == (time_t)-1)
-			return F;
+		time_t d;
+		if (!mc_facts_date(ev->facts, &d))
+			return F;	/* no usable date: neither */
 		if (t->kind == T_SINCE ? d < t->date : d >= t->date)
 			return F;
 		if (h != NULL) {
@@ -1983,6 +1957,12 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 			strcat(h->buf, "Z");
 		}
 		return set_hit(h, MC_REASON_DATE, h != NULL ? h->buf : NULL);
+	}
+	case T_DATE_NONE: {
+		time_t d;
+		if (mc_facts_date(ev->facts, &d))
+			return F;
+		return set_hit(h, MC_REASON_DATE, "none");
 	}
 	case T_BODY:
 		for (size_t i = 0; i < ev->nparts; i++) {

@@ -22,6 +22,8 @@
 /*	on its way to a terminal, a log or an HTML page: every byte a
 /*	terminal would act on is written as \xHH, everything else is
 /*	kept as it is.
+/*
+/*	mc_buf_add() appends to a growing string, kept NUL-terminated.
 /* SECURITY
 /*	A file name with a newline forges a line of output; one with
 /*	ESC or CSI (0x9b, or U+009B in UTF-8) moves the cursor, recolours
@@ -215,4 +217,15 @@ char *mc_run_id_new(void)
 		 tm.tm_min, tm.tm_sec, (unsigned)getpid() & 0xfffff,
 		 (unsigned long)(ts.tv_nsec / 1000000) & 0xfff);
 	return strdup(buf);
+}
+
+void mc_buf_add(struct mc_buf *b, const void *s, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = mc_xrealloc(b->s, b->cap);
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
 }

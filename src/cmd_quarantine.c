@@ -554,34 +554,17 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 /* ------------------------------------------------------------------ */
 
 /* DATE: YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or an age N[smhdw]. */
-static time_t parse_before(const char *s)
+static bool parse_before(const char *s, time_t *t_r)
 {
-	struct tm tm;
 	char *end;
-	int n = 0;
+	bool has_time;
 
-	memset(&tm, 0, sizeof(tm));
-	if (sscanf(s, "%4d-%2d-%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &n) == 3 &&
-	    n == 10) {
-		if (s[10] == 'T' || s[10] == ' ') {
-			int m = 0;
-			if (sscanf(s + 11, "%2d:%2d:%2d%n", &tm.tm_hour, &tm.tm_min,
-				   &tm.tm_sec, &m) != 3 || m != 8 || s[19] != '\0')
-				return (time_t)-1;
-		} else if (s[10] != '\0') {
-			return (time_t)-1;
-		}
-		if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
-		    tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
-			return (time_t)-1;
-		tm.tm_year -= 1900;
-		tm.tm_mon -= 1;
-		return timegm(&tm);
-	}
+	if (mc_date_parse(s, t_r, &has_time))
+		return true;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno != 0 || end == s || s[0] == '-' || end[0] == '\0' || end[1] != '\0')
-		return (time_t)-1;
+		return false;
 	unsigned long long unit;
 	switch (*end) {
 	case 's': unit = 1; break;
@@ -589,11 +572,13 @@ static time_t parse_before(const char *s)
 	case 'h': unit = 3600; break;
 	case 'd': unit = 86400; break;
 	case 'w': unit = 7 * 86400; break;
-	default: return (time_t)-1;
+	default: return false;
 	}
 	if (v > (unsigned long long)time(NULL) / unit)
-		return 0;	/* older than the epoch: nothing */
-	return time(NULL) - (time_t)(v * unit);
+		*t_r = 0;	/* older than the epoch: nothing */
+	else
+		*t_r = time(NULL) - (time_t)(v * unit);
+	return true;
 }
 
 static int cmd_purge(int argc, char **argv, struct mc_global *g)
@@ -616,8 +601,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 		mc_die_usage("quarantine purge: unexpected argument '%s'", argv[optind]);
 	if (before_text == NULL)
 		mc_die_usage("quarantine purge: --before DATE is required (YYYY-MM-DD, or an age such as 30d)");
-	before = parse_before(before_text);
-	if (before == (time_t)-1)
+	if (!parse_before(before_text, &before))
 		mc_die_usage("quarantine purge: --before: not a date (YYYY-MM-DD[THH:MM:SS], UTC) "
 			     "nor an age (30d, 12h, 2w): %s", before_text);
 	q = mc_cli_quarantine_open(g, false);

@@ -50,6 +50,11 @@ int mc_error_errno(char **error_r, const char *fmt, ...)
    the way back to root is closed. */
 int mc_become_user(uid_t uid, gid_t gid, char **error_r);
 
+/* A DATE argument (lib/date.c): YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS
+   (T or a space; a final Z allowed), UTC, any year from 0000. false
+   for anything else, also a day the month does not have. */
+bool mc_date_parse(const char *text, time_t *t_r, bool *has_time_r);
+
 /* ------------------------------------------------------------------ */
 /* Settings and limits                                                */
 /* ------------------------------------------------------------------ */
@@ -171,16 +176,24 @@ const char *mc_facts_header(struct mc_facts *facts, const char *name);
 /* All values of header NAME, decoded; returns the count. */
 size_t mc_facts_headers(struct mc_facts *facts, const char *name,
 			const char *const **values_r);
-/* Bare addresses ("user@example.com") of From/To/Cc/...; returns count. */
+/* One mailbox of an address header. */
+struct mc_address {
+	const char *addr;	/* "user@example.com" as parsed; "" when none */
+	const char *name;	/* display name (or comment), decoded; or NULL */
+	const char *raw;	/* the address as written, when not addr; or NULL */
+	const char *display;	/* "name <addr>" when there is a name; or NULL */
+};
+/* The mailboxes of every From/To/Cc/... field; returns the count. */
 size_t mc_facts_addresses(struct mc_facts *facts, const char *header,
-			  const char *const **addrs_r);
-/* Whether an address of a HEADER field may contain LITERAL (ASCII,
-   lower case, no white space): false only when none can, which is
-   found without parsing the addresses. */
+			  const struct mc_address **addrs_r);
+/* Whether an address, display name or raw address of a HEADER field
+   may contain LITERAL (ASCII, lower case, no white space): false only
+   when none can, which is found without parsing the addresses. */
 bool mc_facts_addresses_may_hold(struct mc_facts *facts, const char *header,
 				 const char *literal);
-/* Date header as time_t, or (time_t)-1 when absent or invalid. */
-time_t mc_facts_date(struct mc_facts *facts);
+/* The Date header as a time (negative before 1970): false when the
+   message has no Date field that reads as a date. */
+bool mc_facts_date(struct mc_facts *facts, time_t *date_r);
 /* Whether the message is within the MIME limits, found without
    decoding any part: MC_VERDICT_ERROR when it is not a mail message
    at all (empty, no header fields), MC_VERDICT_UNSCANNED when a MIME

@@ -60,6 +60,10 @@
 #	mc_json FILE CODE	python3 CODE with `events` (list of dicts)
 #	mc_assert_eq EXPECTED ACTUAL WHAT	diff -u when they differ
 #	mc_assert_file_eq A B WHAT		cmp, with a diff of both
+#	mc_assert_finds STORE DOMAIN EXPECTED QUERY	"mailbox find -s
+#		STORE QUERY" matches exactly the messages EXPECTED (their
+#		tags, sorted, space-separated: Message-ID <TAG@DOMAIN>)
+#		and exits 1 with matches, 0 without.
 #
 # SECURITY
 #	Everything happens under $T. Nothing here touches
@@ -611,4 +615,14 @@ mc_assert_file_eq() {
 		diff -u --text "$a" "$b" | head -n 60 >&2 || true
 		mc_fail "$what"
 	fi
+}
+
+mc_assert_finds() {
+	local store=$1 domain=$2 want=$3 query=$4 got rc=1
+	[ -n "$want" ] || rc=0
+	mc_cure --json mailbox find -s "$store" "$query"
+	mc_expect_rc "$rc" "query '$query'"
+	got=$(mc_events "$MC_OUT" match message_id | sed "s/^<\([^@]*\)@${domain//./\\.}>\$/\1/" |
+		sort | tr '\n' ' ' | sed 's/ $//')
+	mc_assert_eq "$want" "$got" "messages matched by '$query'"
 }

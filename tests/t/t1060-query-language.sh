@@ -83,14 +83,7 @@ md5=$(cat "$T/report.md5")
 printf 'sha256:%s\nfrom:*@evil.example\n' "$sha" >"$T/indicators"
 
 # q EXPECTED QUERY: find QUERY matches exactly EXPECTED (tags).
-q() {
-	local want=$1 query=$2 got rc=1
-	[ -n "$want" ] || rc=0
-	mc_cure --json mailbox find -s "maildir:$md" "$query"
-	mc_expect_rc "$rc" "query '$query'"
-	got=$(mc_events "$MC_OUT" match message_id | sed 's/^<\(m[0-9]\)@t1060.test>$/\1/' | sort | tr '\n' ' ' | sed 's/ $//')
-	mc_assert_eq "$want" "$got" "messages matched by '$query'"
-}
+q() { mc_assert_finds "maildir:$md" t1060.test "$@"; }
 
 q "m1 m5"    'from:*@evil.example'
 q "m1 m5"    'FROM:*@EVIL.EXAMPLE'

@@ -5,7 +5,9 @@
 /*	unit tests of the message facts (lib/facts.c)
 /* DESCRIPTION
 /*	Pins header unfolding and RFC 2047 decoding, address lists
-/*	(groups, comments, encoded names, mangled headers), dates, and
+/*	(groups, comments, encoded names, display names, mangled
+/*	headers and addresses as written), Date fields in their
+/*	obsolete and broken forms (lib/date.c) and DATE arguments, and
 /*	the MIME walk: RFC 2231 file names, transfer encodings with
 /*	known hashes, charsets, nested message/rfc822, uuencode, and the
 /*	behaviour on hostile input: 5,000 parts and 1,000-deep nesting
@@ -117,6 +119,8 @@ static void test_rfc2047(void **state)
 		"X-Latin: =?iso-8859-1?q?caf=E9?= au lait\n"
 		"X-Raw8bit: caf\xc3\xa9\n"
 		"X-Folded: =?UTF-8?Q?Rechnung_?=\n =?UTF-8?Q?Nr=2E_1?=\n"
+		"X-Padded: =?utf-8?B?SGVsbG8=?=\n =?utf-8?B?IHdvcmxkLmV4ZQ==?=\n"
+		"X-Split: =?utf-8?B?R3LD?= =?utf-8?B?vMOfZQ==?=\n"
 		"\n");
 
 	(void)state;
@@ -124,6 +128,10 @@ static void test_rfc2047(void **state)
 	assert_string_equal(mc_facts_header(f, "X-Latin"), "caf\xc3\xa9 au lait");
 	assert_string_equal(mc_facts_header(f, "X-Raw8bit"), "caf\xc3\xa9");
 	assert_string_equal(mc_facts_header(f, "X-Folded"), "Rechnung Nr. 1");
+	/* A word after one that ends in base64 padding, a character
+	   split across two words. */
+	assert_string_equal(mc_facts_header(f, "X-Padded"), "Hello world.exe");
+	assert_string_equal(mc_facts_header(f, "X-Split"), "Gr\xc3\xbc\xc3\x9f" "e");
 	tmsg_free(&t);
 }
 
@@ -179,6 +187,34 @@ static void test_header_limit(void **state)
 	g_string_free(s, TRUE);
 }
 
+/* What one mailbox must be: addr, name, raw, display. */
+struct want_mailbox {
+	const char *addr, *name, *raw, *display;
+};
+
+static void assert_str_or_null(const char *got, const char *want)
+{
+	if (want == NULL)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+}
+
+/* The mailboxes of HEADER are exactly WANT (N of them). */
+static void assert_mailboxes(struct mc_facts *f, const char *header,
+			     const struct want_mailbox *want, size_t n)
+{
+	const struct mc_address *a;
+
+	assert_int_equal(mc_facts_addresses(f, header, &a), n);
+	for (size_t i = 0; i < n; i++) {
+		assert_string_equal(a[i].addr, want[i].addr);
+		assert_str_or_null(a[i].name, want[i].name);
+		assert_str_or_null(a[i].raw, want[i].raw);
+		assert_str_or_null(a[i].display, want[i].display);
+	}
+}
+
 static void test_addresses(void **state)
 {
 	struct tmsg t;
@@ -191,49 +227,96 @@ static void test_addresses(void **state)
 		"Reply-To: undisclosed-recipients:;\n"
 		"Sender: <<<broken@@ mangled@example.com >>\n"
 		"\n");
-	const char *const *a;
-	size_t n;
+	static const struct want_mailbox from[] = {
+		{ "Boss@Evil.Example", "Evil, Inc.", NULL, "Evil, Inc. <Boss@Evil.Example>" },
+	};
+	static const struct want_mailbox to[] = {
+		{ "alice@example.com", "Alice", NULL, "Alice <alice@example.com>" },
+		{ "bob@example.org", "Bob Smith", NULL, "Bob Smith <bob@example.org>" },
+		{ "carol@example.net", NULL, NULL, NULL },
+		{ "dave@example.net", "Dave", NULL, "Dave <dave@example.net>" },
+		{ "second@example.com", NULL, NULL, NULL },
+	};
+	static const struct want_mailbox cc[] = {
+		{ "juergen@example.de", "J\xc3\xbcrgen", NULL, "J\xc3\xbcrgen <juergen@example.de>" },
+	};
+	const struct mc_address *a;
 
 	(void)state;
-	n = mc_facts_addresses(f, "From", &a);
-	assert_int_equal(n, 1);
-	assert_string_equal(a[0], "Boss@Evil.Example");
-
-	n = mc_facts_addresses(f, "to", &a);
-	assert_int_equal(n, 5);
-	assert_string_equal(a[0], "alice@example.com");
-	assert_string_equal(a[1], "bob@example.org");
-	assert_string_equal(a[2], "carol@example.net");
-	assert_string_equal(a[3], "dave@example.net");
-	assert_string_equal(a[4], "second@example.com");
-
-	n = mc_facts_addresses(f, "Cc", &a);
-	assert_int_equal(n, 1);
-	assert_string_equal(a[0], "juergen@example.de");
-
-	assert_int_equal(mc_facts_addresses(f, "Reply-To", &a), 0);
-	assert_int_equal(mc_facts_addresses(f, "Bcc", &a), 0);
+	assert_mailboxes(f, "From", from, 1);
+	assert_mailboxes(f, "to", to, 5);
+	assert_mailboxes(f, "Cc", cc, 1);
+	assert_mailboxes(f, "Reply-To", NULL, 0);
+	assert_mailboxes(f, "Bcc", NULL, 0);
 
 	/* Whatever GMime makes of a mangled header, an address in it is
 	   found. */
-	n = mc_facts_addresses(f, "Sender", &a);
+	size_t n = mc_facts_addresses(f, "Sender", &a);
 	bool found = false;
 	for (size_t i = 0; i < n; i++)
-		if (strstr(a[i], "mangled@example.com") != NULL)
+		if (strstr(a[i].addr, "mangled@example.com") != NULL)
 			found = true;
 	assert_true(found);
 	tmsg_free(&t);
+
+	/* Display names in their real-world forms, and addresses as
+	   written where a parser takes less of them. */
+	f = tmsg_init(&t,
+		"From: \"george kelvin\" <k_v_g20022002@example.fr>\n"
+		"To: a@b@c.example, <Undisclosed Recipients@example.com>,\n"
+		" Mailer  Daemon, \"Last, First\" (work) <lf@example.com> (ignored),\n"
+		" =?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxk?= <hw@example.com>,\n"
+		" <x@example.com> (Old Style), \"q\\\"uoted\" <q@example.com>,\n"
+		" Unclosed <u@example.com\n"
+		"Cc: \"g. kelvin\" <@route.example:k@example.fr>, group: ;, ,\n"
+		"\n");
+	static const struct want_mailbox from2[] = {
+		{ "k_v_g20022002@example.fr", "george kelvin", NULL,
+		  "george kelvin <k_v_g20022002@example.fr>" },
+	};
+	static const struct want_mailbox to2[] = {
+		{ "a@b", NULL, "a@b@c.example", NULL },
+		{ "Recipients@example.com", NULL, "Undisclosed Recipients@example.com", NULL },
+		{ "", NULL, "Mailer Daemon", NULL },
+		{ "lf@example.com", "Last, First (work)", NULL, "Last, First (work) <lf@example.com>" },
+		{ "hw@example.com", "Hello world", NULL, "Hello world <hw@example.com>" },
+		{ "x@example.com", "Old Style", NULL, "Old Style <x@example.com>" },
+		{ "q@example.com", "q\"uoted", NULL, "q\"uoted <q@example.com>" },
+		{ "u@example.com", "Unclosed", NULL, "Unclosed <u@example.com>" },
+	};
+	static const struct want_mailbox cc2[] = {
+		{ "k@example.fr", "g. kelvin", "@route.example:k@example.fr", "g. kelvin <k@example.fr>" },
+	};
+	assert_mailboxes(f, "From", from2, 1);
+	assert_mailboxes(f, "To", to2, 8);
+	assert_mailboxes(f, "Cc", cc2, 1);
+	tmsg_free(&t);
+}
+
+/* The Date of a message whose header block is TEXT: *T_R, or false. */
+static bool date_of(const char *date, time_t *t_r)
+{
+	struct tmsg t;
+	char *text = g_strdup_printf("Date: %s\n\n", date);
+	struct mc_facts *f = tmsg_init(&t, text);
+	bool ok = mc_facts_date(f, t_r);
+
+	tmsg_free(&t);
+	g_free(text);
+	return ok;
 }
 
 static void test_date(void **state)
 {
 	struct tmsg t;
 	struct mc_facts *f;
+	time_t d;
 
 	(void)state;
 	f = tmsg_init(&t, "Date: Tue, 14 May 2024 10:20:30 +0200\n\n");
 	/* 2024-05-14T08:20:30Z */
-	assert_int_equal(mc_facts_date(f), 1715674830);
+	assert_true(mc_facts_date(f, &d));
+	assert_int_equal(d, 1715674830);
 	tmsg_free(&t);
 
 	/* Obsolete and odd forms, checked against GMime's parser where
@@ -248,31 +331,102 @@ static void test_date(void **state)
 		{ "Wed, 1 Jan 1997 00:00:00 +0000", 852076800, true },
 		{ "Thu, 29 Feb 2024 23:59:59 -1200", 1709294399, true },
 		{ "14 May 2024 08:20:30 A", 1715674830, false },
-		/* Broken: GMime's lenient parser takes over. */
-		{ "2024-05-14 08:20:30", 1715674830, true },
+		/* Two- and three-digit years (RFC 5322 4.3), and a year
+		   printed as years since 1900 with four digits. */
+		{ "Wed, 18 Sep 0102 10:20:30 +0000", 1032344430, false },
+		{ "Wed, 18 Sep 102 10:20:30 +0000", 1032344430, false },
+		{ "Sat, 14 Sep 02 10:20:30 +0000", 1031998830, true },
+		{ "Sat, 14 Sep 02", 1031961600, true },
+		{ "Tue, 14 Sep 99 10:20 -0500", 937322400, true },
+		{ "Thu, 14 Sep 50 00:00:00 GMT", -609033600, false },
+		{ "Fri, 14 Sep 49 00:00:00 GMT", 2515190400, false },
+		/* Before 1970 (GMime's parser reads no year before it). */
+		{ "Sun, 01 Aug 1965 12:00:00 +0000", -139406400, false },
+		{ "31 Dec 1969 23:59:59 GMT", -1, true },
+		{ "1 Jan 1970 00:00:00 +0100", -3600, true },
+		/* Zones: a comment after it, names, military, unknown,
+		   none. */
+		{ "Mon, 14 May 2024 10:20:30 +0000 (GMT)", 1715682030, true },
+		{ "Mon, 14 May 2024 10:20:30 EST", 1715700030, true },
+		{ "Mon, 14 May 2024 10:20:30 Z", 1715682030, true },
+		{ "Mon, 14 May 2024 10:20:30 CEST", 1715682030, false },
+		{ "Mon, 14 May 2024 10:20:30", 1715682030, false },
+		/* What broken mailers write. */
+		{ "14-May-2024 10:20:30 +0200", 1715674830, false },
 		{ "Tue May 14 08:20:30 2024", 1715674830, true },
+		{ "Tue May 14 08:20:30 EDT 2024", 1715689230, false },
+		{ "Tue, May 14 2024 08:20:30 -0400", 1715689230, false },
+		{ "May 14 2024 08:20:30", 1715674830, false },
+		{ "Tuesday, 14 September 2024 08:20:30 +0000", 1726302030, false },
+		{ "2024-05-14 08:20:30", 1715674830, true },
+		{ "2024-05-14T08:20:30+02:00", 1715667630, false },
+		{ "2024-05-14T08:20:30.123Z", 1715674830, false },
+		{ "2024-05-14", 1715644800, false },
 	};
 	for (size_t i = 0; i < sizeof(dates) / sizeof(dates[0]); i++) {
-		char *text = g_strdup_printf("Date: %s\n\n", dates[i].date);
-		GDateTime *dt = g_mime_utils_header_decode_date(dates[i].date);
-		time_t gm = dt != NULL ? (time_t)g_date_time_to_unix(dt) : (time_t)-1;
-		if (dt != NULL)
+		if (!date_of(dates[i].date, &d) || d != dates[i].want)
+			fail_msg("Date: %s: %lld, not %lld", dates[i].date,
+				 (long long)d, (long long)dates[i].want);
+		if (dates[i].as_gmime) {
+			GDateTime *dt = g_mime_utils_header_decode_date(dates[i].date);
+			assert_non_null(dt);
+			assert_int_equal(d, (time_t)g_date_time_to_unix(dt));
 			g_date_time_unref(dt);
-		f = tmsg_init(&t, text);
-		assert_int_equal(mc_facts_date(f), dates[i].want);
-		if (dates[i].as_gmime)
-			assert_int_equal(mc_facts_date(f), gm);
-		tmsg_free(&t);
-		g_free(text);
+		}
 	}
 
-	f = tmsg_init(&t, "Date: not a date at all\n\n");
-	assert_int_equal(mc_facts_date(f), (time_t)-1);
-	tmsg_free(&t);
-
+	/* No usable date. */
+	static const char *const bad[] = {
+		"not a date at all", "", "Thu, 30 Feb 2024 10:00:00 +0000",
+		"Wed, 29 Feb 2023 10:00:00 +0000", "Mon, 14 May 2024 24:00:00 +0000",
+		"Mon, 14 Foo 2024 10:00:00", "Mon, 14 May 2024 10:00:00 +02x0",
+		"Mon, 14 May 10:00:00", "2024-13-01", "1715674830",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (date_of(bad[i], &d))
+			fail_msg("Date: %s: read as %lld", bad[i], (long long)d);
+	}
 	f = tmsg_init(&t, "Subject: no date\n\n");
-	assert_int_equal(mc_facts_date(f), (time_t)-1);
+	assert_false(mc_facts_date(f, &d));
 	tmsg_free(&t);
+	/* The first Date that reads as one. */
+	f = tmsg_init(&t, "Date: garbage\nDate: 1 Jan 1970 00:00:00 +0100\n\n");
+	assert_true(mc_facts_date(f, &d));
+	assert_int_equal(d, -3600);
+	tmsg_free(&t);
+}
+
+/* DATE arguments: one parser for since:, before: and quarantine
+   purge --before. */
+static void test_date_argument(void **state)
+{
+	time_t t;
+	bool has_time;
+
+	(void)state;
+	assert_true(mc_date_parse("2024-05-14", &t, &has_time));
+	assert_int_equal(t, 1715644800);
+	assert_false(has_time);
+	assert_true(mc_date_parse("2024-05-14T08:20:30", &t, &has_time));
+	assert_int_equal(t, 1715674830);
+	assert_true(has_time);
+	assert_true(mc_date_parse("2024-05-14 08:20:30Z", &t, &has_time));
+	assert_int_equal(t, 1715674830);
+	assert_true(mc_date_parse("1965-08-01", &t, &has_time));
+	assert_int_equal(t, -139449600);
+	assert_true(mc_date_parse("1969-12-31T23:59:59", &t, &has_time));
+	assert_int_equal(t, -1);
+	assert_true(mc_date_parse("2024-02-29", &t, &has_time));
+	static const char *const bad[] = {
+		"2026-02-30", "2023-02-29", "2024-04-31", "2024-13-01", "2024-00-10",
+		"2024-05-14T24:00:00", "2024-05-14T08:20", "2024-5-14", " 2024-05-14",
+		"+024-05-14", "2024-05-14x", "2024-05-14T08:20:30ZZ", "20240514", "",
+		"2024-05-14T08:20:30+02:00",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (mc_date_parse(bad[i], &t, &has_time))
+			fail_msg("DATE %s: read as %lld", bad[i], (long long)t);
+	}
 }
 
 /* sha256("hello world\n") and md5 */
@@ -385,6 +539,37 @@ static void test_rfc2231_charset(void **state)
 	assert_string_equal(p[0].content_type, "application/x-msdownload");
 	/* The disposition's filename wins over the type's name. */
 	assert_string_equal(p[1].filename, "plain name.zip");
+	tmsg_free(&t);
+
+	/* Encoded words split after base64 padding, in a quoted value,
+	   an unquoted one and an RFC 2231 one. */
+	f = tmsg_init(&t,
+		"Content-Type: multipart/mixed; boundary=b\n\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename=\"=?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b\n"
+		"Content-Type: application/octet-stream;\n"
+		" name==?utf-8?B?UmVjaG51bmc=?=\n"
+		"\t=?utf-8?B?IE3DpHJ6LmV4ZQ==?=\n"
+		"\n"
+		"MZ\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename*0=\"=?utf-8?B?SGVsbG8=?= \";\n"
+		" filename*1=\"=?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b--\n");
+	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
+	assert_int_equal(n, 3);
+	assert_string_equal(p[0].filename, "Hello world.exe");
+	assert_string_equal(p[1].filename, "Rechnung M\xc3\xa4rz.exe");
+	assert_string_equal(p[2].filename, "Hello world.exe");
 	tmsg_free(&t);
 }
 
@@ -810,14 +995,15 @@ static void test_empty_and_garbage(void **state)
 	struct mc_facts *f;
 	const struct mc_part *p;
 	size_t n;
-	const char *const *v;
+	const struct mc_address *v;
 
 	(void)state;
 	tmsg_init_len(&t, "", 0);
 	f = tmsg_facts(&t);
 	assert_null(mc_facts_header(f, "Subject"));
 	assert_int_equal(mc_facts_addresses(f, "From", &v), 0);
-	assert_int_equal(mc_facts_date(f), (time_t)-1);
+	time_t d;
+	assert_false(mc_facts_date(f, &d));
 	assert_int_equal(mc_facts_parts(f, &p, &n, NULL), 0);
 	assert_int_equal(n, 0);
 	tmsg_free(&t);
@@ -852,7 +1038,7 @@ static void test_empty_and_garbage(void **state)
 		f = tmsg_facts(&t);
 		(void)mc_facts_header(f, "Subject");
 		(void)mc_facts_addresses(f, "From", &v);
-		(void)mc_facts_date(f);
+		(void)mc_facts_date(f, &d);
 		if (mc_facts_parts(f, &p, &n, NULL) == 0) {
 			for (size_t i = 0; i < n; i++) {
 				if (p[i].text_utf8 != NULL)
@@ -1100,6 +1286,7 @@ int main(void)
 		cmocka_unit_test(test_header_limit),
 		cmocka_unit_test(test_addresses),
 		cmocka_unit_test(test_date),
+		cmocka_unit_test(test_date_argument),
 		cmocka_unit_test(test_multipart),
 		cmocka_unit_test(test_rfc2231_charset),
 		cmocka_unit_test(test_charsets),

@@ -222,6 +222,9 @@ static void test_terms(void **state)
 	assert_text("size:>5kB", "size>5k");
 	assert_text("since:2024-05-01", "since:2024-05-01");
 	assert_text("before:2024-05-01T10:00:00Z", "before:2024-05-01T10:00:00");
+	assert_text("since:1965-08-01", "since:1965-08-01");
+	assert_text("before:0999-12-31T23:59:59", "before:0999-12-31T23:59:59");
+	assert_text("DATE:None", "date:none");
 	assert_text("all", "all");
 	assert_text("subject:a\\b", "subject:\"a\\\\b\"");
 	assert_text("subject:\"say \\\"hi\\\"\"", "subject:\"say \\\"hi\\\"\"");
@@ -282,6 +285,10 @@ static void test_errors(void **state)
 	assert_error("size:5", "query: size needs a comparison, as in size>10M at position 1 (size:5)");
 	assert_error("since:2024-13-01", "query: bad date '2024-13-01' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC) at position 1 (since:2024-13-01)");
 	assert_error("before:2023-02-29", "query: bad date '2023-02-29' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC) at position 1 (before:2023-02-29)");
+	assert_error("since:2026-02-30", "query: bad date '2026-02-30' (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS, UTC) at position 1 (since:2026-02-30)");
+	assert_error("date:2024-05-01", "query: date: takes 'none' (a message without a usable Date); "
+		     "since: and before: compare dates at position 1 (date:2024-05-01)");
+	assert_error("date", "query: 'date' needs a value, as in date:VALUE at position 1 (date)");
 	assert_error("sha256:abc", "query: a sha256 is 64 hexadecimal digits at position 1 (sha256:abc)");
 	assert_error("md5:" HELLO_SHA256, "query: a md5 is 32 hexadecimal digits at position 1 (md5:" HELLO_SHA256 ")");
 	assert_error("header::x", "query: header needs a field name, as in header:NAME:TEXT at position 1 (header::x)");
@@ -463,7 +470,10 @@ static void test_header_terms(void **state)
 	assert_true(matches("from:BILLING@EVIL.EXAMPLE"));
 	assert_true(matches("from:*@evil.example"));
 	assert_false(matches("from:*@evil"));
-	assert_false(matches("from:Accounts"));	/* the address, not the name */
+	assert_true(matches("from:Accounts"));	/* the display name too */
+	assert_true(matches("from:\"accounts dept\""));
+	assert_false(matches("from:\"accounts billing\""));
+	assert_false(matches("to:carol"));	/* carol is in Cc */
 	assert_true(matches("to:bob@example.org"));
 	assert_true(matches("to:*@example.com"));
 	assert_false(matches("to:carol"));
@@ -518,6 +528,127 @@ static void test_mime_terms(void **state)
 	run_eval(&r, q);
 	assert_true(r.match.matched);
 	g_free(q);
+	run_free(&r);
+}
+
+/* from:, to: and cc: match display names and the address as written,
+   as IMAP SEARCH FROM does; the reason names the mailbox. */
+static void test_address_forms(void **state)
+{
+	static const char msg[] =
+		"From: \"george kelvin\" <k_v_g20022002@example.fr>\n"
+		"To: a@b@c.example, <Undisclosed Recipients@example.com>\n"
+		"Cc: =?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxk?= <hw@example.com>\n"
+		"Subject: x\n\nhi\n";
+	struct run r;
+
+	(void)state;
+	run_init(&r, msg, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "from:kelvin");
+	assert_true(r.match.matched);
+	assert_int_equal(r.match.reason_count, 1);
+	assert_int_equal(r.match.reasons[0].kind, MC_REASON_FROM);
+	assert_string_equal(r.match.reasons[0].value,
+			    "george kelvin <k_v_g20022002@example.fr>");
+	run_eval(&r, "from:\"George Kelvin\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "from:*@example.fr");
+	assert_true(r.match.matched);
+	assert_string_equal(r.match.reasons[0].value, "k_v_g20022002@example.fr");
+	run_eval(&r, "to:*@c.example");
+	assert_true(r.match.matched);
+	assert_string_equal(r.match.reasons[0].value, "a@b@c.example");
+	run_eval(&r, "to:\"undisclosed recipients@*\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "cc:\"hello world\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "from:hello or to:kelvin or cc:kelvin");
+	assert_false(r.match.matched);
+	run_free(&r);
+}
+
+/* Dates: obsolete years, before 1970, and none. */
+static void test_dates(void **state)
+{
+	struct run r;
+	static const struct {
+		const char *date;	/* NULL: no Date field */
+		const char *yes, *no;
+	} cases[] = {
+		{ "Sun, 01 Aug 1965 12:00:00 +0000", "since:1965-08-01 before:1965-08-02",
+		  "since:1965-08-02 or before:1965-08-01T12:00:00 or date:none" },
+		{ "31 Dec 1969 23:59:59 GMT", "before:1970-01-01 since:1969-12-31T23:59:59",
+		  "date:none or since:1970-01-01" },
+		{ "Wed, 18 Sep 0102 10:20:30 +0000", "since:2002-09-18 before:2002-09-19",
+		  "before:2002-09-18 or date:none" },
+		{ "Sat, 14 Sep 02 10:20:30 +0000", "since:2002-09-14 before:2002-09-15",
+		  "before:2002-09-14 or date:none" },
+		{ "Thu, 14 Sep 50 00:00:00 GMT", "before:1951-01-01 since:1950-09-14", "date:none" },
+		{ NULL, "date:none not since:0001-01-01 not before:9999-01-01",
+		  "since:0001-01-01 or before:9999-01-01" },
+		{ "someday", "date:none", "since:0001-01-01 or before:9999-01-01" },
+		{ "Thu, 30 Feb 2024 10:00:00 +0000", "date:none", "since:2024-01-01" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text = cases[i].date != NULL ?
+			g_strdup_printf("Date: %s\nSubject: x\n\nhi\n", cases[i].date) :
+			g_strdup("Subject: x\n\nhi\n");
+
+		run_init(&r, text, MC_VERDICT_CLEAN, "");
+		run_eval(&r, cases[i].yes);
+		if (!r.match.matched)
+			fail_msg("Date: %s: '%s' does not match", cases[i].date, cases[i].yes);
+		run_eval(&r, cases[i].no);
+		if (r.match.matched)
+			fail_msg("Date: %s: '%s' matches", cases[i].date, cases[i].no);
+		run_free(&r);
+		g_free(text);
+	}
+
+	/* The reason of date:none. */
+	run_init(&r, "Subject: x\n\nhi\n", MC_VERDICT_CLEAN, "");
+	run_eval(&r, "date:none");
+	assert_int_equal(r.match.reason_count, 1);
+	assert_int_equal(r.match.reasons[0].kind, MC_REASON_DATE);
+	assert_string_equal(r.match.reasons[0].value, "none");
+	run_free(&r);
+	run_init(&r, "Date: Sun, 01 Aug 1965 12:00:00 +0000\n\nhi\n", MC_VERDICT_CLEAN, "");
+	run_eval(&r, "before:1970-01-01");
+	assert_string_equal(r.match.reasons[0].value, "1965-08-01T12:00:00Z");
+	run_free(&r);
+}
+
+/* Encoded words split after base64 padding or mid-character, as real
+   mailers split them, read whole. */
+static void test_split_words(void **state)
+{
+	static const char split[] =
+		"From: a@example.com\n"
+		"Subject: =?utf-8?B?VXJnZW50OiB5b3Vy?=\n"
+		" =?utf-8?B?IGludm9pY2U=?= =?utf-8?B?IGlzIG92ZXJkdWU=?=\n"
+		"Content-Type: multipart/mixed; boundary=b\n"
+		"\n"
+		"--b\n"
+		"Content-Type: application/octet-stream\n"
+		"Content-Disposition: attachment;\n"
+		" filename=\"=?utf-8?B?SGVsbG8=?= =?utf-8?B?IHdvcmxkLmV4ZQ==?=\"\n"
+		"\n"
+		"MZ\n"
+		"--b--\n";
+	struct run r;
+
+	(void)state;
+	run_init(&r, split, MC_VERDICT_CLEAN, "");
+	run_eval(&r, "subject:\"invoice is overdue\"");
+	assert_true(r.match.matched);
+	run_eval(&r, "attachment:*.exe");
+	assert_true(r.match.matched);
+	assert_int_equal(r.match.reason_count, 1);
+	assert_string_equal(r.match.reasons[0].value, "Hello world.exe");
+	run_eval(&r, "attachment:\"hello world.exe\"");
+	assert_true(r.match.matched);
 	run_free(&r);
 }
 
@@ -608,16 +739,24 @@ static void test_attachment_literal(void **state)
 
 /* from:/to:/cc: decide most messages from the header value, without
    parsing addresses (mc_facts_addresses_may_hold); that must never
-   change an answer against the addresses GMime finds. */
+   change an answer against the addresses, display names and raw
+   addresses mc_facts_addresses() finds. */
+static bool text_match(const char *pattern, const char *s, bool glob)
+{
+	return s != NULL && (glob ? fnmatch(pattern, s, FNM_CASEFOLD) == 0 :
+			     strcasestr(s, pattern) != NULL);
+}
+
 static bool addresses_match(struct mc_facts *facts, const char *header,
 			    const char *pattern, bool glob)
 {
-	const char *const *addrs;
+	const struct mc_address *addrs;
 	size_t n = mc_facts_addresses(facts, header, &addrs);
 
 	for (size_t i = 0; i < n; i++) {
-		if (glob ? fnmatch(pattern, addrs[i], FNM_CASEFOLD) == 0 :
-		    strcasestr(addrs[i], pattern) != NULL)
+		if (text_match(pattern, addrs[i].addr, glob) ||
+		    text_match(pattern, addrs[i].name, glob) ||
+		    text_match(pattern, addrs[i].raw, glob))
 			return true;
 	}
 	return false;
@@ -626,7 +765,7 @@ static bool addresses_match(struct mc_facts *facts, const char *header,
 static void check_address_value(const char *value, const char *pattern)
 {
 	char *text = g_strdup_printf("From: %s\nTo: t@example.org\n\nbody\n", value);
-	char *query = g_strdup_printf("from:%s", pattern);
+	char *query = g_strdup_printf("from:\"%s\"", pattern);
 	bool glob = strpbrk(pattern, "*?[") != NULL;
 	struct run r;
 	struct mc_facts *ref;
@@ -659,6 +798,7 @@ static void test_address_literal(void **state)
 	};
 	static const char *const patterns[] = {
 		"*@evil.example", "evil.example", "x@evil*", "*@EVIL.EXAMPLE*", "vil.exa",
+		"good", "*evil example*", "y z*",
 	};
 	/* Atoms that build broken, quoted, encoded and folded values. */
 	static const char *const atoms[] = {
@@ -996,6 +1136,9 @@ int main(void)
 		cmocka_unit_test(test_header_terms),
 		cmocka_unit_test(test_mime_terms),
 		cmocka_unit_test(test_attachment_literal),
+		cmocka_unit_test(test_split_words),
+		cmocka_unit_test(test_address_forms),
+		cmocka_unit_test(test_dates),
 		cmocka_unit_test(test_address_literal),
 		cmocka_unit_test(test_engine_laziness),
 		cmocka_unit_test(test_three_valued),
