@@ -372,7 +372,26 @@ static unsigned parse_count(const char *s, unsigned max, const char *what)
 	return (unsigned)v;
 }
 
-int cmd_demo(int argc, char **argv, struct mc_global *g)
+/* What one demo run works with, from step to step. */
+struct demo_run {
+	/* The command line. */
+	bool keep, create_only;
+	const char *dir;		/* --dir, or NULL: a temporary one */
+	unsigned users, messages;
+	uint64_t seed;
+
+	struct mc_demo server;
+	const char *sigs;		/* the bundled signatures; NULL: -d */
+	char root[4096];
+	char home[4200], varmail[4200], qdir[4200], statedir[4200], hostdir[4200];
+	unsigned infected;		/* infected messages created */
+	int host_infected;		/* infected host files created */
+	struct mc_global dg;		/* the options respond runs with */
+	time_t start;			/* when respond started */
+	int rc;				/* respond's exit status */
+};
+
+static void demo_options(int argc, char **argv, struct demo_run *r)
 {
 	static const struct option options[] = {
 		{ "keep", no_argument, NULL, 'k' },
@@ -383,26 +402,23 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		{ "seed", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool keep = false, create_only = false;
-	const char *dir = NULL;
-	unsigned users = 8, messages = 300;
-	uint64_t seed = 20260302;
-	struct mc_demo d;
-	char root[4096];
-	int c, exit_code = MC_EXIT_ERROR;
+	int c;
 
+	r->users = 8;
+	r->messages = 300;
+	r->seed = 20260302;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		switch (c) {
-		case 'k': keep = true; break;
-		case 'D': dir = optarg; break;
-		case 'C': create_only = true; break;
-		case 'u': users = parse_count(optarg, MC_DEMO_MAX_USERS, "--users"); break;
-		case 'm': messages = parse_count(optarg, 10000000, "--messages"); break;
+		case 'k': r->keep = true; break;
+		case 'D': r->dir = optarg; break;
+		case 'C': r->create_only = true; break;
+		case 'u': r->users = parse_count(optarg, MC_DEMO_MAX_USERS, "--users"); break;
+		case 'm': r->messages = parse_count(optarg, 10000000, "--messages"); break;
 		case 'S': {
 			char *end;
 			errno = 0;
-			seed = strtoull(optarg, &end, 10);
+			r->seed = strtoull(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0')
 				mc_die_usage("--seed: not a number: %s", optarg);
 			break;
@@ -412,37 +428,45 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	}
 	if (optind < argc)
 		mc_die_command_usage();
+}
 
-	if (mc_demo_init(&d, seed) < 0) {
+/* What the demo needs before it creates anything: the malware test
+   files, and signatures (the bundled ones unless -d names others). */
+static int demo_prepare(struct demo_run *r, const struct mc_global *g)
+{
+	if (mc_demo_init(&r->server, r->seed) < 0) {
 		mc_warn("demo: the ClamAV test files are missing (%s): "
 			"install the Debian package clamav-testfiles", MC_DEMO_TESTFILES);
-		return MC_EXIT_ERROR;
+		return -1;
 	}
-
-	const char *sigs = NULL;
-	if (!create_only && g->database_count == 0) {
-		sigs = bundled_signatures();
-		if (sigs == NULL) {
+	if (!r->create_only && g->database_count == 0) {
+		r->sigs = bundled_signatures();
+		if (r->sigs == NULL) {
 			mc_warn("demo: the bundled test signatures are missing (looked in "
 				MC_SOURCE_DIR "/tests/sigs and " MC_DATADIR "/sigs); "
 				"give signatures with -d");
-			mc_demo_deinit(&d);
-			return MC_EXIT_ERROR;
+			mc_demo_deinit(&r->server);
+			return -1;
 		}
 	}
+	return 0;
+}
 
-	/* Where: a fresh temporary directory, or DIR (new or empty). */
+/* Where: a fresh temporary directory, or --dir (new or empty, and
+   kept). */
+static int demo_make_root(struct demo_run *r)
+{
+	const char *dir = r->dir;
+
 	if (dir != NULL) {
 		DIR *dh;
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			mc_warn("demo: mkdir %s: %s", dir, strerror(errno));
-			mc_demo_deinit(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
 		if ((dh = opendir(dir)) == NULL) {
 			mc_warn("demo: %s: %s", dir, strerror(errno));
-			mc_demo_deinit(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
 		struct dirent *de;
 		bool empty = true;
@@ -451,36 +475,31 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		closedir(dh);
 		if (!empty) {
 			mc_warn("demo: %s is not empty; give a new or empty directory", dir);
-			mc_demo_deinit(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
-		if (realpath(dir, root) == NULL)
-			snprintf(root, sizeof(root), "%s", dir);
-		keep = true;
+		if (realpath(dir, r->root) == NULL)
+			snprintf(r->root, sizeof(r->root), "%s", dir);
+		r->keep = true;
 	} else {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(root, sizeof(root), "%s/mailcure-demo.XXXXXX",
+		snprintf(r->root, sizeof(r->root), "%s/mailcure-demo.XXXXXX",
 			 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-		if (mkdtemp(root) == NULL) {
-			mc_warn("demo: mkdtemp %s: %s", root, strerror(errno));
-			mc_demo_deinit(&d);
-			return MC_EXIT_ERROR;
+		if (mkdtemp(r->root) == NULL) {
+			mc_warn("demo: mkdtemp %s: %s", r->root, strerror(errno));
+			return -1;
 		}
 	}
-	if (mc_demo_create(&d, root, users, messages) < 0) {
-		mc_warn("demo: creating the sample server: %s", d.error ? d.error : "?");
-		goto out;
-	}
+	return 0;
+}
 
-	char home[4200], varmail[4200], qdir[4200];
-	snprintf(home, sizeof(home), "%s/home", root);
-	snprintf(varmail, sizeof(varmail), "%s/var/mail", root);
-	snprintf(qdir, sizeof(qdir), "%s/quarantine", root);
-	unsigned infected = d.infected_testfile + d.infected_eicar + d.outbreak;
+/* What the sample server holds, per user and in all. */
+static void demo_describe(const struct demo_run *r)
+{
+	const struct mc_demo *d = &r->server;
 
-	printf("Created a sample mail server in %s\n\n", root);
-	for (unsigned i = 0; i < d.user_count; i++) {
-		const struct mc_demo_user *u = &d.users[i];
+	printf("Created a sample mail server in %s\n\n", r->root);
+	for (unsigned i = 0; i < d->user_count; i++) {
+		const struct mc_demo_user *u = &d->users[i];
 		char where[96];
 		if (u->maildir) {
 			snprintf(where, sizeof(where), "home/%s/Maildir", u->name);
@@ -502,43 +521,61 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       " (%s inside), one to every user\n"
 	       "    %3u  with a file of " MC_DEMO_TESTFILES " attached\n"
 	       "    %3u  with the EICAR test file attached\n",
-	       d.total, (double)d.bytes / 1e6, d.maildir_folders, d.mbox_files,
-	       infected, d.outbreak, d.outbreak_file->name,
-	       d.infected_testfile, d.infected_eicar);
-	if (d.chown_users)
+	       d->total, (double)d->bytes / 1e6, d->maildir_folders, d->mbox_files,
+	       r->infected, d->outbreak, d->outbreak_file->name,
+	       d->infected_testfile, d->infected_eicar);
+	if (d->chown_users)
 		printf("  Each user's files belong to that user (uids 2001-%u).\n",
-		       2000 + d.user_count);
+		       2000 + d->user_count);
+}
 
-	if (create_only) {
-		exit_code = 0;
-		keep = true;
-		goto out;
+/* Create the users' mail and say what it holds. */
+static int demo_build(struct demo_run *r)
+{
+	struct mc_demo *d = &r->server;
+
+	if (mc_demo_create(d, r->root, r->users, r->messages) < 0) {
+		mc_warn("demo: creating the sample server: %s", d->error ? d->error : "?");
+		return -1;
 	}
+	snprintf(r->home, sizeof(r->home), "%s/home", r->root);
+	snprintf(r->varmail, sizeof(r->varmail), "%s/var/mail", r->root);
+	snprintf(r->qdir, sizeof(r->qdir), "%s/quarantine", r->root);
+	r->infected = d->infected_testfile + d->infected_eicar + d->outbreak;
+	demo_describe(r);
+	return 0;
+}
 
-	int host_infected = mc_demo_create_host_files(&d);
-	if (host_infected < 0) {
-		mc_warn("demo: creating the sample server: %s", d.error ? d.error : "?");
-		goto out;
+/* The host files, then the clean through the command's own code path:
+   respond with the demo's signatures, quarantine and state directory
+   unless the options name others. */
+static int demo_respond(struct demo_run *r, const struct mc_global *g)
+{
+	struct mc_global *dg = &r->dg;
+	const char *stores[] = { r->home, r->varmail };
+
+	r->host_infected = mc_demo_create_host_files(&r->server);
+	if (r->host_infected < 0) {
+		mc_warn("demo: creating the sample server: %s",
+			r->server.error ? r->server.error : "?");
+		return -1;
 	}
 	printf("  srv/www/uploads/        a web upload directory: %d malware test file%s\n"
 	       "                          among clean files (for the host scan)\n",
-	       host_infected, host_infected == 1 ? "" : "s");
+	       r->host_infected, r->host_infected == 1 ? "" : "s");
 
-	/* The clean, through the command's own code path. */
-	struct mc_global dg = *g;
-	const char *stores[] = { home, varmail };
-	if (sigs != NULL) {
-		dg.databases = &sigs;
-		dg.database_count = 1;
+	*dg = *g;
+	if (r->sigs != NULL) {
+		dg->databases = &r->sigs;
+		dg->database_count = 1;
 	}
 	if (strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) == 0)
-		dg.quarantine_dir = qdir;
-	char statedir[4200], hostdir[4200];
-	snprintf(statedir, sizeof(statedir), "%s/state", root);
-	snprintf(hostdir, sizeof(hostdir), "%s/srv", root);
+		dg->quarantine_dir = r->qdir;
+	snprintf(r->statedir, sizeof(r->statedir), "%s/state", r->root);
+	snprintf(r->hostdir, sizeof(r->hostdir), "%s/srv", r->root);
 	if (strcmp(g->state_dir, MC_DEFAULT_STATE_DIR) == 0)
-		dg.state_dir = statedir;
-	dg.json = false;
+		dg->state_dir = r->statedir;
+	dg->json = false;
 
 	printf("\nResponding to the outbreak, exactly as this command would:\n\n"
 	       "  mailcure -d %s --quarantine %s \\\n"
@@ -548,59 +585,69 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "(on a real server, respond also cuts the users off with nftables,\n"
 	       "freezes and cleans the Postfix queue, thaws it and reconnects the users;\n"
 	       "the sample server has none of these, so those steps are skipped)\n\n",
-	       sigs != NULL ? sigs : dg.databases[0], dg.quarantine_dir,
-	       dg.state_dir, dg.dry_run ? " --dry-run" : "", hostdir, home, varmail);
+	       r->sigs != NULL ? r->sigs : dg->databases[0], dg->quarantine_dir,
+	       dg->state_dir, dg->dry_run ? " --dry-run" : "", r->hostdir,
+	       r->home, r->varmail);
 	fflush(stdout);
-	time_t start = time(NULL);
-	int rc = run_respond(&dg, stores, 2, hostdir);
+	r->start = time(NULL);
+	r->rc = run_respond(dg, stores, 2, r->hostdir);
 	printf("\n");
-	if (rc == MC_EXIT_ERROR)
+	if (r->rc == MC_EXIT_ERROR)
 		printf("The run reported errors (exit status 2): messages that could not be "
 		       "read or scanned were left in place; see the report.\n\n");
+	return 0;
+}
 
-	if (dg.dry_run) {
-		printf("This was a dry run: nothing was changed.\n");
-		exit_code = rc == MC_EXIT_FOUND ? 0 : MC_EXIT_ERROR;
-		goto out;
-	}
+/* The match lines, as "mailcure mailbox clean" shows them live;
+   respond keeps each step's events in the run's directory. */
+static void demo_show_steps(const struct demo_run *r)
+{
+	char *step_run = newest_run(r->dg.state_dir);
 
-	/* The match lines, as "mailcure mailbox clean" shows them live;
-	   respond keeps each step's events in the run's directory. */
-	char *step_run = newest_run(dg.state_dir);
-	if (step_run != NULL) {
-		printf("What the mailbox-clean and host-scan steps did, line by line as\n"
-		       "\"mailcure mailbox clean\" and \"mailcure host clean\" print it:\n\n");
-		show_step_events(dg.state_dir, step_run, "mailbox-clean");
-		show_step_events(dg.state_dir, step_run, "host-scan");
-		printf("\n");
-		free(step_run);
-	}
+	if (step_run == NULL)
+		return;
+	printf("What the mailbox-clean and host-scan steps did, line by line as\n"
+	       "\"mailcure mailbox clean\" and \"mailcure host clean\" print it:\n\n");
+	show_step_events(r->dg.state_dir, step_run, "mailbox-clean");
+	show_step_events(r->dg.state_dir, step_run, "host-scan");
+	printf("\n");
+	free(step_run);
+}
 
-	printf("Report\n\n");
-	char *run = NULL;
-	unsigned host_files = 0;
-	unsigned entries = report(dg.quarantine_dir, start, &run, &host_files);
+/* A second look: a clean server gives nothing to report. Returns the
+   exit status of "mailbox find". */
+static int demo_check_again(const struct demo_run *r, const struct mc_global *g)
+{
+	const char *stores[] = { r->home, r->varmail };
+	struct mc_global vg = r->dg;
+	int vrc;
 
-	/* A second look: a clean server gives nothing to report. */
-	struct mc_global vg = dg;
 	/* A run of its own (respond set dg.run_id to its run, which it
 	   has freed since). */
 	vg.run_id = g->run_id;
 	vg.verbose = -1;
 	vg.progress = MC_PROGRESS_NEVER;
 	printf("\nChecking again (mailbox find over the same stores):\n");
-	int vrc = run_mailbox(&vg, "find", stores, 2);
+	vrc = run_mailbox(&vg, "find", stores, 2);
 	if (vrc == MC_EXIT_CLEAN)
 		printf("  nothing left: the sample server is clean.\n");
 	else
 		printf("  the second scan still found something (exit status %d).\n", vrc);
+	return vrc;
+}
 
-	printf("\nThe quarantine is %s\n", dg.quarantine_dir);
-	printf("  list it:         mailcure --quarantine %s quarantine list\n", dg.quarantine_dir);
-	printf("  show one entry:  mailcure --quarantine %s quarantine show ID\n", dg.quarantine_dir);
+/* How to look at and undo what was done, and how to go on to a real
+   server. */
+static void demo_next_steps(const struct demo_run *r, const char *run)
+{
+	const char *qdir = r->dg.quarantine_dir;
+
+	printf("\nThe quarantine is %s\n", qdir);
+	printf("  list it:         mailcure --quarantine %s quarantine list\n", qdir);
+	printf("  show one entry:  mailcure --quarantine %s quarantine show ID\n", qdir);
 	printf("  undo the run:    mailcure --quarantine %s quarantine restore --run %s\n",
-	       dg.quarantine_dir, run != NULL ? run : "RUN");
-	if (!keep)
+	       qdir, run != NULL ? run : "RUN");
+	if (!r->keep)
 		printf("  (the sample server is removed now; run \"mailcure demo --keep\""
 		       " to try these commands on it)\n");
 
@@ -615,20 +662,73 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "Signatures come from " MC_DEFAULT_DATABASE " unless -d names others; the\n"
 	       "quarantine is " MC_DEFAULT_QUARANTINE " unless --quarantine names another.\n"
 	       "See mailcure(1).\n");
+}
+
+/* What the clean did, read back from its events and the quarantine,
+   and a second scan. Returns the demo's exit code: 0 when everything
+   created was quarantined and nothing is left. */
+static int demo_review(const struct demo_run *r, const struct mc_global *g)
+{
+	char *run = NULL;
+	unsigned host_files = 0, entries;
+	int vrc, exit_code;
+
+	demo_show_steps(r);
+	printf("Report\n\n");
+	entries = report(r->dg.quarantine_dir, r->start, &run, &host_files);
+	vrc = demo_check_again(r, g);
+	demo_next_steps(r, run);
 	free(run);
-	exit_code = entries == infected && (int)host_files == host_infected &&
-		rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ? 0 : MC_EXIT_ERROR;
+	exit_code = entries == r->infected && (int)host_files == r->host_infected &&
+		r->rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ? 0 : MC_EXIT_ERROR;
 	if (exit_code != 0)
 		printf("\nThe demo did not go as expected: %u infected messages were created, "
-		       "%u quarantined.\n", infected, entries);
+		       "%u quarantined.\n", r->infected, entries);
+	return exit_code;
+}
 
-out:
-	if (keep) {
+/* Keep the sample server (saying where), or remove it. */
+static void demo_finish(struct demo_run *r)
+{
+	if (r->keep) {
 		printf("\nThe sample server is kept in %s (remove it with: rm -rf %s)\n",
-		       root, root);
-	} else if (nftw(root, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0) {
-		mc_warn("demo: could not remove %s: %s", root, strerror(errno));
+		       r->root, r->root);
+	} else if (nftw(r->root, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0) {
+		mc_warn("demo: could not remove %s: %s", r->root, strerror(errno));
 	}
-	mc_demo_deinit(&d);
+	mc_demo_deinit(&r->server);
+}
+
+int cmd_demo(int argc, char **argv, struct mc_global *g)
+{
+	struct demo_run r;
+	int exit_code = MC_EXIT_ERROR;
+
+	memset(&r, 0, sizeof(r));
+	demo_options(argc, argv, &r);
+	if (demo_prepare(&r, g) < 0)
+		return MC_EXIT_ERROR;
+	if (demo_make_root(&r) < 0) {
+		mc_demo_deinit(&r.server);
+		return MC_EXIT_ERROR;
+	}
+	if (demo_build(&r) < 0)
+		goto out;
+	if (r.create_only) {
+		/* A corpus for tests and benchmarks: build it, keep it. */
+		exit_code = 0;
+		r.keep = true;
+		goto out;
+	}
+	if (demo_respond(&r, g) < 0)
+		goto out;
+	if (r.dg.dry_run) {
+		printf("This was a dry run: nothing was changed.\n");
+		exit_code = r.rc == MC_EXIT_FOUND ? 0 : MC_EXIT_ERROR;
+		goto out;
+	}
+	exit_code = demo_review(&r, g);
+out:
+	demo_finish(&r);
 	return exit_code;
 }
