@@ -281,6 +281,21 @@ static void show_step_events(const char *state_dir, const char *run,
 	fclose(fp);
 }
 
+/* Run command CMD on ARGV (with room for the final NULL) as main()
+   would, its output kept in order with ours. */
+static int run_command(int (*cmd)(int, char **, struct mc_global *),
+		       int argc, char **argv, struct mc_global *g)
+{
+	int rc;
+
+	argv[argc] = NULL;
+	optind = 0;
+	fflush(stdout);
+	rc = cmd(argc, argv, g);
+	fflush(stdout);
+	return rc;
+}
+
 /* Run "respond" on the sample server exactly as the command line
    would, with the steps that need a real Postfix or firewall skipped. */
 static int run_respond(struct mc_global *g, const char *const *stores,
@@ -308,12 +323,7 @@ static int run_respond(struct mc_global *g, const char *const *stores,
 		argv[argc++] = (char *)"-s";
 		argv[argc++] = (char *)stores[i];
 	}
-	argv[argc] = NULL;
-	optind = 0;
-	fflush(stdout);
-	int rc = cmd_respond(argc, argv, g);
-	fflush(stdout);
-	return rc;
+	return run_command(cmd_respond, argc, argv, g);
 }
 
 /* Run "mailbox VERB -s STORE..." exactly as the command line would. */
@@ -329,12 +339,7 @@ static int run_mailbox(struct mc_global *g, const char *verb, const char *const 
 		argv[argc++] = (char *)"-s";
 		argv[argc++] = (char *)stores[i];
 	}
-	argv[argc] = NULL;
-	optind = 0;
-	fflush(stdout);
-	int rc = cmd_mailbox(argc, argv, g);
-	fflush(stdout);
-	return rc;
+	return run_command(cmd_mailbox, argc, argv, g);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)

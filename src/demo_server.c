@@ -514,6 +514,23 @@ static int demo_mkdir(struct mc_demo *d, const char *path, const struct mc_demo_
 	return 0;
 }
 
+/* ROOT/REL and each directory on the way to it, for the server itself
+   (no user's); the path of the last into PATH. */
+static int demo_mkdirs(struct mc_demo *d, const char *rel, char *path,
+		       size_t size)
+{
+	const char *slash = rel;
+
+	do {
+		slash = strchr(slash + 1, '/');
+		snprintf(path, size, "%s/%.*s", d->root,
+			 slash != NULL ? (int)(slash - rel) : (int)strlen(rel), rel);
+		if (demo_mkdir(d, path, NULL) < 0)
+			return -1;
+	} while (slash != NULL);
+	return 0;
+}
+
 static int write_new_file(struct mc_demo *d, const char *path, const struct buf *b,
 			  const struct mc_demo_user *u, mode_t mode)
 {
@@ -895,14 +912,8 @@ static int make_server_dirs(struct mc_demo *d)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/home", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/var", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/var/mail", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
+	if (demo_mkdirs(d, "home", path, sizeof(path)) < 0 ||
+	    demo_mkdirs(d, "var/mail", path, sizeof(path)) < 0)
 		return -1;
 	/* Like Debian's /var/mail: group mail may create lock files. */
 	if (chmod(path, 02775) < 0)
@@ -977,14 +988,7 @@ int mc_demo_create_host_files(struct mc_demo *d)
 	const struct mc_demo_testfile *tf = NULL;
 	char path[4400], sub[4300];
 
-	snprintf(sub, sizeof(sub), "%s/srv", d->root);
-	if (demo_mkdir(d, sub, NULL) < 0)
-		return -1;
-	snprintf(sub, sizeof(sub), "%s/srv/www", d->root);
-	if (demo_mkdir(d, sub, NULL) < 0)
-		return -1;
-	snprintf(sub, sizeof(sub), "%s/srv/www/uploads", d->root);
-	if (demo_mkdir(d, sub, NULL) < 0)
+	if (demo_mkdirs(d, "srv/www/uploads", sub, sizeof(sub)) < 0)
 		return -1;
 	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
 		b.len = 0;
