@@ -22,14 +22,12 @@
 #	administrator's works.
 # run-tests: serial
 set -euo pipefail
-. "$MC_SRC/tests/t/lib.sh"
 . "$MC_SRC/tests/t/lib-postfix.sh"
-. "$MC_SRC/tests/t/t4001-netns-dovecot.sh"
+. "$MC_SRC/tests/t/lib-netns.sh"
 mc_need_testfiles
 t4_need
 pf_need
 t4_setup
-trap 'rc=$?; set +e; pf_cleanup >/dev/null 2>&1; (exit $rc); t4_cleanup' EXIT
 t4_netns
 t4_dovecot maildir
 pf_start
@@ -50,7 +48,7 @@ postconf -c "$PF_CONF" -e "virtual_mailbox_base = $PF_VMAIL" \
 pf_postfix reload >/dev/null 2>&1
 sleep 1
 
-t4_eicar >"$T/eicar.com"
+mc_eicar >"$T/eicar.com"
 # Before the outbreak response: delivered mail.
 pf_smtp "friend@sender.test" "alice@$D" "alice hello 1" --body "hi"
 pf_smtp "friend@sender.test" "alice@$D" "alice hello 2" --body "hi again"
