@@ -4,8 +4,8 @@
 # SYNOPSIS
 #	bench/queue-bench.sh [-n MESSAGES] [-j N] [-r ROUNDS] [-k] [-o REPORT]
 # DESCRIPTION
-#	Starts a private Postfix on loopback (tests/t/t3000-postfix-
-#	instance.sh), freezes it with mailcure, and queues MESSAGES
+#	Starts a private Postfix on loopback (tests/t/lib-postfix.sh),
+#	freezes it with mailcure, and queues MESSAGES
 #	(default 5000) over SMTP: a deterministic mix of plain text
 #	(60 %), mail with a 20-100 kB attachment (30 %), mail with a
 #	200 kB-1 MB attachment (9 %) and infected mail (1 %: EICAR,
@@ -63,8 +63,8 @@ done
 TF=/usr/share/clamav-testfiles
 [ -f "$TF/clam.exe" ] || { echo "queue-bench: needs $TF (clamav-testfiles)" >&2; exit 2; }
 
-# shellcheck source=tests/t/t3000-postfix-instance.sh
-. "$src/tests/t/t3000-postfix-instance.sh"
+# shellcheck source=tests/t/lib-postfix.sh
+. "$src/tests/t/lib-postfix.sh"
 mc_setup
 [ -z "$keep" ] || mc_at_exit 'echo "scratch directory kept: $T"; T='
 work=$T

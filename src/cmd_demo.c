@@ -51,14 +51,14 @@
 /*	itself, or under DIR, which must not exist or be empty. As root,
 /*	the files of each sample user belong to a distinct unprivileged
 /*	uid (2001, 2002, ...), as they would on a server.
+/* SEE ALSO
+/*	demo_server(3), which builds the sample server.
 /*--*/
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <ftw.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,884 +69,7 @@
 #include <json-c/json.h>
 
 #include "commands.h"
-
-#define DEMO_TESTFILES "/usr/share/clamav-testfiles"
-#define DEMO_HOST "mail.example.com"
-#define DEMO_DOMAIN "example.com"
-#define DEMO_MAX_USERS 64
-/* Sample mail is dated in the weeks before this (2 March 2026). */
-#define DEMO_BASE_TIME ((time_t)1772445600)
-
-/* --- deterministic pseudo-random numbers (splitmix64) --- */
-
-struct rng {
-	uint64_t state;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static unsigned rng_below(struct rng *r, unsigned n)
-{
-	return n == 0 ? 0 : (unsigned)(rng_next(r) % n);
-}
-
-#define PICK(r, arr) ((arr)[rng_below((r), sizeof(arr) / sizeof((arr)[0]))])
-
-/* --- a growing buffer --- */
-
-struct buf {
-	char *data;
-	size_t len, cap;
-};
-
-static void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		b->data = realloc(b->data, cap);
-		if (b->data == NULL)
-			abort();
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, p, n);
-	b->len += n;
-	b->data[b->len] = '\0';
-}
-
-static void buf_str(struct buf *b, const char *s)
-{
-	buf_add(b, s, strlen(s));
-}
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void buf_printf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&s, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		abort();
-	buf_add(b, s, (size_t)n);
-	free(s);
-}
-
-/* Base64 in lines of 76 characters, as mail user agents write it. */
-static void buf_base64(struct buf *b, const unsigned char *p, size_t n)
-{
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	char line[80];
-	size_t col = 0;
-
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)p[i] << 16;
-		size_t left = n - i;
-
-		if (left > 1)
-			v |= (unsigned)p[i + 1] << 8;
-		if (left > 2)
-			v |= p[i + 2];
-		line[col++] = tab[(v >> 18) & 63];
-		line[col++] = tab[(v >> 12) & 63];
-		line[col++] = left > 1 ? tab[(v >> 6) & 63] : '=';
-		line[col++] = left > 2 ? tab[v & 63] : '=';
-		if (col == 76) {
-			line[col++] = '\n';
-			buf_add(b, line, col);
-			col = 0;
-		}
-	}
-	if (col > 0) {
-		line[col++] = '\n';
-		buf_add(b, line, col);
-	}
-}
-
-/* --- sample content --- */
-
-static const char *const user_names[] = {
-	"alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi",
-	"ivan", "judy", "mallory", "niaj", "olivia", "peggy", "rupert", "sybil",
-};
-
-static const char *const user_full[] = {
-	"Alice Martin", "Bob Schulz", "Carol Nguyen", "Dave O'Brien",
-	"Erin Rossi", "Frank Weber", "Grace Kim", "Heidi Jansen",
-	"Ivan Petrov", "Judy Moreau", "Mallory Quinn", "Niaj Patel",
-	"Olivia Svensson", "Peggy Dubois", "Rupert Hale", "Sybil Costa",
-};
-
-static const char *const outside[] = {
-	"Maria Lopez <maria.lopez@partner.example>",
-	"\"Newsletter\" <news@shop.example>",
-	"Tom Becker <t.becker@supplier.example>",
-	"IT Helpdesk <helpdesk@example.com>",
-	"Lena Fischer <lena@consulting.example>",
-	"Priya Raman <priya.raman@university.example>",
-	"Ops Alerts <alerts@monitoring.example>",
-	"Jonas Berg <jonas.berg@customer.example>",
-	"Sophie Laurent <sophie@agency.example>",
-	"Accounts <accounts@supplier.example>",
-};
-
-static const char *const subjects[] = {
-	"Quarterly report", "Meeting on Thursday", "Re: Budget 2026",
-	"Fwd: Photos from the offsite", "Updated contract draft",
-	"Server maintenance tonight", "Re: Re: Project timeline",
-	"Invitation: team lunch", "Your order has shipped",
-	"Minutes of the board meeting", "Question about the invoice",
-	"Holiday schedule", "Re: Slides for Monday", "New office floor plan",
-	"Password expiry notice", "Re: Customer feedback",
-	"Draft press release", "Travel arrangements", "Weekly status",
-	"Re: Can you review this?", "Training session next week",
-	"Welcome aboard", "Re: Lunch?", "Backup report", "Price list 2026",
-};
-
-static const char *const sentences[] = {
-	"Thanks for sending this over so quickly.",
-	"Please find the details below.",
-	"I have attached the latest version for your review.",
-	"Could you have a look before Friday?",
-	"We discussed this at the last meeting and agreed to move forward.",
-	"Let me know if anything is unclear.",
-	"The numbers for the third quarter look better than expected.",
-	"I will be out of the office until Monday.",
-	"Can we move our call to 3 pm?",
-	"The supplier confirmed the delivery date.",
-	"Please make sure the figures match the ones in the spreadsheet.",
-	"I added a few comments in the margin.",
-	"We still need approval from finance.",
-	"The maintenance window starts at 22:00 and should last an hour.",
-	"Happy to help if you need anything else.",
-	"Looking forward to seeing everyone there.",
-	"The room is booked for the whole afternoon.",
-	"I think we should keep the original plan.",
-	"Here is the summary you asked for.",
-	"Attached are the photos from last week.",
-};
-
-static const char *const infected_subjects[] = {
-	"Scanned document", "Your parcel could not be delivered",
-	"Payment confirmation", "Re: the file you asked for",
-	"Voice message received", "Updated price list", "Shipping documents",
-};
-
-/* Local mail to a user's /var/mail box; USER is replaced. */
-static const char *const system_subjects[] = {
-	"Cron <USER@" DEMO_HOST "> /usr/local/bin/backup-home",
-	"Cron <USER@" DEMO_HOST "> fetchmail -s",
-	"Disk quota warning for USER",
-	"Undelivered Mail Returned to Sender",
-};
-
-static const char *const greetings[] = { "Hi", "Hello", "Dear", "Hey" };
-static const char *const closings[] = { "Best regards", "Thanks", "Cheers", "Kind regards" };
-
-/* The EICAR test string, kept as hex so that this source file is not
-   itself detected by virus scanners. */
-static const char eicar_hex[] =
-	"58354f2150254041505b345c505a58353428505e2937434329377d24"
-	"45494341522d5354414e444152442d414e544956495255532d544553"
-	"542d46494c452124482b482a";
-
-/* --- the sample server being built --- */
-
-struct demo_user {
-	const char *name;
-	const char *full;
-	bool maildir;		/* else only var/mail/USER */
-	uid_t uid;
-	unsigned messages;
-	unsigned infected;
-	unsigned mbox_messages;	/* of which in var/mail/USER */
-	unsigned mbox_infected;
-};
-
-struct testfile {
-	char *name;
-	unsigned char *data;
-	size_t size;
-};
-
-struct demo {
-	const char *root;
-	struct rng rng;
-	bool chown_users;
-	struct demo_user users[DEMO_MAX_USERS];
-	unsigned user_count;
-	struct testfile *testfiles;
-	size_t testfile_count;
-	const struct testfile *outbreak_file;
-	unsigned char eicar[68];
-	size_t eicar_len;
-	unsigned seq;
-	/* What was created. */
-	unsigned total, infected_testfile, infected_eicar, outbreak;
-	uint64_t bytes;
-	unsigned maildir_folders, mbox_files;
-	char *error;
-};
-
-static int demo_error(struct demo *d, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int demo_error(struct demo *d, const char *fmt, ...)
-{
-	va_list ap;
-	int saved = errno;
-
-	free(d->error);
-	va_start(ap, fmt);
-	if (vasprintf(&d->error, fmt, ap) < 0)
-		d->error = NULL;
-	va_end(ap);
-	errno = saved;
-	return -1;
-}
-
-static int read_file(const char *path, unsigned char **data_r, size_t *size_r)
-{
-	struct buf b = { 0 };
-	char chunk[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
-		buf_add(&b, chunk, (size_t)n);
-	close(fd);
-	if (n < 0) {
-		free(b.data);
-		return -1;
-	}
-	if (b.data == NULL)
-		buf_add(&b, "", 0);
-	*data_r = (unsigned char *)b.data;
-	*size_r = b.len;
-	return 0;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct testfile *)a)->name,
-		      ((const struct testfile *)b)->name);
-}
-
-/* Load the ClamAV test files, sorted by name so that a seed always
-   picks the same ones. */
-static int load_testfiles(struct demo *d)
-{
-	DIR *dir = opendir(DEMO_TESTFILES);
-	struct dirent *de;
-	size_t cap = 0;
-
-	if (dir == NULL)
-		return -1;
-	while ((de = readdir(dir)) != NULL) {
-		char path[4096];
-		struct stat st;
-		struct testfile tf;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", DEMO_TESTFILES, de->d_name);
-		if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    st.st_size > (16 << 20))
-			continue;
-		if (read_file(path, &tf.data, &tf.size) < 0)
-			continue;
-		tf.name = strdup(de->d_name);
-		if (d->testfile_count == cap) {
-			cap = cap ? cap * 2 : 64;
-			d->testfiles = realloc(d->testfiles, cap * sizeof(*d->testfiles));
-			if (d->testfiles == NULL)
-				abort();
-		}
-		d->testfiles[d->testfile_count++] = tf;
-	}
-	closedir(dir);
-	if (d->testfile_count == 0) {
-		errno = ENOENT;
-		return -1;
-	}
-	qsort(d->testfiles, d->testfile_count, sizeof(*d->testfiles), name_cmp);
-	for (size_t i = 0; i < d->testfile_count; i++) {
-		if (strcmp(d->testfiles[i].name, "clam.zip") == 0)
-			d->outbreak_file = &d->testfiles[i];
-	}
-	if (d->outbreak_file == NULL)
-		d->outbreak_file = &d->testfiles[0];
-	return 0;
-}
-
-static void free_testfiles(struct demo *d)
-{
-	for (size_t i = 0; i < d->testfile_count; i++) {
-		free(d->testfiles[i].name);
-		free(d->testfiles[i].data);
-	}
-	free(d->testfiles);
-	d->testfiles = NULL;
-	d->testfile_count = 0;
-}
-
-static void rfc2822_date(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-}
-
-/* "Name <addr>" -> "addr" (into BUF). */
-static const char *addr_of(const char *mailbox, char *buf, size_t size)
-{
-	const char *lt = strrchr(mailbox, '<');
-	const char *gt = lt != NULL ? strchr(lt, '>') : NULL;
-
-	if (lt == NULL || gt == NULL) {
-		snprintf(buf, size, "%s", mailbox);
-		return buf;
-	}
-	snprintf(buf, size, "%.*s", (int)(gt - lt - 1), lt + 1);
-	return buf;
-}
-
-/* What one message carries. */
-struct attachment {
-	const char *name;
-	const char *type;
-	const unsigned char *data;
-	size_t size;
-};
-
-struct message {
-	const char *from;	/* "Name <addr>" */
-	char to[256];		/* "Name <addr>" */
-	const char *recipient;	/* envelope recipient, for Received */
-	char subject[256];
-	time_t date;
-	char message_id[160];
-	struct buf body;
-	struct attachment att;
-	bool has_att;
-	bool local;		/* submitted on the server itself */
-};
-
-/* Write a whole message in RFC 5322 form into OUT. */
-static void message_render(struct demo *d, const struct message *m,
-			   struct buf *out)
-{
-	char date[64], from_addr[256];
-	unsigned qid = rng_next(&d->rng) & 0xffffffff;
-
-	rfc2822_date(m->date, date, sizeof(date));
-	addr_of(m->from, from_addr, sizeof(from_addr));
-	buf_printf(out, "Return-Path: <%s>\n", from_addr);
-	buf_printf(out, "Delivered-To: %s\n", m->recipient);
-	if (m->local)
-		buf_printf(out, "Received: by " DEMO_HOST " (Postfix, from userid 0)\n"
-			   "\tid %08X; %s\n", qid, date);
-	else
-		buf_printf(out, "Received: from mx.%s (mx.%s [192.0.2.%u])\n"
-			   "\tby " DEMO_HOST " (Postfix) with ESMTPS id %08X\n"
-			   "\tfor <%s>; %s\n",
-			   strchr(from_addr, '@') ? strchr(from_addr, '@') + 1 : "example.net",
-			   strchr(from_addr, '@') ? strchr(from_addr, '@') + 1 : "example.net",
-			   1 + rng_below(&d->rng, 250), qid, m->recipient, date);
-	buf_printf(out, "From: %s\n", m->from);
-	buf_printf(out, "To: %s\n", m->to);
-	buf_printf(out, "Subject: %s\n", m->subject);
-	buf_printf(out, "Date: %s\n", date);
-	buf_printf(out, "Message-ID: %s\n", m->message_id);
-	buf_str(out, "MIME-Version: 1.0\n");
-	if (!m->has_att) {
-		buf_str(out, "Content-Type: text/plain; charset=utf-8\n"
-			"Content-Transfer-Encoding: 8bit\n\n");
-		buf_add(out, m->body.data, m->body.len);
-		return;
-	}
-	char boundary[64];
-	snprintf(boundary, sizeof(boundary), "----=_Part_%u_%08x", d->seq,
-		 (unsigned)(rng_next(&d->rng) & 0xffffffff));
-	buf_printf(out, "Content-Type: multipart/mixed; boundary=\"%s\"\n\n", boundary);
-	buf_str(out, "This is a multi-part message in MIME format.\n\n");
-	buf_printf(out, "--%s\nContent-Type: text/plain; charset=utf-8\n"
-		   "Content-Transfer-Encoding: 8bit\n\n", boundary);
-	buf_add(out, m->body.data, m->body.len);
-	buf_printf(out, "\n--%s\nContent-Type: %s; name=\"%s\"\n"
-		   "Content-Transfer-Encoding: base64\n"
-		   "Content-Disposition: attachment; filename=\"%s\"\n\n",
-		   boundary, m->att.type, m->att.name, m->att.name);
-	buf_base64(out, m->att.data, m->att.size);
-	buf_printf(out, "--%s--\n", boundary);
-}
-
-/* Append WORD to BODY, wrapping lines at 72 columns. */
-static void wrap_word(struct buf *body, size_t *col, const char *word, size_t len)
-{
-	if (*col > 0 && *col + 1 + len > 72) {
-		buf_str(body, "\n");
-		*col = 0;
-	} else if (*col > 0) {
-		buf_str(body, " ");
-		(*col)++;
-	}
-	buf_add(body, word, len);
-	*col += len;
-}
-
-static void body_text(struct demo *d, struct buf *body, const char *to_first)
-{
-	unsigned n = 2 + rng_below(&d->rng, 6);
-	size_t col = 0;
-
-	buf_printf(body, "%s %s,\n\n", PICK(&d->rng, greetings), to_first);
-	for (unsigned i = 0; i < n; i++) {
-		const char *s = PICK(&d->rng, sentences);
-
-		while (*s != '\0') {
-			size_t len = strcspn(s, " ");
-			wrap_word(body, &col, s, len);
-			s += len;
-			s += strspn(s, " ");
-		}
-		/* A new paragraph now and then. */
-		if (i + 1 < n && rng_below(&d->rng, 4) == 0) {
-			buf_str(body, "\n\n");
-			col = 0;
-		}
-	}
-	buf_printf(body, "\n\n%s,\n", PICK(&d->rng, closings));
-}
-
-/* --- writing the stores --- */
-
-static int demo_mkdir(struct demo *d, const char *path, const struct demo_user *u)
-{
-	if (mkdir(path, 0700) < 0 && errno != EEXIST)
-		return demo_error(d, "mkdir %s: %s", path, strerror(errno));
-	if (u != NULL && d->chown_users && chown(path, u->uid, u->uid) < 0)
-		return demo_error(d, "chown %s: %s", path, strerror(errno));
-	return 0;
-}
-
-static int write_new_file(struct demo *d, const char *path, const struct buf *b,
-			  const struct demo_user *u, mode_t mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	size_t off = 0;
-
-	if (fd < 0)
-		return demo_error(d, "create %s: %s", path, strerror(errno));
-	while (off < b->len) {
-		ssize_t n = write(fd, b->data + off, b->len - off);
-		if (n < 0) {
-			close(fd);
-			return demo_error(d, "write %s: %s", path, strerror(errno));
-		}
-		off += (size_t)n;
-	}
-	if (u != NULL && d->chown_users && fchown(fd, u->uid, u->uid) < 0) {
-		close(fd);
-		return demo_error(d, "chown %s: %s", path, strerror(errno));
-	}
-	if (close(fd) < 0)
-		return demo_error(d, "close %s: %s", path, strerror(errno));
-	return 0;
-}
-
-/* Deliver into Maildir folder DIR ("" = INBOX, ".Sent", ...), as an
-   MDA would: unique name in tmp/, then into new/ or cur/ with flags. */
-static int maildir_deliver(struct demo *d, struct demo_user *u, const char *folder,
-			   const struct buf *msg, time_t when, bool seen)
-{
-	char dir[4096], tmp[4600], dst[4600], name[256];
-	static const char *const flag_sets[] = { "S", "S", "S", "RS", "FS", "S", "RS" };
-
-	snprintf(dir, sizeof(dir), "%s/home/%s/Maildir%s%s", d->root, u->name,
-		 folder[0] ? "/" : "", folder);
-	snprintf(name, sizeof(name), "%lld.M%uP%u." DEMO_HOST ",S=%zu",
-		 (long long)when, d->seq, 4000 + d->seq % 30000, msg->len);
-	snprintf(tmp, sizeof(tmp), "%s/tmp/%s", dir, name);
-	if (seen)
-		snprintf(dst, sizeof(dst), "%s/cur/%s:2,%s", dir, name,
-			 PICK(&d->rng, flag_sets));
-	else
-		snprintf(dst, sizeof(dst), "%s/new/%s", dir, name);
-	if (write_new_file(d, tmp, msg, u, 0600) < 0)
-		return -1;
-	if (rename(tmp, dst) < 0)
-		return demo_error(d, "rename %s: %s", dst, strerror(errno));
-	return 0;
-}
-
-/* Append to var/mail/USER in mboxrd form: From_ line, body lines
-   that start with ">*From " quoted with one more '>', blank line. */
-static int mbox_deliver(struct demo *d, struct demo_user *u, const char *sender,
-			const struct buf *msg, time_t when)
-{
-	char path[4096], stamp[64];
-	struct buf out = { 0 };
-	struct tm tm;
-	int fd, ret = 0;
-
-	snprintf(path, sizeof(path), "%s/var/mail/%s", d->root, u->name);
-	gmtime_r(&when, &tm);
-	strftime(stamp, sizeof(stamp), "%a %b %e %H:%M:%S %Y", &tm);
-	buf_printf(&out, "From %s %s\n", sender, stamp);
-	for (size_t i = 0; i < msg->len;) {
-		const char *line = msg->data + i;
-		const char *nl = memchr(line, '\n', msg->len - i);
-		size_t len = nl != NULL ? (size_t)(nl - line) + 1 : msg->len - i;
-		size_t q = 0;
-
-		while (q < len && line[q] == '>')
-			q++;
-		if (len - q >= 5 && memcmp(line + q, "From ", 5) == 0)
-			buf_str(&out, ">");
-		buf_add(&out, line, len);
-		i += len;
-	}
-	if (out.len > 0 && out.data[out.len - 1] != '\n')
-		buf_str(&out, "\n");
-	buf_str(&out, "\n");
-
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = demo_error(d, "open %s: %s", path, strerror(errno));
-	} else {
-		if (write(fd, out.data, out.len) != (ssize_t)out.len)
-			ret = demo_error(d, "write %s: %s", path, strerror(errno));
-		if (ret == 0 && d->chown_users && fchown(fd, u->uid, 8) < 0)
-			ret = demo_error(d, "chown %s: %s", path, strerror(errno));
-		close(fd);
-	}
-	free(out.data);
-	return ret;
-}
-
-static int make_user_dirs(struct demo *d, struct demo_user *u)
-{
-	static const char *const folders[] = { "", "/.Sent", "/.Archive" };
-	static const char *const subs[] = { "cur", "new", "tmp" };
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/home/%s", d->root, u->name);
-	if (demo_mkdir(d, path, u) < 0)
-		return -1;
-	if (!u->maildir)
-		return 0;
-	for (size_t f = 0; f < 3; f++) {
-		snprintf(path, sizeof(path), "%s/home/%s/Maildir%s", d->root, u->name, folders[f]);
-		if (demo_mkdir(d, path, u) < 0)
-			return -1;
-		for (size_t s = 0; s < 3; s++) {
-			snprintf(path, sizeof(path), "%s/home/%s/Maildir%s/%s",
-				 d->root, u->name, folders[f], subs[s]);
-			if (demo_mkdir(d, path, u) < 0)
-				return -1;
-		}
-		d->maildir_folders++;
-	}
-	return 0;
-}
-
-/* Random bytes behind a real file header, so that the attachment
-   looks like what its name says. */
-static void fake_file(struct demo *d, struct buf *b, const char **name_r,
-		      const char **type_r)
-{
-	static const char *const pdfs[] = { "report.pdf", "invoice-0417.pdf", "minutes.pdf", "slides.pdf" };
-	static const char *const jpgs[] = { "photo.jpg", "IMG_2041.jpg", "floorplan.jpg" };
-	size_t n = 2000 + rng_below(&d->rng, 30000);
-
-	if (rng_below(&d->rng, 2) == 0) {
-		*name_r = PICK(&d->rng, pdfs);
-		*type_r = "application/pdf";
-		buf_str(b, "%PDF-1.4\n%\xe2\xe3\xcf\xd3\n");
-	} else {
-		*name_r = PICK(&d->rng, jpgs);
-		*type_r = "image/jpeg";
-		buf_add(b, "\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00", 20);
-	}
-	for (size_t i = 0; i < n; i += 8) {
-		uint64_t r = rng_next(&d->rng);
-		buf_add(b, &r, n - i < 8 ? n - i : 8);
-	}
-}
-
-enum payload { PAYLOAD_NONE, PAYLOAD_FAKE, PAYLOAD_TESTFILE, PAYLOAD_EICAR };
-
-/* One ordinary message for user U, into folder FOLDER (0 INBOX,
-   1 Sent, 2 Archive), or into var/mail/U when MBOX. */
-static int make_message(struct demo *d, struct demo_user *u, unsigned folder,
-			bool mbox, enum payload payload)
-{
-	struct message m;
-	struct buf fake = { 0 }, raw = { 0 };
-	char self[256], sender_addr[256];
-	bool system_mail = mbox && u->maildir;
-	bool infected = payload == PAYLOAD_TESTFILE || payload == PAYLOAD_EICAR;
-	int ret;
-
-	memset(&m, 0, sizeof(m));
-	d->seq++;
-	snprintf(self, sizeof(self), "%s <%s@" DEMO_DOMAIN ">", u->full, u->name);
-	m.date = DEMO_BASE_TIME - (time_t)(rng_below(&d->rng, 60 * 24 * 3600));
-	if (folder == 2)
-		m.date -= 365 * 24 * 3600;
-	if (system_mail) {
-		m.from = strdup("Cron Daemon <root@" DEMO_HOST ">");
-		snprintf(m.to, sizeof(m.to), "%s@" DEMO_DOMAIN, u->name);
-		snprintf(sender_addr, sizeof(sender_addr), "%s@" DEMO_DOMAIN, u->name);
-		m.recipient = sender_addr;
-	} else if (folder == 1) {
-		/* Sent: from the user, to someone else. */
-		m.from = strdup(self);
-		snprintf(m.to, sizeof(m.to), "%s", PICK(&d->rng, outside));
-		m.recipient = addr_of(m.to, sender_addr, sizeof(sender_addr));
-	} else {
-		unsigned other = rng_below(&d->rng, d->user_count);
-		if (rng_below(&d->rng, 3) == 0 && d->users[other].name != u->name) {
-			char *s;
-			if (asprintf(&s, "%s <%s@" DEMO_DOMAIN ">", d->users[other].full,
-				     d->users[other].name) < 0)
-				abort();
-			m.from = s;
-		} else {
-			m.from = strdup(PICK(&d->rng, outside));
-		}
-		snprintf(m.to, sizeof(m.to), "%s", self);
-		snprintf(sender_addr, sizeof(sender_addr), "%s@" DEMO_DOMAIN, u->name);
-		m.recipient = sender_addr;
-	}
-	if (system_mail) {
-		const char *t = PICK(&d->rng, system_subjects);
-		const char *at = strstr(t, "USER");
-		if (at != NULL)
-			snprintf(m.subject, sizeof(m.subject), "%.*s%s%s",
-				 (int)(at - t), t, u->name, at + 4);
-		else
-			snprintf(m.subject, sizeof(m.subject), "%s", t);
-	} else if (payload == PAYLOAD_TESTFILE) {
-		snprintf(m.subject, sizeof(m.subject), "%s", PICK(&d->rng, infected_subjects));
-	} else {
-		snprintf(m.subject, sizeof(m.subject), "%s", PICK(&d->rng, subjects));
-	}
-	snprintf(m.message_id, sizeof(m.message_id), "<%lld.%u.%u@%s>",
-		 (long long)m.date, d->seq, (unsigned)(rng_next(&d->rng) & 0xffff),
-		 folder == 1 ? DEMO_HOST : "mx.example.net");
-
-	if (system_mail) {
-		m.local = true;
-		buf_printf(&m.body, "%u files checked, %u changed, %u kB written.\n"
-			   "Finished in %u seconds.\n", 1000 + rng_below(&d->rng, 9000),
-			   rng_below(&d->rng, 200), rng_below(&d->rng, 50000),
-			   1 + rng_below(&d->rng, 600));
-	} else {
-		char first[64];
-		snprintf(first, sizeof(first), "%s", folder == 1 ? "all" : u->full);
-		first[strcspn(first, " ")] = '\0';
-		body_text(d, &m.body, first);
-	}
-
-	switch (payload) {
-	case PAYLOAD_NONE:
-		break;
-	case PAYLOAD_FAKE:
-		fake_file(d, &fake, &m.att.name, &m.att.type);
-		m.att.data = (const unsigned char *)fake.data;
-		m.att.size = fake.len;
-		m.has_att = true;
-		break;
-	case PAYLOAD_TESTFILE: {
-		const struct testfile *tf = &d->testfiles[rng_below(&d->rng, (unsigned)d->testfile_count)];
-		m.att.name = tf->name;
-		m.att.type = "application/octet-stream";
-		m.att.data = tf->data;
-		m.att.size = tf->size;
-		m.has_att = true;
-		d->infected_testfile++;
-		break;
-	}
-	case PAYLOAD_EICAR:
-		m.att.name = "eicar.com";
-		m.att.type = "application/octet-stream";
-		m.att.data = d->eicar;
-		m.att.size = d->eicar_len;
-		m.has_att = true;
-		snprintf(m.subject, sizeof(m.subject), "%s", "Antivirus test file");
-		d->infected_eicar++;
-		break;
-	}
-	message_render(d, &m, &raw);
-	if (mbox) {
-		char from_addr[256];
-		ret = mbox_deliver(d, u, addr_of(m.from, from_addr, sizeof(from_addr)), &raw, m.date);
-		u->mbox_messages++;
-	} else {
-		static const char *const names[] = { "", ".Sent", ".Archive" };
-		/* Most mail has been read; a tenth of the INBOX is new. */
-		bool seen = folder != 0 || rng_below(&d->rng, 10) != 0;
-		ret = maildir_deliver(d, u, names[folder], &raw, m.date, seen);
-	}
-	if (ret == 0) {
-		u->messages++;
-		u->infected += infected;
-		u->mbox_infected += infected && mbox;
-		d->total++;
-		d->bytes += raw.len;
-	}
-	free((char *)m.from);
-	free(m.body.data);
-	free(fake.data);
-	free(raw.data);
-	return ret;
-}
-
-/* The outbreak: one message, sent to every user, each copy with its
-   own envelope recipient, To, Received and Message-ID. */
-static int make_outbreak(struct demo *d, struct demo_user *u, unsigned index)
-{
-	struct message m;
-	struct buf raw = { 0 };
-	char rcpt[256];
-	int ret;
-
-	memset(&m, 0, sizeof(m));
-	d->seq++;
-	m.from = "\"Accounts Receivable\" <billing@invoice-notice.example>";
-	snprintf(m.to, sizeof(m.to), "%s <%s@" DEMO_DOMAIN ">", u->full, u->name);
-	snprintf(rcpt, sizeof(rcpt), "%s@" DEMO_DOMAIN, u->name);
-	m.recipient = rcpt;
-	snprintf(m.subject, sizeof(m.subject), "Invoice overdue");
-	m.date = DEMO_BASE_TIME + 300 + index * 7;
-	snprintf(m.message_id, sizeof(m.message_id),
-		 "<20260302T101500.%u.%s@invoice-notice.example>", index, u->name);
-	buf_printf(&m.body, "Dear %s,\n\nour records show that invoice 2026-0342 is overdue.\n"
-		   "Please open the attached invoice and pay within 24 hours to\n"
-		   "avoid a late fee.\n\nAccounts Receivable\n", u->full);
-	m.att.name = "Invoice_2026-0342.zip";
-	m.att.type = "application/zip";
-	m.att.data = d->outbreak_file->data;
-	m.att.size = d->outbreak_file->size;
-	m.has_att = true;
-	message_render(d, &m, &raw);
-	if (u->maildir)
-		ret = maildir_deliver(d, u, "", &raw, m.date, false);
-	else {
-		ret = mbox_deliver(d, u, "billing@invoice-notice.example", &raw, m.date);
-		u->mbox_messages++;
-		u->mbox_infected++;
-	}
-	if (ret == 0) {
-		u->messages++;
-		u->infected++;
-		d->total++;
-		d->outbreak++;
-		d->bytes += raw.len;
-	}
-	free(m.body.data);
-	free(raw.data);
-	return ret;
-}
-
-/* Build the whole sample server under d->root. */
-static int demo_create(struct demo *d, unsigned users, unsigned messages)
-{
-	char path[4096];
-
-	d->chown_users = geteuid() == 0;
-	d->user_count = users;
-	for (unsigned i = 0; i < users; i++) {
-		struct demo_user *u = &d->users[i];
-		u->name = user_names[i % 16];
-		u->full = user_full[i % 16];
-		if (i >= 16) {
-			char *n, *f;
-			if (asprintf(&n, "%s%u", user_names[i % 16], i / 16) < 0 ||
-			    asprintf(&f, "%s %u", user_full[i % 16], i / 16) < 0)
-				abort();
-			u->name = n;
-			u->full = f;
-		}
-		/* Every fourth user reads mail from /var/mail only. */
-		u->maildir = i % 4 != 3;
-		u->uid = 2001 + i;
-	}
-	snprintf(path, sizeof(path), "%s/home", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/var", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "%s/var/mail", d->root);
-	if (demo_mkdir(d, path, NULL) < 0)
-		return -1;
-	/* Like Debian's /var/mail: group mail may create lock files. */
-	if (chmod(path, 02775) < 0)
-		return demo_error(d, "chmod %s: %s", path, strerror(errno));
-	for (unsigned i = 0; i < users; i++) {
-		if (make_user_dirs(d, &d->users[i]) < 0)
-			return -1;
-	}
-
-	/* Ordinary mail, spread over the users. Most are clean, some have
-	   harmless attachments; about one in twenty carries a test file
-	   and one in fifty the EICAR string. */
-	for (unsigned n = 0; n < messages; n++) {
-		struct demo_user *u = &d->users[rng_below(&d->rng, users)];
-		unsigned r = rng_below(&d->rng, 100);
-		enum payload p = r < 5 ? PAYLOAD_TESTFILE : r < 7 ? PAYLOAD_EICAR :
-			r < 22 ? PAYLOAD_FAKE : PAYLOAD_NONE;
-		unsigned folder = 0;
-		bool mbox = !u->maildir;
-
-		if (u->maildir) {
-			unsigned f = rng_below(&d->rng, 100);
-			folder = f < 60 ? 0 : f < 85 ? 1 : 2;
-			/* Local system mail (cron, quota) lands in
-			   /var/mail; it carries no attachments. */
-			if (f >= 95) {
-				folder = 0;
-				mbox = true;
-				p = PAYLOAD_NONE;
-			}
-		}
-		if (make_message(d, u, folder, mbox, p) < 0)
-			return -1;
-	}
-	for (unsigned i = 0; i < users; i++) {
-		if (make_outbreak(d, &d->users[i], i) < 0)
-			return -1;
-	}
-	for (unsigned i = 0; i < users; i++) {
-		struct stat st;
-		snprintf(path, sizeof(path), "%s/var/mail/%s", d->root, d->users[i].name);
-		if (stat(path, &st) == 0) {
-			d->mbox_files++;
-			chmod(path, 0660);
-		}
-	}
-	return 0;
-}
+#include "demo_server.h"
 
 /* --- report --- */
 
@@ -1158,6 +281,21 @@ static void show_step_events(const char *state_dir, const char *run,
 	fclose(fp);
 }
 
+/* Run command CMD on ARGV (with room for the final NULL) as main()
+   would, its output kept in order with ours. */
+static int run_command(int (*cmd)(int, char **, struct mc_global *),
+		       int argc, char **argv, struct mc_global *g)
+{
+	int rc;
+
+	argv[argc] = NULL;
+	optind = 0;
+	fflush(stdout);
+	rc = cmd(argc, argv, g);
+	fflush(stdout);
+	return rc;
+}
+
 /* Run "respond" on the sample server exactly as the command line
    would, with the steps that need a real Postfix or firewall skipped. */
 static int run_respond(struct mc_global *g, const char *const *stores,
@@ -1185,61 +323,7 @@ static int run_respond(struct mc_global *g, const char *const *stores,
 		argv[argc++] = (char *)"-s";
 		argv[argc++] = (char *)stores[i];
 	}
-	argv[argc] = NULL;
-	optind = 0;
-	fflush(stdout);
-	int rc = cmd_respond(argc, argv, g);
-	fflush(stdout);
-	return rc;
-}
-
-/* A web upload directory with one malware test file among clean
-   files: what the host scan step finds. Returns 1 when the infected
-   file was written. */
-static int make_host_files(struct demo *d, const char *dir)
-{
-	static const char *const clean[][2] = {
-		{ "index.html", "<html><body>Upload your documents here.</body></html>\n" },
-		{ "terms.txt", "Uploads are kept for 30 days.\n" },
-	};
-	struct buf b = { 0 };
-	const struct testfile *tf = NULL;
-	char path[4400], sub[4300];
-
-	snprintf(sub, sizeof(sub), "%s/srv", dir);
-	if (demo_mkdir(d, sub, NULL) < 0)
-		return -1;
-	snprintf(sub, sizeof(sub), "%s/srv/www", dir);
-	if (demo_mkdir(d, sub, NULL) < 0)
-		return -1;
-	snprintf(sub, sizeof(sub), "%s/srv/www/uploads", dir);
-	if (demo_mkdir(d, sub, NULL) < 0)
-		return -1;
-	for (size_t i = 0; i < sizeof(clean) / sizeof(clean[0]); i++) {
-		b.len = 0;
-		buf_str(&b, clean[i][1]);
-		snprintf(path, sizeof(path), "%s/%s", sub, clean[i][0]);
-		if (write_new_file(d, path, &b, NULL, 0644) < 0) {
-			free(b.data);
-			return -1;
-		}
-	}
-	for (size_t i = 0; i < d->testfile_count; i++) {
-		if (strcmp(d->testfiles[i].name, "clam.pdf") == 0)
-			tf = &d->testfiles[i];
-	}
-	if (tf == NULL && d->testfile_count > 0)
-		tf = &d->testfiles[0];
-	if (tf == NULL) {
-		free(b.data);
-		return 0;
-	}
-	b.len = 0;
-	buf_add(&b, tf->data, tf->size);
-	snprintf(path, sizeof(path), "%s/invoice-0417.pdf", sub);
-	int ret = write_new_file(d, path, &b, NULL, 0644) < 0 ? -1 : 1;
-	free(b.data);
-	return ret;
+	return run_command(cmd_respond, argc, argv, g);
 }
 
 /* Run "mailbox VERB -s STORE..." exactly as the command line would. */
@@ -1255,12 +339,7 @@ static int run_mailbox(struct mc_global *g, const char *verb, const char *const 
 		argv[argc++] = (char *)"-s";
 		argv[argc++] = (char *)stores[i];
 	}
-	argv[argc] = NULL;
-	optind = 0;
-	fflush(stdout);
-	int rc = cmd_mailbox(argc, argv, g);
-	fflush(stdout);
-	return rc;
+	return run_command(cmd_mailbox, argc, argv, g);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -1298,7 +377,26 @@ static unsigned parse_count(const char *s, unsigned max, const char *what)
 	return (unsigned)v;
 }
 
-int cmd_demo(int argc, char **argv, struct mc_global *g)
+/* What one demo run works with, from step to step. */
+struct demo_run {
+	/* The command line. */
+	bool keep, create_only;
+	const char *dir;		/* --dir, or NULL: a temporary one */
+	unsigned users, messages;
+	uint64_t seed;
+
+	struct mc_demo server;
+	const char *sigs;		/* the bundled signatures; NULL: -d */
+	char root[4096];
+	char home[4200], varmail[4200], qdir[4200], statedir[4200], hostdir[4200];
+	unsigned infected;		/* infected messages created */
+	int host_infected;		/* infected host files created */
+	struct mc_global dg;		/* the options respond runs with */
+	time_t start;			/* when respond started */
+	int rc;				/* respond's exit status */
+};
+
+static void demo_options(int argc, char **argv, struct demo_run *r)
 {
 	static const struct option options[] = {
 		{ "keep", no_argument, NULL, 'k' },
@@ -1309,26 +407,23 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		{ "seed", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool keep = false, create_only = false;
-	const char *dir = NULL;
-	unsigned users = 8, messages = 300;
-	uint64_t seed = 20260302;
-	struct demo d;
-	char root[4096];
-	int c, exit_code = MC_EXIT_ERROR;
+	int c;
 
+	r->users = 8;
+	r->messages = 300;
+	r->seed = 20260302;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
 		switch (c) {
-		case 'k': keep = true; break;
-		case 'D': dir = optarg; break;
-		case 'C': create_only = true; break;
-		case 'u': users = parse_count(optarg, DEMO_MAX_USERS, "--users"); break;
-		case 'm': messages = parse_count(optarg, 10000000, "--messages"); break;
+		case 'k': r->keep = true; break;
+		case 'D': r->dir = optarg; break;
+		case 'C': r->create_only = true; break;
+		case 'u': r->users = parse_count(optarg, MC_DEMO_MAX_USERS, "--users"); break;
+		case 'm': r->messages = parse_count(optarg, 10000000, "--messages"); break;
 		case 'S': {
 			char *end;
 			errno = 0;
-			seed = strtoull(optarg, &end, 10);
+			r->seed = strtoull(optarg, &end, 10);
 			if (errno != 0 || end == optarg || *end != '\0')
 				mc_die_usage("--seed: not a number: %s", optarg);
 			break;
@@ -1338,44 +433,45 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	}
 	if (optind < argc)
 		mc_die_command_usage();
+}
 
-	memset(&d, 0, sizeof(d));
-	d.rng.state = seed;
-	if (load_testfiles(&d) < 0) {
+/* What the demo needs before it creates anything: the malware test
+   files, and signatures (the bundled ones unless -d names others). */
+static int demo_prepare(struct demo_run *r, const struct mc_global *g)
+{
+	if (mc_demo_init(&r->server, r->seed) < 0) {
 		mc_warn("demo: the ClamAV test files are missing (%s): "
-			"install the Debian package clamav-testfiles", DEMO_TESTFILES);
-		return MC_EXIT_ERROR;
+			"install the Debian package clamav-testfiles", MC_DEMO_TESTFILES);
+		return -1;
 	}
-	for (size_t i = 0; i + 1 < sizeof(eicar_hex); i += 2) {
-		unsigned v;
-		sscanf(eicar_hex + i, "%2x", &v);
-		d.eicar[d.eicar_len++] = (unsigned char)v;
-	}
-
-	const char *sigs = NULL;
-	if (!create_only && g->database_count == 0) {
-		sigs = bundled_signatures();
-		if (sigs == NULL) {
+	if (!r->create_only && g->database_count == 0) {
+		r->sigs = bundled_signatures();
+		if (r->sigs == NULL) {
 			mc_warn("demo: the bundled test signatures are missing (looked in "
 				MC_SOURCE_DIR "/tests/sigs and " MC_DATADIR "/sigs); "
 				"give signatures with -d");
-			free_testfiles(&d);
-			return MC_EXIT_ERROR;
+			mc_demo_deinit(&r->server);
+			return -1;
 		}
 	}
+	return 0;
+}
 
-	/* Where: a fresh temporary directory, or DIR (new or empty). */
+/* Where: a fresh temporary directory, or --dir (new or empty, and
+   kept). */
+static int demo_make_root(struct demo_run *r)
+{
+	const char *dir = r->dir;
+
 	if (dir != NULL) {
 		DIR *dh;
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			mc_warn("demo: mkdir %s: %s", dir, strerror(errno));
-			free_testfiles(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
 		if ((dh = opendir(dir)) == NULL) {
 			mc_warn("demo: %s: %s", dir, strerror(errno));
-			free_testfiles(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
 		struct dirent *de;
 		bool empty = true;
@@ -1384,38 +480,31 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 		closedir(dh);
 		if (!empty) {
 			mc_warn("demo: %s is not empty; give a new or empty directory", dir);
-			free_testfiles(&d);
-			return MC_EXIT_ERROR;
+			return -1;
 		}
-		if (realpath(dir, root) == NULL)
-			snprintf(root, sizeof(root), "%s", dir);
-		keep = true;
+		if (realpath(dir, r->root) == NULL)
+			snprintf(r->root, sizeof(r->root), "%s", dir);
+		r->keep = true;
 	} else {
 		const char *tmp = getenv("TMPDIR");
-		snprintf(root, sizeof(root), "%s/mailcure-demo.XXXXXX",
+		snprintf(r->root, sizeof(r->root), "%s/mailcure-demo.XXXXXX",
 			 tmp != NULL && tmp[0] == '/' ? tmp : "/tmp");
-		if (mkdtemp(root) == NULL) {
-			mc_warn("demo: mkdtemp %s: %s", root, strerror(errno));
-			free_testfiles(&d);
-			return MC_EXIT_ERROR;
+		if (mkdtemp(r->root) == NULL) {
+			mc_warn("demo: mkdtemp %s: %s", r->root, strerror(errno));
+			return -1;
 		}
 	}
-	d.root = root;
+	return 0;
+}
 
-	if (demo_create(&d, users, messages) < 0) {
-		mc_warn("demo: creating the sample server: %s", d.error ? d.error : "?");
-		goto out;
-	}
+/* What the sample server holds, per user and in all. */
+static void demo_describe(const struct demo_run *r)
+{
+	const struct mc_demo *d = &r->server;
 
-	char home[4200], varmail[4200], qdir[4200];
-	snprintf(home, sizeof(home), "%s/home", root);
-	snprintf(varmail, sizeof(varmail), "%s/var/mail", root);
-	snprintf(qdir, sizeof(qdir), "%s/quarantine", root);
-	unsigned infected = d.infected_testfile + d.infected_eicar + d.outbreak;
-
-	printf("Created a sample mail server in %s\n\n", root);
-	for (unsigned i = 0; i < d.user_count; i++) {
-		const struct demo_user *u = &d.users[i];
+	printf("Created a sample mail server in %s\n\n", r->root);
+	for (unsigned i = 0; i < d->user_count; i++) {
+		const struct mc_demo_user *u = &d->users[i];
 		char where[96];
 		if (u->maildir) {
 			snprintf(where, sizeof(where), "home/%s/Maildir", u->name);
@@ -1435,45 +524,63 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "  %u of them carry malware test files:\n"
 	       "    %3u  the outbreak: \"Invoice overdue\" with Invoice_2026-0342.zip"
 	       " (%s inside), one to every user\n"
-	       "    %3u  with a file of " DEMO_TESTFILES " attached\n"
+	       "    %3u  with a file of " MC_DEMO_TESTFILES " attached\n"
 	       "    %3u  with the EICAR test file attached\n",
-	       d.total, (double)d.bytes / 1e6, d.maildir_folders, d.mbox_files,
-	       infected, d.outbreak, d.outbreak_file->name,
-	       d.infected_testfile, d.infected_eicar);
-	if (d.chown_users)
+	       d->total, (double)d->bytes / 1e6, d->maildir_folders, d->mbox_files,
+	       r->infected, d->outbreak, d->outbreak_file->name,
+	       d->infected_testfile, d->infected_eicar);
+	if (d->chown_users)
 		printf("  Each user's files belong to that user (uids 2001-%u).\n",
-		       2000 + d.user_count);
+		       2000 + d->user_count);
+}
 
-	if (create_only) {
-		exit_code = 0;
-		keep = true;
-		goto out;
+/* Create the users' mail and say what it holds. */
+static int demo_build(struct demo_run *r)
+{
+	struct mc_demo *d = &r->server;
+
+	if (mc_demo_create(d, r->root, r->users, r->messages) < 0) {
+		mc_warn("demo: creating the sample server: %s", d->error ? d->error : "?");
+		return -1;
 	}
+	snprintf(r->home, sizeof(r->home), "%s/home", r->root);
+	snprintf(r->varmail, sizeof(r->varmail), "%s/var/mail", r->root);
+	snprintf(r->qdir, sizeof(r->qdir), "%s/quarantine", r->root);
+	r->infected = d->infected_testfile + d->infected_eicar + d->outbreak;
+	demo_describe(r);
+	return 0;
+}
 
-	int host_infected = make_host_files(&d, root);
-	if (host_infected < 0) {
-		mc_warn("demo: creating the sample server: %s", d.error ? d.error : "?");
-		goto out;
+/* The host files, then the clean through the command's own code path:
+   respond with the demo's signatures, quarantine and state directory
+   unless the options name others. */
+static int demo_respond(struct demo_run *r, const struct mc_global *g)
+{
+	struct mc_global *dg = &r->dg;
+	const char *stores[] = { r->home, r->varmail };
+
+	r->host_infected = mc_demo_create_host_files(&r->server);
+	if (r->host_infected < 0) {
+		mc_warn("demo: creating the sample server: %s",
+			r->server.error ? r->server.error : "?");
+		return -1;
 	}
 	printf("  srv/www/uploads/        a web upload directory: %d malware test file%s\n"
 	       "                          among clean files (for the host scan)\n",
-	       host_infected, host_infected == 1 ? "" : "s");
+	       r->host_infected, r->host_infected == 1 ? "" : "s");
 
-	/* The clean, through the command's own code path. */
-	struct mc_global dg = *g;
-	const char *stores[] = { home, varmail };
-	if (sigs != NULL) {
-		dg.databases = &sigs;
-		dg.database_count = 1;
+	*dg = *g;
+	if (r->sigs != NULL) {
+		dg->databases = &r->sigs;
+		dg->database_count = 1;
 	}
 	if (strcmp(g->quarantine_dir, MC_DEFAULT_QUARANTINE) == 0)
-		dg.quarantine_dir = qdir;
-	char statedir[4200], hostdir[4200];
-	snprintf(statedir, sizeof(statedir), "%s/state", root);
-	snprintf(hostdir, sizeof(hostdir), "%s/srv", root);
+		dg->quarantine_dir = r->qdir;
+	snprintf(r->statedir, sizeof(r->statedir), "%s/state", r->root);
+	snprintf(r->hostdir, sizeof(r->hostdir), "%s/srv", r->root);
 	if (strcmp(g->state_dir, MC_DEFAULT_STATE_DIR) == 0)
-		dg.state_dir = statedir;
-	dg.json = false;
+		dg->state_dir = r->statedir;
+	dg->json = false;
 
 	printf("\nResponding to the outbreak, exactly as this command would:\n\n"
 	       "  mailcure -d %s --quarantine %s \\\n"
@@ -1483,59 +590,69 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "(on a real server, respond also cuts the users off with nftables,\n"
 	       "freezes and cleans the Postfix queue, thaws it and reconnects the users;\n"
 	       "the sample server has none of these, so those steps are skipped)\n\n",
-	       sigs != NULL ? sigs : dg.databases[0], dg.quarantine_dir,
-	       dg.state_dir, dg.dry_run ? " --dry-run" : "", hostdir, home, varmail);
+	       r->sigs != NULL ? r->sigs : dg->databases[0], dg->quarantine_dir,
+	       dg->state_dir, dg->dry_run ? " --dry-run" : "", r->hostdir,
+	       r->home, r->varmail);
 	fflush(stdout);
-	time_t start = time(NULL);
-	int rc = run_respond(&dg, stores, 2, hostdir);
+	r->start = time(NULL);
+	r->rc = run_respond(dg, stores, 2, r->hostdir);
 	printf("\n");
-	if (rc == MC_EXIT_ERROR)
+	if (r->rc == MC_EXIT_ERROR)
 		printf("The run reported errors (exit status 2): messages that could not be "
 		       "read or scanned were left in place; see the report.\n\n");
+	return 0;
+}
 
-	if (dg.dry_run) {
-		printf("This was a dry run: nothing was changed.\n");
-		exit_code = rc == MC_EXIT_FOUND ? 0 : MC_EXIT_ERROR;
-		goto out;
-	}
+/* The match lines, as "mailcure mailbox clean" shows them live;
+   respond keeps each step's events in the run's directory. */
+static void demo_show_steps(const struct demo_run *r)
+{
+	char *step_run = newest_run(r->dg.state_dir);
 
-	/* The match lines, as "mailcure mailbox clean" shows them live;
-	   respond keeps each step's events in the run's directory. */
-	char *step_run = newest_run(dg.state_dir);
-	if (step_run != NULL) {
-		printf("What the mailbox-clean and host-scan steps did, line by line as\n"
-		       "\"mailcure mailbox clean\" and \"mailcure host clean\" print it:\n\n");
-		show_step_events(dg.state_dir, step_run, "mailbox-clean");
-		show_step_events(dg.state_dir, step_run, "host-scan");
-		printf("\n");
-		free(step_run);
-	}
+	if (step_run == NULL)
+		return;
+	printf("What the mailbox-clean and host-scan steps did, line by line as\n"
+	       "\"mailcure mailbox clean\" and \"mailcure host clean\" print it:\n\n");
+	show_step_events(r->dg.state_dir, step_run, "mailbox-clean");
+	show_step_events(r->dg.state_dir, step_run, "host-scan");
+	printf("\n");
+	free(step_run);
+}
 
-	printf("Report\n\n");
-	char *run = NULL;
-	unsigned host_files = 0;
-	unsigned entries = report(dg.quarantine_dir, start, &run, &host_files);
+/* A second look: a clean server gives nothing to report. Returns the
+   exit status of "mailbox find". */
+static int demo_check_again(const struct demo_run *r, const struct mc_global *g)
+{
+	const char *stores[] = { r->home, r->varmail };
+	struct mc_global vg = r->dg;
+	int vrc;
 
-	/* A second look: a clean server gives nothing to report. */
-	struct mc_global vg = dg;
 	/* A run of its own (respond set dg.run_id to its run, which it
 	   has freed since). */
 	vg.run_id = g->run_id;
 	vg.verbose = -1;
 	vg.progress = MC_PROGRESS_NEVER;
 	printf("\nChecking again (mailbox find over the same stores):\n");
-	int vrc = run_mailbox(&vg, "find", stores, 2);
+	vrc = run_mailbox(&vg, "find", stores, 2);
 	if (vrc == MC_EXIT_CLEAN)
 		printf("  nothing left: the sample server is clean.\n");
 	else
 		printf("  the second scan still found something (exit status %d).\n", vrc);
+	return vrc;
+}
 
-	printf("\nThe quarantine is %s\n", dg.quarantine_dir);
-	printf("  list it:         mailcure --quarantine %s quarantine list\n", dg.quarantine_dir);
-	printf("  show one entry:  mailcure --quarantine %s quarantine show ID\n", dg.quarantine_dir);
+/* How to look at and undo what was done, and how to go on to a real
+   server. */
+static void demo_next_steps(const struct demo_run *r, const char *run)
+{
+	const char *qdir = r->dg.quarantine_dir;
+
+	printf("\nThe quarantine is %s\n", qdir);
+	printf("  list it:         mailcure --quarantine %s quarantine list\n", qdir);
+	printf("  show one entry:  mailcure --quarantine %s quarantine show ID\n", qdir);
 	printf("  undo the run:    mailcure --quarantine %s quarantine restore --run %s\n",
-	       dg.quarantine_dir, run != NULL ? run : "RUN");
-	if (!keep)
+	       qdir, run != NULL ? run : "RUN");
+	if (!r->keep)
 		printf("  (the sample server is removed now; run \"mailcure demo --keep\""
 		       " to try these commands on it)\n");
 
@@ -1550,25 +667,73 @@ int cmd_demo(int argc, char **argv, struct mc_global *g)
 	       "Signatures come from " MC_DEFAULT_DATABASE " unless -d names others; the\n"
 	       "quarantine is " MC_DEFAULT_QUARANTINE " unless --quarantine names another.\n"
 	       "See mailcure(1).\n");
+}
+
+/* What the clean did, read back from its events and the quarantine,
+   and a second scan. Returns the demo's exit code: 0 when everything
+   created was quarantined and nothing is left. */
+static int demo_review(const struct demo_run *r, const struct mc_global *g)
+{
+	char *run = NULL;
+	unsigned host_files = 0, entries;
+	int vrc, exit_code;
+
+	demo_show_steps(r);
+	printf("Report\n\n");
+	entries = report(r->dg.quarantine_dir, r->start, &run, &host_files);
+	vrc = demo_check_again(r, g);
+	demo_next_steps(r, run);
 	free(run);
-	exit_code = entries == infected && (int)host_files == host_infected &&
-		rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ? 0 : MC_EXIT_ERROR;
+	exit_code = entries == r->infected && (int)host_files == r->host_infected &&
+		r->rc == MC_EXIT_FOUND && vrc == MC_EXIT_CLEAN ? 0 : MC_EXIT_ERROR;
 	if (exit_code != 0)
 		printf("\nThe demo did not go as expected: %u infected messages were created, "
-		       "%u quarantined.\n", infected, entries);
+		       "%u quarantined.\n", r->infected, entries);
+	return exit_code;
+}
 
-out:
-	if (keep) {
+/* Keep the sample server (saying where), or remove it. */
+static void demo_finish(struct demo_run *r)
+{
+	if (r->keep) {
 		printf("\nThe sample server is kept in %s (remove it with: rm -rf %s)\n",
-		       root, root);
-	} else if (nftw(root, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0) {
-		mc_warn("demo: could not remove %s: %s", root, strerror(errno));
+		       r->root, r->root);
+	} else if (nftw(r->root, remove_entry, 32, FTW_DEPTH | FTW_PHYS) < 0) {
+		mc_warn("demo: could not remove %s: %s", r->root, strerror(errno));
 	}
-	for (unsigned i = 16; i < d.user_count; i++) {
-		free((char *)d.users[i].name);
-		free((char *)d.users[i].full);
+	mc_demo_deinit(&r->server);
+}
+
+int cmd_demo(int argc, char **argv, struct mc_global *g)
+{
+	struct demo_run r;
+	int exit_code = MC_EXIT_ERROR;
+
+	memset(&r, 0, sizeof(r));
+	demo_options(argc, argv, &r);
+	if (demo_prepare(&r, g) < 0)
+		return MC_EXIT_ERROR;
+	if (demo_make_root(&r) < 0) {
+		mc_demo_deinit(&r.server);
+		return MC_EXIT_ERROR;
 	}
-	free(d.error);
-	free_testfiles(&d);
+	if (demo_build(&r) < 0)
+		goto out;
+	if (r.create_only) {
+		/* A corpus for tests and benchmarks: build it, keep it. */
+		exit_code = 0;
+		r.keep = true;
+		goto out;
+	}
+	if (demo_respond(&r, g) < 0)
+		goto out;
+	if (r.dg.dry_run) {
+		printf("This was a dry run: nothing was changed.\n");
+		exit_code = r.rc == MC_EXIT_FOUND ? 0 : MC_EXIT_ERROR;
+		goto out;
+	}
+	exit_code = demo_review(&r, g);
+out:
+	demo_finish(&r);
 	return exit_code;
 }

@@ -3,7 +3,7 @@
 #	t3010-queue-outbreak - freeze, find, delete, thaw and restore on a real Postfix
 # DESCRIPTION
 #	The queue step of the outbreak runbook against a private Postfix
-#	instance (t3000-postfix-instance.sh):
+#	instance (lib-postfix.sh):
 #
 #	1. queue freeze: main.cf/master.cf saved; a second freeze is a
 #	   no-op. 50 messages sent over SMTP and 5 through sendmail all
@@ -20,7 +20,7 @@
 #	   original recipients with its original envelope sender.
 
 set -u
-. "$(dirname "$0")/t3000-postfix-instance.sh"
+. "$(dirname "$0")/lib-postfix.sh"
 
 mc_setup
 pf_need

@@ -12,7 +12,7 @@
 #	not followed.
 
 set -u
-. "$(dirname "$0")/t3000-postfix-instance.sh"
+. "$(dirname "$0")/lib-postfix.sh"
 
 mc_setup
 pf_need
@@ -29,9 +29,8 @@ pf_smtp "friend@sender.test" "bob@$D" "clean-a" --body "a"
 mc_msg_plain -t "bob@$D" -s "clean-b" | pf_sendmail "local@sender.test" "bob@$D"
 pf_wait_queue 4
 pf_queue_subjects >"$T/id-subject"
-id_of() { awk -F'\t' -v s="$1" '$2 == s { print $1 }' "$T/id-subject"; }
-victim=$(id_of victim)
-infected=$(id_of infected)
+victim=$(pf_id_of "$T/id-subject" victim)
+infected=$(pf_id_of "$T/id-subject" infected)
 [ -n "$victim" ] && [ -n "$infected" ] || { cat "$T/id-subject"; mc_fail "queue ids"; }
 
 # Truncate the victim in the middle of its content.

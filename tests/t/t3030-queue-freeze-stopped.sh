@@ -11,7 +11,7 @@
 #	that is not on hold.
 
 set -u
-. "$(dirname "$0")/t3000-postfix-instance.sh"
+. "$(dirname "$0")/lib-postfix.sh"
 
 mc_setup
 pf_need

@@ -11,7 +11,7 @@
 #	both original recipients.
 
 set -u
-. "$(dirname "$0")/t3000-postfix-instance.sh"
+. "$(dirname "$0")/lib-postfix.sh"
 
 mc_setup
 pf_need
@@ -33,9 +33,8 @@ for _ in $(seq 1 100); do
 done
 [ "$n" = 2 ] || { pf_queue_json; mc_fail "remote messages not deferred"; }
 pf_queue_subjects >"$T/id-subject"
-id_of() { awk -F'\t' -v s="$1" '$2 == s { print $1 }' "$T/id-subject"; }
-eicar=$(id_of remote-eicar)
-clean=$(id_of remote-clean)
+eicar=$(pf_id_of "$T/id-subject" remote-eicar)
+clean=$(pf_id_of "$T/id-subject" remote-clean)
 
 mc_pf --json status
 pf_check "$MC_OUT" 'assert not events[0]["frozen"], events[0]'

@@ -12,7 +12,7 @@
 #	queue id, and leave every file as it was.
 
 set -u
-. "$(dirname "$0")/t3000-postfix-instance.sh"
+. "$(dirname "$0")/lib-postfix.sh"
 
 mc_setup
 pf_need

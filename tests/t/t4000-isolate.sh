@@ -15,7 +15,7 @@
 #	Also: --dry-run changes nothing, --keep-mx leaves port 25 open,
 #	--status, --json, and a clear error when not run as root.
 
-. "$(dirname "$0")/t4001-netns-dovecot.sh"
+. "$(dirname "$0")/lib-netns.sh"
 set -u
 
 t4_need
@@ -26,25 +26,6 @@ t4_dovecot maildir
 STATE=$T/isolate.json
 ALLOW=(--allow 198.51.100.0/24 --allow 2001:db8:2::/64)
 
-# srv ARGS: mailcure in the server namespace; output in $OUT, $ERR, $RC.
-OUT=$T/out
-ERR=$T/err
-srv() {
-	set +e
-	ip netns exec "$NS_SRV" "$MAILCURE" --progress never "$@" >"$OUT" 2>"$ERR"
-	RC=$?
-	set -e
-}
-show() {
-	echo "--- exit $RC; stdout:"; cat "$OUT"; echo "--- stderr:"; cat "$ERR"
-}
-expect_rc() {
-	[ "$RC" = "$1" ] || { show >&2; t4_fail "$2: exit $RC, expected $1"; }
-}
-ruleset() { ip netns exec "$NS_SRV" nft list ruleset; }
-# The rules without their counters, which traffic the drop rules meet
-# (a retransmission of the session isolate cut) may advance meanwhile.
-rules() { ip netns exec "$NS_SRV" nft --stateless list ruleset; }
 
 user_gets_in() {
 	[ "$(t4_imap "$NS_USR" 192.0.2.1 alice 2>/dev/null)" = ok ] &&
@@ -79,10 +60,10 @@ table ip nat {
 	}
 }
 EOF
-ruleset >"$T/ruleset.before"
+t4_ruleset >"$T/ruleset.before"
 
-t4_log "before isolate: the user logs in"
-user_gets_in || t4_fail "the user cannot log in before isolate"
+mc_log "before isolate: the user logs in"
+user_gets_in || mc_fail "the user cannot log in before isolate"
 
 # Sessions opened before isolate, by the user and by the administrator;
 # each reports whether the server disconnects it (BYE or end of
@@ -119,85 +100,85 @@ EOF
 		[ -s "$4" ] && break
 		sleep 0.1
 	done
-	[ "$(cat "$4")" = ready ] || t4_fail "the session of $3 from $2 did not log in"
+	[ "$(cat "$4")" = ready ] || mc_fail "the session of $3 from $2 did not log in"
 }
 t4_msg "kept for the held session" | t4_doveadm save -u alice
 held "$NS_USR" 192.0.2.1 alice "$T/held" 40
 held "$NS_ADM" 198.51.100.1 admin "$T/held-admin" 20
-t4_doveadm who -1 | grep -q "^alice.*192.0.2.2" || t4_fail "doveadm who does not show the held session"
+t4_doveadm who -1 | grep -q "^alice.*192.0.2.2" || mc_fail "doveadm who does not show the held session"
 
-t4_log "--dry-run prints the rules and commands, changes nothing"
-srv --dry-run isolate --state "$STATE" "${ALLOW[@]}"
-expect_rc 0 "isolate --dry-run"
-grep -q "table inet mailcure" "$OUT" || { show; t4_fail "dry run does not show the table"; }
-grep -q "th dport { 25, 465, 587, 110, 995, 143, 993, 4190, 80, 443 } counter drop" "$OUT" ||
-	{ show; t4_fail "dry run does not show the default ports"; }
-grep -q "doveadm -c $DV_CONF kick 192.0.2.2" "$OUT" ||
-	{ show; t4_fail "dry run does not show the kick of the user's address"; }
-[ ! -e "$STATE" ] || t4_fail "dry run wrote the record"
-ruleset | cmp -s - "$T/ruleset.before" || t4_fail "dry run changed the ruleset"
-[ "$(head -n 1 "$T/held")" = ready ] || t4_fail "dry run disconnected the session"
+mc_log "--dry-run prints the rules and commands, changes nothing"
+t4_srv --dry-run isolate --state "$STATE" "${ALLOW[@]}"
+mc_expect_rc 0 "isolate --dry-run"
+grep -q "table inet mailcure" "$MC_OUT" || { mc_show; mc_fail "dry run does not show the table"; }
+grep -q "th dport { 25, 465, 587, 110, 995, 143, 993, 4190, 80, 443 } counter drop" "$MC_OUT" ||
+	{ mc_show; mc_fail "dry run does not show the default ports"; }
+grep -q "doveadm -c $DV_CONF kick 192.0.2.2" "$MC_OUT" ||
+	{ mc_show; mc_fail "dry run does not show the kick of the user's address"; }
+[ ! -e "$STATE" ] || mc_fail "dry run wrote the record"
+t4_ruleset | cmp -s - "$T/ruleset.before" || mc_fail "dry run changed the ruleset"
+[ "$(head -n 1 "$T/held")" = ready ] || mc_fail "dry run disconnected the session"
 
-t4_log "isolate"
-srv isolate --state "$STATE" "${ALLOW[@]}"
-expect_rc 0 "isolate"
-grep -q "^isolated: ports 25 465 587 110 995 143 993 4190 80 443 closed, open to loopback, 198.51.100.0/24, 2001:db8:2::/64" "$OUT" ||
-	{ show; t4_fail "isolate output"; }
-grep -q "alice imap 192.0.2.2" "$OUT" || { show; t4_fail "the kicked session is not reported"; }
-[ -s "$STATE" ] || t4_fail "no isolation record"
-ruleset | grep -q "table inet mailcure" || t4_fail "no table inet mailcure in the ruleset"
+mc_log "isolate"
+t4_srv isolate --state "$STATE" "${ALLOW[@]}"
+mc_expect_rc 0 "isolate"
+grep -q "^isolated: ports 25 465 587 110 995 143 993 4190 80 443 closed, open to loopback, 198.51.100.0/24, 2001:db8:2::/64" "$MC_OUT" ||
+	{ mc_show; mc_fail "isolate output"; }
+grep -q "alice imap 192.0.2.2" "$MC_OUT" || { mc_show; mc_fail "the kicked session is not reported"; }
+[ -s "$STATE" ] || mc_fail "no isolation record"
+t4_ruleset | grep -q "table inet mailcure" || mc_fail "no table inet mailcure in the ruleset"
 
-t4_log "during isolate: the open session was disconnected"
+mc_log "during isolate: the open session was disconnected"
 for i in $(seq 100); do
 	[ "$(cat "$T/held")" != ready ] && break
 	sleep 0.2
 done
 case $(cat "$T/held") in
 disconnected*) ;;
-*) t4_fail "the session opened before isolate was not disconnected: $(cat "$T/held")" ;;
+*) mc_fail "the session opened before isolate was not disconnected: $(cat "$T/held")" ;;
 esac
-t4_doveadm who -1 | grep -q "^admin.*198.51.100.2" || t4_fail "the administrator's session was cut"
+t4_doveadm who -1 | grep -q "^admin.*198.51.100.2" || mc_fail "the administrator's session was cut"
 
-t4_log "during isolate: the user cannot connect (IPv4, IPv6, curl)"
-user_shut_out || t4_fail "the user still gets in while isolated"
+mc_log "during isolate: the user cannot connect (IPv4, IPv6, curl)"
+user_shut_out || mc_fail "the user still gets in while isolated"
 
-t4_log "during isolate: the administrator and the server itself get in"
-[ "$(t4_imap "$NS_ADM" 198.51.100.1 admin)" = ok ] || t4_fail "administrator over IPv4"
-[ "$(t4_imap "$NS_ADM" 2001:db8:2::1 alice)" = ok ] || t4_fail "administrator over IPv6"
-t4_curl "$NS_ADM" "imap://198.51.100.1/" || t4_fail "administrator with curl"
-[ "$(t4_imap "$NS_SRV" 127.0.0.1 bob)" = ok ] || t4_fail "loopback on the server"
-[ "$(t4_imap "$NS_SRV" ::1 bob)" = ok ] || t4_fail "IPv6 loopback on the server"
+mc_log "during isolate: the administrator and the server itself get in"
+[ "$(t4_imap "$NS_ADM" 198.51.100.1 admin)" = ok ] || mc_fail "administrator over IPv4"
+[ "$(t4_imap "$NS_ADM" 2001:db8:2::1 alice)" = ok ] || mc_fail "administrator over IPv6"
+t4_curl "$NS_ADM" "imap://198.51.100.1/" || mc_fail "administrator with curl"
+[ "$(t4_imap "$NS_SRV" 127.0.0.1 bob)" = ok ] || mc_fail "loopback on the server"
+[ "$(t4_imap "$NS_SRV" ::1 bob)" = ok ] || mc_fail "IPv6 loopback on the server"
 
-t4_log "during isolate: doveadm still works"
+mc_log "during isolate: doveadm still works"
 t4_doveadm mailbox status -u alice messages INBOX | grep -q "messages=1" ||
-	t4_fail "doveadm mailbox status"
-t4_msg "delivered while isolated" | t4_doveadm save -u alice || t4_fail "doveadm save while isolated"
+	mc_fail "doveadm mailbox status"
+t4_msg "delivered while isolated" | t4_doveadm save -u alice || mc_fail "doveadm save while isolated"
 
-t4_log "during isolate: the administrator's session stays open"
+mc_log "during isolate: the administrator's session stays open"
 for i in $(seq 150); do
 	[ "$(cat "$T/held-admin")" != ready ] && break
 	sleep 0.2
 done
 [ "$(cat "$T/held-admin")" = alive ] ||
-	t4_fail "the administrator's session was disconnected: $(cat "$T/held-admin")"
+	mc_fail "the administrator's session was disconnected: $(cat "$T/held-admin")"
 
-t4_log "a second isolate changes nothing"
-rules >"$T/ruleset.isolated"
+mc_log "a second isolate changes nothing"
+t4_rules >"$T/ruleset.isolated"
 cp "$STATE" "$T/state.first"
-srv isolate --state "$STATE" --allow 203.0.113.0/24
-expect_rc 0 "second isolate"
-grep -q "^already isolated since" "$OUT" || { show; t4_fail "second isolate output"; }
-rules | cmp -s - "$T/ruleset.isolated" || t4_fail "second isolate changed the ruleset"
-cmp -s "$STATE" "$T/state.first" || t4_fail "second isolate changed the record"
+t4_srv isolate --state "$STATE" --allow 203.0.113.0/24
+mc_expect_rc 0 "second isolate"
+grep -q "^already isolated since" "$MC_OUT" || { mc_show; mc_fail "second isolate output"; }
+t4_rules | cmp -s - "$T/ruleset.isolated" || mc_fail "second isolate changed the ruleset"
+cmp -s "$STATE" "$T/state.first" || mc_fail "second isolate changed the record"
 
-t4_log "--status"
-srv isolate --status --state "$STATE"
-expect_rc 0 "isolate --status"
-grep -Eq "^isolated since .* UTC: ports 25 465 587 110 995 143 993 4190 80 443 closed, open to loopback, 198.51.100.0/24, 2001:db8:2::/64; [1-9][0-9]* packets dropped" "$OUT" ||
-	{ show; t4_fail "status output"; }
-srv --json isolate --status --state "$STATE"
-expect_rc 0 "isolate --status --json"
-python3 - "$OUT" <<'EOF' || t4_fail "status --json"
+mc_log "--status"
+t4_srv isolate --status --state "$STATE"
+mc_expect_rc 0 "isolate --status"
+grep -Eq "^isolated since .* UTC: ports 25 465 587 110 995 143 993 4190 80 443 closed, open to loopback, 198.51.100.0/24, 2001:db8:2::/64; [1-9][0-9]* packets dropped" "$MC_OUT" ||
+	{ mc_show; mc_fail "status output"; }
+t4_srv --json isolate --status --state "$STATE"
+mc_expect_rc 0 "isolate --status --json"
+python3 - "$MC_OUT" <<'EOF' || mc_fail "status --json"
 import json, sys
 e = json.loads(open(sys.argv[1]).read())
 assert e["event"] == "isolation" and e["status"] == "isolated", e
@@ -206,23 +187,23 @@ assert e["allow"] == ["198.51.100.0/24", "2001:db8:2::/64"], e
 assert 143 in e["ports"] and 25 in e["ports"], e
 EOF
 
-t4_log "reconnect"
-srv reconnect --state "$STATE"
-expect_rc 0 "reconnect"
-grep -q "^reconnected: removed the nftables table inet mailcure" "$OUT" || { show; t4_fail "reconnect output"; }
-ruleset >"$T/ruleset.after"
+mc_log "reconnect"
+t4_srv reconnect --state "$STATE"
+mc_expect_rc 0 "reconnect"
+grep -q "^reconnected: removed the nftables table inet mailcure" "$MC_OUT" || { mc_show; mc_fail "reconnect output"; }
+t4_ruleset >"$T/ruleset.after"
 cmp -s "$T/ruleset.before" "$T/ruleset.after" ||
-	{ diff -u "$T/ruleset.before" "$T/ruleset.after"; t4_fail "the ruleset is not byte-identical after reconnect"; }
-[ ! -e "$STATE" ] || t4_fail "the record is still there after reconnect"
-user_gets_in || t4_fail "the user cannot log in after reconnect"
-srv reconnect --state "$STATE"
-expect_rc 0 "second reconnect"
-grep -q "^not isolated: nothing to undo" "$OUT" || { show; t4_fail "second reconnect output"; }
-srv isolate --status --state "$STATE"
-expect_rc 1 "status when not isolated"
-grep -q "^not isolated" "$OUT" || { show; t4_fail "status output when not isolated"; }
+	{ diff -u "$T/ruleset.before" "$T/ruleset.after"; mc_fail "the ruleset is not byte-identical after reconnect"; }
+[ ! -e "$STATE" ] || mc_fail "the record is still there after reconnect"
+user_gets_in || mc_fail "the user cannot log in after reconnect"
+t4_srv reconnect --state "$STATE"
+mc_expect_rc 0 "second reconnect"
+grep -q "^not isolated: nothing to undo" "$MC_OUT" || { mc_show; mc_fail "second reconnect output"; }
+t4_srv isolate --status --state "$STATE"
+mc_expect_rc 1 "status when not isolated"
+grep -q "^not isolated" "$MC_OUT" || { mc_show; mc_fail "status output when not isolated"; }
 
-t4_log "--keep-mx and --ports: port 25 stays open, the others are dropped"
+mc_log "--keep-mx and --ports: port 25 stays open, the others are dropped"
 # Nothing listens on 25 and 110 here: an open port answers at once
 # (refused), a dropped one never does.
 probe() {
@@ -241,44 +222,44 @@ except OSError as e:
     print("error %s" % e)
 ' "$1" "$2"
 }
-[ "$(probe 192.0.2.1 25)" = refused ] || t4_fail "port 25 before isolate"
-srv --json isolate --state "$STATE" --keep-mx --ports 25,143,993 --allow 198.51.100.0/24
-expect_rc 0 "isolate --keep-mx --ports"
-python3 - "$OUT" <<'EOF' || { show; t4_fail "isolate --json"; }
+[ "$(probe 192.0.2.1 25)" = refused ] || mc_fail "port 25 before isolate"
+t4_srv --json isolate --state "$STATE" --keep-mx --ports 25,143,993 --allow 198.51.100.0/24
+mc_expect_rc 0 "isolate --keep-mx --ports"
+python3 - "$MC_OUT" <<'EOF' || { mc_show; mc_fail "isolate --json"; }
 import json, sys
 e = json.loads(open(sys.argv[1]).read())
 assert e["event"] == "isolate" and e["status"] == "isolated", e
 assert e["ports"] == [143, 993] and e["keep_mx"] is True, e
 EOF
-[ "$(probe 192.0.2.1 25)" = refused ] || t4_fail "--keep-mx: port 25 is not open"
-[ "$(probe 2001:db8:1::1 25)" = refused ] || t4_fail "--keep-mx: port 25 (IPv6) is not open"
-[ "$(probe 192.0.2.1 110)" = refused ] || t4_fail "--ports: port 110 should stay open"
-[ "$(probe 192.0.2.1 143)" = dropped ] || t4_fail "--ports: port 143 is not dropped"
-[ "$(probe 2001:db8:1::1 993)" = dropped ] || t4_fail "--ports: port 993 (IPv6) is not dropped"
-srv reconnect --state "$STATE"
-expect_rc 0 "reconnect after --keep-mx"
-ruleset | cmp -s - "$T/ruleset.before" || t4_fail "ruleset after the --keep-mx round"
+[ "$(probe 192.0.2.1 25)" = refused ] || mc_fail "--keep-mx: port 25 is not open"
+[ "$(probe 2001:db8:1::1 25)" = refused ] || mc_fail "--keep-mx: port 25 (IPv6) is not open"
+[ "$(probe 192.0.2.1 110)" = refused ] || mc_fail "--ports: port 110 should stay open"
+[ "$(probe 192.0.2.1 143)" = dropped ] || mc_fail "--ports: port 143 is not dropped"
+[ "$(probe 2001:db8:1::1 993)" = dropped ] || mc_fail "--ports: port 993 (IPv6) is not dropped"
+t4_srv reconnect --state "$STATE"
+mc_expect_rc 0 "reconnect after --keep-mx"
+t4_ruleset | cmp -s - "$T/ruleset.before" || mc_fail "ruleset after the --keep-mx round"
 
-t4_log "bad arguments and no root are clear errors"
-srv isolate --state "$STATE" --allow 192.0.2.300/24
-expect_rc 2 "isolate --allow with a bad address"
-grep -q "not an IPv4 or IPv6 address" "$ERR" || { show; t4_fail "bad --allow message"; }
-srv isolate --state "$STATE" --allow 192.0.2.0/33
-expect_rc 2 "isolate --allow with a bad prefix"
-srv isolate --state "$STATE" --ports 25,99999
-expect_rc 2 "isolate --ports out of range"
-[ ! -e "$STATE" ] || t4_fail "a failed isolate left a record"
+mc_log "bad arguments and no root are clear errors"
+t4_srv isolate --state "$STATE" --allow 192.0.2.300/24
+mc_expect_rc 2 "isolate --allow with a bad address"
+grep -q "not an IPv4 or IPv6 address" "$MC_ERR" || { mc_show; mc_fail "bad --allow message"; }
+t4_srv isolate --state "$STATE" --allow 192.0.2.0/33
+mc_expect_rc 2 "isolate --allow with a bad prefix"
+t4_srv isolate --state "$STATE" --ports 25,99999
+mc_expect_rc 2 "isolate --ports out of range"
+[ ! -e "$STATE" ] || mc_fail "a failed isolate left a record"
 if command -v setpriv >/dev/null && setpriv --reuid=65534 --regid=65534 --clear-groups test -x "$MAILCURE" 2>/dev/null; then
 	set +e
 	ip netns exec "$NS_SRV" setpriv --reuid=65534 --regid=65534 --clear-groups \
-		"$MAILCURE" isolate --state "$T/nobody.json" >"$OUT" 2>"$ERR"
-	RC=$?
+		"$MAILCURE" isolate --state "$T/nobody.json" >"$MC_OUT" 2>"$MC_ERR"
+	MC_RC=$?
 	set -e
-	expect_rc 2 "isolate as nobody"
-	grep -q "run it as root" "$ERR" || { show; t4_fail "not-root message"; }
-	ruleset | cmp -s - "$T/ruleset.before" || t4_fail "a refused isolate changed the ruleset"
+	mc_expect_rc 2 "isolate as nobody"
+	grep -q "run it as root" "$MC_ERR" || { mc_show; mc_fail "not-root message"; }
+	t4_ruleset | cmp -s - "$T/ruleset.before" || mc_fail "a refused isolate changed the ruleset"
 fi
 
 errors=$(t4_log_errors)
-[ -z "$errors" ] || t4_fail "Dovecot logged errors: $errors"
-t4_log "ok"
+[ -z "$errors" ] || mc_fail "Dovecot logged errors: $errors"
+mc_log "ok"

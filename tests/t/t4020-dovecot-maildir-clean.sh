@@ -12,7 +12,7 @@
 #	- quarantine restore --run brings them back, with their flags;
 #	- Dovecot's log shows no errors (no index or uidlist trouble).
 
-. "$(dirname "$0")/t4001-netns-dovecot.sh"
+. "$(dirname "$0")/lib-netns.sh"
 set -u
 
 t4_need
@@ -20,20 +20,6 @@ t4_setup
 t4_netns
 t4_dovecot maildir
 
-OUT=$T/out
-ERR=$T/err
-cure() {
-	set +e
-	"$MAILCURE" -d "$MC_SIGS" --quarantine "$MC_Q" --progress never "$@" >"$OUT" 2>"$ERR"
-	RC=$?
-	set -e
-}
-show() {
-	echo "--- exit $RC; stdout:"; cat "$OUT"; echo "--- stderr:"; cat "$ERR"
-}
-expect_rc() {
-	[ "$RC" = "$1" ] || { show >&2; t4_fail "$2: exit $RC, expected $1"; }
-}
 # What the user sees over IMAP, from the user host.
 seen() {
 	{
@@ -41,11 +27,6 @@ seen() {
 		echo "== Archive"; t4_imap "$NS_USR" 192.0.2.1 alice list Archive
 		echo "== bob"; t4_imap "$NS_USR" 2001:db8:1::1 bob list INBOX
 	} 2>&1
-}
-no_log_errors() {
-	local e
-	e=$(t4_log_errors)
-	[ -z "$e" ] || t4_fail "Dovecot logged errors ($1): $e"
 }
 
 set -e
@@ -87,7 +68,7 @@ clean three	$Label1 \Seen
 clean for bob	-
 EOF
 )
-[ "$(seen)" = "$ALL" ] || { seen; t4_fail "the mailboxes over IMAP before cleaning"; }
+[ "$(seen)" = "$ALL" ] || { seen; mc_fail "the mailboxes over IMAP before cleaning"; }
 
 for store in maildir dovecot; do
 	if [ "$store" = maildir ]; then
@@ -95,14 +76,14 @@ for store in maildir dovecot; do
 	else
 		stores=(-s "dovecot:*")
 	fi
-	t4_log "$store store: find"
-	cure mailbox find "${stores[@]}"
-	expect_rc 1 "$store: mailbox find"
-	[ "$(grep -c 'Eicar-Test-Signature' "$OUT")" = 3 ] || { show; t4_fail "$store: find did not report 3 viruses"; }
+	mc_log "$store store: find"
+	mc_cure mailbox find "${stores[@]}"
+	mc_expect_rc 1 "$store: mailbox find"
+	[ "$(grep -c 'Eicar-Test-Signature' "$MC_OUT")" = 3 ] || { mc_show; mc_fail "$store: find did not report 3 viruses"; }
 
-	t4_log "$store store: clean, with Dovecot running and the mailboxes open"
-	cure --json mailbox clean "${stores[@]}"
-	expect_rc 1 "$store: mailbox clean"
+	mc_log "$store store: clean, with Dovecot running and the mailboxes open"
+	mc_cure --json mailbox clean "${stores[@]}"
+	mc_expect_rc 1 "$store: mailbox clean"
 	run=$(python3 -c '
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
@@ -111,22 +92,22 @@ assert s["matched"] == 3 and s["acted"] == 3 and s["errors"] == 0, s
 m = [e for e in ev if e["event"] == "match"]
 assert sorted(e["subject"] for e in m) == ["virus for bob", "virus one", "virus two"], m
 assert all(e["action"] == "quarantined" for e in m), m
-print(s["run"])' "$OUT") || { show; t4_fail "$store: clean results"; }
-	[ "$(seen)" = "$CLEAN" ] || { seen; t4_fail "$store: IMAP does not see exactly the clean messages"; }
-	no_log_errors "$store clean"
+print(s["run"])' "$MC_OUT") || { mc_show; mc_fail "$store: clean results"; }
+	[ "$(seen)" = "$CLEAN" ] || { seen; mc_fail "$store: IMAP does not see exactly the clean messages"; }
+	t4_no_log_errors "$store clean"
 
-	t4_log "$store store: restore the run"
-	cure quarantine restore --run "$run"
-	expect_rc 0 "$store: restore"
-	[ "$(seen)" = "$ALL" ] || { seen; t4_fail "$store: IMAP after restore"; }
-	cure quarantine restore --run "$run"
-	[ "$RC" != 0 ] || { show; t4_fail "$store: a second restore was accepted"; }
-	[ "$(seen)" = "$ALL" ] || { seen; t4_fail "$store: a second restore changed the mailboxes"; }
-	no_log_errors "$store restore"
+	mc_log "$store store: restore the run"
+	mc_cure quarantine restore --run "$run"
+	mc_expect_rc 0 "$store: restore"
+	[ "$(seen)" = "$ALL" ] || { seen; mc_fail "$store: IMAP after restore"; }
+	mc_cure quarantine restore --run "$run"
+	[ "$MC_RC" != 0 ] || { mc_show; mc_fail "$store: a second restore was accepted"; }
+	[ "$(seen)" = "$ALL" ] || { seen; mc_fail "$store: a second restore changed the mailboxes"; }
+	t4_no_log_errors "$store restore"
 done
 
-t4_log "the dovecot: store records user, mailbox, GUIDs, UID and flags"
-python3 - "$MC_Q" <<'EOF' || t4_fail "quarantine records of the dovecot: store"
+mc_log "the dovecot: store records user, mailbox, GUIDs, UID and flags"
+python3 - "$MC_Q" <<'EOF' || mc_fail "quarantine records of the dovecot: store"
 import glob, json, sys
 recs = [json.load(open(p)) for p in glob.glob(sys.argv[1] + "/entries/*/meta.json")]
 dv = [r for r in recs if r["loc"]["kind"] == "dovecot"]
@@ -140,17 +121,17 @@ assert "\\Answered" in x["flags"].split(), x
 assert by["virus for bob"]["loc"]["user"] == "bob"
 EOF
 
-t4_log "a message Dovecot cannot read: an error of its own, the rest is still read"
+mc_log "a message Dovecot cannot read: an error of its own, the rest is still read"
 # A size in the file name that is not the file's: Dovecot refuses to
 # return that message, which breaks doveadm's stream of the mailbox.
 # The store then reads the rest one message at a time.
-no_log_errors "before the broken message"
+t4_no_log_errors "before the broken message"
 t4_msg_virus "virus with a wrong size" >"$DV/home/alice/mail/cur/1700000000.M1P1.broken,S=100:2,S"
 chown 60001:60001 "$DV/home/alice/mail/cur/1700000000.M1P1.broken,S=100:2,S"
 t4_msg_virus "virus after the broken one" | t4_doveadm save -u alice
-cure --json mailbox find -s dovecot:alice
-expect_rc 2 "find with a broken message"
-python3 - "$OUT" <<'EOF2' || { show; t4_fail "find with a broken message"; }
+mc_cure --json mailbox find -s dovecot:alice
+mc_expect_rc 2 "find with a broken message"
+python3 - "$MC_OUT" <<'EOF2' || { mc_show; mc_fail "find with a broken message"; }
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 s = [e for e in ev if e["event"] == "summary"][-1]
@@ -161,4 +142,4 @@ assert len(err) == 1 and err[0]["folder"] == "INBOX" and "doveadm fetch" in err[
 assert s["scanned"] == 6 and s["errors"] == 1, s
 EOF2
 
-t4_log "ok"
+mc_log "ok"

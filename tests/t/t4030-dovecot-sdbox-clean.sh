@@ -22,27 +22,13 @@
 #	  (one with a space in its name, one deleted meanwhile and
 #	  recreated) with their flags.
 
-. "$(dirname "$0")/t4001-netns-dovecot.sh"
+. "$(dirname "$0")/lib-netns.sh"
 set -u
 
 t4_need
 t4_setup
 t4_netns
 
-OUT=$T/out
-ERR=$T/err
-cure() {
-	set +e
-	"$MAILCURE" -d "$MC_SIGS" --quarantine "$MC_Q" --progress never "$@" >"$OUT" 2>"$ERR"
-	RC=$?
-	set -e
-}
-show() {
-	echo "--- exit $RC; stdout:"; cat "$OUT"; echo "--- stderr:"; cat "$ERR"
-}
-expect_rc() {
-	[ "$RC" = "$1" ] || { show >&2; t4_fail "$2: exit $RC, expected $1"; }
-}
 seen() {
 	{
 		echo "== INBOX"; t4_imap "$NS_USR" 192.0.2.1 alice list INBOX
@@ -51,17 +37,12 @@ seen() {
 		echo "== bob"; t4_imap "$NS_USR" 2001:db8:1::1 bob list INBOX
 	} 2>&1
 }
-no_log_errors() {
-	local e
-	e=$(t4_log_errors)
-	[ -z "$e" ] || t4_fail "Dovecot logged errors ($1): $e"
-}
-json_check() {	# json_check PYTHON-CODE: on $OUT, with "ev" and "summary"
+json_check() {	# json_check PYTHON-CODE: on $MC_OUT, with "ev" and "summary"
 	python3 -c '
 import json, sys
 ev = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 summary = [e for e in ev if e["event"] == "summary"][-1]
-'"$1" "$OUT"
+'"$1" "$MC_OUT"
 }
 
 set -e
@@ -96,7 +77,7 @@ EOF
 )
 
 for format in ${T4_FORMAT:-sdbox}; do
-	t4_log "$format: Dovecot with $format mailboxes"
+	mc_log "$format: Dovecot with $format mailboxes"
 	[ -z "${DV:-}" ] || { t4_dovecot_stop; rm -rf "$DV" "$MC_Q"; }
 	t4_dovecot "$format"
 	mkdir -p "$T/orig"
@@ -118,55 +99,55 @@ for format in ${T4_FORMAT:-sdbox}; do
 	t4_msg_virus "virus in a deleted folder" | put alice Old '\Seen' "virus in a deleted folder"
 	t4_msg "clean for bob" | put bob INBOX - "clean for bob"
 	t4_msg_virus "virus for bob" | put bob INBOX - "virus for bob"
-	[ "$(seen)" = "$ALL" ] || { seen; t4_fail "$format: mailboxes over IMAP before cleaning"; }
+	[ "$(seen)" = "$ALL" ] || { seen; mc_fail "$format: mailboxes over IMAP before cleaning"; }
 
-	t4_log "$format: user masks"
+	mc_log "$format: user masks"
 	# mailbox find exits at once when a store cannot be opened, without
 	# freeing what it parsed: not a leak worth failing these checks on.
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 cure mailbox find -s dovecot:nosuch
-	expect_rc 2 "$format: unknown user"
-	grep -q "no such Dovecot user" "$ERR" || { show; t4_fail "$format: unknown user message"; }
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 cure mailbox find -s 'dovecot:zz*'
-	expect_rc 2 "$format: mask matching nobody"
-	grep -q "no Dovecot user matches" "$ERR" || { show; t4_fail "$format: empty mask message"; }
-	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 cure mailbox find -s 'dovecot:-x'
-	expect_rc 2 "$format: mask that looks like an option"
-	grep -q "not a usable user mask" "$ERR" || { show; t4_fail "$format: bad mask message"; }
-	cure --json mailbox find -s 'dovecot:a*'
-	expect_rc 1 "$format: find dovecot:a*"
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mc_cure mailbox find -s dovecot:nosuch
+	mc_expect_rc 2 "$format: unknown user"
+	grep -q "no such Dovecot user" "$MC_ERR" || { mc_show; mc_fail "$format: unknown user message"; }
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mc_cure mailbox find -s 'dovecot:zz*'
+	mc_expect_rc 2 "$format: mask matching nobody"
+	grep -q "no Dovecot user matches" "$MC_ERR" || { mc_show; mc_fail "$format: empty mask message"; }
+	ASAN_OPTIONS=${ASAN_OPTIONS:-}:detect_leaks=0 mc_cure mailbox find -s 'dovecot:-x'
+	mc_expect_rc 2 "$format: mask that looks like an option"
+	grep -q "not a usable user mask" "$MC_ERR" || { mc_show; mc_fail "$format: bad mask message"; }
+	mc_cure --json mailbox find -s 'dovecot:a*'
+	mc_expect_rc 1 "$format: find dovecot:a*"
 	json_check '
 m = [e for e in ev if e["event"] == "match"]
 assert sorted(e["subject"] for e in m) == ["virus in a deleted folder", "virus one", "virus sent", "virus with form feeds"], m
 assert all(e["user"] == "alice" and e["store"] == "dovecot:a*" and e["kind"] == "dovecot" for e in m), m
 assert summary["scanned"] == 7 and summary["errors"] == 0, summary
-' || { show; t4_fail "$format: find dovecot:a*"; }
+' || { mc_show; mc_fail "$format: find dovecot:a*"; }
 
-	t4_log "$format: a message over --max-message-size is unscanned, not removed"
-	cure --json --max-message-size 400 mailbox clean -s dovecot:alice
-	expect_rc 2 "$format: clean with a small size limit"
+	mc_log "$format: a message over --max-message-size is unscanned, not removed"
+	mc_cure --json --max-message-size 400 mailbox clean -s dovecot:alice
+	mc_expect_rc 2 "$format: clean with a small size limit"
 	json_check '
 assert summary["acted"] == 0 and summary["unscanned"] >= 4, summary
-' || { show; t4_fail "$format: size limit"; }
-	[ "$(seen)" = "$ALL" ] || { seen; t4_fail "$format: the size-limited run changed mailboxes"; }
+' || { mc_show; mc_fail "$format: size limit"; }
+	[ "$(seen)" = "$ALL" ] || { seen; mc_fail "$format: the size-limited run changed mailboxes"; }
 
-	t4_log "$format: clean alice, with her mailboxes open in an IMAP client"
-	cure --json mailbox clean -s dovecot:alice
-	expect_rc 1 "$format: clean"
+	mc_log "$format: clean alice, with her mailboxes open in an IMAP client"
+	mc_cure --json mailbox clean -s dovecot:alice
+	mc_expect_rc 1 "$format: clean"
 	run=$(json_check '
 m = [e for e in ev if e["event"] == "match"]
 assert summary["matched"] == 4 and summary["acted"] == 4 and summary["errors"] == 0, summary
 assert all(e["action"] == "quarantined" and e["quarantine_id"] for e in m), m
-print(summary["run"])') || { show; t4_fail "$format: clean results"; }
-	[ "$(seen)" = "$CLEAN" ] || { seen; t4_fail "$format: IMAP does not see exactly the clean messages"; }
-	no_log_errors "$format clean"
+print(summary["run"])') || { mc_show; mc_fail "$format: clean results"; }
+	[ "$(seen)" = "$CLEAN" ] || { seen; mc_fail "$format: IMAP does not see exactly the clean messages"; }
+	t4_no_log_errors "$format clean"
 	if [ "$format" = mdbox ]; then
 		t4_doveadm purge -u alice
-		[ "$(seen)" = "$CLEAN" ] || { seen; t4_fail "$format: IMAP after purge"; }
-		no_log_errors "$format purge"
+		[ "$(seen)" = "$CLEAN" ] || { seen; mc_fail "$format: IMAP after purge"; }
+		t4_no_log_errors "$format purge"
 	fi
 
-	t4_log "$format: the quarantine holds the messages exactly, with their Dovecot location"
-	python3 - "$MC_Q" "$T/orig" <<'EOF' || t4_fail "$format: quarantined bytes or records"
+	mc_log "$format: the quarantine holds the messages exactly, with their Dovecot location"
+	python3 - "$MC_Q" "$T/orig" <<'EOF' || mc_fail "$format: quarantined bytes or records"
 import glob, json, os, sys
 q, orig = sys.argv[1:3]
 n = 0
@@ -187,15 +168,15 @@ for meta in glob.glob(q + "/entries/*/meta.json"):
 assert n == 4, n
 EOF
 
-	t4_log "$format: restore the run (a folder deleted meanwhile is recreated)"
+	mc_log "$format: restore the run (a folder deleted meanwhile is recreated)"
 	t4_doveadm mailbox delete -u alice Old
-	cure quarantine restore --run "$run"
-	expect_rc 0 "$format: restore"
-	[ "$(seen)" = "$ALL" ] || { seen; t4_fail "$format: IMAP after restore"; }
-	no_log_errors "$format restore"
+	mc_cure quarantine restore --run "$run"
+	mc_expect_rc 0 "$format: restore"
+	[ "$(seen)" = "$ALL" ] || { seen; mc_fail "$format: IMAP after restore"; }
+	t4_no_log_errors "$format restore"
 	t4_doveadm -f pager fetch -u alice text mailbox INBOX header Subject "looks like doveadm output" |
 		tail -c +7 | cmp -s - "$T/orig/looks like doveadm output.eml" ||
-		t4_fail "$format: the tricky message changed"
+		mc_fail "$format: the tricky message changed"
 done
 
-t4_log "ok"
+mc_log "ok"

@@ -22,52 +22,41 @@
 #	administrator's works.
 # run-tests: serial
 set -euo pipefail
-. "$MC_SRC/tests/t/lib.sh"
-. "$MC_SRC/tests/t/t3000-postfix-instance.sh"
-. "$MC_SRC/tests/t/t4001-netns-dovecot.sh"
+. "$MC_SRC/tests/t/lib-postfix.sh"
+. "$MC_SRC/tests/t/lib-netns.sh"
 mc_need_testfiles
 t4_need
 pf_need
 t4_setup
-trap 'rc=$?; set +e; pf_cleanup >/dev/null 2>&1; (exit $rc); t4_cleanup' EXIT
 t4_netns
 t4_dovecot maildir
 pf_start
 D=$PF_DOMAIN
 ST=$T/state
 
-# alice and bob's mail goes into the Dovecot Maildirs, as their uids.
+# alice and bob's mail goes into the Dovecot Maildirs, as their uids:
+# their mailboxes are alice/mail and bob/mail.
+PF_VMAIL=$DV/home
 printf 'alice@%s 60001\nbob@%s 60002\n' "$D" "$D" >"$PF_CONF/uids"
 printf 'alice@%s alice/mail/\nbob@%s bob/mail/\n@%s catchall/\n@sender.test senders/\n' \
 	"$D" "$D" "$D" >"$PF_CONF/vmailbox"
 mkdir -p "$DV/home/catchall" "$DV/home/senders"
 chown nobody:nogroup "$DV/home/catchall" "$DV/home/senders"
-postconf -c "$PF_CONF" -e "virtual_mailbox_base = $DV/home" \
+postconf -c "$PF_CONF" -e "virtual_mailbox_base = $PF_VMAIL" \
 	"virtual_uid_maps = texthash:$PF_CONF/uids, static:$PF_UID" \
 	"virtual_gid_maps = texthash:$PF_CONF/uids, static:$PF_GID"
 pf_postfix reload >/dev/null 2>&1
 sleep 1
 
-boxcount() { find "$DV/home/$1/mail/new" "$DV/home/$1/mail/cur" -type f 2>/dev/null | wc -l; }
-wait_box() {
-	local box=$1 want=$2 n=0
-	for _ in $(seq 1 300); do
-		n=$(boxcount "$box")
-		[ "$n" -ge "$want" ] && break
-		sleep 0.1
-	done
-	[ "$n" = "$want" ] || { tail -n 30 "$PF_LOG" >&2; mc_fail "$box holds $n messages, expected $want"; }
-}
-
-t4_eicar >"$T/eicar.com"
+mc_eicar >"$T/eicar.com"
 # Before the outbreak response: delivered mail.
 pf_smtp "friend@sender.test" "alice@$D" "alice hello 1" --body "hi"
 pf_smtp "friend@sender.test" "alice@$D" "alice hello 2" --body "hi again"
 pf_smtp "mallory@sender.test" "alice@$D" "alice invoice" --attach "@$MC_TESTFILES/clam.exe"
 pf_smtp "friend@sender.test" "bob@$D" "bob hello" --body "hello bob"
 pf_smtp "mallory@sender.test" "bob@$D" "bob eicar" --attach "@$T/eicar.com"
-wait_box alice 3
-wait_box bob 2
+pf_wait_mailbox alice/mail 3
+pf_wait_mailbox bob/mail 2
 [ "$(t4_imap "$NS_USR" 192.0.2.1 alice)" = ok ] || mc_fail "alice cannot log in before isolate"
 
 cp "$PF_CONF/main.cf" "$T/main.cf.before"
@@ -106,7 +95,7 @@ pf_smtp "friend@sender.test" "bob@$D" "bob during freeze" --body "queued clean t
 pf_smtp "mallory@sender.test" "alice@$D,bob@$D" "outbreak wave" --attach "@$MC_TESTFILES/clam.zip"
 pf_wait_queue 3
 sleep 2
-[ "$(boxcount alice)" = 3 ] || mc_fail "mail was delivered to alice during the freeze"
+[ "$(pf_mailbox_count alice/mail)" = 3 ] || mc_fail "mail was delivered to alice during the freeze"
 
 set +e
 mcr respond --resume --yes >"$T/r2.out" 2>&1
@@ -118,8 +107,8 @@ for s in queue-delete mailbox-clean host-scan queue-thaw reconnect; do
 done
 
 # The clean mail queued during the freeze is delivered after thaw.
-wait_box alice 3    # 2 hello + 1 during freeze (the invoice is gone)
-wait_box bob 2      # hello + 1 during freeze (the eicar is gone)
+pf_wait_mailbox alice/mail 3    # 2 hello + 1 during freeze (the invoice is gone)
+pf_wait_mailbox bob/mail 2      # hello + 1 during freeze (the eicar is gone)
 for _ in $(seq 1 100); do
 	queued=$( (pf_queue_json || true) | grep -c '"queue_id"' || true)
 	[ "$queued" = 0 ] && break
