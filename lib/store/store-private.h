@@ -221,6 +221,16 @@ int mc_store_postfix_parse(const unsigned char *buf, size_t len, bool envelope_o
 			   unsigned char **content_r, size_t *content_len_r,
 			   char **error_r);
 
+/* dovecot.c: read DATA (LEN bytes), the output of "doveadm -f pager
+   fetch" of the message fields the store asks for (with TEXT, the
+   message text too, cut by its size.physical), handed to the reader
+   CHUNK bytes at a time as a pipe would. 0 when the output is
+   well-formed records to its end, or -1 with *error_r saying why the
+   store would give up the stream there; *records_r counts the
+   records read. */
+int mc_store_dovecot_parse(const void *data, size_t len, size_t chunk, bool text,
+			   size_t *records_r, char **error_r);
+
 /* --- sub-stores (used by the tree store) --- */
 
 struct mc_substore_spec {
