@@ -1,7 +1,8 @@
 # NAME
 #	Makefile - set up, build, demonstrate and test mailcure
 # SYNOPSIS
-#	make deps | deps-check | build | demo | check | bench | install | clean
+#	make deps | deps-check | build | demo | check | fuzz | bench | install |
+#	clean
 # DESCRIPTION
 #	The targets run as root on a fresh Debian 12 machine:
 #
@@ -23,8 +24,14 @@
 #	check	deps-check, the normal and the ASan+UBSan build, then
 #		tests/run-tests.sh: the unit tests of both builds and the
 #		integration scripts tests/t/t*.sh with both binaries. The
-#		last line printed is "N passed, N failed, N skipped"; the
-#		exit status is non-zero when anything failed.
+#		unit tests of the ASan build include a short fixed run of
+#		each fuzz target (fuzz/meson.build). The last line printed
+#		is "N passed, N failed, N skipped"; the exit status is
+#		non-zero when anything failed.
+#	fuzz	deps-check, then the libFuzzer targets built with clang in
+#		build-fuzz/, each run for FUZZ_SECONDS (default 60) from
+#		its seed inputs; what they find is kept in
+#		build-fuzz/corpus/NAME/, failing inputs in build-fuzz/.
 #	bench	bench/run.
 #	install	meson install from build/.
 #
@@ -57,6 +64,8 @@ DEBIAN_TEST_PACKAGES := clamav clamdscan clamav-daemon python3 ripgrep
 DEBIAN_TEST_PACKAGES += postfix swaks dovecot-imapd nftables iproute2 curl attr
 # The HTML report is rendered and screenshotted in headless Chromium.
 DEBIAN_TEST_PACKAGES += chromium
+# make fuzz: libFuzzer is part of clang's runtime libraries.
+DEBIAN_TEST_PACKAGES += clang libclang-rt-14-dev
 DEBIAN_TEST_SERVICES := clamav-daemon:clamav-daemon postfix:postfix \
 	dovecot-core:dovecot
 # Answers for debconf: a Postfix that the tests configure themselves.
@@ -64,6 +73,8 @@ DEBIAN_TEST_PRESEED := postfix postfix/main_mailer_type select No configuration
 
 BUILD := build
 BUILD_ASAN := build-asan
+BUILD_FUZZ := build-fuzz
+FUZZ_SECONDS ?= 60
 MESON_OPTS := -Dwerror=true
 MESON_ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
 # Integration scripts run with the ASan binary too (a glob, or empty).
@@ -72,7 +83,7 @@ CHECK_ASAN_SCRIPTS ?= t*
 CHECK_JOBS ?= 2
 RUN_TESTS_OPTS ?=
 
-.PHONY: all deps deps-check build asan demo check bench install clean
+.PHONY: all deps deps-check build asan demo check fuzz bench install clean
 
 all: build
 
@@ -146,6 +157,19 @@ check: deps-check build asan
 		$(if $(strip $(CHECK_ASAN_SCRIPTS)),--bin 'asan=$(BUILD_ASAN)/mailcure:$(CHECK_ASAN_SCRIPTS)') \
 		$(RUN_TESTS_OPTS)
 
+fuzz: deps-check
+	@[ -f $(BUILD_FUZZ)/build.ninja ] || CC=clang meson setup $(BUILD_FUZZ) -Dfuzz=true
+	ninja -C $(BUILD_FUZZ)
+	@set -eo pipefail; for src in fuzz/fuzz-*.c; do \
+		name=$$(basename "$$src" .c); name=$${name#fuzz-}; \
+		dict=; [ ! -f fuzz/$$name.dict ] || dict=-dict=fuzz/$$name.dict; \
+		mkdir -p $(BUILD_FUZZ)/corpus/$$name; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS) s"; \
+		$(BUILD_FUZZ)/fuzz/fuzz-$$name -max_total_time=$(FUZZ_SECONDS) \
+			-artifact_prefix=$(BUILD_FUZZ)/$$name- $$dict \
+			$(BUILD_FUZZ)/corpus/$$name fuzz/corpus/$$name 2>&1 | tail -n 3; \
+	done
+
 bench: build
 	bench/run
 
@@ -153,4 +177,4 @@ install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -16,8 +16,12 @@
 /*	Format: RUN_DIR/journal.jsonl, one JSON object a line:
 /*	{"time":1764292000,"step":"isolate","state":"done","exit":0,
 /*	"detail":"..."}. Each append is one write(2) with O_APPEND,
-/*	followed by fsync, so records are never interleaved; a torn last
-/*	line is skipped when reading.
+/*	followed by fsync, so records are never interleaved. What a crash
+/*	can leave is skipped when reading: a torn last line that is not
+/*	a whole record (the next record appended starts a new line after
+/*	it, rather than being glued to it and lost), and lines holding
+/*	NUL bytes (a tail that a file system zeroed after a power loss);
+/*	the lines after them are read.
 /* SECURITY
 /*	The run directory is created mode 0700 (it names users and holds
 /*	their subjects). It is opened without following a symlink in its
@@ -41,6 +45,9 @@
 struct mc_journal {
 	char *dir;
 	int fd;
+	/* The file does not end with a newline (a torn last record):
+	   the next record starts a line of its own. */
+	bool torn;
 	struct mc_journal_record *records;
 	size_t count, cap;
 };
@@ -58,15 +65,28 @@ static void record_add(struct mc_journal *j, time_t t, const char *step,
 	MC_ARRAY_PUSH(j->records, j->count, j->cap, r);
 }
 
-static void journal_parse(struct mc_journal *j, char *text)
+static void journal_parse(struct mc_journal *j, char *text, size_t len)
 {
-	for (char *line = text, *next; line != NULL && *line != '\0'; line = next) {
+	char *end = text + len;
+
+	for (char *line = text, *next; line < end; line = next) {
+		char *nl = memchr(line, '\n', (size_t)(end - line));
 		json_object *obj, *v;
 
-		next = strchr(line, '\n');
-		if (next == NULL)
-			break;		/* torn last line: never completed */
-		*next++ = '\0';
+		if (nl != NULL) {
+			*nl = '\0';
+			next = nl + 1;
+		} else {
+			/* Cut short by a crash; read as any line, since
+			   what a newline appended later will make of it
+			   must be what was read now. */
+			j->torn = true;
+			nl = next = end;
+		}
+		/* A NUL byte is never written: a line holding one is
+		   damage (a file system's zeroed tail after a crash). */
+		if (memchr(line, '\0', (size_t)(nl - line)) != NULL)
+			continue;
 		obj = json_tokener_parse(line);
 		if (obj == NULL)
 			continue;
@@ -123,7 +143,7 @@ struct mc_journal *mc_journal_open(const char *run_dir, bool create,
 		mc_journal_close(&j);
 		return NULL;
 	}
-	journal_parse(j, (char *)text);
+	journal_parse(j, (char *)text, len);
 	free(text);
 	return j;
 }
@@ -167,14 +187,18 @@ int mc_journal_append(struct mc_journal *j, const char *step,
 	json_object_object_add(obj, "exit", json_object_new_int(exit_code));
 	if (detail != NULL)
 		json_object_object_add(obj, "detail", json_object_new_string(detail));
-	line = mc_xasprintf("%s\n", json_object_to_json_string_ext(obj,
+	/* After a torn record, a newline first: glued to it, this
+	   record would be lost with it. */
+	line = mc_xasprintf("%s%s\n", j->torn ? "\n" : "", json_object_to_json_string_ext(obj,
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(obj);
 	/* One write: O_APPEND keeps the record whole. */
-	if (mc_write_all(j->fd, line, strlen(line)) < 0 || fdatasync(j->fd) < 0)
+	if (mc_write_all(j->fd, line, strlen(line)) < 0 || fdatasync(j->fd) < 0) {
 		ret = mc_error_errno(error_r, "%s/journal.jsonl", j->dir);
-	else
+	} else {
+		j->torn = false;
 		record_add(j, now, step, state, exit_code, detail);
+	}
 	free(line);
 	return ret;
 }

@@ -22,6 +22,12 @@
 /*		const char *const *args, const void *input,
 /*		size_t input_size, size_t max_out, char **out_r,
 /*		size_t *out_len_r, char **stderr_r, char **error_r);
+/*
+/*	#include "store/store-private.h"
+/*
+/*	int mc_store_dovecot_parse(const void *data, size_t len,
+/*		size_t chunk, bool text, size_t *records_r,
+/*		char **error_r);
 /* DESCRIPTION
 /*	The store reads and removes messages of Dovecot users through
 /*	doveadm, so it works for every mail_location Dovecot supports
@@ -41,6 +47,9 @@
 /*	well-formed next record. A message is yielded only once the
 /*	record after it has been checked, which is also how it is known
 /*	whether it is the last of its mailbox (container_last).
+/*	mc_store_dovecot_parse() reads such output from memory, handed
+/*	over in chunks of a given size as a pipe would (for the fuzz
+/*	target).
 /*
 /*	When the check fails (a size Dovecot reports differently from
 /*	the stream, a message it could not read, a mailbox name with a
@@ -648,6 +657,10 @@ static void record_move(struct record *dst, struct record *src)
 
 struct reader {
 	struct mc_doveadm_proc *proc;
+	/* Without PROC: output held in memory (mc_store_dovecot_parse),
+	   handed over at most MEM_CHUNK bytes at a time. */
+	const unsigned char *mem;
+	size_t mem_len, mem_chunk;
 	unsigned char buf[65536];
 	size_t pos, len;
 	bool eof;
@@ -663,7 +676,18 @@ static int reader_fill(struct reader *r)
 		return 1;
 	if (r->eof)
 		return 0;
-	n = mc_doveadm_read(r->proc, r->buf, sizeof(r->buf), &r->error);
+	if (r->proc == NULL) {
+		size_t take = r->mem_len < r->mem_chunk ? r->mem_len : r->mem_chunk;
+
+		if (take > sizeof(r->buf))
+			take = sizeof(r->buf);
+		memcpy(r->buf, r->mem, take);
+		r->mem += take;
+		r->mem_len -= take;
+		n = (ssize_t)take;
+	} else {
+		n = mc_doveadm_read(r->proc, r->buf, sizeof(r->buf), &r->error);
+	}
 	if (n < 0)
 		return -1;
 	if (n == 0) {
@@ -866,6 +890,49 @@ bad_value:
 bad:
 	record_clear(rec);
 	return -1;
+}
+
+int mc_store_dovecot_parse(const void *data, size_t len, size_t chunk, bool text,
+			   size_t *records_r, char **error_r)
+{
+	struct reader *r = mc_xcalloc(1, sizeof(*r));
+	struct record rec;
+	const char *why = NULL;
+	int ret;
+
+	r->mem = data;
+	r->mem_len = len;
+	r->mem_chunk = chunk > 0 ? chunk : 1;
+	*records_r = 0;
+	/* The walk of batch_next (TEXT) and list_next (without). */
+	ret = record_read(r, text, &rec, &why);
+	while (ret > 0) {
+		(*records_r)++;
+		if (text && reader_exact(r, NULL, rec.size) < 0) {
+			why = "the message text is shorter than its size.physical";
+			ret = -1;
+		}
+		record_clear(&rec);
+		if (ret < 0)
+			break;
+		ret = reader_separator(r);
+		if (ret < 0)
+			why = "unexpected output between records";
+		if (ret <= 0)
+			break;
+		ret = record_read(r, text, &rec, &why);
+		/* The batch stream cannot end after a separator; the
+		   listing takes that as its end. */
+		if (ret == 0 && text) {
+			why = "the output ends after a record separator";
+			ret = -1;
+		}
+	}
+	if (ret < 0)
+		mc_error_set(error_r, "%s", why);
+	free(r->error);
+	free(r);
+	return ret < 0 ? -1 : 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -7,6 +7,13 @@
 /*	#include <mailcure/mailcure.h>
 /*
 /*	extern const struct mc_store_ops mc_store_postfix;
+/*
+/*	#include "store/store-private.h"
+/*
+/*	int mc_store_postfix_parse(const unsigned char *buf, size_t len,
+/*		bool envelope_only, char **sender_r, size_t *rcpt_count_r,
+/*		unsigned char **content_r, size_t *content_len_r,
+/*		char **error_r);
 /* DESCRIPTION
 /*	The store "postfix:[CONFIG_DIR]" yields every message queued by
 /*	the Postfix instance of CONFIG_DIR (default: the one postconf
@@ -30,11 +37,13 @@
 /*	...) up to E. A "p" record points (decimal file offset) at
 /*	records that cleanup appended after E when it edited the file;
 /*	"w" is padding. The parser is defensive: every length is checked
-/*	against the file, pointers must stay inside it, and the number
-/*	of records read is bounded by the file size so that a pointer
-/*	loop ends. A file that ends before E, or holds a record that
+/*	against the file, pointers must stay inside it, and the bytes
+/*	of records read are bounded by the file size, so that a pointer
+/*	loop ends before the parser has read more than the file holds. A file that ends before E, or holds a record that
 /*	does not belong where it is, is reported as a read error naming
 /*	the queue id and the offset; the walk goes on.
+/*	mc_store_postfix_parse() is that parser alone, over a queue file
+/*	in memory (for the fuzz target).
 /*
 /*	Removal (mailcure queue delete) takes batches of matched
 /*	messages. A message is removed only when it cannot be in
@@ -138,10 +147,11 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 		    struct qf_parsed *p, char **error_r)
 {
 	enum qf_segment seg = SEG_ENVELOPE;
-	size_t pos = 0, records = 0;
-	/* Each record takes at least two bytes: more records than that
-	   means a pointer loop. */
-	size_t max_records = len / 2 + 16;
+	/* Pointers lead to each record once: reading more bytes of
+	   records than the file holds means a pointer loop. (A bound on
+	   the number of records would let a loop through a large record
+	   read it that many times.) */
+	size_t pos = 0, consumed = 0;
 
 	memset(p, 0, sizeof(*p));
 	p->arrival = (time_t)-1;
@@ -150,10 +160,6 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 		unsigned shift = 0;
 		int type;
 
-		if (++records > max_records) {
-			mc_error_set(error_r, "corrupt queue file: pointer records loop");
-			goto fail;
-		}
 		if (pos >= len) {
 			mc_error_set(error_r, "truncated queue file: %zu bytes, no end record",
 				     len);
@@ -188,6 +194,11 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 		}
 		const unsigned char *data = buf + pos;
 		pos += rlen;
+		consumed += pos - start;
+		if (consumed > len) {
+			mc_error_set(error_r, "corrupt queue file: pointer records loop");
+			goto fail;
+		}
 
 		if (type == 'w')
 			continue;
@@ -286,6 +297,25 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 fail:
 	qf_parsed_clear(p);
 	return -1;
+}
+
+int mc_store_postfix_parse(const unsigned char *buf, size_t len, bool envelope_only,
+			   char **sender_r, size_t *rcpt_count_r,
+			   unsigned char **content_r, size_t *content_len_r,
+			   char **error_r)
+{
+	struct qf_parsed p;
+
+	if (qf_parse(buf, len, envelope_only, &p, error_r) < 0)
+		return -1;
+	*sender_r = p.sender;
+	*rcpt_count_r = p.rcpt_count;
+	*content_r = p.content;
+	*content_len_r = p.content_len;
+	p.sender = NULL;
+	p.content = NULL;
+	qf_parsed_clear(&p);
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */

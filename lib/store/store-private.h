@@ -208,6 +208,29 @@ bool mc_store_mbox_from_line(const unsigned char *line, size_t len);
    count or -1. */
 ssize_t mc_store_peek(int dirfd, const char *name, void *buf, size_t len);
 
+/* --- store file formats parsed from memory (fuzz targets, unit tests) --- */
+
+/* postfix.c: parse the Postfix queue file BUF (LEN bytes) as the
+   store does. 0 with the envelope sender (malloc()ed), the number of
+   recipients still to be delivered and, unless ENVELOPE_ONLY, the
+   message reassembled from the content records (malloc()ed,
+   NUL-terminated after *content_len_r bytes; NULL with
+   ENVELOPE_ONLY). -1 with *error_r. */
+int mc_store_postfix_parse(const unsigned char *buf, size_t len, bool envelope_only,
+			   char **sender_r, size_t *rcpt_count_r,
+			   unsigned char **content_r, size_t *content_len_r,
+			   char **error_r);
+
+/* dovecot.c: read DATA (LEN bytes), the output of "doveadm -f pager
+   fetch" of the message fields the store asks for (with TEXT, the
+   message text too, cut by its size.physical), handed to the reader
+   CHUNK bytes at a time as a pipe would. 0 when the output is
+   well-formed records to its end, or -1 with *error_r saying why the
+   store would give up the stream there; *records_r counts the
+   records read. */
+int mc_store_dovecot_parse(const void *data, size_t len, size_t chunk, bool text,
+			   size_t *records_r, char **error_r);
+
 /* --- sub-stores (used by the tree store) --- */
 
 struct mc_substore_spec {
