@@ -465,6 +465,11 @@ struct mc_store_ops {
 	/* Put a quarantined message back where it came from. */
 	int (*restore)(const struct mc_qentry *entry, const void *raw,
 		       size_t raw_size, char **error_r);
+	/* Settle what an interrupted removal from the mailbox PATH left
+	   (a rewrite to complete, entries staged in Q to commit or
+	   discard), under the mailbox's lock. NULL for stores whose
+	   removals need no settling. */
+	int (*settle)(struct mc_quarantine *q, const char *path, char **error_r);
 };
 
 extern const struct mc_store_ops mc_store_maildir;
@@ -531,6 +536,43 @@ const char *mc_quarantine_dir(const struct mc_quarantine *q);
 int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		      const void *raw, size_t raw_size, char **id_r,
 		      char **error_r);
+
+/* Like mc_quarantine_put, but the entry is staged in pending/GROUP
+   (GROUP: letters, digits, '-', '_', '.'), where it is not listed,
+   counted or restored, until mc_quarantine_commit makes it an entry.
+   For a store that removes several messages in one step that can be
+   interrupted (an mbox rewrite): their entries exist only once that
+   step is durable. */
+int mc_quarantine_stage(struct mc_quarantine *q, const char *group,
+			const struct mc_qentry *meta, const void *raw,
+			size_t raw_size, char **id_r, char **error_r);
+/* Make the entries IDS staged in GROUP entries (their run index first,
+   then entries/, fsync'd); ids no longer staged there are skipped, so
+   an interrupted commit can be repeated. */
+int mc_quarantine_commit(struct mc_quarantine *q, const char *group,
+			 char *const *ids, size_t count, char **error_r);
+/* Delete everything staged in GROUP, and the group: the messages of a
+   removal that did not happen. */
+int mc_quarantine_unstage(struct mc_quarantine *q, const char *group,
+			  char **error_r);
+/* Whether anything is staged in GROUP (or that cannot be told). */
+bool mc_quarantine_staged(struct mc_quarantine *q, const char *group);
+
+/* A staging group, as an interrupted removal left it. */
+struct mc_quarantine_staged {
+	char *group;
+	size_t count;			/* entries in it */
+	char *kind, *path, *run_id;	/* of its first entry, or NULL */
+};
+int mc_quarantine_staged_list(struct mc_quarantine *q,
+			      struct mc_quarantine_staged **list_r,
+			      size_t *count_r, char **error_r);
+void mc_quarantine_staged_free(struct mc_quarantine_staged **list, size_t count);
+/* Settle every staging group through its store's settle op (commit
+   the entries of removals that happened, discard the others), so that
+   a restore sees all there is. Returns -1 with the first group that
+   could not be settled; the others are settled still. */
+int mc_quarantine_settle(struct mc_quarantine *q, char **error_r);
 
 /* Load entry ID (metadata only). */
 struct mc_qentry *mc_quarantine_get(struct mc_quarantine *q, const char *id,
