@@ -2022,7 +2022,7 @@ int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
 			     "by this version", id, e->loc.kind);
 		goto out;
 	}
-	if (ops->restore(e, raw, size, &err) < 0) {
+	if (ops->restore(q, e, raw, size, &err) < 0) {
 		mc_error_set(error_r, "entry %s: restore to %s failed: %s", id,
 			     entry_where(e), err != NULL ? err : "unknown error");
 		free(err);

@@ -447,11 +447,19 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		}
 	}
 
+	/* Opened first: a store settles in it what a clean that was
+	   interrupted left, before it reads a mailbox. */
+	if (clean && !g->dry_run) {
+		q = mc_cli_quarantine_open(g, true);
+		if (q == NULL)
+			goto out;
+	}
 	/* The pipeline reads each message's body when the query needs it. */
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run,
 					 .heads_first = true,
 					 .loads_without_raw = !clean || g->dry_run,
-					 .bodies_read = mc_query_needs_body(query) };
+					 .bodies_read = mc_query_needs_body(query),
+					 .quarantine = q };
 	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
@@ -476,11 +484,6 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	}
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
-	if (clean && !g->dry_run) {
-		q = mc_cli_quarantine_open(g, true);
-		if (q == NULL)
-			goto out;
-	}
 
 	exit_code = mc_cli_pipeline(g, ops, stores, store_count, query, engine, q, clean,
 				    errors, refused);

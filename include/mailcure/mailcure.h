@@ -428,6 +428,10 @@ struct mc_store_settings {
 	   them): they are taken at the pace of the engine, and reading
 	   far ahead would only hold memory. */
 	bool bodies_read;
+	/* The quarantine a clean acts with, or NULL: a store settles
+	   there, before reading a mailbox, what an interrupted removal
+	   from it left (see mc_store_ops.settle). */
+	struct mc_quarantine *quarantine;
 };
 
 struct mc_store_ops {
@@ -463,8 +467,8 @@ struct mc_store_ops {
 	void (*drop)(struct mc_store *store, struct mc_msg *msg);
 	void (*close)(struct mc_store **store);
 	/* Put a quarantined message back where it came from. */
-	int (*restore)(const struct mc_qentry *entry, const void *raw,
-		       size_t raw_size, char **error_r);
+	int (*restore)(struct mc_quarantine *q, const struct mc_qentry *entry,
+		       const void *raw, size_t raw_size, char **error_r);
 	/* Settle what an interrupted removal from the mailbox PATH left
 	   (a rewrite to complete, entries staged in Q to commit or
 	   discard), under the mailbox's lock. NULL for stores whose

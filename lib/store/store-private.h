@@ -133,10 +133,12 @@ void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st);
 void mc_store_msg_error(struct mc_store_msg *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Put the message of REMOVAL into quarantine Q with LOC: on success
+/* Put the message of REMOVAL into quarantine Q with LOC (or, with a
+   GROUP, stage it there: mc_quarantine_stage): on success
    removal->quarantine_id is set and 0 returned; else removal->error. */
 int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
-			const char *run_id, struct mc_removal *removal);
+			const char *group, const char *run_id,
+			struct mc_removal *removal);
 
 /* The message of REMOVAL was quarantined but stays in its store:
    discard the fresh quarantine copy (so that no restore can duplicate

@@ -20,8 +20,10 @@
 /*	message a delivery agent appends while mailcure waits for the
 /*	fcntl lock or the dotlock is kept; a lock that is never released
 /*	times out without touching anything; an interrupted rewrite is
-/*	completed from its journal. Pins restore: appended under lock
-/*	after an empty line, and a missing mbox recreated with its mode.
+/*	completed from its journal, the staged entries it names committed
+/*	and the others discarded, before a clean reads the mailbox or a
+/*	restore appends to it. Pins restore: appended under lock after
+/*	an empty line, and a missing mbox recreated with its mode.
 /*
 /*	Each test works in its own temporary directory with a real
 /*	quarantine.
@@ -819,6 +821,132 @@ static void test_journal_recovery(void **state)
 	free(hdr);
 }
 
+/* Stage the message RAW as taken from the mbox at ABS, offset OFF,
+   in GROUP: what a removal does before its journal is written. */
+static char *stage(struct fixture *f, const char *group, const char *abs, int64_t off,
+		   const char *raw)
+{
+	struct mc_qentry meta;
+	char *id = NULL, *err = NULL;
+
+	memset(&meta, 0, sizeof(meta));
+	meta.run_id = (char *)"run-killed";
+	meta.loc.kind = "mbox";
+	meta.loc.path = abs;
+	meta.loc.offset = off;
+	meta.loc.mode = 0600;
+	if (mc_quarantine_stage(f->q, group, &meta, raw, strlen(raw), &id, &err) < 0)
+		fail_msg("stage: %s", err);
+	return id;
+}
+
+/* A removal killed after its journal: the next clean completes the
+   rewrite before it reads the mailbox and commits the entry the
+   journal names, and discards an entry staged but not named. One
+   killed before its journal: its staged entry is discarded, the
+   mailbox is untouched, and it is never restorable. */
+static void test_settle_interrupted(void **state)
+{
+	struct fixture *f = *state;
+	struct items it;
+	struct stat st;
+	char *uri, *all, *now, *jpath, *group, *hdr, *err = NULL;
+	char *cut_id, *stray_id, *early_id;
+	unsigned char sha[32];
+	char hex[65];
+	size_t len;
+	FILE *fp;
+
+	assert_true(asprintf(&all, "%s%s%s", M1, M2, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	stat(f->mbox, &st);
+	char *abs = realpath(f->mbox, NULL);
+	mc_sha256(abs, strlen(abs), sha);
+	mc_hex(sha, 32, hex);
+	assert_true(asprintf(&group, "mbox-%s", hex) > 0);
+	cut_id = stage(f, group, abs, (int64_t)strlen(M1), M2);
+	stray_id = stage(f, group, abs, 0, M1);
+	assert_true(asprintf(&jpath, "%s/journal", mc_quarantine_dir(f->q)) > 0);
+	mkdir(jpath, 0700);
+	free(jpath);
+	assert_true(asprintf(&jpath, "%s/journal/%s.tail", mc_quarantine_dir(f->q), group) > 0);
+	size_t first = strlen(M1), final = strlen(M1) + strlen(M3);
+	assert_true(asprintf(&hdr, "mailcure mbox rewrite journal 2\npath %s\ndev %llu\n"
+			     "ino %llu\nsize %zu\nfinal %zu\ncuts 1\ncut %zu %zu\nentries 1\n"
+			     "entry %s\ndata\n", abs, (unsigned long long)st.st_dev,
+			     (unsigned long long)st.st_ino, strlen(all), final, first,
+			     strlen(M2), cut_id) > 0);
+	fp = fopen(jpath, "w");
+	fputs(hdr, fp);
+	fputs(all + first, fp);
+	fclose(fp);
+	/* Killed half way through moving M3 down over M2. */
+	int fd = open(f->mbox, O_WRONLY);
+	assert_int_equal(pwrite(fd, M3, 10, (off_t)first), 10);
+	close(fd);
+	assert_int_equal(quarantine_count(f), 0);
+
+	f->set.quarantine = f->q;
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 2);
+	assert_null(it.msgs[0]->read_error);
+	assert_null(it.msgs[1]->read_error);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final);
+	assert_memory_equal(now, M1, strlen(M1));
+	assert_memory_equal(now + first, M3, strlen(M3));
+	free(now);
+	assert_int_equal(access(jpath, F_OK), -1);
+	assert_int_equal(quarantine_count(f), 1);
+	struct mc_qentry *e = mc_quarantine_get(f->q, cut_id, &err);
+	if (e == NULL)
+		fail_msg("the cut message's entry: %s", err);
+	assert_string_equal(e->run_id, "run-killed");
+	mc_qentry_free(&e);
+	assert_null(mc_quarantine_get(f->q, stray_id, &err));
+	free(err);
+	err = NULL;
+	assert_false(mc_quarantine_staged(f->q, group));
+
+	/* Killed before its journal: nothing was cut. */
+	early_id = stage(f, group, abs, 0, M1);
+	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_non_null(strstr(err, "staged"));
+	free(err);
+	err = NULL;
+	if (mc_quarantine_settle(f->q, &err) < 0)
+		fail_msg("settle: %s", err);
+	assert_false(mc_quarantine_staged(f->q, group));
+	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	free(err);
+	err = NULL;
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final);
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
+
+	/* Restoring the cut one appends it once (after an empty line:
+	   M3 has no newline at its end). */
+	if (mc_quarantine_restore(f->q, cut_id, &err) < 0)
+		fail_msg("restore: %s", err);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final + 2 + strlen(M2));
+	assert_memory_equal(now + final + 2, M2, strlen(M2));
+	free(now);
+
+	free(cut_id);
+	free(stray_id);
+	free(early_id);
+	free(abs);
+	free(uri);
+	free(all);
+	free(jpath);
+	free(group);
+	free(hdr);
+}
+
 /* Restore into an mbox that is gone: created with the recorded mode. */
 static void test_restore_creates(void **state)
 {
@@ -865,6 +993,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_keeps_appended_dotlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_lock_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settle_interrupted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_creates, setup, teardown),
 	};
 
