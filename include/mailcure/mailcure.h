@@ -25,6 +25,7 @@
 #define MAILCURE_MAILCURE_H
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -653,6 +654,7 @@ struct mc_summary {
 	uint64_t errors;
 	uint64_t bytes;
 	double seconds;
+	bool interrupted;		/* ended early: see mc_run.interrupt */
 	bool engine_used;		/* engine is set */
 	struct mc_engine_stats engine;
 };
@@ -690,6 +692,11 @@ struct mc_run {
 	/* Called about 10 times a second, from the same thread. */
 	void (*on_progress)(const struct mc_progress *progress, void *context);
 	void *context;
+	/* When it becomes non-zero (a signal handler sets it), no more
+	   messages are read: those read are evaluated, reported and acted
+	   on (a container's removal in progress is finished), and the run
+	   ends with summary.interrupted set. May be NULL. */
+	const volatile sig_atomic_t *interrupt;
 };
 
 /* Run the pipeline. Returns 0 when it ran to the end (whatever it

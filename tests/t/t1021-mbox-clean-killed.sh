@@ -23,11 +23,15 @@
 #	The counts of trials that left staged entries and a rewrite
 #	journal show which windows were hit.
 #
+#	Then SIGTERM and SIGINT trials: the run ends at a safe point
+#	with its summary printed, exit status 0 or 1 (nothing failed),
+#	every matched message acted on, and the same checks hold.
+#
 #	Last, a Maildir clean killed between quarantine and unlink: a
 #	restore of the message whose file is still there is refused.
 #
-#	MC_KILL_TRIALS changes the number of trials (default 20),
-#	MC_KILL_SEED the random seed.
+#	MC_KILL_TRIALS and MC_SIGNAL_TRIALS change the number of trials
+#	(default 20 and 4 of each signal); MC_KILL_SEED the random seed.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3 base64
@@ -43,11 +47,11 @@ mc_msg_eicar -s "infected NNNNN" -i "<NNNNN.infected@mailcure.test>" >"$T/infect
 mc_msg_plain -s "clean NNNNN" -i "<NNNNN.clean@mailcure.test>" >"$T/clean.eml"
 
 "$MC_PYTHON" - "$T" "$work" "$MAILCURE" "$MC_SIGS" "${MC_KILL_TRIALS:-20}" \
-	"${MC_KILL_SEED:-$RANDOM}" <<'EOF'
+	"${MC_SIGNAL_TRIALS:-4}" "${MC_KILL_SEED:-$RANDOM}" <<'EOF'
 import hashlib, json, os, random, re, shutil, signal, subprocess, sys, time
 
 T, W, MAILCURE, SIGS = sys.argv[1:5]
-KILLS, SEED = int(sys.argv[5]), int(sys.argv[6])
+KILLS, SIGNALS, SEED = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
 COUNT, EVERY = 300, 10
 MBOX, Q, ORIG = W + "/mail/inbox", W + "/q", W + "/inbox.orig"
 rnd = random.Random(SEED)
@@ -107,15 +111,32 @@ def left_journal():
     d = Q + "/journal"
     return [n for n in os.listdir(d)] if os.path.isdir(d) else []
 
+def catches(pid, sig):
+    """Whether process PID has a handler for SIG."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("SigCgt:"):
+                    return int(line.split()[1], 16) >> (sig - 1) & 1
+    except OSError:
+        pass
+    return False
+
 def run_killed(sig, trial, locked, budget):
     """Start a clean, send SIG at a random point: while it holds the
-    mailbox lock (LOCKED), or anywhere. Returns (how, rc)."""
+    mailbox lock (LOCKED), or anywhere from the moment the run can
+    take it. Returns (how, rc, stdout, stderr, caught)."""
     lock = MBOX + ".lock"
     p = subprocess.Popen([MAILCURE, "-d", SIGS, "--quarantine", Q, "--progress", "never",
                           "--run-id", "killed-%d" % trial, "mailbox", "clean",
                           "-s", "mbox:" + MBOX],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     start = time.monotonic()
+    caught = True
+    if sig != signal.SIGKILL:
+        while not catches(p.pid, sig) and p.poll() is None:
+            time.sleep(0.0002)
+        caught = p.poll() is None
     if locked:
         while not os.path.exists(lock) and p.poll() is None:
             time.sleep(0.0002)
@@ -125,9 +146,10 @@ def run_killed(sig, trial, locked, budget):
         time.sleep(rnd.uniform(0, max(budget["total"] - (time.monotonic() - start), 0)))
         how = "anywhere"
     p.send_signal(sig)
-    p.communicate()
+    out, err = p.communicate()
     how += " %.3fs" % (time.monotonic() - start)
-    return how, p.returncode
+    return how, p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), \
+        caught
 
 def check(trial, problems, what):
     """Count PROBLEMS, showing the first few."""
@@ -156,13 +178,15 @@ budget = {"locked": t2 - t1, "total": time.monotonic() - t0}
 print("# an undisturbed clean: %.2f s, %.3f s of it under the mailbox lock"
       % (budget["total"], budget["locked"]))
 
-failed = {"listed": 0, "restore": 0, "rerun": 0}
+failed = {"listed": 0, "restore": 0, "rerun": 0, "signal": 0}
 hit = {"staged": 0, "journal": 0}
-trials = [(signal.SIGKILL, i % 3 != 2) for i in range(KILLS)]
+trials = [(signal.SIGKILL, i % 3 != 2) for i in range(KILLS)] + \
+    [(signal.SIGTERM, i % 2 == 0) for i in range(SIGNALS)] + \
+    [(signal.SIGINT, i % 2 == 0) for i in range(SIGNALS)]
 for trial, (sig, locked) in enumerate(trials):
     shutil.rmtree(Q, ignore_errors=True)
     shutil.copyfile(ORIG, MBOX)
-    how, rc = run_killed(sig, trial, locked, budget)
+    how, rc, out, err, caught = run_killed(sig, trial, locked, budget)
     mbox, bad = mbox_messages()
     q, staged = quarantined()
     journal = left_journal()
@@ -178,6 +202,24 @@ for trial, (sig, locked) in enumerate(trials):
                                       % (k, mbox.get(k, 0))
                                       for k in sorted(q) if mbox.get(k, 0) > 0],
                               "after the kill")
+    if sig != signal.SIGKILL:
+        probs = [] if caught else ["the run does not catch the signal"]
+        if "----------- SUMMARY" not in out:
+            probs.append("no summary printed (exit %d): %s" % (rc, err.strip()[-300:]))
+        # Killed by it only when it came after the run had ended (the
+        # summary printed, not interrupted): the default action is
+        # back once the command is done.
+        late = rc == -sig and "----------- SUMMARY" in out and "Interrupted:" not in out
+        if rc not in (0, 1) and not late:
+            probs.append("exit status %d: %s" % (rc, err.strip()[-300:]))
+        if late:
+            print("# trial %d: the signal came after the run had ended" % trial)
+        m = re.search(r"Matched:\s+(\d+)\n(?:.*\n)?Quarantined:\s+(\d+)", out)
+        if m and m.group(1) != m.group(2):
+            probs.append("matched %s, quarantined %s" % m.groups())
+        probs += bad
+        failed["signal"] += check(trial, probs, signal.Signals(sig).name)
+
     if trial % 2 == 0:
         r = cure("quarantine", "restore", "--run", "killed-%d" % trial)
         mbox, bad = mbox_messages()
@@ -204,9 +246,9 @@ for trial, (sig, locked) in enumerate(trials):
         probs.append("%d entries still staged" % staged)
     failed["rerun"] += check(trial, probs, "after a second clean")
 
-print("# %d trials (SIGKILL): %d left staged entries, %d a rewrite journal; "
-      "problems: %s"
-      % (len(trials), hit["staged"], hit["journal"],
+print("# %d trials (%d SIGKILL, %d SIGTERM, %d SIGINT): %d left staged entries, "
+      "%d a rewrite journal; problems: %s"
+      % (len(trials), KILLS, SIGNALS, SIGNALS, hit["staged"], hit["journal"],
          ", ".join("%s %d" % kv for kv in failed.items())))
 if sum(failed.values()):
     sys.exit("FAIL: see the problems above")
