@@ -14,8 +14,15 @@
 /*	28 01:08:30 2026", as Postfix local, Dovecot, mutt and
 /*	Thunderbird write it). The date check keeps an unquoted "From
 /*	here on..." paragraph from splitting a message written by a
-/*	careless (mboxcl2) writer. The rules are the same for reading
-/*	and for the locked re-read before a rewrite, so both agree.
+/*	careless (mboxcl2) writer. Where no empty line comes before it
+/*	(a writer that did not end the previous message with one), a
+/*	line starts a message when it is a complete From_ line, sender
+/*	and date and nothing else (mbox_from.c), and a header field
+/*	follows it, as mutt and Python's mailbox split there. Any other
+/*	line that starts with "From " and a date stays in its message,
+/*	and a message holding one is never cut: it may be two, and the
+/*	error says where. The rules are the same for reading and for
+/*	the locked re-read before a rewrite, so both agree.
 /*
 /*	Each message's raw bytes are its From_ line through the empty
 /*	separator line that follows it, so the raws of a file, put end
@@ -97,6 +104,8 @@
 #define WINDOW (256 * 1024)
 #define READ_MIN (64 * 1024)
 #define FROM_LINE_MAX 1024
+/* Longer than any header field name ("Content-Transfer-Encoding"). */
+#define HEADER_NAME_MAX 76
 /* Bytes kept before the scan position: the empty line check. */
 #define SKIP_KEEP 16
 /* Items up to this size are taken whole as they are read. */
@@ -104,72 +113,6 @@
 /* A header block longer than this is not kept apart: the message is
    read whole when it is needed. */
 #define HEAD_MAX (64 * 1024)
-
-/* ------------------------------------------------------------------ */
-/* From_ lines                                                        */
-/* ------------------------------------------------------------------ */
-
-static bool word3(const unsigned char *p, const char *list)
-{
-	/* LIST: concatenated three-letter words. */
-	for (; *list != '\0'; list += 3) {
-		if (tolower(p[0]) == list[0] && tolower(p[1]) == list[1] &&
-		    tolower(p[2]) == list[2])
-			return true;
-	}
-	return false;
-}
-
-/* LINE (LEN bytes, no newline) starts with "From ": does it carry a
-   date "Www Mmm d hh:mm" after the sender? */
-static bool from_line_valid(const unsigned char *line, size_t len)
-{
-	static const char wdays[] = "montuewedthufrisatsun";
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	for (size_t i = 5; i + 3 <= len; i++) {
-		size_t j, d;
-
-		if (i > 5 && line[i - 1] != ' ' && line[i - 1] != '\t')
-			continue;
-		if (!word3(line + i, wdays))
-			continue;
-		j = i + 3;
-		if (j < len && line[j] == ',')
-			j++;
-		if (j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		if (j + 3 > len || !word3(line + j, months))
-			continue;
-		j += 3;
-		if (j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		for (d = 0; j < len && d < 2 && isdigit(line[j]); d++)
-			j++;
-		if (d == 0 || j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		for (d = 0; j < len && d < 2 && isdigit(line[j]); d++)
-			j++;
-		if (d == 0 || j + 3 > len || line[j] != ':' ||
-		    !isdigit(line[j + 1]) || !isdigit(line[j + 2]))
-			continue;
-		return true;
-	}
-	return false;
-}
-
-bool mc_store_mbox_from_line(const unsigned char *line, size_t len)
-{
-	return len >= 5 && memcmp(line, "From ", 5) == 0 && from_line_valid(line, len);
-}
 
 /* ------------------------------------------------------------------ */
 /* The splitter                                                       */
@@ -361,19 +304,53 @@ static const unsigned char *find_candidate(const unsigned char *p,
 	return NULL;
 }
 
-/* Does the line at LS (LL bytes) start the next item? */
-static bool line_starts_item(struct mbox_reader *r, size_t ls, size_t ll)
+/* Is the line at LS in BUF (which holds at least 3 bytes before it
+   when LS is not the start of the file) after an empty line? */
+static bool after_empty_line(const unsigned char *buf, size_t ls)
+{
+	return buf[ls - 1] == '\n' &&
+		(buf[ls - 2] == '\n' || (buf[ls - 2] == '\r' && buf[ls - 3] == '\n'));
+}
+
+/* Does a header field ("Name:") start at buffer index AT? 1 yes, 0
+   no, -1 when more bytes are needed to tell. */
+static int header_field_at(const struct mbox_reader *r, size_t at)
+{
+	for (size_t n = 0; n <= HEADER_NAME_MAX; n++) {
+		unsigned char c;
+
+		if (at + n >= r->len)
+			return r->eof ? 0 : -1;
+		c = r->buf[at + n];
+		if (c == ':')
+			return n > 0;
+		if (c < 33 || c > 126)
+			return 0;
+	}
+	return 0;
+}
+
+/* Does the line at LS (LL bytes; HAS_NL: its newline is in the
+   buffer) start the next item? 1 yes, 0 no, -1 when more bytes are
+   needed to tell. */
+static int line_starts_item(struct mbox_reader *r, size_t ls, size_t ll, bool has_nl)
 {
 	const unsigned char *line = r->buf + ls;
 
 	if (ll < 5 || memcmp(line, "From ", 5) != 0)
-		return false;
-	/* Inside a message, From_ follows an empty line. */
-	if (!r->garbage &&
-	    !(r->buf[ls - 1] == '\n' &&
-	      (r->buf[ls - 2] == '\n' || (r->buf[ls - 2] == '\r' && r->buf[ls - 3] == '\n'))))
-		return false;
-	return from_line_valid(line, ll);
+		return 0;
+	/* A writer puts an empty line before a From_ line; there a date
+	   is enough to tell one from a "From here on" paragraph. */
+	if (r->garbage || after_empty_line(r->buf, ls))
+		return mc_store_mbox_from_line(line, ll);
+	/* Without the empty line (a careless writer, a message without
+	   its last newline): only a complete From_ line followed by a
+	   header field, where mutt and Python's mailbox split too. Any
+	   other line that starts with "From " and a date stays in the
+	   message, which is then not cut (doubtful_from_line). */
+	if (!has_nl || !mc_store_mbox_from_parse(line, ll, NULL))
+		return 0;
+	return header_field_at(r, ls + ll + 1);
 }
 
 /* Look at the lines from r->scan on. Returns 1 with *end_r when the
@@ -418,9 +395,15 @@ static int scan_lines(struct mbox_reader *r, size_t *end_r)
 			size_t max = avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX;
 			const unsigned char *nl = memchr(r->buf + ls, '\n', max);
 
+			int starts;
+
 			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof)
 				return 0;
-			if (line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) : max)) {
+			starts = line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) :
+						  max, nl != NULL);
+			if (starts < 0)
+				return 0;
+			if (starts > 0) {
 				*end_r = ls;
 				return 1;
 			}
@@ -882,6 +865,26 @@ struct want {
 	struct mc_mbox_cut at;
 };
 
+/* The offset in RAW (an item, LEN bytes) of a line after its first
+   that starts with "From " and a date, which the splitter did not take
+   for the start of a message (no empty line before it, and not a
+   complete From_ line followed by a header): the item may be two
+   messages run together. 0 when there is none. */
+static size_t doubtful_from_line(const unsigned char *raw, size_t len)
+{
+	const unsigned char *p = raw, *end = raw + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "\nFrom ", 6)) != NULL) {
+		const unsigned char *ls = p + 1;
+		const unsigned char *nl = memchr(ls, '\n', (size_t)(end - ls));
+
+		if (mc_store_mbox_from_line(ls, (size_t)((nl != NULL ? nl : end) - ls)))
+			return (size_t)(ls - raw);
+		p = ls;
+	}
+	return 0;
+}
+
 static void fail_all(struct want *w, size_t count, const char *path, const char *err)
 {
 	for (size_t i = 0; i < count; i++) {
@@ -1008,6 +1011,7 @@ static void mbox_remove(struct mc_store *store, struct mc_quarantine *q,
 
 	for (size_t i = 0; i < count; i++) {
 		struct mc_msg *msg = removals[i].msg;
+		size_t doubt;
 
 		w[i].removal = &removals[i];
 		if (store->dry_run)
@@ -1015,6 +1019,14 @@ static void mbox_remove(struct mc_store *store, struct mc_quarantine *q,
 		else if (msg->read_error != NULL || msg->raw == NULL)
 			mc_error_set(&removals[i].error, "%s: message at offset %lld was not "
 				     "read; not removed", s->path, (long long)msg->loc.offset);
+		else if ((doubt = doubtful_from_line(msg->raw, msg->raw_size)) > 0)
+			mc_error_set(&removals[i].error, "%s: message at offset %lld may be two "
+				     "messages: the line at offset %lld starts with \"From \" and "
+				     "a date, but no empty line comes before it and it is not a "
+				     "complete From_ line followed by a header; not removed (split "
+				     "the mailbox there by hand, or quote the line as \">From\")",
+				     s->path, (long long)msg->loc.offset,
+				     (long long)msg->loc.offset + (long long)doubt);
 		else {
 			mc_sha256(msg->raw, msg->raw_size, w[i].sha);
 			w[i].len = msg->raw_size;

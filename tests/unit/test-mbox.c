@@ -2,10 +2,13 @@
 /* NAME
 /*	test-mbox 1
 /* SUMMARY
-/*	unit tests of the mbox store (lib/store/mbox.c, lib/mbox_lock.c)
+/*	unit tests of the mbox store (lib/store/mbox*.c, lib/mbox_lock.c)
 /* DESCRIPTION
-/*	Pins the splitter: From_ lines only after an empty line and with
-/*	a date, >From quoting kept in raw and undone in data, a last
+/*	Pins the From_ line parser over the forms real writers made.
+/*	Pins the splitter: From_ lines after an empty line and with a
+/*	date, or without the empty line when complete and followed by a
+/*	header (and a message holding a line that only looks like one is
+/*	not cut), >From quoting kept in raw and undone in data, a last
 /*	message without its newline, the raws of a file adding up to the
 /*	file exactly (also with messages spanning the read window and a
 /*	message too large to keep), offsets, and non-mbox bytes before
@@ -48,6 +51,7 @@
 
 #include "mailcure/mailcure.h"
 #include "mbox_lock.h"
+#include "store/store-private.h"
 
 struct fixture {
 	char *tmp;
@@ -300,6 +304,148 @@ static void test_split_garbage_and_empty(void **state)
 	assert_int_equal(it.count, 1);
 	assert_string_equal(it.msgs[0]->loc.kind, "mbox");
 	items_free(&it);
+	free(uri);
+	free(all);
+}
+
+/* From_ lines as real mbox writers made them, and lines that only
+   look like one. */
+static void test_from_line_parse(void **state)
+{
+	static const char *const good[] = {
+		"From sender@x Thu Nov  5 12:00:00 2002",		/* classic */
+		"From sender@x Thu Nov 5 12:00:00 2002",
+		"From sender@x Thu Nov 05 12:00:00 2002",
+		"From MAILER-DAEMON Fri Jul  8 12:08:34 2011",		/* Postfix, Dovecot */
+		"From - Thu Nov  5 12:00:00 2002",			/* Thunderbird */
+		"From sender Thu Nov  5 12:00:00 PST 2002",		/* SunOS mail */
+		"From 1582352617338224183@xxx Wed Nov 13 01:26:08 +0000 2019",	/* Takeout */
+		"From sender Thu Nov  5 12:00:00 2002 +0100",
+		"From sender Thu Nov  5 12:00:00 2002 (CET)",
+		"From sender Thu Nov  5 12:00 2002",			/* no seconds */
+		"From sender Thu Nov  5 9:05:00 2002",
+		"From sender Thu Nov  5 12:00:00 02",			/* two-digit year */
+		"From user Mon Jan  1 12:00:00 1990 remote from host",	/* UUCP */
+		"From \"quoted sender\"@x Thu Nov  5 12:00:00 2002",
+		"From Mail System Internal Data Thu Nov  5 12:00:00 2002",
+		"From sender@x  Thu Nov  5 12:00:00 2002",
+		"From sender@x Thu, Nov  5 12:00:00 2002",
+		"From sender@x Thu Nov  5 12:00:00 2002\r",		/* CRLF */
+		"From sender@x Thu Nov  5 12:00:00 2002  ",
+	};
+	static const char *const bad[] = {
+		"From here on, all is well.",
+		"From the desk of the director: Thu Nov  5 12:00:00 2002 meeting",
+		"From sender Thu Nov  5 12:00:00 2002 and then some",
+		"From sender Thu Nov  5 2002",				/* no time */
+		"From sender Thu Nov  5 12:00:00",			/* no year */
+		"From sender Thu Nov 32 12:00:00 2002",
+		"From sender Thu Nov  5 25:00:00 2002",
+		"From sender Thu Nov  5 12:61:00 2002",
+		"From sender Xyz Nov  5 12:00:00 2002",
+		"From sender Thu Foo  5 12:00:00 2002",
+		"From  Thu Nov  5 12:00:00 2002",			/* no sender */
+		"From Thu Nov  5 12:00:00 2002",			/* no sender */
+		"From sender Thu Nov  5 12:00:00 20021",
+		"From sender Thu Nov  5 12:00:00 2002 remote from",
+		">From sender Thu Nov  5 12:00:00 2002",
+		"From: sender@x",
+		"From",
+		"",
+	};
+	struct mc_mbox_from from;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!mc_store_mbox_from_parse((const unsigned char *)good[i], strlen(good[i]),
+					      &from))
+			fail_msg("not taken for a From_ line: \"%s\"", good[i]);
+		/* What is enough after an empty line is enough here too. */
+		assert_true(mc_store_mbox_from_line((const unsigned char *)good[i],
+						    strlen(good[i])));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (mc_store_mbox_from_parse((const unsigned char *)bad[i], strlen(bad[i]), NULL))
+			fail_msg("taken for a From_ line: \"%s\"", bad[i]);
+	}
+	const char *l = "From \"quoted sender\"@x Thu Nov  5 12:00:09 PST 2002";
+	assert_true(mc_store_mbox_from_parse((const unsigned char *)l, strlen(l), &from));
+	assert_int_equal(from.sender_off, 5);
+	assert_int_equal(from.sender_len, strlen("\"quoted sender\"@x"));
+	assert_int_equal(from.year, 2002);
+	assert_int_equal(from.month, 11);
+	assert_int_equal(from.day, 5);
+	assert_int_equal(from.hour, 12);
+	assert_int_equal(from.minute, 0);
+	assert_int_equal(from.second, 9);
+	l = "From u Mon Jan  1 12:00:00 99 remote from host";
+	assert_true(mc_store_mbox_from_parse((const unsigned char *)l, strlen(l), &from));
+	assert_int_equal(from.year, 1999);
+}
+
+/* A complete From_ line followed by a header starts a message even
+   without an empty line before it; the first message ends before it,
+   and cutting either takes only that one. A line that only starts
+   with "From " and a date stays in its message, which is then not
+   cut at all (it may be two). */
+static void test_split_adjacent(void **state)
+{
+	struct fixture *f = *state;
+	static const char A[] =
+		"From a@example.com Thu Nov  5 12:00:00 2002\n"
+		"From: a@example.com\nSubject: infected\n\nbody a, no empty line after\n";
+	static const char B[] =
+		"From b@example.com Thu Nov  5 12:00:01 2002\n"
+		"Subject: clean\n\nbody b\n\n";
+	static const char C[] =
+		"From c@example.com Thu Nov  5 12:00:02 2002\n"
+		"Subject: quoting\n\nsomeone wrote:\n"
+		"From d@example.com Thu Nov  5 12:00:03 2002\n"
+		"that line is no separator: no header follows\n\n";
+	const size_t idx[] = { 0 };
+	struct mc_removal rm[1];
+	struct items it;
+	char *uri, *all, *now;
+	size_t len;
+
+	assert_true(asprintf(&all, "%s%s%s", A, B, C) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 3);
+	assert_int_equal(it.msgs[0]->raw_size, strlen(A));
+	assert_int_equal(it.msgs[1]->loc.offset, (int64_t)strlen(A));
+	assert_int_equal(it.msgs[1]->raw_size, strlen(B));
+	assert_int_equal(it.msgs[2]->raw_size, strlen(C));
+	/* Cut A: B and C stay, byte for byte. */
+	remove_some(f, &it, idx, 1, rm);
+	if (rm[0].error != NULL)
+		fail_msg("remove: %s", rm[0].error);
+	assert_true(rm[0].removed);
+	free(rm[0].quarantine_id);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(B) + strlen(C));
+	assert_memory_equal(now, B, strlen(B));
+	assert_memory_equal(now + strlen(B), C, strlen(C));
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
+
+	/* C may be two messages: refused, the reason named. */
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 2);
+	const size_t second[] = { 1 };
+	remove_some(f, &it, second, 1, rm);
+	assert_false(rm[0].removed);
+	assert_non_null(rm[0].error);
+	assert_non_null(strstr(rm[0].error, "may be two messages"));
+	assert_null(rm[0].quarantine_id);
+	free(rm[0].error);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(B) + strlen(C));
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
 	free(uri);
 	free(all);
 }
@@ -985,6 +1131,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_garbage_and_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_from_line_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_adjacent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_heads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_rewrite, setup, teardown),
