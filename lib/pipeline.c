@@ -120,6 +120,7 @@ struct pipeline {
 	uint64_t sunk;			/* next seq for the sink */
 	bool producer_done;
 	bool stop;			/* sink failed: stop early */
+	bool cut_short;			/* the reader stopped on an interrupt */
 	/* Who sleeps, so that nobody is woken for nothing. */
 	unsigned workers_waiting;
 	bool producer_waiting;
@@ -183,6 +184,12 @@ static void wake_workers(struct pipeline *p)
 		pthread_cond_signal(&p->cond_worker);
 }
 
+/* Whether the run was told to stop reading. */
+static bool interrupted(const struct pipeline *p)
+{
+	return p->run->interrupt != NULL && *p->run->interrupt != 0;
+}
+
 static void *producer_main(void *context)
 {
 	struct pipeline *p = context;
@@ -194,12 +201,19 @@ static void *producer_main(void *context)
 		for (;;) {
 			struct mc_msg *msg = NULL;
 			char *error = NULL;
-			int ret = ops->next(run->stores[si], &msg, &error);
+			int ret;
 
+			if (interrupted(p)) {
+				pthread_mutex_lock(&p->lock);
+				p->cut_short = true;
+				pthread_mutex_unlock(&p->lock);
+				goto out;
+			}
+			ret = ops->next(run->stores[si], &msg, &error);
 			if (ret == 0)
 				break;
 			pthread_mutex_lock(&p->lock);
-			while (producer_full(p) && !p->stop) {
+			while (producer_full(p) && !p->stop && !interrupted(p)) {
 				/* Hand over what is waiting before sleeping. */
 				if (p->workers_waiting > 0 && p->claimed < p->produced)
 					pthread_cond_broadcast(&p->cond_worker);
@@ -209,7 +223,8 @@ static void *producer_main(void *context)
 				pthread_cond_wait(&p->cond_producer, &p->lock);
 				p->producer_waiting = false;
 			}
-			if (p->stop) {
+			if (p->stop || interrupted(p)) {
+				p->cut_short = !p->stop;
 				pthread_mutex_unlock(&p->lock);
 				if (msg != NULL)
 					ops->msg_free(run->stores[si], &msg);
@@ -711,6 +726,10 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 			p.sink_waiting = true;
 			pthread_cond_timedwait(&p.cond_sink, &p.lock, &ts);
 			p.sink_waiting = false;
+			/* A reader waiting for room learns of an interrupt
+			   here: signal handlers cannot wake it. */
+			if (interrupted(&p) && p.producer_waiting)
+				pthread_cond_signal(&p.cond_producer);
 			pthread_mutex_unlock(&p.lock);
 			summary_r->seconds = mc_now() - start;
 			progress(run, summary_r, start, &last);
@@ -762,6 +781,7 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	free(workers);
 	free(pend.items);
 	summary_r->seconds = mc_now() - start;
+	summary_r->interrupted = p.cut_short;
 	if (run->engine != NULL && run->engine_ops->stats != NULL) {
 		summary_r->engine_used = true;
 		run->engine_ops->stats(run->engine, &summary_r->engine);

@@ -16,6 +16,8 @@
 /*	DIR/runs/RUN		ids quarantined by run RUN, one a line,
 /*				in the order they were quarantined
 /*	DIR/tmp/			entries being built or purged
+/*	DIR/pending/GROUP/ID/	entries staged by a removal that is
+/*				not done yet (an mbox rewrite)
 /*
 /*	An ID looks like 20261128T010830Z-123456-9f3a1b2c: the UTC time
 /*	of quarantine with its microseconds, then random bits. IDs sort
@@ -29,6 +31,20 @@
 /*	to the run's index (fsync'd). A crash at any point leaves either
 /*	no entry or a complete one; leftovers in tmp/ are removed by
 /*	purge. Only after put returns 0 may a store remove the original.
+/*
+/*	mc_quarantine_stage() builds the entry in the same way but moves
+/*	it into pending/GROUP/, where nothing lists, counts or restores
+/*	it: for a store that takes several messages out in one step
+/*	that can be interrupted (an mbox is rewritten without them), so
+/*	that an entry never exists for a message that did not leave.
+/*	Once that step is durable, mc_quarantine_commit() appends the
+/*	ids to their run's index and renames them into entries/; before
+/*	it is, mc_quarantine_unstage() deletes them. Which of the two an
+/*	interrupted removal needs only its store can tell (the mbox
+/*	store: whether its rewrite journal exists), so
+/*	mc_quarantine_settle() hands each group to its store's settle
+/*	op; "quarantine restore" calls it first. A staged id given to
+/*	mc_quarantine_restore() is named as such in the error.
 /*
 /*	mc_quarantine_restore() locks the entry directory (flock), so two
 /*	restores of one entry cannot race, refuses an entry that has
@@ -87,6 +103,7 @@
 #define ENTRY_MESSAGE "message"
 #define ENTRY_META "meta.json"
 #define ENTRY_META_TMP "meta.json.tmp"
+#define PENDING_DIR "pending"
 
 struct mc_quarantine {
 	char *dir;
@@ -94,7 +111,8 @@ struct mc_quarantine {
 	int entries_fd;
 	int runs_fd;
 	int tmp_fd;
-	pthread_mutex_t lock;	/* id clock and run index appends */
+	int pending_fd;		/* pending/, opened when first needed */
+	pthread_mutex_t lock;	/* id clock, run index appends, pending_fd */
 	int64_t last_us;	/* last id time, for strictly increasing ids */
 	/* Entries of one run by where the message was and its checksum
 	   (entry_key -> id), so that a run resumed after a crash between
@@ -423,7 +441,7 @@ struct mc_quarantine *mc_quarantine_open(const char *dir, bool create,
 	q = mc_xcalloc(1, sizeof(*q));
 	q->dir = path;
 	q->root_fd = fd;
-	q->entries_fd = q->runs_fd = q->tmp_fd = -1;
+	q->entries_fd = q->runs_fd = q->tmp_fd = q->pending_fd = -1;
 	pthread_mutex_init(&q->lock, NULL);
 	if ((q->entries_fd = open_subdir(fd, "entries", create, &err)) < 0 ||
 	    (q->runs_fd = open_subdir(fd, "runs", create, &err)) < 0 ||
@@ -456,6 +474,8 @@ void mc_quarantine_close(struct mc_quarantine **qp)
 	*qp = NULL;
 	if (q->tmp_fd >= 0)
 		close(q->tmp_fd);
+	if (q->pending_fd >= 0)
+		close(q->pending_fd);
 	if (q->runs_fd >= 0)
 		close(q->runs_fd);
 	if (q->entries_fd >= 0)
@@ -867,6 +887,38 @@ static struct mc_qentry *entry_load(int edfd, const char *id, char **error_r)
 	return e;
 }
 
+static int group_open(struct mc_quarantine *q, const char *group, bool create,
+		      char **error_r);
+
+/* The staging group that holds entry ID, or NULL. */
+static char *staged_group_of(struct mc_quarantine *q, const char *id)
+{
+	struct mc_quarantine_staged *list;
+	size_t count;
+	char *group = NULL, *err = NULL;
+	int saved = errno;
+
+	if (mc_quarantine_staged_list(q, &list, &count, &err) < 0) {
+		free(err);
+		errno = saved;
+		return NULL;
+	}
+	for (size_t i = 0; i < count && group == NULL; i++) {
+		int gfd = group_open(q, list[i].group, false, &err);
+
+		if (gfd >= 0) {
+			if (faccessat(gfd, id, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				group = mc_xstrdup(list[i].group);
+			close(gfd);
+		}
+		free(err);
+		err = NULL;
+	}
+	mc_quarantine_staged_free(&list, count);
+	errno = saved;
+	return group;
+}
+
 static int entry_open(struct mc_quarantine *q, const char *id, char **error_r)
 {
 	char *err = NULL;
@@ -876,7 +928,14 @@ static int entry_open(struct mc_quarantine *q, const char *id, char **error_r)
 		return mc_error_set(error_r, "'%s' is not a quarantine entry id", id);
 	fd = mc_safe_open_dir(q->entries_fd, id, NULL, &err);
 	if (fd < 0) {
-		if (errno == ENOENT)
+		char *group = errno == ENOENT ? staged_group_of(q, id) : NULL;
+
+		if (group != NULL) {
+			mc_error_set(error_r, "entry %s is staged in %s/%s/%s: the removal "
+				     "that took it was interrupted and is not settled yet",
+				     id, q->dir, PENDING_DIR, group);
+			free(group);
+		} else if (errno == ENOENT)
 			mc_error_set(error_r, "no quarantine entry %s in %s", id, q->dir);
 		else
 			mc_error_set(error_r, "entry %s: %s", id, err);
@@ -936,18 +995,23 @@ static int run_index_lock(struct mc_quarantine *q, const char *run, bool create,
 	return mc_error_set(error_r, "run index %s: keeps being replaced", run);
 }
 
+/* Append IDS to RUN's index in one write. */
 static int run_index_append(struct mc_quarantine *q, const char *run,
-			    const char *id, char **error_r)
+			    char *const *ids, size_t count, char **error_r)
 {
-	char *line = mc_xasprintf("%s\n", id);
+	GString *lines = g_string_new(NULL);
+	char *line;
 	struct stat st;
 	int fd, ret = 0;
 
+	for (size_t i = 0; i < count; i++)
+		g_string_append_printf(lines, "%s\n", ids[i]);
+	line = g_string_free(lines, FALSE);
 	pthread_mutex_lock(&q->lock);
 	fd = run_index_lock(q, run, true, &st, error_r);
 	if (fd < 0) {
 		pthread_mutex_unlock(&q->lock);
-		free(line);
+		g_free(line);
 		return -1;
 	}
 	if (mc_write_all(fd, line, strlen(line)) < 0) {
@@ -966,7 +1030,7 @@ static int run_index_append(struct mc_quarantine *q, const char *run,
 	}
 	close(fd);
 	pthread_mutex_unlock(&q->lock);
-	free(line);
+	g_free(line);
 	return ret;
 }
 
@@ -1138,56 +1202,45 @@ static void known_forget(struct mc_quarantine *q, const char *id)
 	pthread_mutex_unlock(&q->lock);
 }
 
-int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
-		      const void *raw, size_t raw_size, char **id_r,
+/* Check META for a put or a stage. */
+static int meta_check(const struct mc_qentry *meta, const void *raw, size_t raw_size,
 		      char **error_r)
 {
-	struct mc_qentry rec;
-	json_object *jo;
-	const char *text;
-	char want[65], got[65];
-	char *id, *err = NULL;
-	uint64_t got_size;
-	time_t when;
-	int edfd = -1, fd;
-
-	*id_r = NULL;
 	if (meta == NULL || meta->loc.kind == NULL)
 		return mc_error_set(error_r, "quarantine: the message has no store kind");
 	if (meta->run_id != NULL && !valid_name(meta->run_id))
 		return mc_error_set(error_r, "quarantine: invalid run id '%s'", meta->run_id);
 	if (raw == NULL && raw_size > 0)
 		return mc_error_set(error_r, "quarantine: no message data");
+	return 0;
+}
 
-	sha256_hex(raw_size > 0 ? raw : "", raw_size, want);
-	char *key = NULL;
-	if (meta->run_id != NULL) {
-		const char *have;
+/* Build a complete entry for RAW (SHA-256 WANT) and META in tmp/,
+   where nobody else looks: message written, fsync'd, read back and
+   compared; meta.json written and fsync'd; the directory fsync'd.
+   Returns its id (malloc()ed), or NULL with *err_r. */
+static char *entry_build(struct mc_quarantine *q, const struct mc_qentry *meta,
+			 const void *raw, size_t raw_size, char want[65], char **err_r)
+{
+	struct mc_qentry rec;
+	json_object *jo;
+	const char *text;
+	char got[65];
+	char *id, *err = NULL;
+	uint64_t got_size;
+	time_t when;
+	int edfd = -1, fd;
 
-		key = entry_key(&meta->loc, want);
-		pthread_mutex_lock(&q->lock);
-		known_load(q, meta->run_id);
-		have = g_hash_table_lookup(q->known, key);
-		if (have != NULL) {
-			*id_r = mc_xstrdup(have);
-			pthread_mutex_unlock(&q->lock);
-			free(key);
-			return 0;
-		}
-		pthread_mutex_unlock(&q->lock);
-	}
-	/* The whole entry is built in tmp/ and appears in entries/ in one
-	   rename, so readers never see half an entry. Another process
-	   drawing the same microsecond and random bits is next to
-	   impossible, but costs only a retry. */
+	/* Another process drawing the same microsecond and random bits
+	   is next to impossible, but costs only a retry. */
 	for (int tries = 0;; tries++) {
 		id = entry_id_new(q, &when);
 		if (mkdirat(q->tmp_fd, id, 0700) == 0)
 			break;
 		if (errno != EEXIST || tries == 10) {
-			mc_error_errno(error_r, "quarantine %s: mkdir tmp/%s", q->dir, id);
+			mc_error_errno(err_r, "mkdir tmp/%s", id);
 			free(id);
-			return -1;
+			return NULL;
 		}
 		free(id);
 	}
@@ -1260,22 +1313,76 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		goto fail;
 	}
 	close(edfd);
-	edfd = -1;
+	return id;
+
+fail:
+	if (edfd >= 0)
+		close(edfd);
+	*err_r = err != NULL ? err : mc_xstrdup("failed");
+	err = NULL;
+	if (remove_entry_dir(q->tmp_fd, id, &err) < 0)
+		free(err);	/* purge removes leftovers in tmp/ */
+	free(id);
+	return NULL;
+}
+
+int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
+		      const void *raw, size_t raw_size, char **id_r,
+		      char **error_r)
+{
+	char want[65];
+	char *id, *key = NULL, *err = NULL;
+
+	*id_r = NULL;
+	if (meta_check(meta, raw, raw_size, error_r) < 0)
+		return -1;
+	sha256_hex(raw_size > 0 ? raw : "", raw_size, want);
+	if (meta->run_id != NULL) {
+		const char *have;
+
+		key = entry_key(&meta->loc, want);
+		pthread_mutex_lock(&q->lock);
+		known_load(q, meta->run_id);
+		have = g_hash_table_lookup(q->known, key);
+		if (have != NULL) {
+			*id_r = mc_xstrdup(have);
+			pthread_mutex_unlock(&q->lock);
+			free(key);
+			return 0;
+		}
+		pthread_mutex_unlock(&q->lock);
+	}
+	/* The whole entry is built in tmp/ and appears in entries/ in one
+	   rename, so readers never see half an entry. */
+	id = entry_build(q, meta, raw, raw_size, want, &err);
+	if (id == NULL)
+		goto fail;
 
 	/* The run index names the entry before it exists: a crash in
 	   between leaves an index line without an entry (readers skip
 	   it), never an entry its run does not know of, which a resumed
 	   run would quarantine a second time. */
 	if (meta->run_id != NULL &&
-	    run_index_append(q, meta->run_id, id, &err) < 0)
-		goto fail;
+	    run_index_append(q, meta->run_id, &id, 1, &err) < 0)
+		goto fail_built;
 	if (rename_noreplace(q->tmp_fd, id, q->entries_fd, id) < 0) {
 		mc_error_errno(&err, "rename into entries/");
-		goto fail;
+		goto fail_built;
 	}
 	if (mc_fsync_dir(q->entries_fd) < 0) {
 		mc_error_errno(&err, "fsync entries/");
-		goto fail_placed;
+		/* Back out of entries/ so that no entry exists that the
+		   caller believes was not made. */
+		if (renameat(q->entries_fd, id, q->tmp_fd, id) < 0) {
+			mc_error_set(error_r, "quarantine %s: entry %s: %s (and it could not "
+				     "be withdrawn; the original is kept)", q->dir, id, err);
+			free(err);
+			free(id);
+			free(key);
+			return -1;
+		}
+		mc_fsync_dir(q->entries_fd);
+		goto fail_built;
 	}
 	if (key != NULL) {
 		pthread_mutex_lock(&q->lock);
@@ -1288,27 +1395,17 @@ int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 	*id_r = id;
 	return 0;
 
-fail_placed:
-	/* Back out of entries/ so that no entry exists that the caller
-	   believes was not made. */
-	if (renameat(q->entries_fd, id, q->tmp_fd, id) < 0) {
-		mc_error_set(error_r, "quarantine %s: entry %s: %s (and it could not be "
-			     "withdrawn; the original is kept)", q->dir, id, err);
-		free(err);
-		free(id);
-		free(key);
-		return -1;
+fail_built:
+	{
+		char *rm_err = NULL;
+
+		if (remove_entry_dir(q->tmp_fd, id, &rm_err) < 0)
+			free(rm_err);	/* purge removes leftovers in tmp/ */
 	}
-	mc_fsync_dir(q->entries_fd);
+	free(id);
 fail:
-	if (edfd >= 0)
-		close(edfd);
 	mc_error_set(error_r, "quarantine %s: %s", q->dir, err != NULL ? err : "failed");
 	free(err);
-	err = NULL;
-	if (remove_entry_dir(q->tmp_fd, id, &err) < 0)
-		free(err);	/* purge removes leftovers in tmp/ */
-	free(id);
 	free(key);
 	return -1;
 }
@@ -1553,6 +1650,335 @@ void mc_quarantine_iter_deinit(struct mc_quarantine_iter **itp)
 }
 
 /* ------------------------------------------------------------------ */
+/* Staged entries                                                     */
+/* ------------------------------------------------------------------ */
+
+/* pending/GROUP, made when CREATE. Without CREATE, a group that does
+   not exist is -1 with errno ENOENT. */
+static int group_open(struct mc_quarantine *q, const char *group, bool create,
+		      char **error_r)
+{
+	char *err = NULL;
+	int fd;
+
+	if (!valid_name(group))
+		return mc_error_set(error_r, "'%s' is not a staging group", group);
+	pthread_mutex_lock(&q->lock);
+	if (q->pending_fd < 0) {
+		if (!create && faccessat(q->root_fd, PENDING_DIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0) {
+			pthread_mutex_unlock(&q->lock);
+			return mc_error_errno(error_r, "%s", PENDING_DIR);
+		}
+		q->pending_fd = open_subdir(q->root_fd, PENDING_DIR, create, &err);
+		if (q->pending_fd < 0) {
+			pthread_mutex_unlock(&q->lock);
+			mc_error_set(error_r, "quarantine %s: %s", q->dir, err);
+			free(err);
+			return -1;
+		}
+	}
+	pthread_mutex_unlock(&q->lock);
+	if (create && mkdirat(q->pending_fd, group, 0700) == 0 &&
+	    mc_fsync_dir(q->pending_fd) < 0)
+		return mc_error_errno(error_r, "quarantine %s: fsync %s", q->dir, PENDING_DIR);
+	if (!create && faccessat(q->pending_fd, group, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return mc_error_errno(error_r, "%s/%s", PENDING_DIR, group);
+	fd = mc_safe_open_dir(q->pending_fd, group, NULL, &err);
+	if (fd < 0) {
+		mc_error_set(error_r, "quarantine %s: %s/%s", q->dir, PENDING_DIR, err);
+		free(err);
+	}
+	return fd;
+}
+
+/* An existing group: -2 when there is none. */
+static int staged_open(struct mc_quarantine *q, const char *group, char **error_r)
+{
+	char *err = NULL;
+	int fd = group_open(q, group, false, &err);
+
+	if (fd < 0 && errno == ENOENT) {
+		free(err);
+		return -2;
+	}
+	if (fd < 0) {
+		mc_error_set(error_r, "%s", err);
+		free(err);
+	}
+	return fd;
+}
+
+int mc_quarantine_stage(struct mc_quarantine *q, const char *group,
+			const struct mc_qentry *meta, const void *raw, size_t raw_size,
+			char **id_r, char **error_r)
+{
+	char want[65];
+	char *id, *err = NULL;
+	int gfd;
+
+	*id_r = NULL;
+	if (meta_check(meta, raw, raw_size, error_r) < 0)
+		return -1;
+	gfd = group_open(q, group, true, error_r);
+	if (gfd < 0)
+		return -1;
+	sha256_hex(raw_size > 0 ? raw : "", raw_size, want);
+	id = entry_build(q, meta, raw, raw_size, want, &err);
+	if (id == NULL)
+		goto fail;
+	if (rename_noreplace(q->tmp_fd, id, gfd, id) < 0 || mc_fsync_dir(gfd) < 0) {
+		mc_error_errno(&err, "rename into %s/%s", PENDING_DIR, group);
+		/* Not staged: whatever is left in tmp/ or in the group is
+		   discarded, by purge or by the next unstage. */
+		free(id);
+		goto fail;
+	}
+	close(gfd);
+	*id_r = id;
+	return 0;
+fail:
+	close(gfd);
+	mc_error_set(error_r, "quarantine %s: %s", q->dir, err);
+	free(err);
+	return -1;
+}
+
+int mc_quarantine_commit(struct mc_quarantine *q, const char *group,
+			 char *const *ids, size_t count, char **error_r)
+{
+	char **runs = NULL, **staged = NULL;
+	size_t staged_count = 0, cap = 0;
+	char *err = NULL;
+	int gfd, ret = -1;
+
+	gfd = staged_open(q, group, error_r);
+	if (gfd < 0)
+		return gfd == -2 ? 0 : -1;
+	/* What is still staged (a commit interrupted before may have
+	   moved some), with the run each belongs to. */
+	runs = mc_xcalloc(count + 1, sizeof(*runs));
+	for (size_t i = 0; i < count; i++) {
+		struct mc_qentry *e;
+		int edfd;
+
+		if (!valid_name(ids[i]) ||
+		    faccessat(gfd, ids[i], F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		edfd = mc_safe_open_dir(gfd, ids[i], NULL, &err);
+		e = edfd >= 0 ? entry_load(edfd, ids[i], &err) : NULL;
+		if (edfd >= 0)
+			close(edfd);
+		if (e == NULL) {
+			mc_error_set(error_r, "quarantine %s: staged entry %s: %s", q->dir,
+				     ids[i], err);
+			goto out;
+		}
+		runs[staged_count] = e->run_id;
+		e->run_id = NULL;
+		mc_qentry_free(&e);
+		MC_ARRAY_PUSH(staged, staged_count, cap, ids[i]);
+	}
+	/* As in put, the run index names the entries first: one append
+	   per run. */
+	for (size_t i = 0; i < staged_count; i++) {
+		char **same = NULL;
+		size_t n = 0, same_cap = 0;
+
+		if (runs[i] == NULL)
+			continue;
+		for (size_t k = i; k < staged_count; k++) {
+			if (runs[k] != NULL && strcmp(runs[k], runs[i]) == 0) {
+				MC_ARRAY_PUSH(same, n, same_cap, staged[k]);
+				if (k > i) {
+					free(runs[k]);
+					runs[k] = NULL;
+				}
+			}
+		}
+		if (run_index_append(q, runs[i], same, n, &err) < 0) {
+			free(same);
+			mc_error_set(error_r, "quarantine %s: %s", q->dir, err);
+			goto out;
+		}
+		free(same);
+	}
+	for (size_t i = 0; i < staged_count; i++) {
+		if (rename_noreplace(gfd, staged[i], q->entries_fd, staged[i]) < 0) {
+			mc_error_errno(error_r, "quarantine %s: entry %s: rename into entries/",
+				       q->dir, staged[i]);
+			goto out;
+		}
+	}
+	if (staged_count > 0 && (mc_fsync_dir(q->entries_fd) < 0 || mc_fsync_dir(gfd) < 0)) {
+		mc_error_errno(error_r, "quarantine %s: fsync entries/", q->dir);
+		goto out;
+	}
+	ret = 0;
+out:
+	for (size_t i = 0; i < staged_count; i++)
+		free(runs[i]);
+	free(runs);
+	free(staged);
+	free(err);
+	close(gfd);
+	return ret;
+}
+
+int mc_quarantine_unstage(struct mc_quarantine *q, const char *group, char **error_r)
+{
+	char **names = NULL;
+	size_t count = 0;
+	char *err = NULL;
+	int gfd, ret = 0;
+
+	gfd = staged_open(q, group, error_r);
+	if (gfd < 0)
+		return gfd == -2 ? 0 : -1;
+	if (list_dir(gfd, &names, &count, &err) < 0) {
+		mc_error_set(error_r, "quarantine %s: %s/%s: %s", q->dir, PENDING_DIR, group, err);
+		free(err);
+		close(gfd);
+		return -1;
+	}
+	for (size_t i = 0; i < count && ret == 0; i++) {
+		if (remove_entry_dir(gfd, names[i], &err) < 0) {
+			mc_error_set(error_r, "quarantine %s: %s/%s: %s", q->dir, PENDING_DIR,
+				     group, err);
+			free(err);
+			ret = -1;
+		}
+	}
+	ids_free(names, count);
+	close(gfd);
+	/* The group goes with its last entry (a group that gained an
+	   entry meanwhile is not empty and stays). */
+	if (ret == 0 && unlinkat(q->pending_fd, group, AT_REMOVEDIR) == 0)
+		mc_fsync_dir(q->pending_fd);
+	return ret;
+}
+
+bool mc_quarantine_staged(struct mc_quarantine *q, const char *group)
+{
+	char *err = NULL;
+	int gfd = group_open(q, group, false, &err);
+
+	free(err);
+	if (gfd < 0)
+		return errno != ENOENT;
+	close(gfd);
+	return true;
+}
+
+int mc_quarantine_staged_list(struct mc_quarantine *q,
+			      struct mc_quarantine_staged **list_r, size_t *count_r,
+			      char **error_r)
+{
+	struct mc_quarantine_staged *list = NULL;
+	char **groups = NULL;
+	size_t count = 0, cap = 0, group_count = 0;
+	char *err = NULL;
+	int pfd;
+
+	*list_r = NULL;
+	*count_r = 0;
+	if (faccessat(q->root_fd, PENDING_DIR, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	pfd = open_subdir(q->root_fd, PENDING_DIR, false, &err);
+	if (pfd < 0 || list_dir(pfd, &groups, &group_count, &err) < 0) {
+		mc_error_set(error_r, "quarantine %s: %s", q->dir, err);
+		free(err);
+		if (pfd >= 0)
+			close(pfd);
+		return -1;
+	}
+	for (size_t i = 0; i < group_count; i++) {
+		struct mc_quarantine_staged st = { .group = groups[i] };
+		char **ids = NULL;
+		size_t n = 0;
+		int gfd = mc_safe_open_dir(pfd, groups[i], NULL, &err);
+
+		if (gfd >= 0 && list_dir(gfd, &ids, &n, &err) == 0 && n > 0) {
+			int edfd = mc_safe_open_dir(gfd, ids[0], NULL, &err);
+			struct mc_qentry *e = edfd >= 0 ? entry_load(edfd, ids[0], &err) : NULL;
+
+			if (e != NULL) {
+				st.kind = (char *)e->loc.kind;
+				st.path = (char *)e->loc.path;
+				st.run_id = e->run_id;
+				e->loc.kind = e->loc.path = NULL;
+				e->run_id = NULL;
+				mc_qentry_free(&e);
+			}
+			if (edfd >= 0)
+				close(edfd);
+		}
+		free(err);
+		err = NULL;
+		if (gfd >= 0)
+			close(gfd);
+		st.count = n;
+		ids_free(ids, n);
+		MC_ARRAY_PUSH(list, count, cap, st);
+	}
+	free(groups);
+	close(pfd);
+	*list_r = list;
+	*count_r = count;
+	return 0;
+}
+
+void mc_quarantine_staged_free(struct mc_quarantine_staged **listp, size_t count)
+{
+	struct mc_quarantine_staged *list = *listp;
+
+	if (list == NULL)
+		return;
+	*listp = NULL;
+	for (size_t i = 0; i < count; i++) {
+		free(list[i].group);
+		free(list[i].kind);
+		free(list[i].path);
+		free(list[i].run_id);
+	}
+	free(list);
+}
+
+int mc_quarantine_settle(struct mc_quarantine *q, char **error_r)
+{
+	struct mc_quarantine_staged *list;
+	size_t count;
+	int failed = 0;
+
+	if (mc_quarantine_staged_list(q, &list, &count, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		const struct mc_store_ops *ops = list[i].kind != NULL ?
+			mc_store_lookup(list[i].kind) : NULL;
+		char *err = NULL;
+
+		if (list[i].count == 0) {
+			/* A commit that ended before removing its group. */
+			if (mc_quarantine_unstage(q, list[i].group, &err) < 0)
+				free(err);
+			continue;
+		}
+		if (ops == NULL || ops->settle == NULL || list[i].path == NULL)
+			err = mc_xasprintf("cannot tell where its messages are from");
+		else if (ops->settle(q, list[i].path, &err) == 0)
+			continue;
+		if (failed++ == 0)
+			mc_error_set(error_r, "quarantine %s: %zu entries staged in %s/%s by an "
+				     "interrupted removal%s%s are not settled: %s", q->dir,
+				     list[i].count, PENDING_DIR, list[i].group,
+				     list[i].path != NULL ? " from " : "",
+				     list[i].path != NULL ? list[i].path : "", err);
+		free(err);
+	}
+	mc_quarantine_staged_free(&list, count);
+	return failed > 0 ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Restore                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -1596,7 +2022,7 @@ int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
 			     "by this version", id, e->loc.kind);
 		goto out;
 	}
-	if (ops->restore(e, raw, size, &err) < 0) {
+	if (ops->restore(q, e, raw, size, &err) < 0) {
 		mc_error_set(error_r, "entry %s: restore to %s failed: %s", id,
 			     entry_where(e), err != NULL ? err : "unknown error");
 		free(err);

@@ -344,6 +344,44 @@ const char cmd_mailbox_usage[] =
 	"                      /home/*/mail, /var/vmail\n\n"
 	"Exit status: 0 nothing matched, 1 matches found (and acted on), 2 errors.\n";
 
+/* SIGTERM or SIGINT during a run: stop reading, finish what is read
+   (a removal in progress included), print the summary. Caught from
+   the start of the command, so that one that comes while the engine
+   loads ends the run before it reads anything. The handler is reset
+   by the first signal, so a second kills at once, which the
+   quarantine survives too (an mbox removal is settled next time). */
+static volatile sig_atomic_t interrupt_signal;
+static struct sigaction interrupt_old[2];
+static unsigned interrupt_depth;
+
+static void on_interrupt(int sig)
+{
+	interrupt_signal = sig;
+}
+
+static void interrupt_catch(void)
+{
+	struct sigaction sa;
+
+	if (interrupt_depth++ > 0)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sa.sa_flags = SA_RESTART | SA_RESETHAND;
+	sigemptyset(&sa.sa_mask);
+	interrupt_signal = 0;
+	sigaction(SIGTERM, &sa, &interrupt_old[0]);
+	sigaction(SIGINT, &sa, &interrupt_old[1]);
+}
+
+static void interrupt_release(void)
+{
+	if (--interrupt_depth > 0)
+		return;
+	sigaction(SIGTERM, &interrupt_old[0], NULL);
+	sigaction(SIGINT, &interrupt_old[1], NULL);
+}
+
 int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		    struct mc_store **stores, size_t store_count,
 		    const struct mc_query *query, struct mc_engine *engine,
@@ -368,9 +406,10 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		.on_event = mc_output_event,
 		.on_progress = mc_output_progress,
 		.context = out,
+		.interrupt = &interrupt_signal,
 	};
 	struct mc_summary sum;
-	int exit_code = MC_EXIT_ERROR;
+	int exit_code = MC_EXIT_ERROR, ret;
 
 	for (size_t i = 0; i < error_count; i++) {
 		struct mc_msg none = { .loc = { .store = errors[i].uri, .path = errors[i].uri,
@@ -380,7 +419,10 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 
 		mc_output_event(&ev, out);
 	}
-	if (mc_run_pipeline(&run, &sum, &error) < 0) {
+	interrupt_catch();
+	ret = mc_run_pipeline(&run, &sum, &error);
+	interrupt_release();
+	if (ret < 0) {
 		mc_warn("%s", error);
 		free(error);
 	} else {
@@ -433,6 +475,7 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	bool owned_uris = false;
 
 	exit_code = MC_EXIT_ERROR;
+	interrupt_catch();
 	free(query_text);
 	if (query == NULL) {
 		mc_warn("%s", error);
@@ -447,11 +490,19 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		}
 	}
 
+	/* Opened first: a store settles in it what a clean that was
+	   interrupted left, before it reads a mailbox. */
+	if (clean && !g->dry_run) {
+		q = mc_cli_quarantine_open(g, true);
+		if (q == NULL)
+			goto out;
+	}
 	/* The pipeline reads each message's body when the query needs it. */
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run,
 					 .heads_first = true,
 					 .loads_without_raw = !clean || g->dry_run,
-					 .bodies_read = mc_query_needs_body(query) };
+					 .bodies_read = mc_query_needs_body(query),
+					 .quarantine = q };
 	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
@@ -476,11 +527,6 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	}
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
-	if (clean && !g->dry_run) {
-		q = mc_cli_quarantine_open(g, true);
-		if (q == NULL)
-			goto out;
-	}
 
 	exit_code = mc_cli_pipeline(g, ops, stores, store_count, query, engine, q, clean,
 				    errors, refused);
@@ -505,5 +551,6 @@ out:
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	interrupt_release();
 	return exit_code;
 }

@@ -229,13 +229,58 @@ static void list_human(const struct mc_qentry *e)
 	}
 }
 
+/* Entries a removal staged and was interrupted before it committed or
+   discarded them: not quarantined (their messages may still be in
+   the mailbox), so not listed as entries; said once per mailbox.
+   Returns how many. */
+static unsigned long long list_staged(const struct mc_global *g, struct mc_quarantine *q,
+				      const char *run)
+{
+	struct mc_quarantine_staged *list;
+	unsigned long long total = 0;
+	size_t count;
+	char *error = NULL;
+
+	if (mc_quarantine_staged_list(q, &list, &count, &error) < 0) {
+		report_error(g, NULL, error);
+		free(error);
+		return 0;
+	}
+	for (size_t i = 0; i < count; i++) {
+		const struct mc_quarantine_staged *st = &list[i];
+
+		if (st->count == 0 || (run != NULL && (st->run_id == NULL ||
+						       strcmp(st->run_id, run) != 0)))
+			continue;
+		total += st->count;
+		if (g->json) {
+			json_object *o = json_object_new_object();
+			json_object_object_add(o, "event", json_object_new_string("staged"));
+			json_object_object_add(o, "entries", json_object_new_int64((int64_t)st->count));
+			if (st->path != NULL)
+				json_object_object_add(o, "path", json_object_new_string(st->path));
+			if (st->run_id != NULL)
+				json_object_object_add(o, "run", json_object_new_string(st->run_id));
+			json_print(o);
+		} else {
+			mc_warn("%zu entries staged by an interrupted removal from %s (run %s): "
+				"not quarantined until the next clean or restore of that "
+				"mailbox settles them", st->count,
+				st->path != NULL ? st->path : "?",
+				st->run_id != NULL ? st->run_id : "-");
+		}
+	}
+	mc_quarantine_staged_free(&list, count);
+	return total;
+}
+
 static int cmd_list(int argc, char **argv, struct mc_global *g)
 {
 	const char *run = NULL, *user = NULL;
 	struct mc_quarantine_iter *it;
 	struct mc_quarantine *q;
 	struct mc_qentry *e;
-	unsigned long long entries = 0, restored = 0, bytes = 0, errors = 0;
+	unsigned long long entries = 0, restored = 0, bytes = 0, errors = 0, staged = 0;
 	struct stat st;
 	char *error = NULL;
 	int ret;
@@ -259,6 +304,8 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		it = run != NULL ? mc_quarantine_iter_init_run(q, run) :
 			mc_quarantine_iter_init(q);
 	}
+	if (q != NULL)
+		staged = list_staged(g, q, run);
 	while (it != NULL && (ret = mc_quarantine_iter_next_r(it, &e, &error)) != 0) {
 		if (ret < 0) {
 			report_error(g, NULL, error);
@@ -295,6 +342,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "restored", json_object_new_int64((int64_t)restored));
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
+		json_object_object_add(o, "staged", json_object_new_int64((int64_t)staged));
 		json_print(o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%llu entr%s (%llu restored), %llu bytes%s%s",
@@ -302,6 +350,8 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 				 run != NULL ? ", run " : "", run != NULL ? run : "");
 		if (errors > 0)
 			mc_output_printf(", %llu unreadable", errors);
+		if (staged > 0)
+			mc_output_printf(", %llu staged", staged);
 		putchar('\n');
 	}
 	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
@@ -484,6 +534,15 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 	q = mc_cli_quarantine_open(g, false);
 	if (q == NULL)
 		return MC_EXIT_ERROR;
+	/* Entries that a clean killed in the middle of a removal left
+	   staged are committed (their messages were removed) or
+	   discarded (they were not) before anything is restored. */
+	if (!g->dry_run && mc_quarantine_settle(q, &error) < 0) {
+		report_error(g, NULL, error);
+		free(error);
+		error = NULL;
+		failed++;
+	}
 
 	if (run != NULL) {
 		struct mc_quarantine_iter *it = mc_quarantine_iter_init_run(q, run);

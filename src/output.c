@@ -436,6 +436,8 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		}
 		if (out->g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
+		if (sum->interrupted)
+			json_object_object_add(obj, "interrupted", json_object_new_boolean(1));
 		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
 		json_object_put(obj);
 		fflush(stdout);
@@ -458,6 +460,9 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		       (unsigned long long)(out->g->dry_run ? sum->matched : sum->acted));
 	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+	if (sum->interrupted)
+		printf("Interrupted: what was read was reported%s; the rest was not read\n",
+		       out->acting && !out->g->dry_run ? " and acted on" : "");
 	if (sum->engine_used && out->g->verbose > 0)
 		mc_output_printf("Engine:     %llu messages part by part (%llu parts scanned, "
 				 "%llu from the cache), %llu whole, %llu from the cache%s%s\n",

@@ -25,6 +25,7 @@
 #define MAILCURE_MAILCURE_H
 
 #include <dirent.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -428,6 +429,10 @@ struct mc_store_settings {
 	   them): they are taken at the pace of the engine, and reading
 	   far ahead would only hold memory. */
 	bool bodies_read;
+	/* The quarantine a clean acts with, or NULL: a store settles
+	   there, before reading a mailbox, what an interrupted removal
+	   from it left (see mc_store_ops.settle). */
+	struct mc_quarantine *quarantine;
 };
 
 struct mc_store_ops {
@@ -463,8 +468,13 @@ struct mc_store_ops {
 	void (*drop)(struct mc_store *store, struct mc_msg *msg);
 	void (*close)(struct mc_store **store);
 	/* Put a quarantined message back where it came from. */
-	int (*restore)(const struct mc_qentry *entry, const void *raw,
-		       size_t raw_size, char **error_r);
+	int (*restore)(struct mc_quarantine *q, const struct mc_qentry *entry,
+		       const void *raw, size_t raw_size, char **error_r);
+	/* Settle what an interrupted removal from the mailbox PATH left
+	   (a rewrite to complete, entries staged in Q to commit or
+	   discard), under the mailbox's lock. NULL for stores whose
+	   removals need no settling. */
+	int (*settle)(struct mc_quarantine *q, const char *path, char **error_r);
 };
 
 extern const struct mc_store_ops mc_store_maildir;
@@ -531,6 +541,43 @@ const char *mc_quarantine_dir(const struct mc_quarantine *q);
 int mc_quarantine_put(struct mc_quarantine *q, const struct mc_qentry *meta,
 		      const void *raw, size_t raw_size, char **id_r,
 		      char **error_r);
+
+/* Like mc_quarantine_put, but the entry is staged in pending/GROUP
+   (GROUP: letters, digits, '-', '_', '.'), where it is not listed,
+   counted or restored, until mc_quarantine_commit makes it an entry.
+   For a store that removes several messages in one step that can be
+   interrupted (an mbox rewrite): their entries exist only once that
+   step is durable. */
+int mc_quarantine_stage(struct mc_quarantine *q, const char *group,
+			const struct mc_qentry *meta, const void *raw,
+			size_t raw_size, char **id_r, char **error_r);
+/* Make the entries IDS staged in GROUP entries (their run index first,
+   then entries/, fsync'd); ids no longer staged there are skipped, so
+   an interrupted commit can be repeated. */
+int mc_quarantine_commit(struct mc_quarantine *q, const char *group,
+			 char *const *ids, size_t count, char **error_r);
+/* Delete everything staged in GROUP, and the group: the messages of a
+   removal that did not happen. */
+int mc_quarantine_unstage(struct mc_quarantine *q, const char *group,
+			  char **error_r);
+/* Whether anything is staged in GROUP (or that cannot be told). */
+bool mc_quarantine_staged(struct mc_quarantine *q, const char *group);
+
+/* A staging group, as an interrupted removal left it. */
+struct mc_quarantine_staged {
+	char *group;
+	size_t count;			/* entries in it */
+	char *kind, *path, *run_id;	/* of its first entry, or NULL */
+};
+int mc_quarantine_staged_list(struct mc_quarantine *q,
+			      struct mc_quarantine_staged **list_r,
+			      size_t *count_r, char **error_r);
+void mc_quarantine_staged_free(struct mc_quarantine_staged **list, size_t count);
+/* Settle every staging group through its store's settle op (commit
+   the entries of removals that happened, discard the others), so that
+   a restore sees all there is. Returns -1 with the first group that
+   could not be settled; the others are settled still. */
+int mc_quarantine_settle(struct mc_quarantine *q, char **error_r);
 
 /* Load entry ID (metadata only). */
 struct mc_qentry *mc_quarantine_get(struct mc_quarantine *q, const char *id,
@@ -607,6 +654,7 @@ struct mc_summary {
 	uint64_t errors;
 	uint64_t bytes;
 	double seconds;
+	bool interrupted;		/* ended early: see mc_run.interrupt */
 	bool engine_used;		/* engine is set */
 	struct mc_engine_stats engine;
 };
@@ -644,6 +692,11 @@ struct mc_run {
 	/* Called about 10 times a second, from the same thread. */
 	void (*on_progress)(const struct mc_progress *progress, void *context);
 	void *context;
+	/* When it becomes non-zero (a signal handler sets it), no more
+	   messages are read: those read are evaluated, reported and acted
+	   on (a container's removal in progress is finished), and the run
+	   ends with summary.interrupted set. May be NULL. */
+	const volatile sig_atomic_t *interrupt;
 };
 
 /* Run the pipeline. Returns 0 when it ran to the end (whatever it

@@ -1856,8 +1856,8 @@ static char *restorable_flags(const char *flags)
 	return out;
 }
 
-static int dovecot_restore(const struct mc_qentry *entry, const void *raw,
-			   size_t raw_size, char **error_r)
+static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			   const void *raw, size_t raw_size, char **error_r)
 {
 	const char *user = entry->loc.user, *mailbox = entry->loc.folder;
 	struct mc_doveadm dv = { NULL, NULL, 0 };

@@ -264,8 +264,8 @@ static void eml_remove(struct mc_store *store, struct mc_quarantine *q,
 		mc_store_remove_file(store, s->rootfd, q, run_id, &removals[i], false);
 }
 
-static int eml_restore(const struct mc_qentry *entry, const void *raw,
-		       size_t raw_size, char **error_r)
+static int eml_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+		       const void *raw, size_t raw_size, char **error_r)
 {
 	const char *path = entry->loc.path;
 	char *dir;

@@ -260,8 +260,8 @@ static int set_attributes(int fd, const struct mc_qentry *entry,
 	return 0;
 }
 
-static int host_restore(const struct mc_qentry *entry, const void *raw,
-			size_t raw_size, char **error_r)
+static int host_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			const void *raw, size_t raw_size, char **error_r)
 {
 	struct host_extra ex;
 	const char *path = entry->loc.path, *name = NULL;

@@ -456,8 +456,8 @@ static bool unique_name_taken(int dirfd, const char *name)
 	return taken;
 }
 
-static int maildir_restore(const struct mc_qentry *entry, const void *raw,
-			   size_t raw_size, char **error_r)
+static int maildir_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			   const void *raw, size_t raw_size, char **error_r)
 {
 	static unsigned counter;
 	const char *path = entry->loc.path;

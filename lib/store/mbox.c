@@ -14,8 +14,15 @@
 /*	28 01:08:30 2026", as Postfix local, Dovecot, mutt and
 /*	Thunderbird write it). The date check keeps an unquoted "From
 /*	here on..." paragraph from splitting a message written by a
-/*	careless (mboxcl2) writer. The rules are the same for reading
-/*	and for the locked re-read before a rewrite, so both agree.
+/*	careless (mboxcl2) writer. Where no empty line comes before it
+/*	(a writer that did not end the previous message with one), a
+/*	line starts a message when it is a complete From_ line, sender
+/*	and date and nothing else (mbox_from.c), and a header field
+/*	follows it, as mutt and Python's mailbox split there. Any other
+/*	line that starts with "From " and a date stays in its message,
+/*	and a message holding one is never cut: it may be two, and the
+/*	error says where. The rules are the same for reading and for
+/*	the locked re-read before a rewrite, so both agree.
 /*
 /*	Each message's raw bytes are its From_ line through the empty
 /*	separator line that follows it, so the raws of a file, put end
@@ -45,31 +52,24 @@
 /*
 /*	Removal (all matched messages of the file at once): take the
 /*	dotlock and the fcntl lock (mbox_lock.c), check that the path
-/*	still names the locked file, re-read and re-split the file as it
-/*	is now, and find each matched message by length and SHA-256 of
-/*	its raw bytes (a multiset: identical copies are cut as often as
-/*	they were matched), so messages appended by a delivery agent
-/*	while we waited, and messages that moved, are handled. A matched
-/*	message that is no longer there is reported and not quarantined.
-/*	The found ones are quarantined; then the bytes from the first cut
-/*	to the end are saved in a rewrite journal in the quarantine
-/*	(journal/mbox-SHA256(path).tail: path, inode, sizes, cuts, the
-/*	bytes; fsync'd), the kept bytes are moved down in place, the
-/*	file truncated and fsync'd (same inode, owner and mode; atime
-/*	kept so "new mail" indicators do not change), and the journal
-/*	deleted. If the rewrite fails the file is put back from the
-/*	journal. If mailcure dies during the rewrite, the next removal
-/*	from that mbox finds the journal under the lock and completes
-/*	the rewrite from it, provided the file is still that inode at
-/*	one of the two sizes it can have then; otherwise it refuses to
-/*	touch the mbox and names the journal.
+/*	still names the locked file, settle what an interrupted removal
+/*	left, re-read and re-split the file as it is now, and find each
+/*	matched message by length and SHA-256 of its raw bytes (a
+/*	multiset: identical copies are cut as often as they were
+/*	matched), so messages appended by a delivery agent while we
+/*	waited, and messages that moved, are handled. A matched message
+/*	that is no longer there is reported and not quarantined. The
+/*	found ones are staged in the quarantine and cut out, journaled,
+/*	in place; their entries are committed only once the cut is
+/*	durable, so that however mailcure ends, an entry exists only for
+/*	a message that left the mailbox (mbox_rewrite.c). When the cut
+/*	cannot be made (disk full) the messages stay and their staged
+/*	entries are discarded; the error says so.
 /*
-/*	When quarantine succeeded but the rewrite could not be done
-/*	(journal not writable, disk full) the message stays in the mbox,
-/*	and its fresh quarantine entry is discarded so that no restore
-/*	can duplicate it; the error says so. Only when a failed rewrite
-/*	could not be undone do the entries stay: the journal completes
-/*	that rewrite on the next removal from the mailbox.
+/*	A clean settles an interrupted removal (completes its rewrite,
+/*	or discards its staged entries) before it reads the mailbox, as
+/*	a restore does before it appends to it, and "quarantine
+/*	restore" for all mailboxes first (the settle op).
 /*
 /*	Restore appends the message under the same locks, after making
 /*	sure the mailbox ends with an empty line; a mailbox that is gone
@@ -97,13 +97,15 @@
 #endif
 
 #include "store-private.h"
-#include "mbox_lock.h"
+#include "mbox_rewrite.h"
 
 /* The read window: small enough to stay in the CPU cache, which
    the kernel copies into and the splitter reads from. */
 #define WINDOW (256 * 1024)
 #define READ_MIN (64 * 1024)
 #define FROM_LINE_MAX 1024
+/* Longer than any header field name ("Content-Transfer-Encoding"). */
+#define HEADER_NAME_MAX 76
 /* Bytes kept before the scan position: the empty line check. */
 #define SKIP_KEEP 16
 /* Items up to this size are taken whole as they are read. */
@@ -111,73 +113,6 @@
 /* A header block longer than this is not kept apart: the message is
    read whole when it is needed. */
 #define HEAD_MAX (64 * 1024)
-#define COPY_BUF (1024 * 1024)
-
-/* ------------------------------------------------------------------ */
-/* From_ lines                                                        */
-/* ------------------------------------------------------------------ */
-
-static bool word3(const unsigned char *p, const char *list)
-{
-	/* LIST: concatenated three-letter words. */
-	for (; *list != '\0'; list += 3) {
-		if (tolower(p[0]) == list[0] && tolower(p[1]) == list[1] &&
-		    tolower(p[2]) == list[2])
-			return true;
-	}
-	return false;
-}
-
-/* LINE (LEN bytes, no newline) starts with "From ": does it carry a
-   date "Www Mmm d hh:mm" after the sender? */
-static bool from_line_valid(const unsigned char *line, size_t len)
-{
-	static const char wdays[] = "montuewedthufrisatsun";
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
-
-	if (len > 0 && line[len - 1] == '\r')
-		len--;
-	for (size_t i = 5; i + 3 <= len; i++) {
-		size_t j, d;
-
-		if (i > 5 && line[i - 1] != ' ' && line[i - 1] != '\t')
-			continue;
-		if (!word3(line + i, wdays))
-			continue;
-		j = i + 3;
-		if (j < len && line[j] == ',')
-			j++;
-		if (j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		if (j + 3 > len || !word3(line + j, months))
-			continue;
-		j += 3;
-		if (j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		for (d = 0; j < len && d < 2 && isdigit(line[j]); d++)
-			j++;
-		if (d == 0 || j >= len || line[j] != ' ')
-			continue;
-		while (j < len && line[j] == ' ')
-			j++;
-		for (d = 0; j < len && d < 2 && isdigit(line[j]); d++)
-			j++;
-		if (d == 0 || j + 3 > len || line[j] != ':' ||
-		    !isdigit(line[j + 1]) || !isdigit(line[j + 2]))
-			continue;
-		return true;
-	}
-	return false;
-}
-
-bool mc_store_mbox_from_line(const unsigned char *line, size_t len)
-{
-	return len >= 5 && memcmp(line, "From ", 5) == 0 && from_line_valid(line, len);
-}
 
 /* ------------------------------------------------------------------ */
 /* The splitter                                                       */
@@ -369,19 +304,53 @@ static const unsigned char *find_candidate(const unsigned char *p,
 	return NULL;
 }
 
-/* Does the line at LS (LL bytes) start the next item? */
-static bool line_starts_item(struct mbox_reader *r, size_t ls, size_t ll)
+/* Is the line at LS in BUF (which holds at least 3 bytes before it
+   when LS is not the start of the file) after an empty line? */
+static bool after_empty_line(const unsigned char *buf, size_t ls)
+{
+	return buf[ls - 1] == '\n' &&
+		(buf[ls - 2] == '\n' || (buf[ls - 2] == '\r' && buf[ls - 3] == '\n'));
+}
+
+/* Does a header field ("Name:") start at buffer index AT? 1 yes, 0
+   no, -1 when more bytes are needed to tell. */
+static int header_field_at(const struct mbox_reader *r, size_t at)
+{
+	for (size_t n = 0; n <= HEADER_NAME_MAX; n++) {
+		unsigned char c;
+
+		if (at + n >= r->len)
+			return r->eof ? 0 : -1;
+		c = r->buf[at + n];
+		if (c == ':')
+			return n > 0;
+		if (c < 33 || c > 126)
+			return 0;
+	}
+	return 0;
+}
+
+/* Does the line at LS (LL bytes; HAS_NL: its newline is in the
+   buffer) start the next item? 1 yes, 0 no, -1 when more bytes are
+   needed to tell. */
+static int line_starts_item(struct mbox_reader *r, size_t ls, size_t ll, bool has_nl)
 {
 	const unsigned char *line = r->buf + ls;
 
 	if (ll < 5 || memcmp(line, "From ", 5) != 0)
-		return false;
-	/* Inside a message, From_ follows an empty line. */
-	if (!r->garbage &&
-	    !(r->buf[ls - 1] == '\n' &&
-	      (r->buf[ls - 2] == '\n' || (r->buf[ls - 2] == '\r' && r->buf[ls - 3] == '\n'))))
-		return false;
-	return from_line_valid(line, ll);
+		return 0;
+	/* A writer puts an empty line before a From_ line; there a date
+	   is enough to tell one from a "From here on" paragraph. */
+	if (r->garbage || after_empty_line(r->buf, ls))
+		return mc_store_mbox_from_line(line, ll);
+	/* Without the empty line (a careless writer, a message without
+	   its last newline): only a complete From_ line followed by a
+	   header field, where mutt and Python's mailbox split too. Any
+	   other line that starts with "From " and a date stays in the
+	   message, which is then not cut (doubtful_from_line). */
+	if (!has_nl || !mc_store_mbox_from_parse(line, ll, NULL))
+		return 0;
+	return header_field_at(r, ls + ll + 1);
 }
 
 /* Look at the lines from r->scan on. Returns 1 with *end_r when the
@@ -426,9 +395,15 @@ static int scan_lines(struct mbox_reader *r, size_t *end_r)
 			size_t max = avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX;
 			const unsigned char *nl = memchr(r->buf + ls, '\n', max);
 
+			int starts;
+
 			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof)
 				return 0;
-			if (line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) : max)) {
+			starts = line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) :
+						  max, nl != NULL);
+			if (starts < 0)
+				return 0;
+			if (starts > 0) {
 				*end_r = ls;
 				return 1;
 			}
@@ -659,6 +634,9 @@ struct mbox_store {
 	int fd;			/* read until the store goes: messages are
 				   loaded from it after they were yielded */
 	struct mbox_reader reader;
+	/* What an interrupted removal left could not be settled: the
+	   mailbox is not read (it may be half rewritten). */
+	char *settle_error;
 	bool done;
 };
 
@@ -675,9 +653,12 @@ static void mbox_destroy(struct mc_store *store)
 	free(s->path);
 	free(s->user);
 	free(s->folder);
+	free(s->settle_error);
 }
 
 static int mbox_load(struct mc_store *store, struct mc_store_msg *m);
+static int settle_before_reading(struct mbox_store *s, struct mc_quarantine *q,
+				 char **error_r);
 
 static int mbox_start(struct mbox_store *s, const char *uri,
 		      const struct mc_store_settings *set, int dirfd,
@@ -687,6 +668,8 @@ static int mbox_start(struct mbox_store *s, const char *uri,
 
 	mc_store_base_init(&s->base, &mc_store_mbox, uri, set, mbox_destroy);
 	s->dirfd = dirfd;
+	if (set->quarantine != NULL && !set->dry_run)
+		(void)settle_before_reading(s, set->quarantine, &s->settle_error);
 	s->fd = mc_safe_open_file(dirfd, s->name, true, &s->st, &err);
 	if (s->fd < 0) {
 		mc_error_set(error_r, "%s: %s", s->path, err);
@@ -805,7 +788,8 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 
 	if (s->done)
 		return 0;
-	ret = reader_next(&s->reader, &span, &err);
+	memset(&span, 0, sizeof(span));
+	ret = s->settle_error != NULL ? -1 : reader_next(&s->reader, &span, &err);
 	if (ret == 0) {
 		mbox_reading_done(s);
 		return 0;
@@ -816,7 +800,10 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 	m->msg.loc.folder = s->folder;
 	mc_store_msg_stat(m, &s->st);
 	if (ret < 0) {
-		mc_store_msg_error(m, "%s: %s", s->path, err);
+		if (err != NULL)
+			mc_store_msg_error(m, "%s: %s", s->path, err);
+		else
+			mc_store_msg_error(m, "%s; not read", s->settle_error);
 		free(err);
 		span.last = true;
 	} else {
@@ -866,345 +853,6 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 }
 
 /* ------------------------------------------------------------------ */
-/* Locked access                                                      */
-/* ------------------------------------------------------------------ */
-
-/* Open mailbox NAME in DIRFD read-write: regular, one link, no
-   symlink. With CREATE_MODE != 0 a missing mailbox is created with
-   that mode and owner UID/GID. */
-static int open_rw(int dirfd, const char *name, struct stat *st_r,
-		   mode_t create_mode, uid_t uid, gid_t gid, char **error_r)
-{
-	struct stat lst;
-	int fd;
-
-	if (fstatat(dirfd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT || create_mode == 0)
-			return mc_error_errno(error_r, "%s", name);
-		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW |
-			    O_CLOEXEC | O_NOCTTY, 0600);
-		if (fd < 0)
-			return mc_error_errno(error_r, "create %s", name);
-		if (fstat(fd, st_r) < 0 ||
-		    (uid != (uid_t)-1 && gid != (gid_t)-1 &&
-		     (st_r->st_uid != uid || st_r->st_gid != gid) && fchown(fd, uid, gid) < 0) ||
-		    fchmod(fd, create_mode & 0777) < 0 || fstat(fd, st_r) < 0) {
-			mc_error_errno(error_r, "set owner and mode of %s", name);
-			close(fd);
-			unlinkat(dirfd, name, 0);
-			return -1;
-		}
-		return fd;
-	}
-	if (S_ISLNK(lst.st_mode))
-		return mc_error_set(error_r, "%s: is a symbolic link, not followed", name);
-	if (!S_ISREG(lst.st_mode))
-		return mc_error_set(error_r, "%s: not a regular file", name);
-	if (lst.st_nlink > 1)
-		return mc_error_set(error_r, "%s: has %lu hard links, refused", name,
-				    (unsigned long)lst.st_nlink);
-	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return mc_error_errno(error_r, "%s", name);
-	if (fstat(fd, st_r) < 0 || !mc_same_file(&lst, st_r) || !S_ISREG(st_r->st_mode) ||
-	    st_r->st_nlink > 1) {
-		close(fd);
-		return mc_error_set(error_r, "%s: replaced while being opened", name);
-	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-	return fd;
-}
-
-struct mbox_lock {
-	struct mc_dotlock *dotlock;
-	int fd;
-	struct stat st;
-};
-
-/* Dotlock, open, fcntl lock, and make sure the path still names the
-   locked file (a mail client may have replaced it by rename()). */
-static int lock_mbox(int dirfd, const char *name, mode_t create_mode, uid_t uid,
-		     gid_t gid, struct mbox_lock *lock_r, char **error_r)
-{
-	char *err = NULL;
-
-	lock_r->fd = -1;
-	if (mc_dotlock_acquire(dirfd, name, &lock_r->dotlock, error_r) < 0)
-		return -1;
-	for (int attempt = 0; attempt < 10; attempt++) {
-		struct stat now;
-
-		lock_r->fd = open_rw(dirfd, name, &lock_r->st, create_mode, uid, gid, &err);
-		if (lock_r->fd < 0) {
-			if (create_mode != 0 && err != NULL && strstr(err, "File exists") != NULL) {
-				free(err);
-				err = NULL;
-				continue;
-			}
-			break;
-		}
-		if (mc_fcntl_lock(lock_r->fd, &err) < 0)
-			break;
-		if (fstatat(dirfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    mc_same_file(&now, &lock_r->st) && fstat(lock_r->fd, &lock_r->st) == 0)
-			return 0;
-		mc_fcntl_unlock(lock_r->fd);
-		close(lock_r->fd);
-		lock_r->fd = -1;
-	}
-	if (lock_r->fd >= 0) {
-		close(lock_r->fd);
-		lock_r->fd = -1;
-	}
-	mc_error_set(error_r, "%s: %s", name, err != NULL ? err : "replaced while being locked");
-	free(err);
-	mc_dotlock_release(&lock_r->dotlock);
-	return -1;
-}
-
-static void unlock_mbox(struct mbox_lock *lock)
-{
-	if (lock->fd >= 0) {
-		mc_fcntl_unlock(lock->fd);
-		close(lock->fd);
-		lock->fd = -1;
-	}
-	mc_dotlock_release(&lock->dotlock);
-}
-
-/* ------------------------------------------------------------------ */
-/* Rewrite and its journal                                            */
-/* ------------------------------------------------------------------ */
-
-struct cut {
-	uint64_t off, len;
-};
-
-/* Copy LEN bytes from SRC at SOFF to DST at DOFF, front to back (safe
-   in one file when DOFF <= SOFF). */
-static int copy_range(int src, uint64_t soff, int dst, uint64_t doff, uint64_t len,
-		      unsigned char *buf)
-{
-	while (len > 0) {
-		size_t want = len < COPY_BUF ? (size_t)len : COPY_BUF;
-		ssize_t n = pread(src, buf, want, (off_t)soff);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;	/* shorter than it should be */
-			return -1;
-		}
-		if (mc_pwrite_all(dst, buf, (size_t)n, (off_t)doff) < 0)
-			return -1;
-		soff += (uint64_t)n;
-		doff += (uint64_t)n;
-		len -= (uint64_t)n;
-	}
-	return 0;
-}
-
-/* Write the file's tail after the cuts were made: SRC holds the
-   original bytes from FIRST on at SRC_BASE (the mbox itself:
-   SRC_BASE = FIRST; the journal: where its data starts). */
-static int apply_cuts(int src, uint64_t src_base, int fd, uint64_t orig_size,
-		      const struct cut *cuts, size_t cut_count, uint64_t *final_r)
-{
-	unsigned char *buf = mc_xmalloc(COPY_BUF);
-	uint64_t first = cuts[0].off, dst = first;
-	int ret = 0;
-
-	for (size_t i = 0; i < cut_count && ret == 0; i++) {
-		uint64_t from = cuts[i].off + cuts[i].len;
-		uint64_t to = i + 1 < cut_count ? cuts[i + 1].off : orig_size;
-
-		ret = copy_range(src, src_base + (from - first), fd, dst, to - from, buf);
-		dst += to - from;
-	}
-	free(buf);
-	if (ret == 0 && ftruncate(fd, (off_t)dst) < 0)
-		ret = -1;
-	if (ret == 0 && fsync(fd) < 0)
-		ret = -1;
-	*final_r = dst;
-	return ret;
-}
-
-struct journal {
-	int dirfd;
-	char name[128];
-};
-
-static int journal_dir(struct mc_quarantine *q, char **error_r)
-{
-	const char *qdir = q != NULL ? mc_quarantine_dir(q) : NULL;
-	int qfd, fd;
-
-	if (qdir == NULL)
-		return mc_error_set(error_r, "no quarantine directory for the rewrite journal");
-	qfd = mc_open_dir_path(qdir, NULL, error_r);
-	if (qfd < 0)
-		return -1;
-	if (mkdirat(qfd, "journal", 0700) < 0 && errno != EEXIST) {
-		mc_error_errno(error_r, "%s/journal", qdir);
-		close(qfd);
-		return -1;
-	}
-	fd = mc_safe_open_dir(qfd, "journal", NULL, error_r);
-	close(qfd);
-	return fd;
-}
-
-static void journal_name(const char *path, char *name, size_t size)
-{
-	unsigned char sha[32];
-	char hex[65];
-
-	mc_sha256(path, strlen(path), sha);
-	mc_hex(sha, sizeof(sha), hex);
-	snprintf(name, size, "mbox-%s.tail", hex);
-}
-
-/* Save the bytes [cuts[0].off, orig_size) of FD with what is needed
-   to finish or undo the rewrite. */
-static int journal_write(struct journal *j, const char *path, int fd,
-			 const struct stat *st, const struct cut *cuts,
-			 size_t cut_count, uint64_t final_size, char **error_r)
-{
-	char tmp[160];
-	unsigned char *buf;
-	FILE *hdr;
-	char *text = NULL;
-	size_t text_len = 0;
-	int jfd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", j->name);
-	unlinkat(j->dirfd, tmp, 0);
-	jfd = openat(j->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (jfd < 0)
-		return mc_error_errno(error_r, "rewrite journal %s", tmp);
-	hdr = open_memstream(&text, &text_len);
-	fprintf(hdr, "mailcure mbox rewrite journal 1\npath ");
-	for (const char *p = path; *p != '\0'; p++) {
-		if (*p == '\n' || *p == '\\')
-			fprintf(hdr, "\\%03o", (unsigned char)*p);
-		else
-			fputc(*p, hdr);
-	}
-	fprintf(hdr, "\ndev %llu\nino %llu\nsize %llu\nfinal %llu\ncuts %zu\n",
-		(unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-		(unsigned long long)st->st_size, (unsigned long long)final_size, cut_count);
-	for (size_t i = 0; i < cut_count; i++)
-		fprintf(hdr, "cut %llu %llu\n", (unsigned long long)cuts[i].off,
-			(unsigned long long)cuts[i].len);
-	fprintf(hdr, "data\n");
-	fclose(hdr);
-	buf = mc_xmalloc(COPY_BUF);
-	if (mc_write_all(jfd, text, text_len) < 0 ||
-	    copy_range(fd, cuts[0].off, jfd, text_len,
-		       (uint64_t)st->st_size - cuts[0].off, buf) < 0 ||
-	    fsync(jfd) < 0) {
-		mc_error_errno(error_r, "rewrite journal %s", tmp);
-		free(buf);
-		free(text);
-		close(jfd);
-		unlinkat(j->dirfd, tmp, 0);
-		return -1;
-	}
-	free(buf);
-	free(text);
-	close(jfd);
-	if (renameat(j->dirfd, tmp, j->dirfd, j->name) < 0 || mc_fsync_dir(j->dirfd) < 0) {
-		mc_error_errno(error_r, "rewrite journal %s", j->name);
-		unlinkat(j->dirfd, tmp, 0);
-		return -1;
-	}
-	return 0;
-}
-
-static void journal_delete(struct journal *j)
-{
-	unlinkat(j->dirfd, j->name, 0);
-	mc_fsync_dir(j->dirfd);
-}
-
-/* Complete a rewrite that was interrupted (a journal exists for this
-   mailbox). Returns 0 when there was nothing to do or it was done. */
-static int journal_recover(struct journal *j, const char *path, struct mbox_lock *lock,
-			   char **error_r)
-{
-	unsigned long long dev, ino, size, final, off, len;
-	struct cut *cuts = NULL;
-	size_t cut_count = 0, cap = 0, count;
-	char line[512];
-	uint64_t data_off, got_final;
-	FILE *fp;
-	int jfd, ret = -1;
-
-	jfd = openat(j->dirfd, j->name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (jfd < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return mc_error_errno(error_r, "rewrite journal %s", j->name);
-	}
-	fp = fdopen(dup(jfd), "r");
-	if (fp == NULL) {
-		close(jfd);
-		return mc_error_errno(error_r, "rewrite journal %s", j->name);
-	}
-	if (fgets(line, sizeof(line), fp) == NULL ||
-	    strcmp(line, "mailcure mbox rewrite journal 1\n") != 0)
-		goto bad;
-	/* path line (any length) */
-	int c;
-	while ((c = fgetc(fp)) != EOF && c != '\n')
-		;
-	if (fscanf(fp, "dev %llu\nino %llu\nsize %llu\nfinal %llu\ncuts %zu\n",
-		   &dev, &ino, &size, &final, &count) != 5 || count == 0 || count > 10000000)
-		goto bad;
-	for (size_t i = 0; i < count; i++) {
-		struct cut cut;
-
-		if (fscanf(fp, "cut %llu %llu\n", &off, &len) != 2)
-			goto bad;
-		cut.off = off;
-		cut.len = len;
-		MC_ARRAY_PUSH(cuts, cut_count, cap, cut);
-	}
-	if (fgets(line, sizeof(line), fp) == NULL || strcmp(line, "data\n") != 0)
-		goto bad;
-	data_off = (uint64_t)ftell(fp);
-	if ((unsigned long long)lock->st.st_dev != dev ||
-	    (unsigned long long)lock->st.st_ino != ino ||
-	    ((unsigned long long)lock->st.st_size != size &&
-	     (unsigned long long)lock->st.st_size != final)) {
-		mc_error_set(error_r, "an interrupted rewrite of %s is recorded in %s, "
-			     "but the mailbox changed since; not acted on (repair it by hand)",
-			     path, j->name);
-		goto out;
-	}
-	if (apply_cuts(jfd, data_off, lock->fd, size, cuts, cut_count, &got_final) < 0 ||
-	    got_final != final) {
-		mc_error_errno(error_r, "completing the interrupted rewrite of %s from %s",
-			       path, j->name);
-		goto out;
-	}
-	journal_delete(j);
-	fstat(lock->fd, &lock->st);
-	ret = 0;
-	goto out;
-bad:
-	mc_error_set(error_r, "rewrite journal %s for %s is unreadable; not acted on",
-		     j->name, path);
-out:
-	fclose(fp);
-	close(jfd);
-	free(cuts);
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
 /* Removal                                                            */
 /* ------------------------------------------------------------------ */
 
@@ -1214,8 +862,28 @@ struct want {
 	uint64_t len;
 	int64_t offset;		/* where it was read */
 	bool found, cut;
-	struct cut at;
+	struct mc_mbox_cut at;
 };
+
+/* The offset in RAW (an item, LEN bytes) of a line after its first
+   that starts with "From " and a date, which the splitter did not take
+   for the start of a message (no empty line before it, and not a
+   complete From_ line followed by a header): the item may be two
+   messages run together. 0 when there is none. */
+static size_t doubtful_from_line(const unsigned char *raw, size_t len)
+{
+	const unsigned char *p = raw, *end = raw + len;
+
+	while ((p = memmem(p, (size_t)(end - p), "\nFrom ", 6)) != NULL) {
+		const unsigned char *ls = p + 1;
+		const unsigned char *nl = memchr(ls, '\n', (size_t)(end - ls));
+
+		if (mc_store_mbox_from_line(ls, (size_t)((nl != NULL ? nl : end) - ls)))
+			return (size_t)(ls - raw);
+		p = ls;
+	}
+	return 0;
+}
 
 static void fail_all(struct want *w, size_t count, const char *path, const char *err)
 {
@@ -1227,7 +895,7 @@ static void fail_all(struct want *w, size_t count, const char *path, const char 
 
 /* Find the wanted messages in the locked file: split it again, and
    hash the items that have the length of one wanted. */
-static int find_wanted(struct mbox_store *s, struct mbox_lock *lock, struct want *w,
+static int find_wanted(struct mbox_store *s, struct mc_mbox_held *lock, struct want *w,
 		       size_t count, char **error_r)
 {
 	struct mbox_reader r;
@@ -1301,53 +969,14 @@ static int cmp_want_off(const void *a, const void *b)
 	return x->at.off < y->at.off ? -1 : x->at.off > y->at.off;
 }
 
-static void mbox_remove(struct mc_store *store, struct mc_quarantine *q,
-			const char *run_id, struct mc_removal *removals, size_t count)
+/* Stage the quarantine entries of the wanted messages that were
+   found; returns how many (sorted first in W, by offset). */
+static size_t stage_found(struct mc_store *store, struct mbox_store *s,
+			  struct mc_quarantine *q, const char *group, const char *run_id,
+			  struct want *w, size_t count)
 {
-	struct mbox_store *s = (struct mbox_store *)store;
-	struct want *w = mc_xcalloc(count, sizeof(*w));
-	struct mbox_lock lock = { .fd = -1 };
-	struct journal j = { .dirfd = -1 };
-	struct cut *cuts = NULL;
-	size_t cut_count = 0;
-	uint64_t final;
-	char *err = NULL;
+	size_t staged = 0;
 
-	for (size_t i = 0; i < count; i++) {
-		struct mc_msg *msg = removals[i].msg;
-
-		w[i].removal = &removals[i];
-		if (store->dry_run)
-			mc_error_set(&removals[i].error, "dry run: not removed");
-		else if (msg->read_error != NULL || msg->raw == NULL)
-			mc_error_set(&removals[i].error, "%s: message at offset %lld was not "
-				     "read; not removed", s->path, (long long)msg->loc.offset);
-		else {
-			mc_sha256(msg->raw, msg->raw_size, w[i].sha);
-			w[i].len = msg->raw_size;
-			w[i].offset = msg->loc.offset;
-			continue;
-		}
-		w[i].found = true;	/* nothing to look for */
-		w[i].at.len = 0;
-	}
-	if (store->dry_run)
-		goto out;
-	j.dirfd = journal_dir(q, &err);
-	if (j.dirfd < 0) {
-		fail_all(w, count, s->path, err);
-		goto out;
-	}
-	journal_name(s->path, j.name, sizeof(j.name));
-	if (lock_mbox(s->dirfd, s->name, 0, (uid_t)-1, (gid_t)-1, &lock, &err) < 0) {
-		fail_all(w, count, s->path, err);
-		goto out;
-	}
-	if (journal_recover(&j, s->path, &lock, &err) < 0 ||
-	    find_wanted(s, &lock, w, count, &err) < 0) {
-		fail_all(w, count, s->path, err);
-		goto out;
-	}
 	for (size_t i = 0; i < count; i++) {
 		struct mc_removal *r = w[i].removal;
 
@@ -1359,90 +988,180 @@ static void mbox_remove(struct mc_store *store, struct mc_quarantine *q,
 				     s->path, (long long)w[i].offset);
 			continue;
 		}
-		if (mc_store_quarantine(store, q, run_id, r) == 0)
+		if (mc_store_quarantine(store, q, group, run_id, r) == 0) {
 			w[i].cut = true;
+			staged++;
+		}
 	}
 	qsort(w, count, sizeof(*w), cmp_want_off);
-	for (size_t i = 0; i < count && w[i].cut; i++)
-		cut_count++;
+	return staged;
+}
+
+static void mbox_remove(struct mc_store *store, struct mc_quarantine *q,
+			const char *run_id, struct mc_removal *removals, size_t count)
+{
+	struct mbox_store *s = (struct mbox_store *)store;
+	struct want *w = mc_xcalloc(count, sizeof(*w));
+	struct mc_mbox_held held = { .fd = -1 };
+	struct mc_mbox_journal j = { .dirfd = -1 };
+	struct mc_mbox_cut *cuts = NULL;
+	char **ids = NULL;
+	size_t cut_count;
+	char *err = NULL;
+
+	for (size_t i = 0; i < count; i++) {
+		struct mc_msg *msg = removals[i].msg;
+		size_t doubt;
+
+		w[i].removal = &removals[i];
+		if (store->dry_run)
+			mc_error_set(&removals[i].error, "dry run: not removed");
+		else if (msg->read_error != NULL || msg->raw == NULL)
+			mc_error_set(&removals[i].error, "%s: message at offset %lld was not "
+				     "read; not removed", s->path, (long long)msg->loc.offset);
+		else if ((doubt = doubtful_from_line(msg->raw, msg->raw_size)) > 0)
+			mc_error_set(&removals[i].error, "%s: message at offset %lld may be two "
+				     "messages: the line at offset %lld starts with \"From \" and "
+				     "a date, but no empty line comes before it and it is not a "
+				     "complete From_ line followed by a header; not removed (split "
+				     "the mailbox there by hand, or quote the line as \">From\")",
+				     s->path, (long long)msg->loc.offset,
+				     (long long)msg->loc.offset + (long long)doubt);
+		else {
+			mc_sha256(msg->raw, msg->raw_size, w[i].sha);
+			w[i].len = msg->raw_size;
+			w[i].offset = msg->loc.offset;
+			continue;
+		}
+		w[i].found = true;	/* nothing to look for */
+		w[i].at.len = 0;
+	}
+	if (store->dry_run)
+		goto out;
+	if (mc_mbox_journal_open(q, s->path, &j, &err) < 0 ||
+	    mc_mbox_hold(s->dirfd, s->name, 0, (uid_t)-1, (gid_t)-1, &held, &err) < 0 ||
+	    mc_mbox_settle(&j, &held, &err) < 0 ||
+	    find_wanted(s, &held, w, count, &err) < 0) {
+		fail_all(w, count, s->path, err);
+		goto out;
+	}
+	/* The entries are staged: they become quarantine entries only
+	   once the messages are cut out, so that a run killed before
+	   leaves none for a message that is still here. */
+	cut_count = stage_found(store, s, q, j.group, run_id, w, count);
 	if (cut_count == 0)
 		goto out;
 	cuts = mc_xcalloc(cut_count, sizeof(*cuts));
-	final = (uint64_t)lock.st.st_size;
+	ids = mc_xcalloc(cut_count, sizeof(*ids));
 	for (size_t i = 0; i < cut_count; i++) {
 		cuts[i] = w[i].at;
-		final -= cuts[i].len;
+		ids[i] = w[i].removal->quarantine_id;
 	}
-	if (journal_write(&j, s->path, lock.fd, &lock.st, cuts, cut_count, final, &err) < 0) {
+	switch (mc_mbox_cut_out(&j, &held, cuts, cut_count, ids, cut_count, &err)) {
+	case MC_MBOX_CUT_DONE:
 		for (size_t i = 0; i < cut_count; i++)
-			mc_store_unquarantine(q, w[i].removal, "%s: the mailbox could not "
-					      "be rewritten (%s)", s->path, err);
-		goto out;
-	}
-	uint64_t got;
-	if (apply_cuts(lock.fd, cuts[0].off, lock.fd, (uint64_t)lock.st.st_size, cuts,
-		       cut_count, &got) < 0) {
-		int saved = errno;
-		unsigned char *buf = mc_xmalloc(COPY_BUF);
-		bool undone;
-
-		/* Put the original tail back from the journal. */
-		int jfd = openat(j.dirfd, j.name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat jst;
-		undone = jfd >= 0 && fstat(jfd, &jst) == 0 &&
-			copy_range(jfd, (uint64_t)jst.st_size - ((uint64_t)lock.st.st_size - cuts[0].off),
-				   lock.fd, cuts[0].off,
-				   (uint64_t)lock.st.st_size - cuts[0].off, buf) == 0 &&
-			ftruncate(lock.fd, lock.st.st_size) == 0 && fsync(lock.fd) == 0;
-		if (jfd >= 0)
-			close(jfd);
-		free(buf);
-		if (undone)
-			journal_delete(&j);
+			w[i].removal->removed = true;
+		break;
+	case MC_MBOX_CUT_UNCHANGED:
 		for (size_t i = 0; i < cut_count; i++) {
-			if (undone)
-				mc_store_unquarantine(q, w[i].removal, "%s: rewriting the "
-						      "mailbox failed (%s), it was put back "
-						      "unchanged", s->path, strerror(saved));
-			else
-				/* The journal completes the rewrite next time:
-				   the quarantine copy stays, matching it. */
-				mc_error_set(&w[i].removal->error, "%s: rewriting the mailbox "
-					     "failed (%s) and could not be undone; the "
-					     "rewrite will be completed from the journal "
-					     "%s in the quarantine on the next clean of "
-					     "this mailbox", s->path, strerror(saved), j.name);
+			struct mc_removal *r = w[i].removal;
+
+			free(r->quarantine_id);
+			r->quarantine_id = NULL;
+			mc_error_set(&r->error, "%s: %s; left in place (its quarantine copy "
+				     "was discarded)", s->path, err);
 		}
-		goto out;
+		break;
+	case MC_MBOX_CUT_PENDING:
+		for (size_t i = 0; i < cut_count; i++)
+			mc_error_set(&w[i].removal->error, "%s: %s", s->path, err);
+		break;
 	}
-	/* Keep atime: "new mail" indicators compare it with mtime. */
-	struct timespec ts[2] = { lock.st.st_atim, { .tv_sec = 0, .tv_nsec = UTIME_NOW } };
-	(void)futimens(lock.fd, ts);
-	journal_delete(&j);
-	for (size_t i = 0; i < cut_count; i++)
-		w[i].removal->removed = true;
 out:
-	unlock_mbox(&lock);
-	if (j.dirfd >= 0)
-		close(j.dirfd);
+	mc_mbox_release(&held);
+	mc_mbox_journal_close(&j);
 	free(err);
 	free(cuts);
+	free(ids);
 	free(w);
+}
+
+/* Hold the mailbox PATH (in its directory DIRFD) and settle what an
+   interrupted removal left, with the quarantine Q. */
+static int settle_held(struct mc_quarantine *q, int dirfd, const char *path,
+		       mode_t create_mode, uid_t uid, gid_t gid,
+		       struct mc_mbox_held *held, char **error_r)
+{
+	struct mc_mbox_journal j;
+	char *err = NULL;
+	int ret = -1;
+
+	if (mc_mbox_journal_open(q, path, &j, &err) < 0 ||
+	    mc_mbox_hold(dirfd, mc_path_base(path), create_mode, uid, gid, held, &err) < 0 ||
+	    mc_mbox_settle(&j, held, &err) < 0)
+		mc_error_set(error_r, "%s: %s", path, err);
+	else
+		ret = 0;
+	mc_mbox_journal_close(&j);
+	free(err);
+	return ret;
+}
+
+/* mc_store_ops.settle */
+static int mbox_settle(struct mc_quarantine *q, const char *path, char **error_r)
+{
+	struct mc_mbox_held held = { .fd = -1 };
+	char *dir;
+	int dirfd, ret;
+
+	if (path == NULL || path[0] != '/')
+		return mc_error_set(error_r, "mbox: no absolute path recorded");
+	dir = mc_path_dir(path);
+	dirfd = mc_store_open_dir_trusted(dir, error_r);
+	free(dir);
+	if (dirfd < 0)
+		return -1;
+	ret = settle_held(q, dirfd, path, 0, (uid_t)-1, (gid_t)-1, &held, error_r);
+	mc_mbox_release(&held);
+	close(dirfd);
+	return ret;
+}
+
+/* Before a clean reads the mailbox: settle an interrupted removal
+   from it (its rewrite may be half done). Looked at without the
+   lock first, as there is mostly nothing to do. */
+static int settle_before_reading(struct mbox_store *s, struct mc_quarantine *q,
+				 char **error_r)
+{
+	struct mc_mbox_held held = { .fd = -1 };
+	struct mc_mbox_journal j;
+	bool left;
+	int ret;
+
+	if (mc_mbox_journal_open(q, s->path, &j, error_r) < 0)
+		return -1;
+	left = mc_mbox_journal_left(&j);
+	mc_mbox_journal_close(&j);
+	if (!left)
+		return 0;
+	ret = settle_held(q, s->dirfd, s->path, 0, (uid_t)-1, (gid_t)-1, &held, error_r);
+	mc_mbox_release(&held);
+	return ret;
 }
 
 /* ------------------------------------------------------------------ */
 /* Restore                                                            */
 /* ------------------------------------------------------------------ */
 
-static int mbox_restore(const struct mc_qentry *entry, const void *raw,
-			size_t raw_size, char **error_r)
+static int mbox_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			const void *raw, size_t raw_size, char **error_r)
 {
 	const char *path = entry->loc.path;
 	const unsigned char *p = raw;
-	struct mbox_lock lock = { .fd = -1 };
+	struct mc_mbox_held held = { .fd = -1 };
 	unsigned char tail[2];
 	const char *pre = "", *post = "";
-	char *dir, *err = NULL;
+	char *dir;
 	uint64_t size;
 	int dirfd, ret = -1;
 	mode_t mode;
@@ -1458,17 +1177,16 @@ static int mbox_restore(const struct mc_qentry *entry, const void *raw,
 	if (dirfd < 0)
 		return -1;
 	mode = entry->loc.mode & 0777;
-	if (lock_mbox(dirfd, mc_path_base(path), mode != 0 ? mode : 0600,
-		      entry->loc.uid, entry->loc.gid, &lock, &err) < 0) {
-		mc_error_set(error_r, "%s: cannot lock: %s", path, err);
-		free(err);
-		close(dirfd);
-		return -1;
-	}
-	size = (uint64_t)lock.st.st_size;
+	/* An interrupted removal is settled first: its rewrite completed
+	   (or its staged entries discarded) before anything is appended,
+	   which the journal could not account for. */
+	if (settle_held(q, dirfd, path, mode != 0 ? mode : 0600, entry->loc.uid,
+			entry->loc.gid, &held, error_r) < 0)
+		goto out;
+	size = (uint64_t)held.st.st_size;
 	if (size > 0) {
 		size_t n = size >= 2 ? 2 : 1;
-		if (pread(lock.fd, tail, n, (off_t)(size - n)) != (ssize_t)n) {
+		if (pread(held.fd, tail, n, (off_t)(size - n)) != (ssize_t)n) {
 			mc_error_errno(error_r, "%s: read", path);
 			goto out;
 		}
@@ -1482,18 +1200,18 @@ static int mbox_restore(const struct mc_qentry *entry, const void *raw,
 	else if (raw_size < 2 || p[raw_size - 2] != '\n')
 		post = "\n";
 	uint64_t at = size;
-	if (mc_pwrite_all(lock.fd, pre, strlen(pre), (off_t)at) < 0 ||
-	    mc_pwrite_all(lock.fd, raw, raw_size, (off_t)(at += strlen(pre))) < 0 ||
-	    mc_pwrite_all(lock.fd, post, strlen(post), (off_t)(at + raw_size)) < 0 ||
-	    fsync(lock.fd) < 0) {
+	if (mc_pwrite_all(held.fd, pre, strlen(pre), (off_t)at) < 0 ||
+	    mc_pwrite_all(held.fd, raw, raw_size, (off_t)(at += strlen(pre))) < 0 ||
+	    mc_pwrite_all(held.fd, post, strlen(post), (off_t)(at + raw_size)) < 0 ||
+	    fsync(held.fd) < 0) {
 		mc_error_errno(error_r, "%s: append", path);
-		if (ftruncate(lock.fd, (off_t)size) == 0)
-			fsync(lock.fd);
+		if (ftruncate(held.fd, (off_t)size) == 0)
+			fsync(held.fd);
 		goto out;
 	}
 	ret = 0;
 out:
-	unlock_mbox(&lock);
+	mc_mbox_release(&held);
 	mc_fsync_dir(dirfd);
 	close(dirfd);
 	return ret;
@@ -1530,4 +1248,5 @@ const struct mc_store_ops mc_store_mbox = {
 	.drop = mc_store_drop_op,
 	.close = mc_store_close_op,
 	.restore = mbox_restore,
+	.settle = mbox_settle,
 };

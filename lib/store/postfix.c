@@ -999,8 +999,8 @@ out:
 /* Restore                                                             */
 /* ------------------------------------------------------------------ */
 
-static int postfix_restore(const struct mc_qentry *entry, const void *raw,
-			   size_t raw_size, char **error_r)
+static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			   const void *raw, size_t raw_size, char **error_r)
 {
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "postfix:";
 	const char *config = strncmp(store, "postfix:", 8) == 0 ? store + 8 : "";

@@ -133,10 +133,12 @@ void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st);
 void mc_store_msg_error(struct mc_store_msg *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* Put the message of REMOVAL into quarantine Q with LOC: on success
+/* Put the message of REMOVAL into quarantine Q with LOC (or, with a
+   GROUP, stage it there: mc_quarantine_stage): on success
    removal->quarantine_id is set and 0 returned; else removal->error. */
 int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
-			const char *run_id, struct mc_removal *removal);
+			const char *group, const char *run_id,
+			struct mc_removal *removal);
 
 /* The message of REMOVAL was quarantined but stays in its store:
    discard the fresh quarantine copy (so that no restore can duplicate
@@ -200,9 +202,20 @@ bool mc_store_is_maildir_at(int dirfd, const char *name);
    ("Name:" at the start) an RFC 5322 message. */
 bool mc_store_looks_mbox(const unsigned char *p, size_t len);
 bool mc_store_looks_rfc5322(const unsigned char *p, size_t len);
-/* Whether LINE (LEN bytes, without its newline) is a From_ line
-   with a date, as mbox writers make them (mbox.c). */
+/* Whether LINE (LEN bytes, without its newline) starts with "From "
+   and carries a date after it (mbox_from.c). */
 bool mc_store_mbox_from_line(const unsigned char *line, size_t len);
+/* What a complete From_ line says (mbox_from.c). */
+struct mc_mbox_from {
+	size_t sender_off, sender_len;	/* in the line */
+	int year, month, day;		/* month 1..12 */
+	int hour, minute, second;
+};
+/* Whether LINE is a complete From_ line: "From SENDER DATE", the date
+   in asctime() form with the variants mbox writers use, nothing else.
+   FROM_R may be NULL. */
+bool mc_store_mbox_from_parse(const unsigned char *line, size_t len,
+			      struct mc_mbox_from *from_r);
 /* Read up to LEN first bytes of regular file NAME under DIRFD (never
    blocking on a FIFO, never following a symlink). Returns the byte
    count or -1. */

@@ -494,7 +494,7 @@ int mc_store_file_load(struct mc_store *store, struct mc_store_msg *m)
 }
 
 int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
-			const char *run_id, struct mc_removal *removal)
+			const char *group, const char *run_id, struct mc_removal *removal)
 {
 	struct mc_msg *msg = removal->msg;
 	struct mc_qentry meta;
@@ -520,8 +520,11 @@ int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
 			meta.message_id = (char *)mc_facts_header(facts, "Message-ID");
 		}
 	}
-	ret = mc_quarantine_put(q, &meta, msg->raw, msg->raw_size,
-				&removal->quarantine_id, &removal->error);
+	ret = group != NULL ?
+		mc_quarantine_stage(q, group, &meta, msg->raw, msg->raw_size,
+				    &removal->quarantine_id, &removal->error) :
+		mc_quarantine_put(q, &meta, msg->raw, msg->raw_size,
+				  &removal->quarantine_id, &removal->error);
 	mc_facts_free(&facts);
 	if (ret < 0 && removal->error == NULL)
 		removal->error = mc_xstrdup("quarantine failed: not removed");
@@ -750,7 +753,7 @@ void mc_store_remove_file(struct mc_store *store, int rootfd,
 		mc_error_set(&removal->error, "%s: replaced since it was read; not removed", path);
 		goto out;
 	}
-	if (mc_store_quarantine(store, q, run_id, removal) < 0)
+	if (mc_store_quarantine(store, q, NULL, run_id, removal) < 0)
 		goto out;
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    st.st_dev != m->dev || st.st_ino != m->ino || st.st_nlink > 1) {

@@ -190,6 +190,7 @@ static int tree_open(const char *uri, const char *path,
 	t->set.heads_first = t->base.heads_first;
 	t->set.loads_without_raw = t->base.loads_without_raw;
 	t->set.bodies_read = set->bodies_read;
+	t->set.quarantine = set->quarantine;
 	t->ahead.job_bytes = set->bodies_read ? JOB_BYTES / BODIES_SHARE : JOB_BYTES;
 	t->ahead.ahead_bytes = set->bodies_read ? AHEAD_BYTES / BODIES_SHARE : AHEAD_BYTES;
 	t->root = abs;
@@ -708,15 +709,15 @@ static void tree_close(struct mc_store **storep)
 	mc_store_close_op(storep);
 }
 
-static int tree_restore(const struct mc_qentry *entry, const void *raw,
-			size_t raw_size, char **error_r)
+static int tree_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
+			const void *raw, size_t raw_size, char **error_r)
 {
 	const struct mc_store_ops *ops = mc_store_lookup(entry->loc.kind);
 
 	if (ops == NULL || ops == &mc_store_tree || ops->restore == NULL)
 		return mc_error_set(error_r, "cannot restore a message of kind '%s'",
 				    entry->loc.kind != NULL ? entry->loc.kind : "(none)");
-	return ops->restore(entry, raw, raw_size, error_r);
+	return ops->restore(q, entry, raw, raw_size, error_r);
 }
 
 static bool tree_detect(int dirfd, const char *path)

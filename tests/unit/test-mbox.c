@@ -2,10 +2,13 @@
 /* NAME
 /*	test-mbox 1
 /* SUMMARY
-/*	unit tests of the mbox store (lib/store/mbox.c, lib/mbox_lock.c)
+/*	unit tests of the mbox store (lib/store/mbox*.c, lib/mbox_lock.c)
 /* DESCRIPTION
-/*	Pins the splitter: From_ lines only after an empty line and with
-/*	a date, >From quoting kept in raw and undone in data, a last
+/*	Pins the From_ line parser over the forms real writers made.
+/*	Pins the splitter: From_ lines after an empty line and with a
+/*	date, or without the empty line when complete and followed by a
+/*	header (and a message holding a line that only looks like one is
+/*	not cut), >From quoting kept in raw and undone in data, a last
 /*	message without its newline, the raws of a file adding up to the
 /*	file exactly (also with messages spanning the read window and a
 /*	message too large to keep), offsets, and non-mbox bytes before
@@ -20,8 +23,10 @@
 /*	message a delivery agent appends while mailcure waits for the
 /*	fcntl lock or the dotlock is kept; a lock that is never released
 /*	times out without touching anything; an interrupted rewrite is
-/*	completed from its journal. Pins restore: appended under lock
-/*	after an empty line, and a missing mbox recreated with its mode.
+/*	completed from its journal, the staged entries it names committed
+/*	and the others discarded, before a clean reads the mailbox or a
+/*	restore appends to it. Pins restore: appended under lock after
+/*	an empty line, and a missing mbox recreated with its mode.
 /*
 /*	Each test works in its own temporary directory with a real
 /*	quarantine.
@@ -46,6 +51,7 @@
 
 #include "mailcure/mailcure.h"
 #include "mbox_lock.h"
+#include "store/store-private.h"
 
 struct fixture {
 	char *tmp;
@@ -298,6 +304,148 @@ static void test_split_garbage_and_empty(void **state)
 	assert_int_equal(it.count, 1);
 	assert_string_equal(it.msgs[0]->loc.kind, "mbox");
 	items_free(&it);
+	free(uri);
+	free(all);
+}
+
+/* From_ lines as real mbox writers made them, and lines that only
+   look like one. */
+static void test_from_line_parse(void **state)
+{
+	static const char *const good[] = {
+		"From sender@x Thu Nov  5 12:00:00 2002",		/* classic */
+		"From sender@x Thu Nov 5 12:00:00 2002",
+		"From sender@x Thu Nov 05 12:00:00 2002",
+		"From MAILER-DAEMON Fri Jul  8 12:08:34 2011",		/* Postfix, Dovecot */
+		"From - Thu Nov  5 12:00:00 2002",			/* Thunderbird */
+		"From sender Thu Nov  5 12:00:00 PST 2002",		/* SunOS mail */
+		"From 1582352617338224183@xxx Wed Nov 13 01:26:08 +0000 2019",	/* Takeout */
+		"From sender Thu Nov  5 12:00:00 2002 +0100",
+		"From sender Thu Nov  5 12:00:00 2002 (CET)",
+		"From sender Thu Nov  5 12:00 2002",			/* no seconds */
+		"From sender Thu Nov  5 9:05:00 2002",
+		"From sender Thu Nov  5 12:00:00 02",			/* two-digit year */
+		"From user Mon Jan  1 12:00:00 1990 remote from host",	/* UUCP */
+		"From \"quoted sender\"@x Thu Nov  5 12:00:00 2002",
+		"From Mail System Internal Data Thu Nov  5 12:00:00 2002",
+		"From sender@x  Thu Nov  5 12:00:00 2002",
+		"From sender@x Thu, Nov  5 12:00:00 2002",
+		"From sender@x Thu Nov  5 12:00:00 2002\r",		/* CRLF */
+		"From sender@x Thu Nov  5 12:00:00 2002  ",
+	};
+	static const char *const bad[] = {
+		"From here on, all is well.",
+		"From the desk of the director: Thu Nov  5 12:00:00 2002 meeting",
+		"From sender Thu Nov  5 12:00:00 2002 and then some",
+		"From sender Thu Nov  5 2002",				/* no time */
+		"From sender Thu Nov  5 12:00:00",			/* no year */
+		"From sender Thu Nov 32 12:00:00 2002",
+		"From sender Thu Nov  5 25:00:00 2002",
+		"From sender Thu Nov  5 12:61:00 2002",
+		"From sender Xyz Nov  5 12:00:00 2002",
+		"From sender Thu Foo  5 12:00:00 2002",
+		"From  Thu Nov  5 12:00:00 2002",			/* no sender */
+		"From Thu Nov  5 12:00:00 2002",			/* no sender */
+		"From sender Thu Nov  5 12:00:00 20021",
+		"From sender Thu Nov  5 12:00:00 2002 remote from",
+		">From sender Thu Nov  5 12:00:00 2002",
+		"From: sender@x",
+		"From",
+		"",
+	};
+	struct mc_mbox_from from;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		if (!mc_store_mbox_from_parse((const unsigned char *)good[i], strlen(good[i]),
+					      &from))
+			fail_msg("not taken for a From_ line: \"%s\"", good[i]);
+		/* What is enough after an empty line is enough here too. */
+		assert_true(mc_store_mbox_from_line((const unsigned char *)good[i],
+						    strlen(good[i])));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (mc_store_mbox_from_parse((const unsigned char *)bad[i], strlen(bad[i]), NULL))
+			fail_msg("taken for a From_ line: \"%s\"", bad[i]);
+	}
+	const char *l = "From \"quoted sender\"@x Thu Nov  5 12:00:09 PST 2002";
+	assert_true(mc_store_mbox_from_parse((const unsigned char *)l, strlen(l), &from));
+	assert_int_equal(from.sender_off, 5);
+	assert_int_equal(from.sender_len, strlen("\"quoted sender\"@x"));
+	assert_int_equal(from.year, 2002);
+	assert_int_equal(from.month, 11);
+	assert_int_equal(from.day, 5);
+	assert_int_equal(from.hour, 12);
+	assert_int_equal(from.minute, 0);
+	assert_int_equal(from.second, 9);
+	l = "From u Mon Jan  1 12:00:00 99 remote from host";
+	assert_true(mc_store_mbox_from_parse((const unsigned char *)l, strlen(l), &from));
+	assert_int_equal(from.year, 1999);
+}
+
+/* A complete From_ line followed by a header starts a message even
+   without an empty line before it; the first message ends before it,
+   and cutting either takes only that one. A line that only starts
+   with "From " and a date stays in its message, which is then not
+   cut at all (it may be two). */
+static void test_split_adjacent(void **state)
+{
+	struct fixture *f = *state;
+	static const char A[] =
+		"From a@example.com Thu Nov  5 12:00:00 2002\n"
+		"From: a@example.com\nSubject: infected\n\nbody a, no empty line after\n";
+	static const char B[] =
+		"From b@example.com Thu Nov  5 12:00:01 2002\n"
+		"Subject: clean\n\nbody b\n\n";
+	static const char C[] =
+		"From c@example.com Thu Nov  5 12:00:02 2002\n"
+		"Subject: quoting\n\nsomeone wrote:\n"
+		"From d@example.com Thu Nov  5 12:00:03 2002\n"
+		"that line is no separator: no header follows\n\n";
+	const size_t idx[] = { 0 };
+	struct mc_removal rm[1];
+	struct items it;
+	char *uri, *all, *now;
+	size_t len;
+
+	assert_true(asprintf(&all, "%s%s%s", A, B, C) > 0);
+	write_file(f->mbox, all, strlen(all));
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 3);
+	assert_int_equal(it.msgs[0]->raw_size, strlen(A));
+	assert_int_equal(it.msgs[1]->loc.offset, (int64_t)strlen(A));
+	assert_int_equal(it.msgs[1]->raw_size, strlen(B));
+	assert_int_equal(it.msgs[2]->raw_size, strlen(C));
+	/* Cut A: B and C stay, byte for byte. */
+	remove_some(f, &it, idx, 1, rm);
+	if (rm[0].error != NULL)
+		fail_msg("remove: %s", rm[0].error);
+	assert_true(rm[0].removed);
+	free(rm[0].quarantine_id);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(B) + strlen(C));
+	assert_memory_equal(now, B, strlen(B));
+	assert_memory_equal(now + strlen(B), C, strlen(C));
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
+
+	/* C may be two messages: refused, the reason named. */
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 2);
+	const size_t second[] = { 1 };
+	remove_some(f, &it, second, 1, rm);
+	assert_false(rm[0].removed);
+	assert_non_null(rm[0].error);
+	assert_non_null(strstr(rm[0].error, "may be two messages"));
+	assert_null(rm[0].quarantine_id);
+	free(rm[0].error);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, strlen(B) + strlen(C));
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
 	free(uri);
 	free(all);
 }
@@ -819,6 +967,132 @@ static void test_journal_recovery(void **state)
 	free(hdr);
 }
 
+/* Stage the message RAW as taken from the mbox at ABS, offset OFF,
+   in GROUP: what a removal does before its journal is written. */
+static char *stage(struct fixture *f, const char *group, const char *abs, int64_t off,
+		   const char *raw)
+{
+	struct mc_qentry meta;
+	char *id = NULL, *err = NULL;
+
+	memset(&meta, 0, sizeof(meta));
+	meta.run_id = (char *)"run-killed";
+	meta.loc.kind = "mbox";
+	meta.loc.path = abs;
+	meta.loc.offset = off;
+	meta.loc.mode = 0600;
+	if (mc_quarantine_stage(f->q, group, &meta, raw, strlen(raw), &id, &err) < 0)
+		fail_msg("stage: %s", err);
+	return id;
+}
+
+/* A removal killed after its journal: the next clean completes the
+   rewrite before it reads the mailbox and commits the entry the
+   journal names, and discards an entry staged but not named. One
+   killed before its journal: its staged entry is discarded, the
+   mailbox is untouched, and it is never restorable. */
+static void test_settle_interrupted(void **state)
+{
+	struct fixture *f = *state;
+	struct items it;
+	struct stat st;
+	char *uri, *all, *now, *jpath, *group, *hdr, *err = NULL;
+	char *cut_id, *stray_id, *early_id;
+	unsigned char sha[32];
+	char hex[65];
+	size_t len;
+	FILE *fp;
+
+	assert_true(asprintf(&all, "%s%s%s", M1, M2, M3) > 0);
+	write_file(f->mbox, all, strlen(all));
+	stat(f->mbox, &st);
+	char *abs = realpath(f->mbox, NULL);
+	mc_sha256(abs, strlen(abs), sha);
+	mc_hex(sha, 32, hex);
+	assert_true(asprintf(&group, "mbox-%s", hex) > 0);
+	cut_id = stage(f, group, abs, (int64_t)strlen(M1), M2);
+	stray_id = stage(f, group, abs, 0, M1);
+	assert_true(asprintf(&jpath, "%s/journal", mc_quarantine_dir(f->q)) > 0);
+	mkdir(jpath, 0700);
+	free(jpath);
+	assert_true(asprintf(&jpath, "%s/journal/%s.tail", mc_quarantine_dir(f->q), group) > 0);
+	size_t first = strlen(M1), final = strlen(M1) + strlen(M3);
+	assert_true(asprintf(&hdr, "mailcure mbox rewrite journal 2\npath %s\ndev %llu\n"
+			     "ino %llu\nsize %zu\nfinal %zu\ncuts 1\ncut %zu %zu\nentries 1\n"
+			     "entry %s\ndata\n", abs, (unsigned long long)st.st_dev,
+			     (unsigned long long)st.st_ino, strlen(all), final, first,
+			     strlen(M2), cut_id) > 0);
+	fp = fopen(jpath, "w");
+	fputs(hdr, fp);
+	fputs(all + first, fp);
+	fclose(fp);
+	/* Killed half way through moving M3 down over M2. */
+	int fd = open(f->mbox, O_WRONLY);
+	assert_int_equal(pwrite(fd, M3, 10, (off_t)first), 10);
+	close(fd);
+	assert_int_equal(quarantine_count(f), 0);
+
+	f->set.quarantine = f->q;
+	assert_true(asprintf(&uri, "mbox:%s", f->mbox) > 0);
+	items_read(f, uri, &it);
+	assert_int_equal(it.count, 2);
+	assert_null(it.msgs[0]->read_error);
+	assert_null(it.msgs[1]->read_error);
+	items_free(&it);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final);
+	assert_memory_equal(now, M1, strlen(M1));
+	assert_memory_equal(now + first, M3, strlen(M3));
+	free(now);
+	assert_int_equal(access(jpath, F_OK), -1);
+	assert_int_equal(quarantine_count(f), 1);
+	struct mc_qentry *e = mc_quarantine_get(f->q, cut_id, &err);
+	if (e == NULL)
+		fail_msg("the cut message's entry: %s", err);
+	assert_string_equal(e->run_id, "run-killed");
+	mc_qentry_free(&e);
+	assert_null(mc_quarantine_get(f->q, stray_id, &err));
+	free(err);
+	err = NULL;
+	assert_false(mc_quarantine_staged(f->q, group));
+
+	/* Killed before its journal: nothing was cut. */
+	early_id = stage(f, group, abs, 0, M1);
+	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_non_null(strstr(err, "staged"));
+	free(err);
+	err = NULL;
+	if (mc_quarantine_settle(f->q, &err) < 0)
+		fail_msg("settle: %s", err);
+	assert_false(mc_quarantine_staged(f->q, group));
+	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	free(err);
+	err = NULL;
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final);
+	free(now);
+	assert_int_equal(quarantine_count(f), 1);
+
+	/* Restoring the cut one appends it once (after an empty line:
+	   M3 has no newline at its end). */
+	if (mc_quarantine_restore(f->q, cut_id, &err) < 0)
+		fail_msg("restore: %s", err);
+	now = read_file(f->mbox, &len);
+	assert_int_equal(len, final + 2 + strlen(M2));
+	assert_memory_equal(now + final + 2, M2, strlen(M2));
+	free(now);
+
+	free(cut_id);
+	free(stray_id);
+	free(early_id);
+	free(abs);
+	free(uri);
+	free(all);
+	free(jpath);
+	free(group);
+	free(hdr);
+}
+
 /* Restore into an mbox that is gone: created with the recorded mode. */
 static void test_restore_creates(void **state)
 {
@@ -857,6 +1131,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_split, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_garbage_and_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_from_line_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_split_adjacent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_large, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_split_heads_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_rewrite, setup, teardown),
@@ -865,6 +1141,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_remove_keeps_appended_dotlock, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove_lock_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_settle_interrupted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restore_creates, setup, teardown),
 	};
 

@@ -8,7 +8,8 @@
 /*	exactly and every metadata field round-trips; a damaged copy is
 /*	never handed out; entries come out oldest first; a run's index
 /*	finds its entries (and is not needed to); an entry is restored
-/*	once only; purge removes by age; an insecure quarantine directory
+/*	once only; staged entries exist only once committed; purge
+/*	removes by age; an insecure quarantine directory
 /*	is refused; a damaged metadata record is reported for its entry
 /*	while the others go on.
 /*
@@ -1030,6 +1031,75 @@ static void test_put_threads(void **state)
 	free(path);
 }
 
+/* Staged entries are no entries until committed: not listed, not in
+   their run, not restorable (the error says why); a commit moves the
+   ones still staged and can be repeated; unstage deletes the rest. */
+static void test_stage_commit(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_quarantine_staged *list;
+	struct mc_qentry meta;
+	char *ids[3], *error = NULL, *path;
+	size_t count;
+
+	memset(&meta, 0, sizeof(meta));
+	meta.run_id = (char *)"s1";
+	meta.loc.kind = "eml";
+	meta.loc.path = "/staged";
+	for (size_t i = 0; i < 3; i++) {
+		meta.loc.offset = (int64_t)i;
+		if (mc_quarantine_stage(f->q, "grp-1", &meta, MSG1, strlen(MSG1), &ids[i],
+					&error) < 0)
+			fail_msg("stage: %s", error);
+	}
+	assert_int_equal(count_entries(f), 0);
+	assert_int_equal(count_run(f, "s1", NULL, 0, 0), 0);
+	assert_true(mc_quarantine_staged(f->q, "grp-1"));
+	assert_false(mc_quarantine_staged(f->q, "grp-2"));
+	assert_int_equal(mc_quarantine_staged_list(f->q, &list, &count, &error), 0);
+	assert_int_equal(count, 1);
+	assert_string_equal(list[0].group, "grp-1");
+	assert_int_equal(list[0].count, 3);
+	assert_string_equal(list[0].path, "/staged");
+	assert_string_equal(list[0].run_id, "s1");
+	mc_quarantine_staged_free(&list, count);
+	assert_int_equal(mc_quarantine_restore(f->q, ids[0], &error), -1);
+	assert_non_null(strstr(error, "staged"));
+	free(error);
+	error = NULL;
+
+	/* Commit two; again, as an interrupted commit is repeated. */
+	assert_int_equal(mc_quarantine_commit(f->q, "grp-1", ids, 2, &error), 0);
+	assert_int_equal(mc_quarantine_commit(f->q, "grp-1", ids, 2, &error), 0);
+	assert_int_equal(count_entries(f), 2);
+	assert_int_equal(count_run(f, "s1", ids, 0, 1), 2);
+	if (asprintf(&path, "%s/runs/s1", f->qdir) < 0)
+		abort();
+	char *text = read_text(path), *want;
+	if (asprintf(&want, "%s\n%s\n", ids[0], ids[1]) < 0)
+		abort();
+	assert_string_equal(text, want);
+	free(text);
+	free(want);
+	free(path);
+
+	/* The third was not cut: unstage deletes it, and the group. */
+	assert_int_equal(mc_quarantine_unstage(f->q, "grp-1", &error), 0);
+	assert_false(mc_quarantine_staged(f->q, "grp-1"));
+	assert_int_equal(count_entries(f), 2);
+	assert_null(mc_quarantine_get(f->q, ids[2], &error));
+	assert_non_null(strstr(error, "no quarantine entry"));
+	free(error);
+	error = NULL;
+	/* Nothing staged: nothing to settle. */
+	assert_int_equal(mc_quarantine_settle(f->q, &error), 0);
+	assert_int_equal(mc_quarantine_stage(f->q, "../x", &meta, MSG1, strlen(MSG1),
+					     &path, &error), -1);
+	free(error);
+	for (size_t i = 0; i < 3; i++)
+		free(ids[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1047,6 +1117,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_discard, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stage_commit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_same_in_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_insecure_dir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_planted_symlink, setup, teardown),
