@@ -161,12 +161,30 @@ mc_run() {
 # mc_run in the background: MC_PID is its pid, mc_wait_bg sets MC_RC.
 # MC_PIDS lists the pids of every run of the script, so that what a
 # run left behind can be told from what other scripts' runs left.
+# Pids wrap (pid_max is often 32768), so a killed run of another
+# script may have left a directory named for the same pid: what
+# existed before the run started is not the run's (mc_run_left).
 MC_PIDS=()
+declare -A MC_SHM_BEFORE=()
 mc_run_bg() {
+	local before
 	MC_LAST="$MAILCURE $*"
+	before=" $(echo /dev/shm/mailcure-*) "
 	"$MAILCURE" "$@" >"$MC_OUT" 2>"$MC_ERR" </dev/null &
 	MC_PID=$!
 	MC_PIDS+=("$MC_PID")
+	MC_SHM_BEFORE[$MC_PID]=$before
+}
+
+# mc_run_left PID: the temporary directories in /dev/shm that the run
+# PID made and left behind.
+mc_run_left() {
+	local d
+	for d in "/dev/shm/mailcure-$1-"*; do
+		[ -e "$d" ] || continue
+		case ${MC_SHM_BEFORE[$1]-} in *" $d "*) continue ;; esac
+		echo "$d"
+	done
 }
 
 mc_wait_bg() {
@@ -572,7 +590,7 @@ EOF
 	done
 	# What the dead scan processes were unpacking went with the
 	# run's temporary directory.
-	left=$(ls -d "/dev/shm/mailcure-$MC_PID-"* 2>/dev/null || true)
+	left=$(mc_run_left "$MC_PID")
 	[ -z "$left" ] || mc_fail "the run left its directory behind: $left"
 }
 

@@ -104,7 +104,7 @@ matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
 # Only this script's runs count: other scripts running beside it kill
 # runs on purpose, and their directories wait for the next sweep.
 for pid in "${MC_PIDS[@]}"; do
-	left=$(ls -d "/dev/shm/mailcure-$pid-"* 2>/dev/null || true)
+	left=$(mc_run_left "$pid")
 	[ -z "$left" ] || mc_fail "a run left $left behind"
 done
 echo "ok: scan processes run as nobody, archives found in mail and in root-only files"
