@@ -126,8 +126,12 @@ static void sweep_tempdirs(void)
 		if (strncmp(de->d_name, "mailcure-", strlen("mailcure-")) != 0)
 			continue;
 		pid = strtoul(p, &end, 10);
-		if (end == p || *end != '-' || pid == 0 || pid > INT_MAX ||
-		    (pid_t)pid == getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (end == p || *end != '-' || pid == 0 || pid > INT_MAX)
+			continue;
+		/* Pids wrap: one named for this process, which has none
+		   yet, was left by an earlier holder of the pid. */
+		if ((pid_t)pid == getpid() ? engine_aux.tempdir != NULL :
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		fd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
 			    O_CLOEXEC);
