@@ -121,9 +121,7 @@ static void on_skip(const char *path, const char *why, void *context)
 		json_object_object_add(obj, "event", json_object_new_string("skipped"));
 		json_object_object_add(obj, "path", json_object_new_string(path));
 		json_object_object_add(obj, "why", json_object_new_string(why));
-		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(obj);
+		mc_output_json(stdout, obj);
 	} else {
 		mc_output_printf("%s: SKIPPED (%s)\n", path, why);
 	}

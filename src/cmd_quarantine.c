@@ -50,8 +50,6 @@
 
 #include "commands.h"
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create)
 {
 	struct mc_quarantine *q;
@@ -144,13 +142,6 @@ static json_object *entry_json(const struct mc_qentry *e, const char *event)
 	return out;
 }
 
-static void json_print(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_FLAGS));
-	json_object_put(o);
-	fflush(stdout);
-}
-
 /* A failure on one entry: a JSON event, or a line on stderr. */
 static void report_error(const struct mc_global *g, const char *id, const char *why)
 {
@@ -160,7 +151,7 @@ static void report_error(const struct mc_global *g, const char *id, const char *
 		if (id != NULL)
 			json_object_object_add(o, "id", json_object_new_string(id));
 		json_object_object_add(o, "why", json_object_new_string(why));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else {
 		fflush(stdout);
 		mc_warn("%s", why);
@@ -261,7 +252,7 @@ static unsigned long long list_staged(const struct mc_global *g, struct mc_quara
 				json_object_object_add(o, "path", json_object_new_string(st->path));
 			if (st->run_id != NULL)
 				json_object_object_add(o, "run", json_object_new_string(st->run_id));
-			json_print(o);
+			mc_output_json(stdout, o);
 		} else {
 			mc_warn("%zu entries staged by an interrupted removal from %s (run %s): "
 				"not quarantined until the next clean or restore of that "
@@ -324,7 +315,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		if (e->restored_at != 0)
 			restored++;
 		if (g->json)
-			json_print(entry_json(e, "entry"));
+			mc_output_json(stdout, entry_json(e, "entry"));
 		else
 			list_human(e);
 		mc_qentry_free(&e);
@@ -343,7 +334,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
 		json_object_object_add(o, "staged", json_object_new_int64((int64_t)staged));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%llu entr%s (%llu restored), %llu bytes%s%s",
 				 entries, entries == 1 ? "y" : "ies", restored, bytes,
@@ -447,7 +438,7 @@ static int cmd_show(int argc, char **argv, struct mc_global *g)
 		return MC_EXIT_ERROR;
 	}
 	if (g->json)
-		json_print(entry_json(e, "entry"));
+		mc_output_json(stdout, entry_json(e, "entry"));
 	else
 		show_human(q, e);
 	mc_qentry_free(&e);
@@ -508,7 +499,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			json_object_object_add(o, "queue_id", json_object_new_string(e->loc.queue_id));
 		if (e->run_id != NULL)
 			json_object_object_add(o, "run", json_object_new_string(e->run_id));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else {
 		mc_output_printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
 		fflush(stdout);
@@ -600,7 +591,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "failed", json_object_new_int64((int64_t)failed));
 		if (g->dry_run)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%llu %s, %llu failed\n", restored,
 				 g->dry_run ? "would be restored" : "restored", failed);
@@ -719,7 +710,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 				g->dry_run ? "would purge" : "purged"));
 			json_object_object_add(o, "quarantined_at",
 					       json_object_new_int64((int64_t)times[i]));
-			json_print(o);
+			mc_output_json(stdout, o);
 		} else if (g->verbose >= 0) {
 			mc_output_printf("%s: %s (quarantined %s)\n", ids[i],
 					 g->dry_run ? "would purge" : "purged", when);
@@ -738,7 +729,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			(int64_t)shown : (int64_t)purged));
 		if (g->dry_run)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
 				 purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");

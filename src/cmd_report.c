@@ -500,9 +500,7 @@ static void report_json(const struct report *r, FILE *fp)
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "items", a);
-	fprintf(fp, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	mc_output_json(fp, o);
 }
 
 const char cmd_report_usage[] =

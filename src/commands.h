@@ -91,6 +91,8 @@ void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((fo
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */
 struct json_object;
+/* Write OBJ to FP as one line (mc_json_text), flush, and free OBJ. */
+void mc_output_json(FILE *fp, struct json_object *obj);
 struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
 					   size_t count);
 void mc_output_location_json(struct json_object *obj,
