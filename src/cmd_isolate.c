@@ -75,14 +75,10 @@ const char cmd_reconnect_usage[] =
 
 static void format_since(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (t <= 0) {
+	if (t <= 0)
 		snprintf(buf, size, "an unknown time");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		mc_output_time(t, buf, size);
 }
 
 static void print_ports(const struct mc_isolation *iso)

@@ -81,14 +81,6 @@ const char cmd_quarantine_usage[] =
 	"                     30d, 12h, 2w (purge)\n\n"
 	"Exit status: 0 success, 2 when anything failed.\n";
 
-static void format_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
 /* Where the message was: its file (mbox: with the From_ offset), or
    its queue id. */
 static void format_where(const struct mc_qentry *e, char *buf, size_t size)
@@ -204,7 +196,7 @@ static void list_human(const struct mc_qentry *e)
 {
 	char when[64], where[4096], restored[64];
 
-	format_time(e->quarantined_at, when, sizeof(when));
+	mc_output_time(e->quarantined_at, when, sizeof(when));
 	format_where(e, where, sizeof(where));
 	mc_output_printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
 			 e->run_id != NULL ? e->run_id : "-",
@@ -213,7 +205,7 @@ static void list_human(const struct mc_qentry *e)
 	print_reasons(stdout, e);
 	mc_output_printf("  %llu bytes", (unsigned long long)e->size);
 	if (e->restored_at != 0) {
-		format_time(e->restored_at, restored, sizeof(restored));
+		mc_output_time(e->restored_at, restored, sizeof(restored));
 		mc_output_printf("  [restored %s]\n", restored);
 	} else {
 		mc_output_printf("  [quarantined]\n");
@@ -361,10 +353,10 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 
 	FIELD("id", "%s", e->id);
 	FIELD("run", "%s", OPT(e->run_id));
-	format_time(e->quarantined_at, t, sizeof(t));
+	mc_output_time(e->quarantined_at, t, sizeof(t));
 	FIELD("quarantined", "%s", t);
 	if (e->restored_at != 0) {
-		format_time(e->restored_at, t, sizeof(t));
+		mc_output_time(e->restored_at, t, sizeof(t));
 		FIELD("restored", "%s", t);
 	} else {
 		FIELD("restored", "%s", "no");
@@ -396,7 +388,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	}
 	FIELD("mode", "%04o", (unsigned)(e->loc.mode & 07777));
 	if (e->loc.mtime != 0) {
-		format_time(e->loc.mtime, t, sizeof(t));
+		mc_output_time(e->loc.mtime, t, sizeof(t));
 		FIELD("modified", "%s", t);
 	}
 	FIELD("size", "%llu bytes", (unsigned long long)e->size);
@@ -410,7 +402,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 			mc_output_printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
 	}
 	if (e->arrival_time != 0) {
-		format_time(e->arrival_time, t, sizeof(t));
+		mc_output_time(e->arrival_time, t, sizeof(t));
 		FIELD("arrived", "%s", t);
 	}
 	if (e->extra_json != NULL)
@@ -468,7 +460,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 		/* The same refusal the real restore gives, so that the
 		   preview shows what would fail. */
 		if (e->restored_at != 0) {
-			format_time(e->restored_at, when, sizeof(when));
+			mc_output_time(e->restored_at, when, sizeof(when));
 			error = mc_xasprintf("entry %s was already restored at %s (to %s)",
 						 id, when, target);
 			report_error(g, id, error);
@@ -701,7 +693,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			}
 		}
 		shown++;
-		format_time(times[i], when, sizeof(when));
+		mc_output_time(times[i], when, sizeof(when));
 		if (g->json) {
 			json_object *o = json_object_new_object();
 			json_object_object_add(o, "event", json_object_new_string("purge"));
@@ -720,7 +712,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 	free(ids);
 	free(times);
 
-	format_time(before, when, sizeof(when));
+	mc_output_time(before, when, sizeof(when));
 	if (g->json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "event", json_object_new_string("summary"));

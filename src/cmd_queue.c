@@ -90,16 +90,6 @@ static void add_str(json_object *obj, const char *key, const char *value)
 		json_object_object_add(obj, key, json_object_new_string(value));
 }
 
-static void format_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (t == (time_t)-1 || localtime_r(&t, &tm) == NULL)
-		snprintf(buf, size, "-");
-	else
-		strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
 {
 	char *error = NULL;
@@ -160,7 +150,7 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 		else
 			mc_output_printf("running:   no\n");
 		if (st.frozen && st.freeze_recorded) {
-			format_time(st.frozen_at, when, sizeof(when));
+			mc_output_time(st.frozen_at, when, sizeof(when));
 			mc_output_printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
 		} else if (st.frozen) {
 			mc_output_printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
@@ -263,7 +253,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 			add_str(obj, "subject", subject);
 			mc_output_json(stdout, obj);
 		} else {
-			format_time(loc->arrival_time, when, sizeof(when));
+			mc_output_time(loc->arrival_time, when, sizeof(when));
 			mc_output_printf("%-12s %-9s %s %9zu <%s> ->", loc->queue_id, loc->folder,
 					 when, msg->size, loc->envelope_sender != NULL ?
 					 loc->envelope_sender : "?");

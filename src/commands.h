@@ -87,6 +87,9 @@ void mc_output_deinit(struct mc_output **out);
 void mc_output_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_output_fprintf(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* T as human output shows a time: "2026-03-01 14:05:09 UTC", "-" for
+   (time_t)-1 (TIME in mailcure(1)). */
+void mc_output_time(time_t t, char *buf, size_t size);
 /* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */

@@ -219,6 +219,16 @@ void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
 		snprintf(buf, size, "%s", loc->path != NULL ? loc->path : "?");
 }
 
+void mc_output_time(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
+
 void mc_output_json(FILE *fp, json_object *obj)
 {
 	char *text = mc_json_text(obj);
