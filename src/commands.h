@@ -64,6 +64,11 @@ void cmd_host_usage_more(FILE *fp);
 /* The running command's usage on stderr; exit 2. */
 void mc_die_command_usage(void) __attribute__((noreturn));
 
+/* The verb of "COMMAND VERB [OPTIONS] [ARGS]", ARGV[1]: its index in
+   VERBS (NULL-terminated); a missing or unknown verb is a usage error.
+   ARGC and ARGV then start at the verb and getopt is reset, ready for
+   the verb's options (cmd_mailbox.c). */
+int mc_cli_verb(int *argc, char ***argv, const char *const *verbs);
 /* Whether this build has the command NAME (main.c's table). */
 bool mc_cli_has_command(const char *name);
 /* Write the HTML report of RUN to PATH (cmd_report.c). */
