@@ -142,6 +142,9 @@ bool mc_charset_is_utf8(const char *charset);
 /* S (malloc()ed, NUL-terminated) as valid UTF-8: S itself, or a
    malloc()ed repair of it (S freed). */
 char *mc_utf8_make_valid(char *s);
+/* Whether the well-formed UTF-8 character P of N bytes is one a
+   terminal acts on (mc_text_visible escapes it). */
+bool mc_utf8_acts(const unsigned char *p, size_t n);
 
 /* --- date.c --- */
 

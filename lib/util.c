@@ -163,7 +163,7 @@ size_t mc_utf8_len(const unsigned char *p, size_t left)
 /* Whether the well-formed character P of N bytes is one a terminal
    acts on: C0, DEL, C1 (U+0080..U+009F), or a bidirectional
    embedding, override or isolate. */
-static bool char_acts(const unsigned char *p, size_t n)
+bool mc_utf8_acts(const unsigned char *p, size_t n)
 {
 	if (n == 1)
 		return p[0] < 0x20 || p[0] == 0x7f;
@@ -184,7 +184,7 @@ char *mc_text_visible(const char *s)
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)s + i;
 		size_t n = mc_utf8_len(p, len - i);
-		bool escape = n == 0 || char_acts(p, n);
+		bool escape = n == 0 || mc_utf8_acts(p, n);
 
 		if (n == 0)
 			n = 1;

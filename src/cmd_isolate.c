@@ -75,14 +75,10 @@ const char cmd_reconnect_usage[] =
 
 static void format_since(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (t <= 0) {
+	if (t <= 0)
 		snprintf(buf, size, "an unknown time");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		mc_output_time(t, buf, size);
 }
 
 static void print_ports(const struct mc_isolation *iso)
@@ -138,13 +134,6 @@ static json_object *iso_json(const char *event, const char *status,
 	if (iso->warning != NULL)
 		json_object_object_add(o, "warning", json_object_new_string(iso->warning));
 	return o;
-}
-
-static void json_print(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
 }
 
 static void print_commands(const struct mc_isolation *iso)
@@ -215,7 +204,7 @@ static int show_status(const struct mc_global *g, struct mc_isolate_settings *se
 		code = MC_EXIT_FOUND;
 	}
 	if (g->json) {
-		json_print(iso_json("isolation", status, iso));
+		mc_output_json(stdout, iso_json("isolation", status, iso));
 	} else if (strcmp(status, "isolated") == 0) {
 		if (iso->recorded) {
 			mc_output_printf("isolated since %s: ports ", since);
@@ -304,7 +293,7 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 	}
 	format_since(iso->since, since, sizeof(since));
 	if (g->json) {
-		json_print(iso_json("isolate", g->dry_run ? "dry-run" :
+		mc_output_json(stdout, iso_json("isolate", g->dry_run ? "dry-run" :
 				    iso->already ? "already" : "isolated", iso));
 	} else if (g->dry_run) {
 		mc_output_printf("would isolate: ports ");
@@ -382,7 +371,7 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 					  "reconnected" : "not-isolated", iso);
 		json_object_object_add(o, "removed_rules", json_object_new_boolean(iso->removed_rules));
 		json_object_object_add(o, "removed_record", json_object_new_boolean(iso->removed_record));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->dry_run) {
 		if (iso->command_count == 0)
 			mc_output_printf("not isolated: nothing to undo\n");

@@ -440,29 +440,33 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 	return exit_code;
 }
 
+int mc_cli_verb(int *argc, char ***argv, const char *const *verbs)
+{
+	for (int i = 0; *argc >= 2 && verbs[i] != NULL; i++) {
+		if (strcmp((*argv)[1], verbs[i]) == 0) {
+			(*argc)--;
+			(*argv)++;
+			optind = 1;
+			return i;
+		}
+	}
+	mc_die_command_usage();
+}
+
 int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 {
 	static const struct option options[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const verbs[] = { "find", "clean", NULL };
 	const char **uris = NULL;
 	size_t uri_count = 0, store_count = 0, refused = 0;
 	struct mc_cli_store_error *errors = NULL;
 	bool clean;
 	int c, exit_code;
 
-	if (argc < 2)
-		mc_die_command_usage();
-	if (strcmp(argv[1], "find") == 0)
-		clean = false;
-	else if (strcmp(argv[1], "clean") == 0)
-		clean = true;
-	else
-		mc_die_command_usage();
-	argc--;
-	argv++;
-	optind = 1;
+	clean = mc_cli_verb(&argc, &argv, verbs) == 1;
 	while ((c = getopt_long(argc, argv, "+s:", options, NULL)) != -1) {
 		if (c != 's')
 			mc_die_command_usage();

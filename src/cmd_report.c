@@ -264,14 +264,6 @@ static void report_free(struct report *r)
 	free(r->run_dir);
 }
 
-static void fmt_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static const char *run_state(const struct report *r)
 {
 	const char *st = r->journal != NULL ? mc_journal_step_state(r->journal, "run") : NULL;
@@ -302,7 +294,7 @@ static void report_text(const struct report *r, const struct mc_global *g, FILE 
 		rec = mc_journal_records(r->journal, &n);
 		mc_output_fprintf(fp, "\nTimeline:\n");
 		for (size_t i = 0; i < n; i++) {
-			fmt_time(rec[i].time, t, sizeof(t));
+			mc_output_time(rec[i].time, t, sizeof(t));
 			mc_output_fprintf(fp, "  %s  %-14s %-9s%s%s\n", t, rec[i].step, rec[i].state,
 					  rec[i].detail ? "  " : "", rec[i].detail ? rec[i].detail : "");
 		}
@@ -408,7 +400,7 @@ static void report_html(const struct report *r, const struct mc_global *g, FILE 
 		fprintf(fp, "<section><h2>Timeline</h2><table><tr><th>time</th><th>step</th>"
 			"<th>state</th><th>detail</th></tr>\n");
 		for (size_t i = 0; i < n; i++) {
-			fmt_time(rec[i].time, t, sizeof(t));
+			mc_output_time(rec[i].time, t, sizeof(t));
 			fprintf(fp, "<tr><td>%s</td><td>", t);
 			html_escape(fp, rec[i].step);
 			fprintf(fp, "</td><td>");
@@ -500,9 +492,7 @@ static void report_json(const struct report *r, FILE *fp)
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "items", a);
-	fprintf(fp, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	mc_output_json(fp, o);
 }
 
 const char cmd_report_usage[] =

@@ -64,6 +64,11 @@ void cmd_host_usage_more(FILE *fp);
 /* The running command's usage on stderr; exit 2. */
 void mc_die_command_usage(void) __attribute__((noreturn));
 
+/* The verb of "COMMAND VERB [OPTIONS] [ARGS]", ARGV[1]: its index in
+   VERBS (NULL-terminated); a missing or unknown verb is a usage error.
+   ARGC and ARGV then start at the verb and getopt is reset, ready for
+   the verb's options (cmd_mailbox.c). */
+int mc_cli_verb(int *argc, char ***argv, const char *const *verbs);
 /* Whether this build has the command NAME (main.c's table). */
 bool mc_cli_has_command(const char *name);
 /* Write the HTML report of RUN to PATH (cmd_report.c). */
@@ -87,10 +92,15 @@ void mc_output_deinit(struct mc_output **out);
 void mc_output_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_output_fprintf(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* T as human output shows a time: "2026-03-01 14:05:09 UTC", "-" for
+   (time_t)-1 (TIME in mailcure(1)). */
+void mc_output_time(time_t t, char *buf, size_t size);
 /* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */
 struct json_object;
+/* Write OBJ to FP as one line (mc_json_text), flush, and free OBJ. */
+void mc_output_json(FILE *fp, struct json_object *obj);
 struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
 					   size_t count);
 void mc_output_location_json(struct json_object *obj,

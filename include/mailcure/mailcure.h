@@ -756,6 +756,12 @@ size_t mc_utf8_len(const unsigned char *p, size_t left);
    controls, DEL, bidirectional overrides and bytes that are not
    well-formed UTF-8 written as \xHH, the rest kept. malloc()ed. */
 char *mc_text_visible(const char *s);
+/* OBJ as one line of JSON, the way all of mailcure's JSON output is
+   written: control characters (C0, DEL, C1), bidirectional overrides,
+   U+2028 and U+2029 as \uXXXX, bytes that are not well-formed UTF-8
+   as U+FFFD. malloc()ed (lib/json.c). */
+struct json_object;
+char *mc_json_text(struct json_object *obj);
 /* A listing of directory DIRFD on a descriptor of its own (DIRFD is
    left as it is), or NULL with errno. */
 DIR *mc_dir_list(int dirfd);

@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 #include "store/store-private.h"
 
 #define NOBODY 65534
@@ -60,37 +61,13 @@ static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
 
 static const char MSG[] = "From: alice@example.com\nSubject: hello\n\nbody\n";
 
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char *err = NULL, *qdir, *real;
 
-	if (asprintf(&f->tmp, "%s/test-maildir.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("maildir")) == NULL ||
+	    (f->q = mc_fixture_quarantine(f->tmp, NULL)) == NULL)
 		return -1;
-	/* Absolute and free of symlinks: paths are compared. */
-	real = realpath(f->tmp, NULL);
-	free(f->tmp);
-	f->tmp = real;
-	if (asprintf(&qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(qdir, true, &err);
-	free(qdir);
-	if (f->q == NULL) {
-		fprintf(stderr, "quarantine: %s\n", err);
-		return -1;
-	}
 	mc_limits_default(&f->limits);
 	f->set.limits = &f->limits;
 	*state = f;
@@ -102,7 +79,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f);
 	return 0;
@@ -607,7 +584,7 @@ static void test_remove_restore(void **state)
 	remove_one(f, &it, find_msg(&it, ":2,S"), &rm);
 	assert_true(rm.removed);
 	char *sentdir = path_of(f, "home/alice/Maildir/.Sent");
-	rm_rf(sentdir);
+	mc_fixture_rm_rf(sentdir);
 	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(sent, &len);

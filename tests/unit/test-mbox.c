@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 #include "mbox_lock.h"
 #include "store/store-private.h"
 
@@ -65,34 +66,14 @@ static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"" };
 static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
 				     .reason_count = 1 };
 
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char *err = NULL, *qdir;
 
-	if (asprintf(&f->tmp, "%s/test-mbox.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("mbox")) == NULL ||
+	    asprintf(&f->mbox, "%s/mbox", f->tmp) < 0 ||
+	    (f->q = mc_fixture_quarantine(f->tmp, NULL)) == NULL)
 		return -1;
-	if (asprintf(&f->mbox, "%s/mbox", f->tmp) < 0 ||
-	    asprintf(&qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(qdir, true, &err);
-	free(qdir);
-	if (f->q == NULL) {
-		fprintf(stderr, "quarantine: %s\n", err);
-		return -1;
-	}
 	mc_limits_default(&f->limits);
 	f->set.limits = &f->limits;
 	mc_mbox_lock_set_timeout(300);
@@ -105,7 +86,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f->mbox);
 	free(f);

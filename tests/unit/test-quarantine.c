@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 
 struct fixture {
 	char *tmp;	/* temporary directory */
@@ -47,33 +48,13 @@ static const char MSG1[] =
 static const char MSG2[] =
 	"From: mallory@evil.example\nSubject: invoice\n\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR\n";
 
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *t = getenv("TMPDIR");
-	char *error = NULL;
 
-	if (asprintf(&f->tmp, "%s/test-quarantine.XXXXXX", t != NULL ? t : "/tmp") < 0 ||
-	    mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("quarantine")) == NULL ||
+	    (f->q = mc_fixture_quarantine(f->tmp, &f->qdir)) == NULL)
 		return -1;
-	if (asprintf(&f->qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(f->qdir, true, &error);
-	if (f->q == NULL) {
-		fprintf(stderr, "%s\n", error);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -83,7 +64,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f->qdir);
 	free(f);

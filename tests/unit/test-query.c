@@ -2,7 +2,7 @@
 /* NAME
 /*	test-query 1
 /* SUMMARY
-/*	unit tests of the query language (lib/query.c)
+/*	unit tests of the query language (lib/query*.c)
 /* DESCRIPTION
 /*	Pins the parser (every term, precedence: NOT binds tightest,
 /*	then AND, also implicit, then OR, so "a or b c" is "a or (b and
