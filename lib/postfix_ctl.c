@@ -25,8 +25,10 @@
 /*	Every function returns -1 with a reason that names the command or
 /*	file involved, and Postfix's own message when there is one.
 /* SECURITY
-/*	Runs as root. Commands are run with execve() from argument
-/*	vectors (never a shell), a fixed environment and a time limit.
+/*	Runs as root. Commands are run by mc_exec_run() (lib/exec.c):
+/*	execve() of argument vectors (never a shell), a fixed
+/*	environment with MAIL_CONFIG for an instance given by its
+/*	directory, and a time limit of 300 seconds.
 /*	The queue is only read here; changes go through postsuper.
 /*--*/
 
@@ -34,21 +36,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "mailcure/exec.h"
 #include "internal.h"
 #include "postfix_ctl.h"
 
@@ -56,9 +54,6 @@ const char *const mc_postfix_queues[MC_POSTFIX_QUEUE_COUNT] = {
 	"incoming", "active", "deferred", "hold", "maildrop",
 };
 
-/* Captured output beyond this is dropped (postqueue output of a huge
-   queue is never needed whole). */
-#define CMD_OUTPUT_MAX (16U << 20)
 /* Time limits of commands, in seconds. */
 #define CMD_TIMEOUT 300
 #define RELOAD_WAIT_MS 30000
@@ -72,241 +67,45 @@ static const char *const postconf_candidates[] = {
 /* Running commands                                                    */
 /* ------------------------------------------------------------------ */
 
-void mc_postfix_cmd_clear(struct mc_postfix_cmd *cmd)
+/* Run ARGV (lib/exec.c), the instance named by MAIL_CONFIG. */
+static int postfix_run(const struct mc_postfix *pf, const char *const *argv,
+		       const void *input, size_t input_len,
+		       struct mc_exec_result *r, char **error_r)
 {
-	free(cmd->out);
-	free(cmd->err);
-	memset(cmd, 0, sizeof(*cmd));
-}
-
-struct capture {
-	char *buf;
-	size_t len, cap;
-};
-
-static void capture_add(struct capture *c, const char *data, size_t n)
-{
-	if (c->len >= CMD_OUTPUT_MAX)
-		return;
-	if (n > CMD_OUTPUT_MAX - c->len)
-		n = CMD_OUTPUT_MAX - c->len;
-	if (c->len + n + 1 > c->cap) {
-		c->cap = (c->len + n + 1) * 2;
-		c->buf = mc_xrealloc(c->buf, c->cap);
-	}
-	memcpy(c->buf + c->len, data, n);
-	c->len += n;
-	c->buf[c->len] = '\0';
-}
-
-static void close_from(int lowfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0) == 0)
-		return;
-#endif
-	long max = sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (int fd = lowfd; fd < max; fd++)
-		(void)close(fd);
-}
-
-int mc_postfix_exec(const struct mc_postfix *pf, const char *const *argv,
-		    const void *input, size_t input_len, unsigned timeout_s,
-		    struct mc_postfix_cmd *cmd_r, char **error_r)
-{
-	int in_sv[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
-	char *env[4];
-	size_t envc = 0;
 	char *mail_config = NULL;
-	struct capture out = { 0 }, err = { 0 };
-	pid_t pid;
-	int status = 0;
+	const char *env[2] = { NULL, NULL };
+	struct mc_exec spec = {
+		.argv = argv, .env = env, .timeout_s = CMD_TIMEOUT,
+		.input = input, .input_size = input_len,
+	};
+	int ret;
 
-	memset(cmd_r, 0, sizeof(*cmd_r));
-	if (timeout_s == 0)
-		timeout_s = CMD_TIMEOUT;
-	/* Everything the child needs is prepared before fork(): between
-	   fork() and execve() a threaded process may only make
-	   async-signal-safe calls. */
-	env[envc++] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
-	env[envc++] = "LANG=C";
 	if (pf != NULL && pf->config_given) {
 		mail_config = mc_xasprintf("MAIL_CONFIG=%s", pf->config_dir);
-		env[envc++] = mail_config;
+		env[0] = mail_config;
 	}
-	env[envc] = NULL;
-
-	/* stdin is a socket so that writing to a child that has exited
-	   gives EPIPE (MSG_NOSIGNAL) instead of killing us with SIGPIPE. */
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sv) < 0 ||
-	    pipe2(out_p, O_CLOEXEC) < 0 || pipe2(err_p, O_CLOEXEC) < 0) {
-		mc_error_errno(error_r, "%s: cannot create pipes", argv[0]);
-		goto fail;
-	}
-	pid = fork();
-	if (pid < 0) {
-		mc_error_errno(error_r, "%s: fork", argv[0]);
-		goto fail;
-	}
-	if (pid == 0) {
-		if (dup2(in_sv[1], 0) < 0 || dup2(out_p[1], 1) < 0 ||
-		    dup2(err_p[1], 2) < 0)
-			_exit(127);
-		close_from(3);
-		execve(argv[0], (char *const *)argv, env);
-		_exit(127);
-	}
-	close(in_sv[1]);
-	close(out_p[1]);
-	close(err_p[1]);
-	in_sv[1] = out_p[1] = err_p[1] = -1;
-	if (input_len == 0) {
-		close(in_sv[0]);
-		in_sv[0] = -1;
-	} else {
-		fcntl(in_sv[0], F_SETFL, fcntl(in_sv[0], F_GETFL) | O_NONBLOCK);
-	}
-
-	double deadline = mc_now() + timeout_s;
-	size_t in_off = 0;
-	bool timed_out = false;
-	while (out_p[0] >= 0 || err_p[0] >= 0) {
-		struct pollfd pfd[3];
-		nfds_t n = 0;
-		int idx_in = -1, idx_out = -1, idx_err = -1;
-		double left = deadline - mc_now();
-
-		if (left <= 0) {
-			timed_out = true;
-			break;
-		}
-		if (in_sv[0] >= 0) {
-			idx_in = (int)n;
-			pfd[n++] = (struct pollfd){ .fd = in_sv[0], .events = POLLOUT };
-		}
-		if (out_p[0] >= 0) {
-			idx_out = (int)n;
-			pfd[n++] = (struct pollfd){ .fd = out_p[0], .events = POLLIN };
-		}
-		if (err_p[0] >= 0) {
-			idx_err = (int)n;
-			pfd[n++] = (struct pollfd){ .fd = err_p[0], .events = POLLIN };
-		}
-		int ms = left > 1 ? 1000 : (int)(left * 1000) + 1;
-		if (poll(pfd, n, ms) < 0) {
-			if (errno == EINTR)
-				continue;
-			mc_error_errno(error_r, "%s: poll", argv[0]);
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			goto fail;
-		}
-		if (idx_in >= 0 && pfd[idx_in].revents != 0) {
-			ssize_t w = send(in_sv[0], (const char *)input + in_off,
-					 input_len - in_off, MSG_NOSIGNAL);
-			if (w > 0)
-				in_off += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
-			    in_off == input_len) {
-				/* Done, or the child stopped reading: its
-				   exit status will tell. */
-				close(in_sv[0]);
-				in_sv[0] = -1;
-			}
-		}
-		int *fds[2] = { &out_p[0], &err_p[0] };
-		int idx[2] = { idx_out, idx_err };
-		struct capture *caps[2] = { &out, &err };
-		for (int k = 0; k < 2; k++) {
-			char buf[8192];
-			ssize_t r;
-
-			if (idx[k] < 0 || pfd[idx[k]].revents == 0)
-				continue;
-			r = read(*fds[k], buf, sizeof(buf));
-			if (r > 0) {
-				capture_add(caps[k], buf, (size_t)r);
-			} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-				close(*fds[k]);
-				*fds[k] = -1;
-			}
-		}
-	}
-	if (timed_out)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			mc_error_errno(error_r, "%s: waitpid", argv[0]);
-			goto fail;
-		}
-	}
-	for (int k = 0; k < 2; k++) {
-		int *fd = k == 0 ? &in_sv[0] : &out_p[0];
-		if (*fd >= 0)
-			close(*fd);
-		*fd = -1;
-	}
-	if (err_p[0] >= 0)
-		close(err_p[0]);
-	err_p[0] = -1;
+	ret = mc_exec_run(&spec, r, error_r);
 	free(mail_config);
-	if (out.buf == NULL)
-		out.buf = mc_xstrdup("");
-	if (err.buf == NULL)
-		err.buf = mc_xstrdup("");
-	cmd_r->out = out.buf;
-	cmd_r->out_len = out.len;
-	cmd_r->err = err.buf;
-	cmd_r->err_len = err.len;
-	if (timed_out) {
-		mc_error_set(error_r, "%s: no answer after %u seconds, killed",
-			     argv[0], timeout_s);
-		return -1;
-	}
-	if (WIFEXITED(status)) {
-		cmd_r->status = WEXITSTATUS(status);
-		if (cmd_r->status == 127 && err.len == 0)
-			return mc_error_set(error_r, "%s: cannot be executed", argv[0]);
-	} else {
-		cmd_r->status = -1;
-	}
-	return 0;
-
-fail:
-	for (int k = 0; k < 2; k++) {
-		if (in_sv[k] >= 0) close(in_sv[k]);
-		if (out_p[k] >= 0) close(out_p[k]);
-		if (err_p[k] >= 0) close(err_p[k]);
-	}
-	free(out.buf);
-	free(err.buf);
-	free(mail_config);
-	return -1;
+	return ret;
 }
 
-/* The last line of a command's stderr, for error messages. */
-static char *cmd_reason(const struct mc_postfix_cmd *cmd)
+/* The last line of a command's stderr (else stdout), for error
+   messages, neutralised. */
+static char *cmd_reason(const struct mc_exec_result *r)
 {
-	const char *s = cmd->err != NULL && cmd->err[0] != '\0' ? cmd->err :
-		cmd->out != NULL ? cmd->out : "";
+	const char *s = r->err[0] != '\0' ? r->err : r->out;
 	size_t len = strlen(s);
+	char *line;
 
 	while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r'))
 		len--;
 	const char *start = s + len;
 	while (start > s && start[-1] != '\n')
 		start--;
-	if (start == s + len) {
-		if (cmd->status >= 0)
-			return mc_xasprintf("exit status %d", cmd->status);
-		return mc_xstrdup("killed by a signal");
-	}
-	return mc_xstrndup(start, (size_t)(s + len - start));
+	line = mc_exec_text(start, (size_t)(s + len - start));
+	return line != NULL ? line : mc_xasprintf("exit status %d", r->status);
 }
 
-/* Run a command that must succeed (exit 0). */
 /* Start the argument vector of a Postfix command: PROGRAM, then
    "-c DIR" for an instance given by --postfix-config. Returns the
    number of arguments set. */
@@ -323,27 +122,29 @@ static size_t command_start(const struct mc_postfix *pf, const char *program,
 	return argc;
 }
 
+/* Run a command that must succeed (exit 0); *r_r (may be NULL) gets
+   what it wrote. */
 static int run_ok(const struct mc_postfix *pf, const char *const *argv,
 		  const void *input, size_t input_len,
-		  struct mc_postfix_cmd *cmd_r, char **error_r)
+		  struct mc_exec_result *r_r, char **error_r)
 {
-	struct mc_postfix_cmd cmd;
+	struct mc_exec_result r;
 
-	if (mc_postfix_exec(pf, argv, input, input_len, 0, &cmd, error_r) < 0) {
-		mc_postfix_cmd_clear(&cmd);
+	if (postfix_run(pf, argv, input, input_len, &r, error_r) < 0) {
+		mc_exec_result_clear(&r);
 		return -1;
 	}
-	if (cmd.status != 0) {
-		char *why = cmd_reason(&cmd);
+	if (r.status != 0) {
+		char *why = cmd_reason(&r);
 		mc_error_set(error_r, "%s failed: %s", argv[0], why);
 		free(why);
-		mc_postfix_cmd_clear(&cmd);
+		mc_exec_result_clear(&r);
 		return -1;
 	}
-	if (cmd_r != NULL)
-		*cmd_r = cmd;
+	if (r_r != NULL)
+		*r_r = r;
 	else
-		mc_postfix_cmd_clear(&cmd);
+		mc_exec_result_clear(&r);
 	return 0;
 }
 
@@ -366,7 +167,7 @@ static int postconf_values(const struct mc_postfix *pf, const char *const *names
 {
 	const char *argv[16];
 	size_t argc = 0;
-	struct mc_postfix_cmd cmd;
+	struct mc_exec_result cmd;
 
 	argc = command_start(pf, pf->postconf, argv);
 	argv[argc++] = "-h";
@@ -381,13 +182,13 @@ static int postconf_values(const struct mc_postfix *pf, const char *const *names
 		if (nl == NULL) {
 			for (size_t j = 0; j < i; j++)
 				free(values_r[j]);
-			mc_postfix_cmd_clear(&cmd);
+			mc_exec_result_clear(&cmd);
 			return mc_error_set(error_r, "postconf: no value for %s", names[i]);
 		}
 		values_r[i] = mc_xstrndup(p, (size_t)(nl - p));
 		p = nl + 1;
 	}
-	mc_postfix_cmd_clear(&cmd);
+	mc_exec_result_clear(&cmd);
 	return 0;
 }
 
@@ -397,14 +198,14 @@ static int postconf_values(const struct mc_postfix *pf, const char *const *names
 static char *default_config_dir(const char *postconf)
 {
 	const char *argv[] = { postconf, "-d", "-h", "config_directory", NULL };
-	struct mc_postfix_cmd cmd;
+	struct mc_exec_result cmd;
 	char *dir = NULL;
 
 	if (run_ok(NULL, argv, NULL, 0, &cmd, NULL) == 0) {
 		cmd.out[strcspn(cmd.out, "\n")] = '\0';
 		if (cmd.out[0] == '/')
 			dir = mc_xstrdup(cmd.out);
-		mc_postfix_cmd_clear(&cmd);
+		mc_exec_result_clear(&cmd);
 	}
 	return dir;
 }
@@ -726,7 +527,7 @@ static int qmgr_services(const struct mc_postfix *pf, char ***services_r,
 	const char *argv[6];
 	size_t argc = 0, count = 0, cap = 0;
 	char **services = NULL;
-	struct mc_postfix_cmd cmd;
+	struct mc_exec_result cmd;
 
 	argc = command_start(pf, pf->postconf, argv);
 	argv[argc++] = "-M";
@@ -750,7 +551,7 @@ static int qmgr_services(const struct mc_postfix *pf, char ***services_r,
 				      mc_xasprintf("%s/%s", fields[0], fields[1]));
 		line = nl != NULL ? nl + 1 : NULL;
 	}
-	mc_postfix_cmd_clear(&cmd);
+	mc_exec_result_clear(&cmd);
 	*services_r = services;
 	*count_r = count;
 	return 0;
@@ -1563,7 +1364,7 @@ int mc_postfix_postsuper(const struct mc_postfix *pf, enum mc_postsuper_op op,
 	char *postsuper = command_path(pf, "postsuper");
 	const char *argv[8];
 	size_t argc = 0, len = 0;
-	struct mc_postfix_cmd cmd;
+	struct mc_exec_result cmd;
 	char *input;
 	int ret;
 
@@ -1621,7 +1422,7 @@ int mc_postfix_postsuper(const struct mc_postfix *pf, enum mc_postsuper_op op,
 			line = nl != NULL ? nl + 1 : NULL;
 		}
 	}
-	mc_postfix_cmd_clear(&cmd);
+	mc_exec_result_clear(&cmd);
 	return 0;
 }
 
