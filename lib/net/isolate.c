@@ -916,9 +916,9 @@ static int sessions_list(const struct mc_doveadm *dv, struct session **s_r,
 
 static char *dv_prefix(const struct mc_doveadm *dv)
 {
-	const char *config = dv->config != NULL ? dv->config : getenv("MAILCURE_DOVECOT_CONFIG");
+	const char *config = mc_doveadm_config(dv);
 
-	if (config != NULL && config[0] != '\0')
+	if (config != NULL)
 		return mc_xasprintf("doveadm -c %s", config);
 	return mc_xstrdup("doveadm");
 }

@@ -8,21 +8,6 @@
 /*
 /*	extern const struct mc_store_ops mc_store_dovecot;
 /*
-/*	#include "internal.h"
-/*
-/*	int mc_doveadm_start(const struct mc_doveadm *dv,
-/*		const char *const *args, const void *input,
-/*		size_t input_size, struct mc_doveadm_proc **proc_r,
-/*		char **error_r);
-/*	ssize_t mc_doveadm_read(struct mc_doveadm_proc *proc,
-/*		void *buf, size_t size, char **error_r);
-/*	int mc_doveadm_finish(struct mc_doveadm_proc **proc, bool kill,
-/*		char **stderr_r);
-/*	int mc_doveadm_run(const struct mc_doveadm *dv,
-/*		const char *const *args, const void *input,
-/*		size_t input_size, size_t max_out, char **out_r,
-/*		size_t *out_len_r, char **stderr_r, char **error_r);
-/*
 /*	#include "store/store-private.h"
 /*
 /*	int mc_store_dovecot_parse(const void *data, size_t len,
@@ -79,10 +64,9 @@
 /*	copy among the new UIDs by its content, and sets its flags with
 /*	"doveadm flags add". Dovecot assigns a new UID and received date.
 /*
-/*	doveadm is $MAILCURE_DOVEADM, else /usr/bin/doveadm, else found
-/*	in $PATH; with $MAILCURE_DOVECOT_CONFIG (the CLI sets it from
-/*	--dovecot-config) it runs as "doveadm -c FILE", for a Dovecot
-/*	instance other than the system's.
+/*	doveadm is run by lib/doveadm.c, which says which doveadm and
+/*	which Dovecot configuration ($MAILCURE_DOVEADM,
+/*	$MAILCURE_DOVECOT_CONFIG).
 /* DIAGNOSTICS
 /*	A user that cannot be read (doveadm fails, unexpected output) is
 /*	one error event naming the user and doveadm's message; the
@@ -90,11 +74,12 @@
 /*	error event of its own. A message larger than max_message_size
 /*	is not fetched and is reported unscanned.
 /* SECURITY
-/*	doveadm is run with fork and execve from argument vectors, never
-/*	through a shell; user names and masks that begin with '-' or
-/*	hold control characters are refused, so they cannot turn into
-/*	options. doveadm itself switches to each user's uid, so every
-/*	file it creates (restore) belongs to that user. Everything read
+/*	doveadm is run under the policy of lib/exec.c: execve of an
+/*	argument vector, never a shell, a clean environment. User
+/*	names and masks that begin with '-' or hold control characters
+/*	are refused, so they cannot turn into options. doveadm itself
+/*	switches to each user's uid, so every file it creates (restore)
+/*	belongs to that user. Everything read
 /*	from doveadm is parsed strictly and bounded (header lines, the
 /*	standard error kept, message sizes).
 /*--*/
@@ -102,26 +87,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <json-c/json.h>
 
+#include "mailcure/exec.h"
 #include "store-private.h"
 
-extern char **environ;
-
-#define DOVEADM_DEFAULT_PATH "/usr/bin/doveadm"
-/* doveadm's standard error kept for messages; the rest is dropped. */
-#define DOVEADM_STDERR_MAX (64U << 10)
-/* A doveadm that writes nothing for this long is stopped. Building
-   the index of a huge mailbox can take minutes, hence the margin. */
-#define DOVEADM_DEFAULT_TIMEOUT_S 900
 /* A "key: value" line of doveadm's pager output: a mailbox name or a
    GUID, never near this. A property of the format, not a limit on
    messages. */
@@ -130,467 +105,15 @@ extern char **environ;
 #define EXPUNGE_CHUNK 256
 
 /* ------------------------------------------------------------------ */
-/* Running doveadm                                                    */
+/* Running doveadm (lib/doveadm.c)                                    */
 /* ------------------------------------------------------------------ */
 
-struct mc_doveadm_proc {
-	pid_t pid;
-	int in_fd, out_fd, err_fd;	/* -1 once closed */
-	const unsigned char *input;
-	size_t input_size, input_pos;
-	char *err;			/* standard error, bounded */
-	size_t err_len;
-	unsigned timeout_s;
-	char *what;			/* "doveadm fetch", for messages */
-};
-
-static bool exec_ok(const char *path)
-{
-	return access(path, X_OK) == 0;
-}
-
-static char *search_path(const char *name)
-{
-	const char *env = getenv("PATH");
-	char *copy, *save = NULL, *found = NULL;
-
-	if (env == NULL)
-		return NULL;
-	copy = mc_xstrdup(env);
-	for (char *dir = strtok_r(copy, ":", &save); dir != NULL;
-	     dir = strtok_r(NULL, ":", &save)) {
-		/* Only absolute entries: "." in root's PATH is a trap. */
-		if (dir[0] != '/')
-			continue;
-		char *p = mc_xasprintf("%s/%s", dir, name);
-		if (exec_ok(p)) {
-			found = p;
-			break;
-		}
-		free(p);
-	}
-	free(copy);
-	return found;
-}
-
-static char *doveadm_path(const struct mc_doveadm *dv, char **error_r)
-{
-	const char *p = dv != NULL && dv->path != NULL ? dv->path :
-		getenv("MAILCURE_DOVEADM");
-	char *found;
-
-	if (p != NULL && p[0] != '\0') {
-		if (strchr(p, '/') == NULL) {
-			found = search_path(p);
-			if (found == NULL)
-				mc_error_set(error_r, "doveadm '%s' not found in PATH", p);
-			return found;
-		}
-		if (!exec_ok(p)) {
-			mc_error_errno(error_r, "doveadm %s", p);
-			return NULL;
-		}
-		return mc_xstrdup(p);
-	}
-	if (exec_ok(DOVEADM_DEFAULT_PATH))
-		return mc_xstrdup(DOVEADM_DEFAULT_PATH);
-	found = search_path("doveadm");
-	if (found == NULL)
-		mc_error_set(error_r, "doveadm not found (is Dovecot installed? "
-			     "MAILCURE_DOVEADM names it)");
-	return found;
-}
-
-static const char *doveadm_config(const struct mc_doveadm *dv)
-{
-	const char *c = dv != NULL && dv->config != NULL ? dv->config :
-		getenv("MAILCURE_DOVECOT_CONFIG");
-
-	return c != NULL && c[0] != '\0' ? c : NULL;
-}
-
-/* "doveadm fetch": the command word of ARGS, past global options. */
-static char *command_name(const char *const *args)
-{
-	for (size_t i = 0; args[i] != NULL; i++) {
-		if (strcmp(args[i], "-f") == 0 || strcmp(args[i], "-o") == 0) {
-			if (args[i + 1] == NULL)
-				break;
-			i++;
-			continue;
-		}
-		if (args[i][0] == '-')
-			continue;
-		if (args[i + 1] != NULL && args[i + 1][0] != '-' &&
-		    (strcmp(args[i], "mailbox") == 0 || strcmp(args[i], "flags") == 0))
-			return mc_xasprintf("doveadm %s %s", args[i], args[i + 1]);
-		return mc_xasprintf("doveadm %s", args[i]);
-	}
-	return mc_xstrdup("doveadm");
-}
-
-static void close_fd(int *fd)
-{
-	if (*fd >= 0) {
-		close(*fd);
-		*fd = -1;
-	}
-}
-
-int mc_doveadm_start(const struct mc_doveadm *dv, const char *const *args,
-		     const void *input, size_t input_size,
-		     struct mc_doveadm_proc **proc_r, char **error_r)
-{
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
-	const char *config = doveadm_config(dv);
-	struct mc_doveadm_proc *p;
-	size_t argc = 0, n = 0;
-	char **argv;
-	char *path;
-	pid_t pid;
-
-	*proc_r = NULL;
-	path = doveadm_path(dv, error_r);
-	if (path == NULL)
-		return -1;
-	while (args[argc] != NULL)
-		argc++;
-	argv = mc_xcalloc(argc + 4, sizeof(*argv));
-	argv[n++] = path;
-	if (config != NULL) {
-		argv[n++] = (char *)"-c";
-		argv[n++] = (char *)config;
-	}
-	for (size_t i = 0; i < argc; i++)
-		argv[n++] = (char *)args[i];
-	argv[n] = NULL;
-
-	if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0 ||
-	    (input != NULL ? pipe2(in, O_CLOEXEC) :
-	     (in[0] = open("/dev/null", O_RDONLY | O_CLOEXEC))) < 0) {
-		mc_error_errno(error_r, "cannot run doveadm: pipe");
-		goto fail;
-	}
-	pid = fork();
-	if (pid < 0) {
-		mc_error_errno(error_r, "cannot run doveadm: fork");
-		goto fail;
-	}
-	if (pid == 0) {
-		/* Child: only async-signal-safe calls until execve (the
-		   parent may have other threads). */
-		sigset_t none;
-
-		if (dup2(in[0], 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0)
-			_exit(127);
-		closefrom(3);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		signal(SIGPIPE, SIG_DFL);
-		execve(argv[0], argv, environ);
-		_exit(127);
-	}
-	close_fd(&in[0]);
-	close_fd(&out[1]);
-	close_fd(&err[1]);
-	p = mc_xcalloc(1, sizeof(*p));
-	p->pid = pid;
-	p->in_fd = in[1];
-	p->out_fd = out[0];
-	p->err_fd = err[0];
-	p->input = input;
-	p->input_size = input_size;
-	p->timeout_s = dv != NULL && dv->timeout_s > 0 ? dv->timeout_s :
-		DOVEADM_DEFAULT_TIMEOUT_S;
-	p->what = command_name(args);
-	if (p->in_fd >= 0) {
-		fcntl(p->in_fd, F_SETFL, fcntl(p->in_fd, F_GETFL) | O_NONBLOCK);
-		if (input_size == 0)
-			close_fd(&p->in_fd);
-	}
-	free(path);
-	free(argv);
-	*proc_r = p;
-	return 0;
-
-fail:
-	for (int i = 0; i < 2; i++) {
-		close_fd(&in[i]);
-		close_fd(&out[i]);
-		close_fd(&err[i]);
-	}
-	free(path);
-	free(argv);
-	return -1;
-}
-
-static void proc_read_err(struct mc_doveadm_proc *p)
-{
-	char buf[4096];
-	ssize_t n = read(p->err_fd, buf, sizeof(buf));
-
-	if (n < 0 && (errno == EINTR || errno == EAGAIN))
-		return;
-	if (n <= 0) {
-		close_fd(&p->err_fd);
-		return;
-	}
-	if (p->err_len < DOVEADM_STDERR_MAX) {
-		size_t take = (size_t)n;
-
-		if (take > DOVEADM_STDERR_MAX - p->err_len)
-			take = DOVEADM_STDERR_MAX - p->err_len;
-		p->err = mc_xrealloc(p->err, p->err_len + take + 1);
-		memcpy(p->err + p->err_len, buf, take);
-		p->err_len += take;
-		p->err[p->err_len] = '\0';
-	}
-}
-
-/* Write more of the input; a child that stopped reading (exited)
-   just ends the input. SIGPIPE is blocked in this thread for the
-   write and a pending one is consumed, so the process is not killed
-   and other threads are not disturbed. */
-static void proc_write_in(struct mc_doveadm_proc *p)
-{
-	sigset_t pipe_set, old, pending;
-	ssize_t n;
-
-	sigemptyset(&pipe_set);
-	sigaddset(&pipe_set, SIGPIPE);
-	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-	n = write(p->in_fd, p->input + p->input_pos, p->input_size - p->input_pos);
-	if (n < 0 && errno == EPIPE) {
-		struct timespec zero = { 0, 0 };
-
-		if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
-			sigtimedwait(&pipe_set, NULL, &zero);
-	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (n < 0) {
-		if (errno == EINTR || errno == EAGAIN)
-			return;
-		close_fd(&p->in_fd);
-		return;
-	}
-	p->input_pos += (size_t)n;
-	if (p->input_pos == p->input_size)
-		close_fd(&p->in_fd);
-}
-
-/* Wait for any of the child's pipes. With WANT_OUT, returns 1 when
-   stdout is readable; without, returns 1 when stderr is at its end.
-   Returns -1 on a timeout or poll failure. */
-static int proc_poll(struct mc_doveadm_proc *p, bool want_out, char **error_r)
-{
-	for (;;) {
-		struct pollfd pfd[3];
-		int n = 0, io = -1, ie = -1, ii = -1, r;
-
-		if (want_out && p->out_fd < 0)
-			return 1;
-		if (!want_out && p->err_fd < 0)
-			return 1;
-		if (want_out) {
-			io = n;
-			pfd[n++] = (struct pollfd){ .fd = p->out_fd, .events = POLLIN };
-		}
-		if (p->err_fd >= 0) {
-			ie = n;
-			pfd[n++] = (struct pollfd){ .fd = p->err_fd, .events = POLLIN };
-		}
-		if (p->in_fd >= 0) {
-			ii = n;
-			pfd[n++] = (struct pollfd){ .fd = p->in_fd, .events = POLLOUT };
-		}
-		r = poll(pfd, (nfds_t)n, (int)(p->timeout_s * 1000));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return mc_error_errno(error_r, "%s: poll", p->what);
-		}
-		if (r == 0)
-			return mc_error_set(error_r, "%s: no answer for %u seconds, stopped",
-					    p->what, p->timeout_s);
-		if (ie >= 0 && pfd[ie].revents != 0)
-			proc_read_err(p);
-		if (ii >= 0 && pfd[ii].revents != 0)
-			proc_write_in(p);
-		if (io >= 0 && pfd[io].revents != 0)
-			return 1;
-	}
-}
-
-ssize_t mc_doveadm_read(struct mc_doveadm_proc *p, void *buf, size_t size,
-			char **error_r)
-{
-	for (;;) {
-		ssize_t n;
-
-		if (p->out_fd < 0)
-			return 0;
-		if (proc_poll(p, true, error_r) < 0)
-			return -1;
-		if (p->out_fd < 0)
-			return 0;
-		n = read(p->out_fd, buf, size);
-		if (n < 0) {
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return mc_error_errno(error_r, "%s: read", p->what);
-		}
-		if (n == 0)
-			close_fd(&p->out_fd);
-		return n;
-	}
-}
-
-/* doveadm's standard error as one line: lines joined by "; ",
-   control characters replaced, at most about 1000 bytes. */
-static char *stderr_text(const char *err, size_t len)
-{
-	char *out = mc_xmalloc(2 * len + 1);
-	size_t o = 0;
-	bool sep = false;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)err[i];
-
-		if (c == '\n' || c == '\r') {
-			sep = o > 0;
-			continue;
-		}
-		if (sep) {
-			out[o++] = ';';
-			out[o++] = ' ';
-			sep = false;
-		}
-		out[o++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
-	}
-	out[o] = '\0';
-	if (o == 0) {
-		free(out);
-		return NULL;
-	}
-	if (o > 1000)
-		strcpy(out + 997, "...");
-	return out;
-}
-
-int mc_doveadm_finish(struct mc_doveadm_proc **procp, bool kill_it,
-		      char **stderr_r)
-{
-	struct mc_doveadm_proc *p = *procp;
-	int status = 0, code;
-
-	if (stderr_r != NULL)
-		*stderr_r = NULL;
-	if (p == NULL)
-		return -1;
-	*procp = NULL;
-	close_fd(&p->in_fd);
-	if (kill_it) {
-		kill(p->pid, SIGKILL);
-		close_fd(&p->out_fd);
-	} else {
-		/* Output nobody asked for is read and dropped, so the
-		   child does not block on a full pipe. */
-		char buf[8192];
-
-		while (p->out_fd >= 0) {
-			if (mc_doveadm_read(p, buf, sizeof(buf), NULL) < 0) {
-				kill(p->pid, SIGKILL);
-				close_fd(&p->out_fd);
-			}
-		}
-	}
-	if (p->err_fd >= 0 && proc_poll(p, false, NULL) < 0)
-		kill(p->pid, SIGKILL);
-	close_fd(&p->err_fd);
-	while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status))
-		code = WEXITSTATUS(status);
-	else if (WIFSIGNALED(status))
-		code = 128 + WTERMSIG(status);
-	else
-		code = 255;
-	if (stderr_r != NULL && p->err != NULL)
-		*stderr_r = stderr_text(p->err, p->err_len);
-	free(p->err);
-	free(p->what);
-	free(p);
-	return code;
-}
-
-int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
-		   const void *input, size_t input_size, size_t max_out,
-		   char **out_r, size_t *out_len_r, char **stderr_r,
-		   char **error_r)
-{
-	struct mc_doveadm_proc *p;
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	int code;
-
-	if (out_r != NULL)
-		*out_r = NULL;
-	if (out_len_r != NULL)
-		*out_len_r = 0;
-	if (stderr_r != NULL)
-		*stderr_r = NULL;
-	if (mc_doveadm_start(dv, args, input, input_size, &p, error_r) < 0)
-		return -1;
-	for (;;) {
-		ssize_t n;
-
-		if (len + 65536 + 1 > cap) {
-			cap = cap == 0 ? 65536 + 1 : cap * 2;
-			if (cap > max_out + 65536 + 1)
-				cap = max_out + 65536 + 1;
-			buf = mc_xrealloc(buf, cap);
-		}
-		n = mc_doveadm_read(p, buf + len, cap - len - 1, error_r);
-		if (n < 0) {
-			mc_doveadm_finish(&p, true, NULL);
-			free(buf);
-			return -1;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > max_out) {
-			char *what = mc_xstrdup(p->what);
-
-			mc_doveadm_finish(&p, true, NULL);
-			free(buf);
-			mc_error_set(error_r, "%s: more than %zu bytes of output", what, max_out);
-			free(what);
-			errno = EFBIG;
-			return -1;
-		}
-	}
-	code = mc_doveadm_finish(&p, false, stderr_r);
-	if (code == 127 && len == 0 && stderr_r != NULL && *stderr_r == NULL) {
-		free(buf);
-		return mc_error_set(error_r, "doveadm could not be executed");
-	}
-	if (buf == NULL)
-		buf = mc_xcalloc(1, 1);
-	buf[len] = '\0';
-	if (out_r != NULL)
-		*out_r = buf;
-	else
-		free(buf);
-	if (out_len_r != NULL)
-		*out_len_r = len;
-	return code;
-}
-
 /* A message for a failed doveadm: its standard error, else its exit
-   status. */
+   status; for one that did not exit (-1), why. */
 static char *failure_text(const char *what, int code, const char *err)
 {
+	if (code < 0 && err != NULL)
+		return mc_xstrdup(err);
 	if (err != NULL)
 		return mc_xasprintf("%s failed: %s", what, err);
 	return mc_xasprintf("%s failed with exit status %d", what, code);
@@ -656,7 +179,7 @@ static void record_move(struct record *dst, struct record *src)
 }
 
 struct reader {
-	struct mc_doveadm_proc *proc;
+	struct mc_exec_proc *proc;
 	/* Without PROC: output held in memory (mc_store_dovecot_parse),
 	   handed over at most MEM_CHUNK bytes at a time. */
 	const unsigned char *mem;
@@ -686,7 +209,7 @@ static int reader_fill(struct reader *r)
 		r->mem_len -= take;
 		n = (ssize_t)take;
 	} else {
-		n = mc_doveadm_read(r->proc, r->buf, sizeof(r->buf), &r->error);
+		n = mc_exec_read(r->proc, r->buf, sizeof(r->buf), &r->error);
 	}
 	if (n < 0)
 		return -1;
@@ -1163,7 +686,7 @@ static int start_stream(struct dovecot_store *ds, bool text, char **error_r)
 	};
 
 	reader_reset(&ds->rd);
-	return mc_doveadm_start(&ds->dv, args, NULL, 0, &ds->rd.proc, error_r);
+	return mc_doveadm_start(&ds->dv, args, &ds->rd.proc, error_r);
 }
 
 static void user_begin(struct dovecot_store *ds, const char *user)
@@ -1477,10 +1000,10 @@ static int dovecot_open(const char *uri, const char *path,
 		return mc_error_set(error_r, "%s: not a usable user mask", uri);
 	ds = mc_xcalloc(1, sizeof(*ds));
 	mc_store_base_init(&ds->base, &mc_store_dovecot, uri, set, dovecot_destroy);
-	ds->config = mc_xstrdup(doveadm_config(NULL));
+	ds->config = mc_xstrdup(mc_doveadm_config(NULL));
 	ds->dv.config = ds->config;
 	/* Fail now, with a clear message, when there is no doveadm. */
-	dvpath = doveadm_path(&ds->dv, &error);
+	dvpath = mc_doveadm_path(&ds->dv, &error);
 	if (dvpath == NULL) {
 		mc_error_set(error_r, "%s: %s", uri, error);
 		free(error);
@@ -1877,7 +1400,7 @@ static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	    json_object_is_type(v, json_type_string))
 		flags = json_object_get_string(v);
 	/* The instance the message came from, unless told otherwise. */
-	if (doveadm_config(NULL) == NULL && extra != NULL &&
+	if (mc_doveadm_config(NULL) == NULL && extra != NULL &&
 	    json_object_object_get_ex(extra, "dovecot_config", &v) &&
 	    json_object_is_type(v, json_type_string))
 		dv.config = json_object_get_string(v);
