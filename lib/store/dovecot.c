@@ -7,12 +7,6 @@
 /*	#include <mailcure/mailcure.h>
 /*
 /*	extern const struct mc_store_ops mc_store_dovecot;
-/*
-/*	#include "store/store-private.h"
-/*
-/*	int mc_store_dovecot_parse(const void *data, size_t len,
-/*		size_t chunk, bool text, size_t *records_r,
-/*		char **error_r);
 /* DESCRIPTION
 /*	The store reads and removes messages of Dovecot users through
 /*	doveadm, so it works for every mail_location Dovecot supports
@@ -32,9 +26,7 @@
 /*	well-formed next record. A message is yielded only once the
 /*	record after it has been checked, which is also how it is known
 /*	whether it is the last of its mailbox (container_last).
-/*	mc_store_dovecot_parse() reads such output from memory, handed
-/*	over in chunks of a given size as a pipe would (for the fuzz
-/*	target).
+/*	The format is read by lib/store/dovecot_parse.c.
 /*
 /*	When the check fails (a size Dovecot reports differently from
 /*	the stream, a message it could not read, a mailbox name with a
@@ -84,7 +76,6 @@
 /*	standard error kept, message sizes).
 /*--*/
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -96,11 +87,8 @@
 
 #include "mailcure/exec.h"
 #include "store-private.h"
+#include "dovecot-private.h"
 
-/* A "key: value" line of doveadm's pager output: a mailbox name or a
-   GUID, never near this. A property of the format, not a limit on
-   messages. */
-#define RECORD_LINE_MAX 16384
 /* UIDs per expunge command line. */
 #define EXPUNGE_CHUNK 256
 
@@ -144,321 +132,6 @@ static int doveadm_fetch(const struct mc_doveadm *dv, const char *const *args,
 }
 
 /* ------------------------------------------------------------------ */
-/* Parsing doveadm's pager output                                     */
-/* ------------------------------------------------------------------ */
-
-/* Fields of one message, in the order they are requested (and thus
-   printed). */
-#define RECORD_FIELDS "mailbox-guid uid guid flags size.physical mailbox"
-static const char *const record_keys[] = {
-	"mailbox-guid", "uid", "guid", "flags", "size.physical", "mailbox",
-};
-#define RECORD_KEY_COUNT (sizeof(record_keys) / sizeof(record_keys[0]))
-
-struct record {
-	char mailbox_guid[33];
-	uint32_t uid;
-	uint64_t size;
-	char *guid;
-	char *flags;
-	char *mailbox;
-};
-
-static void record_clear(struct record *r)
-{
-	free(r->guid);
-	free(r->flags);
-	free(r->mailbox);
-	memset(r, 0, sizeof(*r));
-}
-
-static void record_move(struct record *dst, struct record *src)
-{
-	*dst = *src;
-	memset(src, 0, sizeof(*src));
-}
-
-struct reader {
-	struct mc_exec_proc *proc;
-	/* Without PROC: output held in memory (mc_store_dovecot_parse),
-	   handed over at most MEM_CHUNK bytes at a time. */
-	const unsigned char *mem;
-	size_t mem_len, mem_chunk;
-	unsigned char buf[65536];
-	size_t pos, len;
-	bool eof;
-	char *error;			/* a read error, for messages */
-};
-
-/* 1: data buffered, 0: end of output, -1: read error. */
-static int reader_fill(struct reader *r)
-{
-	ssize_t n;
-
-	if (r->pos < r->len)
-		return 1;
-	if (r->eof)
-		return 0;
-	if (r->proc == NULL) {
-		size_t take = r->mem_len < r->mem_chunk ? r->mem_len : r->mem_chunk;
-
-		if (take > sizeof(r->buf))
-			take = sizeof(r->buf);
-		memcpy(r->buf, r->mem, take);
-		r->mem += take;
-		r->mem_len -= take;
-		n = (ssize_t)take;
-	} else {
-		n = mc_exec_read(r->proc, r->buf, sizeof(r->buf), &r->error);
-	}
-	if (n < 0)
-		return -1;
-	if (n == 0) {
-		r->eof = true;
-		return 0;
-	}
-	r->pos = 0;
-	r->len = (size_t)n;
-	return 1;
-}
-
-/* One line without its newline. 1: *line_r set (malloc()ed), 0: end
-   of output before any byte, -1: error, overlong or unterminated. */
-static int reader_line(struct reader *r, char **line_r)
-{
-	char *line = NULL;
-	size_t len = 0;
-
-	*line_r = NULL;
-	for (;;) {
-		int f = reader_fill(r);
-		unsigned char *nl;
-		size_t take;
-
-		if (f <= 0) {
-			free(line);
-			return f == 0 && len == 0 ? 0 : -1;
-		}
-		nl = memchr(r->buf + r->pos, '\n', r->len - r->pos);
-		take = nl != NULL ? (size_t)(nl - (r->buf + r->pos)) : r->len - r->pos;
-		if (len + take > RECORD_LINE_MAX) {
-			free(line);
-			return -1;
-		}
-		line = mc_xrealloc(line, len + take + 1);
-		memcpy(line + len, r->buf + r->pos, take);
-		len += take;
-		line[len] = '\0';
-		r->pos += take;
-		if (nl != NULL) {
-			r->pos++;
-			*line_r = line;
-			return 1;
-		}
-	}
-}
-
-/* Exactly N bytes into DEST (NULL: skipped). 0, or -1 when the output
-   ends first. */
-static int reader_exact(struct reader *r, unsigned char *dest, uint64_t n)
-{
-	while (n > 0) {
-		size_t take;
-
-		if (reader_fill(r) <= 0)
-			return -1;
-		take = r->len - r->pos;
-		if (take > n)
-			take = (size_t)n;
-		if (dest != NULL) {
-			memcpy(dest, r->buf + r->pos, take);
-			dest += take;
-		}
-		r->pos += take;
-		n -= take;
-	}
-	return 0;
-}
-
-/* Between records: 1 after a form feed line, 0 at the end of output,
-   -1 on anything else. */
-static int reader_separator(struct reader *r)
-{
-	unsigned char ff[2];
-	int f = reader_fill(r);
-
-	if (f <= 0)
-		return f;
-	if (reader_exact(r, ff, 2) < 0 || ff[0] != '\f' || ff[1] != '\n')
-		return -1;
-	return 1;
-}
-
-static bool no_control(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			return false;
-	}
-	return true;
-}
-
-static bool parse_u64(const char *s, uint64_t max, uint64_t *v_r)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++) {
-		if (!isdigit((unsigned char)*s))
-			return false;
-		if (v > (max - (uint64_t)(*s - '0')) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*v_r = v;
-	return true;
-}
-
-static bool valid_mailbox_guid(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n] != '\0'; n++) {
-		if (!isxdigit((unsigned char)s[n]))
-			return false;
-	}
-	return n == 32;
-}
-
-/* One record of RECORD_FIELDS (and with TEXT the "text:" line that
-   starts the message). 1 with *rec, 0 at the end of the output,
-   -1 when it is not a well-formed record (*why_r says why). */
-static int record_read(struct reader *r, bool text, struct record *rec,
-		       const char **why_r)
-{
-	memset(rec, 0, sizeof(*rec));
-	for (size_t i = 0; i < RECORD_KEY_COUNT; i++) {
-		const char *key = record_keys[i];
-		size_t klen = strlen(key);
-		char *line;
-		const char *value;
-		uint64_t v;
-		int ret = reader_line(r, &line);
-
-		if (ret == 0 && i == 0)
-			return 0;
-		if (ret <= 0) {
-			*why_r = r->error != NULL ? r->error : "output ends inside a record";
-			goto bad;
-		}
-		if (strncmp(line, key, klen) != 0 || line[klen] != ':' || line[klen + 1] != ' ') {
-			free(line);
-			*why_r = "unexpected line where a field was expected";
-			goto bad;
-		}
-		value = line + klen + 2;
-		switch (i) {
-		case 0:
-			if (!valid_mailbox_guid(value))
-				goto bad_value;
-			memcpy(rec->mailbox_guid, value, 33);
-			break;
-		case 1:
-			if (!parse_u64(value, UINT32_MAX, &v) || v == 0)
-				goto bad_value;
-			rec->uid = (uint32_t)v;
-			break;
-		case 2:
-			if (value[0] == '\0' || !no_control(value))
-				goto bad_value;
-			rec->guid = mc_xstrdup(value);
-			break;
-		case 3:
-			if (!no_control(value))
-				goto bad_value;
-			rec->flags = mc_xstrdup(value);
-			break;
-		case 4:
-			if (!parse_u64(value, UINT64_MAX, &v))
-				goto bad_value;
-			rec->size = v;
-			break;
-		case 5:
-			if (value[0] == '\0' || !no_control(value))
-				goto bad_value;
-			rec->mailbox = mc_xstrdup(value);
-			break;
-		}
-		free(line);
-		continue;
-bad_value:
-		free(line);
-		*why_r = "malformed field value";
-		goto bad;
-	}
-	if (text) {
-		char *line;
-		int ret = reader_line(r, &line);
-
-		if (ret <= 0 || strcmp(line, "text:") != 0) {
-			free(line);
-			*why_r = "no message text where it was expected";
-			goto bad;
-		}
-		free(line);
-	}
-	return 1;
-bad:
-	record_clear(rec);
-	return -1;
-}
-
-int mc_store_dovecot_parse(const void *data, size_t len, size_t chunk, bool text,
-			   size_t *records_r, char **error_r)
-{
-	struct reader *r = mc_xcalloc(1, sizeof(*r));
-	struct record rec;
-	const char *why = NULL;
-	int ret;
-
-	r->mem = data;
-	r->mem_len = len;
-	r->mem_chunk = chunk > 0 ? chunk : 1;
-	*records_r = 0;
-	/* The walk of batch_next (TEXT) and list_next (without). */
-	ret = record_read(r, text, &rec, &why);
-	while (ret > 0) {
-		(*records_r)++;
-		if (text && reader_exact(r, NULL, rec.size) < 0) {
-			why = "the message text is shorter than its size.physical";
-			ret = -1;
-		}
-		record_clear(&rec);
-		if (ret < 0)
-			break;
-		ret = reader_separator(r);
-		if (ret < 0)
-			why = "unexpected output between records";
-		if (ret <= 0)
-			break;
-		ret = record_read(r, text, &rec, &why);
-		/* The batch stream cannot end after a separator; the
-		   listing takes that as its end. */
-		if (ret == 0 && text) {
-			why = "the output ends after a record separator";
-			ret = -1;
-		}
-	}
-	if (ret < 0)
-		mc_error_set(error_r, "%s", why);
-	free(r->error);
-	free(r);
-	return ret < 0 ? -1 : 0;
-}
-
-/* ------------------------------------------------------------------ */
 /* The store                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -478,8 +151,8 @@ struct dovecot_store {
 	/* The user being read. */
 	char *user;
 	enum dv_mode mode;
-	struct reader rd;
-	struct record ahead;		/* next record, checked */
+	struct mc_dovecot_reader rd;
+	struct mc_dovecot_record ahead;		/* next record, checked */
 	bool have_ahead;
 	/* What was yielded from the batch stream, so that a switch to
 	   the listing skips it: mailboxes finished, and the last UID
@@ -504,7 +177,7 @@ struct dovecot_msg {
 
 static bool valid_user_name(const char *s)
 {
-	return s[0] != '\0' && s[0] != '-' && strlen(s) < 1024 && no_control(s);
+	return s[0] != '\0' && s[0] != '-' && strlen(s) < 1024 && mc_dovecot_no_control(s);
 }
 
 static void dovecot_destroy(struct mc_store *store)
@@ -514,7 +187,7 @@ static void dovecot_destroy(struct mc_store *store)
 	if (ds->rd.proc != NULL)
 		mc_doveadm_finish(&ds->rd.proc, true, NULL);
 	free(ds->rd.error);
-	record_clear(&ds->ahead);
+	mc_dovecot_record_clear(&ds->ahead);
 	for (size_t i = 0; i < ds->user_count; i++)
 		free(ds->users[i]);
 	free(ds->users);
@@ -567,7 +240,8 @@ static struct mc_msg *error_msg(struct dovecot_store *ds, char *why)
 }
 
 /* A message from record REC (moved into it); the caller sets bytes. */
-static struct dovecot_msg *record_msg(struct dovecot_store *ds, struct record *rec)
+static struct dovecot_msg *record_msg(struct dovecot_store *ds,
+				      struct mc_dovecot_record *rec)
 {
 	struct dovecot_msg *dm = msg_new(ds);
 
@@ -635,7 +309,7 @@ static int fetch_text(const struct mc_doveadm *dv, const char *user,
 	return 1;
 }
 
-static void reader_reset(struct reader *r)
+static void reader_reset(struct mc_dovecot_reader *r)
 {
 	if (r->proc != NULL)
 		mc_doveadm_finish(&r->proc, true, NULL);
@@ -648,7 +322,7 @@ static void reader_reset(struct reader *r)
 static void user_reset(struct dovecot_store *ds)
 {
 	reader_reset(&ds->rd);
-	record_clear(&ds->ahead);
+	mc_dovecot_record_clear(&ds->ahead);
 	ds->have_ahead = false;
 	ds->done_count = 0;
 	ds->cur_box[0] = '\0';
@@ -703,7 +377,7 @@ static void user_begin(struct dovecot_store *ds, const char *user)
 		free(error);
 		return;
 	}
-	ret = record_read(&ds->rd, true, &ds->ahead, &why);
+	ret = mc_dovecot_record_read(&ds->rd, true, &ds->ahead, &why);
 	if (ret > 0) {
 		ds->have_ahead = true;
 		ds->mode = DV_BATCH;
@@ -726,7 +400,7 @@ static void switch_to_list(struct dovecot_store *ds)
 
 	if (ds->rd.proc != NULL)
 		mc_doveadm_finish(&ds->rd.proc, true, NULL);
-	record_clear(&ds->ahead);
+	mc_dovecot_record_clear(&ds->ahead);
 	ds->have_ahead = false;
 	if (start_stream(ds, false, &error) < 0) {
 		user_finish(ds, "doveadm fetch", error);
@@ -734,7 +408,7 @@ static void switch_to_list(struct dovecot_store *ds)
 		return;
 	}
 	ds->mode = DV_LIST;
-	ret = record_read(&ds->rd, false, &ds->ahead, &why);
+	ret = mc_dovecot_record_read(&ds->rd, false, &ds->ahead, &why);
 	if (ret > 0)
 		ds->have_ahead = true;
 	else if (ret < 0)
@@ -743,7 +417,8 @@ static void switch_to_list(struct dovecot_store *ds)
 		user_finish(ds, "doveadm fetch", NULL);
 }
 
-static bool already_yielded(const struct dovecot_store *ds, const struct record *rec)
+static bool already_yielded(const struct dovecot_store *ds,
+			    const struct mc_dovecot_record *rec)
 {
 	for (size_t i = 0; i < ds->done_count; i++) {
 		if (strcasecmp(ds->done_boxes[i], rec->mailbox_guid) == 0)
@@ -771,7 +446,7 @@ static void note_yielded(struct dovecot_store *ds, const struct dovecot_msg *dm)
    was given up (the mode says which). */
 static struct mc_msg *batch_next(struct dovecot_store *ds)
 {
-	struct record cur;
+	struct mc_dovecot_record cur;
 	struct dovecot_msg *dm;
 	unsigned char *buf = NULL;
 	bool big, at_end = false;
@@ -782,20 +457,20 @@ static struct mc_msg *batch_next(struct dovecot_store *ds)
 		switch_to_list(ds);
 		return NULL;
 	}
-	record_move(&cur, &ds->ahead);
+	mc_dovecot_record_move(&cur, &ds->ahead);
 	ds->have_ahead = false;
 	big = cur.size > ds->base.limits.max_message_size || cur.size > SIZE_MAX - 1;
 	if (!big)
 		buf = mc_xmalloc((size_t)cur.size + 1);
-	if (reader_exact(&ds->rd, buf, cur.size) < 0)
+	if (mc_dovecot_reader_exact(&ds->rd, buf, cur.size) < 0)
 		goto misaligned;
-	ret = reader_separator(&ds->rd);
+	ret = mc_dovecot_reader_separator(&ds->rd);
 	if (ret < 0)
 		goto misaligned;
 	if (ret == 0) {
 		at_end = true;
 	} else {
-		if (record_read(&ds->rd, true, &ds->ahead, &why) <= 0)
+		if (mc_dovecot_record_read(&ds->rd, true, &ds->ahead, &why) <= 0)
 			goto misaligned;
 		ds->have_ahead = true;
 	}
@@ -808,7 +483,7 @@ static struct mc_msg *batch_next(struct dovecot_store *ds)
 	dm->m.container_last = !ds->have_ahead ||
 		strcasecmp(ds->ahead.mailbox_guid, dm->mailbox_guid) != 0;
 	note_yielded(ds, dm);
-	record_clear(&cur);
+	mc_dovecot_record_clear(&cur);
 	if (at_end)
 		user_finish(ds, "doveadm fetch", NULL);
 	return &dm->m.msg;
@@ -818,7 +493,7 @@ misaligned:
 	   could not read a message: this stream cannot be cut safely
 	   any more. The current message was not yielded. */
 	free(buf);
-	record_clear(&cur);
+	mc_dovecot_record_clear(&cur);
 	switch_to_list(ds);
 	return NULL;
 }
@@ -827,7 +502,7 @@ misaligned:
    when there is none to yield for this record. */
 static struct mc_msg *list_next(struct dovecot_store *ds)
 {
-	struct record cur;
+	struct mc_dovecot_record cur;
 	struct dovecot_msg *dm;
 	const char *why = NULL;
 	char *list_error = NULL;
@@ -840,11 +515,11 @@ static struct mc_msg *list_next(struct dovecot_store *ds)
 		user_finish(ds, "doveadm fetch", NULL);
 		return NULL;
 	}
-	record_move(&cur, &ds->ahead);
+	mc_dovecot_record_move(&cur, &ds->ahead);
 	ds->have_ahead = false;
-	ret = reader_separator(&ds->rd);
+	ret = mc_dovecot_reader_separator(&ds->rd);
 	if (ret > 0) {
-		if (record_read(&ds->rd, false, &ds->ahead, &why) > 0)
+		if (mc_dovecot_record_read(&ds->rd, false, &ds->ahead, &why) > 0)
 			ds->have_ahead = true;
 		else
 			list_error = mc_xstrdup(why);
@@ -854,7 +529,7 @@ static struct mc_msg *list_next(struct dovecot_store *ds)
 	}
 
 	if (already_yielded(ds, &cur)) {
-		record_clear(&cur);
+		mc_dovecot_record_clear(&cur);
 		dm = NULL;
 		goto out;
 	}
@@ -879,7 +554,7 @@ static struct mc_msg *list_next(struct dovecot_store *ds)
 			msg_set_error(dm, error);
 		}
 	}
-	record_clear(&cur);
+	mc_dovecot_record_clear(&cur);
 	if (dm != NULL) {
 		dm->m.container_last = !ds->have_ahead ||
 			strcasecmp(ds->ahead.mailbox_guid, dm->mailbox_guid) != 0;
@@ -1119,7 +794,7 @@ static int remaining_uids(struct dovecot_store *ds, const char *user,
 	     line = strtok_r(NULL, "\n\f", &save)) {
 		uint64_t v;
 
-		if (strncmp(line, "uid: ", 5) != 0 || !parse_u64(line + 5, UINT32_MAX, &v)) {
+		if (strncmp(line, "uid: ", 5) != 0 || !mc_dovecot_parse_u64(line + 5, UINT32_MAX, &v)) {
 			free(out);
 			free(*uids_r);
 			*uids_r = NULL;
@@ -1297,11 +972,11 @@ static int mailbox_lookup(const struct mc_doveadm *dv, const char *user,
 		}
 		for (line = strtok_r(nl + 1, "\n", &save); line != NULL;
 		     line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "guid: ", 6) == 0 && valid_mailbox_guid(line + 6)) {
+			if (strncmp(line, "guid: ", 6) == 0 && mc_dovecot_valid_mailbox_guid(line + 6)) {
 				memcpy(guid_r, line + 6, 33);
 				have_guid = true;
 			} else if (strncmp(line, "uidnext: ", 9) == 0 &&
-				   parse_u64(line + 9, UINT32_MAX, uidnext_r)) {
+				   mc_dovecot_parse_u64(line + 9, UINT32_MAX, uidnext_r)) {
 				have_next = true;
 			}
 		}
@@ -1335,12 +1010,12 @@ static int find_saved(const struct mc_doveadm *dv, const char *user,
 	for (char *line = strtok_r(out, "\n\f", &save); line != NULL && found == 0;
 	     line = strtok_r(NULL, "\n\f", &save)) {
 		if (strncmp(line, "uid: ", 5) == 0) {
-			if (!parse_u64(line + 5, UINT32_MAX, &uid))
+			if (!mc_dovecot_parse_u64(line + 5, UINT32_MAX, &uid))
 				uid = 0;
 			continue;
 		}
 		if (strncmp(line, "size.physical: ", 15) != 0 ||
-		    !parse_u64(line + 15, UINT64_MAX, &size) || uid < uidnext ||
+		    !mc_dovecot_parse_u64(line + 15, UINT64_MAX, &size) || uid < uidnext ||
 		    size != raw_size)
 			continue;
 		unsigned char *text;
@@ -1392,7 +1067,7 @@ static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	int code, ret = -1;
 
 	if (user == NULL || mailbox == NULL || !valid_user_name(user) ||
-	    mailbox[0] == '\0' || !no_control(mailbox))
+	    mailbox[0] == '\0' || !mc_dovecot_no_control(mailbox))
 		return mc_error_set(error_r, "the entry does not name a Dovecot user and mailbox");
 	if (entry->extra_json != NULL)
 		extra = json_tokener_parse(entry->extra_json);
