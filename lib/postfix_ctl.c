@@ -754,17 +754,22 @@ int mc_postfix_sendmail(const struct mc_postfix *pf, const char *sender,
 	return ret;
 }
 
-int mc_postfix_flush(const struct mc_postfix *pf, char **error_r)
+int mc_postfix_command_ok(const struct mc_postfix *pf, const char *name,
+			  const char *arg, char **error_r)
 {
-	char *postqueue = mc_postfix_command_path(pf, "postqueue");
+	char *program = mc_postfix_command_path(pf, name);
 	const char *argv[5];
-	size_t argc = 0;
+	size_t argc = mc_postfix_argv_start(pf, program, argv);
 	int ret;
 
-	argc = mc_postfix_argv_start(pf, postqueue, argv);
-	argv[argc++] = "-f";
+	argv[argc++] = arg;
 	argv[argc] = NULL;
 	ret = mc_postfix_run_ok(pf, argv, NULL, 0, NULL, error_r);
-	free(postqueue);
+	free(program);
 	return ret;
+}
+
+int mc_postfix_flush(const struct mc_postfix *pf, char **error_r)
+{
+	return mc_postfix_command_ok(pf, "postqueue", "-f", error_r);
 }

@@ -52,17 +52,7 @@
 
 static int postfix_reload(const struct mc_postfix *pf, char **error_r)
 {
-	char *postfix = mc_postfix_command_path(pf, "postfix");
-	const char *argv[5];
-	size_t argc = 0;
-	int ret;
-
-	argc = mc_postfix_argv_start(pf, postfix, argv);
-	argv[argc++] = "reload";
-	argv[argc] = NULL;
-	ret = mc_postfix_run_ok(pf, argv, NULL, 0, NULL, error_r);
-	free(postfix);
-	return ret;
+	return mc_postfix_command_ok(pf, "postfix", "reload", error_r);
 }
 
 static void sleep_ms(unsigned ms)
@@ -178,6 +168,35 @@ static int check_not_symlink(int cfd, const char *config_dir, const char *name,
 	return 0;
 }
 
+/* The configuration directory, with main.cf and master.cf checked. */
+static int config_open(const struct mc_postfix *pf, char **error_r)
+{
+	int cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
+
+	if (cfd >= 0 &&
+	    (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||
+	     check_not_symlink(cfd, pf->config_dir, "master.cf", error_r) < 0)) {
+		close(cfd);
+		cfd = -1;
+	}
+	return cfd;
+}
+
+/* Release what freeze and thaw hold: the record read, the descriptors
+   of the configuration and state directories and of the lock. */
+static void state_end(struct mc_postfix_freeze_state *fs, int cfd, int lfd,
+		      int sfd, char *spath)
+{
+	mc_postfix_freeze_state_clear(fs);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	if (sfd >= 0)
+		close(sfd);
+	free(spath);
+}
+
 int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 		      bool dry_run, char **note_r, char **error_r)
 {
@@ -208,11 +227,8 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	sfd = mc_postfix_state_open(pf, state_dir, true, &spath, &lfd, error_r);
 	if (sfd < 0)
 		return -1;
-	cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
+	cfd = config_open(pf, error_r);
 	if (cfd < 0)
-		goto out;
-	if (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||
-	    check_not_symlink(cfd, pf->config_dir, "master.cf", error_r) < 0)
 		goto out;
 	have = mc_postfix_state_read(sfd, spath, &fs, error_r);
 	if (have < 0)
@@ -324,14 +340,7 @@ out:
 	mc_postfix_strings_free(services, nservices);
 	free(main_buf);
 	free(master_buf);
-	mc_postfix_freeze_state_clear(&fs);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
-	if (sfd >= 0)
-		close(sfd);
-	free(spath);
+	state_end(&fs, cfd, lfd, sfd, spath);
 	return ret;
 }
 
@@ -423,11 +432,8 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		}
 		goto out;
 	}
-	cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
+	cfd = config_open(pf, error_r);
 	if (cfd < 0)
-		goto out;
-	if (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||
-	    check_not_symlink(cfd, pf->config_dir, "master.cf", error_r) < 0)
 		goto out;
 
 	/* A change made while frozen would be undone by the restore:
@@ -486,14 +492,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		note_add(note_r, "%s: %s", spath, strerror(errno));
 	ret = 1;
 out:
-	mc_postfix_freeze_state_clear(&fs);
-	if (cfd >= 0)
-		close(cfd);
-	if (lfd >= 0)
-		close(lfd);
-	if (sfd >= 0)
-		close(sfd);
-	free(spath);
+	state_end(&fs, cfd, lfd, sfd, spath);
 	return ret;
 }
 

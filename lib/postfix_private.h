@@ -37,6 +37,9 @@ char *mc_postfix_command_path(const struct mc_postfix *pf, const char *name);
 int mc_postfix_run_ok(const struct mc_postfix *pf, const char *const *argv,
 		      const void *input, size_t input_len,
 		      struct mc_exec_result *r_r, char **error_r);
+/* COMMAND_DIR/NAME [-c DIR] ARG, which must succeed. */
+int mc_postfix_command_ok(const struct mc_postfix *pf, const char *name,
+			  const char *arg, char **error_r);
 /* "name/type" of every enabled master.cf service that runs a queue
    manager. */
 int mc_postfix_qmgr_services(const struct mc_postfix *pf, char ***services_r,
