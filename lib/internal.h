@@ -164,7 +164,7 @@ struct mc_address;
 void mc_address_parse(const char *value, struct mc_address **list,
 		      size_t *count, size_t *cap);
 
-/* --- store/dovecot.c: running doveadm --- */
+/* --- doveadm.c: running doveadm --- */
 
 /* Which doveadm runs, for which Dovecot. NULL path: $MAILCURE_DOVEADM,
    else /usr/bin/doveadm, else doveadm from $PATH. NULL config:
@@ -176,27 +176,28 @@ struct mc_doveadm {
 	unsigned timeout_s;
 };
 
-/* A doveadm started with fork+execve (never a shell) from ARGS (what
-   follows "doveadm [-c FILE]"), INPUT (may be NULL) on its standard
-   input; standard output is read with mc_doveadm_read, standard
-   error is kept (bounded) for mc_doveadm_finish. */
-struct mc_doveadm_proc;
+/* The doveadm that runs (malloc()ed), or NULL with *error_r. */
+char *mc_doveadm_path(const struct mc_doveadm *dv, char **error_r);
+/* The configuration file doveadm runs with, or NULL: its default. */
+const char *mc_doveadm_config(const struct mc_doveadm *dv);
+/* A doveadm started (lib/exec.c) from ARGS (what follows "doveadm
+   [-c FILE]"), standard input /dev/null; its standard output is read
+   with mc_exec_read, its standard error kept (bounded) for
+   mc_doveadm_finish. */
+struct mc_exec_proc;
 int mc_doveadm_start(const struct mc_doveadm *dv, const char *const *args,
-		     const void *input, size_t input_size,
-		     struct mc_doveadm_proc **proc_r, char **error_r);
-/* Up to SIZE bytes of its standard output; 0 at the end, -1 on error
-   or timeout. */
-ssize_t mc_doveadm_read(struct mc_doveadm_proc *proc, void *buf, size_t size,
-			char **error_r);
+		     struct mc_exec_proc **proc_r, char **error_r);
 /* Wait for it (with KILL: kill it first; else its remaining output is
-   read and dropped). Returns its exit status (128+N for signal N);
-   *stderr_r is its standard error on one line, or NULL. */
-int mc_doveadm_finish(struct mc_doveadm_proc **proc, bool kill,
+   read and dropped). Returns its exit status, with *stderr_r its
+   standard error on one line or NULL; or -1 when it did not exit
+   (killed, out of time), with *stderr_r saying why. */
+int mc_doveadm_finish(struct mc_exec_proc **proc, bool kill,
 		      char **stderr_r);
-/* Run to the end. Returns the exit status, or -1 with *error_r when
-   it could not run, timed out, or wrote more than MAX_OUT bytes
-   (errno EFBIG). *out_r (NUL-terminated) and *stderr_r may be NULL
-   pointers to ignore them. */
+/* Run to the end, INPUT (may be NULL) on its standard input. Returns
+   the exit status, or -1 with *error_r when it could not run, timed
+   out, was killed, or wrote more than MAX_OUT bytes (errno EFBIG).
+   *out_r (NUL-terminated) and *stderr_r may be NULL pointers to
+   ignore them. */
 int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 		   const void *input, size_t input_size, size_t max_out,
 		   char **out_r, size_t *out_len_r, char **stderr_r,

@@ -50,11 +50,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <json-c/json.h>
 
+#include "mailcure/exec.h"
 #include "commands.h"
 #include "postfix_ctl.h"
 
@@ -278,40 +278,55 @@ static bool step_applies(const struct respond_args *ra, int step,
 	}
 }
 
-/* Run ARGV (our own binary) with stdout to OUT_PATH (or inherited when
+/* Open PATH for the output of a step; -1 with a warning. */
+static int step_file(const char *path, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
+
+	if (fd < 0)
+		mc_warn("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Run ARGV (our own binary, with our environment: it reads its
+   settings from there too) with stdout to OUT_PATH (or inherited when
    NULL) and stderr appended to LOG_PATH (or inherited). Returns the
    exit code, or -1 when it could not run or was killed. */
 static int run_child(char **argv, const char *out_path, const char *log_path,
 		     char *last_err, size_t last_err_size)
 {
-	pid_t pid;
-	int status;
+	struct mc_exec spec = {
+		.path = "/proc/self/exe", .argv = (const char *const *)argv,
+		.keep_env = true, .out = MC_EXEC_INHERIT, .err = MC_EXEC_INHERIT,
+	};
+	struct mc_exec_result r;
+	char *error = NULL;
+	int ex;
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		mc_warn("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		if (out_path != NULL) {
-			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-			if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
-				_exit(127);
-		}
-		if (log_path != NULL) {
-			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-			if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
-				_exit(127);
-		}
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	if (out_path != NULL) {
+		spec.out = MC_EXEC_FD;
+		if ((spec.out_fd = step_file(out_path, O_TRUNC)) < 0)
 			return -1;
 	}
+	if (log_path != NULL) {
+		spec.err = MC_EXEC_FD;
+		if ((spec.err_fd = step_file(log_path, O_APPEND)) < 0) {
+			if (out_path != NULL)
+				close(spec.out_fd);
+			return -1;
+		}
+	}
+	fflush(stdout);
+	fflush(stderr);
+	ex = mc_exec_run(&spec, &r, &error);
+	if (ex < 0 && r.signal == 0)
+		mc_warn("%s", error);
+	free(error);
+	mc_exec_result_clear(&r);
+	if (out_path != NULL)
+		close(spec.out_fd);
+	if (log_path != NULL)
+		close(spec.err_fd);
 	if (last_err != NULL && log_path != NULL) {
 		/* The child's last diagnostic line explains a failure. */
 		FILE *fp = fopen(log_path, "r");
@@ -326,9 +341,7 @@ static int run_child(char **argv, const char *out_path, const char *log_path,
 		if (fp != NULL)
 			fclose(fp);
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return -1;
+	return ex;
 }
 
 /* Counts read back from a step's JSON events. */
