@@ -41,17 +41,21 @@
 /*	ids to their run's index and renames them into entries/; before
 /*	it is, mc_quarantine_unstage() deletes them. Which of the two an
 /*	interrupted removal needs only its store can tell (the mbox
-/*	store: whether its rewrite journal exists), so
-/*	mc_quarantine_settle() hands each group to its store's settle
-/*	op; "quarantine restore" calls it first. A staged id given to
-/*	mc_quarantine_restore() is named as such in the error.
+/*	store: whether its rewrite journal exists), so the restore
+/*	module (restore.c) hands each group to its store's settle op,
+/*	listed by mc_quarantine_staged_list(); "quarantine restore" does
+/*	that first. A staged id given to mc_quarantine_restore_begin()
+/*	is named as such in the error.
 /*
-/*	mc_quarantine_restore() locks the entry directory (flock), so two
-/*	restores of one entry cannot race, refuses an entry that has
-/*	restored_at set, verifies the checksum, hands the bytes to the
-/*	store's restore op (mc_store_lookup of the entry's kind) and then
+/*	A restore has two halves here, with the store's restore op
+/*	between them (restore.c): mc_quarantine_restore_begin() locks
+/*	the entry directory (flock), so two restores of one entry cannot
+/*	race, refuses an entry that has restored_at set, and reads the
+/*	message, verifying its checksum; mc_quarantine_restore_finish()
 /*	records restored_at (meta.json rewritten through a temporary
-/*	name, fsync'd, renamed). The quarantined copy stays until purge.
+/*	name, fsync'd, renamed) when the store put the message back, and
+/*	unlocks. The quarantined copy stays until purge. The quarantine
+/*	itself knows no store: stores call it, never the other way.
 /*
 /*	The run index exists so that "restore --run" reads one small
 /*	file instead of every entry; when it is missing the entries are
@@ -204,8 +208,7 @@ static void sha256_hex(const void *data, size_t len, char hex[65])
 	mc_hex(bin, 32, hex);
 }
 
-/* Where the entry's message goes back to, for messages to the user. */
-static const char *entry_where(const struct mc_qentry *e)
+const char *mc_qentry_where(const struct mc_qentry *e)
 {
 	if (e->loc.path != NULL)
 		return e->loc.path;
@@ -1943,109 +1946,98 @@ void mc_quarantine_staged_free(struct mc_quarantine_staged **listp, size_t count
 	free(list);
 }
 
-int mc_quarantine_settle(struct mc_quarantine *q, char **error_r)
-{
-	struct mc_quarantine_staged *list;
-	size_t count;
-	int failed = 0;
-
-	if (mc_quarantine_staged_list(q, &list, &count, error_r) < 0)
-		return -1;
-	for (size_t i = 0; i < count; i++) {
-		const struct mc_store_ops *ops = list[i].kind != NULL ?
-			mc_store_lookup(list[i].kind) : NULL;
-		char *err = NULL;
-
-		if (list[i].count == 0) {
-			/* A commit that ended before removing its group. */
-			if (mc_quarantine_unstage(q, list[i].group, &err) < 0)
-				free(err);
-			continue;
-		}
-		if (ops == NULL || ops->settle == NULL || list[i].path == NULL)
-			err = mc_xasprintf("cannot tell where its messages are from");
-		else if (ops->settle(q, list[i].path, &err) == 0)
-			continue;
-		if (failed++ == 0)
-			mc_error_set(error_r, "quarantine %s: %zu entries staged in %s/%s by an "
-				     "interrupted removal%s%s are not settled: %s", q->dir,
-				     list[i].count, PENDING_DIR, list[i].group,
-				     list[i].path != NULL ? " from " : "",
-				     list[i].path != NULL ? list[i].path : "", err);
-		free(err);
-	}
-	mc_quarantine_staged_free(&list, count);
-	return failed > 0 ? -1 : 0;
-}
-
 /* ------------------------------------------------------------------ */
 /* Restore                                                            */
 /* ------------------------------------------------------------------ */
 
-int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
-			  char **error_r)
-{
-	const struct mc_store_ops *ops;
-	struct mc_qentry *e;
-	void *raw = NULL;
-	size_t size;
-	char *err = NULL, *text;
-	char when[64];
-	json_object *jo;
-	int fd, ret = -1;
+struct mc_qrestore {
+	struct mc_qentry *entry;
+	void *raw;
+	size_t raw_size;
+	int fd;			/* the entry directory, flock'd */
+};
 
+int mc_quarantine_restore_begin(struct mc_quarantine *q, const char *id,
+				struct mc_qrestore **r_r, char **error_r)
+{
+	struct mc_qrestore *r;
+	char when[64];
+	int fd;
+
+	*r_r = NULL;
 	fd = entry_open(q, id, error_r);
 	if (fd < 0)
 		return -1;
-	/* One restore at a time per entry; the lock goes with the fd.
-	   The record is read only once we hold it, so a restore that
-	   waited sees what the other one did. */
+	/* One restore at a time per entry; the lock goes with the fd
+	   and is held until finish. The record is read only once we
+	   hold it, so a restore that waited sees what the other one
+	   did. */
 	if (flock(fd, LOCK_EX) < 0) {
 		mc_error_errno(error_r, "entry %s: lock", id);
 		close(fd);
 		return -1;
 	}
-	e = entry_load(fd, id, error_r);
-	if (e == NULL)
-		goto out;
-	if (e->restored_at != 0) {
-		format_time(e->restored_at, when, sizeof(when));
+	r = mc_xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->entry = entry_load(fd, id, error_r);
+	if (r->entry == NULL)
+		goto fail;
+	if (r->entry->restored_at != 0) {
+		format_time(r->entry->restored_at, when, sizeof(when));
 		mc_error_set(error_r, "entry %s was already restored at %s (to %s)",
-			     id, when, entry_where(e));
-		goto out;
+			     id, when, mc_qentry_where(r->entry));
+		goto fail;
 	}
-	if (entry_read(fd, e, &raw, &size, error_r) < 0)
-		goto out;
-	ops = mc_store_lookup(e->loc.kind);
-	if (ops == NULL || ops->restore == NULL) {
-		mc_error_set(error_r, "entry %s: messages from '%s' stores cannot be restored "
-			     "by this version", id, e->loc.kind);
-		goto out;
-	}
-	if (ops->restore(q, e, raw, size, &err) < 0) {
-		mc_error_set(error_r, "entry %s: restore to %s failed: %s", id,
-			     entry_where(e), err != NULL ? err : "unknown error");
-		free(err);
-		goto out;
-	}
-	e->restored_at = time(NULL);
-	jo = qentry_to_json(e);
-	text = mc_xasprintf("%s\n", json_object_to_json_string_ext(jo,
-		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(jo);
-	if (replace_file(fd, ENTRY_META, ENTRY_META_TMP, text, strlen(text), &err) < 0) {
-		mc_error_set(error_r, "entry %s: restored to %s, but recording that failed "
-			     "(%s); do not restore it again", id, entry_where(e), err);
-		free(err);
+	if (entry_read(fd, r->entry, &r->raw, &r->raw_size, error_r) < 0)
+		goto fail;
+	*r_r = r;
+	return 0;
+fail:
+	(void)mc_quarantine_restore_finish(&r, false, NULL);
+	return -1;
+}
+
+const struct mc_qentry *mc_qrestore_entry(const struct mc_qrestore *r)
+{
+	return r->entry;
+}
+
+const void *mc_qrestore_message(const struct mc_qrestore *r, size_t *size_r)
+{
+	*size_r = r->raw_size;
+	return r->raw;
+}
+
+int mc_quarantine_restore_finish(struct mc_qrestore **rp, bool restored,
+				 char **error_r)
+{
+	struct mc_qrestore *r = *rp;
+	char *err = NULL, *text;
+	json_object *jo;
+	int ret = 0;
+
+	if (r == NULL)
+		return 0;
+	*rp = NULL;
+	if (restored) {
+		r->entry->restored_at = time(NULL);
+		jo = qentry_to_json(r->entry);
+		text = mc_xasprintf("%s\n", json_object_to_json_string_ext(jo,
+			JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(jo);
+		if (replace_file(r->fd, ENTRY_META, ENTRY_META_TMP, text, strlen(text),
+				 &err) < 0) {
+			ret = mc_error_set(error_r, "entry %s: restored to %s, but recording "
+					   "that failed (%s); do not restore it again",
+					   r->entry->id, mc_qentry_where(r->entry), err);
+			free(err);
+		}
 		free(text);
-		goto out;
 	}
-	free(text);
-	ret = 0;
-out:
-	free(raw);
-	mc_qentry_free(&e);
-	close(fd);
+	free(r->raw);
+	mc_qentry_free(&r->entry);
+	close(r->fd);
+	free(r);
 	return ret;
 }
 

@@ -709,17 +709,6 @@ static void tree_close(struct mc_store **storep)
 	mc_store_close_op(storep);
 }
 
-static int tree_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
-			const void *raw, size_t raw_size, char **error_r)
-{
-	const struct mc_store_ops *ops = mc_store_lookup(entry->loc.kind);
-
-	if (ops == NULL || ops == &mc_store_tree || ops->restore == NULL)
-		return mc_error_set(error_r, "cannot restore a message of kind '%s'",
-				    entry->loc.kind != NULL ? entry->loc.kind : "(none)");
-	return ops->restore(q, entry, raw, raw_size, error_r);
-}
-
 static bool tree_detect(int dirfd, const char *path)
 {
 	struct stat st;
@@ -738,5 +727,4 @@ const struct mc_store_ops mc_store_tree = {
 	.load = mc_store_load_op,
 	.drop = mc_store_drop_op,
 	.close = tree_close,
-	.restore = tree_restore,
 };

@@ -576,7 +576,7 @@ static void test_remove_restore(void **state)
 	assert_string_equal(e->subject, "hello");
 	mc_qentry_free(&e);
 
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(file, &len);
 	assert_non_null(content);
@@ -598,7 +598,7 @@ static void test_remove_restore(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	free(tmpdir);
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	free(err);
 	err = NULL;
 	free(rm.quarantine_id);
@@ -608,7 +608,7 @@ static void test_remove_restore(void **state)
 	assert_true(rm.removed);
 	char *sentdir = path_of(f, "home/alice/Maildir/.Sent");
 	rm_rf(sentdir);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(sent, &len);
 	assert_non_null(content);
@@ -700,7 +700,7 @@ static void test_restore_no_duplicate(void **state)
 	remove_one(f, &it, it.msgs[0], &rm);
 	assert_true(rm.removed);
 	free(put(f, "Maildir/cur/1.A.host:2,S", MSG, 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "already"));
 	char *newfile = path_of(f, "Maildir/new/1.A.host");
@@ -838,12 +838,12 @@ static void test_eml(void **state)
 	assert_int_equal(access(one, F_OK), -1);
 	/* Restore refuses to overwrite; then puts it back as it was. */
 	free(put(f, "export/one.eml", "other\n", 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	free(err);
 	err = NULL;
 	unlink(one);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	struct stat st;
 	stat(one, &st);

@@ -692,7 +692,7 @@ static void test_remove_rewrite(void **state)
 	free(raw);
 	mc_qentry_free(&e);
 	char *err = NULL;
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	free(now);
 	now = read_file(f->mbox, &len);
@@ -701,7 +701,7 @@ static void test_remove_rewrite(void **state)
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(now, want, len);
 	/* Twice is refused. */
-	assert_int_equal(mc_quarantine_restore(f->q, rm[0].quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm[0].quarantine_id, &err), -1);
 	free(err);
 	for (size_t i = 0; i < 2; i++) {
 		free(rm[i].quarantine_id);
@@ -1058,14 +1058,14 @@ static void test_settle_interrupted(void **state)
 
 	/* Killed before its journal: nothing was cut. */
 	early_id = stage(f, group, abs, 0, M1);
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	assert_non_null(strstr(err, "staged"));
 	free(err);
 	err = NULL;
-	if (mc_quarantine_settle(f->q, &err) < 0)
+	if (mc_restore_settle(f->q, &err) < 0)
 		fail_msg("settle: %s", err);
 	assert_false(mc_quarantine_staged(f->q, group));
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	free(err);
 	err = NULL;
 	now = read_file(f->mbox, &len);
@@ -1075,7 +1075,7 @@ static void test_settle_interrupted(void **state)
 
 	/* Restoring the cut one appends it once (after an empty line:
 	   M3 has no newline at its end). */
-	if (mc_quarantine_restore(f->q, cut_id, &err) < 0)
+	if (mc_restore_entry(f->q, cut_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, final + 2 + strlen(M2));
@@ -1113,7 +1113,7 @@ static void test_restore_creates(void **state)
 	stat(f->mbox, &st);
 	assert_int_equal(st.st_size, 0);
 	unlink(f->mbox);
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, strlen(M1));
