@@ -490,8 +490,25 @@ const struct mc_store_ops *mc_store_lookup(const char *kind);
 /* Parse a STORE argument ("maildir:PATH", "mbox:PATH", "eml:PATH",
    or a bare PATH, auto-detected) and open it. */
 int mc_store_open(const char *uri, const struct mc_store_settings *set,
-		  const struct mc_store_ops **ops_r, struct mc_store **store_r,
+		  struct mc_store **store_r, char **error_r);
+
+/* An open store dispatches its own calls: these call the op of the
+   store's implementation (see struct mc_store_ops for what each
+   does), so that callers need not carry the ops with the store. */
+const char *mc_store_kind(const struct mc_store *store);	/* ops->name */
+int mc_store_next(struct mc_store *store, struct mc_msg **msg_r,
 		  char **error_r);
+bool mc_store_container_last(struct mc_store *store, const struct mc_msg *msg);
+void mc_store_remove(struct mc_store *store, struct mc_quarantine *q,
+		     const char *run_id, struct mc_removal *removals,
+		     size_t count);
+void mc_store_msg_free(struct mc_store *store, struct mc_msg **msg);
+/* 0 also when the store always yields whole messages (no load op). */
+int mc_store_load(struct mc_store *store, struct mc_msg *msg);
+/* Nothing when the store has nothing to free early (no drop op). */
+void mc_store_drop(struct mc_store *store, struct mc_msg *msg);
+/* Close *STORE (may be NULL) and clear it. */
+void mc_store_close(struct mc_store **store);
 
 /* ------------------------------------------------------------------ */
 /* Quarantine                                                         */
@@ -693,7 +710,6 @@ enum mc_action {
 
 struct mc_run {
 	/* Opened stores. */
-	const struct mc_store_ops *const *store_ops;
 	struct mc_store *const *stores;
 	size_t store_count;
 	const struct mc_query *query;
