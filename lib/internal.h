@@ -18,6 +18,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* --- quarantine.c --- */
+
+struct mc_qentry;
+/* Where ENTRY's message goes back to (path, queue id or store), for
+   messages to the user. */
+const char *mc_qentry_where(const struct mc_qentry *entry);
+
 /* --- safe.c --- */
 
 /* Open directory NAME under DIRFD without following a symlink in the

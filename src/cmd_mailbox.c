@@ -386,16 +386,15 @@ static void interrupt_release(void)
 	sigaction(SIGINT, &interrupt_old[1], NULL);
 }
 
-int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
-		    struct mc_store **stores, size_t store_count,
-		    const struct mc_query *query, struct mc_engine *engine,
+int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
+		    size_t store_count, const struct mc_query *query,
+		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count)
 {
 	char *run_id = mc_cli_run_id(g), *error = NULL;
 	struct mc_output *out = mc_output_init(g, acting);
 	struct mc_run run = {
-		.store_ops = ops,
 		.stores = stores,
 		.store_count = store_count,
 		.query = query,
@@ -476,7 +475,6 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	char *query_text = mc_cli_join_args(argc - optind, argv + optind);
 	char *error = NULL;
 	struct mc_query *query = mc_query_parse(query_text, &error);
-	const struct mc_store_ops **ops = NULL;
 	struct mc_store **stores = NULL;
 	struct mc_engine *engine = NULL;
 	struct mc_quarantine *q = NULL;
@@ -511,11 +509,9 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 					 .loads_without_raw = !clean || g->dry_run,
 					 .bodies_read = mc_query_needs_body(query),
 					 .quarantine = q };
-	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
-		if (mc_store_open(uris[i], &set, &ops[store_count], &stores[store_count],
-				  &error) == 0) {
+		if (mc_store_open(uris[i], &set, &stores[store_count], &error) == 0) {
 			store_count++;
 			continue;
 		}
@@ -536,17 +532,14 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
 
-	exit_code = mc_cli_pipeline(g, ops, stores, store_count, query, engine, q, clean,
+	exit_code = mc_cli_pipeline(g, stores, store_count, query, engine, q, clean,
 				    errors, refused);
 out:
 	for (size_t i = 0; i < refused; i++)
 		free(errors[i].why);
 	free(errors);
-	for (size_t i = 0; stores != NULL && i < store_count; i++) {
-		if (stores[i] != NULL)
-			ops[i]->close(&stores[i]);
-	}
-	free(ops);
+	for (size_t i = 0; stores != NULL && i < store_count; i++)
+		mc_store_close(&stores[i]);
 	free(stores);
 	if (owned_uris) {
 		for (size_t i = 0; i < uri_count; i++)

@@ -468,7 +468,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			mc_qentry_free(&e);
 			return false;
 		}
-	} else if (mc_quarantine_restore(q, id, &error) < 0) {
+	} else if (mc_restore_entry(q, id, &error) < 0) {
 		report_error(g, id, error);
 		free(error);
 		mc_qentry_free(&e);
@@ -520,7 +520,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 	/* Entries that a clean killed in the middle of a removal left
 	   staged are committed (their messages were removed) or
 	   discarded (they were not) before anything is restored. */
-	if (!g->dry_run && mc_quarantine_settle(q, &error) < 0) {
+	if (!g->dry_run && mc_restore_settle(q, &error) < 0) {
 		report_error(g, NULL, error);
 		free(error);
 		error = NULL;

@@ -349,9 +349,8 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		}
 	}
 
-	const struct mc_store_ops *ops[1] = { &mc_store_postfix };
 	struct mc_store *stores[1] = { store };
-	exit_code = mc_cli_pipeline(g, ops, stores, 1, query, engine, q, delete, NULL, 0);
+	exit_code = mc_cli_pipeline(g, stores, 1, query, engine, q, delete, NULL, 0);
 	mc_store_postfix.close(&store);
 	free(uri);
 	if (engine != NULL)

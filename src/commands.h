@@ -163,9 +163,9 @@ struct mc_cli_store_error {
    ACTING: quarantine and remove what matches. Each of the ERROR_COUNT
    stores in ERRORS is an error event (counted in the summary) before
    the others are searched. */
-int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
-		    struct mc_store **stores, size_t store_count,
-		    const struct mc_query *query, struct mc_engine *engine,
+int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
+		    size_t store_count, const struct mc_query *query,
+		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count);
 

@@ -490,8 +490,25 @@ const struct mc_store_ops *mc_store_lookup(const char *kind);
 /* Parse a STORE argument ("maildir:PATH", "mbox:PATH", "eml:PATH",
    or a bare PATH, auto-detected) and open it. */
 int mc_store_open(const char *uri, const struct mc_store_settings *set,
-		  const struct mc_store_ops **ops_r, struct mc_store **store_r,
+		  struct mc_store **store_r, char **error_r);
+
+/* An open store dispatches its own calls: these call the op of the
+   store's implementation (see struct mc_store_ops for what each
+   does), so that callers need not carry the ops with the store. */
+const char *mc_store_kind(const struct mc_store *store);	/* ops->name */
+int mc_store_next(struct mc_store *store, struct mc_msg **msg_r,
 		  char **error_r);
+bool mc_store_container_last(struct mc_store *store, const struct mc_msg *msg);
+void mc_store_remove(struct mc_store *store, struct mc_quarantine *q,
+		     const char *run_id, struct mc_removal *removals,
+		     size_t count);
+void mc_store_msg_free(struct mc_store *store, struct mc_msg **msg);
+/* 0 also when the store always yields whole messages (no load op). */
+int mc_store_load(struct mc_store *store, struct mc_msg *msg);
+/* Nothing when the store has nothing to free early (no drop op). */
+void mc_store_drop(struct mc_store *store, struct mc_msg *msg);
+/* Close *STORE (may be NULL) and clear it. */
+void mc_store_close(struct mc_store **store);
 
 /* ------------------------------------------------------------------ */
 /* Quarantine                                                         */
@@ -573,11 +590,6 @@ int mc_quarantine_staged_list(struct mc_quarantine *q,
 			      struct mc_quarantine_staged **list_r,
 			      size_t *count_r, char **error_r);
 void mc_quarantine_staged_free(struct mc_quarantine_staged **list, size_t count);
-/* Settle every staging group through its store's settle op (commit
-   the entries of removals that happened, discard the others), so that
-   a restore sees all there is. Returns -1 with the first group that
-   could not be settled; the others are settled still. */
-int mc_quarantine_settle(struct mc_quarantine *q, char **error_r);
 
 /* Load entry ID (metadata only). */
 struct mc_qentry *mc_quarantine_get(struct mc_quarantine *q, const char *id,
@@ -594,10 +606,19 @@ struct mc_quarantine_iter *mc_quarantine_iter_init(struct mc_quarantine *q);
 struct mc_qentry *mc_quarantine_iter_next(struct mc_quarantine_iter *iter);
 void mc_quarantine_iter_deinit(struct mc_quarantine_iter **iter);
 
-/* Restore ENTRY where it came from, through its store's restore op,
-   and mark it restored. A second restore is refused. */
-int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
-			  char **error_r);
+/* One entry held for restore, from begin to finish. */
+struct mc_qrestore;
+/* Lock entry ID against other restores, load it, refuse it when it
+   was restored already, and read its message, verifying the
+   checksum. 0 with *R_R, or -1 with *error_r. */
+int mc_quarantine_restore_begin(struct mc_quarantine *q, const char *id,
+				struct mc_qrestore **r_r, char **error_r);
+const struct mc_qentry *mc_qrestore_entry(const struct mc_qrestore *r);
+const void *mc_qrestore_message(const struct mc_qrestore *r, size_t *size_r);
+/* With RESTORED, record that the message is back (restored_at);
+   then unlock and free *R. -1 when the record could not be written. */
+int mc_quarantine_restore_finish(struct mc_qrestore **r, bool restored,
+				 char **error_r);
 /* Remove entries quarantined before BEFORE. Returns count or -1. */
 int mc_quarantine_purge(struct mc_quarantine *q, time_t before,
 			bool dry_run, char **error_r);
@@ -623,6 +644,20 @@ char *mc_qentry_json(const struct mc_qentry *entry);
 
 /* A new run id: "20261128T010830Z-1a2b3c". */
 char *mc_run_id_new(void);
+
+/* ------------------------------------------------------------------ */
+/* Restore: quarantine -> store (lib/restore.c)                       */
+/* ------------------------------------------------------------------ */
+
+/* Restore entry ID where it came from, through the restore op of the
+   store of its kind, and mark it restored. A second restore is
+   refused. */
+int mc_restore_entry(struct mc_quarantine *q, const char *id, char **error_r);
+/* Settle every staging group through its store's settle op (commit
+   the entries of removals that happened, discard the others), so that
+   a restore sees all there is. Returns -1 with the first group that
+   could not be settled; the others are settled still. */
+int mc_restore_settle(struct mc_quarantine *q, char **error_r);
 
 /* ------------------------------------------------------------------ */
 /* The pipeline: stores -> workers -> ordered sink                    */
@@ -675,7 +710,6 @@ enum mc_action {
 
 struct mc_run {
 	/* Opened stores. */
-	const struct mc_store_ops *const *store_ops;
 	struct mc_store *const *stores;
 	size_t store_count;
 	const struct mc_query *query;

@@ -55,6 +55,10 @@
 /*	(creating the mailbox if it no longer exists), finds the saved
 /*	copy among the new UIDs by its content, and sets its flags with
 /*	"doveadm flags add". Dovecot assigns a new UID and received date.
+/*	Before that it fetches the recorded mailbox GUID and UID: a
+/*	message still there means the removal was killed between the
+/*	quarantine and the expunge, and the restore is refused rather
+/*	than duplicate it.
 /*
 /*	doveadm is run by lib/doveadm.c, which says which doveadm and
 /*	which Dovecot configuration ($MAILCURE_DOVEADM,
@@ -775,7 +779,7 @@ static int quarantine_one(struct dovecot_store *ds, struct mc_quarantine *q,
 
 /* UIDs of SET (a doveadm uid set) still in mailbox GUID: -1 when
    that cannot be told. */
-static int remaining_uids(struct dovecot_store *ds, const char *user,
+static int remaining_uids(const struct mc_doveadm *dv, const char *user,
 			  const char *guid, const char *set, uint32_t **uids_r,
 			  size_t *count_r, char **error_r)
 {
@@ -788,7 +792,7 @@ static int remaining_uids(struct dovecot_store *ds, const char *user,
 
 	*uids_r = NULL;
 	*count_r = 0;
-	if (doveadm_fetch(&ds->dv, args, 16U << 20, &out, &len, error_r) < 0)
+	if (doveadm_fetch(dv, args, 16U << 20, &out, &len, error_r) < 0)
 		return -1;
 	for (char *line = strtok_r(out, "\n\f", &save); line != NULL;
 	     line = strtok_r(NULL, "\n\f", &save)) {
@@ -834,7 +838,7 @@ static void expunge_chunk(struct dovecot_store *ds, struct mc_quarantine *q,
 	free(err);
 	free(error);
 	error = NULL;
-	vret = remaining_uids(ds, first->user, first->mailbox_guid, set, &left,
+	vret = remaining_uids(&ds->dv, first->user, first->mailbox_guid, set, &left,
 			      &left_count, &error);
 	for (size_t i = 0; i < count; i++) {
 		struct mc_removal *r = items[i];
@@ -1054,6 +1058,37 @@ static char *restorable_flags(const char *flags)
 	return out;
 }
 
+/* Whether the message EXTRA (the entry's extra fields) names is still
+   in its mailbox: 1 yes, 0 no (or an entry that does not say where it
+   was), -1 cannot be told. A removal killed between the quarantine
+   and "doveadm expunge" leaves it there; restoring it too would
+   duplicate it. The mailbox GUID is never reused and UIDs are never
+   reused within a mailbox, so a message at that place is the one. */
+static int still_in_mailbox(const struct mc_doveadm *dv, const char *user,
+			    json_object *extra, char **error_r)
+{
+	json_object *g, *u;
+	uint32_t *left = NULL;
+	size_t left_count = 0;
+	char uidstr[16];
+	int64_t uid;
+
+	if (extra == NULL || !json_object_object_get_ex(extra, "mailbox_guid", &g) ||
+	    !json_object_is_type(g, json_type_string) ||
+	    !json_object_object_get_ex(extra, "uid", &u) ||
+	    !json_object_is_type(u, json_type_int))
+		return 0;
+	uid = json_object_get_int64(u);
+	if (uid <= 0 || uid > UINT32_MAX || !mc_dovecot_valid_mailbox_guid(json_object_get_string(g)))
+		return 0;
+	snprintf(uidstr, sizeof(uidstr), "%u", (uint32_t)uid);
+	if (remaining_uids(dv, user, json_object_get_string(g), uidstr, &left,
+			   &left_count, error_r) < 0)
+		return -1;
+	free(left);
+	return left_count > 0;
+}
+
 static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 			   const void *raw, size_t raw_size, char **error_r)
 {
@@ -1080,6 +1115,17 @@ static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	    json_object_is_type(v, json_type_string))
 		dv.config = json_object_get_string(v);
 
+	code = still_in_mailbox(&dv, user, extra, &error);
+	if (code != 0) {
+		if (code > 0)
+			mc_error_set(error_r, "the message is still in mailbox %s of %s (its "
+				     "removal was interrupted): restoring it would duplicate it",
+				     mailbox, user);
+		else
+			mc_error_set(error_r, "cannot tell whether the message is still in "
+				     "mailbox %s of %s: %s", mailbox, user, error);
+		goto out;
+	}
 	code = mailbox_lookup(&dv, user, mailbox, guid, &uidnext, error_r);
 	if (code < 0)
 		goto out;

@@ -152,7 +152,6 @@ static char *read_file(const char *path, size_t *len_r)
 }
 
 struct items {
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	struct mc_msg **msgs;
 	size_t count;
@@ -165,9 +164,9 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 	int ret;
 
 	memset(it, 0, sizeof(*it));
-	if (mc_store_open(uri, &f->set, &it->ops, &it->store, &err) < 0)
+	if (mc_store_open(uri, &f->set, &it->store, &err) < 0)
 		fail_msg("open %s: %s", uri, err);
-	while ((ret = it->ops->next(it->store, &msg, &err)) > 0) {
+	while ((ret = mc_store_next(it->store, &msg, &err)) > 0) {
 		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
 		it->msgs[it->count++] = msg;
 	}
@@ -177,8 +176,8 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 static void items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->count; i++)
-		it->ops->msg_free(it->store, &it->msgs[i]);
-	it->ops->close(&it->store);
+		mc_store_msg_free(it->store, &it->msgs[i]);
+	mc_store_close(&it->store);
 	free(it->msgs);
 }
 
@@ -201,7 +200,7 @@ static void remove_one(struct fixture *f, struct items *it, struct mc_msg *msg,
 	memset(rm, 0, sizeof(*rm));
 	rm->msg = msg;
 	rm->match = &match_all;
-	it->ops->remove(it->store, f->q, "run-test", rm, 1);
+	mc_store_remove(it->store, f->q, "run-test", rm, 1);
 }
 
 static size_t quarantine_count(struct fixture *f)
@@ -294,7 +293,7 @@ static void test_maildir_fields(void **state)
 		assert_int_equal(it.msgs[i]->loc.offset, -1);
 		assert_int_equal(it.msgs[i]->size, strlen(MSG));
 		assert_memory_equal(it.msgs[i]->data, MSG, strlen(MSG));
-		assert_true(it.ops->container_last(it.store, it.msgs[i]));
+		assert_true(mc_store_container_last(it.store, it.msgs[i]));
 		assert_int_equal(it.msgs[i]->seq, 0);
 	}
 	/* INBOX first, new/ before cur/. */
@@ -397,11 +396,11 @@ static void test_heads_first(void **state)
 	assert_non_null(m->head);
 	assert_true(m->head_size < big_len);
 	assert_memory_equal(m->head, big, m->head_size);
-	assert_int_equal(it.ops->load(it.store, m), 0);
+	assert_int_equal(mc_store_load(it.store, m), 0);
 	assert_memory_equal(m->data, big, big_len);
 	assert_true(m->raw == m->data);
-	assert_int_equal(it.ops->load(it.store, m), 0);
-	it.ops->drop(it.store, m);
+	assert_int_equal(mc_store_load(it.store, m), 0);
+	mc_store_drop(it.store, m);
 	assert_null(m->data);
 	assert_null(m->raw);
 	assert_null(m->head);
@@ -413,7 +412,7 @@ static void test_heads_first(void **state)
 	m = find_msg(&it, "/cur/4.M4.host:2,S");
 	assert_null(m->data);
 	assert_int_equal(truncate(bigpath, 1000), 0);
-	assert_int_equal(it.ops->load(it.store, m), -1);
+	assert_int_equal(mc_store_load(it.store, m), -1);
 	assert_non_null(m->read_error);
 	assert_non_null(strstr(m->read_error, "shrank"));
 	assert_null(m->data);
@@ -503,7 +502,7 @@ static void test_cur_symlink(void **state)
 	assert_int_equal(symlink(outside, cur), 0);
 	p = path_of(f, "Maildir");
 	items_read(f, p, &it);
-	assert_string_equal(it.ops->name, "maildir");
+	assert_string_equal(mc_store_kind(it.store), "maildir");
 	assert_int_equal(it.count, 2);
 	assert_null(find_msg(&it, "/new/1.A.host")->read_error);
 	struct mc_msg *m = find_msg(&it, "/Maildir/cur");
@@ -553,7 +552,7 @@ static void test_remove_restore(void **state)
 	assert_string_equal(e->subject, "hello");
 	mc_qentry_free(&e);
 
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(file, &len);
 	assert_non_null(content);
@@ -575,7 +574,7 @@ static void test_remove_restore(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	free(tmpdir);
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	free(err);
 	err = NULL;
 	free(rm.quarantine_id);
@@ -585,7 +584,7 @@ static void test_remove_restore(void **state)
 	assert_true(rm.removed);
 	char *sentdir = path_of(f, "home/alice/Maildir/.Sent");
 	mc_fixture_rm_rf(sentdir);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(sent, &len);
 	assert_non_null(content);
@@ -677,7 +676,7 @@ static void test_restore_no_duplicate(void **state)
 	remove_one(f, &it, it.msgs[0], &rm);
 	assert_true(rm.removed);
 	free(put(f, "Maildir/cur/1.A.host:2,S", MSG, 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "already"));
 	char *newfile = path_of(f, "Maildir/new/1.A.host");
@@ -752,7 +751,7 @@ static void test_tree(void **state)
 			alice++;
 			assert_string_equal(m->loc.kind, "mbox");
 			assert_string_equal(m->loc.folder, "INBOX");
-			assert_true(it.ops->container_last(it.store, m) == (m->loc.offset > 0));
+			assert_true(mc_store_container_last(it.store, m) == (m->loc.offset > 0));
 		} else if (strcmp(m->loc.user, "carol") == 0) {
 			if (strcmp(m->loc.folder, "INBOX") == 0)
 				carol_inbox++;
@@ -815,12 +814,12 @@ static void test_eml(void **state)
 	assert_int_equal(access(one, F_OK), -1);
 	/* Restore refuses to overwrite; then puts it back as it was. */
 	free(put(f, "export/one.eml", "other\n", 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	free(err);
 	err = NULL;
 	unlink(one);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	struct stat st;
 	stat(one, &st);

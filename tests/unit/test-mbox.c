@@ -131,7 +131,6 @@ static char *read_file(const char *path, size_t *len_r)
 
 /* All items of STORE_URI. */
 struct items {
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	struct mc_msg **msgs;
 	size_t count;
@@ -144,9 +143,9 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 	int ret;
 
 	memset(it, 0, sizeof(*it));
-	if (mc_store_open(uri, &f->set, &it->ops, &it->store, &err) < 0)
+	if (mc_store_open(uri, &f->set, &it->store, &err) < 0)
 		fail_msg("open %s: %s", uri, err);
-	while ((ret = it->ops->next(it->store, &msg, &err)) > 0) {
+	while ((ret = mc_store_next(it->store, &msg, &err)) > 0) {
 		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
 		it->msgs[it->count++] = msg;
 	}
@@ -156,8 +155,8 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 static void items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->count; i++)
-		it->ops->msg_free(it->store, &it->msgs[i]);
-	it->ops->close(&it->store);
+		mc_store_msg_free(it->store, &it->msgs[i]);
+	mc_store_close(&it->store);
 	free(it->msgs);
 }
 
@@ -170,7 +169,7 @@ static void remove_some(struct fixture *f, struct items *it, const size_t *idx,
 		rm[i].msg = it->msgs[idx[i]];
 		rm[i].match = &match_all;
 	}
-	it->ops->remove(it->store, f->q, "run-test", rm, n);
+	mc_store_remove(it->store, f->q, "run-test", rm, n);
 }
 
 static size_t quarantine_count(struct fixture *f)
@@ -225,7 +224,7 @@ static void test_split(void **state)
 		assert_string_equal(m->loc.store, uri);
 		assert_string_equal(m->loc.folder, "INBOX");
 		assert_non_null(m->loc.user);
-		assert_int_equal(it.ops->container_last(it.store, m), i == 2);
+		assert_int_equal(mc_store_container_last(it.store, m), i == 2);
 		at += m->raw_size;
 	}
 	assert_int_equal(at, len);
@@ -273,7 +272,7 @@ static void test_split_garbage_and_empty(void **state)
 	items_read(f, uri, &it);
 	assert_int_equal(it.count, 1);
 	assert_non_null(it.msgs[0]->read_error);
-	assert_true(it.ops->container_last(it.store, it.msgs[0]));
+	assert_true(mc_store_container_last(it.store, it.msgs[0]));
 	items_free(&it);
 	write_file(f->mbox, "", 0);
 	items_read(f, uri, &it);
@@ -567,11 +566,11 @@ static void test_split_heads_first(void **state)
 			assert_true(h->head[h->head_size - 2] == '\n' ||
 				    h->head[h->head_size - 3] == '\n');
 		}
-		assert_int_equal(heads.ops->load(heads.store, h), 0);
+		assert_int_equal(mc_store_load(heads.store, h), 0);
 		assert_int_equal(h->size, w->size);
 		assert_memory_equal(h->data, w->data, w->size);
 		assert_memory_equal(h->raw, w->raw, w->raw_size);
-		heads.ops->drop(heads.store, h);
+		mc_store_drop(heads.store, h);
 		assert_null(h->data);
 		assert_null(h->raw);
 		assert_null(h->head);
@@ -590,7 +589,7 @@ static void test_split_heads_first(void **state)
 
 		if (h->data != NULL)
 			continue;
-		assert_int_equal(heads.ops->load(heads.store, h), 0);
+		assert_int_equal(mc_store_load(heads.store, h), 0);
 		assert_int_equal(h->size, w->size);
 		assert_memory_equal(h->data, w->data, w->size);
 		if (w->data != w->raw + (w->raw_size > 0 ? (size_t)(strchr((const char *)w->raw, '\n') -
@@ -611,7 +610,7 @@ static void test_split_heads_first(void **state)
 	memcpy(all + heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 3,
 	       "From ", 5);
 	write_file(f->mbox, all, len);
-	assert_int_equal(heads.ops->load(heads.store, heads.msgs[victim]), -1);
+	assert_int_equal(mc_store_load(heads.store, heads.msgs[victim]), -1);
 	assert_non_null(heads.msgs[victim]->read_error);
 	assert_non_null(strstr(heads.msgs[victim]->read_error, "changed"));
 	assert_null(heads.msgs[victim]->data);
@@ -673,7 +672,7 @@ static void test_remove_rewrite(void **state)
 	free(raw);
 	mc_qentry_free(&e);
 	char *err = NULL;
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	free(now);
 	now = read_file(f->mbox, &len);
@@ -682,7 +681,7 @@ static void test_remove_rewrite(void **state)
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(now, want, len);
 	/* Twice is refused. */
-	assert_int_equal(mc_quarantine_restore(f->q, rm[0].quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm[0].quarantine_id, &err), -1);
 	free(err);
 	for (size_t i = 0; i < 2; i++) {
 		free(rm[i].quarantine_id);
@@ -928,7 +927,7 @@ static void test_journal_recovery(void **state)
 	memset(rm, 0, sizeof(rm));
 	rm[0].msg = it.msgs[0];
 	rm[0].match = &match_all;
-	it.ops->remove(it.store, f->q, "run-test", rm, 1);
+	mc_store_remove(it.store, f->q, "run-test", rm, 1);
 	if (rm[0].error != NULL)
 		fail_msg("remove: %s", rm[0].error);
 	assert_true(rm[0].removed);
@@ -1039,14 +1038,14 @@ static void test_settle_interrupted(void **state)
 
 	/* Killed before its journal: nothing was cut. */
 	early_id = stage(f, group, abs, 0, M1);
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	assert_non_null(strstr(err, "staged"));
 	free(err);
 	err = NULL;
-	if (mc_quarantine_settle(f->q, &err) < 0)
+	if (mc_restore_settle(f->q, &err) < 0)
 		fail_msg("settle: %s", err);
 	assert_false(mc_quarantine_staged(f->q, group));
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	free(err);
 	err = NULL;
 	now = read_file(f->mbox, &len);
@@ -1056,7 +1055,7 @@ static void test_settle_interrupted(void **state)
 
 	/* Restoring the cut one appends it once (after an empty line:
 	   M3 has no newline at its end). */
-	if (mc_quarantine_restore(f->q, cut_id, &err) < 0)
+	if (mc_restore_entry(f->q, cut_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, final + 2 + strlen(M2));
@@ -1094,7 +1093,7 @@ static void test_restore_creates(void **state)
 	stat(f->mbox, &st);
 	assert_int_equal(st.st_size, 0);
 	unlink(f->mbox);
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, strlen(M1));

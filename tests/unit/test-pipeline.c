@@ -180,16 +180,14 @@ static void run_acting(struct fixture *f, const char *path, const char *text,
 		       struct mc_summary *sum)
 {
 	struct mc_store_settings set = { .limits = &f->limits, .heads_first = true };
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	char *error = NULL;
 	struct mc_query *q = mc_query_parse(text, &error);
 	struct mc_run r;
 
 	assert_non_null(q);
-	assert_int_equal(mc_store_open(path, &set, &ops, &store, &error), 0);
+	assert_int_equal(mc_store_open(path, &set, &store, &error), 0);
 	memset(&r, 0, sizeof(r));
-	r.store_ops = &ops;
 	r.stores = &store;
 	r.store_count = 1;
 	r.query = q;
@@ -207,7 +205,7 @@ static void run_acting(struct fixture *f, const char *path, const char *text,
 	f->events = f->seen = 0;
 	f->ordered = true;
 	assert_int_equal(mc_run_pipeline(&r, sum, &error), 0);
-	ops->close(&store);
+	mc_store_close(&store);
 	mc_query_free(&q);
 }
 
