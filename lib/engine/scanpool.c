@@ -103,6 +103,9 @@
 #define WINDOW_SIZE	((size_t)1 << 30)
 #define WINDOW_KEEP	((size_t)1 << 20)
 
+/* Blocks up to this size come from a scan process's heap. */
+#define SCAN_MMAP_THRESHOLD (32 << 20)
+
 /* A new scan process's first word: whether INIT went well. */
 struct ready {
 	int ok;
@@ -242,6 +245,12 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	pid_t parent = getppid();
 
 	prctl(PR_SET_NAME, "mailcure-scan");
+	/* libclamav sets up matcher state of a few MB per layer scanned
+	   (arrays sized by the logical signatures): from the heap, not
+	   from mappings faulted in afresh each time. What a large scan
+	   leaves is trimmed below. */
+	mallopt(M_MMAP_THRESHOLD, SCAN_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, SCAN_MMAP_THRESHOLD);
 	window = mmap(NULL, WINDOW_SIZE, PROT_READ, MAP_SHARED | MAP_NORESERVE,
 		      memfd, 0);
 	if (window == MAP_FAILED)
