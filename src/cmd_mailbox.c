@@ -236,6 +236,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	set.cache_messages = g->cache_path != NULL;
 	set.tempdir = engine_tempdir(g);
 	set.scan_processes = mc_cli_jobs(g);
+	set.exit_after_close = true;	/* see commands.h */
 	scan_user(&set);
 	mc_engine_clamav.configure(*engine_r, &set);
 	if (g->cache_path != NULL) {

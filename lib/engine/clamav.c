@@ -104,6 +104,18 @@ struct mc_engine {
 	char *scan_tempdir;			/* with settings.scan_uid */
 };
 
+/* Whether a leak checker runs at exit (AddressSanitizer's). */
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAK_CHECKED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEAK_CHECKED 1
+#endif
+#endif
+#ifndef LEAK_CHECKED
+#define LEAK_CHECKED 0
+#endif
+
 /* What one scan went through, from libclamav's file inspection
    callback: one call per file (layer) scanned. */
 struct layers {
@@ -1337,7 +1349,8 @@ static void clamav_close(struct mc_engine **_engine)
 	*_engine = NULL;
 	mc_scanpool_free(&engine->pool);
 	free(engine->scan_tempdir);
-	cl_engine_free(engine->cl);
+	if (!engine->settings.exit_after_close || LEAK_CHECKED)
+		cl_engine_free(engine->cl);
 	for (size_t i = 0; i < engine->db_count; i++)
 		free(engine->db_paths[i]);
 	free(engine->db_paths);
