@@ -151,7 +151,7 @@ static void sweep_tempdirs(void)
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
    a disk file system's directory locking, which otherwise makes
    parallel scanners wait on each other. /dev/shm is used when it is
-   a tmpfs with room for the largest file each worker may unpack,
+   a tmpfs with room for the largest file each scan process may unpack,
    else --tempdir, $TMPDIR or /tmp. The run's directory there is
    private (0700, random name after the pid) because decoded malware
    passes through it, and removed with all it holds at the end. */
@@ -162,7 +162,7 @@ static const char *engine_tempdir(const struct mc_global *g)
 	const char *base = g->tempdir;
 	char path[PATH_MAX];
 
-	need = (unsigned long long)mc_cli_jobs(g) * g->limits.max_file_size;
+	need = (unsigned long long)mc_cli_cpus() * g->limits.max_file_size;
 	if (base == NULL && statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
 	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize >= need) {
 		sweep_tempdirs();
@@ -235,7 +235,10 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
 	set.tempdir = engine_tempdir(g);
-	set.scan_processes = mc_cli_jobs(g);
+	/* One per CPU: libclamav's scans are CPU-bound, and more
+	   processes than CPUs only take turns (more CPU, not faster);
+	   the -j workers read and decode meanwhile. */
+	set.scan_processes = mc_cli_cpus();
 	set.exit_after_close = true;	/* see commands.h */
 	scan_user(&set);
 	mc_engine_clamav.configure(*engine_r, &set);

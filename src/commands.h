@@ -162,5 +162,7 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);
+/* Online CPUs: the number of scan processes, whatever -j says. */
+unsigned mc_cli_cpus(void);
 
 #endif
