@@ -226,6 +226,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
 	struct mc_engine_settings set = { .mode = g->scan_mode };
 	char *error = NULL;
+	bool cached = false;
 
 	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
 				  engine_r, &error) < 0)
@@ -244,6 +245,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	mc_engine_clamav.configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
+		struct mc_cache_stats cs;
 		bool stale;
 
 		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
@@ -255,6 +257,15 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 		if (stale && g->verbose > 0)
 			mc_warn("verdict cache %s was made with other signatures "
 				"or settings: starting afresh", g->cache_path);
+		mc_cache_stats(engine_aux.cache, &cs);
+		cached = cs.entries > 0;
+	}
+	/* The engine loads its signatures at the first scan it is asked
+	   for. Without verdicts kept from an earlier run that is at once,
+	   and loading now makes a broken database one error, here. */
+	if (!cached && mc_engine_clamav.load(*engine_r, &error) < 0) {
+		mc_cli_engine_close(NULL, engine_r);
+		goto fail;
 	}
 	return 0;
 fail:
