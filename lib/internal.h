@@ -210,6 +210,26 @@ int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 		   char **out_r, size_t *out_len_r, char **stderr_r,
 		   char **error_r);
 
+/* --- engine/clamav_db.c: the signature files, without loading them --- */
+
+/* Whether Aho-Corasick alone should match the databases at PATHS. */
+bool mc_clamav_db_few_patterns(char *const *paths, size_t count);
+/* A digest of what identifies this version of each signature file. */
+int mc_clamav_db_stamp(char *const *paths, size_t count, unsigned char out[32],
+		       char **error_r);
+/* The daily database's version, from its header; 0: none. */
+unsigned long mc_clamav_db_version(char *const *paths, size_t count);
+/* Whether every path is there; else an error naming freshclam. */
+int mc_clamav_db_check(const char *const *paths, size_t count, char **error_r);
+/* The compiled signatures of the files that gave STAMP; NULL when
+   they cannot be loaded. */
+struct cl_engine;
+struct mc_limits;
+struct cl_engine *mc_clamav_db_load(char *const *paths, size_t count, bool ac_only,
+				    const struct mc_limits *limits, const char *tempdir,
+				    const unsigned char stamp[32], unsigned *signatures_r,
+				    char **error_r);
+
 /* --- engine/scanpool.c: scans in processes of their own --- */
 
 struct mc_scanpool;
@@ -233,10 +253,14 @@ enum mc_scanpool_result {
 				   mc_scanpool_error() */
 };
 
-/* Call before starting threads. NULL when no process can be forked. */
+/* Call before starting threads. NULL when no process can be forked.
+   PREPARE runs once in the zygote, before its first scan process. */
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
-				    size_t resp_size, mc_scanpool_init_fn *init,
+				    size_t resp_size, mc_scanpool_init_fn *prepare,
+				    mc_scanpool_init_fn *init,
 				    mc_scanpool_fn *fn, void *ctx);
+/* Run PREPARE now: 0, or -1 (see mc_scanpool_error()). */
+int mc_scanpool_prepare(struct mc_scanpool *pool);
 /* Why scan processes cannot be set up (MC_SCANPOOL_FAILED). */
 const char *mc_scanpool_error(struct mc_scanpool *pool);
 /* Thread-safe. *status_r: the wait status of a process that died. */

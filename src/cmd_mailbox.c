@@ -151,7 +151,7 @@ static void sweep_tempdirs(void)
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
    a disk file system's directory locking, which otherwise makes
    parallel scanners wait on each other. /dev/shm is used when it is
-   a tmpfs with room for the largest file each worker may unpack,
+   a tmpfs with room for the largest file each scan process may unpack,
    else --tempdir, $TMPDIR or /tmp. The run's directory there is
    private (0700, random name after the pid) because decoded malware
    passes through it, and removed with all it holds at the end. */
@@ -162,7 +162,7 @@ static const char *engine_tempdir(const struct mc_global *g)
 	const char *base = g->tempdir;
 	char path[PATH_MAX];
 
-	need = (unsigned long long)mc_cli_jobs(g) * g->limits.max_file_size;
+	need = (unsigned long long)mc_cli_cpus() * g->limits.max_file_size;
 	if (base == NULL && statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
 	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize >= need) {
 		sweep_tempdirs();
@@ -226,6 +226,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
 	struct mc_engine_settings set = { .mode = g->scan_mode };
 	char *error = NULL;
+	bool cached = false;
 
 	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
 				  engine_r, &error) < 0)
@@ -235,11 +236,16 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
 	set.tempdir = engine_tempdir(g);
-	set.scan_processes = mc_cli_jobs(g);
+	/* One per CPU: libclamav's scans are CPU-bound, and more
+	   processes than CPUs only take turns (more CPU, not faster);
+	   the -j workers read and decode meanwhile. */
+	set.scan_processes = mc_cli_cpus();
+	set.exit_after_close = true;	/* see commands.h */
 	scan_user(&set);
 	mc_engine_clamav.configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
+		struct mc_cache_stats cs;
 		bool stale;
 
 		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
@@ -251,6 +257,15 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 		if (stale && g->verbose > 0)
 			mc_warn("verdict cache %s was made with other signatures "
 				"or settings: starting afresh", g->cache_path);
+		mc_cache_stats(engine_aux.cache, &cs);
+		cached = cs.entries > 0;
+	}
+	/* The engine loads its signatures at the first scan it is asked
+	   for. Without verdicts kept from an earlier run that is at once,
+	   and loading now makes a broken database one error, here. */
+	if (!cached && mc_engine_clamav.load(*engine_r, &error) < 0) {
+		mc_cli_engine_close(NULL, engine_r);
+		goto fail;
 	}
 	return 0;
 fail:

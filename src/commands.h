@@ -130,7 +130,8 @@ void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    database is found; returns -1 then. */
 /* Open the engine with the global settings (signatures, limits, scan
    mode, verdict cache, temporary directory); close it again, saving
-   the verdict cache. */
+   the verdict cache. A command calls close at its end only: the
+   compiled signatures are then left to the process's exit. */
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
 void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine);
 
@@ -171,5 +172,7 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);
+/* Online CPUs: the number of scan processes, whatever -j says. */
+unsigned mc_cli_cpus(void);
 
 #endif

@@ -236,13 +236,14 @@ int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r)
    and the others keep the CPUs busy meanwhile. */
 unsigned mc_cli_jobs(const struct mc_global *g)
 {
-	long n;
+	return g->jobs > 0 ? g->jobs : 2 * mc_cli_cpus();
+}
 
-	if (g->jobs > 0)
-		return g->jobs;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	n = n > 0 ? 2 * n : 2;
-	return n > 256 ? 256 : (unsigned)n;
+unsigned mc_cli_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 128 ? 128 : (unsigned)n;
 }
 
 unsigned long long mc_cli_parse_size(const char *s, const char *what)

@@ -422,6 +422,12 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			add_count(eng, "messages_from_cache", e->messages_cached);
 			if (e->matcher != NULL)
 				add_str(eng, "matcher", e->matcher);
+			json_object_object_add(eng, "loaded", json_object_new_boolean(e->loaded));
+			if (e->loaded) {
+				add_count(eng, "signatures", e->signatures);
+				json_object_object_add(eng, "load_seconds",
+						       json_object_new_double(e->load_seconds));
+			}
 			json_object_object_add(obj, "engine", eng);
 		}
 		if (out->g->dry_run)
@@ -461,6 +467,13 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 				 (unsigned long long)sum->engine.messages_cached,
 				 sum->engine.matcher != NULL ? "; matcher: " : "",
 				 sum->engine.matcher != NULL ? sum->engine.matcher : "");
+	if (sum->engine_used && out->g->verbose > 0) {
+		if (sum->engine.loaded)
+			printf("Signatures: %u, loaded in %.2f s\n", sum->engine.signatures,
+			       sum->engine.load_seconds);
+		else
+			printf("Signatures: not loaded (no scan needed them)\n");
+	}
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
 		mc_output_printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
 				 strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",

@@ -294,6 +294,12 @@ struct mc_engine_settings {
 	   which they need. */
 	uid_t scan_uid;
 	gid_t scan_gid;
+	/* The process ends right after close(), which then leaves the
+	   compiled signatures to the exit instead of freeing them:
+	   freeing touches every page of a large engine, shared
+	   copy-on-write with the scan processes (seconds). Sanitizer
+	   builds free them anyway, for the leak check. */
+	bool exit_after_close;
 };
 
 /* What the engine did, for the summary. */
@@ -305,6 +311,9 @@ struct mc_engine_stats {
 	uint64_t raw_scans;		/* raw passes over a message */
 	uint64_t messages_cached;	/* answered by the cache as a whole */
 	const char *matcher;		/* the engine's pattern matchers */
+	bool loaded;			/* its signatures were loaded */
+	unsigned signatures;		/* how many */
+	double load_seconds;		/* how long that took */
 };
 
 struct mc_engine_ops {
@@ -323,6 +332,10 @@ struct mc_engine_ops {
 			     struct mc_facts *facts, struct mc_verdict *verdict_r);
 	void (*configure)(struct mc_engine *engine,
 			  const struct mc_engine_settings *settings);
+	/* Signatures are loaded at the first scan that needs them (a run
+	   answered by the verdict cache never does); this loads them now,
+	   so that a broken database is an error here. May be NULL. */
+	int (*load)(struct mc_engine *engine, char **error_r);
 	/* A digest of everything a verdict depends on: engine version,
 	   settings, limits and the signature files' contents. */
 	int (*identity)(struct mc_engine *engine, unsigned char out[32],
