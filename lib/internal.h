@@ -199,6 +199,16 @@ int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 		   char **out_r, size_t *out_len_r, char **stderr_r,
 		   char **error_r);
 
+/* --- engine/clamd.c --- */
+
+struct mc_verdict;
+/* The verdict of clamd's reply REPLY (LEN bytes, without its NUL) to
+   a scan whose replies are labelled LABEL ("stream", or "fd[" for
+   "fd[N]"). Returns 0, or -1 when the reply is not understood (the
+   verdict is then an error quoting it). */
+int mc_clamd_reply_parse(const char *reply, size_t len, const char *label,
+			 struct mc_verdict *verdict_r);
+
 /* --- engine/scanpool.c: scans in processes of their own --- */
 
 struct mc_scanpool;

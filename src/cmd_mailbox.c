@@ -61,6 +61,7 @@
 /* The engine's companions for one command: the verdict cache and a
    private temporary directory. One engine per process. */
 static struct {
+	const struct mc_engine_ops *ops;
 	struct mc_cache *cache;
 	char *tempdir;		/* created here, removed at close */
 } engine_aux;
@@ -222,27 +223,40 @@ static void scan_user(struct mc_engine_settings *set)
 	set->scan_gid = 0;
 }
 
+const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g)
+{
+	return g->clamd_count > 0 ? &mc_engine_clamd : &mc_engine_clamav;
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
+	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
 	struct mc_engine_settings set = { .mode = g->scan_mode };
 	char *error = NULL;
 
-	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
-				  engine_r, &error) < 0)
+	/* With clamd the daemons' addresses take the signatures' place:
+	   they have theirs loaded. */
+	if (ops->open(ops == &mc_engine_clamd ? g->clamds : g->databases,
+		      ops == &mc_engine_clamd ? g->clamd_count : g->database_count,
+		      &g->limits, engine_r, &error) < 0)
 		goto fail;
+	engine_aux.ops = ops;
 	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size :
 					g->cache_path != NULL ? CACHE_MEMORY_KEPT : CACHE_MEMORY);
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
-	set.tempdir = engine_tempdir(g);
-	set.scan_processes = mc_cli_jobs(g);
-	scan_user(&set);
-	mc_engine_clamav.configure(*engine_r, &set);
+	/* clamd unpacks in its own directory, in its own processes. */
+	if (ops != &mc_engine_clamd) {
+		set.tempdir = engine_tempdir(g);
+		set.scan_processes = mc_cli_jobs(g);
+		scan_user(&set);
+	}
+	ops->configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
 		bool stale;
 
-		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
+		if (ops->identity(*engine_r, identity, &error) < 0 ||
 		    mc_cache_load(engine_aux.cache, g->cache_path, identity,
 				  &stale, &error) < 0) {
 			mc_cli_engine_close(NULL, engine_r);
@@ -265,7 +279,7 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 
 	if (*engine == NULL)
 		return;
-	mc_engine_clamav.close(engine);
+	engine_aux.ops->close(engine);
 	if (engine_aux.cache != NULL && g != NULL && g->cache_path != NULL && !g->dry_run &&
 	    mc_cache_save(engine_aux.cache, g->cache_path, &error) < 0) {
 		mc_warn("%s", error);
@@ -399,7 +413,7 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 		.stores = stores,
 		.store_count = store_count,
 		.query = query,
-		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine_ops = engine != NULL ? mc_cli_engine_ops(g) : NULL,
 		.engine = engine,
 		.limits = &g->limits,
 		.action = acting ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,

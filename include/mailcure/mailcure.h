@@ -305,10 +305,15 @@ struct mc_engine_stats {
 	uint64_t raw_scans;		/* raw passes over a message */
 	uint64_t messages_cached;	/* answered by the cache as a whole */
 	const char *matcher;		/* the engine's pattern matchers */
+	/* Set by the pipeline: the engine's ops name and version. */
+	const char *engine;
+	const char *version;
 };
 
 struct mc_engine_ops {
 	const char *name;
+	/* DB_PATHS: signature files or directories; for clamd, the
+	   daemons' addresses. */
 	int (*open)(const char *const *db_paths, size_t db_count,
 		    const struct mc_limits *limits,
 		    struct mc_engine **engine_r, char **error_r);
@@ -334,6 +339,9 @@ struct mc_engine_ops {
 };
 
 extern const struct mc_engine_ops mc_engine_clamav;
+/* Running clamd daemons (lib/engine/clamd.c): a Unix socket path or
+   HOST:PORT each; several are used in turn. */
+extern const struct mc_engine_ops mc_engine_clamd;
 
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"
