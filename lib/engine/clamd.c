@@ -80,6 +80,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,17 @@ struct clamd_server {
 	char version[256];		/* its VERSION reply */
 	bool fildes;			/* it accepts FILDES */
 	double dead_until;		/* mc_now(); 0: alive (atomic) */
+	/* Its idle sessions, ready for the next scan. */
+	pthread_mutex_t lock;
+	struct session *idle;
+	size_t idle_count, idle_cap;
+};
+
+/* A connection in IDSESSION mode: ID is the number of the last
+   command sent on it, which its reply is prefixed with. */
+struct session {
+	int fd;
+	unsigned id;
 };
 
 struct mc_engine {
@@ -267,6 +279,7 @@ static int parse_address(const char *spec, struct clamd_server *s, char **error_
 	unsigned long port;
 
 	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->lock, NULL);
 	s->spec = mc_xstrdup(spec);
 	if (strchr(spec, '/') != NULL) {
 		s->local = true;
@@ -559,53 +572,147 @@ static int send_stream(int sock, const struct subject *subj, double deadline)
 	return ret;
 }
 
-/* One scan of SUBJ by daemon S. */
+static void session_put(struct clamd_server *s, const struct session *c)
+{
+	pthread_mutex_lock(&s->lock);
+	MC_ARRAY_PUSH(s->idle, s->idle_count, s->idle_cap, *c);
+	pthread_mutex_unlock(&s->lock);
+}
+
+/* An idle session of S, or a new one (FD -1 when S cannot be
+   reached: *why_r says why). *REUSED_R: it was idle, and may have
+   been closed by clamd since (its IdleTimeout). */
+static struct session session_get(struct clamd_server *s, bool *reused_r,
+				  char **why_r)
+{
+	static const char idsession[] = "zIDSESSION";
+	struct session c = { -1, 0 };
+	struct iovec iov = { (void *)idsession, sizeof(idsession) };
+	double deadline = mc_now() + CONNECT_TIMEOUT_MS / 1000.0;
+
+	pthread_mutex_lock(&s->lock);
+	*reused_r = s->idle_count > 0;
+	if (*reused_r)
+		c = s->idle[--s->idle_count];
+	pthread_mutex_unlock(&s->lock);
+	if (*reused_r)
+		return c;
+	if ((c.fd = server_connect(s, deadline, why_r)) >= 0 &&
+	    send_all(c.fd, &iov, 1, -1, deadline) < 0) {
+		mc_error_errno(why_r, "IDSESSION");
+		close(c.fd);
+		c.fd = -1;
+	}
+	return c;
+}
+
+static void sessions_close(struct clamd_server *s)
+{
+	static const char end[] = "zEND";
+
+	for (size_t i = 0; i < s->idle_count; i++) {
+		(void)send(s->idle[i].fd, end, sizeof(end), MSG_NOSIGNAL | MSG_DONTWAIT);
+		close(s->idle[i].fd);
+	}
+	s->idle_count = 0;
+}
+
+/* REPLY without its session prefix "ID: ", or NULL when it has not
+   that prefix. */
+static const char *session_reply(const char *reply, size_t *len, unsigned id)
+{
+	char prefix[16];
+	size_t n = (size_t)snprintf(prefix, sizeof(prefix), "%u: ", id);
+
+	if (*len < n || memcmp(reply, prefix, n) != 0)
+		return NULL;
+	*len -= n;
+	return reply + n;
+}
+
+/* One command on session C: the reply's length (its text in REPLY
+   from *AT_R), -1 (errno) when the connection failed, -2 (errno)
+   when reading SUBJ failed. */
+static ssize_t session_scan(struct session *c, bool pass_fd,
+			    const struct subject *subj, double deadline,
+			    char *reply, const char **at_r)
+{
+	static const char instream[] = "zINSTREAM", fildes[] = "zFILDES";
+	char dummy = '\0';
+	struct iovec iov = { (void *)(pass_fd ? fildes : instream),
+			     pass_fd ? sizeof(fildes) : sizeof(instream) };
+	ssize_t len;
+	size_t n;
+	int sent, saved;
+
+	c->id++;
+	sent = send_all(c->fd, &iov, 1, -1, deadline);
+	if (sent == 0 && pass_fd) {
+		iov = (struct iovec){ &dummy, 1 };
+		sent = send_all(c->fd, &iov, 1, subj->fd, deadline);
+	} else if (sent == 0) {
+		sent = send_stream(c->fd, subj, deadline);
+	}
+	saved = errno;
+	if (sent == -2)
+		return -2;
+	/* clamd replies before it closes on a stream over its
+	   StreamMaxLength: the reply is read even when sending failed. */
+	if ((len = read_reply(c->fd, reply, deadline)) < 0) {
+		if (sent < 0 && errno != ETIMEDOUT)
+			errno = saved;
+		return -1;
+	}
+	n = (size_t)len;
+	if ((*at_r = session_reply(reply, &n, c->id)) == NULL) {
+		*at_r = reply;	/* not understood, as it is */
+		n = (size_t)len;
+	}
+	return (ssize_t)n;
+}
+
+/* One scan of SUBJ by daemon S, on one of its sessions. */
 static enum exchange exchange(struct mc_engine *engine, struct clamd_server *s,
 			      const struct subject *subj, double deadline,
 			      struct mc_verdict *verdict_r, char **why_r)
 {
-	static const char instream[] = "zINSTREAM", fildes[] = "zFILDES";
 	bool pass_fd = subj->fd >= 0 && s->local && s->fildes;
-	char reply[REPLY_MAX + 1], dummy = 'x';
-	struct iovec iov[2];
+	char reply[REPLY_MAX + 1];
+	const char *at;
+	struct session c;
+	bool reused;
 	ssize_t len;
-	int sock, sent, saved;
 
-	/* One that cannot be reached is one to leave out, whether it
-	   refuses or does not answer. */
-	if ((sock = server_connect(s, mc_now() + CONNECT_TIMEOUT_MS / 1000.0, why_r)) < 0)
-		return EX_RETRY;
-	iov[0] = (struct iovec){ (void *)(pass_fd ? fildes : instream),
-				 pass_fd ? sizeof(fildes) : sizeof(instream) };
-	sent = send_all(sock, iov, 1, -1, deadline);
-	if (sent == 0 && pass_fd) {
-		iov[0] = (struct iovec){ &dummy, 1 };
-		sent = send_all(sock, iov, 1, subj->fd, deadline);
-	} else if (sent == 0) {
-		sent = send_stream(sock, subj, deadline);
-	}
-	saved = errno;
-	if (sent == -2) {
-		close(sock);
-		set_verdict(verdict_r, MC_VERDICT_ERROR, "read error: %s", strerror(saved));
-		return EX_VERDICT;
-	}
-	/* clamd replies before it closes on a stream over its
-	   StreamMaxLength: the reply is read even when sending failed. */
-	len = read_reply(sock, reply, deadline);
-	if (len < 0) {
-		if (sent < 0)
-			errno = saved;
-		saved = errno;
-		close(sock);
-		if (saved == ETIMEDOUT)
+	for (;;) {
+		/* One that cannot be reached is one to leave out, whether
+		   it refuses or does not answer. */
+		if ((c = session_get(s, &reused, why_r)).fd < 0)
+			return EX_RETRY;
+		len = session_scan(&c, pass_fd, subj, deadline, reply, &at);
+		if (len >= 0)
+			break;
+		close(c.fd);
+		if (len == -2) {
+			set_verdict(verdict_r, MC_VERDICT_ERROR, "read error: %s",
+				    strerror(errno));
+			return EX_VERDICT;
+		}
+		if (errno == ETIMEDOUT)
 			return EX_TIMEOUT;
-		mc_error_set(why_r, "%s", saved == EPROTO ?
-			     "the connection ended without a reply" : strerror(saved));
+		/* An idle session that clamd closed meanwhile: a new one. */
+		if (reused)
+			continue;
+		mc_error_set(why_r, "%s", errno == EPROTO ?
+			     "the connection ended without a reply" : strerror(errno));
 		return EX_RETRY;
 	}
-	close(sock);
-	(void)mc_clamd_reply_parse(reply, (size_t)len, pass_fd ? "fd[" : "stream", verdict_r);
+	/* After an error clamd may end the session: not kept. */
+	if (mc_clamd_reply_parse(at, (size_t)len, pass_fd ? "fd[" : "stream",
+				 verdict_r) == 0 && verdict_r->kind != MC_VERDICT_ERROR &&
+	    !ends(at, (size_t)len, " ERROR"))
+		session_put(s, &c);
+	else
+		close(c.fd);
 	return EX_VERDICT;
 }
 
@@ -903,6 +1010,9 @@ static void clamd_close(struct mc_engine **_engine)
 		return;
 	*_engine = NULL;
 	for (size_t i = 0; i < engine->count; i++) {
+		sessions_close(&engine->servers[i]);
+		free(engine->servers[i].idle);
+		pthread_mutex_destroy(&engine->servers[i].lock);
 		free(engine->servers[i].spec);
 		free(engine->servers[i].path);
 		free(engine->servers[i].host);

@@ -210,8 +210,9 @@ mc_expect_rc 2 "a daemon with small limits"
 mc_assert_eq "match 1
 unscanned 2" "$(verdicts "$MC_OUT" | cut -d' ' -f2 | sort | uniq -c | awk '{print $2, $1}')" \
 	"events with small limits"
-mc_events "$MC_OUT" unscanned why | grep -q 'limit reached (clamd: INSTREAM size limit exceeded' ||
+why=$(mc_events "$MC_OUT" unscanned why)
+grep -q 'limit reached (clamd: INSTREAM size limit exceeded' <<<"$why" ||
 	{ mc_show >&2; mc_fail "the stream limit is not named"; }
-mc_events "$MC_OUT" unscanned why | grep -q 'limit reached (Heuristics.Limits.Exceeded.MaxFileSize)' ||
+grep -q 'limit reached (Heuristics.Limits.Exceeded.MaxFileSize)' <<<"$why" ||
 	{ mc_show >&2; mc_fail "the file size limit is not named"; }
 echo "ok: clamd's limits give unscanned"
