@@ -267,6 +267,11 @@ int mc_cache_load(struct mc_cache *cache, const char *path,
 		  char **error_r);
 int mc_cache_save(struct mc_cache *cache, const char *path, char **error_r);
 void mc_cache_stats(struct mc_cache *cache, struct mc_cache_stats *stats_r);
+/* The cache key of a message's verdict (DATA, SIZE: the message): not
+   the SHA-256 of its bytes, which is the key of a part with the same
+   bytes (an attached message), whose verdict comes from a different
+   scan. */
+void mc_cache_message_key(const void *data, size_t size, unsigned char key[32]);
 
 /* How a message is given to the engine. */
 enum mc_scan_mode {

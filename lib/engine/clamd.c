@@ -20,9 +20,14 @@
 /*	lengths in network byte order. A file (scan_fd) goes as its
 /*	descriptor, passed with SCM_RIGHTS, to a daemon on a Unix
 /*	socket (FILDES), so that clamd reads it where it is; to a
-/*	daemon on TCP its bytes are streamed. Every exchange is one
-/*	connection with a command terminated by NUL ("z" commands) and
-/*	one reply, also NUL-terminated. A message is given whole:
+/*	daemon on TCP its bytes are streamed. Commands and replies are
+/*	NUL-terminated ("z" commands), sent in sessions (IDSESSION)
+/*	that are kept open between scans and reused by any thread: a
+/*	connection per scan costs clamd more than the scan of a small
+/*	message. A session that got an error reply is closed; an idle
+/*	one that clamd closed meanwhile (its IdleTimeout) is replaced
+/*	by a new one before the daemon counts as failed. A message is
+/*	given whole:
 /*	clamd parses the mail itself, which is libclamav's verdict on
 /*	it, as with the embedded engine. With settings.cache_messages
 /*	the verdict cache holds each message's verdict.
@@ -916,21 +921,6 @@ static void clamd_scan_fd(struct mc_engine *engine, int fd, const char *name,
 	scan_subject(engine, &subj, verdict_r);
 }
 
-/* The cache key of a message's verdict (as the embedded engine's:
-   not the key of a part with the same bytes). */
-static void message_key(const struct mc_msg *msg, unsigned char key[32])
-{
-	static const char domain[] = "mailcure message verdict";
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, domain, sizeof(domain)) != 1 ||
-	    EVP_DigestUpdate(ctx, msg->data, msg->size) != 1 ||
-	    EVP_DigestFinal_ex(ctx, key, NULL) != 1)
-		abort();
-	EVP_MD_CTX_free(ctx);
-}
-
 static void clamd_scan_message(struct mc_engine *engine, const struct mc_msg *msg,
 			       struct mc_facts *facts, struct mc_verdict *verdict_r)
 {
@@ -942,7 +932,7 @@ static void clamd_scan_message(struct mc_engine *engine, const struct mc_msg *ms
 
 	(void)facts;
 	if (cached) {
-		message_key(msg, key);
+		mc_cache_message_key(msg->data, msg->size, key);
 		if (mc_cache_get(cache, key, &e)) {
 			count(&engine->stats.messages_cached);
 			memset(verdict_r, 0, sizeof(*verdict_r));
