@@ -59,9 +59,10 @@ EOF
 
 # clamd_start NAME LISTEN [CONFIG LINE]...: a clamd of its own in
 # $T/NAME, on the test signatures, listening as LISTEN says
-# ("LocalSocket PATH" or "TCPSocket PORT"). Sets clamd_pid_NAME.
+# ("LocalSocket PATH" or "TCPSocket PORT"). Sets clamd_pid_NAME and
+# clamd_addr_NAME; clamd_wait NAME waits until it answers.
 clamd_start() {
-	local name=$1 listen=$2 dir=$T/$1 addr i
+	local name=$1 listen=$2 dir=$T/$1
 	shift 2
 	mkdir -p "$dir/tmp"
 	{
@@ -82,15 +83,20 @@ clamd_start() {
 	disown "$!"
 	mc_at_exit "kill -9 $! 2>/dev/null"
 	case $listen in
-	LocalSocket*) addr=${listen#LocalSocket } ;;
-	*) addr=127.0.0.1:${listen#TCPSocket } ;;
+	LocalSocket*) eval "clamd_addr_$name=\${listen#LocalSocket }" ;;
+	*) eval "clamd_addr_$name=127.0.0.1:\${listen#TCPSocket }" ;;
 	esac
-	for i in $(seq 300); do
+}
+
+clamd_wait() {
+	local pid addr i
+	eval "pid=\$clamd_pid_$1 addr=\$clamd_addr_$1"
+	for i in $(seq 600); do
 		clamd_ping "$addr" && return 0
-		kill -0 "$!" 2>/dev/null || { cat "$dir/out" >&2; mc_fail "clamd $name exited"; }
+		kill -0 "$pid" 2>/dev/null || { cat "$T/$1/out" >&2; mc_fail "clamd $1 exited"; }
 		sleep 0.1
 	done
-	mc_fail "clamd $name did not answer PING"
+	mc_fail "clamd $1 did not answer PING"
 }
 
 sock=$T/unix/clamd.sock
@@ -100,6 +106,9 @@ clamd_start tcp1 "TCPSocket $port1"
 port2=$(free_port)
 clamd_start tcp2 "TCPSocket $port2"
 clamd_start unix "LocalSocket $sock"
+# Limits: a stream over StreamMaxLength, a file over MaxFileSize.
+clamd_start small "LocalSocket $T/small.sock" "StreamMaxLength 200K" \
+	"MaxFileSize 50K" "AlertExceedsMax yes"
 
 mc_eicar >"$T/eicar.com"
 (cd "$T" && zip -q eicar.zip eicar.com)
@@ -121,6 +130,7 @@ for e in sorted(events, key=lambda e: e.get("path", "")):
 
 mc_cure -j 2 --json mailbox find -s "$md"
 mc_expect_rc 1 "the embedded engine"
+for d in tcp1 tcp2 unix small; do clamd_wait $d; done
 verdicts "$MC_OUT" >"$T/want"
 mc_assert_eq 20 "$(grep -c ' match ' "$T/want")" "messages the embedded engine matched"
 
@@ -169,6 +179,7 @@ for try in 1 2 3; do
 	[ "$running" = yes ] && break
 	mc_log "the run ended before the kill; again"
 	clamd_start tcp1 "TCPSocket $port1"
+	clamd_wait tcp1
 done
 [ "$running" = yes ] || mc_fail "could not kill a daemon during the run"
 mc_expect_rc 1 "a run whose daemon was killed"
@@ -196,8 +207,6 @@ grep -q "symbolic link" "$MC_ERR" || { mc_show >&2; mc_fail "the symlink is not 
 echo "ok: dead daemons and a user's symlink are clear errors"
 
 # Limits: a stream over StreamMaxLength, a file over MaxFileSize.
-clamd_start small "LocalSocket $T/small.sock" "StreamMaxLength 200K" \
-	"MaxFileSize 50K" "AlertExceedsMax yes"
 lim=$T/Limits
 mc_maildir "$lim"
 head -c 300000 /dev/urandom >"$T/big.bin"
