@@ -762,7 +762,7 @@ static void scan_subject(struct mc_engine *engine, const struct subject *subj,
 			break;
 		tried[s - engine->servers] = true;
 		ex = exchange(engine, s, subj,
-			      now + (limit > 0 ? limit * 2 + 10000 : 600000) / 1000.0,
+			      now + (limit > 0 ? limit * 2.0 + 10000 : 600000) / 1000.0,
 			      verdict_r, &why);
 		if (ex == EX_VERDICT) {
 			free(why);
@@ -785,6 +785,8 @@ static void scan_subject(struct mc_engine *engine, const struct subject *subj,
 			mc_buf_add(&whys, "; ", 2);
 		mc_buf_add(&whys, s->spec, strlen(s->spec));
 		mc_buf_add(&whys, ": ", 2);
+		if (why == NULL)
+			why = mc_xstrdup("failed");
 		mc_buf_add(&whys, why, strlen(why));
 		free(why);
 	}
