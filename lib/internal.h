@@ -230,6 +230,16 @@ struct cl_engine *mc_clamav_db_load(char *const *paths, size_t count, bool ac_on
 				    const unsigned char stamp[32], unsigned *signatures_r,
 				    char **error_r);
 
+/* --- engine/clamd.c --- */
+
+struct mc_verdict;
+/* The verdict of clamd's reply REPLY (LEN bytes, without its NUL) to
+   a scan whose replies are labelled LABEL ("stream", or "fd[" for
+   "fd[N]"). Returns 0, or -1 when the reply is not understood (the
+   verdict is then an error quoting it). */
+int mc_clamd_reply_parse(const char *reply, size_t len, const char *label,
+			 struct mc_verdict *verdict_r);
+
 /* --- engine/scanpool.c: scans in processes of their own --- */
 
 struct mc_scanpool;

@@ -780,6 +780,9 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	if (run->engine != NULL && run->engine_ops->stats != NULL) {
 		summary_r->engine_used = true;
 		run->engine_ops->stats(run->engine, &summary_r->engine);
+		summary_r->engine.engine = run->engine_ops->name;
+		summary_r->engine.version = run->engine_ops->version != NULL ?
+			run->engine_ops->version(run->engine, NULL) : NULL;
 	}
 	pthread_attr_destroy(&attr);
 	pthread_cond_destroy(&p.cond_producer);

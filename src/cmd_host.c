@@ -276,7 +276,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.one_file_system = one_fs,
 		.max_filesize = max_filesize,
 		.max_depth = (unsigned)max_depth,
-		.engine_ops = &mc_engine_clamav,
+		.engine_ops = mc_cli_engine_ops(g),
 		.engine = engine,
 		.limits = &g->limits,
 		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,

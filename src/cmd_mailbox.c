@@ -61,6 +61,7 @@
 /* The engine's companions for one command: the verdict cache and a
    private temporary directory. One engine per process. */
 static struct {
+	const struct mc_engine_ops *ops;
 	struct mc_cache *cache;
 	char *tempdir;		/* created here, removed at close */
 } engine_aux;
@@ -222,33 +223,46 @@ static void scan_user(struct mc_engine_settings *set)
 	set->scan_gid = 0;
 }
 
+const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g)
+{
+	return g->clamd_count > 0 ? &mc_engine_clamd : &mc_engine_clamav;
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
+	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
 	struct mc_engine_settings set = { .mode = g->scan_mode };
 	char *error = NULL;
 	bool cached = false;
 
-	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
-				  engine_r, &error) < 0)
+	/* With clamd the daemons' addresses take the signatures' place:
+	   they have theirs loaded. */
+	if (ops->open(ops == &mc_engine_clamd ? g->clamds : g->databases,
+		      ops == &mc_engine_clamd ? g->clamd_count : g->database_count,
+		      &g->limits, engine_r, &error) < 0)
 		goto fail;
+	engine_aux.ops = ops;
 	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size :
 					g->cache_path != NULL ? CACHE_MEMORY_KEPT : CACHE_MEMORY);
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
-	set.tempdir = engine_tempdir(g);
-	/* One per CPU: libclamav's scans are CPU-bound, and more
-	   processes than CPUs only take turns (more CPU, not faster);
-	   the -j workers read and decode meanwhile. */
-	set.scan_processes = mc_cli_cpus();
-	set.exit_after_close = true;	/* see commands.h */
-	scan_user(&set);
-	mc_engine_clamav.configure(*engine_r, &set);
+	/* clamd unpacks in its own directory, in its own processes. */
+	if (ops != &mc_engine_clamd) {
+		set.tempdir = engine_tempdir(g);
+		/* One per CPU: libclamav's scans are CPU-bound, and more
+		   processes than CPUs only take turns (more CPU, not
+		   faster); the -j workers read and decode meanwhile. */
+		set.scan_processes = mc_cli_cpus();
+		set.exit_after_close = true;	/* see commands.h */
+		scan_user(&set);
+	}
+	ops->configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
 		struct mc_cache_stats cs;
 		bool stale;
 
-		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
+		if (ops->identity(*engine_r, identity, &error) < 0 ||
 		    mc_cache_load(engine_aux.cache, g->cache_path, identity,
 				  &stale, &error) < 0) {
 			mc_cli_engine_close(NULL, engine_r);
@@ -263,7 +277,7 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 	/* The engine loads its signatures at the first scan it is asked
 	   for. Without verdicts kept from an earlier run that is at once,
 	   and loading now makes a broken database one error, here. */
-	if (!cached && mc_engine_clamav.load(*engine_r, &error) < 0) {
+	if (!cached && ops->load != NULL && ops->load(*engine_r, &error) < 0) {
 		mc_cli_engine_close(NULL, engine_r);
 		goto fail;
 	}
@@ -280,7 +294,7 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 
 	if (*engine == NULL)
 		return;
-	mc_engine_clamav.close(engine);
+	engine_aux.ops->close(engine);
 	if (engine_aux.cache != NULL && g != NULL && g->cache_path != NULL && !g->dry_run &&
 	    mc_cache_save(engine_aux.cache, g->cache_path, &error) < 0) {
 		mc_warn("%s", error);
@@ -413,7 +427,7 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 		.stores = stores,
 		.store_count = store_count,
 		.query = query,
-		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine_ops = engine != NULL ? mc_cli_engine_ops(g) : NULL,
 		.engine = engine,
 		.limits = &g->limits,
 		.action = acting ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,

@@ -27,6 +27,8 @@ enum mc_progress_mode { MC_PROGRESS_AUTO, MC_PROGRESS_ALWAYS, MC_PROGRESS_NEVER 
 struct mc_global {
 	const char **databases;		/* -d, repeatable */
 	size_t database_count;
+	const char **clamds;		/* --clamd, repeatable: the engine */
+	size_t clamd_count;
 	unsigned jobs;			/* -j, 0 = number of CPUs */
 	bool json;
 	bool dry_run;
@@ -133,6 +135,8 @@ void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    the verdict cache. A command calls close at its end only: the
    compiled signatures are then left to the process's exit. */
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
+/* The engine's ops: clamd with --clamd, else the embedded libclamav. */
+const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g);
 void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine);
 
 /* Open (creating) the quarantine named by --quarantine. */

@@ -100,6 +100,8 @@ static void usage(FILE *fp)
 		"\nglobal options:\n"
 		"  -d, --database PATH   ClamAV database file or directory (repeatable;\n"
 		"                        default " MC_DEFAULT_DATABASE ")\n"
+		"      --clamd ADDRESS   scan with a running clamd instead (its Unix socket\n"
+		"                        path, or HOST:PORT; repeatable: used in turn)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -271,7 +273,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD,
 };
 
 static const struct option global_options[] = {
@@ -295,6 +297,7 @@ static const struct option global_options[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
+	{ "clamd", required_argument, NULL, OPT_CLAMD },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -363,6 +366,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		g->tempdir = arg;
 		return true;
 	}
+	case OPT_CLAMD:
+		g->clamds = realloc(g->clamds, (g->clamd_count + 1) * sizeof(char *));
+		g->clamds[g->clamd_count++] = arg;
+		return true;
 	case 'h': usage(stdout); exit(0);
 	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
 	}
@@ -471,12 +478,14 @@ int main(int argc, char **argv)
 			if (help) {
 				command_usage(current, stdout);
 				free(g.databases);
+				free(g.clamds);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
 			int rc = commands[i].run(cargc, cargv, &g);
 			/* Freed so that leak checkers see a clean exit. */
 			free(g.databases);
+			free(g.clamds);
 			return rc;
 		}
 	}

@@ -420,6 +420,10 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			add_count(eng, "parts_from_cache", e->parts_cached);
 			add_count(eng, "raw_scans", e->raw_scans);
 			add_count(eng, "messages_from_cache", e->messages_cached);
+			if (e->engine != NULL)
+				add_str(eng, "name", e->engine);
+			if (e->version != NULL)
+				add_str(eng, "version", e->version);
 			if (e->matcher != NULL)
 				add_str(eng, "matcher", e->matcher);
 			json_object_object_add(eng, "loaded", json_object_new_boolean(e->loaded));

@@ -267,6 +267,11 @@ int mc_cache_load(struct mc_cache *cache, const char *path,
 		  char **error_r);
 int mc_cache_save(struct mc_cache *cache, const char *path, char **error_r);
 void mc_cache_stats(struct mc_cache *cache, struct mc_cache_stats *stats_r);
+/* The cache key of a message's verdict (DATA, SIZE: the message): not
+   the SHA-256 of its bytes, which is the key of a part with the same
+   bytes (an attached message), whose verdict comes from a different
+   scan. */
+void mc_cache_message_key(const void *data, size_t size, unsigned char key[32]);
 
 /* How a message is given to the engine. */
 enum mc_scan_mode {
@@ -314,10 +319,15 @@ struct mc_engine_stats {
 	bool loaded;			/* its signatures were loaded */
 	unsigned signatures;		/* how many */
 	double load_seconds;		/* how long that took */
+	/* Set by the pipeline: the engine's ops name and version. */
+	const char *engine;
+	const char *version;
 };
 
 struct mc_engine_ops {
 	const char *name;
+	/* DB_PATHS: signature files or directories; for clamd, the
+	   daemons' addresses. */
 	int (*open)(const char *const *db_paths, size_t db_count,
 		    const struct mc_limits *limits,
 		    struct mc_engine **engine_r, char **error_r);
@@ -347,6 +357,9 @@ struct mc_engine_ops {
 };
 
 extern const struct mc_engine_ops mc_engine_clamav;
+/* Running clamd daemons (lib/engine/clamd.c): a Unix socket path or
+   HOST:PORT each; several are used in turn. */
+extern const struct mc_engine_ops mc_engine_clamd;
 
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"

@@ -784,22 +784,6 @@ static void verdict_from_cache(const struct mc_cache_entry *e,
 		snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e->name);
 }
 
-/* The cache key of a message's verdict: not the SHA-256 of its bytes,
-   which is the key of a part with the same bytes (an attached
-   message), whose verdict comes from a different scan. */
-static void message_key(const struct mc_msg *msg, unsigned char key[32])
-{
-	static const char domain[] = "mailcure message verdict";
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, domain, sizeof(domain)) != 1 ||
-	    EVP_DigestUpdate(ctx, msg->data, msg->size) != 1 ||
-	    EVP_DigestFinal_ex(ctx, key, NULL) != 1)
-		abort();
-	EVP_MD_CTX_free(ctx);
-}
-
 static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
 			       struct mc_facts *facts, struct mc_verdict *verdict_r);
 
@@ -815,7 +799,7 @@ static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *m
 		scan_message_parts(engine, msg, facts, verdict_r);
 		return;
 	}
-	message_key(msg, key);
+	mc_cache_message_key(msg->data, msg->size, key);
 	if (mc_cache_get(cache, key, &e)) {
 		count(&engine->stats.messages_cached);
 		verdict_from_cache(&e, verdict_r);
