@@ -268,6 +268,10 @@ void mc_url_list_deinit(struct mc_url_list *list);
 /* Add the URLs of TEXT (LEN bytes, decoded); HTML: also markup. */
 void mc_url_extract(struct mc_url_list *list, const char *text, size_t len,
 		    bool html);
+/* Add the URLs of the text and HTML parts among PARTS. */
+struct mc_part;
+void mc_url_collect(struct mc_url_list *list, const struct mc_part *parts,
+		    size_t count);
 /* The normalised form of the URL S (LEN bytes), or NULL. malloc()ed. */
 char *mc_url_normalize(const char *s, size_t len);
 /* The host of normalised URL (not NUL-terminated). */

@@ -9,6 +9,7 @@
 /*	void	mc_url_list_init(list, max_urls)
 /*	void	mc_url_list_deinit(list)
 /*	void	mc_url_extract(list, text, len, html)
+/*	void	mc_url_collect(list, parts, count)
 /*	char	*mc_url_normalize(s, len)
 /*	bool	mc_url_host(url, &host, &host_len)
 /*	char	*mc_url_unicode(url)
@@ -36,6 +37,14 @@
 /*	redirects, safe-link wrappers: "?url=https%3A%2F%2F..."),
 /*	percent-decoded, two levels deep.
 /* .PP
+/*	mc_url_collect() extracts the URLs of the leaf parts of a
+/*	message (mc_facts_parts): text/ parts (plain text, HTML, text
+/*	attachments) in their decoded text, and parts of another type
+/*	whose file name says HTML, SVG, text or an Internet shortcut
+/*	(.htm .html .xhtml .shtml .hta .svg .txt .url), as they are.
+/*	Attached messages are covered by their own parts. Other
+/*	content (PDF, Office documents, archives) is not looked into.
+/*
 /*	mc_url_normalize() gives the form URLs are compared in: scheme
 /*	and host in lower case, the host percent-decoded, its trailing
 /*	dot dropped and an internationalised name in its ASCII
@@ -758,4 +767,38 @@ void mc_url_extract(struct mc_url_list *list, const char *text, size_t len,
 	bare(list, d, dlen, 0);
 	free(d);
 	free(rest);
+}
+
+static bool name_ends(const char *name, const char *ext)
+{
+	size_t n = strlen(name), e = strlen(ext);
+
+	return n > e && g_ascii_strcasecmp(name + n - e, ext) == 0;
+}
+
+void mc_url_collect(struct mc_url_list *list, const struct mc_part *parts,
+		    size_t count)
+{
+	static const char *const html_exts[] = {
+		".htm", ".html", ".xhtml", ".shtml", ".hta", ".svg",
+	};
+
+	for (size_t i = 0; i < count && !list->full; i++) {
+		const struct mc_part *p = &parts[i];
+		const char *name = p->filename != NULL ? p->filename : "";
+		bool html = strcmp(p->content_type, "text/html") == 0;
+		bool named = false;
+
+		if (strncmp(p->content_type, "message/", 8) == 0)
+			continue;	/* its parts follow */
+		for (size_t k = 0; k < sizeof(html_exts) / sizeof(html_exts[0]); k++) {
+			if (name_ends(name, html_exts[k]))
+				html = named = true;
+		}
+		named = named || name_ends(name, ".txt") || name_ends(name, ".url");
+		if (p->text_utf8 != NULL)
+			mc_url_extract(list, p->text_utf8, strlen(p->text_utf8), html);
+		else if (named)
+			mc_url_extract(list, (const char *)p->content, p->content_size, html);
+	}
 }

@@ -72,6 +72,7 @@ struct mc_limits {
 	unsigned max_mime_parts;	/* MIME walk: parts per message */
 	unsigned max_mime_depth;	/* MIME walk: nesting depth */
 	size_t max_header_bytes;	/* header block size */
+	unsigned max_urls;		/* URL occurrences looked at per message */
 	/* Pipeline: bytes of messages evaluated at once. A message that
 	   does not fit waits for others to finish (one always runs), so
 	   that workers do not hold several large messages, and the
@@ -212,6 +213,12 @@ enum mc_verdict_kind mc_facts_check_headers(struct mc_facts *facts,
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 		   size_t *count_r, const char **why_r);
+/* The distinct URLs in the message's text and HTML parts, normalised
+   (lib/url.c), walking the parts if that was not done yet. -1 when a
+   MIME limit or limits->max_urls was reached, with *why_r: the URLs
+   found before it are still returned. */
+int mc_facts_urls(struct mc_facts *facts, const char *const **urls_r,
+		  size_t *count_r, const char **why_r);
 /* MD5 of leaf part INDEX (computed on first use). */
 const unsigned char *mc_facts_part_md5(struct mc_facts *facts, size_t index);
 /* Whether the leaf parts are exactly what libclamav's mail parser
