@@ -283,6 +283,12 @@ char *mc_url_unicode(const char *url);
 char *mc_domain_normalize(const char *name);
 /* Whether HOST (HLEN bytes) is normalised DOMAIN or a subdomain. */
 bool mc_domain_match(const char *host, size_t hlen, const char *domain);
+/* The first of URLS that PATTERN (a glob with GLOB, else a
+   substring) matches, or whose host is in DOMAIN; NULL if none. */
+const char *mc_urls_match(const char *const *urls, size_t count,
+			  const char *pattern, bool glob);
+const char *mc_urls_match_domain(const char *const *urls, size_t count,
+				 const char *domain);
 /* S with defanging undone (hxxp, [.], [:], ...). malloc()ed. */
 char *mc_ioc_refang(const char *s);
 

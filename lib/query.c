@@ -50,6 +50,11 @@
 /*	trailing dots and spaces that Windows ignores ("x.exe." runs as
 /*	"x.exe"). sha256:/md5: match a decoded MIME part (for single-part
 /*	mail, the whole decoded body) or the message as a whole.
+/*	url:GLOB and domain:NAME match the URLs of the message's text
+/*	parts (mc_facts_urls, url.c), in normal form; their values are
+/*	refanged, a url: value without glob characters is normalised
+/*	and a domain: value is a domain in ASCII form, which matches
+/*	itself and its subdomains. Their reason is the URL.
 /*	header:NAME:TEXT with empty TEXT (or header:NAME) means the header
 /*	is present. since:/before: compare the Date header (UTC, in any
 /*	form mc_date_parse_header reads, before 1970 too); a message
@@ -63,8 +68,8 @@
 /*
 /*	Evaluation uses Kleene three-valued logic over three cost levels:
 /*	(1) headers, size, date, all; (2) the MIME walk: body, attachment,
-/*	sha256, md5; (3) the detection engine: virus. The query is first
-/*	evaluated with only level 1 known; the MIME walk happens only if
+/*	sha256, md5, url, domain; (3) the detection engine: virus. The
+/*	query is first evaluated with only level 1 known; the MIME walk happens only if
 /*	the answer is still unknown and the query has level-2 terms; the
 /*	engine runs (once) only if it is still unknown after that. A term
 /*	that cannot be known (MIME limit, engine limit or error) stays

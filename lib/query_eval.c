@@ -79,6 +79,8 @@ static enum mc_reason_kind reason_kind(enum term_kind k)
 	case T_MD5: return MC_REASON_MD5;
 	case T_SIZE: return MC_REASON_SIZE;
 	case T_SINCE: case T_BEFORE: case T_DATE_NONE: return MC_REASON_DATE;
+	case T_URL: return MC_REASON_URL;
+	case T_DOMAIN: return MC_REASON_DOMAIN;
 	case T_ALL: case T_HASHSET: break;
 	}
 	return MC_REASON_ALL;
@@ -242,6 +244,23 @@ static enum tri eval_hashset(struct eval *ev, const struct node *t,
 	return mime_miss(ev);
 }
 
+/* url: and domain: terms; the reason is the URL that matched. */
+static enum tri eval_urls(struct eval *ev, const struct node *t, struct hit *h)
+{
+	const char *const *urls;
+	const char *why, *hit;
+	size_t n;
+	bool complete = mc_facts_urls(ev->facts, &urls, &n, &why) == 0;
+
+	hit = t->kind == T_URL ? mc_urls_match(urls, n, t->value, t->glob) :
+		mc_urls_match_domain(urls, n, t->value);
+	if (hit != NULL)
+		return set_hit(h, reason_kind(t->kind), hit);
+	if (!complete && ev->walk_why == NULL)
+		ev->walk_why = why;
+	return complete ? F : U;
+}
+
 static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 {
 	int level = mc_query_term_level(t->kind);
@@ -323,6 +342,8 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 		return mime_miss(ev);
 	case T_SHA256: case T_MD5:
 		return eval_hash(ev, t, h);
+	case T_URL: case T_DOMAIN:
+		return eval_urls(ev, t, h);
 	case T_HASHSET:
 		return eval_hashset(ev, t, h);
 	case T_VIRUS:
@@ -524,6 +545,8 @@ const char *mc_reason_kind_name(enum mc_reason_kind kind)
 	case MC_REASON_MD5: return "md5";
 	case MC_REASON_SIZE: return "size";
 	case MC_REASON_DATE: return "date";
+	case MC_REASON_URL: return "url";
+	case MC_REASON_DOMAIN: return "domain";
 	case MC_REASON_ALL: return "all";
 	}
 	return "unknown";

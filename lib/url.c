@@ -15,6 +15,8 @@
 /*	char	*mc_url_unicode(url)
 /*	char	*mc_domain_normalize(name)
 /*	bool	mc_domain_match(host, host_len, domain)
+/*	const char *mc_urls_match(urls, count, pattern, glob)
+/*	const char *mc_urls_match_domain(urls, count, domain)
 /*	char	*mc_ioc_refang(s)
 /* DESCRIPTION
 /*	mc_url_extract() finds the URLs of a decoded text (the caller
@@ -66,6 +68,13 @@
 /*	not a domain. mc_domain_match() tells whether HOST is DOMAIN or a
 /*	subdomain of it: "example.com" matches "a.example.com", never
 /*	"badexample.com".
+/*
+/*	mc_urls_match() finds the first of URLS that PATTERN matches:
+/*	with GLOB a case-insensitive shell glob over the whole URL, else
+/*	a case-insensitive substring; a URL with a punycode host is also
+/*	tried in its Unicode form. mc_urls_match_domain() finds the first
+/*	whose host is DOMAIN or a subdomain of it. Both return that URL
+/*	(normalised), or NULL.
 /*
 /*	mc_ioc_refang() undoes the usual defanging of indicators:
 /*	hxxp and hXXps, "[.]" "(.)" "{.}" "[dot]" "(dot)", "[:]",
@@ -445,6 +454,40 @@ bool mc_domain_match(const char *host, size_t hlen, const char *domain)
 	if (hlen < dl || g_ascii_strncasecmp(host + hlen - dl, domain, dl) != 0)
 		return false;
 	return hlen == dl || host[hlen - dl - 1] == '.';
+}
+
+static bool url_match(const char *url, const char *pattern, bool glob)
+{
+	return glob ? mc_glob_match(pattern, url) :
+		mc_memcasestr(url, strlen(url), pattern);
+}
+
+const char *mc_urls_match(const char *const *urls, size_t count,
+			  const char *pattern, bool glob)
+{
+	for (size_t i = 0; i < count; i++) {
+		if (url_match(urls[i], pattern, glob))
+			return urls[i];
+		char *uni = mc_url_unicode(urls[i]);
+		bool hit = uni != NULL && url_match(uni, pattern, glob);
+		free(uni);
+		if (hit)
+			return urls[i];
+	}
+	return NULL;
+}
+
+const char *mc_urls_match_domain(const char *const *urls, size_t count,
+				 const char *domain)
+{
+	for (size_t i = 0; i < count; i++) {
+		const char *host;
+		size_t hlen;
+		if (mc_url_host(urls[i], &host, &hlen) &&
+		    mc_domain_match(host, hlen, domain))
+			return urls[i];
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
