@@ -157,6 +157,7 @@ struct term_arg {
    error set; the caller frees T. */
 typedef int term_parser(struct node *t, const struct term_arg *a);
 
+/* virus and yara, with an optional glob */
 static int term_virus(struct node *t, const struct term_arg *a)
 {
 	if (a->value != NULL) {
@@ -310,6 +311,7 @@ static const struct term_def {
 	{ "all", T_ALL, TV_NONE, NULL },
 	{ "url", T_URL, TV_REQUIRED, term_url },
 	{ "domain", T_DOMAIN, TV_REQUIRED, term_domain },
+	{ "yara", T_YARA, TV_OPTIONAL, term_virus },
 };
 
 static const struct term_def *term_find(const char *key)
@@ -336,7 +338,7 @@ int mc_query_term_level(enum term_kind k)
 	case T_VIRUS:
 		return 3;
 	case T_BODY: case T_ATTACHMENT: case T_SHA256: case T_MD5:
-	case T_HASHSET: case T_URL: case T_DOMAIN:
+	case T_HASHSET: case T_URL: case T_DOMAIN: case T_YARA:
 		return 2;
 	default:
 		return 1;

@@ -100,6 +100,7 @@ static void usage(FILE *fp)
 		"\nglobal options:\n"
 		"  -d, --database PATH   ClamAV database file or directory (repeatable;\n"
 		"                        default " MC_DEFAULT_DATABASE ")\n"
+		"      --yara PATH       YARA rule file or directory for yara terms (repeatable)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -270,7 +271,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_YARA,
 };
 
 static const struct option global_options[] = {
@@ -294,6 +295,7 @@ static const struct option global_options[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
+	{ "yara", required_argument, NULL, OPT_YARA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -306,6 +308,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case 'd':
 		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
 		g->databases[g->database_count++] = arg;
+		return true;
+	case OPT_YARA:
+		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
+		g->yara_paths[g->yara_count++] = arg;
 		return true;
 	case 'j': {
 		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
@@ -470,12 +476,14 @@ int main(int argc, char **argv)
 			if (help) {
 				command_usage(current, stdout);
 				free(g.databases);
+				free(g.yara_paths);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
 			int rc = commands[i].run(cargc, cargv, &g);
 			/* Freed so that leak checkers see a clean exit. */
 			free(g.databases);
+			free(g.yara_paths);
 			return rc;
 		}
 	}

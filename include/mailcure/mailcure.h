@@ -342,6 +342,35 @@ struct mc_engine_ops {
 
 extern const struct mc_engine_ops mc_engine_clamav;
 
+/* YARA rules (lib/engine/yara.c). */
+struct mc_yara;
+#define MC_YARA_HITS_MAX 16
+struct mc_yara_hit {
+	char rule[128];
+	char ns[128];		/* the rule file's name, less its extension */
+	char tags[256];		/* JSON array */
+	char meta[768];		/* JSON object */
+};
+struct mc_yara_result {
+	unsigned count;
+	struct mc_yara_hit hits[MC_YARA_HITS_MAX];
+	char error[160];	/* not empty: not every byte was scanned */
+};
+/* Compile the rule files PATHS (files or directories); on a rule that
+   does not compile, *error_r names its file and line. */
+int mc_yara_open(const char *const *paths, size_t count,
+		 const struct mc_limits *limits, struct mc_yara **yara_r,
+		 char **error_r);
+/* Fork the scan processes that run the rules; call before threads. */
+int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r);
+unsigned mc_yara_rule_count(const struct mc_yara *yara);
+/* Thread-safe: the rules over the message and each decoded part. */
+void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
+		  struct mc_facts *facts, struct mc_yara_result *result_r);
+void mc_yara_close(struct mc_yara **yara);
+/* {"rule":..,"namespace":..,"tags":[..],"meta":{..}}, malloc()ed. */
+char *mc_yara_hit_json(const struct mc_yara_hit *hit);
+
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"
 
@@ -361,6 +390,10 @@ bool mc_query_needs_engine(const struct mc_query *query);
 /* Whether evaluation can need more of a message than its header
    block and its size (a MIME or engine term). */
 bool mc_query_needs_body(const struct mc_query *query);
+/* Whether the query has yara terms; they run the rules given with
+   mc_query_set_yara (kept by the caller, set before evaluating). */
+bool mc_query_needs_yara(const struct mc_query *query);
+void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara);
 /* Canonical text of the query, for reports. */
 const char *mc_query_text(const struct mc_query *query);
 
@@ -369,7 +402,7 @@ enum mc_reason_kind {
 	MC_REASON_SUBJECT, MC_REASON_HEADER, MC_REASON_MESSAGE_ID,
 	MC_REASON_BODY, MC_REASON_ATTACHMENT, MC_REASON_SHA256,
 	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_URL,
-	MC_REASON_DOMAIN, MC_REASON_ALL,
+	MC_REASON_DOMAIN, MC_REASON_YARA, MC_REASON_ALL,
 };
 
 /* Why a message matched: {"kind":"virus","name":"Eicar-..."} or
@@ -377,6 +410,7 @@ enum mc_reason_kind {
 struct mc_reason {
 	enum mc_reason_kind kind;
 	char *value;		/* signature name for virus, else the value */
+	char *detail;		/* a JSON object of more fields, or NULL */
 };
 
 const char *mc_reason_kind_name(enum mc_reason_kind kind);
