@@ -90,17 +90,8 @@ y() {	# y WANT QUERY: in the Maildir and in the mbox
 	mc_assert_finds "maildir:$md" t1073.test "$1" "$2"
 	mc_assert_finds "mbox:$mb" t1073.test "$1" "$2"
 }
-MC_ARGS=(--yara "$T/rules" --yara "$T/url.yar")
-mc_cure_y() { mc_cure "${MC_ARGS[@]}" "$@"; }
-mc_assert_finds() {
-	local store=$1 domain=$2 want=$3 query=$4 got rc=1
-	[ -n "$want" ] || rc=0
-	mc_cure_y --json mailbox find -s "$store" "$query"
-	mc_expect_rc "$rc" "query '$query' on $store"
-	got=$(mc_events "$MC_OUT" match message_id | sed "s/^<\([^@]*\)@${domain//./\\.}>\$/\1/" |
-		sort | tr '\n' ' ' | sed 's/ $//')
-	mc_assert_eq "$want" "$got" "messages matched by '$query' in $store"
-}
+MC_FIND_OPTS=(--yara "$T/rules" --yara "$T/url.yar")
+mc_cure_y() { mc_cure "${MC_FIND_OPTS[@]}" "$@"; }
 
 y "y1 y2 y3" 'yara'
 y "y1"       'yara:ClamPE'
