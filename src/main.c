@@ -271,7 +271,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_YARA,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_YARA, OPT_MAX_URLS,
 };
 
 static const struct option global_options[] = {
@@ -288,6 +288,7 @@ static const struct option global_options[] = {
 	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
 	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "max-urls", required_argument, NULL, OPT_MAX_URLS },
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
@@ -335,6 +336,7 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_MAX_SIZE: g->limits.max_message_size = mc_cli_parse_size(arg, "--max-message-size"); return true;
 	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)mc_cli_parse_size(arg, "--max-mime-parts"); return true;
 	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)mc_cli_parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_URLS: g->limits.max_urls = (unsigned)mc_cli_parse_size(arg, "--max-urls"); return true;
 	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)mc_cli_parse_size(arg, "--max-scan-time"); return true;
 	case OPT_RUN_ID:
 		/* It names files and directories: keep it a plain name. */

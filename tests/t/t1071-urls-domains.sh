@@ -122,6 +122,10 @@ got=$(mc_events "$MC_OUT" unscanned why)
 mc_assert_eq "URL limit (10000) reached" "$got" "why the message is unscanned"
 mc_assert_finds "maildir:$lim" t1071.test "u10" 'domain:first.evil-bank.example'
 
+mc_cure --json --max-urls 1 mailbox find -s "maildir:$md" 'domain:pay.evil-bank.example'
+mc_expect_rc 2 "--max-urls 1 and a message of two URLs"
+mc_assert_eq "URL limit (1) reached" "$(mc_events "$MC_OUT" unscanned why | sort -u)" "why with --max-urls 1"
+
 # Bad values: exit 2 with a message.
 for bad in 'domain:http://x.example/' 'url:http://'; do
 	mc_cure mailbox find -s "maildir:$md" "$bad"
