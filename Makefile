@@ -52,7 +52,7 @@ SHELL := /bin/bash
 # tests are built with the rest once it is there when build/ is set up.
 DEBIAN_PACKAGES := gcc meson ninja-build pkg-config \
 	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev libssl-dev \
-	libnftables-dev
+	libnftables-dev libidn2-dev libyara-dev
 # Signatures (freshclam), and the malware test files of the demo.
 DEBIAN_PACKAGES += clamav-freshclam clamav-testfiles
 # package:service pairs whose service must not keep running after

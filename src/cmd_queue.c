@@ -323,14 +323,21 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(error);
 		return MC_EXIT_ERROR;
 	}
+	struct mc_yara *yara = NULL;
+	if (mc_cli_yara_open(g, query, &yara) < 0) {
+		mc_query_free(&query);
+		return MC_EXIT_ERROR;
+	}
 	if (open_store(o, g, &uri, &store) < 0) {
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		return MC_EXIT_ERROR;
 	}
 	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
 		mc_store_postfix.close(&store);
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
@@ -344,6 +351,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 				mc_cli_engine_close(g, &engine);
 			mc_store_postfix.close(&store);
 			mc_query_free(&query);
+			mc_yara_close(&yara);
 			free(uri);
 			return MC_EXIT_ERROR;
 		}
@@ -358,6 +366,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	mc_yara_close(&yara);
 	return exit_code;
 }
 

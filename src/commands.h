@@ -29,6 +29,8 @@ struct mc_global {
 	size_t database_count;
 	const char **clamds;		/* --clamd, repeatable: the engine */
 	size_t clamd_count;
+	const char **yara_paths;	/* --yara, repeatable */
+	size_t yara_count;
 	unsigned jobs;			/* -j, 0 = number of CPUs */
 	bool json;
 	bool dry_run;
@@ -126,6 +128,13 @@ void mc_tally_free(struct mc_tally *t);
 /* Print a usage or runtime error to stderr ("mailcure: ..."). */
 void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Compile the rules of --yara (before anything is scanned) and give
+   them to QUERY; *yara_r (NULL without --yara) is closed by the
+   caller after the run. -1 after a message, when a rule file does not
+   compile or the query has yara terms and no rules were given. */
+int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
+		     struct mc_yara **yara_r);
 
 /* Load the detection engine from g->databases (default
    /var/lib/clamav). Prints a clear error naming freshclam when no

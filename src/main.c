@@ -102,6 +102,7 @@ static void usage(FILE *fp)
 		"                        default " MC_DEFAULT_DATABASE ")\n"
 		"      --clamd ADDRESS   scan with a running clamd instead (its Unix socket\n"
 		"                        path, or HOST:PORT; repeatable: used in turn)\n"
+		"      --yara PATH       YARA rule file or directory for yara terms (repeatable)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -273,7 +274,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD, OPT_YARA, OPT_MAX_URLS,
 };
 
 static const struct option global_options[] = {
@@ -290,6 +291,7 @@ static const struct option global_options[] = {
 	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
 	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "max-urls", required_argument, NULL, OPT_MAX_URLS },
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
@@ -298,6 +300,7 @@ static const struct option global_options[] = {
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 	{ "clamd", required_argument, NULL, OPT_CLAMD },
+	{ "yara", required_argument, NULL, OPT_YARA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -310,6 +313,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case 'd':
 		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
 		g->databases[g->database_count++] = arg;
+		return true;
+	case OPT_YARA:
+		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
+		g->yara_paths[g->yara_count++] = arg;
 		return true;
 	case 'j': {
 		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
@@ -333,6 +340,7 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_MAX_SIZE: g->limits.max_message_size = mc_cli_parse_size(arg, "--max-message-size"); return true;
 	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)mc_cli_parse_size(arg, "--max-mime-parts"); return true;
 	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)mc_cli_parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_URLS: g->limits.max_urls = (unsigned)mc_cli_parse_size(arg, "--max-urls"); return true;
 	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)mc_cli_parse_size(arg, "--max-scan-time"); return true;
 	case OPT_RUN_ID:
 		/* It names files and directories: keep it a plain name. */
@@ -479,6 +487,7 @@ int main(int argc, char **argv)
 				command_usage(current, stdout);
 				free(g.databases);
 				free(g.clamds);
+				free(g.yara_paths);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
@@ -486,6 +495,7 @@ int main(int argc, char **argv)
 			/* Freed so that leak checkers see a clean exit. */
 			free(g.databases);
 			free(g.clamds);
+			free(g.yara_paths);
 			return rc;
 		}
 	}

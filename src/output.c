@@ -259,6 +259,14 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
 		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
 			reasons[i].value != NULL ? reasons[i].value : "");
+		/* More fields (a YARA rule's namespace, tags, metadata). */
+		json_object *more = reasons[i].detail != NULL ?
+			json_tokener_parse(reasons[i].detail) : NULL;
+		if (more != NULL && json_object_is_type(more, json_type_object)) {
+			json_object_object_foreach(more, key, val)
+				json_object_object_add(r, key, json_object_get(val));
+		}
+		json_object_put(more);
 		json_object_array_add(arr, r);
 	}
 	return arr;
