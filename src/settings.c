@@ -33,6 +33,9 @@
 /*	administrator's word for this one run. A path must be absolute:
 /*	the file does not know the directory mailcure is run from.
 /*
+/*	With -h, --help, -V or --version before a "--" no file is read:
+/*	they print what they print whatever the file holds.
+/*
 /*	mc_cli_setting_names() lists the names the file may hold.
 /* DIAGNOSTICS
 /*	A file that cannot be read or parsed, an unknown setting, one
@@ -93,13 +96,18 @@ const char *const *mc_cli_setting_names(void)
 	return names;
 }
 
-static const char *config_path(int argc, char **argv)
+/* The file named by --config, NULL without one. *HELP_R: -h, --help,
+   -V or --version is there, which need no settings. */
+static const char *config_path(int argc, char **argv, bool *help_r)
 {
 	const char *path = NULL;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--") == 0)
 			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0 ||
+		    strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0)
+			*help_r = true;
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
 			path = argv[++i];
 		else if (strncmp(argv[i], "--config=", 9) == 0)
@@ -157,9 +165,14 @@ static void apply_item(struct mc_global *g, const struct setting *s, const char 
 
 void mc_cli_settings_load(struct mc_global *g, int argc, char **argv)
 {
-	const char *path = config_path(argc, argv);
+	bool help = false;
+	const char *path = config_path(argc, argv, &help);
 	char *error = NULL;
 
+	/* Usage and version are shown whatever the file holds (bash
+	   completion reads them, also as a user who may not read it). */
+	if (help)
+		return;
 	if (mc_config_read(path != NULL ? path : MC_DEFAULT_CONFIG, path == NULL,
 			   mc_cli_setting_names(), &loaded, &error) < 0) {
 		mc_warn("%s", error);

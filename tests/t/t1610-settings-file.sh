@@ -23,7 +23,8 @@
 #	Errors: an unknown setting, one set twice, a malformed line, a
 #	value the option refuses, a relative path, a file others may
 #	write and a missing --config FILE each exit 2 naming the file
-#	(and the line). respond's steps get the same --config.
+#	(and the line); --help and --version still work. respond's steps
+#	get the same --config.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_setup
@@ -243,6 +244,11 @@ conf "jobs = 2" "threads = 4"
 run mailbox find -s "maildir:$orig"
 mc_expect_rc 2 "unknown setting"
 err_has "$conf:2: unknown setting threads"
+# Usage and version need no settings (completion reads them).
+run --version
+mc_expect_rc 0 "--version with a bad settings file"
+run mailbox --help
+mc_expect_rc 0 "mailbox --help with a bad settings file"
 conf "jobs = 2" "jobs = 3"
 run mailbox find -s "maildir:$orig"
 mc_expect_rc 2 "twice"
