@@ -13,7 +13,8 @@
 /*	mailcure queue thaw [--force]
 /*	mailcure queue release ID...
 /*
-/*	Options: --postfix-config DIR (another Postfix instance),
+/*	Options: --postfix-config DIR (another Postfix instance; default
+/*	the settings file's postfix_config, else postconf's),
 /*	--queue NAME (only that queue: incoming, active, deferred,
 /*	hold, maildrop; repeatable).
 /* DESCRIPTION
@@ -529,6 +530,8 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			mc_die_command_usage();
 		}
 	}
+	if (o.config_dir == NULL)
+		o.config_dir = g->postfix_config;
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -45,6 +45,14 @@ struct mc_global {
 	const char *cache_path;		/* --cache FILE: persistent verdict cache */
 	unsigned long long cache_size;	/* --cache-size: bytes of verdicts in memory */
 	const char *tempdir;		/* --tempdir DIR: where the engine unpacks */
+	/* From the settings file (settings.c): */
+	bool databases_from_file;	/* -d replaces them */
+	bool clamds_from_file;		/* --clamd replaces them */
+	bool yara_from_file;		/* --yara replaces them */
+	const char **isolate_allow;	/* isolate without --allow */
+	size_t isolate_allow_count;
+	const char *isolate_ports;	/* isolate without --ports */
+	const char *postfix_config;	/* queue, respond without --postfix-config */
 };
 
 /* The run id of this invocation: --run-id when given (respond runs its
@@ -182,6 +190,25 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count);
+
+/* settings.c: read the settings file (--config FILE, else
+   MC_DEFAULT_CONFIG if it exists) into G before the command line is
+   parsed; an error in it ends the process naming FILE:LINE. */
+#ifndef MC_DEFAULT_CONFIG
+#define MC_DEFAULT_CONFIG "/etc/mailcure/mailcure.conf"
+#endif
+void mc_cli_settings_load(struct mc_global *g, int argc, char **argv);
+/* The names a settings file may hold, NULL-terminated. */
+const char *const *mc_cli_setting_names(void);
+/* "FILE:LINE: " while a setting of the file is applied, else "":
+   what mc_die_usage() puts before its message. */
+extern const char *mc_cli_where;
+/* main.c: apply VALUE as the global option OPTION (its long name). */
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value);
+/* cmd_isolate.c: "25,465 587" appended to *PORTS; a usage error
+   when an item is not a port. */
+void mc_cli_parse_ports(const char *arg, uint16_t **ports, size_t *count);
 
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);

@@ -110,7 +110,7 @@ static void usage(FILE *fp)
 		"      --progress MODE   auto|always|never (auto: when stderr is a terminal)\n"
 		"  -q, --quiet           only matches and errors\n"
 		"  -v, --verbose         more detail\n"
-		"      --config FILE     settings file\n"
+		"      --config FILE     settings file (default " MC_DEFAULT_CONFIG ")\n"
 		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
 		"      --run-id ID       act as part of run ID (respond uses it)\n"
 		"      --dovecot-config FILE  Dovecot configuration for doveadm -c (dovecot: stores, isolate)\n"
@@ -147,7 +147,7 @@ void mc_die_usage(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fputs("mailcure: ", stderr);
+	mc_output_fprintf(stderr, "mailcure: %s", mc_cli_where);
 	va_start(ap, fmt);
 	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -311,10 +311,18 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 {
 	switch (c) {
 	case 'd':
+		if (g->databases_from_file) {
+			g->database_count = 0;
+			g->databases_from_file = false;
+		}
 		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
 		g->databases[g->database_count++] = arg;
 		return true;
 	case OPT_YARA:
+		if (g->yara_from_file) {
+			g->yara_count = 0;
+			g->yara_from_file = false;
+		}
 		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
 		g->yara_paths[g->yara_count++] = arg;
 		return true;
@@ -375,6 +383,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		return true;
 	}
 	case OPT_CLAMD:
+		if (g->clamds_from_file) {
+			g->clamd_count = 0;
+			g->clamds_from_file = false;
+		}
 		g->clamds = realloc(g->clamds, (g->clamd_count + 1) * sizeof(char *));
 		g->clamds[g->clamd_count++] = arg;
 		return true;
@@ -453,6 +465,18 @@ static void memory_policy(void)
 	mallopt(M_ARENA_MAX, 1);
 }
 
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value)
+{
+	for (const struct option *p = global_options; p->name != NULL; p++) {
+		if (strcmp(p->name, option) == 0 && p->has_arg == required_argument) {
+			global_option(g, p->val, value);
+			return;
+		}
+	}
+	abort();
+}
+
 int main(int argc, char **argv)
 {
 	struct mc_global g;
@@ -463,6 +487,8 @@ int main(int argc, char **argv)
 	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
 	g.state_dir = MC_DEFAULT_STATE_DIR;
 	mc_limits_default(&g.limits);
+	/* The settings file first: the command line overrides it. */
+	mc_cli_settings_load(&g, argc, argv);
 
 	/* Global options before the command ('+': stop at the first
 	   non-option, which is the command). */

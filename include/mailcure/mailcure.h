@@ -1001,6 +1001,9 @@ int mc_isolate_apply(const struct mc_isolate_settings *set,
 /* What is in force: the record, and (as root) the ruleset. */
 int mc_isolate_status(const struct mc_isolate_settings *set,
 		      struct mc_isolation **iso_r, char **error_r);
+/* Whether TEXT is a network mc_isolate_apply() takes in allow
+   (what a settings file says before isolate runs). */
+int mc_isolate_check_allow(const char *text, char **error_r);
 /* Undo mc_isolate_apply exactly: delete the table "inet mailcure"
    (nothing else in the ruleset is touched) and then the record. Also
    cleans up after an isolate that was interrupted. */
