@@ -6,7 +6,7 @@
 /* DESCRIPTION
 /*	The first input byte chooses how the rest is read: bit 7 with
 /*	or without the message text (the batch stream or the listing of
-/*	lib/store/dovecot.c), the low bits the size of the chunks the
+/*	lib/store/dovecot_parse.c), the low bits the size of the chunks the
 /*	output arrives in (1 to 128 bytes, as a pipe may hand it over).
 /*	The rest is doveadm's pager output. A failure must say why, and
 /*	the verdict and the number of records must not depend on the

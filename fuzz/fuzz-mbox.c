@@ -75,7 +75,6 @@ static unsigned char *expand(const uint8_t *data, size_t size, size_t *len_r)
 }
 
 struct items {
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	struct mc_msg **msgs;
 	size_t count;
@@ -88,8 +87,8 @@ static void items_read(struct mc_store_settings *set, struct items *it)
 	int ret;
 
 	memset(it, 0, sizeof(*it));
-	FUZZ_ASSERT(mc_store_open(uri, set, &it->ops, &it->store, &error) == 0);
-	while ((ret = it->ops->next(it->store, &msg, &error)) > 0) {
+	FUZZ_ASSERT(mc_store_open(uri, set, &it->store, &error) == 0);
+	while ((ret = mc_store_next(it->store, &msg, &error)) > 0) {
 		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
 		it->msgs[it->count++] = msg;
 	}
@@ -99,8 +98,8 @@ static void items_read(struct mc_store_settings *set, struct items *it)
 static void items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->count; i++)
-		it->ops->msg_free(it->store, &it->msgs[i]);
-	it->ops->close(&it->store);
+		mc_store_msg_free(it->store, &it->msgs[i]);
+	mc_store_close(&it->store);
 	free(it->msgs);
 }
 
@@ -156,7 +155,7 @@ static void check_heads(const struct items *whole, struct items *heads)
 		if (h->data == NULL) {
 			FUZZ_ASSERT(h->head == NULL || (h->head_size <= w->size &&
 				    memcmp(h->head, w->data, h->head_size) == 0));
-			FUZZ_ASSERT(heads->ops->load(heads->store, h) == 0);
+			FUZZ_ASSERT(mc_store_load(heads->store, h) == 0);
 		}
 		FUZZ_ASSERT(h->size == w->size && memcmp(h->data, w->data, w->size) == 0);
 		FUZZ_ASSERT(h->raw_size == w->raw_size &&

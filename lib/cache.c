@@ -15,6 +15,8 @@
 /*	int	mc_cache_load(cache, path, identity, &stale, &error)
 /*	int	mc_cache_save(cache, path, &error)
 /*	void	mc_cache_stats(cache, &stats)
+/*
+/*	void	mc_cache_message_key(data, size, key)
 /* DESCRIPTION
 /*	An outbreak is one attachment in thousands of mailboxes, and a
 /*	normal store holds the same logos and forwarded documents many
@@ -39,6 +41,10 @@
 /*	(*stale_r is set) and overwritten by mc_cache_save(). The file
 /*	ends with a SHA-256 of its contents, so a truncated or damaged
 /*	file is detected and refused.
+/*
+/*	mc_cache_message_key() is the key of a whole message's verdict:
+/*	a SHA-256 with a domain prefix, so that it never equals the key
+/*	of a part with the same bytes, whose verdict is of another scan.
 /* SECURITY
 /*	A cache entry decides a verdict without scanning, so a forged
 /*	cache file could hide malware. The key is a cryptographic hash
@@ -60,6 +66,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <openssl/evp.h>
 
 #include "mailcure/mailcure.h"
 #include "internal.h"
@@ -236,6 +243,19 @@ void mc_cache_put(struct mc_cache *c, const unsigned char key[32],
 	victim->stamp = next_stamp(c);
 	pthread_mutex_unlock(lock);
 	__atomic_add_fetch(&c->stores, 1, __ATOMIC_RELAXED);
+}
+
+void mc_cache_message_key(const void *data, size_t size, unsigned char key[32])
+{
+	static const char domain[] = "mailcure message verdict";
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, domain, sizeof(domain)) != 1 ||
+	    EVP_DigestUpdate(ctx, data, size) != 1 ||
+	    EVP_DigestFinal_ex(ctx, key, NULL) != 1)
+		abort();
+	EVP_MD_CTX_free(ctx);
 }
 
 void mc_cache_stats(struct mc_cache *c, struct mc_cache_stats *stats_r)

@@ -190,8 +190,8 @@ static void close_from_4(long max)
    this process's), then execve. REPORT gets errno when it fails.
    Async-signal-safe calls only. */
 static void __attribute__((noreturn))
-child_exec(char *const *argv, char *const *envp, const int fds[3], int report,
-	   bool group, long max_fd)
+child_exec(const char *path, char *const *argv, char *const *envp,
+	   const int fds[3], int report, bool group, long max_fd)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -223,7 +223,7 @@ child_exec(char *const *argv, char *const *envp, const int fds[3], int report,
 		report = 3;
 	}
 	close_from_4(max_fd);
-	execve(argv[0], argv, envp);
+	execve(path, argv, envp);
 fail:
 	e = errno;
 	(void)!write(report, &e, sizeof(e));
@@ -313,6 +313,7 @@ int mc_exec_start(const struct mc_exec *spec, struct mc_exec_proc **proc_r,
 	p->pid = -1;
 	p->in_fd = p->out_fd = p->err_fd = -1;
 	p->name = mc_xstrdup(spec->name != NULL ? spec->name :
+			     spec->path != NULL ? spec->path :
 			     spec->argv != NULL && spec->argv[0] != NULL ?
 			     spec->argv[0] : "(nothing)");
 	if (spec->argv == NULL || spec->argv[0] == NULL) {
@@ -346,7 +347,8 @@ int mc_exec_start(const struct mc_exec *spec, struct mc_exec_proc **proc_r,
 		goto out;
 	}
 	if (p->pid == 0)
-		child_exec((char *const *)spec->argv, envp, fds, report[1],
+		child_exec(spec->path != NULL ? spec->path : spec->argv[0],
+			   (char *const *)spec->argv, envp, fds, report[1],
 			   p->group, max_fd);
 	/* Also here: kill(-pid) must find the group from now on. */
 	if (p->group)

@@ -17,7 +17,8 @@
 /*	files are never read into memory for scanning; with scan
 /*	processes the descriptor is what goes to one). The calling
 /*	thread reports: it alone calls on_event, on_progress and
-/*	on_skip.
+/*	on_skip. The walker is in hostscan_walk.c; what the two files
+/*	share is in hostscan-private.h.
 /*
 /*	When cleaning, an infected file is copied from the very
 /*	descriptor that was scanned into the quarantine together with
@@ -77,11 +78,8 @@
 /*	of these stops the walk.
 /*--*/
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -90,116 +88,18 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-#include <linux/magic.h>
 #include <glib.h>
 #include <json-c/json.h>
 
-#include "mailcure/mailcure.h"
-#include "internal.h"
+#include "hostscan-private.h"
 
 /* Stack of a scanning thread: libclamav recurses into archives. */
 #define WORKER_STACK (16U << 20)
 #define DEFAULT_MAX_DEPTH 1024
 /* Queued files per scanning thread. */
 #define QUEUE_PER_JOB 256
-
-const char *const mc_host_default_excludes[] = {
-	"/proc", "/sys", "/dev", "/run",
-	"/var/mail", "/var/spool/mail", "/var/spool/postfix",
-	"/var/spool/exim", "/var/spool/exim4", "/var/vmail",
-	"/home/*/Maildir", "/home/*/mail",
-	NULL,
-};
-
-struct root {
-	char *path;		/* canonical, absolute */
-	char *store;		/* "host:PATH" */
-	dev_t dev;
-	struct mc_safe_path where;	/* the walk to it: what is scanned */
-};
-
-/* An open, verified directory. Queued files hold a reference, so the
-   descriptor stays open until the last of its files is scanned. */
-struct dir {
-	int fd;
-	unsigned refs;
-	unsigned depth;
-	char *path;
-	struct stat st;
-	const struct root *root;
-};
-
-struct item {
-	struct dir *dir;
-	char *name;
-};
-
-/* A directory waiting to be opened by the walker. */
-struct pending {
-	struct dir *parent;	/* NULL for a PATH */
-	char *name;		/* under parent, or NULL */
-	char *path;
-	unsigned depth;
-	const struct root *root;
-};
-
-enum record_type { REC_EVENT, REC_SKIP };
-
-/* An event built by a scanning thread, reported by the caller's thread. */
-struct record {
-	struct record *next;
-	enum record_type type;
-	enum mc_event_type event_type;
-	struct mc_msg msg;
-	struct mc_match match;
-	char *path, *user, *why, *quarantine_id;
-	const char *action;
-};
-
-struct host_scan {
-	const struct mc_host_scan *set;
-	uint64_t max_filesize;
-	unsigned max_depth;
-	unsigned max_open_dirs;
-	bool depth_from_fd_limit;
-
-	/* Queue between the walker and the scanning threads. */
-	pthread_mutex_t lock;
-	pthread_cond_t cond_item;	/* an item was queued, or the end */
-	/* The walker waits on cond_space for room in the queue or for
-	   directories to close; it is woken only when there is room for
-	   many items (half the queue), not once per file. */
-	pthread_cond_t cond_space;
-	bool walker_waits_space;
-	bool walker_waits_dirs;
-	struct item *queue;
-	size_t queue_cap, queue_head, queue_len;
-	unsigned busy;			/* scanning threads with an item */
-	unsigned open_dirs;
-	bool walk_done;
-
-	/* Records for the reporting thread. */
-	pthread_mutex_t rec_lock;
-	pthread_cond_t rec_cond;
-	struct record *rec_head, **rec_tail;
-	unsigned workers_alive;
-	bool workers_done;
-
-	/* Quarantine puts and removals, one at a time. */
-	pthread_mutex_t act_lock;
-
-	bool have_quarantine;
-	struct stat quarantine_st;
-	char *quarantine_path;		/* canonical, or NULL */
-
-	struct root *roots;
-	size_t root_count;
-
-	_Atomic uint64_t seq, scanned, matched, acted, unscanned, errors, bytes;
-};
 
 /* ------------------------------------------------------------------ */
 /* Records                                                            */
@@ -224,7 +124,7 @@ static void record_free(struct record *rec)
 	free(rec);
 }
 
-static char *join_path(const char *dir, const char *name)
+char *mc_hostscan_join_path(const char *dir, const char *name)
 {
 	if (strcmp(dir, "/") == 0)
 		return mc_xasprintf("/%s", name);
@@ -233,7 +133,7 @@ static char *join_path(const char *dir, const char *name)
 
 /* The safe open helpers start their reasons with the name; the event
    already holds the full path. */
-static const char *strip_name(const char *error, const char *name)
+const char *mc_hostscan_strip_name(const char *error, const char *name)
 {
 	size_t len = strlen(name);
 
@@ -242,14 +142,9 @@ static const char *strip_name(const char *error, const char *name)
 	return error;
 }
 
-/* An UNSCANNED or ERROR event about PATH (owned by the record). */
-static void report(struct host_scan *hs, enum mc_event_type type,
-		   const char *store, const char *path, const struct stat *st,
-		   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void report(struct host_scan *hs, enum mc_event_type type,
-		   const char *store, const char *path, const struct stat *st,
-		   const char *fmt, ...)
+void mc_hostscan_report(struct host_scan *hs, enum mc_event_type type,
+			const char *store, const char *path, const struct stat *st,
+			const char *fmt, ...)
 {
 	struct record *rec = mc_xcalloc(1, sizeof(*rec));
 	va_list ap;
@@ -280,7 +175,7 @@ static void report(struct host_scan *hs, enum mc_event_type type,
 	record_push(hs, rec);
 }
 
-static void skip(struct host_scan *hs, const char *path, const char *why)
+void mc_hostscan_skip(struct host_scan *hs, const char *path, const char *why)
 {
 	struct record *rec;
 
@@ -310,14 +205,14 @@ static void dir_unref(struct host_scan *hs, struct dir *dir)
 		pthread_cond_signal(&hs->cond_space);
 }
 
-static void dir_unref_locked(struct host_scan *hs, struct dir *dir)
+void mc_hostscan_dir_unref_locked(struct host_scan *hs, struct dir *dir)
 {
 	pthread_mutex_lock(&hs->lock);
 	dir_unref(hs, dir);
 	pthread_mutex_unlock(&hs->lock);
 }
 
-static void enqueue(struct host_scan *hs, struct dir *dir, const char *name)
+void mc_hostscan_enqueue(struct host_scan *hs, struct dir *dir, const char *name)
 {
 	pthread_mutex_lock(&hs->lock);
 	while (hs->queue_len == hs->queue_cap) {
@@ -332,401 +227,6 @@ static void enqueue(struct host_scan *hs, struct dir *dir, const char *name)
 	hs->queue_len++;
 	pthread_cond_signal(&hs->cond_item);
 	pthread_mutex_unlock(&hs->lock);
-}
-
-/* ------------------------------------------------------------------ */
-/* Excludes                                                           */
-/* ------------------------------------------------------------------ */
-
-static bool user_excluded(const struct host_scan *hs, const char *path)
-{
-	for (size_t i = 0; i < hs->set->exclude_count; i++) {
-		if (fnmatch(hs->set->excludes[i], path, 0) == 0)
-			return true;
-	}
-	return false;
-}
-
-static bool default_excluded(const char *path)
-{
-	for (size_t i = 0; mc_host_default_excludes[i] != NULL; i++) {
-		if (fnmatch(mc_host_default_excludes[i], path, FNM_PATHNAME) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* Kernel file systems whose files are not files: reading them can
-   block (/proc/kmsg) or never end, and they hold nothing to disinfect. */
-static const char *pseudo_fs_name(int fd)
-{
-	static const struct { unsigned long magic; const char *name; } types[] = {
-		{ PROC_SUPER_MAGIC, "proc" }, { SYSFS_MAGIC, "sysfs" },
-		{ DEVPTS_SUPER_MAGIC, "devpts" }, { CGROUP_SUPER_MAGIC, "cgroup" },
-		{ CGROUP2_SUPER_MAGIC, "cgroup2" }, { DEBUGFS_MAGIC, "debugfs" },
-		{ TRACEFS_MAGIC, "tracefs" }, { SECURITYFS_MAGIC, "securityfs" },
-		{ BPF_FS_MAGIC, "bpf" }, { PSTOREFS_MAGIC, "pstore" },
-		{ 0x19800202UL, "mqueue" }, { 0x62656570UL, "configfs" },
-		{ 0x65735543UL, "fusectl" }, { HUGETLBFS_MAGIC, "hugetlbfs" },
-		{ EFIVARFS_MAGIC, "efivarfs" }, { SELINUX_MAGIC, "selinuxfs" },
-		{ 0x42494e4dUL, "binfmt_misc" }, { AUTOFS_SUPER_MAGIC, "autofs" },
-		{ NSFS_MAGIC, "nsfs" },
-	};
-	struct statfs sfs;
-
-	if (fstatfs(fd, &sfs) < 0)
-		return NULL;
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if ((unsigned long)sfs.f_type == types[i].magic)
-			return types[i].name;
-	}
-	return NULL;
-}
-
-static bool has_subdir(int dirfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		S_ISDIR(st.st_mode);
-}
-
-static bool has_file(int dirfd, const char *name)
-{
-	struct stat st;
-
-	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-}
-
-/* A directory whose files are messages cleaned per message by
-   `mailbox clean`, or NULL. */
-static const char *mail_store_kind(int fd)
-{
-	if (has_subdir(fd, "cur") && has_subdir(fd, "new"))
-		return "Maildir";
-	if (has_file(fd, "dovecot.index") || has_file(fd, "dovecot.map.index"))
-		return "Dovecot mailbox";
-	return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* The walker                                                         */
-/* ------------------------------------------------------------------ */
-
-struct pending_stack {
-	struct pending *items;
-	size_t count, cap;
-};
-
-static int name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Open the directory of P, or report why not. Returns the fd or -1. */
-static int walker_open(struct host_scan *hs, const struct pending *p,
-		       struct stat *st_r)
-{
-	const char *store = p->root->store;
-	struct stat lst;
-	char *error = NULL;
-	int fd;
-
-	if (p->parent == NULL) {
-		/* Where resolving the PATH got to, not the path again. */
-		fd = mc_safe_path_open_dir(&p->root->where, p->path, &error);
-		if (fd < 0 || fstat(fd, st_r) < 0) {
-			report(hs, MC_EVENT_ERROR, store, p->path, NULL, "%s",
-			       error != NULL ? error : strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			free(error);
-			return -1;
-		}
-		return fd;
-	}
-	/* Look first, so that what changed since the listing is told
-	   apart from what cannot be read. */
-	if (fstatat(p->parent->fd, p->name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			report(hs, MC_EVENT_UNSCANNED, store, p->path, NULL,
-			       "directory vanished during the scan");
-		else
-			report(hs, MC_EVENT_ERROR, store, p->path, NULL, "%s",
-			       strerror(errno));
-		return -1;
-	}
-	if (S_ISLNK(lst.st_mode)) {
-		report(hs, MC_EVENT_UNSCANNED, store, p->path, NULL,
-		       "directory replaced by a symbolic link during the scan; not followed");
-		return -1;
-	}
-	if (!S_ISDIR(lst.st_mode)) {
-		report(hs, MC_EVENT_UNSCANNED, store, p->path, NULL,
-		       "directory replaced by something else during the scan");
-		return -1;
-	}
-	fd = mc_safe_open_dir(p->parent->fd, p->name, st_r, &error);
-	if (fd < 0) {
-		report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
-		       store, p->path, NULL, "%s", strip_name(error, p->name));
-		free(error);
-		return -1;
-	}
-	return fd;
-}
-
-/* Whether the freshly opened directory of P is to be left out. */
-static bool walker_leave_out(struct host_scan *hs, const struct pending *p,
-			     int fd, const struct stat *st)
-{
-	const struct mc_host_scan *set = hs->set;
-	const char *kind;
-
-	if (hs->have_quarantine && mc_same_file(st, &hs->quarantine_st)) {
-		skip(hs, p->path, "the quarantine");
-		return true;
-	}
-	if (p->parent == NULL)
-		return false;
-	if (set->one_file_system && st->st_dev != p->root->dev) {
-		skip(hs, p->path, "on another file system (--one-file-system)");
-		return true;
-	}
-	if (st->st_dev != p->parent->st.st_dev &&
-	    (kind = pseudo_fs_name(fd)) != NULL) {
-		char *why = mc_xasprintf("pseudo file system (%s)", kind);
-		skip(hs, p->path, why);
-		free(why);
-		return true;
-	}
-	if (set->default_excludes && (kind = mail_store_kind(fd)) != NULL) {
-		char *why = mc_xasprintf("mail store (%s): clean it per message "
-					 "with 'mailcure mailbox clean'", kind);
-		skip(hs, p->path, why);
-		free(why);
-		return true;
-	}
-	return false;
-}
-
-static void walker_dir(struct host_scan *hs, struct pending *p,
-		       struct pending_stack *stack)
-{
-	const char *store = p->root->store;
-	char **subdirs = NULL;
-	size_t subdir_count = 0, subdir_cap = 0;
-	struct dirent *de;
-	struct stat st;
-	struct dir *dir;
-	DIR *dp;
-	int fd;
-
-	if (p->parent != NULL) {
-		if (hs->set->default_excludes && default_excluded(p->path)) {
-			skip(hs, p->path, "excluded by default");
-			return;
-		}
-		if (user_excluded(hs, p->path)) {
-			skip(hs, p->path, "excluded (--exclude)");
-			return;
-		}
-	}
-	/* Bound the open descriptors: wait for the scanning threads to
-	   finish with queued files of other directories. */
-	pthread_mutex_lock(&hs->lock);
-	while (hs->open_dirs >= hs->max_open_dirs &&
-	       (hs->queue_len > 0 || hs->busy > 0)) {
-		hs->walker_waits_dirs = true;
-		pthread_cond_wait(&hs->cond_space, &hs->lock);
-		hs->walker_waits_dirs = false;
-	}
-	pthread_mutex_unlock(&hs->lock);
-
-	fd = walker_open(hs, p, &st);
-	if (fd < 0)
-		return;
-	if (walker_leave_out(hs, p, fd, &st)) {
-		close(fd);
-		return;
-	}
-	dir = mc_xcalloc(1, sizeof(*dir));
-	dir->fd = fd;
-	dir->refs = 1;
-	dir->depth = p->depth;
-	dir->path = mc_xstrdup(p->path);
-	dir->st = st;
-	dir->root = p->root;
-	pthread_mutex_lock(&hs->lock);
-	hs->open_dirs++;
-	pthread_mutex_unlock(&hs->lock);
-
-	dp = mc_dir_list(fd);
-	if (dp == NULL) {
-		report(hs, MC_EVENT_ERROR, store, p->path, &st, "cannot list: %s",
-		       strerror(errno));
-		dir_unref_locked(hs, dir);
-		return;
-	}
-	/* Listing a directory updates its atime, unless told not to. */
-	(void)fcntl(dirfd(dp), F_SETFL, fcntl(dirfd(dp), F_GETFL) | O_NOATIME);
-	for (;;) {
-		unsigned char type;
-		struct stat cst;
-
-		errno = 0;
-		de = readdir(dp);
-		if (de == NULL) {
-			if (errno != 0)
-				report(hs, MC_EVENT_ERROR, store, p->path, &st,
-				       "cannot list: %s", strerror(errno));
-			break;
-		}
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		type = de->d_type;
-		if (type == DT_UNKNOWN) {
-			/* Some file systems do not fill d_type. */
-			if (fstatat(fd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
-				continue;	/* vanished already */
-			type = S_ISDIR(cst.st_mode) ? DT_DIR : S_ISREG(cst.st_mode) ? DT_REG :
-				S_ISLNK(cst.st_mode) ? DT_LNK : S_ISFIFO(cst.st_mode) ? DT_FIFO :
-				S_ISSOCK(cst.st_mode) ? DT_SOCK : S_ISCHR(cst.st_mode) ? DT_CHR :
-				DT_BLK;
-		}
-		switch (type) {
-		case DT_DIR:
-			MC_ARRAY_PUSH(subdirs, subdir_count, subdir_cap,
-				      mc_xstrdup(de->d_name));
-			break;
-		case DT_REG:
-			if (hs->set->exclude_count > 0) {
-				char *path = join_path(p->path, de->d_name);
-				bool excluded = user_excluded(hs, path);
-				if (excluded)
-					skip(hs, path, "excluded (--exclude)");
-				free(path);
-				if (excluded)
-					break;
-			}
-			enqueue(hs, dir, de->d_name);
-			break;
-		case DT_LNK:
-			/* Never followed; what it points to inside the tree
-			   is scanned under its own name. */
-			break;
-		default: {
-			char *path = join_path(p->path, de->d_name);
-			skip(hs, path, type == DT_FIFO ? "FIFO, not opened" :
-			     type == DT_SOCK ? "socket, not opened" : "device, not opened");
-			free(path);
-			break;
-		}
-		}
-	}
-	closedir(dp);
-
-	/* Depth first, in name order: keeps few directories open. */
-	if (subdir_count > 1)
-		qsort(subdirs, subdir_count, sizeof(*subdirs), name_cmp);
-	for (size_t i = subdir_count; i-- > 0;) {
-		struct pending child;
-		char *path = join_path(p->path, subdirs[i]);
-
-		if (p->depth + 1 > hs->max_depth) {
-			report(hs, MC_EVENT_UNSCANNED, store, path, NULL,
-			       "directory nested deeper than %u levels%s; not scanned",
-			       hs->max_depth, hs->depth_from_fd_limit ?
-			       " (the most the open file limit allows)" : "");
-			free(path);
-			free(subdirs[i]);
-			continue;
-		}
-		child.parent = dir;
-		child.name = subdirs[i];
-		child.path = path;
-		child.depth = p->depth + 1;
-		child.root = p->root;
-		pthread_mutex_lock(&hs->lock);
-		dir->refs++;
-		pthread_mutex_unlock(&hs->lock);
-		MC_ARRAY_PUSH(stack->items, stack->count, stack->cap, child);
-	}
-	free(subdirs);
-	dir_unref_locked(hs, dir);
-}
-
-/* A PATH that is a file: queue it under its parent directory. */
-static void walker_file_root(struct host_scan *hs, const struct root *root)
-{
-	char *slash = strrchr(root->path, '/');
-	char *parent = slash == root->path ? mc_xstrdup("/") :
-		mc_xstrndup(root->path, (size_t)(slash - root->path));
-	struct dir *dir;
-	int fd;
-
-	fd = fcntl(root->where.dirfd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		report(hs, MC_EVENT_ERROR, root->store, root->path, NULL, "%s",
-		       strerror(errno));
-		free(parent);
-		return;
-	}
-	dir = mc_xcalloc(1, sizeof(*dir));
-	dir->fd = fd;
-	dir->refs = 1;
-	dir->path = parent;
-	dir->root = root;
-	if (fstat(fd, &dir->st) < 0)
-		memset(&dir->st, 0, sizeof(dir->st));
-	pthread_mutex_lock(&hs->lock);
-	hs->open_dirs++;
-	pthread_mutex_unlock(&hs->lock);
-	enqueue(hs, dir, slash + 1);
-	dir_unref_locked(hs, dir);
-}
-
-static void *walker_main(void *context)
-{
-	struct host_scan *hs = context;
-	struct pending_stack stack = { NULL, 0, 0 };
-
-	for (size_t r = 0; r < hs->root_count; r++) {
-		const struct root *root = &hs->roots[r];
-		const struct stat st = root->where.st;
-
-		if (root->path == NULL)
-			continue;	/* reported while resolving */
-		if (S_ISREG(st.st_mode)) {
-			walker_file_root(hs, root);
-			continue;
-		}
-		if (!S_ISDIR(st.st_mode)) {
-			report(hs, MC_EVENT_ERROR, root->store, root->path, &st,
-			       "not a regular file or a directory; not opened");
-			continue;
-		}
-		struct pending top = {
-			.parent = NULL, .name = NULL, .path = mc_xstrdup(root->path),
-			.depth = 0, .root = root,
-		};
-		MC_ARRAY_PUSH(stack.items, stack.count, stack.cap, top);
-		while (stack.count > 0) {
-			struct pending p = stack.items[--stack.count];
-
-			walker_dir(hs, &p, &stack);
-			if (p.parent != NULL)
-				dir_unref_locked(hs, p.parent);
-			free(p.name);
-			free(p.path);
-		}
-	}
-	free(stack.items);
-	pthread_mutex_lock(&hs->lock);
-	hs->walk_done = true;
-	pthread_cond_broadcast(&hs->cond_item);
-	pthread_mutex_unlock(&hs->lock);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1009,7 +509,7 @@ static void scan_item(struct host_scan *hs, struct item *it)
 {
 	const struct mc_host_scan *set = hs->set;
 	const char *store = it->dir->root->store;
-	char *path = join_path(it->dir->path, it->name);
+	char *path = mc_hostscan_join_path(it->dir->path, it->name);
 	struct mc_verdict verdict;
 	struct stat lst, st, after;
 	char *error = NULL;
@@ -1017,28 +517,28 @@ static void scan_item(struct host_scan *hs, struct item *it)
 
 	if (fstatat(it->dir->fd, it->name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
-			report(hs, MC_EVENT_UNSCANNED, store, path, NULL,
-			       "vanished during the scan");
+			mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, NULL,
+					   "vanished during the scan");
 		else
-			report(hs, MC_EVENT_ERROR, store, path, NULL, "%s", strerror(errno));
+			mc_hostscan_report(hs, MC_EVENT_ERROR, store, path, NULL, "%s", strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(lst.st_mode)) {
-		report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
-		       "replaced by %s during the scan; not opened", file_kind(lst.st_mode));
+		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
+				   "replaced by %s during the scan; not opened", file_kind(lst.st_mode));
 		goto out;
 	}
 	if ((uint64_t)lst.st_size > hs->max_filesize) {
-		report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
-		       "larger than the maximum file size (%llu bytes); not scanned",
-		       (unsigned long long)hs->max_filesize);
+		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
+				   "larger than the maximum file size (%llu bytes); not scanned",
+				   (unsigned long long)hs->max_filesize);
 		goto out;
 	}
 	fd = mc_safe_open_file(it->dir->fd, it->name, false, &st, &error);
 	if (fd < 0) {
-		report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
-		       store, path, &lst, "%s", errno == ENOENT ?
-		       "vanished during the scan" : strip_name(error, it->name));
+		mc_hostscan_report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
+				   store, path, &lst, "%s", errno == ENOENT ?
+				   "vanished during the scan" : mc_hostscan_strip_name(error, it->name));
 		free(error);
 		goto out;
 	}
@@ -1047,9 +547,9 @@ static void scan_item(struct host_scan *hs, struct item *it)
 	   or the owner may set it; elsewhere this quietly fails. */
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
 	if ((uint64_t)st.st_size > hs->max_filesize) {
-		report(hs, MC_EVENT_UNSCANNED, store, path, &st,
-		       "larger than the maximum file size (%llu bytes); not scanned",
-		       (unsigned long long)hs->max_filesize);
+		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &st,
+				   "larger than the maximum file size (%llu bytes); not scanned",
+				   (unsigned long long)hs->max_filesize);
 		close(fd);
 		goto out;
 	}
@@ -1091,10 +591,10 @@ static void scan_item(struct host_scan *hs, struct item *it)
 	case MC_VERDICT_CLEAN:
 		break;
 	case MC_VERDICT_UNSCANNED:
-		report(hs, MC_EVENT_UNSCANNED, store, path, &st, "%s", verdict.name);
+		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &st, "%s", verdict.name);
 		break;
 	case MC_VERDICT_ERROR:
-		report(hs, MC_EVENT_ERROR, store, path, &st, "%s", verdict.name);
+		mc_hostscan_report(hs, MC_EVENT_ERROR, store, path, &st, "%s", verdict.name);
 		break;
 	case MC_VERDICT_INFECTED: {
 		struct record *rec = mc_xcalloc(1, sizeof(*rec));
@@ -1277,8 +777,8 @@ static void resolve_roots(struct host_scan *hs)
 
 		if (mc_safe_walk(set->paths[i], &root->where, &error) < 0) {
 			root->store = mc_xasprintf("host:%s", set->paths[i]);
-			report(hs, MC_EVENT_ERROR, root->store, set->paths[i], NULL,
-			       "%s", strip_name(error, set->paths[i]));
+			mc_hostscan_report(hs, MC_EVENT_ERROR, root->store, set->paths[i], NULL,
+					   "%s", mc_hostscan_strip_name(error, set->paths[i]));
 			free(error);
 			continue;
 		}
@@ -1288,8 +788,8 @@ static void resolve_roots(struct host_scan *hs)
 			size_t ql = strlen(hs->quarantine_path);
 			if (strncmp(canon, hs->quarantine_path, ql) == 0 &&
 			    (canon[ql] == '/' || canon[ql] == '\0')) {
-				report(hs, MC_EVENT_ERROR, root->store, canon, NULL,
-				       "inside the quarantine; not scanned");
+				mc_hostscan_report(hs, MC_EVENT_ERROR, root->store, canon, NULL,
+						   "inside the quarantine; not scanned");
 				free(canon);
 				continue;
 			}
@@ -1383,7 +883,7 @@ int mc_host_scan_run(const struct mc_host_scan *set, struct mc_summary *summary_
 	if (started == 0) {
 		hs.workers_done = true;
 		ret = mc_error_set(error_r, "host scan: cannot start scanning threads");
-	} else if (pthread_create(&walker, NULL, walker_main, &hs) != 0) {
+	} else if (pthread_create(&walker, NULL, mc_hostscan_walker_main, &hs) != 0) {
 		/* Let the scanning threads see the end and leave. */
 		pthread_mutex_lock(&hs.lock);
 		hs.walk_done = true;
@@ -1426,3 +926,4 @@ int mc_host_scan_run(const struct mc_host_scan *set, struct mc_summary *summary_
 	pthread_mutex_destroy(&hs.act_lock);
 	return ret;
 }
+

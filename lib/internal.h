@@ -18,6 +18,13 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+/* --- quarantine.c --- */
+
+struct mc_qentry;
+/* Where ENTRY's message goes back to (path, queue id or store), for
+   messages to the user. */
+const char *mc_qentry_where(const struct mc_qentry *entry);
+
 /* --- safe.c --- */
 
 /* Open directory NAME under DIRFD without following a symlink in the
@@ -142,6 +149,9 @@ bool mc_charset_is_utf8(const char *charset);
 /* S (malloc()ed, NUL-terminated) as valid UTF-8: S itself, or a
    malloc()ed repair of it (S freed). */
 char *mc_utf8_make_valid(char *s);
+/* Whether the well-formed UTF-8 character P of N bytes is one a
+   terminal acts on (mc_text_visible escapes it). */
+bool mc_utf8_acts(const unsigned char *p, size_t n);
 
 /* --- date.c --- */
 
@@ -161,7 +171,7 @@ struct mc_address;
 void mc_address_parse(const char *value, struct mc_address **list,
 		      size_t *count, size_t *cap);
 
-/* --- store/dovecot.c: running doveadm --- */
+/* --- doveadm.c: running doveadm --- */
 
 /* Which doveadm runs, for which Dovecot. NULL path: $MAILCURE_DOVEADM,
    else /usr/bin/doveadm, else doveadm from $PATH. NULL config:
@@ -173,31 +183,62 @@ struct mc_doveadm {
 	unsigned timeout_s;
 };
 
-/* A doveadm started with fork+execve (never a shell) from ARGS (what
-   follows "doveadm [-c FILE]"), INPUT (may be NULL) on its standard
-   input; standard output is read with mc_doveadm_read, standard
-   error is kept (bounded) for mc_doveadm_finish. */
-struct mc_doveadm_proc;
+/* The doveadm that runs (malloc()ed), or NULL with *error_r. */
+char *mc_doveadm_path(const struct mc_doveadm *dv, char **error_r);
+/* The configuration file doveadm runs with, or NULL: its default. */
+const char *mc_doveadm_config(const struct mc_doveadm *dv);
+/* A doveadm started (lib/exec.c) from ARGS (what follows "doveadm
+   [-c FILE]"), standard input /dev/null; its standard output is read
+   with mc_exec_read, its standard error kept (bounded) for
+   mc_doveadm_finish. */
+struct mc_exec_proc;
 int mc_doveadm_start(const struct mc_doveadm *dv, const char *const *args,
-		     const void *input, size_t input_size,
-		     struct mc_doveadm_proc **proc_r, char **error_r);
-/* Up to SIZE bytes of its standard output; 0 at the end, -1 on error
-   or timeout. */
-ssize_t mc_doveadm_read(struct mc_doveadm_proc *proc, void *buf, size_t size,
-			char **error_r);
+		     struct mc_exec_proc **proc_r, char **error_r);
 /* Wait for it (with KILL: kill it first; else its remaining output is
-   read and dropped). Returns its exit status (128+N for signal N);
-   *stderr_r is its standard error on one line, or NULL. */
-int mc_doveadm_finish(struct mc_doveadm_proc **proc, bool kill,
+   read and dropped). Returns its exit status, with *stderr_r its
+   standard error on one line or NULL; or -1 when it did not exit
+   (killed, out of time), with *stderr_r saying why. */
+int mc_doveadm_finish(struct mc_exec_proc **proc, bool kill,
 		      char **stderr_r);
-/* Run to the end. Returns the exit status, or -1 with *error_r when
-   it could not run, timed out, or wrote more than MAX_OUT bytes
-   (errno EFBIG). *out_r (NUL-terminated) and *stderr_r may be NULL
-   pointers to ignore them. */
+/* Run to the end, INPUT (may be NULL) on its standard input. Returns
+   the exit status, or -1 with *error_r when it could not run, timed
+   out, was killed, or wrote more than MAX_OUT bytes (errno EFBIG).
+   *out_r (NUL-terminated) and *stderr_r may be NULL pointers to
+   ignore them. */
 int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 		   const void *input, size_t input_size, size_t max_out,
 		   char **out_r, size_t *out_len_r, char **stderr_r,
 		   char **error_r);
+
+/* --- engine/clamav_db.c: the signature files, without loading them --- */
+
+/* Whether Aho-Corasick alone should match the databases at PATHS. */
+bool mc_clamav_db_few_patterns(char *const *paths, size_t count);
+/* A digest of what identifies this version of each signature file. */
+int mc_clamav_db_stamp(char *const *paths, size_t count, unsigned char out[32],
+		       char **error_r);
+/* The daily database's version, from its header; 0: none. */
+unsigned long mc_clamav_db_version(char *const *paths, size_t count);
+/* Whether every path is there; else an error naming freshclam. */
+int mc_clamav_db_check(const char *const *paths, size_t count, char **error_r);
+/* The compiled signatures of the files that gave STAMP; NULL when
+   they cannot be loaded. */
+struct cl_engine;
+struct mc_limits;
+struct cl_engine *mc_clamav_db_load(char *const *paths, size_t count, bool ac_only,
+				    const struct mc_limits *limits, const char *tempdir,
+				    const unsigned char stamp[32], unsigned *signatures_r,
+				    char **error_r);
+
+/* --- engine/clamd.c --- */
+
+struct mc_verdict;
+/* The verdict of clamd's reply REPLY (LEN bytes, without its NUL) to
+   a scan whose replies are labelled LABEL ("stream", or "fd[" for
+   "fd[N]"). Returns 0, or -1 when the reply is not understood (the
+   verdict is then an error quoting it). */
+int mc_clamd_reply_parse(const char *reply, size_t len, const char *label,
+			 struct mc_verdict *verdict_r);
 
 /* --- engine/scanpool.c: scans in processes of their own --- */
 
@@ -222,10 +263,14 @@ enum mc_scanpool_result {
 				   mc_scanpool_error() */
 };
 
-/* Call before starting threads. NULL when no process can be forked. */
+/* Call before starting threads. NULL when no process can be forked.
+   PREPARE runs once in the zygote, before its first scan process. */
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
-				    size_t resp_size, mc_scanpool_init_fn *init,
+				    size_t resp_size, mc_scanpool_init_fn *prepare,
+				    mc_scanpool_init_fn *init,
 				    mc_scanpool_fn *fn, void *ctx);
+/* Run PREPARE now: 0, or -1 (see mc_scanpool_error()). */
+int mc_scanpool_prepare(struct mc_scanpool *pool);
 /* Why scan processes cannot be set up (MC_SCANPOOL_FAILED). */
 const char *mc_scanpool_error(struct mc_scanpool *pool);
 /* Thread-safe. *status_r: the wait status of a process that died. */
@@ -236,5 +281,49 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 					 int fd, const void *req, void *resp,
 					 unsigned timeout_ms, int *status_r);
 void mc_scanpool_free(struct mc_scanpool **pool);
+
+/* --- url.c: URLs in mail text --- */
+
+/* Bytes of a normalised URL that are kept. */
+#define MC_URL_MAX 2048
+
+/* The distinct URLs of a message, normalised (mc_url_normalize), in
+   the order found. */
+struct mc_url_list {
+	char **urls;
+	size_t count, cap;
+	unsigned max_urls;	/* occurrences looked at, at most */
+	unsigned seen_count;	/* occurrences looked at */
+	bool full;		/* max_urls reached: not all were seen */
+	struct _GHashTable *seen;
+};
+void mc_url_list_init(struct mc_url_list *list, unsigned max_urls);
+void mc_url_list_deinit(struct mc_url_list *list);
+/* Add the URLs of TEXT (LEN bytes, decoded); HTML: also markup. */
+void mc_url_extract(struct mc_url_list *list, const char *text, size_t len,
+		    bool html);
+/* Add the URLs of the text and HTML parts among PARTS. */
+struct mc_part;
+void mc_url_collect(struct mc_url_list *list, const struct mc_part *parts,
+		    size_t count);
+/* The normalised form of the URL S (LEN bytes), or NULL. malloc()ed. */
+char *mc_url_normalize(const char *s, size_t len);
+/* The host of normalised URL (not NUL-terminated). */
+bool mc_url_host(const char *url, const char **host_r, size_t *len_r);
+/* URL with its punycode host in Unicode, or NULL when the same. */
+char *mc_url_unicode(const char *url);
+/* A domain as given (defanged, any case, IDN in either form) in the
+   form hosts are compared in, or NULL when it is not a domain. */
+char *mc_domain_normalize(const char *name);
+/* Whether HOST (HLEN bytes) is normalised DOMAIN or a subdomain. */
+bool mc_domain_match(const char *host, size_t hlen, const char *domain);
+/* The first of URLS that PATTERN (a glob with GLOB, else a
+   substring) matches, or whose host is in DOMAIN; NULL if none. */
+const char *mc_urls_match(const char *const *urls, size_t count,
+			  const char *pattern, bool glob);
+const char *mc_urls_match_domain(const char *const *urls, size_t count,
+				 const char *domain);
+/* S with defanging undone (hxxp, [.], [:], ...). malloc()ed. */
+char *mc_ioc_refang(const char *s);
 
 #endif

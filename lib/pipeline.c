@@ -196,8 +196,6 @@ static void *producer_main(void *context)
 	const struct mc_run *run = p->run;
 
 	for (size_t si = 0; si < run->store_count; si++) {
-		const struct mc_store_ops *ops = run->store_ops[si];
-
 		for (;;) {
 			struct mc_msg *msg = NULL;
 			char *error = NULL;
@@ -209,7 +207,7 @@ static void *producer_main(void *context)
 				pthread_mutex_unlock(&p->lock);
 				goto out;
 			}
-			ret = ops->next(run->stores[si], &msg, &error);
+			ret = mc_store_next(run->stores[si], &msg, &error);
 			if (ret == 0)
 				break;
 			pthread_mutex_lock(&p->lock);
@@ -227,7 +225,7 @@ static void *producer_main(void *context)
 				p->cut_short = !p->stop;
 				pthread_mutex_unlock(&p->lock);
 				if (msg != NULL)
-					ops->msg_free(run->stores[si], &msg);
+					mc_store_msg_free(run->stores[si], &msg);
 				free(error);
 				goto out;
 			}
@@ -322,7 +320,6 @@ static void evaluate(struct pipeline *p, struct slot *s, uint64_t size)
 static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *match)
 {
 	const struct mc_run *run = p->run;
-	const struct mc_store_ops *ops = run->store_ops[s->store_index];
 	struct mc_store *store = run->stores[s->store_index];
 	struct mc_msg *msg = s->msg;
 	struct mc_facts *facts;
@@ -338,8 +335,8 @@ static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *ma
 	}
 	/* A message yielded with its head only is read here, by the
 	   worker, and only when the query looks past the header block. */
-	if (msg->data == NULL && ops->load != NULL && (p->needs_body || msg->head == NULL) &&
-	    ops->load(store, msg) < 0)
+	if (msg->data == NULL && (p->needs_body || msg->head == NULL) &&
+	    mc_store_load(store, msg) < 0)
 		return;
 	facts = mc_facts_init(msg, run->limits);
 	mc_query_eval(run->query, msg, facts, run->engine_ops, run->engine,
@@ -372,7 +369,6 @@ static void evaluate_one(struct pipeline *p, struct slot *s, struct mc_match *ma
    sink will need, and count what it waits with. */
 static void settle(struct pipeline *p, struct slot *s)
 {
-	const struct mc_store_ops *ops = p->run->store_ops[s->store_index];
 	struct mc_store *store = p->run->stores[s->store_index];
 	struct mc_msg *msg = s->msg;
 
@@ -380,12 +376,12 @@ static void settle(struct pipeline *p, struct slot *s)
 		return;
 	if (match_of(s)->matched && p->acting) {
 		/* The quarantine takes the message as it is stored. */
-		if (msg->data == NULL && ops->load != NULL)
-			ops->load(store, msg);
-	} else if (ops->drop != NULL) {
+		if (msg->data == NULL)
+			(void)mc_store_load(store, msg);
+	} else {
 		/* Only its place and size are reported: hold nothing else
 		   while it waits for the messages before it. */
-		ops->drop(store, msg);
+		mc_store_drop(store, msg);
 	}
 	/* What it waits for the sink with. */
 	if (msg->raw != NULL)
@@ -537,7 +533,7 @@ static void emit(const struct mc_run *run, struct slot *s,
 static void slot_release(const struct mc_run *run, struct slot *s)
 {
 	if (s->msg != NULL && s->msg != s->fake)
-		run->store_ops[s->store_index]->msg_free(run->stores[s->store_index], &s->msg);
+		mc_store_msg_free(run->stores[s->store_index], &s->msg);
 	s->msg = NULL;
 	free(s->fake);
 	s->fake = NULL;
@@ -567,8 +563,8 @@ static void flush_pending(const struct mc_run *run, struct pending *pend,
 		removals[i].msg = pend->items[i].msg;
 		removals[i].match = pend->items[i].match;
 	}
-	run->store_ops[pend->store_index]->remove(run->stores[pend->store_index],
-		run->quarantine, run->run_id, removals, pend->count);
+	mc_store_remove(run->stores[pend->store_index], run->quarantine, run->run_id,
+			removals, pend->count);
 	for (size_t i = 0; i < pend->count; i++) {
 		struct mc_removal *r = &removals[i];
 		const char *action = r->removed ? "quarantined" : "failed";
@@ -752,9 +748,8 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 
 			if (kept && copy->msg == copy->fake)
 				abort();	/* fake messages never match */
-			const struct mc_store_ops *ops = run->store_ops[copy->store_index];
 			bool last_in_container = copy->msg == copy->fake ||
-				ops->container_last(run->stores[copy->store_index], copy->msg);
+				mc_store_container_last(run->stores[copy->store_index], copy->msg);
 			if (!kept)
 				slot_release(run, copy);
 			if (last_in_container)
@@ -785,6 +780,9 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	if (run->engine != NULL && run->engine_ops->stats != NULL) {
 		summary_r->engine_used = true;
 		run->engine_ops->stats(run->engine, &summary_r->engine);
+		summary_r->engine.engine = run->engine_ops->name;
+		summary_r->engine.version = run->engine_ops->version != NULL ?
+			run->engine_ops->version(run->engine, NULL) : NULL;
 	}
 	pthread_attr_destroy(&attr);
 	pthread_cond_destroy(&p.cond_producer);

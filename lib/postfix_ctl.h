@@ -24,9 +24,9 @@
 /*	directory (STATE_DIR/postfix-freeze/); thaw writes them back
 /*	byte for byte, reloads, and flushes the deferred queue.
 /* SECURITY
-/*	Runs as root. Child processes get a fixed PATH and no other
-/*	inherited environment, no inherited descriptors but the three
-/*	pipes, and are killed when they exceed their time limit.
+/*	Runs as root. Commands run under the policy of lib/exec.c: a
+/*	fixed environment, no inherited descriptor but the standard
+/*	three, killed (their whole process group) at a time limit.
 /*	Files are written by temporary name and rename(2), fsync'd.
 /*--*/
 
@@ -66,26 +66,6 @@ bool mc_postfix_configured(const char *config_dir, char **why_r);
 int mc_postfix_open(const char *config_dir, struct mc_postfix **pf_r,
 		    char **error_r);
 void mc_postfix_free(struct mc_postfix **pf);
-
-/* Result of one command. */
-struct mc_postfix_cmd {
-	int status;		/* exit status, or -1 when killed by a signal */
-	char *out;		/* stdout, NUL-terminated */
-	size_t out_len;
-	char *err;		/* stderr, NUL-terminated */
-	size_t err_len;
-};
-
-void mc_postfix_cmd_clear(struct mc_postfix_cmd *cmd);
-
-/* Run ARGV (ARGV[0] an absolute path) with INPUT on its stdin,
-   capturing stdout and stderr (each up to a fixed size). Returns -1
-   only when the command could not be run or ran out of time; a
-   non-zero exit status is in cmd_r->status. */
-int mc_postfix_exec(const struct mc_postfix *pf, const char *const *argv,
-		    const void *input, size_t input_len,
-		    unsigned timeout_s, struct mc_postfix_cmd *cmd_r,
-		    char **error_r);
 
 /* The pid of the instance's master process, or 0 when it is not
    running. */

@@ -100,6 +100,9 @@ void mc_limits_default(struct mc_limits *limits_r)
 	limits_r->max_mime_parts = 1000;
 	limits_r->max_mime_depth = 64;
 	limits_r->max_header_bytes = 1 << 20;
+	/* A newsletter has a few hundred links; this bounds the work
+	   (and the memory: MC_URL_MAX bytes each) a hostile text costs. */
+	limits_r->max_urls = 10000;
 	/* Scanning a mail message takes the engine a few times its size;
 	   this keeps two of the few-megabyte messages a store has from
 	   being scanned at once, and costs nothing for the rest. */
@@ -163,7 +166,7 @@ size_t mc_utf8_len(const unsigned char *p, size_t left)
 /* Whether the well-formed character P of N bytes is one a terminal
    acts on: C0, DEL, C1 (U+0080..U+009F), or a bidirectional
    embedding, override or isolate. */
-static bool char_acts(const unsigned char *p, size_t n)
+bool mc_utf8_acts(const unsigned char *p, size_t n)
 {
 	if (n == 1)
 		return p[0] < 0x20 || p[0] == 0x7f;
@@ -184,7 +187,7 @@ char *mc_text_visible(const char *s)
 	for (size_t i = 0; i < len;) {
 		const unsigned char *p = (const unsigned char *)s + i;
 		size_t n = mc_utf8_len(p, len - i);
-		bool escape = n == 0 || char_acts(p, n);
+		bool escape = n == 0 || mc_utf8_acts(p, n);
 
 		if (n == 0)
 			n = 1;

@@ -121,9 +121,7 @@ static void on_skip(const char *path, const char *why, void *context)
 		json_object_object_add(obj, "event", json_object_new_string("skipped"));
 		json_object_object_add(obj, "path", json_object_new_string(path));
 		json_object_object_add(obj, "why", json_object_new_string(why));
-		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-						    JSON_C_TO_STRING_NOSLASHESCAPE));
-		json_object_put(obj);
+		mc_output_json(stdout, obj);
 	} else {
 		mc_output_printf("%s: SKIPPED (%s)\n", path, why);
 	}
@@ -198,6 +196,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const verbs[] = { "scan", "clean", NULL };
 	static const char *const default_paths[] = { "/" };
 	const char **excludes = NULL;
 	size_t exclude_count = 0;
@@ -206,17 +205,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	char *error = NULL;
 	int c, exit_code;
 
-	if (argc < 2)
-		mc_die_command_usage();
-	if (strcmp(argv[1], "scan") == 0)
-		clean = false;
-	else if (strcmp(argv[1], "clean") == 0)
-		clean = true;
-	else
-		mc_die_command_usage();
-	argc--;
-	argv++;
-	optind = 1;
+	clean = mc_cli_verb(&argc, &argv, verbs) == 1;
 	while ((c = getopt_long(argc, argv, "+x", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXCLUDE:
@@ -287,7 +276,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.one_file_system = one_fs,
 		.max_filesize = max_filesize,
 		.max_depth = (unsigned)max_depth,
-		.engine_ops = &mc_engine_clamav,
+		.engine_ops = mc_cli_engine_ops(g),
 		.engine = engine,
 		.limits = &g->limits,
 		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,

@@ -25,6 +25,9 @@
 /*	"inet mailcure") and the record; the rest of the ruleset is left
 /*	byte for byte as it was.
 /*
+/*	Without --allow and --ports, the settings file's isolate_allow and
+/*	isolate_ports apply (settings.c), checked when it was read.
+/*
 /*	The record is --state FILE, else $MAILCURE_ISOLATE_STATE, else
 /*	isolate.json in --state-dir (default /var/lib/mailcure). The
 /*	global --dovecot-config FILE (or $MAILCURE_DOVECOT_CONFIG) selects
@@ -75,14 +78,10 @@ const char cmd_reconnect_usage[] =
 
 static void format_since(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (t <= 0) {
+	if (t <= 0)
 		snprintf(buf, size, "an unknown time");
-		return;
-	}
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	else
+		mc_output_time(t, buf, size);
 }
 
 static void print_ports(const struct mc_isolation *iso)
@@ -140,13 +139,6 @@ static json_object *iso_json(const char *event, const char *status,
 	return o;
 }
 
-static void json_print(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
-}
-
 static void print_commands(const struct mc_isolation *iso)
 {
 	for (size_t i = 0; i < iso->command_count; i++)
@@ -154,7 +146,7 @@ static void print_commands(const struct mc_isolation *iso)
 }
 
 /* --ports 25,465,587 (or repeated). */
-static void parse_ports(const char *arg, uint16_t **ports, size_t *count)
+void mc_cli_parse_ports(const char *arg, uint16_t **ports, size_t *count)
 {
 	char *copy = strdup(arg), *save = NULL;
 
@@ -215,7 +207,7 @@ static int show_status(const struct mc_global *g, struct mc_isolate_settings *se
 		code = MC_EXIT_FOUND;
 	}
 	if (g->json) {
-		json_print(iso_json("isolation", status, iso));
+		mc_output_json(stdout, iso_json("isolation", status, iso));
 	} else if (strcmp(status, "isolated") == 0) {
 		if (iso->recorded) {
 			mc_output_printf("isolated since %s: ports ", since);
@@ -273,7 +265,7 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 			allow = realloc(allow, (set.allow_count + 1) * sizeof(*allow));
 			allow[set.allow_count++] = optarg;
 			break;
-		case 'p': parse_ports(optarg, &ports, &port_count); break;
+		case 'p': mc_cli_parse_ports(optarg, &ports, &port_count); break;
 		case 'm': set.keep_mx = true; break;
 		case 'n': set.no_kick = true; break;
 		case 's': status = true; break;
@@ -286,6 +278,16 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		mc_die_usage("isolate: unexpected argument '%s'", argv[optind]);
 	if (state == NULL)
 		state = default_state_path(g);
+	/* The settings file's, unless the command line gave its own. */
+	if (set.allow_count == 0 && g->isolate_allow_count > 0) {
+		allow = calloc(g->isolate_allow_count, sizeof(*allow));
+		if (allow == NULL)
+			abort();
+		memcpy(allow, g->isolate_allow, g->isolate_allow_count * sizeof(*allow));
+		set.allow_count = g->isolate_allow_count;
+	}
+	if (port_count == 0 && g->isolate_ports != NULL)
+		mc_cli_parse_ports(g->isolate_ports, &ports, &port_count);
 	set.state_path = state;
 	set.allow = allow;
 	set.ports = ports;
@@ -304,7 +306,7 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 	}
 	format_since(iso->since, since, sizeof(since));
 	if (g->json) {
-		json_print(iso_json("isolate", g->dry_run ? "dry-run" :
+		mc_output_json(stdout, iso_json("isolate", g->dry_run ? "dry-run" :
 				    iso->already ? "already" : "isolated", iso));
 	} else if (g->dry_run) {
 		mc_output_printf("would isolate: ports ");
@@ -382,7 +384,7 @@ int cmd_reconnect(int argc, char **argv, struct mc_global *g)
 					  "reconnected" : "not-isolated", iso);
 		json_object_object_add(o, "removed_rules", json_object_new_boolean(iso->removed_rules));
 		json_object_object_add(o, "removed_record", json_object_new_boolean(iso->removed_record));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->dry_run) {
 		if (iso->command_count == 0)
 			mc_output_printf("not isolated: nothing to undo\n");

@@ -61,6 +61,7 @@
 /* The engine's companions for one command: the verdict cache and a
    private temporary directory. One engine per process. */
 static struct {
+	const struct mc_engine_ops *ops;
 	struct mc_cache *cache;
 	char *tempdir;		/* created here, removed at close */
 } engine_aux;
@@ -151,7 +152,7 @@ static void sweep_tempdirs(void)
    unpacks to a file. On a tmpfs that costs no disk I/O and none of
    a disk file system's directory locking, which otherwise makes
    parallel scanners wait on each other. /dev/shm is used when it is
-   a tmpfs with room for the largest file each worker may unpack,
+   a tmpfs with room for the largest file each scan process may unpack,
    else --tempdir, $TMPDIR or /tmp. The run's directory there is
    private (0700, random name after the pid) because decoded malware
    passes through it, and removed with all it holds at the end. */
@@ -162,7 +163,7 @@ static const char *engine_tempdir(const struct mc_global *g)
 	const char *base = g->tempdir;
 	char path[PATH_MAX];
 
-	need = (unsigned long long)mc_cli_jobs(g) * g->limits.max_file_size;
+	need = (unsigned long long)mc_cli_cpus() * g->limits.max_file_size;
 	if (base == NULL && statfs("/dev/shm", &fs) == 0 && fs.f_type == TMPFS_MAGIC &&
 	    (unsigned long long)fs.f_bavail * (unsigned long long)fs.f_bsize >= need) {
 		sweep_tempdirs();
@@ -222,27 +223,74 @@ static void scan_user(struct mc_engine_settings *set)
 	set->scan_gid = 0;
 }
 
-int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
+const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g)
 {
-	struct mc_engine_settings set = { .mode = g->scan_mode };
+	return g->clamd_count > 0 ? &mc_engine_clamd : &mc_engine_clamav;
+}
+
+int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
+		     struct mc_yara **yara_r)
+{
 	char *error = NULL;
 
-	if (mc_engine_clamav.open(g->databases, g->database_count, &g->limits,
-				  engine_r, &error) < 0)
+	*yara_r = NULL;
+	if (g->yara_count == 0) {
+		if (!mc_query_needs_yara(query))
+			return 0;
+		mc_warn("the query's yara terms need rules: --yara FILE|DIR");
+		return -1;
+	}
+	if (mc_yara_open(g->yara_paths, g->yara_count, &g->limits, yara_r, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	/* Before any thread starts; without scan processes the rules
+	   run in the workers. */
+	if (mc_query_needs_yara(query) && mc_yara_start(*yara_r, mc_cli_cpus(), &error) < 0) {
+		if (g->verbose > 0)
+			mc_warn("%s; rules run in the workers", error);
+		free(error);
+	}
+	mc_query_set_yara(query, *yara_r);
+	return 0;
+}
+
+int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
+{
+	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
+	struct mc_engine_settings set = { .mode = g->scan_mode };
+	char *error = NULL;
+	bool cached = false;
+
+	/* With clamd the daemons' addresses take the signatures' place:
+	   they have theirs loaded. */
+	if (ops->open(ops == &mc_engine_clamd ? g->clamds : g->databases,
+		      ops == &mc_engine_clamd ? g->clamd_count : g->database_count,
+		      &g->limits, engine_r, &error) < 0)
 		goto fail;
+	engine_aux.ops = ops;
 	engine_aux.cache = mc_cache_new(g->cache_size > 0 ? g->cache_size :
 					g->cache_path != NULL ? CACHE_MEMORY_KEPT : CACHE_MEMORY);
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
-	set.tempdir = engine_tempdir(g);
-	set.scan_processes = mc_cli_jobs(g);
-	scan_user(&set);
-	mc_engine_clamav.configure(*engine_r, &set);
+	/* clamd unpacks in its own directory, in its own processes. */
+	if (ops != &mc_engine_clamd) {
+		set.tempdir = engine_tempdir(g);
+		/* One per CPU: libclamav's scans are CPU-bound, and more
+		   processes than CPUs only take turns (more CPU, not
+		   faster); the -j workers read and decode meanwhile. */
+		set.scan_processes = mc_cli_cpus();
+		set.exit_after_close = true;	/* see commands.h */
+		scan_user(&set);
+	}
+	ops->configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
+		struct mc_cache_stats cs;
 		bool stale;
 
-		if (mc_engine_clamav.identity(*engine_r, identity, &error) < 0 ||
+		if (ops->identity(*engine_r, identity, &error) < 0 ||
 		    mc_cache_load(engine_aux.cache, g->cache_path, identity,
 				  &stale, &error) < 0) {
 			mc_cli_engine_close(NULL, engine_r);
@@ -251,6 +299,15 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 		if (stale && g->verbose > 0)
 			mc_warn("verdict cache %s was made with other signatures "
 				"or settings: starting afresh", g->cache_path);
+		mc_cache_stats(engine_aux.cache, &cs);
+		cached = cs.entries > 0;
+	}
+	/* The engine loads its signatures at the first scan it is asked
+	   for. Without verdicts kept from an earlier run that is at once,
+	   and loading now makes a broken database one error, here. */
+	if (!cached && ops->load != NULL && ops->load(*engine_r, &error) < 0) {
+		mc_cli_engine_close(NULL, engine_r);
+		goto fail;
 	}
 	return 0;
 fail:
@@ -265,7 +322,7 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 
 	if (*engine == NULL)
 		return;
-	mc_engine_clamav.close(engine);
+	engine_aux.ops->close(engine);
 	if (engine_aux.cache != NULL && g != NULL && g->cache_path != NULL && !g->dry_run &&
 	    mc_cache_save(engine_aux.cache, g->cache_path, &error) < 0) {
 		mc_warn("%s", error);
@@ -386,20 +443,19 @@ static void interrupt_release(void)
 	sigaction(SIGINT, &interrupt_old[1], NULL);
 }
 
-int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
-		    struct mc_store **stores, size_t store_count,
-		    const struct mc_query *query, struct mc_engine *engine,
+int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
+		    size_t store_count, const struct mc_query *query,
+		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count)
 {
 	char *run_id = mc_cli_run_id(g), *error = NULL;
 	struct mc_output *out = mc_output_init(g, acting);
 	struct mc_run run = {
-		.store_ops = ops,
 		.stores = stores,
 		.store_count = store_count,
 		.query = query,
-		.engine_ops = engine != NULL ? &mc_engine_clamav : NULL,
+		.engine_ops = engine != NULL ? mc_cli_engine_ops(g) : NULL,
 		.engine = engine,
 		.limits = &g->limits,
 		.action = acting ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
@@ -440,29 +496,33 @@ int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
 	return exit_code;
 }
 
+int mc_cli_verb(int *argc, char ***argv, const char *const *verbs)
+{
+	for (int i = 0; *argc >= 2 && verbs[i] != NULL; i++) {
+		if (strcmp((*argv)[1], verbs[i]) == 0) {
+			(*argc)--;
+			(*argv)++;
+			optind = 1;
+			return i;
+		}
+	}
+	mc_die_command_usage();
+}
+
 int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 {
 	static const struct option options[] = {
 		{ "store", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
+	static const char *const verbs[] = { "find", "clean", NULL };
 	const char **uris = NULL;
 	size_t uri_count = 0, store_count = 0, refused = 0;
 	struct mc_cli_store_error *errors = NULL;
 	bool clean;
 	int c, exit_code;
 
-	if (argc < 2)
-		mc_die_command_usage();
-	if (strcmp(argv[1], "find") == 0)
-		clean = false;
-	else if (strcmp(argv[1], "clean") == 0)
-		clean = true;
-	else
-		mc_die_command_usage();
-	argc--;
-	argv++;
-	optind = 1;
+	clean = mc_cli_verb(&argc, &argv, verbs) == 1;
 	while ((c = getopt_long(argc, argv, "+s:", options, NULL)) != -1) {
 		if (c != 's')
 			mc_die_command_usage();
@@ -472,9 +532,9 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	char *query_text = mc_cli_join_args(argc - optind, argv + optind);
 	char *error = NULL;
 	struct mc_query *query = mc_query_parse(query_text, &error);
-	const struct mc_store_ops **ops = NULL;
 	struct mc_store **stores = NULL;
 	struct mc_engine *engine = NULL;
+	struct mc_yara *yara = NULL;
 	struct mc_quarantine *q = NULL;
 	bool owned_uris = false;
 
@@ -507,11 +567,9 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 					 .loads_without_raw = !clean || g->dry_run,
 					 .bodies_read = mc_query_needs_body(query),
 					 .quarantine = q };
-	ops = calloc(uri_count, sizeof(*ops));
 	stores = calloc(uri_count, sizeof(*stores));
 	for (size_t i = 0; i < uri_count; i++) {
-		if (mc_store_open(uris[i], &set, &ops[store_count], &stores[store_count],
-				  &error) == 0) {
+		if (mc_store_open(uris[i], &set, &stores[store_count], &error) == 0) {
 			store_count++;
 			continue;
 		}
@@ -529,20 +587,19 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		errors[refused++].why = error;
 		error = NULL;
 	}
+	if (mc_cli_yara_open(g, query, &yara) < 0)
+		goto out;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
 
-	exit_code = mc_cli_pipeline(g, ops, stores, store_count, query, engine, q, clean,
+	exit_code = mc_cli_pipeline(g, stores, store_count, query, engine, q, clean,
 				    errors, refused);
 out:
 	for (size_t i = 0; i < refused; i++)
 		free(errors[i].why);
 	free(errors);
-	for (size_t i = 0; stores != NULL && i < store_count; i++) {
-		if (stores[i] != NULL)
-			ops[i]->close(&stores[i]);
-	}
-	free(ops);
+	for (size_t i = 0; stores != NULL && i < store_count; i++)
+		mc_store_close(&stores[i]);
 	free(stores);
 	if (owned_uris) {
 		for (size_t i = 0; i < uri_count; i++)
@@ -555,6 +612,7 @@ out:
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	mc_yara_close(&yara);
 	interrupt_release();
 	return exit_code;
 }

@@ -50,8 +50,6 @@
 
 #include "commands.h"
 
-#define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create)
 {
 	struct mc_quarantine *q;
@@ -82,14 +80,6 @@ const char cmd_quarantine_usage[] =
 	"      --before DATE  YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS (UTC), or an age:\n"
 	"                     30d, 12h, 2w (purge)\n\n"
 	"Exit status: 0 success, 2 when anything failed.\n";
-
-static void format_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
 
 /* Where the message was: its file (mbox: with the From_ offset), or
    its queue id. */
@@ -144,13 +134,6 @@ static json_object *entry_json(const struct mc_qentry *e, const char *event)
 	return out;
 }
 
-static void json_print(json_object *o)
-{
-	puts(json_object_to_json_string_ext(o, JSON_FLAGS));
-	json_object_put(o);
-	fflush(stdout);
-}
-
 /* A failure on one entry: a JSON event, or a line on stderr. */
 static void report_error(const struct mc_global *g, const char *id, const char *why)
 {
@@ -160,7 +143,7 @@ static void report_error(const struct mc_global *g, const char *id, const char *
 		if (id != NULL)
 			json_object_object_add(o, "id", json_object_new_string(id));
 		json_object_object_add(o, "why", json_object_new_string(why));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else {
 		fflush(stdout);
 		mc_warn("%s", why);
@@ -213,7 +196,7 @@ static void list_human(const struct mc_qentry *e)
 {
 	char when[64], where[4096], restored[64];
 
-	format_time(e->quarantined_at, when, sizeof(when));
+	mc_output_time(e->quarantined_at, when, sizeof(when));
 	format_where(e, where, sizeof(where));
 	mc_output_printf("%s  %s  run %s  %s/%s  %s: ", e->id, when,
 			 e->run_id != NULL ? e->run_id : "-",
@@ -222,7 +205,7 @@ static void list_human(const struct mc_qentry *e)
 	print_reasons(stdout, e);
 	mc_output_printf("  %llu bytes", (unsigned long long)e->size);
 	if (e->restored_at != 0) {
-		format_time(e->restored_at, restored, sizeof(restored));
+		mc_output_time(e->restored_at, restored, sizeof(restored));
 		mc_output_printf("  [restored %s]\n", restored);
 	} else {
 		mc_output_printf("  [quarantined]\n");
@@ -261,7 +244,7 @@ static unsigned long long list_staged(const struct mc_global *g, struct mc_quara
 				json_object_object_add(o, "path", json_object_new_string(st->path));
 			if (st->run_id != NULL)
 				json_object_object_add(o, "run", json_object_new_string(st->run_id));
-			json_print(o);
+			mc_output_json(stdout, o);
 		} else {
 			mc_warn("%zu entries staged by an interrupted removal from %s (run %s): "
 				"not quarantined until the next clean or restore of that "
@@ -324,7 +307,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		if (e->restored_at != 0)
 			restored++;
 		if (g->json)
-			json_print(entry_json(e, "entry"));
+			mc_output_json(stdout, entry_json(e, "entry"));
 		else
 			list_human(e);
 		mc_qentry_free(&e);
@@ -343,7 +326,7 @@ static int cmd_list(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "bytes", json_object_new_int64((int64_t)bytes));
 		json_object_object_add(o, "errors", json_object_new_int64((int64_t)errors));
 		json_object_object_add(o, "staged", json_object_new_int64((int64_t)staged));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%llu entr%s (%llu restored), %llu bytes%s%s",
 				 entries, entries == 1 ? "y" : "ies", restored, bytes,
@@ -370,10 +353,10 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 
 	FIELD("id", "%s", e->id);
 	FIELD("run", "%s", OPT(e->run_id));
-	format_time(e->quarantined_at, t, sizeof(t));
+	mc_output_time(e->quarantined_at, t, sizeof(t));
 	FIELD("quarantined", "%s", t);
 	if (e->restored_at != 0) {
-		format_time(e->restored_at, t, sizeof(t));
+		mc_output_time(e->restored_at, t, sizeof(t));
 		FIELD("restored", "%s", t);
 	} else {
 		FIELD("restored", "%s", "no");
@@ -405,7 +388,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 	}
 	FIELD("mode", "%04o", (unsigned)(e->loc.mode & 07777));
 	if (e->loc.mtime != 0) {
-		format_time(e->loc.mtime, t, sizeof(t));
+		mc_output_time(e->loc.mtime, t, sizeof(t));
 		FIELD("modified", "%s", t);
 	}
 	FIELD("size", "%llu bytes", (unsigned long long)e->size);
@@ -419,7 +402,7 @@ static void show_human(const struct mc_quarantine *q, const struct mc_qentry *e)
 			mc_output_printf("%-17s <%s>\n", i == 0 ? "recipients:" : "", e->recipients[i]);
 	}
 	if (e->arrival_time != 0) {
-		format_time(e->arrival_time, t, sizeof(t));
+		mc_output_time(e->arrival_time, t, sizeof(t));
 		FIELD("arrived", "%s", t);
 	}
 	if (e->extra_json != NULL)
@@ -447,7 +430,7 @@ static int cmd_show(int argc, char **argv, struct mc_global *g)
 		return MC_EXIT_ERROR;
 	}
 	if (g->json)
-		json_print(entry_json(e, "entry"));
+		mc_output_json(stdout, entry_json(e, "entry"));
 	else
 		show_human(q, e);
 	mc_qentry_free(&e);
@@ -477,7 +460,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 		/* The same refusal the real restore gives, so that the
 		   preview shows what would fail. */
 		if (e->restored_at != 0) {
-			format_time(e->restored_at, when, sizeof(when));
+			mc_output_time(e->restored_at, when, sizeof(when));
 			error = mc_xasprintf("entry %s was already restored at %s (to %s)",
 						 id, when, target);
 			report_error(g, id, error);
@@ -485,7 +468,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			mc_qentry_free(&e);
 			return false;
 		}
-	} else if (mc_quarantine_restore(q, id, &error) < 0) {
+	} else if (mc_restore_entry(q, id, &error) < 0) {
 		report_error(g, id, error);
 		free(error);
 		mc_qentry_free(&e);
@@ -508,7 +491,7 @@ static bool restore_one(struct mc_global *g, struct mc_quarantine *q, const char
 			json_object_object_add(o, "queue_id", json_object_new_string(e->loc.queue_id));
 		if (e->run_id != NULL)
 			json_object_object_add(o, "run", json_object_new_string(e->run_id));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else {
 		mc_output_printf("%s: %s %s\n", id, g->dry_run ? "would restore to" : "restored to", target);
 		fflush(stdout);
@@ -537,7 +520,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 	/* Entries that a clean killed in the middle of a removal left
 	   staged are committed (their messages were removed) or
 	   discarded (they were not) before anything is restored. */
-	if (!g->dry_run && mc_quarantine_settle(q, &error) < 0) {
+	if (!g->dry_run && mc_restore_settle(q, &error) < 0) {
 		report_error(g, NULL, error);
 		free(error);
 		error = NULL;
@@ -600,7 +583,7 @@ static int cmd_restore(int argc, char **argv, struct mc_global *g)
 		json_object_object_add(o, "failed", json_object_new_int64((int64_t)failed));
 		if (g->dry_run)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%llu %s, %llu failed\n", restored,
 				 g->dry_run ? "would be restored" : "restored", failed);
@@ -710,7 +693,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			}
 		}
 		shown++;
-		format_time(times[i], when, sizeof(when));
+		mc_output_time(times[i], when, sizeof(when));
 		if (g->json) {
 			json_object *o = json_object_new_object();
 			json_object_object_add(o, "event", json_object_new_string("purge"));
@@ -719,7 +702,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 				g->dry_run ? "would purge" : "purged"));
 			json_object_object_add(o, "quarantined_at",
 					       json_object_new_int64((int64_t)times[i]));
-			json_print(o);
+			mc_output_json(stdout, o);
 		} else if (g->verbose >= 0) {
 			mc_output_printf("%s: %s (quarantined %s)\n", ids[i],
 					 g->dry_run ? "would purge" : "purged", when);
@@ -729,7 +712,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 	free(ids);
 	free(times);
 
-	format_time(before, when, sizeof(when));
+	mc_output_time(before, when, sizeof(when));
 	if (g->json) {
 		json_object *o = json_object_new_object();
 		json_object_object_add(o, "event", json_object_new_string("summary"));
@@ -738,7 +721,7 @@ static int cmd_purge(int argc, char **argv, struct mc_global *g)
 			(int64_t)shown : (int64_t)purged));
 		if (g->dry_run)
 			json_object_object_add(o, "dry_run", json_object_new_boolean(1));
-		json_print(o);
+		mc_output_json(stdout, o);
 	} else if (g->verbose >= 0) {
 		mc_output_printf("%d entr%s quarantined before %s %s\n", purged < 0 ? (int)shown : purged,
 				 purged == 1 ? "y" : "ies", when, g->dry_run ? "would be purged" : "purged");

@@ -13,7 +13,8 @@
 /*	mailcure queue thaw [--force]
 /*	mailcure queue release ID...
 /*
-/*	Options: --postfix-config DIR (another Postfix instance),
+/*	Options: --postfix-config DIR (another Postfix instance; default
+/*	the settings file's postfix_config, else postconf's),
 /*	--queue NAME (only that queue: incoming, active, deferred,
 /*	hold, maildrop; repeatable).
 /* DESCRIPTION
@@ -84,28 +85,10 @@ const char cmd_queue_usage[] =
 	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
 	"2 errors.\n";
 
-static void print_json(json_object *obj)
-{
-	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(obj);
-	fflush(stdout);
-}
-
 static void add_str(json_object *obj, const char *key, const char *value)
 {
 	if (value != NULL)
 		json_object_object_add(obj, key, json_object_new_string(value));
-}
-
-static void format_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	if (t == (time_t)-1 || localtime_r(&t, &tm) == NULL)
-		snprintf(buf, size, "-");
-	else
-		strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
 }
 
 static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
@@ -158,7 +141,7 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st.total_messages));
 		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st.total_bytes));
 		json_object_object_add(obj, "incomplete", json_object_new_int64((int64_t)st.incomplete));
-		print_json(obj);
+		mc_output_json(stdout, obj);
 	} else {
 		char when[64], bytes[32];
 		mc_output_printf("Postfix %s, configuration %s, queue %s\n", pf->mail_version,
@@ -168,7 +151,7 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 		else
 			mc_output_printf("running:   no\n");
 		if (st.frozen && st.freeze_recorded) {
-			format_time(st.frozen_at, when, sizeof(when));
+			mc_output_time(st.frozen_at, when, sizeof(when));
 			mc_output_printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
 		} else if (st.frozen) {
 			mc_output_printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
@@ -245,7 +228,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 				add_str(obj, "event", "error");
 				mc_output_location_json(obj, loc);
 				add_str(obj, "why", msg->read_error);
-				print_json(obj);
+				mc_output_json(stdout, obj);
 			} else {
 				mc_output_printf("%s %s: ERROR (%s)\n", loc->queue_id != NULL ?
 						 loc->queue_id : loc->path != NULL ? loc->path : "?",
@@ -269,9 +252,9 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 			json_object_object_add(obj, "size", json_object_new_int64((int64_t)msg->size));
 			add_str(obj, "from", from);
 			add_str(obj, "subject", subject);
-			print_json(obj);
+			mc_output_json(stdout, obj);
 		} else {
-			format_time(loc->arrival_time, when, sizeof(when));
+			mc_output_time(loc->arrival_time, when, sizeof(when));
 			mc_output_printf("%-12s %-9s %s %9zu <%s> ->", loc->queue_id, loc->folder,
 					 when, msg->size, loc->envelope_sender != NULL ?
 					 loc->envelope_sender : "?");
@@ -295,7 +278,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)count));
 		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)bytes));
 		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)errors));
-		print_json(obj);
+		mc_output_json(stdout, obj);
 	} else if (g->verbose >= 0) {
 		char b[32];
 		mc_output_bytes((double)bytes, b, sizeof(b));
@@ -341,14 +324,21 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(error);
 		return MC_EXIT_ERROR;
 	}
+	struct mc_yara *yara = NULL;
+	if (mc_cli_yara_open(g, query, &yara) < 0) {
+		mc_query_free(&query);
+		return MC_EXIT_ERROR;
+	}
 	if (open_store(o, g, &uri, &store) < 0) {
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		return MC_EXIT_ERROR;
 	}
 	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
 		mc_store_postfix.close(&store);
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
@@ -362,14 +352,14 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 				mc_cli_engine_close(g, &engine);
 			mc_store_postfix.close(&store);
 			mc_query_free(&query);
+			mc_yara_close(&yara);
 			free(uri);
 			return MC_EXIT_ERROR;
 		}
 	}
 
-	const struct mc_store_ops *ops[1] = { &mc_store_postfix };
 	struct mc_store *stores[1] = { store };
-	exit_code = mc_cli_pipeline(g, ops, stores, 1, query, engine, q, delete, NULL, 0);
+	exit_code = mc_cli_pipeline(g, stores, 1, query, engine, q, delete, NULL, 0);
 	mc_store_postfix.close(&store);
 	free(uri);
 	if (engine != NULL)
@@ -377,6 +367,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	mc_yara_close(&yara);
 	return exit_code;
 }
 
@@ -410,7 +401,7 @@ static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
 		if (g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
 		add_str(obj, "note", note);
-		print_json(obj);
+		mc_output_json(stdout, obj);
 	} else {
 		if (g->dry_run)
 			mc_output_printf("%s (dry run: nothing changed)\n", note != NULL ? note : "");
@@ -477,7 +468,7 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 				add_str(obj, "action", done[i] ? "released" : "failed");
 				if (!done[i])
 					add_str(obj, "why", "not on hold");
-				print_json(obj);
+				mc_output_json(stdout, obj);
 			} else {
 				mc_output_printf("%s: %s\n", argv[i], done[i] ? "released" :
 						 "not on hold: nothing done");
@@ -539,6 +530,8 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			mc_die_command_usage();
 		}
 	}
+	if (o.config_dir == NULL)
+		o.config_dir = g->postfix_config;
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)

@@ -338,14 +338,6 @@ static void report_free(struct report *r)
 	free(r->run_dir);
 }
 
-static void fmt_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
-}
-
 static const char *run_state(const struct report *r)
 {
 	const char *st = r->journal != NULL ? mc_journal_step_state(r->journal, "run") : NULL;
@@ -395,7 +387,7 @@ static void report_text(const struct report *r, FILE *fp)
 		rec = mc_journal_records(r->journal, &n);
 		mc_output_fprintf(fp, "\nTimeline:\n");
 		for (size_t i = 0; i < n; i++) {
-			fmt_time(rec[i].time, t, sizeof(t));
+			mc_output_time(rec[i].time, t, sizeof(t));
 			mc_output_fprintf(fp, "  %s  %-14s %-9s%s%s\n", t, rec[i].step, rec[i].state,
 					  rec[i].detail ? "  " : "", rec[i].detail ? rec[i].detail : "");
 		}
@@ -557,7 +549,7 @@ static void report_html(const struct report *r, FILE *fp)
 		fprintf(fp, "<section><h2>Timeline</h2><table><tr><th>time</th><th>step</th>"
 			"<th>state</th><th>detail</th></tr>\n");
 		for (size_t i = 0; i < n; i++) {
-			fmt_time(rec[i].time, t, sizeof(t));
+			mc_output_time(rec[i].time, t, sizeof(t));
 			fprintf(fp, "<tr><td>%s</td>", t);
 			html_cell(fp, rec[i].step, false);
 			html_cell(fp, rec[i].state, false);
@@ -665,9 +657,7 @@ static void report_json(const struct report *r, FILE *fp)
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "items", a);
-	fprintf(fp, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-							  JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(o);
+	mc_output_json(fp, o);
 }
 
 /* Hosts' reports: the JSON that "mailcure --json report RUN" printed

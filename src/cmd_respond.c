@@ -50,11 +50,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <dirent.h>
 #include <json-c/json.h>
 
+#include "mailcure/exec.h"
 #include "commands.h"
 #include "postfix_ctl.h"
 
@@ -154,6 +154,12 @@ static void child_globals(const struct mc_global *g, const char *run_id,
 	char num[32];
 
 	argv_add(a, "mailcure");
+	/* The steps read the same settings file; what follows overrides
+	   it as this process's command line did. */
+	if (g->config != NULL) {
+		argv_add(a, "--config");
+		argv_add(a, g->config);
+	}
 	for (size_t i = 0; i < g->database_count; i++) {
 		argv_add(a, "-d");
 		argv_add(a, g->databases[i]);
@@ -278,40 +284,55 @@ static bool step_applies(const struct respond_args *ra, int step,
 	}
 }
 
-/* Run ARGV (our own binary) with stdout to OUT_PATH (or inherited when
+/* Open PATH for the output of a step; -1 with a warning. */
+static int step_file(const char *path, int flags)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | flags, 0600);
+
+	if (fd < 0)
+		mc_warn("%s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* Run ARGV (our own binary, with our environment: it reads its
+   settings from there too) with stdout to OUT_PATH (or inherited when
    NULL) and stderr appended to LOG_PATH (or inherited). Returns the
    exit code, or -1 when it could not run or was killed. */
 static int run_child(char **argv, const char *out_path, const char *log_path,
 		     char *last_err, size_t last_err_size)
 {
-	pid_t pid;
-	int status;
+	struct mc_exec spec = {
+		.path = "/proc/self/exe", .argv = (const char *const *)argv,
+		.keep_env = true, .out = MC_EXEC_INHERIT, .err = MC_EXEC_INHERIT,
+	};
+	struct mc_exec_result r;
+	char *error = NULL;
+	int ex;
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	if (pid < 0) {
-		mc_warn("fork: %s", strerror(errno));
-		return -1;
-	}
-	if (pid == 0) {
-		if (out_path != NULL) {
-			int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-			if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
-				_exit(127);
-		}
-		if (log_path != NULL) {
-			int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
-			if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
-				_exit(127);
-		}
-		execv("/proc/self/exe", argv);
-		_exit(127);
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR)
+	if (out_path != NULL) {
+		spec.out = MC_EXEC_FD;
+		if ((spec.out_fd = step_file(out_path, O_TRUNC)) < 0)
 			return -1;
 	}
+	if (log_path != NULL) {
+		spec.err = MC_EXEC_FD;
+		if ((spec.err_fd = step_file(log_path, O_APPEND)) < 0) {
+			if (out_path != NULL)
+				close(spec.out_fd);
+			return -1;
+		}
+	}
+	fflush(stdout);
+	fflush(stderr);
+	ex = mc_exec_run(&spec, &r, &error);
+	if (ex < 0 && r.signal == 0)
+		mc_warn("%s", error);
+	free(error);
+	mc_exec_result_clear(&r);
+	if (out_path != NULL)
+		close(spec.out_fd);
+	if (log_path != NULL)
+		close(spec.err_fd);
 	if (last_err != NULL && log_path != NULL) {
 		/* The child's last diagnostic line explains a failure. */
 		FILE *fp = fopen(log_path, "r");
@@ -326,9 +347,7 @@ static int run_child(char **argv, const char *out_path, const char *log_path,
 		if (fp != NULL)
 			fclose(fp);
 	}
-	if (WIFEXITED(status))
-		return WEXITSTATUS(status);
-	return -1;
+	return ex;
 }
 
 /* Counts read back from a step's JSON events. */
@@ -753,6 +772,8 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	int pargc = 0;
 
 	resume = parse_args(argc, argv, &ra, &resume_run);
+	if (ra.postfix_config == NULL)
+		ra.postfix_config = g->postfix_config;
 	if (resume == 0 && g->dry_run) {
 		exit_code = respond_dry_run(g, &ra);
 		respond_args_free(&ra);
@@ -783,6 +804,8 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		respond_args_free(&ra);
 		parse_args(pargc, pargv, &ra, &dummy);
 		free(dummy);
+		if (ra.postfix_config == NULL)
+			ra.postfix_config = g->postfix_config;
 		ra.yes = ra.yes || yes_now;
 		/* A run paused with --until goes on to the end unless the
 		   resume names a new --until. */

@@ -27,6 +27,10 @@ enum mc_progress_mode { MC_PROGRESS_AUTO, MC_PROGRESS_ALWAYS, MC_PROGRESS_NEVER 
 struct mc_global {
 	const char **databases;		/* -d, repeatable */
 	size_t database_count;
+	const char **clamds;		/* --clamd, repeatable: the engine */
+	size_t clamd_count;
+	const char **yara_paths;	/* --yara, repeatable */
+	size_t yara_count;
 	unsigned jobs;			/* -j, 0 = number of CPUs */
 	bool json;
 	bool dry_run;
@@ -41,6 +45,14 @@ struct mc_global {
 	const char *cache_path;		/* --cache FILE: persistent verdict cache */
 	unsigned long long cache_size;	/* --cache-size: bytes of verdicts in memory */
 	const char *tempdir;		/* --tempdir DIR: where the engine unpacks */
+	/* From the settings file (settings.c): */
+	bool databases_from_file;	/* -d replaces them */
+	bool clamds_from_file;		/* --clamd replaces them */
+	bool yara_from_file;		/* --yara replaces them */
+	const char **isolate_allow;	/* isolate without --allow */
+	size_t isolate_allow_count;
+	const char *isolate_ports;	/* isolate without --ports */
+	const char *postfix_config;	/* queue, respond without --postfix-config */
 };
 
 /* The run id of this invocation: --run-id when given (respond runs its
@@ -64,6 +76,11 @@ void cmd_host_usage_more(FILE *fp);
 /* The running command's usage on stderr; exit 2. */
 void mc_die_command_usage(void) __attribute__((noreturn));
 
+/* The verb of "COMMAND VERB [OPTIONS] [ARGS]", ARGV[1]: its index in
+   VERBS (NULL-terminated); a missing or unknown verb is a usage error.
+   ARGC and ARGV then start at the verb and getopt is reset, ready for
+   the verb's options (cmd_mailbox.c). */
+int mc_cli_verb(int *argc, char ***argv, const char *const *verbs);
 /* Whether this build has the command NAME (main.c's table). */
 bool mc_cli_has_command(const char *name);
 /* Write the HTML report of RUN to PATH (cmd_report.c). */
@@ -87,10 +104,15 @@ void mc_output_deinit(struct mc_output **out);
 void mc_output_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_output_fprintf(FILE *fp, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mc_output_vfprintf(FILE *fp, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/* T as human output shows a time: "2026-03-01 14:05:09 UTC", "-" for
+   (time_t)-1 (TIME in mailcure(1)). */
+void mc_output_time(time_t t, char *buf, size_t size);
 /* LOCATION as printed: a file, "PATH@OFFSET" in an mbox, "postfix:ID". */
 void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 /* JSON pieces shared by every command's --json output. */
 struct json_object;
+/* Write OBJ to FP as one line (mc_json_text), flush, and free OBJ. */
+void mc_output_json(FILE *fp, struct json_object *obj);
 struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
 					   size_t count);
 void mc_output_location_json(struct json_object *obj,
@@ -116,13 +138,23 @@ void mc_tally_free(struct mc_tally *t);
 void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Compile the rules of --yara (before anything is scanned) and give
+   them to QUERY; *yara_r (NULL without --yara) is closed by the
+   caller after the run. -1 after a message, when a rule file does not
+   compile or the query has yara terms and no rules were given. */
+int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
+		     struct mc_yara **yara_r);
+
 /* Load the detection engine from g->databases (default
    /var/lib/clamav). Prints a clear error naming freshclam when no
    database is found; returns -1 then. */
 /* Open the engine with the global settings (signatures, limits, scan
    mode, verdict cache, temporary directory); close it again, saving
-   the verdict cache. */
+   the verdict cache. A command calls close at its end only: the
+   compiled signatures are then left to the process's exit. */
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
+/* The engine's ops: clamd with --clamd, else the embedded libclamav. */
+const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g);
 void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine);
 
 /* Open (creating) the quarantine named by --quarantine. */
@@ -154,13 +186,34 @@ struct mc_cli_store_error {
    ACTING: quarantine and remove what matches. Each of the ERROR_COUNT
    stores in ERRORS is an error event (counted in the summary) before
    the others are searched. */
-int mc_cli_pipeline(const struct mc_global *g, const struct mc_store_ops **ops,
-		    struct mc_store **stores, size_t store_count,
-		    const struct mc_query *query, struct mc_engine *engine,
+int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
+		    size_t store_count, const struct mc_query *query,
+		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count);
 
+/* settings.c: read the settings file (--config FILE, else
+   MC_DEFAULT_CONFIG if it exists) into G before the command line is
+   parsed; an error in it ends the process naming FILE:LINE. */
+#ifndef MC_DEFAULT_CONFIG
+#define MC_DEFAULT_CONFIG "/etc/mailcure/mailcure.conf"
+#endif
+void mc_cli_settings_load(struct mc_global *g, int argc, char **argv);
+/* The names a settings file may hold, NULL-terminated. */
+const char *const *mc_cli_setting_names(void);
+/* "FILE:LINE: " while a setting of the file is applied, else "":
+   what mc_die_usage() puts before its message. */
+extern const char *mc_cli_where;
+/* main.c: apply VALUE as the global option OPTION (its long name). */
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value);
+/* cmd_isolate.c: "25,465 587" appended to *PORTS; a usage error
+   when an item is not a port. */
+void mc_cli_parse_ports(const char *arg, uint16_t **ports, size_t *count);
+
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);
+/* Online CPUs: the number of scan processes, whatever -j says. */
+unsigned mc_cli_cpus(void);
 
 #endif

@@ -100,6 +100,9 @@ static void usage(FILE *fp)
 		"\nglobal options:\n"
 		"  -d, --database PATH   ClamAV database file or directory (repeatable;\n"
 		"                        default " MC_DEFAULT_DATABASE ")\n"
+		"      --clamd ADDRESS   scan with a running clamd instead (its Unix socket\n"
+		"                        path, or HOST:PORT; repeatable: used in turn)\n"
+		"      --yara PATH       YARA rule file or directory for yara terms (repeatable)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -107,7 +110,7 @@ static void usage(FILE *fp)
 		"      --progress MODE   auto|always|never (auto: when stderr is a terminal)\n"
 		"  -q, --quiet           only matches and errors\n"
 		"  -v, --verbose         more detail\n"
-		"      --config FILE     settings file\n"
+		"      --config FILE     settings file (default " MC_DEFAULT_CONFIG ")\n"
 		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
 		"      --run-id ID       act as part of run ID (respond uses it)\n"
 		"      --dovecot-config FILE  Dovecot configuration for doveadm -c (dovecot: stores, isolate)\n"
@@ -144,7 +147,7 @@ void mc_die_usage(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fputs("mailcure: ", stderr);
+	mc_output_fprintf(stderr, "mailcure: %s", mc_cli_where);
 	va_start(ap, fmt);
 	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -236,13 +239,14 @@ int mc_cli_private_commit(FILE *fp, char *tmp, const char *path, char **error_r)
    and the others keep the CPUs busy meanwhile. */
 unsigned mc_cli_jobs(const struct mc_global *g)
 {
-	long n;
+	return g->jobs > 0 ? g->jobs : 2 * mc_cli_cpus();
+}
 
-	if (g->jobs > 0)
-		return g->jobs;
-	n = sysconf(_SC_NPROCESSORS_ONLN);
-	n = n > 0 ? 2 * n : 2;
-	return n > 256 ? 256 : (unsigned)n;
+unsigned mc_cli_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 128 ? 128 : (unsigned)n;
 }
 
 unsigned long long mc_cli_parse_size(const char *s, const char *what)
@@ -270,7 +274,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD, OPT_YARA, OPT_MAX_URLS,
 };
 
 static const struct option global_options[] = {
@@ -287,6 +291,7 @@ static const struct option global_options[] = {
 	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
 	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "max-urls", required_argument, NULL, OPT_MAX_URLS },
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
@@ -294,6 +299,8 @@ static const struct option global_options[] = {
 	{ "cache", required_argument, NULL, OPT_CACHE },
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
+	{ "clamd", required_argument, NULL, OPT_CLAMD },
+	{ "yara", required_argument, NULL, OPT_YARA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -304,8 +311,20 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 {
 	switch (c) {
 	case 'd':
+		if (g->databases_from_file) {
+			g->database_count = 0;
+			g->databases_from_file = false;
+		}
 		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
 		g->databases[g->database_count++] = arg;
+		return true;
+	case OPT_YARA:
+		if (g->yara_from_file) {
+			g->yara_count = 0;
+			g->yara_from_file = false;
+		}
+		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
+		g->yara_paths[g->yara_count++] = arg;
 		return true;
 	case 'j': {
 		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
@@ -329,6 +348,7 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_MAX_SIZE: g->limits.max_message_size = mc_cli_parse_size(arg, "--max-message-size"); return true;
 	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)mc_cli_parse_size(arg, "--max-mime-parts"); return true;
 	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)mc_cli_parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_URLS: g->limits.max_urls = (unsigned)mc_cli_parse_size(arg, "--max-urls"); return true;
 	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)mc_cli_parse_size(arg, "--max-scan-time"); return true;
 	case OPT_RUN_ID:
 		/* It names files and directories: keep it a plain name. */
@@ -362,6 +382,14 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		g->tempdir = arg;
 		return true;
 	}
+	case OPT_CLAMD:
+		if (g->clamds_from_file) {
+			g->clamd_count = 0;
+			g->clamds_from_file = false;
+		}
+		g->clamds = realloc(g->clamds, (g->clamd_count + 1) * sizeof(char *));
+		g->clamds[g->clamd_count++] = arg;
+		return true;
 	case 'h': usage(stdout); exit(0);
 	case 'V': printf("mailcure %s\n", MC_VERSION); exit(0);
 	}
@@ -437,6 +465,18 @@ static void memory_policy(void)
 	mallopt(M_ARENA_MAX, 1);
 }
 
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value)
+{
+	for (const struct option *p = global_options; p->name != NULL; p++) {
+		if (strcmp(p->name, option) == 0 && p->has_arg == required_argument) {
+			global_option(g, p->val, value);
+			return;
+		}
+	}
+	abort();
+}
+
 int main(int argc, char **argv)
 {
 	struct mc_global g;
@@ -447,6 +487,8 @@ int main(int argc, char **argv)
 	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
 	g.state_dir = MC_DEFAULT_STATE_DIR;
 	mc_limits_default(&g.limits);
+	/* The settings file first: the command line overrides it. */
+	mc_cli_settings_load(&g, argc, argv);
 
 	/* Global options before the command ('+': stop at the first
 	   non-option, which is the command). */
@@ -470,12 +512,16 @@ int main(int argc, char **argv)
 			if (help) {
 				command_usage(current, stdout);
 				free(g.databases);
+				free(g.clamds);
+				free(g.yara_paths);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
 			int rc = commands[i].run(cargc, cargv, &g);
 			/* Freed so that leak checkers see a clean exit. */
 			free(g.databases);
+			free(g.clamds);
+			free(g.yara_paths);
 			return rc;
 		}
 	}

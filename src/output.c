@@ -23,8 +23,8 @@
 /*	through mc_text_visible(), so that no control character or
 /*	escape sequence they hold reaches the terminal (a file name with
 /*	a newline would forge a line, one with ESC [ would recolour or
-/*	rewrite the screen). JSON output keeps the exact text, escaped as
-/*	JSON requires.
+/*	rewrite the screen). JSON output keeps the exact text, written by
+/*	mc_json_text(), which escapes the same characters as \uXXXX.
 /*--*/
 
 #include <errno.h>
@@ -219,39 +219,30 @@ void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
 		snprintf(buf, size, "%s", loc->path != NULL ? loc->path : "?");
 }
 
-/* A JSON string of S with every byte that is not part of valid UTF-8
-   replaced by U+FFFD: paths, headers and envelope addresses come from
-   users' files as they are, and JSON readers reject invalid UTF-8. */
-static json_object *json_text(const char *s)
+void mc_output_time(time_t t, char *buf, size_t size)
 {
-	size_t len = strlen(s), out_len = 0;
-	char *out = malloc(len * 3 + 1);
+	struct tm tm;
 
-	if (out == NULL)
-		abort();
-	for (size_t i = 0; i < len;) {
-		const unsigned char *p = (const unsigned char *)s + i;
-		size_t n = mc_utf8_len(p, len - i);
+	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL)
+		snprintf(buf, size, "-");
+	else
+		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+}
 
-		if (n > 0) {
-			memcpy(out + out_len, p, n);
-			out_len += n;
-			i += n;
-		} else {
-			memcpy(out + out_len, "\xef\xbf\xbd", 3);
-			out_len += 3;
-			i++;
-		}
-	}
-	json_object *obj = json_object_new_string_len(out, (int)out_len);
-	free(out);
-	return obj;
+void mc_output_json(FILE *fp, json_object *obj)
+{
+	char *text = mc_json_text(obj);
+
+	fprintf(fp, "%s\n", text);
+	fflush(fp);
+	free(text);
+	json_object_put(obj);
 }
 
 static void add_str(json_object *obj, const char *key, const char *value)
 {
 	if (value != NULL)
-		json_object_object_add(obj, key, json_text(value));
+		json_object_object_add(obj, key, json_object_new_string(value));
 }
 
 static void add_count(json_object *obj, const char *key, uint64_t value)
@@ -268,6 +259,14 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
 		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
 			reasons[i].value != NULL ? reasons[i].value : "");
+		/* More fields (a YARA rule's namespace, tags, metadata). */
+		json_object *more = reasons[i].detail != NULL ?
+			json_tokener_parse(reasons[i].detail) : NULL;
+		if (more != NULL && json_object_is_type(more, json_type_object)) {
+			json_object_object_foreach(more, key, val)
+				json_object_object_add(r, key, json_object_get(val));
+		}
+		json_object_put(more);
 		json_object_array_add(arr, r);
 	}
 	return arr;
@@ -289,9 +288,10 @@ void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 	/* Queue mail: its envelope ("" is the null sender). */
 	if (loc->envelope_sender != NULL) {
 		json_object *rcpts = json_object_new_array();
-		json_object_object_add(obj, "sender", json_text(loc->envelope_sender));
+		json_object_object_add(obj, "sender",
+				       json_object_new_string(loc->envelope_sender));
 		for (size_t i = 0; i < loc->recipient_count; i++)
-			json_object_array_add(rcpts, json_text(loc->recipients[i]));
+			json_object_array_add(rcpts, json_object_new_string(loc->recipients[i]));
 		json_object_object_add(obj, "recipients", rcpts);
 		if (loc->arrival_time > 0)
 			json_object_object_add(obj, "arrival_time",
@@ -322,9 +322,7 @@ static void event_json(struct mc_output *out, const struct mc_event *ev)
 	} else {
 		add_str(obj, "why", ev->why);
 	}
-	puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
-					    JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(obj);
+	mc_output_json(stdout, obj);
 }
 
 static void event_human(struct mc_output *out, const struct mc_event *ev)
@@ -430,17 +428,25 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			add_count(eng, "parts_from_cache", e->parts_cached);
 			add_count(eng, "raw_scans", e->raw_scans);
 			add_count(eng, "messages_from_cache", e->messages_cached);
+			if (e->engine != NULL)
+				add_str(eng, "name", e->engine);
+			if (e->version != NULL)
+				add_str(eng, "version", e->version);
 			if (e->matcher != NULL)
 				add_str(eng, "matcher", e->matcher);
+			json_object_object_add(eng, "loaded", json_object_new_boolean(e->loaded));
+			if (e->loaded) {
+				add_count(eng, "signatures", e->signatures);
+				json_object_object_add(eng, "load_seconds",
+						       json_object_new_double(e->load_seconds));
+			}
 			json_object_object_add(obj, "engine", eng);
 		}
 		if (out->g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
 		if (sum->interrupted)
 			json_object_object_add(obj, "interrupted", json_object_new_boolean(1));
-		puts(json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
-		json_object_put(obj);
-		fflush(stdout);
+		mc_output_json(stdout, obj);
 		return;
 	}
 	if (out->g->verbose < 0)
@@ -473,6 +479,13 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 				 (unsigned long long)sum->engine.messages_cached,
 				 sum->engine.matcher != NULL ? "; matcher: " : "",
 				 sum->engine.matcher != NULL ? sum->engine.matcher : "");
+	if (sum->engine_used && out->g->verbose > 0) {
+		if (sum->engine.loaded)
+			printf("Signatures: %u, loaded in %.2f s\n", sum->engine.signatures,
+			       sum->engine.load_seconds);
+		else
+			printf("Signatures: not loaded (no scan needed them)\n");
+	}
 	if (out->acting && !out->g->dry_run && sum->acted > 0)
 		mc_output_printf("Undo with:  mailcure%s%s quarantine restore --run %s\n",
 				 strcmp(out->g->quarantine_dir, MC_DEFAULT_QUARANTINE) != 0 ? " --quarantine " : "",

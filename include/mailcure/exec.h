@@ -33,10 +33,11 @@ enum mc_exec_stream {
 /* What to run. Start from { 0 } and set argv; every other field has
    a default. */
 struct mc_exec {
-	/* The program (argv[0], run as it is: no search in PATH) and its
-	   arguments, NULL-terminated. */
+	/* The arguments, NULL-terminated, argv[0] the program, run as
+	   it is named (no search in PATH) unless PATH names it. */
 	const char *const *argv;
-	/* In messages; NULL: argv[0]. */
+	const char *path;
+	/* In messages; NULL: the program. */
 	const char *name;
 	/* "NAME=VALUE" entries added to the fixed environment,
 	   NULL-terminated; may be NULL. */

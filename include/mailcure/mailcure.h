@@ -72,6 +72,7 @@ struct mc_limits {
 	unsigned max_mime_parts;	/* MIME walk: parts per message */
 	unsigned max_mime_depth;	/* MIME walk: nesting depth */
 	size_t max_header_bytes;	/* header block size */
+	unsigned max_urls;		/* URL occurrences looked at per message */
 	/* Pipeline: bytes of messages evaluated at once. A message that
 	   does not fit waits for others to finish (one always runs), so
 	   that workers do not hold several large messages, and the
@@ -212,6 +213,12 @@ enum mc_verdict_kind mc_facts_check_headers(struct mc_facts *facts,
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 		   size_t *count_r, const char **why_r);
+/* The distinct URLs in the message's text and HTML parts, normalised
+   (lib/url.c), walking the parts if that was not done yet. -1 when a
+   MIME limit or limits->max_urls was reached, with *why_r: the URLs
+   found before it are still returned. */
+int mc_facts_urls(struct mc_facts *facts, const char *const **urls_r,
+		  size_t *count_r, const char **why_r);
 /* MD5 of leaf part INDEX (computed on first use). */
 const unsigned char *mc_facts_part_md5(struct mc_facts *facts, size_t index);
 /* Whether the leaf parts are exactly what libclamav's mail parser
@@ -267,6 +274,11 @@ int mc_cache_load(struct mc_cache *cache, const char *path,
 		  char **error_r);
 int mc_cache_save(struct mc_cache *cache, const char *path, char **error_r);
 void mc_cache_stats(struct mc_cache *cache, struct mc_cache_stats *stats_r);
+/* The cache key of a message's verdict (DATA, SIZE: the message): not
+   the SHA-256 of its bytes, which is the key of a part with the same
+   bytes (an attached message), whose verdict comes from a different
+   scan. */
+void mc_cache_message_key(const void *data, size_t size, unsigned char key[32]);
 
 /* How a message is given to the engine. */
 enum mc_scan_mode {
@@ -294,6 +306,12 @@ struct mc_engine_settings {
 	   which they need. */
 	uid_t scan_uid;
 	gid_t scan_gid;
+	/* The process ends right after close(), which then leaves the
+	   compiled signatures to the exit instead of freeing them:
+	   freeing touches every page of a large engine, shared
+	   copy-on-write with the scan processes (seconds). Sanitizer
+	   builds free them anyway, for the leak check. */
+	bool exit_after_close;
 };
 
 /* What the engine did, for the summary. */
@@ -305,10 +323,18 @@ struct mc_engine_stats {
 	uint64_t raw_scans;		/* raw passes over a message */
 	uint64_t messages_cached;	/* answered by the cache as a whole */
 	const char *matcher;		/* the engine's pattern matchers */
+	bool loaded;			/* its signatures were loaded */
+	unsigned signatures;		/* how many */
+	double load_seconds;		/* how long that took */
+	/* Set by the pipeline: the engine's ops name and version. */
+	const char *engine;
+	const char *version;
 };
 
 struct mc_engine_ops {
 	const char *name;
+	/* DB_PATHS: signature files or directories; for clamd, the
+	   daemons' addresses. */
 	int (*open)(const char *const *db_paths, size_t db_count,
 		    const struct mc_limits *limits,
 		    struct mc_engine **engine_r, char **error_r);
@@ -323,6 +349,10 @@ struct mc_engine_ops {
 			     struct mc_facts *facts, struct mc_verdict *verdict_r);
 	void (*configure)(struct mc_engine *engine,
 			  const struct mc_engine_settings *settings);
+	/* Signatures are loaded at the first scan that needs them (a run
+	   answered by the verdict cache never does); this loads them now,
+	   so that a broken database is an error here. May be NULL. */
+	int (*load)(struct mc_engine *engine, char **error_r);
 	/* A digest of everything a verdict depends on: engine version,
 	   settings, limits and the signature files' contents. */
 	int (*identity)(struct mc_engine *engine, unsigned char out[32],
@@ -334,6 +364,38 @@ struct mc_engine_ops {
 };
 
 extern const struct mc_engine_ops mc_engine_clamav;
+/* Running clamd daemons (lib/engine/clamd.c): a Unix socket path or
+   HOST:PORT each; several are used in turn. */
+extern const struct mc_engine_ops mc_engine_clamd;
+
+/* YARA rules (lib/engine/yara.c). */
+struct mc_yara;
+#define MC_YARA_HITS_MAX 16
+struct mc_yara_hit {
+	char rule[128];
+	char ns[128];		/* the rule file's name, less its extension */
+	char tags[256];		/* JSON array */
+	char meta[768];		/* JSON object */
+};
+struct mc_yara_result {
+	unsigned count;
+	struct mc_yara_hit hits[MC_YARA_HITS_MAX];
+	char error[160];	/* not empty: not every byte was scanned */
+};
+/* Compile the rule files PATHS (files or directories); on a rule that
+   does not compile, *error_r names its file and line. */
+int mc_yara_open(const char *const *paths, size_t count,
+		 const struct mc_limits *limits, struct mc_yara **yara_r,
+		 char **error_r);
+/* Fork the scan processes that run the rules; call before threads. */
+int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r);
+unsigned mc_yara_rule_count(const struct mc_yara *yara);
+/* Thread-safe: the rules over the message and each decoded part. */
+void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
+		  struct mc_facts *facts, struct mc_yara_result *result_r);
+void mc_yara_close(struct mc_yara **yara);
+/* {"rule":..,"namespace":..,"tags":[..],"meta":{..}}, malloc()ed. */
+char *mc_yara_hit_json(const struct mc_yara_hit *hit);
 
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"
@@ -354,6 +416,10 @@ bool mc_query_needs_engine(const struct mc_query *query);
 /* Whether evaluation can need more of a message than its header
    block and its size (a MIME or engine term). */
 bool mc_query_needs_body(const struct mc_query *query);
+/* Whether the query has yara terms; they run the rules given with
+   mc_query_set_yara (kept by the caller, set before evaluating). */
+bool mc_query_needs_yara(const struct mc_query *query);
+void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara);
 /* Canonical text of the query, for reports. */
 const char *mc_query_text(const struct mc_query *query);
 
@@ -361,7 +427,8 @@ enum mc_reason_kind {
 	MC_REASON_VIRUS, MC_REASON_FROM, MC_REASON_TO, MC_REASON_CC,
 	MC_REASON_SUBJECT, MC_REASON_HEADER, MC_REASON_MESSAGE_ID,
 	MC_REASON_BODY, MC_REASON_ATTACHMENT, MC_REASON_SHA256,
-	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_ALL,
+	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_URL,
+	MC_REASON_DOMAIN, MC_REASON_YARA, MC_REASON_ALL,
 };
 
 /* Why a message matched: {"kind":"virus","name":"Eicar-..."} or
@@ -369,6 +436,7 @@ enum mc_reason_kind {
 struct mc_reason {
 	enum mc_reason_kind kind;
 	char *value;		/* signature name for virus, else the value */
+	char *detail;		/* a JSON object of more fields, or NULL */
 };
 
 const char *mc_reason_kind_name(enum mc_reason_kind kind);
@@ -490,8 +558,25 @@ const struct mc_store_ops *mc_store_lookup(const char *kind);
 /* Parse a STORE argument ("maildir:PATH", "mbox:PATH", "eml:PATH",
    or a bare PATH, auto-detected) and open it. */
 int mc_store_open(const char *uri, const struct mc_store_settings *set,
-		  const struct mc_store_ops **ops_r, struct mc_store **store_r,
+		  struct mc_store **store_r, char **error_r);
+
+/* An open store dispatches its own calls: these call the op of the
+   store's implementation (see struct mc_store_ops for what each
+   does), so that callers need not carry the ops with the store. */
+const char *mc_store_kind(const struct mc_store *store);	/* ops->name */
+int mc_store_next(struct mc_store *store, struct mc_msg **msg_r,
 		  char **error_r);
+bool mc_store_container_last(struct mc_store *store, const struct mc_msg *msg);
+void mc_store_remove(struct mc_store *store, struct mc_quarantine *q,
+		     const char *run_id, struct mc_removal *removals,
+		     size_t count);
+void mc_store_msg_free(struct mc_store *store, struct mc_msg **msg);
+/* 0 also when the store always yields whole messages (no load op). */
+int mc_store_load(struct mc_store *store, struct mc_msg *msg);
+/* Nothing when the store has nothing to free early (no drop op). */
+void mc_store_drop(struct mc_store *store, struct mc_msg *msg);
+/* Close *STORE (may be NULL) and clear it. */
+void mc_store_close(struct mc_store **store);
 
 /* ------------------------------------------------------------------ */
 /* Quarantine                                                         */
@@ -573,11 +658,6 @@ int mc_quarantine_staged_list(struct mc_quarantine *q,
 			      struct mc_quarantine_staged **list_r,
 			      size_t *count_r, char **error_r);
 void mc_quarantine_staged_free(struct mc_quarantine_staged **list, size_t count);
-/* Settle every staging group through its store's settle op (commit
-   the entries of removals that happened, discard the others), so that
-   a restore sees all there is. Returns -1 with the first group that
-   could not be settled; the others are settled still. */
-int mc_quarantine_settle(struct mc_quarantine *q, char **error_r);
 
 /* Load entry ID (metadata only). */
 struct mc_qentry *mc_quarantine_get(struct mc_quarantine *q, const char *id,
@@ -594,10 +674,19 @@ struct mc_quarantine_iter *mc_quarantine_iter_init(struct mc_quarantine *q);
 struct mc_qentry *mc_quarantine_iter_next(struct mc_quarantine_iter *iter);
 void mc_quarantine_iter_deinit(struct mc_quarantine_iter **iter);
 
-/* Restore ENTRY where it came from, through its store's restore op,
-   and mark it restored. A second restore is refused. */
-int mc_quarantine_restore(struct mc_quarantine *q, const char *id,
-			  char **error_r);
+/* One entry held for restore, from begin to finish. */
+struct mc_qrestore;
+/* Lock entry ID against other restores, load it, refuse it when it
+   was restored already, and read its message, verifying the
+   checksum. 0 with *R_R, or -1 with *error_r. */
+int mc_quarantine_restore_begin(struct mc_quarantine *q, const char *id,
+				struct mc_qrestore **r_r, char **error_r);
+const struct mc_qentry *mc_qrestore_entry(const struct mc_qrestore *r);
+const void *mc_qrestore_message(const struct mc_qrestore *r, size_t *size_r);
+/* With RESTORED, record that the message is back (restored_at);
+   then unlock and free *R. -1 when the record could not be written. */
+int mc_quarantine_restore_finish(struct mc_qrestore **r, bool restored,
+				 char **error_r);
 /* Remove entries quarantined before BEFORE. Returns count or -1. */
 int mc_quarantine_purge(struct mc_quarantine *q, time_t before,
 			bool dry_run, char **error_r);
@@ -623,6 +712,20 @@ char *mc_qentry_json(const struct mc_qentry *entry);
 
 /* A new run id: "20261128T010830Z-1a2b3c". */
 char *mc_run_id_new(void);
+
+/* ------------------------------------------------------------------ */
+/* Restore: quarantine -> store (lib/restore.c)                       */
+/* ------------------------------------------------------------------ */
+
+/* Restore entry ID where it came from, through the restore op of the
+   store of its kind, and mark it restored. A second restore is
+   refused. */
+int mc_restore_entry(struct mc_quarantine *q, const char *id, char **error_r);
+/* Settle every staging group through its store's settle op (commit
+   the entries of removals that happened, discard the others), so that
+   a restore sees all there is. Returns -1 with the first group that
+   could not be settled; the others are settled still. */
+int mc_restore_settle(struct mc_quarantine *q, char **error_r);
 
 /* ------------------------------------------------------------------ */
 /* The pipeline: stores -> workers -> ordered sink                    */
@@ -675,7 +778,6 @@ enum mc_action {
 
 struct mc_run {
 	/* Opened stores. */
-	const struct mc_store_ops *const *store_ops;
 	struct mc_store *const *stores;
 	size_t store_count;
 	const struct mc_query *query;
@@ -756,6 +858,12 @@ size_t mc_utf8_len(const unsigned char *p, size_t left);
    controls, DEL, bidirectional overrides and bytes that are not
    well-formed UTF-8 written as \xHH, the rest kept. malloc()ed. */
 char *mc_text_visible(const char *s);
+/* OBJ as one line of JSON, the way all of mailcure's JSON output is
+   written: control characters (C0, DEL, C1), bidirectional overrides,
+   U+2028 and U+2029 as \uXXXX, bytes that are not well-formed UTF-8
+   as U+FFFD. malloc()ed (lib/json.c). */
+struct json_object;
+char *mc_json_text(struct json_object *obj);
 /* A listing of directory DIRFD on a descriptor of its own (DIRFD is
    left as it is), or NULL with errno. */
 DIR *mc_dir_list(int dirfd);
@@ -893,6 +1001,9 @@ int mc_isolate_apply(const struct mc_isolate_settings *set,
 /* What is in force: the record, and (as root) the ruleset. */
 int mc_isolate_status(const struct mc_isolate_settings *set,
 		      struct mc_isolation **iso_r, char **error_r);
+/* Whether TEXT is a network mc_isolate_apply() takes in allow
+   (what a settings file says before isolate runs). */
+int mc_isolate_check_allow(const char *text, char **error_r);
 /* Undo mc_isolate_apply exactly: delete the table "inet mailcure"
    (nothing else in the ruleset is touched) and then the record. Also
    cleans up after an isolate that was interrupted. */

@@ -12,6 +12,15 @@
 /*	it from any number of threads (libclamav engines are read-only
 /*	and thread-safe once compiled).
 /*
+/*	open() only looks at the files; the signatures are loaded at
+/*	the first scan that needs them, or when load() asks: with scan
+/*	processes, in their zygote (the caller holds no copy), else in
+/*	the caller. A run whose verdicts all come from the verdict cache
+/*	never loads them: the cache's identity is the files' stamp
+/*	taken at open (clamav_db), and the load fails when they are no
+/*	longer those files. stats() says how many signatures were
+/*	loaded and how long that took.
+/*
 /*	Scan options follow clamscan's defaults (all parsers, heuristic
 /*	alerts), so the detected set equals clamscan's on the same
 /*	signatures, plus one: CL_SCAN_HEURISTIC_EXCEEDS_MAX. With it a
@@ -60,11 +69,11 @@
 /*	called before the caller starts threads.
 /* DIAGNOSTICS
 /*	open() fails with a reason naming freshclam when no database is
-/*	found, and with libclamav's reason when a database is broken.
-/*	libclamav's own log messages are not printed.
+/*	found; load() with libclamav's reason when a database is broken,
+/*	and a scan that needed it has the verdict error with that
+/*	reason. libclamav's own log messages are not printed.
 /*--*/
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -74,6 +83,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stddef.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -82,17 +92,27 @@
 #include "mailcure/mailcure.h"
 #include "internal.h"
 
+/* How the signatures' load went, wherever they were loaded (the
+   zygote, or this process): a page shared with the zygote. */
+struct load_info {
+	int state;		/* 0: not loaded, 1: loaded, -1: failed */
+	unsigned signatures;
+	double seconds;
+};
+
 struct mc_engine {
-	struct cl_engine *cl;
+	struct cl_engine *cl;		/* NULL: not loaded in this process */
+	pthread_mutex_t load_lock;	/* to load it here */
+	struct load_info *info;
 	struct cl_scan_options options;
 	struct cl_scan_options raw_options;	/* without the mail parser */
 	struct mc_limits limits;
-	unsigned signatures;
 	char version[64];
 	char **db_paths;
 	size_t db_count;
-	unsigned char db_stamp[32];	/* of the files before loading */
-	bool db_stamped;
+	unsigned char db_stamp[32];	/* of the files at open */
+	char *tempdir;			/* settings.tempdir */
+	char *load_error;		/* why it could not be loaded here */
 	bool ac_only;			/* no Boyer-Moore matcher */
 	bool clean_cache;		/* libclamav's own cache is on */
 	uint64_t max_file_size;		/* libclamav's, as it took them; */
@@ -103,6 +123,18 @@ struct mc_engine {
 	struct mc_scanpool *pool;		/* NULL: scan in this process */
 	char *scan_tempdir;			/* with settings.scan_uid */
 };
+
+/* Whether a leak checker runs at exit (AddressSanitizer's). */
+#if defined(__SANITIZE_ADDRESS__)
+#define LEAK_CHECKED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define LEAK_CHECKED 1
+#endif
+#endif
+#ifndef LEAK_CHECKED
+#define LEAK_CHECKED 0
+#endif
 
 /* What one scan went through, from libclamav's file inspection
    callback: one call per file (layer) scanned. */
@@ -208,17 +240,6 @@ static void clamav_init_once(void)
 	init_result = cl_init(CL_INIT_DEFAULT);
 }
 
-static int set_limit(struct cl_engine *cl, enum cl_engine_field field,
-		     long long value, const char *what, char **error_r)
-{
-	cl_error_t ret = cl_engine_set_num(cl, field, value);
-
-	if (ret != CL_SUCCESS)
-		return mc_error_set(error_r, "clamav: cannot set %s: %s", what,
-				    cl_strerror(ret));
-	return 0;
-}
-
 static cl_error_t count_layer(int fd, const char *type, const char **ancestors,
 			      size_t parent_file_size, const char *file_name,
 			      size_t file_size, const char *file_buffer,
@@ -255,107 +276,12 @@ static cl_error_t note_member(const char *container_type,
 	return CL_CLEAN;
 }
 
-static bool has_database(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 &&
-		(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode));
-}
-
-/* Signature sets with at most this many fixed body patterns are
-   matched by Aho-Corasick alone. libclamav otherwise gives every
-   fixed pattern (an .ndb or .db line without wildcards) to a
-   Boyer-Moore matcher, which visits every position of every buffer
-   however few patterns it holds; it pays for itself only with
-   hundreds of them. Measured on mail with random 12-40 byte
-   patterns: Aho-Corasick alone scans 25-40 % faster with up to 100,
-   breaks even near 300, and is slower from 500 on, its trie growing.
-   Which matcher finds a pattern does not change whether it is found;
-   the official databases (.cvd, .cld, .cud) always keep both. */
-#define AC_ONLY_MAX_PATTERNS 128
-/* A signature file counted line by line is at most this large. */
-#define COUNT_MAX_BYTES ((off_t)16 << 20)
-
-typedef int db_file_fn(void *ctx, const char *path, const char *name,
-		       const struct stat *st, char **error_r);
-static db_file_fn hash_stamp;
-static int each_db_file(char *const *paths, size_t count, db_file_fn *fn,
-			void *ctx, char **error_r);
-static int db_digest(char *const *paths, size_t count, db_file_fn *fn,
-		     const char *head, unsigned char out[32], char **error_r);
 static void clamav_close(struct mc_engine **engine);
-
-/* Add to *CTX (unsigned long) the fixed body patterns the signature
-   file may hold: lines of .ndb, .ndu, .db and .ftm files, and more
-   than the limit for a container of the official databases or a file
-   that cannot be read. Counting stops past the limit. A symbolic link
-   counts as what it points to, as cl_load reads it. */
-static int count_patterns(void *ctx, const char *path, const char *name,
-			  const struct stat *st, char **error_r)
-{
-	static const char *const lines[] = { ".ndb", ".ndu", ".db", ".ftm" };
-	static const char *const containers[] = { ".cvd", ".cld", ".cud" };
-	unsigned long *n = ctx;
-	const char *ext = strrchr(name, '.');
-	unsigned char buf[65536];
-	bool counted = false, line_start = true;
-	struct stat own;
-	ssize_t got = 0;
-	int fd;
-
-	(void)st;
-	(void)error_r;
-	if (ext == NULL || *n > AC_ONLY_MAX_PATTERNS)
-		return 0;
-	for (size_t i = 0; i < sizeof(containers) / sizeof(containers[0]); i++)
-		if (strcasecmp(ext, containers[i]) == 0) {
-			*n += AC_ONLY_MAX_PATTERNS + 1;
-			return 0;
-		}
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		counted |= strcasecmp(ext, lines[i]) == 0;
-	if (!counted)
-		return 0;
-	/* Not a regular file of a sane size (a link to a device, say):
-	   counted as many, the choice that is never slow on a large set. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0 ||
-	    fstat(fd, &own) < 0 || !S_ISREG(own.st_mode) ||
-	    own.st_size > COUNT_MAX_BYTES) {
-		if (fd >= 0)
-			close(fd);
-		*n += AC_ONLY_MAX_PATTERNS + 1;
-		return 0;
-	}
-	/* A line that is neither empty nor a comment is a pattern. */
-	while (*n <= AC_ONLY_MAX_PATTERNS && (got = read(fd, buf, sizeof(buf))) > 0)
-		for (ssize_t i = 0; i < got; i++) {
-			if (line_start && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '#')
-				(*n)++;
-			line_start = buf[i] == '\n';
-		}
-	if (got < 0)
-		*n += AC_ONLY_MAX_PATTERNS + 1;
-	close(fd);
-	return 0;
-}
 
 /* The matchers, as the summary and the cache identity name them. */
 static const char *matcher_name(const struct mc_engine *engine)
 {
 	return engine->ac_only ? "aho-corasick" : "boyer-moore+aho-corasick";
-}
-
-static bool few_fixed_patterns(char *const *paths, size_t count)
-{
-	unsigned long n = 0;
-	char *error = NULL;
-
-	if (each_db_file(paths, count, count_patterns, &n, &error) < 0) {
-		free(error);
-		return false;
-	}
-	return n <= AC_ONLY_MAX_PATTERNS;
 }
 
 static int clamav_open(const char *const *db_paths, size_t db_count,
@@ -364,8 +290,6 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 {
 	static const char *const default_paths[] = { MC_DEFAULT_DATABASE };
 	struct mc_engine *engine;
-	char *stamp_error;
-	cl_error_t ret;
 
 	pthread_once(&init_once, clamav_init_once);
 	if (init_result != CL_SUCCESS)
@@ -375,86 +299,95 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 		db_paths = default_paths;
 		db_count = 1;
 	}
+	if (mc_clamav_db_check(db_paths, db_count, error_r) < 0)
+		return -1;
 	engine = mc_xcalloc(1, sizeof(*engine));
-	engine->cl = cl_engine_new();
-	if (engine->cl == NULL) {
+	engine->info = mmap(NULL, sizeof(*engine->info), PROT_READ | PROT_WRITE,
+			    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (engine->info == MAP_FAILED) {
 		free(engine);
-		return mc_error_set(error_r, "clamav: cannot create engine");
+		return mc_error_errno(error_r, "clamav: cannot map memory");
 	}
+	pthread_mutex_init(&engine->load_lock, NULL);
 	engine->db_paths = mc_xcalloc(db_count + 1, sizeof(char *));
 	for (size_t i = 0; i < db_count; i++)
 		engine->db_paths[engine->db_count++] = mc_xstrdup(db_paths[i]);
-	/* A missing database is reported by the load below. */
-	stamp_error = NULL;
-	engine->db_stamped = db_digest(engine->db_paths, engine->db_count,
-				       hash_stamp, "", engine->db_stamp,
-				       &stamp_error) == 0;
-	free(stamp_error);
-	engine->ac_only = few_fixed_patterns(engine->db_paths, engine->db_count);
-	if (engine->ac_only &&
-	    cl_engine_set_num(engine->cl, CL_ENGINE_AC_ONLY, 1) != CL_SUCCESS)
-		engine->ac_only = false;
-	for (size_t i = 0; i < db_count; i++) {
-		unsigned before = engine->signatures;
-
-		if (!has_database(db_paths[i])) {
-			mc_error_errno(error_r,
-				"no signature database at %s (install clamav-freshclam "
-				"and run freshclam, or give -d PATH)", db_paths[i]);
-			goto fail;
-		}
-		ret = cl_load(db_paths[i], engine->cl, &engine->signatures,
-			      CL_DB_STDOPT);
-		if (ret != CL_SUCCESS) {
-			mc_error_set(error_r, "clamav: cannot load %s: %s",
-				     db_paths[i], cl_strerror(ret));
-			goto fail;
-		}
-		if (engine->signatures == before) {
-			mc_error_set(error_r,
-				"no signatures found in %s (run freshclam to download "
-				"them, or give -d PATH)", db_paths[i]);
-			goto fail;
-		}
+	if (mc_clamav_db_stamp(engine->db_paths, engine->db_count,
+			       engine->db_stamp, error_r) < 0) {
+		clamav_close(&engine);
+		return -1;
 	}
-	if (set_limit(engine->cl, CL_ENGINE_MAX_SCANSIZE, (long long)limits->max_scan_size, "max scan size", error_r) < 0 ||
-	    set_limit(engine->cl, CL_ENGINE_MAX_FILESIZE, (long long)limits->max_file_size, "max file size", error_r) < 0 ||
-	    set_limit(engine->cl, CL_ENGINE_MAX_RECURSION, limits->max_recursion, "max recursion", error_r) < 0 ||
-	    set_limit(engine->cl, CL_ENGINE_MAX_FILES, limits->max_files, "max files", error_r) < 0 ||
-	    set_limit(engine->cl, CL_ENGINE_MAX_SCANTIME, limits->max_scan_time_ms, "max scan time", error_r) < 0)
-		goto fail;
-	/* libclamav's own cache of clean files (by MD5) would remember the
-	   same parts a second time, beside the verdict cache, and keeps
-	   growing to 65,536 entries over a large store. (Scan processes
-	   turn it back on for whole messages: see scan_process_init.) */
-	if (cl_engine_set_num(engine->cl, CL_ENGINE_DISABLE_CACHE, 1) != CL_SUCCESS) {
-		mc_error_set(error_r, "clamav: cannot turn off its clean-file cache");
-		goto fail;
-	}
-	ret = cl_engine_compile(engine->cl);
-	if (ret != CL_SUCCESS) {
-		mc_error_set(error_r, "clamav: cannot compile the signatures: %s",
-			     cl_strerror(ret));
-		goto fail;
-	}
-	/* What libclamav took: it caps the max file size near 2 GiB. */
-	engine->max_file_size = (uint64_t)cl_engine_get_num(engine->cl, CL_ENGINE_MAX_FILESIZE, NULL);
-	engine->max_scan_size = (uint64_t)cl_engine_get_num(engine->cl, CL_ENGINE_MAX_SCANSIZE, NULL);
-	cl_engine_set_clcb_file_inspection(engine->cl, count_layer);
-	cl_engine_set_clcb_meta(engine->cl, note_member);
+	engine->ac_only = mc_clamav_db_few_patterns(engine->db_paths, engine->db_count);
 	engine->options.general = CL_SCAN_GENERAL_HEURISTICS;
 	engine->options.parse = ~0U;
 	engine->options.heuristic = CL_SCAN_HEURISTIC_EXCEEDS_MAX;
 	engine->raw_options = engine->options;
 	engine->raw_options.parse &= ~(unsigned)CL_SCAN_PARSE_MAIL;
 	engine->limits = *limits;
-	snprintf(engine->version, sizeof(engine->version), "clamav-%s/db-%lld",
-		 cl_retver(), cl_engine_get_num(engine->cl, CL_ENGINE_DB_VERSION, NULL));
+	snprintf(engine->version, sizeof(engine->version), "clamav-%s/db-%lu",
+		 cl_retver(), mc_clamav_db_version(engine->db_paths, engine->db_count));
 	*engine_r = engine;
 	return 0;
-fail:
-	clamav_close(&engine);
-	return -1;
+}
+
+/* Load and compile the signatures into a new libclamav engine: in the
+   zygote (scan_prepare), or in this process for a scan that no scan
+   process takes. Loading is most of a run's start-up (seconds with
+   the official databases), and is left until a scan needs it. */
+static int engine_load(struct mc_engine *engine, char **error_r)
+{
+	double start = mc_now();
+	unsigned signatures = 0;
+	struct cl_engine *cl;
+
+	if (engine->cl != NULL)
+		return 0;
+	cl = mc_clamav_db_load(engine->db_paths, engine->db_count, engine->ac_only,
+			       &engine->limits, engine->tempdir, engine->db_stamp,
+			       &signatures, error_r);
+	if (cl == NULL) {
+		engine->info->state = -1;
+		return -1;
+	}
+	/* What libclamav took: it caps the max file size near 2 GiB. */
+	engine->max_file_size = (uint64_t)cl_engine_get_num(cl, CL_ENGINE_MAX_FILESIZE, NULL);
+	engine->max_scan_size = (uint64_t)cl_engine_get_num(cl, CL_ENGINE_MAX_SCANSIZE, NULL);
+	cl_engine_set_clcb_file_inspection(cl, count_layer);
+	cl_engine_set_clcb_meta(cl, note_member);
+	engine->info->signatures = signatures;
+	engine->info->seconds = mc_now() - start;
+	__atomic_store_n(&engine->info->state, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&engine->cl, cl, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* In the zygote, before its first scan process. */
+static int scan_prepare(void *ctx, char **error_r)
+{
+	return engine_load(ctx, error_r);
+}
+
+/* Whether the signatures are loaded in this process, loading them if
+   not; if they cannot be, the verdict says why. */
+static bool loaded_here(struct mc_engine *engine, struct mc_verdict *verdict_r)
+{
+	bool loaded;
+
+	if (__atomic_load_n(&engine->cl, __ATOMIC_ACQUIRE) != NULL)
+		return true;
+	pthread_mutex_lock(&engine->load_lock);
+	if (engine->load_error == NULL && engine_load(engine, &engine->load_error) < 0 &&
+	    engine->load_error == NULL)
+		engine->load_error = mc_xstrdup("unknown error");
+	loaded = engine->cl != NULL;
+	if (!loaded) {
+		memset(verdict_r, 0, sizeof(*verdict_r));
+		verdict_r->kind = MC_VERDICT_ERROR;
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine unavailable (%s)", engine->load_error);
+	}
+	pthread_mutex_unlock(&engine->load_lock);
+	return loaded;
 }
 
 static void verdict_from(cl_error_t ret, const char *virname,
@@ -582,7 +515,7 @@ static void scan_memory_here(struct mc_engine *engine, const void *data,
 		verdict_from(CL_CLEAN, NULL, verdict_r);
 		return;
 	}
-	if (too_large(engine, size, verdict_r))
+	if (!loaded_here(engine, verdict_r) || too_large(engine, size, verdict_r))
 		return;
 	map = cl_fmap_open_memory(data, size);
 	if (map == NULL) {
@@ -609,7 +542,8 @@ static void scan_fd_here(struct mc_engine *engine, int fd, const char *name,
 	struct stat st;
 	cl_error_t ret;
 
-	if (fstat(fd, &st) == 0 && too_large(engine, (uint64_t)st.st_size, verdict_r))
+	if (!loaded_here(engine, verdict_r) ||
+	    (fstat(fd, &st) == 0 && too_large(engine, (uint64_t)st.st_size, verdict_r)))
 		return;
 	ret = cl_scandesc_callback(fd, name, &virname, &scanned, engine->cl,
 				   &options, &state);
@@ -850,22 +784,6 @@ static void verdict_from_cache(const struct mc_cache_entry *e,
 		snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e->name);
 }
 
-/* The cache key of a message's verdict: not the SHA-256 of its bytes,
-   which is the key of a part with the same bytes (an attached
-   message), whose verdict comes from a different scan. */
-static void message_key(const struct mc_msg *msg, unsigned char key[32])
-{
-	static const char domain[] = "mailcure message verdict";
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, domain, sizeof(domain)) != 1 ||
-	    EVP_DigestUpdate(ctx, msg->data, msg->size) != 1 ||
-	    EVP_DigestFinal_ex(ctx, key, NULL) != 1)
-		abort();
-	EVP_MD_CTX_free(ctx);
-}
-
 static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
 			       struct mc_facts *facts, struct mc_verdict *verdict_r);
 
@@ -881,7 +799,7 @@ static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *m
 		scan_message_parts(engine, msg, facts, verdict_r);
 		return;
 	}
-	message_key(msg, key);
+	mc_cache_message_key(msg->data, msg->size, key);
 	if (mc_cache_get(cache, key, &e)) {
 		count(&engine->stats.messages_cached);
 		verdict_from_cache(&e, verdict_r);
@@ -1143,8 +1061,10 @@ static void clamav_configure(struct mc_engine *engine,
 			     const struct mc_engine_settings *settings)
 {
 	engine->settings = *settings;
-	if (settings->tempdir != NULL)
-		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, settings->tempdir);
+	free(engine->tempdir);
+	engine->tempdir = settings->tempdir != NULL ? mc_xstrdup(settings->tempdir) : NULL;
+	if (engine->cl != NULL && engine->tempdir != NULL)
+		(void)cl_engine_set_str(engine->cl, CL_ENGINE_TMPDIR, engine->tempdir);
 	free(engine->scan_tempdir);
 	engine->scan_tempdir = NULL;
 	if (settings->scan_uid != 0 && settings->tempdir != NULL)
@@ -1152,14 +1072,16 @@ static void clamav_configure(struct mc_engine *engine,
 	else
 		engine->settings.scan_uid = 0;	/* no directory to give */
 	engine->settings.tempdir = NULL;	/* not kept: the caller's string */
-	/* The scan processes are forks of the engine as it is now. */
+	/* The scan processes are forks of the engine as it is now, with
+	   the signatures that the zygote loads when a scan needs them
+	   (unless they are loaded here already). */
 	mc_scanpool_free(&engine->pool);
 	if (settings->scan_processes > 0)
 		engine->pool = mc_scanpool_new(settings->scan_processes,
 					       sizeof(struct pool_request),
 					       sizeof(struct pool_response),
-					       scan_process_init, scan_for_pool,
-					       engine);
+					       scan_prepare, scan_process_init,
+					       scan_for_pool, engine);
 }
 
 static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats_r)
@@ -1171,121 +1093,45 @@ static void clamav_stats(struct mc_engine *engine, struct mc_engine_stats *stats
 	__atomic_load(&engine->stats.raw_scans, &stats_r->raw_scans, __ATOMIC_RELAXED);
 	__atomic_load(&engine->stats.messages_cached, &stats_r->messages_cached, __ATOMIC_RELAXED);
 	stats_r->matcher = matcher_name(engine);
+	stats_r->loaded = __atomic_load_n(&engine->info->state, __ATOMIC_ACQUIRE) > 0;
+	stats_r->signatures = stats_r->loaded ? engine->info->signatures : 0;
+	stats_r->load_seconds = stats_r->loaded ? engine->info->seconds : 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Load the signatures now rather than at the first scan: a broken
+   database is then one error at the start. */
+static int clamav_load(struct mc_engine *engine, char **error_r)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+	struct mc_verdict verdict;
 
-/* Feed NAME and the contents of the regular file at PATH. */
-static int hash_content(void *ck, const char *path, const char *name,
-			const struct stat *st, char **error_r)
-{
-	unsigned char buf[65536];
-	ssize_t n;
-	int fd;
-
-	if (S_ISLNK(st->st_mode))
+	if (engine->pool != NULL) {
+		if (mc_scanpool_prepare(engine->pool) < 0)
+			return mc_error_set(error_r, "%s", mc_scanpool_error(engine->pool));
 		return 0;
-	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)) < 0)
-		return mc_error_errno(error_r, "signature database %s", path);
-	EVP_DigestUpdate(ck, name, strlen(name) + 1);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		EVP_DigestUpdate(ck, buf, (size_t)n);
-	close(fd);
-	if (n < 0)
-		return mc_error_errno(error_r, "signature database %s", path);
-	return 0;
-}
-
-/* Feed NAME and what identifies this version of the file (a new
-   download is a new inode, size or time). */
-static int hash_stamp(void *ck, const char *path, const char *name,
-		      const struct stat *st, char **error_r)
-{
-	char stamp[512];
-
-	if (S_ISLNK(st->st_mode))
-		return 0;
-	snprintf(stamp, sizeof(stamp), "%s %llu %lld %lld.%09ld", name,
-		 (unsigned long long)st->st_ino, (long long)st->st_size,
-		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-	EVP_DigestUpdate(ck, stamp, strlen(stamp) + 1);
-	return 0;
-}
-
-/* FN for every signature file: a file given, or a directory's regular
-   files and symbolic links in name order (what cl_load reads of it is
-   a subset: a change to any of them counts). ST is what lstat says. */
-static int each_db_file(char *const *paths, size_t count, db_file_fn *fn,
-			void *ctx, char **error_r)
-{
-	int ret = 0;
-
-	for (size_t i = 0; i < count && ret == 0; i++) {
-		struct stat st;
-		DIR *dir;
-		struct dirent *de;
-		char **names = NULL;
-		size_t n = 0, cap = 0;
-
-		if (stat(paths[i], &st) < 0)
-			return mc_error_errno(error_r, "signature database %s", paths[i]);
-		if (!S_ISDIR(st.st_mode)) {
-			ret = fn(ctx, paths[i], paths[i], &st, error_r);
-			continue;
-		}
-		if ((dir = opendir(paths[i])) == NULL)
-			return mc_error_errno(error_r, "signature database %s", paths[i]);
-		while ((de = readdir(dir)) != NULL)
-			MC_ARRAY_PUSH(names, n, cap, mc_xstrdup(de->d_name));
-		closedir(dir);
-		qsort(names, n, sizeof(*names), cmp_str);
-		for (size_t k = 0; k < n; k++) {
-			char *full = mc_xasprintf("%s/%s", paths[i], names[k]);
-			if (ret == 0 && lstat(full, &st) == 0 &&
-			    (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)))
-				ret = fn(ctx, full, names[k], &st, error_r);
-			free(full);
-			free(names[k]);
-		}
-		free(names);
 	}
-	return ret;
+	if (!loaded_here(engine, &verdict))
+		return mc_error_set(error_r, "%s", engine->load_error);
+	return 0;
 }
 
-static int db_digest(char *const *paths, size_t count, db_file_fn *fn,
-		     const char *head, unsigned char out[32], char **error_r)
-{
-	EVP_MD_CTX *ck = EVP_MD_CTX_new();
-	int ret;
-
-	if (ck == NULL || EVP_DigestInit_ex(ck, EVP_sha256(), NULL) != 1)
-		abort();
-	EVP_DigestUpdate(ck, head, strlen(head) + 1);
-	ret = each_db_file(paths, count, fn, ck, error_r);
-	EVP_DigestFinal_ex(ck, out, NULL);
-	EVP_MD_CTX_free(ck);
-	return ret;
-}
-
-/* The identity stamps the signature files as they were when they were
-   loaded: files replaced meanwhile (freshclam) would otherwise give
-   the old signatures' verdicts the new signatures' identity. */
+/* The identity stamps the signature files as they were at open (see
+   mc_clamav_db_stamp), before the signatures are loaded: a run whose
+   verdicts all come from the cache never loads them. The load checks
+   that they are still those files. */
 static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 			   char **error_r)
 {
-	unsigned char stamp[32];
 	char head[512];
+	size_t n;
 
+	(void)error_r;
 	/* "limits=" names the limit checks of scan_verdict: verdicts
 	   cached without them may say clean where a limit was reached. */
-	snprintf(head, sizeof(head),
-		 "%s mode=%d sigs=%u matcher=%s general=%x parse=%x heuristic=%x "
+	n = (size_t)snprintf(head, sizeof(head),
+		 "%s mode=%d matcher=%s general=%x parse=%x heuristic=%x "
 		 "mail=%x scansize=%llu filesize=%llu recursion=%u files=%u "
-		 "limits=member,cut,total",
-		 engine->version, (int)engine->settings.mode, engine->signatures,
+		 "limits=member,cut,total stamp=",
+		 engine->version, (int)engine->settings.mode,
 		 matcher_name(engine),
 		 engine->options.general,
 		 engine->options.parse, engine->options.heuristic,
@@ -1293,14 +1139,9 @@ static int clamav_identity(struct mc_engine *engine, unsigned char out[32],
 		 (unsigned long long)engine->limits.max_scan_size,
 		 (unsigned long long)engine->limits.max_file_size,
 		 engine->limits.max_recursion, engine->limits.max_files);
-	if (db_digest(engine->db_paths, engine->db_count, hash_content, head,
-		      out, error_r) < 0 ||
-	    db_digest(engine->db_paths, engine->db_count, hash_stamp, "",
-		      stamp, error_r) < 0)
-		return -1;
-	if (!engine->db_stamped || memcmp(stamp, engine->db_stamp, 32) != 0)
-		return mc_error_set(error_r, "the signature databases changed while "
-				    "they were loaded; run mailcure again");
+	for (size_t i = 0; i < sizeof(engine->db_stamp) && n + 3 < sizeof(head); i++)
+		n += (size_t)snprintf(head + n, 3, "%02x", engine->db_stamp[i]);
+	mc_sha256(head, n, out);
 	return 0;
 }
 
@@ -1324,7 +1165,7 @@ static void clamav_scan_fd(struct mc_engine *engine, int fd, const char *name,
 static const char *clamav_version(struct mc_engine *engine, unsigned *sigs_r)
 {
 	if (sigs_r != NULL)
-		*sigs_r = engine->signatures;
+		*sigs_r = engine->info->state > 0 ? engine->info->signatures : 0;
 	return engine->version;
 }
 
@@ -1337,10 +1178,15 @@ static void clamav_close(struct mc_engine **_engine)
 	*_engine = NULL;
 	mc_scanpool_free(&engine->pool);
 	free(engine->scan_tempdir);
-	cl_engine_free(engine->cl);
+	free(engine->tempdir);
+	free(engine->load_error);
+	if (engine->cl != NULL && (!engine->settings.exit_after_close || LEAK_CHECKED))
+		cl_engine_free(engine->cl);
 	for (size_t i = 0; i < engine->db_count; i++)
 		free(engine->db_paths[i]);
 	free(engine->db_paths);
+	munmap(engine->info, sizeof(*engine->info));
+	pthread_mutex_destroy(&engine->load_lock);
 	free(engine);
 }
 
@@ -1351,6 +1197,7 @@ const struct mc_engine_ops mc_engine_clamav = {
 	.scan_fd = clamav_scan_fd,
 	.scan_message = clamav_scan_message,
 	.configure = clamav_configure,
+	.load = clamav_load,
 	.identity = clamav_identity,
 	.stats = clamav_stats,
 	.version = clamav_version,

@@ -8,8 +8,11 @@
 /*
 /*	struct mc_scanpool *mc_scanpool_new(unsigned slots,
 /*				size_t req_size, size_t resp_size,
+/*				mc_scanpool_init_fn *prepare,
 /*				mc_scanpool_init_fn *init,
 /*				mc_scanpool_fn *fn, void *ctx)
+/*
+/*	int	mc_scanpool_prepare(struct mc_scanpool *pool)
 /*
 /*	enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 /*				const struct iovec *iov, unsigned iovcnt,
@@ -39,10 +42,14 @@
 /*	caller is still single-threaded (it must be: call it before
 /*	starting threads). Scan processes are forked by the zygote on
 /*	demand, never by the threaded caller, so each starts from the
-/*	state the caller had at mc_scanpool_new(): the compiled engine,
-/*	shared copy-on-write. The zygote closes every descriptor but
-/*	its socket and stderr, so that no scan process holds a lock,
-/*	a mailbox or the caller's output open.
+/*	state the caller had at mc_scanpool_new(), and what PREPARE
+/*	(may be NULL) added to it: PREPARE runs in the zygote before
+/*	its first fork (or when mc_scanpool_prepare() asks), once. The
+/*	engine loads its signatures there: scan processes share them
+/*	copy-on-write, the caller holds no copy, and a run that needs
+/*	no scan does not load them. The zygote closes every descriptor
+/*	but its socket and stderr, so that no scan process holds a
+/*	lock, a mailbox or the caller's output open.
 /*
 /*	Data travel through a shared memory window per slot (a memfd
 /*	mapped by both sides: one copy, no page faults once warm); the
@@ -66,6 +73,8 @@
 /*	used. When INIT fails, that scan and every later one return
 /*	MC_SCANPOOL_FAILED, and mc_scanpool_error() says why: no more
 /*	processes are started, and nothing is scanned without INIT.
+/*	So it is when PREPARE fails; mc_scanpool_prepare() returns -1
+/*	then, and 0 once PREPARE has run.
 /*
 /*	Scan processes ignore the terminal's and kill's stop signals
 /*	(SIGINT, SIGTERM, ...): they end when the caller closes the
@@ -103,6 +112,9 @@
 #define WINDOW_SIZE	((size_t)1 << 30)
 #define WINDOW_KEEP	((size_t)1 << 20)
 
+/* Blocks up to this size come from a scan process's heap. */
+#define SCAN_MMAP_THRESHOLD (32 << 20)
+
 /* A new scan process's first word: whether INIT went well. */
 struct ready {
 	int ok;
@@ -110,7 +122,7 @@ struct ready {
 };
 
 /* Requests to the zygote, and its replies. */
-enum { ZYGOTE_SPAWN = 1, ZYGOTE_REAP };
+enum { ZYGOTE_SPAWN = 1, ZYGOTE_REAP, ZYGOTE_PREPARE };
 
 struct zygote_request {
 	int op;
@@ -119,7 +131,9 @@ struct zygote_request {
 
 struct zygote_reply {
 	pid_t pid;		/* ZYGOTE_SPAWN: the new process, or 0 */
-	int value;		/* errno, or the wait status */
+	int value;		/* errno, or the wait status; -1: PREPARE
+				   failed, for the reason in why */
+	char why[256];
 };
 
 struct slot {
@@ -139,6 +153,7 @@ struct mc_scanpool {
 	struct slot *slots;
 	size_t req_size;
 	size_t resp_size;
+	mc_scanpool_init_fn *prepare;
 	mc_scanpool_init_fn *init;
 	mc_scanpool_fn *fn;
 	void *ctx;
@@ -242,6 +257,12 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	pid_t parent = getppid();
 
 	prctl(PR_SET_NAME, "mailcure-scan");
+	/* libclamav sets up matcher state of a few MB per layer scanned
+	   (arrays sized by the logical signatures): from the heap, not
+	   from mappings faulted in afresh each time. What a large scan
+	   leaves is trimmed below. */
+	mallopt(M_MMAP_THRESHOLD, SCAN_MMAP_THRESHOLD);
+	mallopt(M_TRIM_THRESHOLD, SCAN_MMAP_THRESHOLD);
 	window = mmap(NULL, WINDOW_SIZE, PROT_READ, MAP_SHARED | MAP_NORESERVE,
 		      memfd, 0);
 	if (window == MAP_FAILED)
@@ -285,12 +306,41 @@ static void scanner_main(struct mc_scanpool *pool, int sock, int memfd)
 	}
 }
 
+/* PREPARE, once: false with the reason in REPLY when it failed (then
+   or before). */
+static bool zygote_prepare(struct mc_scanpool *pool, struct zygote_reply *reply)
+{
+	static int state;	/* 0: not run, 1: done, -1: failed */
+	static char why[sizeof(reply->why)];
+	char *error = NULL;
+
+	if (state == 0 && pool->prepare != NULL &&
+	    pool->prepare(pool->ctx, &error) < 0) {
+		snprintf(why, sizeof(why), "%s", error != NULL ? error : "unknown error");
+		free(error);
+		state = -1;
+	} else if (state == 0) {
+		state = 1;
+	}
+	if (state > 0)
+		return true;
+	reply->pid = 0;
+	reply->value = -1;
+	memcpy(reply->why, why, sizeof(why));
+	return false;
+}
+
 /* Fork a scan process: its socket and window go back to the caller. */
 static void zygote_spawn(struct mc_scanpool *pool, int sock)
 {
-	struct zygote_reply reply = { 0, 0 };
+	struct zygote_reply reply;
 	int sv[2] = { -1, -1 }, memfd = -1;
 
+	memset(&reply, 0, sizeof(reply));
+	if (!zygote_prepare(pool, &reply)) {
+		(void)send_msg(sock, &reply, sizeof(reply), NULL, 0);
+		return;
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
 	    (memfd = memfd_create("mailcure-scan-window", MFD_CLOEXEC)) < 0 ||
 	    ftruncate(memfd, (off_t)WINDOW_SIZE) < 0 ||
@@ -338,11 +388,16 @@ static void zygote_main(struct mc_scanpool *pool, int sock)
 	if (close_range(4, ~0U, 0) < 0)
 		_exit(2);
 	while (recv_msg(sock, &req, sizeof(req), NULL, 0) == 0) {
+		struct zygote_reply reply;
+
+		memset(&reply, 0, sizeof(reply));
 		if (req.op == ZYGOTE_SPAWN) {
 			zygote_spawn(pool, sock);
+		} else if (req.op == ZYGOTE_PREPARE) {
+			(void)zygote_prepare(pool, &reply);
+			(void)send_msg(sock, &reply, sizeof(reply), NULL, 0);
 		} else if (req.op == ZYGOTE_REAP) {
-			struct zygote_reply reply = { req.pid, 0 };
-
+			reply.pid = req.pid;
 			while (waitpid(req.pid, &reply.value, 0) < 0 && errno == EINTR)
 				;
 			(void)send_msg(sock, &reply, sizeof(reply), NULL, 0);
@@ -356,7 +411,8 @@ static void zygote_main(struct mc_scanpool *pool, int sock)
 }
 
 struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
-				    size_t resp_size, mc_scanpool_init_fn *init,
+				    size_t resp_size, mc_scanpool_init_fn *prepare,
+				    mc_scanpool_init_fn *init,
 				    mc_scanpool_fn *fn, void *ctx)
 {
 	struct mc_scanpool *pool;
@@ -368,6 +424,7 @@ struct mc_scanpool *mc_scanpool_new(unsigned slots, size_t req_size,
 	pool = mc_xcalloc(1, sizeof(*pool));
 	pool->req_size = req_size;
 	pool->resp_size = resp_size;
+	pool->prepare = prepare;
 	pool->init = init;
 	pool->fn = fn;
 	pool->ctx = ctx;
@@ -416,6 +473,35 @@ static bool zygote_ask(struct mc_scanpool *pool, int op, pid_t pid,
 
 static int slot_stop(struct mc_scanpool *pool, struct slot *slot, bool kill_it);
 
+/* No scan process can be set up, for reason WHY (the first one
+   given counts). */
+static void pool_fail(struct mc_scanpool *pool, const char *why)
+{
+	char *error = mc_xstrdup(why), *none = NULL;
+
+	if (!__atomic_compare_exchange_n(&pool->error, &none, error, false,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		free(error);
+}
+
+int mc_scanpool_prepare(struct mc_scanpool *pool)
+{
+	struct zygote_reply reply;
+
+	if (mc_scanpool_error(pool) != NULL)
+		return -1;
+	if (!zygote_ask(pool, ZYGOTE_PREPARE, 0, &reply, NULL, NULL)) {
+		pool_fail(pool, "the zygote process ended");
+		return -1;
+	}
+	if (reply.value == -1) {
+		reply.why[sizeof(reply.why) - 1] = '\0';
+		pool_fail(pool, reply.why);
+		return -1;
+	}
+	return 0;
+}
+
 static bool slot_start(struct mc_scanpool *pool, struct slot *slot)
 {
 	struct zygote_reply reply;
@@ -427,6 +513,10 @@ static bool slot_start(struct mc_scanpool *pool, struct slot *slot)
 	if (reply.pid <= 0 || n != 2) {
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
+		if (reply.pid <= 0 && reply.value == -1) {
+			reply.why[sizeof(reply.why) - 1] = '\0';
+			pool_fail(pool, reply.why);
+		}
 		return false;
 	}
 	window = mmap(NULL, WINDOW_SIZE, PROT_READ | PROT_WRITE,
@@ -449,12 +539,8 @@ static bool slot_start(struct mc_scanpool *pool, struct slot *slot)
 			snprintf(ready.why, sizeof(ready.why), "it ended before it was ready");
 		ready.why[sizeof(ready.why) - 1] = '\0';
 		if (!ready.ok) {
-			char *error = mc_xstrdup(ready.why), *none = NULL;
-
 			(void)slot_stop(pool, slot, true);
-			if (!__atomic_compare_exchange_n(&pool->error, &none, error, false,
-							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-				free(error);
+			pool_fail(pool, ready.why);
 			return false;
 		}
 	}

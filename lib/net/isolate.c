@@ -13,6 +13,7 @@
 /*	int mc_isolate_remove(const struct mc_isolate_settings *set,
 /*		struct mc_isolation **iso_r, char **error_r);
 /*	void mc_isolation_free(struct mc_isolation **iso);
+/*	int mc_isolate_check_allow(const char *text, char **error_r);
 /* DESCRIPTION
 /*	The first step of the outbreak runbook, in place of pulling the
 /*	network cable: users can no longer reach the mail services, the
@@ -70,7 +71,7 @@
 /*	The record and its lock file are created mode 0600 in a
 /*	directory made mode 0700, without following a symlink in their
 /*	last component, and replaced by rename. doveadm is run without a
-/*	shell (see dovecot.c). Addresses are parsed and printed back in
+/*	shell (lib/doveadm.c, lib/exec.c). Addresses are parsed and printed back in
 /*	canonical form before they reach nft, so no text from the
 /*	command line is passed through unchecked.
 /*--*/
@@ -92,6 +93,7 @@
 
 #include "mailcure/mailcure.h"
 #include "internal.h"
+#include "sessions.h"
 
 #define TABLE_FAMILY "inet"
 #define TABLE_NAME "mailcure"
@@ -179,6 +181,17 @@ static int parse_cidr(const char *text, struct net *n_r, char **canon_r,
 	mask_host_bits(n_r);
 	inet_ntop(n_r->family, n_r->addr, out, sizeof(out));
 	*canon_r = mc_xasprintf("%s/%u", out, n_r->prefix);
+	return 0;
+}
+
+int mc_isolate_check_allow(const char *text, char **error_r)
+{
+	struct net n;
+	char *canon = NULL;
+
+	if (parse_cidr(text, &n, &canon, error_r) < 0)
+		return -1;
+	free(canon);
 	return 0;
 }
 
@@ -826,99 +839,14 @@ static void iso_warn(struct mc_isolation *iso, const char *fmt, ...)
 }
 
 /* ------------------------------------------------------------------ */
-/* Dovecot sessions                                                   */
+/* Dovecot sessions (listed by sessions.c)                           */
 /* ------------------------------------------------------------------ */
-
-struct session {
-	char *user, *proto, *ip;
-};
-
-static void sessions_free(struct session *s, size_t count)
-{
-	for (size_t i = 0; i < count; i++) {
-		free(s[i].user);
-		free(s[i].proto);
-		free(s[i].ip);
-	}
-	free(s);
-}
-
-/* Open sessions from "doveadm -f tab who -1": 0, or -1 with *why_r. */
-static int sessions_list(const struct mc_doveadm *dv, struct session **s_r,
-			 size_t *count_r, char **why_r)
-{
-	const char *args[] = { "-f", "tab", "who", "-1", NULL };
-	char *out = NULL, *err = NULL, *error = NULL, *save = NULL;
-	int col_user = -1, col_proto = -1, col_ip = -1;
-	size_t len, cap = 0;
-	bool header = true;
-	int code;
-
-	*s_r = NULL;
-	*count_r = 0;
-	code = mc_doveadm_run(dv, args, NULL, 0, 64U << 20, &out, &len, &err, &error);
-	if (code < 0) {
-		*why_r = error;
-		return -1;
-	}
-	if (code != 0) {
-		*why_r = err != NULL ? mc_xasprintf("doveadm who: %s", err) :
-			mc_xasprintf("doveadm who failed with exit status %d", code);
-		free(err);
-		free(out);
-		return -1;
-	}
-	free(err);
-	for (char *line = strtok_r(out, "\n", &save); line != NULL;
-	     line = strtok_r(NULL, "\n", &save)) {
-		char *fields[16];
-		int n = 0;
-
-		/* Empty fields matter: split by hand on tabs. */
-		for (char *f = line; n < 16; ) {
-			fields[n++] = f;
-			char *tab = strchr(f, '\t');
-			if (tab == NULL)
-				break;
-			*tab = '\0';
-			f = tab + 1;
-		}
-		if (header) {
-			for (int i = 0; i < n; i++) {
-				if (strcmp(fields[i], "username") == 0)
-					col_user = i;
-				else if (strcmp(fields[i], "proto") == 0 ||
-					 strcmp(fields[i], "service") == 0)
-					col_proto = i;
-				else if (strcmp(fields[i], "ip") == 0)
-					col_ip = i;
-			}
-			header = false;
-			if (col_ip < 0) {
-				free(out);
-				*why_r = mc_xstrdup("doveadm who: no ip column in its output");
-				return -1;
-			}
-			continue;
-		}
-		if (col_ip >= n)
-			continue;
-		struct session s = {
-			.user = mc_xstrdup(col_user >= 0 && col_user < n ? fields[col_user] : "?"),
-			.proto = mc_xstrdup(col_proto >= 0 && col_proto < n ? fields[col_proto] : "?"),
-			.ip = mc_xstrdup(fields[col_ip]),
-		};
-		MC_ARRAY_PUSH(*s_r, *count_r, cap, s);
-	}
-	free(out);
-	return 0;
-}
 
 static char *dv_prefix(const struct mc_doveadm *dv)
 {
-	const char *config = dv->config != NULL ? dv->config : getenv("MAILCURE_DOVECOT_CONFIG");
+	const char *config = mc_doveadm_config(dv);
 
-	if (config != NULL && config[0] != '\0')
+	if (config != NULL)
 		return mc_xasprintf("doveadm -c %s", config);
 	return mc_xstrdup("doveadm");
 }
@@ -929,14 +857,14 @@ static void kick_sessions(const struct mc_isolate_settings *set,
 			  const struct plan *p, struct mc_isolation *iso, bool dry)
 {
 	struct mc_doveadm dv = { set->doveadm, set->dovecot_config, KICK_TIMEOUT_S };
-	struct session *s = NULL, *left = NULL;
+	struct mc_session *s = NULL, *left = NULL;
 	size_t count = 0, left_count = 0, ipcap = 0, ipcount = 0, kcap = 0;
 	char **ips = NULL, *why = NULL;
 	char *prefix = dv_prefix(&dv);
 
 	if (dry)
 		iso_command(iso, mc_xasprintf("%s who -1", prefix));
-	if (sessions_list(&dv, &s, &count, &why) < 0) {
+	if (mc_sessions_list(&dv, &s, &count, &why) < 0) {
 		if (dry)
 			iso_command(iso, mc_xasprintf("%s kick ADDRESS   (each client address "
 						      "that is not allowed)", prefix));
@@ -981,10 +909,10 @@ static void kick_sessions(const struct mc_isolate_settings *set,
 	   (client_limit > 1): say so rather than cut the administrator. */
 	if (!dry && ipcount > 0) {
 		for (int tries = 0; tries < 20; tries++) {
-			sessions_free(left, left_count);
+			mc_sessions_free(left, left_count);
 			left = NULL;
 			left_count = 0;
-			if (sessions_list(&dv, &left, &left_count, &why) < 0) {
+			if (mc_sessions_list(&dv, &left, &left_count, &why) < 0) {
 				free(why);
 				why = NULL;
 				break;
@@ -1003,8 +931,8 @@ static void kick_sessions(const struct mc_isolate_settings *set,
 					 left[i].ip);
 		}
 	}
-	sessions_free(left, left_count);
-	sessions_free(s, count);
+	mc_sessions_free(left, left_count);
+	mc_sessions_free(s, count);
 	free(ips);
 	free(prefix);
 }

@@ -34,21 +34,21 @@
 /*	with read_error naming the file and offset, never acted on, and
 /*	kept by every rewrite.
 /*
-/*	The file is read with plain reads into a window small enough to
-/*	stay in the CPU cache, each byte once; only lines that start
-/*	with 'F' or '>' are looked at more closely (From_ lines, >From
-/*	quoting), found 32 bytes at a time. A message up to 16 kB is
-/*	kept whole as it is read. Of a larger one only its header block
-/*	is kept (heads first, see struct mc_msg): its body is read again
-/*	from the file, by whoever loads it, and must then still be the
-/*	same message (its From_ line, its size after unquoting, its
-/*	header block), or it is reported as changed. Without heads_first
-/*	that happens at once. Reading stops at the size the file had
-/*	when it was opened, and does not change its atime. It is not
-/*	mmap()ed: a mail client that truncates the file while we read
-/*	would turn a mapping into SIGBUS. A message larger than
-/*	max_message_size is stepped over without being kept (see
-/*	store.c).
+/*	The splitter (mbox_split.c) reads the file with plain reads into
+/*	a window small enough to stay in the CPU cache, each byte once;
+/*	only lines that start with 'F' or '>' are looked at more closely
+/*	(From_ lines, >From quoting), found 32 bytes at a time. A
+/*	message up to 16 kB is kept whole as it is read. Of a larger one
+/*	only its header block is kept (heads first, see struct mc_msg):
+/*	its body is read again from the file, by whoever loads it, and
+/*	must then still be the same message (its From_ line, its size
+/*	after unquoting, its header block), or it is reported as
+/*	changed. Without heads_first that happens at once. Reading stops
+/*	at the size the file had when it was opened, and does not change
+/*	its atime. It is not mmap()ed: a mail client that truncates the
+/*	file while we read would turn a mapping into SIGBUS. A message
+/*	larger than max_message_size is stepped over without being kept
+/*	(see store.c).
 /*
 /*	Removal (all matched messages of the file at once): take the
 /*	dotlock and the fcntl lock (mbox_lock.c), check that the path
@@ -92,505 +92,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#endif
-
 #include "store-private.h"
 #include "mbox_rewrite.h"
-
-/* The read window: small enough to stay in the CPU cache, which
-   the kernel copies into and the splitter reads from. */
-#define WINDOW (256 * 1024)
-#define READ_MIN (64 * 1024)
-#define FROM_LINE_MAX 1024
-/* Longer than any header field name ("Content-Transfer-Encoding"). */
-#define HEADER_NAME_MAX 76
-/* Bytes kept before the scan position: the empty line check. */
-#define SKIP_KEEP 16
-/* Items up to this size are taken whole as they are read. */
-#define WHOLE_MAX (16 * 1024)
-/* A header block longer than this is not kept apart: the message is
-   read whole when it is needed. */
-#define HEAD_MAX (64 * 1024)
-
-/* ------------------------------------------------------------------ */
-/* The splitter                                                       */
-/* ------------------------------------------------------------------ */
-
-/* Where the scan stands: at the start of a line, inside a line, or
-   inside the run of '>' that starts a line. */
-enum line_state { LN_START, LN_SKIP, LN_GT };
-
-struct mbox_reader {
-	int fd;
-	uint64_t limit;		/* read up to this offset */
-	unsigned char *buf;
-	size_t cap, len;	/* buf[lo..len) are file bytes */
-	size_t lo;
-	int64_t buf_off;	/* file offset of buf[0] */
-	uint64_t read_off;
-	bool eof, started, done;
-	/* The current item. */
-	uint64_t item_off;
-	bool garbage;		/* before the first From_ line */
-	bool keep_start;	/* buf holds it from its first byte */
-	size_t quoted;		/* its ">From " lines */
-	size_t scan;		/* next byte to look at, in buf */
-	enum line_state ln;
-	uint64_t fl_len;	/* its first line with the newline, 0 = not found yet */
-	uint64_t hscan;		/* file offset: the search for fl_len / head_end */
-	uint64_t head_end;	/* file offset after its header block, 0 = not found */
-	bool head_given_up;
-	unsigned char *head;	/* raw header block after the From_ line */
-	size_t head_len;
-};
-
-struct mbox_span {
-	uint64_t offset, length;
-	bool garbage;
-	bool last;
-	size_t quoted;		/* ">From " lines in data */
-	size_t data_skip;	/* raw bytes before data: the From_ line */
-	size_t data_trim;	/* raw bytes after data: the separator */
-	/* The whole item (valid until the next call), or NULL when only
-	   its head was kept. */
-	const unsigned char *bytes;
-	/* Its header block as stored (malloc()ed, the caller's), or NULL. */
-	unsigned char *head;
-	size_t head_len;
-};
-
-/* Spare windows. A window is above malloc's mmap threshold, so a
-   fresh one is a fresh mapping whose pages fault in one by one as
-   the first reads land in them; a tree of small mboxes would spend
-   more time on that than on splitting. Readers pass windows on. */
-#define SPARE_WINDOWS 4
-static pthread_mutex_t spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char *spare[SPARE_WINDOWS];
-static unsigned spare_count;
-
-static void reader_init(struct mbox_reader *r, int fd, uint64_t limit)
-{
-	memset(r, 0, sizeof(*r));
-	r->fd = fd;
-	r->limit = limit;
-	r->cap = WINDOW;
-	pthread_mutex_lock(&spare_lock);
-	if (spare_count > 0)
-		r->buf = spare[--spare_count];
-	pthread_mutex_unlock(&spare_lock);
-	if (r->buf == NULL)
-		r->buf = mc_store_buf_new(r->cap);
-}
-
-static void reader_deinit(struct mbox_reader *r)
-{
-	if (r->buf != NULL && r->cap == WINDOW) {
-		pthread_mutex_lock(&spare_lock);
-		if (spare_count < SPARE_WINDOWS) {
-			spare[spare_count++] = r->buf;
-			r->buf = NULL;
-		}
-		pthread_mutex_unlock(&spare_lock);
-	}
-	free(r->buf);
-	free(r->head);
-	r->buf = NULL;
-	r->head = NULL;
-}
-
-/* Drop the bytes before KEEP, make room, read more. Returns 1 when
-   bytes were read, 0 at the end, -1 on error. The kept bytes are
-   moved so that the read lands on a cache line boundary. */
-static int reader_fill(struct mbox_reader *r, size_t keep, char **error_r)
-{
-	ssize_t n;
-	size_t want;
-
-	if (r->eof)
-		return 0;
-	if (keep < r->lo)
-		keep = r->lo;
-	if (r->cap - r->len < READ_MIN) {
-		size_t kept = r->len - keep;
-		size_t pad = (64 - kept % 64) % 64;
-
-		if (pad + kept + READ_MIN > r->cap) {
-			size_t cap = r->cap * 2 > pad + kept + READ_MIN ? r->cap * 2 :
-				pad + kept + READ_MIN;
-			unsigned char *fresh = mc_store_buf_new(cap);
-
-			memcpy(fresh + pad, r->buf + keep, kept);
-			free(r->buf);
-			r->buf = fresh;
-			r->cap = cap;
-		} else {
-			memmove(r->buf + pad, r->buf + keep, kept);
-		}
-		r->buf_off += (int64_t)keep - (int64_t)pad;
-		r->scan = r->scan - keep + pad;
-		r->lo = pad;
-		r->len = pad + kept;
-	}
-	want = (r->cap - r->len) & ~(size_t)63;
-	if (r->limit - r->read_off < want)
-		want = (size_t)(r->limit - r->read_off);
-	if (want == 0) {
-		r->eof = true;
-		return 0;
-	}
-	do {
-		n = pread(r->fd, r->buf + r->len, want, (off_t)r->read_off);
-	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return mc_error_errno(error_r, "read at offset %llu",
-				      (unsigned long long)r->read_off);
-	if (n == 0) {
-		r->eof = true;
-		return 0;
-	}
-	r->len += (size_t)n;
-	r->read_off += (uint64_t)n;
-	return 1;
-}
-
-/* The next line start in [P, E) whose line begins with 'F' or '>',
-   the only lines the splitter needs to look at (From_ lines, >From
-   quoting), or NULL. Mail has a line every 70 bytes or so; looking
-   at pairs of bytes 32 at a time instead of at each line is what
-   lets the splitter keep up with reading from the page cache. */
-#if defined(__x86_64__) && defined(__GNUC__)
-__attribute__((target("avx2")))
-static const unsigned char *find_candidate_avx2(const unsigned char *p,
-						const unsigned char *e)
-{
-	const __m256i nl = _mm256_set1_epi8('\n');
-	const __m256i f = _mm256_set1_epi8('F');
-	const __m256i gt = _mm256_set1_epi8('>');
-
-	for (; e - p >= 33; p += 32) {
-		__m256i a = _mm256_loadu_si256((const __m256i *)p);
-		__m256i b = _mm256_loadu_si256((const __m256i *)(p + 1));
-		__m256i m = _mm256_and_si256(_mm256_cmpeq_epi8(a, nl),
-			_mm256_or_si256(_mm256_cmpeq_epi8(b, f), _mm256_cmpeq_epi8(b, gt)));
-		unsigned mask = (unsigned)_mm256_movemask_epi8(m);
-
-		if (mask != 0)
-			return p + __builtin_ctz(mask) + 1;
-	}
-	for (; e - p >= 2; p++) {
-		if (p[0] == '\n' && (p[1] == 'F' || p[1] == '>'))
-			return p + 1;
-	}
-	return NULL;
-}
-#endif
-
-static const unsigned char *find_candidate(const unsigned char *p,
-					   const unsigned char *e)
-{
-	const unsigned char *nl;
-
-#if defined(__x86_64__) && defined(__GNUC__)
-	if (__builtin_cpu_supports("avx2"))
-		return find_candidate_avx2(p, e);
-#endif
-	while ((nl = memchr(p, '\n', (size_t)(e - p))) != NULL && e - nl >= 2) {
-		if (nl[1] == 'F' || nl[1] == '>')
-			return nl + 1;
-		p = nl + 1;
-	}
-	return NULL;
-}
-
-/* Is the line at LS in BUF (which holds at least 3 bytes before it
-   when LS is not the start of the file) after an empty line? */
-static bool after_empty_line(const unsigned char *buf, size_t ls)
-{
-	return buf[ls - 1] == '\n' &&
-		(buf[ls - 2] == '\n' || (buf[ls - 2] == '\r' && buf[ls - 3] == '\n'));
-}
-
-/* Does a header field ("Name:") start at buffer index AT? 1 yes, 0
-   no, -1 when more bytes are needed to tell. */
-static int header_field_at(const struct mbox_reader *r, size_t at)
-{
-	for (size_t n = 0; n <= HEADER_NAME_MAX; n++) {
-		unsigned char c;
-
-		if (at + n >= r->len)
-			return r->eof ? 0 : -1;
-		c = r->buf[at + n];
-		if (c == ':')
-			return n > 0;
-		if (c < 33 || c > 126)
-			return 0;
-	}
-	return 0;
-}
-
-/* Does the line at LS (LL bytes; HAS_NL: its newline is in the
-   buffer) start the next item? 1 yes, 0 no, -1 when more bytes are
-   needed to tell. */
-static int line_starts_item(struct mbox_reader *r, size_t ls, size_t ll, bool has_nl)
-{
-	const unsigned char *line = r->buf + ls;
-
-	if (ll < 5 || memcmp(line, "From ", 5) != 0)
-		return 0;
-	/* A writer puts an empty line before a From_ line; there a date
-	   is enough to tell one from a "From here on" paragraph. */
-	if (r->garbage || after_empty_line(r->buf, ls))
-		return mc_store_mbox_from_line(line, ll);
-	/* Without the empty line (a careless writer, a message without
-	   its last newline): only a complete From_ line followed by a
-	   header field, where mutt and Python's mailbox split too. Any
-	   other line that starts with "From " and a date stays in the
-	   message, which is then not cut (doubtful_from_line). */
-	if (!has_nl || !mc_store_mbox_from_parse(line, ll, NULL))
-		return 0;
-	return header_field_at(r, ls + ll + 1);
-}
-
-/* Look at the lines from r->scan on. Returns 1 with *end_r when the
-   line at *end_r starts the next item, 0 when more bytes are needed
-   (or the end is reached). Counts >From lines on the way. */
-static int scan_lines(struct mbox_reader *r, size_t *end_r)
-{
-	while (r->scan < r->len) {
-		size_t ls = r->scan;
-
-		if (r->ln == LN_SKIP) {
-			const unsigned char *p = find_candidate(r->buf + ls, r->buf + r->len);
-
-			if (p == NULL) {
-				r->ln = r->buf[r->len - 1] == '\n' ? LN_START : LN_SKIP;
-				r->scan = r->len;
-				return 0;
-			}
-			r->scan = (size_t)(p - r->buf);
-			r->ln = LN_START;
-			continue;
-		}
-		if (r->ln == LN_GT) {
-			/* As unquote() sees it: '>'s, then "From ". */
-			while (r->scan < r->len && r->buf[r->scan] == '>')
-				r->scan++;
-			if (r->scan == r->len || (r->len - r->scan < 5 && !r->eof))
-				return 0;
-			if (r->len - r->scan >= 5 && memcmp(r->buf + r->scan, "From ", 5) == 0)
-				r->quoted++;
-			r->ln = LN_SKIP;
-			continue;
-		}
-		if (r->buf[ls] == '>') {
-			r->ln = LN_GT;
-			r->scan = ls + 1;
-			continue;
-		}
-		/* The item's own first line is never a boundary. */
-		if (r->buf[ls] == 'F' && (uint64_t)(r->buf_off + (int64_t)ls) != r->item_off) {
-			size_t avail = r->len - ls;
-			size_t max = avail < FROM_LINE_MAX ? avail : FROM_LINE_MAX;
-			const unsigned char *nl = memchr(r->buf + ls, '\n', max);
-
-			int starts;
-
-			if (nl == NULL && avail < FROM_LINE_MAX && !r->eof)
-				return 0;
-			starts = line_starts_item(r, ls, nl != NULL ? (size_t)(nl - (r->buf + ls)) :
-						  max, nl != NULL);
-			if (starts < 0)
-				return 0;
-			if (starts > 0) {
-				*end_r = ls;
-				return 1;
-			}
-		}
-		/* Its own newline ends it. */
-		r->ln = LN_SKIP;
-	}
-	return 0;
-}
-
-static const unsigned char *at_off(const struct mbox_reader *r, uint64_t off)
-{
-	return r->buf + (size_t)((int64_t)off - r->buf_off);
-}
-
-/* Follow the current item's first line and header block over the
-   bytes looked at so far (up to buffer index UPTO), and stop keeping
-   its start once that is no longer needed: the header block is
-   copied out, and the body is only looked at, not kept (unless the
-   item is small enough to be taken whole). */
-static void item_progress(struct mbox_reader *r, size_t upto)
-{
-	uint64_t avail_end = (uint64_t)(r->buf_off + (int64_t)upto);
-
-	if (!r->keep_start)
-		return;
-	if (r->garbage) {
-		r->keep_start = false;
-		return;
-	}
-	if (r->fl_len == 0 && r->hscan < avail_end) {
-		const unsigned char *p = at_off(r, r->hscan);
-		const unsigned char *nl = memchr(p, '\n', (size_t)(avail_end - r->hscan));
-
-		if (nl != NULL) {
-			r->fl_len = r->hscan + (uint64_t)(nl - p) + 1 - r->item_off;
-			r->hscan = r->item_off + r->fl_len;
-		} else {
-			r->hscan = avail_end;
-		}
-	}
-	uint64_t head_limit = r->item_off + HEAD_MAX < avail_end ? r->item_off + HEAD_MAX :
-		avail_end;
-	while (r->fl_len != 0 && r->head_end == 0 && r->hscan < head_limit) {
-		const unsigned char *p = at_off(r, r->hscan);
-		size_t rem = (size_t)(head_limit - r->hscan);
-		const unsigned char *nl;
-
-		if (p[0] == '\n') {
-			r->head_end = r->hscan + 1;
-			break;
-		}
-		if (p[0] == '\r' && rem >= 2 && p[1] == '\n') {
-			r->head_end = r->hscan + 2;
-			break;
-		}
-		nl = memchr(p, '\n', rem);
-		if (nl == NULL || (p[0] == '\r' && rem < 2))
-			break;
-		r->hscan += (uint64_t)(nl - p) + 1;
-	}
-	if (r->head_end == 0 && avail_end - r->item_off > HEAD_MAX)
-		r->head_given_up = true;
-	if ((r->head_end == 0 && !r->head_given_up) || avail_end - r->item_off <= WHOLE_MAX)
-		return;
-	if (r->head_end != 0) {
-		uint64_t from = r->item_off + r->fl_len;
-
-		r->head_len = (size_t)(r->head_end - from);
-		r->head = mc_xmalloc(r->head_len + 1);
-		memcpy(r->head, at_off(r, from), r->head_len);
-	}
-	r->keep_start = false;
-}
-
-static void item_start(struct mbox_reader *r, uint64_t off, bool garbage)
-{
-	r->item_off = off;
-	r->garbage = garbage;
-	r->keep_start = true;
-	r->quoted = 0;
-	r->ln = LN_START;
-	r->fl_len = 0;
-	r->hscan = off;
-	r->head_end = 0;
-	r->head_given_up = false;
-	r->head = NULL;
-	r->head_len = 0;
-}
-
-/* The next item of the file: 1 with *span_r, 0 at the end, -1 on a
-   read error. Each byte is read once; only the lines that start
-   with 'F' or '>' are looked at more closely. */
-static int reader_next(struct mbox_reader *r, struct mbox_span *span_r,
-		       char **error_r)
-{
-	size_t end = 0;
-	bool found = false;
-
-	memset(span_r, 0, sizeof(*span_r));
-	if (r->done)
-		return 0;
-	if (!r->started) {
-		while (r->len < 5 && !r->eof) {
-			if (reader_fill(r, 0, error_r) < 0)
-				return -1;
-		}
-		if (r->len == 0) {
-			r->done = true;
-			return 0;
-		}
-		r->started = true;
-		item_start(r, 0, !mc_store_looks_mbox(r->buf, r->len));
-		r->scan = 0;
-	}
-	for (;;) {
-		found = scan_lines(r, &end) > 0;
-		if (found)
-			break;
-		item_progress(r, r->scan);
-		if (r->eof) {
-			end = r->len;
-			break;
-		}
-		size_t keep = r->keep_start ? (size_t)((int64_t)r->item_off - r->buf_off) :
-			r->scan > SKIP_KEEP ? r->scan - SKIP_KEEP : 0;
-		if (reader_fill(r, keep, error_r) < 0)
-			return -1;
-	}
-	item_progress(r, end);
-
-	uint64_t end_off = (uint64_t)(r->buf_off + (int64_t)end);
-	uint64_t length = end_off - r->item_off;
-	uint64_t fl = r->fl_len != 0 ? r->fl_len : length;
-	uint64_t body = length - fl;
-	const unsigned char *e = r->buf + end;
-
-	span_r->offset = r->item_off;
-	span_r->length = length;
-	span_r->garbage = r->garbage;
-	span_r->last = !found;
-	span_r->quoted = r->quoted;
-	span_r->data_skip = (size_t)fl;
-	/* As the trailing empty line is dropped from data. */
-	if (body >= 2 && e[-1] == '\n' && e[-2] == '\n')
-		span_r->data_trim = 1;
-	else if (body >= 3 && e[-1] == '\n' && e[-2] == '\r' && e[-3] == '\n')
-		span_r->data_trim = 2;
-	if (r->keep_start)
-		span_r->bytes = at_off(r, r->item_off);
-	else if (r->head != NULL && r->head_end <= end_off - span_r->data_trim) {
-		span_r->head = r->head;
-		span_r->head_len = r->head_len;
-		r->head = NULL;
-	}
-	free(r->head);
-	r->head = NULL;
-	if (!found) {
-		r->done = true;
-		return 1;
-	}
-	item_start(r, end_off, false);
-	r->scan = end;
-	return 1;
-}
-
-/* Undo one level of >From quoting in the N bytes at IN, writing to OUT
-   (which may be IN). Returns the new length. */
-static size_t unquote(const unsigned char *in, size_t n, unsigned char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < n;) {
-		const unsigned char *next = memchr(in + i, '\n', n - i);
-		size_t lend = next != NULL ? (size_t)(next - in) + 1 : n;
-		size_t j = i;
-
-		while (j < lend && in[j] == '>')
-			j++;
-		if (j > i && lend - j >= 5 && memcmp(in + j, "From ", 5) == 0)
-			i++;	/* drop one '>' */
-		memmove(out + o, in + i, lend - i);
-		o += lend - i;
-		i = lend;
-	}
-	return o;
-}
+#include "mbox_split.h"
 
 /* Set data from raw (as the splitter measured it); IN_PLACE: raw is
    not needed, unquote in its buffer and drop it. Returns the size of
@@ -607,14 +111,14 @@ static size_t msg_set_data(struct mc_store_msg *m, bool in_place)
 	if (in_place) {
 		unsigned char *w = m->buf + m->data_skip;
 
-		n = unquote(w, n, w);
+		n = mc_mbox_unquote(w, n, w);
 		w[n] = '\0';
 		m->msg.data = w;
 		m->msg.raw = NULL;
 		return n;
 	}
 	m->databuf = mc_xmalloc(n + 1);
-	n = unquote(d, n, m->databuf);
+	n = mc_mbox_unquote(d, n, m->databuf);
 	m->databuf[n] = '\0';
 	m->msg.data = m->databuf;
 	return n;
@@ -648,7 +152,7 @@ static void mbox_destroy(struct mc_store *store)
 		close(s->fd);
 	if (s->dirfd >= 0)
 		close(s->dirfd);
-	reader_deinit(&s->reader);
+	mc_mbox_reader_deinit(&s->reader);
 	free(s->name);
 	free(s->path);
 	free(s->user);
@@ -682,7 +186,7 @@ static int mbox_start(struct mbox_store *s, const char *uri,
 	   readers and login shells compare an mbox's atime to its mtime
 	   ("You have new mail"). Allowed to root and the owner. */
 	(void)fcntl(s->fd, F_SETFL, fcntl(s->fd, F_GETFL) | O_NOATIME);
-	reader_init(&s->reader, s->fd, (uint64_t)s->st.st_size);
+	mc_mbox_reader_init(&s->reader, s->fd, (uint64_t)s->st.st_size);
 	s->base.load = mbox_load;
 	*store_r = &s->base;
 	return 0;
@@ -775,7 +279,7 @@ static void mbox_reading_done(struct mbox_store *s)
 {
 	s->done = true;
 	/* The window is not needed any more; the file is, for loads. */
-	reader_deinit(&s->reader);
+	mc_mbox_reader_deinit(&s->reader);
 }
 
 static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error_r)
@@ -789,7 +293,7 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 	if (s->done)
 		return 0;
 	memset(&span, 0, sizeof(span));
-	ret = s->settle_error != NULL ? -1 : reader_next(&s->reader, &span, &err);
+	ret = s->settle_error != NULL ? -1 : mc_mbox_reader_next(&s->reader, &span, &err);
 	if (ret == 0) {
 		mbox_reading_done(s);
 		return 0;
@@ -837,7 +341,7 @@ static int mbox_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 					span.head = NULL;
 					m->msg.head = m->headbuf;
 					m->msg.head_size = m->quoted == 0 ? span.head_len :
-						unquote(m->headbuf, span.head_len, m->headbuf);
+						mc_mbox_unquote(m->headbuf, span.head_len, m->headbuf);
 					m->headbuf[m->msg.head_size] = '\0';
 				}
 				if (!store->heads_first)
@@ -904,8 +408,8 @@ static int find_wanted(struct mbox_store *s, struct mc_mbox_held *lock, struct w
 	size_t tmp_cap = 0;
 	int ret;
 
-	reader_init(&r, lock->fd, (uint64_t)lock->st.st_size);
-	while ((ret = reader_next(&r, &span, error_r)) > 0) {
+	mc_mbox_reader_init(&r, lock->fd, (uint64_t)lock->st.st_size);
+	while ((ret = mc_mbox_reader_next(&r, &span, error_r)) > 0) {
 		const unsigned char *bytes = span.bytes;
 		unsigned char sha[32];
 		bool hashed = false;
@@ -956,7 +460,7 @@ static int find_wanted(struct mbox_store *s, struct mc_mbox_held *lock, struct w
 	}
 out:
 	free(tmp);
-	reader_deinit(&r);
+	mc_mbox_reader_deinit(&r);
 	return ret < 0 ? -1 : 0;
 }
 

@@ -58,7 +58,11 @@
 /*	while Postfix is stopped (pickup may be reading them).
 /*
 /*	Restore re-injects the message with its original envelope
-/*	sender and recipients: sendmail -G -i -f SENDER -- RCPT...
+/*	sender and recipients: sendmail -G -i -f SENDER -- RCPT... It
+/*	first looks for the queue id in every queue: a queue file of
+/*	that id holding the same message means the removal was killed
+/*	between the quarantine and "postsuper -d", the message is still
+/*	queued, and the restore is refused rather than deliver it twice.
 /* SECURITY
 /*	Runs as root. Queue directories are opened below the queue
 /*	directory with mc_safe_open_dir, files with mc_safe_open_file
@@ -999,6 +1003,56 @@ out:
 /* Restore                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Whether queue file ID, found anywhere in the queue of PF, holds the
+   message CONTENT: 1 yes, 0 no, -1 cannot be told. A removal killed
+   between the quarantine and "postsuper -d" leaves the message queued
+   (on hold, or where it was when the queue was frozen); restoring it
+   too would deliver it twice. Queue ids are reused, so the content
+   decides; the envelope may have changed (recipients delivered). */
+static int still_queued(const struct mc_postfix *pf, const char *id,
+			const unsigned char *content, size_t content_len,
+			size_t max_size, char **error_r)
+{
+	int qfd = mc_open_dir_path(pf->queue_dir, NULL, error_r);
+	int found = 0;
+
+	if (qfd < 0)
+		return -1;
+	for (unsigned qi = 0; qi < MC_POSTFIX_QUEUE_COUNT && found == 0; qi++) {
+		char *dir_rel = locate(qfd, mc_postfix_queues[qi], id, 0);
+		unsigned char *buf;
+		struct qf_parsed now;
+		char *err = NULL;
+		size_t len;
+		int dfd, fd;
+
+		if (dir_rel == NULL)
+			continue;
+		dfd = mc_store_open_rel_dir(qfd, dir_rel, &err);
+		fd = dfd < 0 ? -1 : mc_safe_open_file(dfd, id, true, NULL, &err);
+		if (dfd >= 0)
+			close(dfd);
+		if (fd >= 0 && mc_read_fd(fd, max_size, &buf, &len, &err) == 0) {
+			if (qf_parse(buf, len, false, &now, NULL) == 0) {
+				found = now.content_len == content_len &&
+					memcmp(now.content, content, content_len) == 0;
+				qf_parsed_clear(&now);
+			}
+			free(buf);
+		} else if (errno != ENOENT) {
+			/* There, but unreadable: whether it is the same
+			   message cannot be told. */
+			found = mc_error_set(error_r, "queue file %s/%s: %s", dir_rel, id, err);
+		}
+		if (fd >= 0)
+			close(fd);
+		free(err);
+		free(dir_rel);
+	}
+	close(qfd);
+	return found;
+}
+
 static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 			   const void *raw, size_t raw_size, char **error_r)
 {
@@ -1018,6 +1072,20 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0) {
 		qf_parsed_clear(&parsed);
 		return -1;
+	}
+	if (entry->loc.queue_id != NULL && entry->loc.queue_id[0] != '\0' &&
+	    strchr(entry->loc.queue_id, '/') == NULL && entry->loc.queue_id[0] != '.') {
+		ret = still_queued(pf, entry->loc.queue_id, parsed.content,
+				   parsed.content_len, raw_size + ENVELOPE_SLACK, error_r);
+		if (ret != 0) {
+			if (ret > 0)
+				mc_error_set(error_r, "queue id %s still holds this message "
+					     "(its removal was interrupted): restoring it "
+					     "would deliver it twice", entry->loc.queue_id);
+			mc_postfix_free(&pf);
+			qf_parsed_clear(&parsed);
+			return -1;
+		}
 	}
 	/* The envelope as recorded when it was quarantined; the queue
 	   file's own when the record has none. */

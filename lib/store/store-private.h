@@ -234,7 +234,7 @@ int mc_store_postfix_parse(const unsigned char *buf, size_t len, bool envelope_o
 			   unsigned char **content_r, size_t *content_len_r,
 			   char **error_r);
 
-/* dovecot.c: read DATA (LEN bytes), the output of "doveadm -f pager
+/* dovecot_parse.c: read DATA (LEN bytes), the output of "doveadm -f pager
    fetch" of the message fields the store asks for (with TEXT, the
    message text too, cut by its size.physical), handed to the reader
    CHUNK bytes at a time as a pipe would. 0 when the output is

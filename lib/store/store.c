@@ -10,8 +10,16 @@
 /*
 /*	int mc_store_open(const char *uri,
 /*		const struct mc_store_settings *set,
-/*		const struct mc_store_ops **ops_r, struct mc_store **store_r,
+/*		struct mc_store **store_r, char **error_r);
+/*
+/*	int mc_store_next(struct mc_store *store, struct mc_msg **msg_r,
 /*		char **error_r);
+/*
+/*	void mc_store_remove(struct mc_store *store,
+/*		struct mc_quarantine *q, const char *run_id,
+/*		struct mc_removal *removals, size_t count);
+/*
+/*	void mc_store_close(struct mc_store **store);
 /* DESCRIPTION
 /*	mc_store_lookup() finds a store's operations by URI scheme or
 /*	quarantine kind ("maildir", "mbox", "eml", "tree", ...).
@@ -23,6 +31,10 @@
 /*	a directory holding only .eml files a directory of messages,
 /*	and any other directory a tree of mailboxes (/var/mail,
 /*	/home, /var/vmail) walked by the tree store.
+/*
+/*	An open store knows its ops: mc_store_next(), mc_store_remove(),
+/*	mc_store_close() and the other mc_store_*() calls dispatch to
+/*	them, so that a caller holds only the store.
 /*
 /*	The rest of this file is shared by the store implementations:
 /*	the reference-counted base object, message allocation and
@@ -126,8 +138,7 @@ static bool is_scheme(const char *s, size_t len)
 }
 
 int mc_store_open(const char *uri, const struct mc_store_settings *set,
-		  const struct mc_store_ops **ops_r, struct mc_store **store_r,
-		  char **error_r)
+		  struct mc_store **store_r, char **error_r)
 {
 	const char *colon = strchr(uri, ':');
 	struct mc_safe_path where;
@@ -139,7 +150,6 @@ int mc_store_open(const char *uri, const struct mc_store_settings *set,
 
 		if (ops != NULL) {
 			free(scheme);
-			*ops_r = ops;
 			return ops->open(uri, colon + 1, set, store_r, error_r);
 		}
 		/* "x:y" may also be a plain file name. */
@@ -159,13 +169,59 @@ int mc_store_open(const char *uri, const struct mc_store_settings *set,
 
 		if (ops->detect != NULL && ops->detect(where.dirfd, where.name)) {
 			mc_safe_path_deinit(&where);
-			*ops_r = ops;
 			return ops->open(uri, uri, set, store_r, error_r);
 		}
 	}
 	mc_safe_path_deinit(&where);
 	return mc_error_set(error_r, "%s: not a mail store (neither a Maildir, an mbox, "
 			    "a mail file nor a directory of mailboxes)", uri);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                           */
+/* ------------------------------------------------------------------ */
+
+const char *mc_store_kind(const struct mc_store *store)
+{
+	return store->ops->name;
+}
+
+int mc_store_next(struct mc_store *store, struct mc_msg **msg_r, char **error_r)
+{
+	return store->ops->next(store, msg_r, error_r);
+}
+
+bool mc_store_container_last(struct mc_store *store, const struct mc_msg *msg)
+{
+	return store->ops->container_last(store, msg);
+}
+
+void mc_store_remove(struct mc_store *store, struct mc_quarantine *q,
+		     const char *run_id, struct mc_removal *removals, size_t count)
+{
+	store->ops->remove(store, q, run_id, removals, count);
+}
+
+void mc_store_msg_free(struct mc_store *store, struct mc_msg **msg)
+{
+	store->ops->msg_free(store, msg);
+}
+
+int mc_store_load(struct mc_store *store, struct mc_msg *msg)
+{
+	return store->ops->load != NULL ? store->ops->load(store, msg) : 0;
+}
+
+void mc_store_drop(struct mc_store *store, struct mc_msg *msg)
+{
+	if (store->ops->drop != NULL)
+		store->ops->drop(store, msg);
+}
+
+void mc_store_close(struct mc_store **store)
+{
+	if (*store != NULL)
+		(*store)->ops->close(store);
 }
 
 /* ------------------------------------------------------------------ */

@@ -412,7 +412,7 @@ static void job_free(struct job *job)
 	if (job->item != NULL)
 		mc_store_msg_free_op(mc_store_of(job->item), &job->item);
 	if (job->store != NULL)
-		job->store->ops->close(&job->store);
+		mc_store_close(&job->store);
 	free(job->queue);
 	free(job->path);
 	free(job->err);
@@ -501,7 +501,7 @@ static void *ahead_main(void *context)
 				continue;
 			}
 			pthread_mutex_unlock(&a->lock);
-			ret = job->store->ops->next(job->store, &msg, &err);
+			ret = mc_store_next(job->store, &msg, &err);
 			pthread_mutex_lock(&a->lock);
 			if (ret > 0) {
 				job->queue[(job->first + job->count) % JOB_MSGS] = msg;
@@ -647,11 +647,11 @@ static int tree_next(struct mc_store *store, struct mc_msg **msg_r, char **error
 		char *err = NULL;
 
 		if (t->cur != NULL) {
-			int ret = t->cur->ops->next(t->cur, msg_r, &err);
+			int ret = mc_store_next(t->cur, msg_r, &err);
 
 			if (ret > 0)
 				return 1;
-			t->cur->ops->close(&t->cur);
+			mc_store_close(&t->cur);
 			if (ret < 0) {
 				*msg_r = tree_error(t, "tree", t->cur_path, err != NULL ? err :
 						    "cannot be read any further");
@@ -678,7 +678,7 @@ static bool tree_container_last(struct mc_store *store, const struct mc_msg *msg
 
 	if (owner == NULL || owner == store)
 		return true;
-	return owner->ops->container_last(owner, msg);
+	return mc_store_container_last(owner, msg);
 }
 
 static void tree_remove(struct mc_store *store, struct mc_quarantine *q,
@@ -694,7 +694,7 @@ static void tree_remove(struct mc_store *store, struct mc_quarantine *q,
 			mc_error_set(&removals[i].error, "not a message: not removed");
 		return;
 	}
-	owner->ops->remove(owner, q, run_id, removals, count);
+	mc_store_remove(owner, q, run_id, removals, count);
 }
 
 static void tree_close(struct mc_store **storep)
@@ -705,19 +705,8 @@ static void tree_close(struct mc_store **storep)
 		return;
 	ahead_stop(t);
 	if (t->cur != NULL)
-		t->cur->ops->close(&t->cur);
+		mc_store_close(&t->cur);
 	mc_store_close_op(storep);
-}
-
-static int tree_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
-			const void *raw, size_t raw_size, char **error_r)
-{
-	const struct mc_store_ops *ops = mc_store_lookup(entry->loc.kind);
-
-	if (ops == NULL || ops == &mc_store_tree || ops->restore == NULL)
-		return mc_error_set(error_r, "cannot restore a message of kind '%s'",
-				    entry->loc.kind != NULL ? entry->loc.kind : "(none)");
-	return ops->restore(q, entry, raw, raw_size, error_r);
 }
 
 static bool tree_detect(int dirfd, const char *path)
@@ -738,5 +727,4 @@ const struct mc_store_ops mc_store_tree = {
 	.load = mc_store_load_op,
 	.drop = mc_store_drop_op,
 	.close = tree_close,
-	.restore = tree_restore,
 };

@@ -17,8 +17,11 @@
 #	line is well-formed UTF-8 without C0 controls (but the newline
 #	that ends it and a tab), DEL, C1 controls or bidirectional
 #	controls, and no forged line appears. The names are still
-#	recognisable (escaped as \xHH). --json keeps them exact: the
-#	path of a valid UTF-8 name in a match event is the file's name.
+#	recognisable (escaped as \xHH). --json output holds none of
+#	those bytes either (they are \uXXXX escapes, bytes that are not
+#	UTF-8 are U+FFFD) and keeps the text exact: the path of a valid
+#	UTF-8 name in a match event is the file's name, its subject the
+#	subject.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3
@@ -83,13 +86,18 @@ grep -qF 'host\x0aFORGED: virus X [quarantined 1]\x0d\x1b[31mred' "$MC_OUT" ||
 grep -qF 'invoice\x0aFORGED' "$MC_OUT" || { mc_show; mc_fail "mailbox find: attachment name not shown escaped"; }
 grep -qF 'mallory\x1b[2J\x9b1m\xff\xfe@' "$MC_OUT" || { mc_show; mc_fail "mailbox find: mbox path not shown escaped"; }
 
-# JSON stays exact.
+# JSON escapes them (\u001b, \u009b, \u202e; U+FFFD for bytes that
+# are not UTF-8) and keeps the text exact.
 mc_cure --json mailbox find -s "$store/home" virus
-WANT="$md/new/1700000001.M1P1.host$bad" mc_json "$MC_OUT" '
+check "mailbox find --json" "$MC_OUT"
+WANT="$md/new/1700000001.M1P1.host$bad" SUBJECT="subject$bad" mc_json "$MC_OUT" '
 import os
 want = os.environ["WANT"]
 paths = [e["path"] for e in events if e.get("event") == "match"]
-assert want in paths, (want, paths)' || mc_fail "--json does not give the exact file name"
+assert want in paths, (want, paths)
+subjects = [e.get("subject") for e in events if e.get("event") == "match"]
+assert os.environ["SUBJECT"] in subjects, subjects' ||
+	mc_fail "--json does not give the exact file name and subject"
 
 mc_cure mailbox clean -s "$store/home" -s "mbox:$mbox"
 check "mailbox clean" "$MC_OUT" "$MC_ERR"
@@ -101,6 +109,9 @@ mc_cure quarantine list
 mc_expect_rc 0 "quarantine list"
 check "quarantine list" "$MC_OUT" "$MC_ERR"
 [ "$(grep -c '\[quarantined\]' "$MC_OUT")" = 4 ] || { mc_show; mc_fail "quarantine list: 4 entries expected"; }
+mc_cure --json quarantine list
+mc_expect_rc 0 "quarantine list --json"
+check "quarantine list --json" "$MC_OUT" "$MC_ERR"
 for id in $(ls "$MC_Q/entries"); do
 	mc_cure quarantine show "$id"
 	mc_expect_rc 0 "quarantine show"
@@ -110,6 +121,9 @@ done
 mc_cure report "$run"
 mc_expect_rc 0 "report"
 check "report" "$MC_OUT" "$MC_ERR"
+mc_cure --json report "$run"
+mc_expect_rc 0 "report --json"
+check "report --json" "$MC_OUT" "$MC_ERR"
 mc_cure report "$run" --html "$T/report.html"
 mc_expect_rc 0 "report --html"
 check "report --html" "$MC_OUT" "$MC_ERR" "$T/report.html"

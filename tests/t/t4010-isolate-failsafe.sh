@@ -40,14 +40,17 @@ EOF
 t4_ruleset >"$T/ruleset.before"
 
 # A doveadm that hangs, so that isolate can be killed after the rules
-# went in, while it is cutting sessions.
-cat >"$T/doveadm-hang" <<EOF
+# went in, while it is cutting sessions; doveadm-hang1 answers after a
+# second. (doveadm gets a clean environment: no variable reaches it.)
+for hang in 60 1; do
+	cat >"$T/doveadm-hang${hang%60}" <<EOF
 #!/bin/sh
 echo "\$*" >>"$T/doveadm-hang.log"
-sleep \${HANG:-60}
+sleep $hang
 exit 75
 EOF
-chmod 0755 "$T/doveadm-hang"
+	chmod 0755 "$T/doveadm-hang${hang%60}"
+done
 
 mc_log "SIGKILL while cutting sessions: the server stays isolated"
 ip netns exec "$NS_SRV" env MAILCURE_DOVEADM="$T/doveadm-hang" \
@@ -131,7 +134,7 @@ t4_ruleset | cmp -s - "$T/ruleset.before" || mc_fail "ruleset (damaged record)"
 mc_log "two isolates at once"
 : >"$T/doveadm-hang.log"
 for n in 1 2; do
-	ip netns exec "$NS_SRV" env MAILCURE_DOVEADM="$T/doveadm-hang" HANG=1 \
+	ip netns exec "$NS_SRV" env MAILCURE_DOVEADM="$T/doveadm-hang1" \
 		"$MAILCURE" isolate --state "$STATE" >"$T/par$n.out" 2>"$T/par$n.err" &
 	T4_PIDS+=($!)
 done

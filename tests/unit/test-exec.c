@@ -72,6 +72,13 @@ static void test_exit_status(void **state)
 	assert_string_equal(r.err, "err\n");
 	assert_false(r.out_cut || r.err_cut || r.timed_out);
 	mc_exec_result_clear(&r);
+
+	/* The program named apart from argv[0]. */
+	const char *argv[] = { "renamed", "-c", "echo $0", NULL };
+	struct mc_exec named = { .path = SH, .argv = argv };
+	assert_int_equal(mc_exec_run(&named, &r, &error), 0);
+	assert_string_equal(r.out, "renamed\n");
+	mc_exec_result_clear(&r);
 }
 
 static void test_cannot_execute(void **state)

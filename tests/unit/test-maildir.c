@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 #include "store/store-private.h"
 
 #define NOBODY 65534
@@ -54,43 +55,19 @@ struct fixture {
 	struct mc_store_settings set;
 };
 
-static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"" };
+static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"", NULL };
 static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
 				     .reason_count = 1 };
 
 static const char MSG[] = "From: alice@example.com\nSubject: hello\n\nbody\n";
 
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char *err = NULL, *qdir, *real;
 
-	if (asprintf(&f->tmp, "%s/test-maildir.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("maildir")) == NULL ||
+	    (f->q = mc_fixture_quarantine(f->tmp, NULL)) == NULL)
 		return -1;
-	/* Absolute and free of symlinks: paths are compared. */
-	real = realpath(f->tmp, NULL);
-	free(f->tmp);
-	f->tmp = real;
-	if (asprintf(&qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(qdir, true, &err);
-	free(qdir);
-	if (f->q == NULL) {
-		fprintf(stderr, "quarantine: %s\n", err);
-		return -1;
-	}
 	mc_limits_default(&f->limits);
 	f->set.limits = &f->limits;
 	*state = f;
@@ -102,7 +79,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f);
 	return 0;
@@ -175,7 +152,6 @@ static char *read_file(const char *path, size_t *len_r)
 }
 
 struct items {
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	struct mc_msg **msgs;
 	size_t count;
@@ -188,9 +164,9 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 	int ret;
 
 	memset(it, 0, sizeof(*it));
-	if (mc_store_open(uri, &f->set, &it->ops, &it->store, &err) < 0)
+	if (mc_store_open(uri, &f->set, &it->store, &err) < 0)
 		fail_msg("open %s: %s", uri, err);
-	while ((ret = it->ops->next(it->store, &msg, &err)) > 0) {
+	while ((ret = mc_store_next(it->store, &msg, &err)) > 0) {
 		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
 		it->msgs[it->count++] = msg;
 	}
@@ -200,8 +176,8 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 static void items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->count; i++)
-		it->ops->msg_free(it->store, &it->msgs[i]);
-	it->ops->close(&it->store);
+		mc_store_msg_free(it->store, &it->msgs[i]);
+	mc_store_close(&it->store);
 	free(it->msgs);
 }
 
@@ -224,7 +200,7 @@ static void remove_one(struct fixture *f, struct items *it, struct mc_msg *msg,
 	memset(rm, 0, sizeof(*rm));
 	rm->msg = msg;
 	rm->match = &match_all;
-	it->ops->remove(it->store, f->q, "run-test", rm, 1);
+	mc_store_remove(it->store, f->q, "run-test", rm, 1);
 }
 
 static size_t quarantine_count(struct fixture *f)
@@ -317,7 +293,7 @@ static void test_maildir_fields(void **state)
 		assert_int_equal(it.msgs[i]->loc.offset, -1);
 		assert_int_equal(it.msgs[i]->size, strlen(MSG));
 		assert_memory_equal(it.msgs[i]->data, MSG, strlen(MSG));
-		assert_true(it.ops->container_last(it.store, it.msgs[i]));
+		assert_true(mc_store_container_last(it.store, it.msgs[i]));
 		assert_int_equal(it.msgs[i]->seq, 0);
 	}
 	/* INBOX first, new/ before cur/. */
@@ -420,11 +396,11 @@ static void test_heads_first(void **state)
 	assert_non_null(m->head);
 	assert_true(m->head_size < big_len);
 	assert_memory_equal(m->head, big, m->head_size);
-	assert_int_equal(it.ops->load(it.store, m), 0);
+	assert_int_equal(mc_store_load(it.store, m), 0);
 	assert_memory_equal(m->data, big, big_len);
 	assert_true(m->raw == m->data);
-	assert_int_equal(it.ops->load(it.store, m), 0);
-	it.ops->drop(it.store, m);
+	assert_int_equal(mc_store_load(it.store, m), 0);
+	mc_store_drop(it.store, m);
 	assert_null(m->data);
 	assert_null(m->raw);
 	assert_null(m->head);
@@ -436,7 +412,7 @@ static void test_heads_first(void **state)
 	m = find_msg(&it, "/cur/4.M4.host:2,S");
 	assert_null(m->data);
 	assert_int_equal(truncate(bigpath, 1000), 0);
-	assert_int_equal(it.ops->load(it.store, m), -1);
+	assert_int_equal(mc_store_load(it.store, m), -1);
 	assert_non_null(m->read_error);
 	assert_non_null(strstr(m->read_error, "shrank"));
 	assert_null(m->data);
@@ -526,7 +502,7 @@ static void test_cur_symlink(void **state)
 	assert_int_equal(symlink(outside, cur), 0);
 	p = path_of(f, "Maildir");
 	items_read(f, p, &it);
-	assert_string_equal(it.ops->name, "maildir");
+	assert_string_equal(mc_store_kind(it.store), "maildir");
 	assert_int_equal(it.count, 2);
 	assert_null(find_msg(&it, "/new/1.A.host")->read_error);
 	struct mc_msg *m = find_msg(&it, "/Maildir/cur");
@@ -576,7 +552,7 @@ static void test_remove_restore(void **state)
 	assert_string_equal(e->subject, "hello");
 	mc_qentry_free(&e);
 
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(file, &len);
 	assert_non_null(content);
@@ -598,7 +574,7 @@ static void test_remove_restore(void **state)
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
 	free(tmpdir);
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	free(err);
 	err = NULL;
 	free(rm.quarantine_id);
@@ -607,8 +583,8 @@ static void test_remove_restore(void **state)
 	remove_one(f, &it, find_msg(&it, ":2,S"), &rm);
 	assert_true(rm.removed);
 	char *sentdir = path_of(f, "home/alice/Maildir/.Sent");
-	rm_rf(sentdir);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	mc_fixture_rm_rf(sentdir);
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	content = read_file(sent, &len);
 	assert_non_null(content);
@@ -700,7 +676,7 @@ static void test_restore_no_duplicate(void **state)
 	remove_one(f, &it, it.msgs[0], &rm);
 	assert_true(rm.removed);
 	free(put(f, "Maildir/cur/1.A.host:2,S", MSG, 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	assert_non_null(strstr(err, "already"));
 	char *newfile = path_of(f, "Maildir/new/1.A.host");
@@ -775,7 +751,7 @@ static void test_tree(void **state)
 			alice++;
 			assert_string_equal(m->loc.kind, "mbox");
 			assert_string_equal(m->loc.folder, "INBOX");
-			assert_true(it.ops->container_last(it.store, m) == (m->loc.offset > 0));
+			assert_true(mc_store_container_last(it.store, m) == (m->loc.offset > 0));
 		} else if (strcmp(m->loc.user, "carol") == 0) {
 			if (strcmp(m->loc.folder, "INBOX") == 0)
 				carol_inbox++;
@@ -838,12 +814,12 @@ static void test_eml(void **state)
 	assert_int_equal(access(one, F_OK), -1);
 	/* Restore refuses to overwrite; then puts it back as it was. */
 	free(put(f, "export/one.eml", "other\n", 0600, 0));
-	assert_int_equal(mc_quarantine_restore(f->q, rm.quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm.quarantine_id, &err), -1);
 	assert_non_null(err);
 	free(err);
 	err = NULL;
 	unlink(one);
-	if (mc_quarantine_restore(f->q, rm.quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm.quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	struct stat st;
 	stat(one, &st);

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 #include "mbox_lock.h"
 #include "store/store-private.h"
 
@@ -61,38 +62,18 @@ struct fixture {
 	struct mc_store_settings set;
 };
 
-static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"" };
+static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"", NULL };
 static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
 				     .reason_count = 1 };
-
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char *err = NULL, *qdir;
 
-	if (asprintf(&f->tmp, "%s/test-mbox.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("mbox")) == NULL ||
+	    asprintf(&f->mbox, "%s/mbox", f->tmp) < 0 ||
+	    (f->q = mc_fixture_quarantine(f->tmp, NULL)) == NULL)
 		return -1;
-	if (asprintf(&f->mbox, "%s/mbox", f->tmp) < 0 ||
-	    asprintf(&qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(qdir, true, &err);
-	free(qdir);
-	if (f->q == NULL) {
-		fprintf(stderr, "quarantine: %s\n", err);
-		return -1;
-	}
 	mc_limits_default(&f->limits);
 	f->set.limits = &f->limits;
 	mc_mbox_lock_set_timeout(300);
@@ -105,7 +86,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f->mbox);
 	free(f);
@@ -150,7 +131,6 @@ static char *read_file(const char *path, size_t *len_r)
 
 /* All items of STORE_URI. */
 struct items {
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	struct mc_msg **msgs;
 	size_t count;
@@ -163,9 +143,9 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 	int ret;
 
 	memset(it, 0, sizeof(*it));
-	if (mc_store_open(uri, &f->set, &it->ops, &it->store, &err) < 0)
+	if (mc_store_open(uri, &f->set, &it->store, &err) < 0)
 		fail_msg("open %s: %s", uri, err);
-	while ((ret = it->ops->next(it->store, &msg, &err)) > 0) {
+	while ((ret = mc_store_next(it->store, &msg, &err)) > 0) {
 		it->msgs = realloc(it->msgs, (it->count + 1) * sizeof(*it->msgs));
 		it->msgs[it->count++] = msg;
 	}
@@ -175,8 +155,8 @@ static void items_read(struct fixture *f, const char *uri, struct items *it)
 static void items_free(struct items *it)
 {
 	for (size_t i = 0; i < it->count; i++)
-		it->ops->msg_free(it->store, &it->msgs[i]);
-	it->ops->close(&it->store);
+		mc_store_msg_free(it->store, &it->msgs[i]);
+	mc_store_close(&it->store);
 	free(it->msgs);
 }
 
@@ -189,7 +169,7 @@ static void remove_some(struct fixture *f, struct items *it, const size_t *idx,
 		rm[i].msg = it->msgs[idx[i]];
 		rm[i].match = &match_all;
 	}
-	it->ops->remove(it->store, f->q, "run-test", rm, n);
+	mc_store_remove(it->store, f->q, "run-test", rm, n);
 }
 
 static size_t quarantine_count(struct fixture *f)
@@ -244,7 +224,7 @@ static void test_split(void **state)
 		assert_string_equal(m->loc.store, uri);
 		assert_string_equal(m->loc.folder, "INBOX");
 		assert_non_null(m->loc.user);
-		assert_int_equal(it.ops->container_last(it.store, m), i == 2);
+		assert_int_equal(mc_store_container_last(it.store, m), i == 2);
 		at += m->raw_size;
 	}
 	assert_int_equal(at, len);
@@ -292,7 +272,7 @@ static void test_split_garbage_and_empty(void **state)
 	items_read(f, uri, &it);
 	assert_int_equal(it.count, 1);
 	assert_non_null(it.msgs[0]->read_error);
-	assert_true(it.ops->container_last(it.store, it.msgs[0]));
+	assert_true(mc_store_container_last(it.store, it.msgs[0]));
 	items_free(&it);
 	write_file(f->mbox, "", 0);
 	items_read(f, uri, &it);
@@ -586,11 +566,11 @@ static void test_split_heads_first(void **state)
 			assert_true(h->head[h->head_size - 2] == '\n' ||
 				    h->head[h->head_size - 3] == '\n');
 		}
-		assert_int_equal(heads.ops->load(heads.store, h), 0);
+		assert_int_equal(mc_store_load(heads.store, h), 0);
 		assert_int_equal(h->size, w->size);
 		assert_memory_equal(h->data, w->data, w->size);
 		assert_memory_equal(h->raw, w->raw, w->raw_size);
-		heads.ops->drop(heads.store, h);
+		mc_store_drop(heads.store, h);
 		assert_null(h->data);
 		assert_null(h->raw);
 		assert_null(h->head);
@@ -609,7 +589,7 @@ static void test_split_heads_first(void **state)
 
 		if (h->data != NULL)
 			continue;
-		assert_int_equal(heads.ops->load(heads.store, h), 0);
+		assert_int_equal(mc_store_load(heads.store, h), 0);
 		assert_int_equal(h->size, w->size);
 		assert_memory_equal(h->data, w->data, w->size);
 		if (w->data != w->raw + (w->raw_size > 0 ? (size_t)(strchr((const char *)w->raw, '\n') -
@@ -630,7 +610,7 @@ static void test_split_heads_first(void **state)
 	memcpy(all + heads.msgs[victim]->loc.offset + heads.msgs[victim]->raw_size / 2 + 3,
 	       "From ", 5);
 	write_file(f->mbox, all, len);
-	assert_int_equal(heads.ops->load(heads.store, heads.msgs[victim]), -1);
+	assert_int_equal(mc_store_load(heads.store, heads.msgs[victim]), -1);
 	assert_non_null(heads.msgs[victim]->read_error);
 	assert_non_null(strstr(heads.msgs[victim]->read_error, "changed"));
 	assert_null(heads.msgs[victim]->data);
@@ -692,7 +672,7 @@ static void test_remove_rewrite(void **state)
 	free(raw);
 	mc_qentry_free(&e);
 	char *err = NULL;
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	free(now);
 	now = read_file(f->mbox, &len);
@@ -701,7 +681,7 @@ static void test_remove_rewrite(void **state)
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(now, want, len);
 	/* Twice is refused. */
-	assert_int_equal(mc_quarantine_restore(f->q, rm[0].quarantine_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, rm[0].quarantine_id, &err), -1);
 	free(err);
 	for (size_t i = 0; i < 2; i++) {
 		free(rm[i].quarantine_id);
@@ -947,7 +927,7 @@ static void test_journal_recovery(void **state)
 	memset(rm, 0, sizeof(rm));
 	rm[0].msg = it.msgs[0];
 	rm[0].match = &match_all;
-	it.ops->remove(it.store, f->q, "run-test", rm, 1);
+	mc_store_remove(it.store, f->q, "run-test", rm, 1);
 	if (rm[0].error != NULL)
 		fail_msg("remove: %s", rm[0].error);
 	assert_true(rm[0].removed);
@@ -1058,14 +1038,14 @@ static void test_settle_interrupted(void **state)
 
 	/* Killed before its journal: nothing was cut. */
 	early_id = stage(f, group, abs, 0, M1);
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	assert_non_null(strstr(err, "staged"));
 	free(err);
 	err = NULL;
-	if (mc_quarantine_settle(f->q, &err) < 0)
+	if (mc_restore_settle(f->q, &err) < 0)
 		fail_msg("settle: %s", err);
 	assert_false(mc_quarantine_staged(f->q, group));
-	assert_int_equal(mc_quarantine_restore(f->q, early_id, &err), -1);
+	assert_int_equal(mc_restore_entry(f->q, early_id, &err), -1);
 	free(err);
 	err = NULL;
 	now = read_file(f->mbox, &len);
@@ -1075,7 +1055,7 @@ static void test_settle_interrupted(void **state)
 
 	/* Restoring the cut one appends it once (after an empty line:
 	   M3 has no newline at its end). */
-	if (mc_quarantine_restore(f->q, cut_id, &err) < 0)
+	if (mc_restore_entry(f->q, cut_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, final + 2 + strlen(M2));
@@ -1113,7 +1093,7 @@ static void test_restore_creates(void **state)
 	stat(f->mbox, &st);
 	assert_int_equal(st.st_size, 0);
 	unlink(f->mbox);
-	if (mc_quarantine_restore(f->q, rm[0].quarantine_id, &err) < 0)
+	if (mc_restore_entry(f->q, rm[0].quarantine_id, &err) < 0)
 		fail_msg("restore: %s", err);
 	now = read_file(f->mbox, &len);
 	assert_int_equal(len, strlen(M1));

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 
 /* A fake engine that counts what it scans at once. A scan takes
    20 ms, or with ns_per_byte set that long per byte; it finds
@@ -108,9 +109,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
 
-	if (asprintf(&f->tmp, "%s/test-pipeline.XXXXXX", base) < 0 || mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("pipeline")) == NULL)
 		return -1;
 	if (asprintf(&f->maildir, "%s/Maildir", f->tmp) < 0)
 		return -1;
@@ -132,11 +132,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd;
 
-	if (asprintf(&cmd, "rm -rf '%s'", f->tmp) > 0 && system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", f->tmp);
-	free(cmd);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->maildir);
 	free(f->tmp);
 	free(f);
@@ -183,16 +180,14 @@ static void run_acting(struct fixture *f, const char *path, const char *text,
 		       struct mc_summary *sum)
 {
 	struct mc_store_settings set = { .limits = &f->limits, .heads_first = true };
-	const struct mc_store_ops *ops;
 	struct mc_store *store;
 	char *error = NULL;
 	struct mc_query *q = mc_query_parse(text, &error);
 	struct mc_run r;
 
 	assert_non_null(q);
-	assert_int_equal(mc_store_open(path, &set, &ops, &store, &error), 0);
+	assert_int_equal(mc_store_open(path, &set, &store, &error), 0);
 	memset(&r, 0, sizeof(r));
-	r.store_ops = &ops;
 	r.stores = &store;
 	r.store_count = 1;
 	r.query = q;
@@ -210,7 +205,7 @@ static void run_acting(struct fixture *f, const char *path, const char *text,
 	f->events = f->seen = 0;
 	f->ordered = true;
 	assert_int_equal(mc_run_pipeline(&r, sum, &error), 0);
-	ops->close(&store);
+	mc_store_close(&store);
 	mc_query_free(&q);
 }
 

@@ -35,6 +35,7 @@
 #include <json-c/json.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 
 struct fixture {
 	char *tmp;	/* temporary directory */
@@ -47,33 +48,13 @@ static const char MSG1[] =
 static const char MSG2[] =
 	"From: mallory@evil.example\nSubject: invoice\n\nX5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR\n";
 
-static void rm_rf(const char *path)
-{
-	char *cmd;
-
-	if (asprintf(&cmd, "rm -rf '%s'", path) < 0)
-		abort();
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", path);
-	free(cmd);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *t = getenv("TMPDIR");
-	char *error = NULL;
 
-	if (asprintf(&f->tmp, "%s/test-quarantine.XXXXXX", t != NULL ? t : "/tmp") < 0 ||
-	    mkdtemp(f->tmp) == NULL)
+	if ((f->tmp = mc_fixture_tmpdir("quarantine")) == NULL ||
+	    (f->q = mc_fixture_quarantine(f->tmp, &f->qdir)) == NULL)
 		return -1;
-	if (asprintf(&f->qdir, "%s/q", f->tmp) < 0)
-		return -1;
-	f->q = mc_quarantine_open(f->qdir, true, &error);
-	if (f->q == NULL) {
-		fprintf(stderr, "%s\n", error);
-		return -1;
-	}
 	*state = f;
 	return 0;
 }
@@ -83,7 +64,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	mc_quarantine_close(&f->q);
-	rm_rf(f->tmp);
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f->qdir);
 	free(f);
@@ -181,8 +162,8 @@ static void test_put_get_read(void **state)
 	struct fixture *f = *state;
 	static char *rcpts[] = { "bob@example.com", "carol@example.com" };
 	struct mc_reason reasons[] = {
-		{ MC_REASON_VIRUS, "Eicar-Test-Signature.UNOFFICIAL" },
-		{ MC_REASON_ATTACHMENT, "invoice.exe" },
+		{ MC_REASON_VIRUS, "Eicar-Test-Signature.UNOFFICIAL", NULL },
+		{ MC_REASON_ATTACHMENT, "invoice.exe", NULL },
 	};
 	/* A file name that is not UTF-8 must come back byte for byte. */
 	const char *path = "/home/alice/Maildir/cur/1700000000.M1P2.host,S=10:2,RS\xff\xfe";
@@ -420,7 +401,7 @@ static void test_checksum_mismatch(void **state)
 	free(error);
 	error = NULL;
 
-	assert_int_equal(mc_quarantine_restore(f->q, id, &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, id, &error), -1);
 	assert_non_null(strstr(error, "checksum mismatch"));
 	free(error);
 	error = NULL;
@@ -570,7 +551,7 @@ static void test_restore_once(void **state)
 		abort();
 	id = put(f, "runR", "eml", target, MSG1, strlen(MSG1));
 
-	if (mc_quarantine_restore(f->q, id, &error) < 0)
+	if (mc_restore_entry(f->q, id, &error) < 0)
 		fprintf(stderr, "restore: %s\n", error);
 	assert_null(error);
 	text = read_text(target);
@@ -585,7 +566,7 @@ static void test_restore_once(void **state)
 
 	/* Second restore: refused, saying when and where. */
 	assert_int_equal(unlink(target), 0);
-	assert_int_equal(mc_quarantine_restore(f->q, id, &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, id, &error), -1);
 	assert_non_null(error);
 	assert_non_null(strstr(error, "already restored at"));
 	assert_non_null(strstr(error, target));
@@ -613,7 +594,7 @@ static void test_restore_refusals(void **state)
 	struct mc_qentry *e;
 
 	/* No store can restore this kind: error, and not marked. */
-	assert_int_equal(mc_quarantine_restore(f->q, id, &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, id, &error), -1);
 	assert_non_null(strstr(error, "nosuchstore"));
 	free(error);
 	error = NULL;
@@ -623,17 +604,17 @@ static void test_restore_refusals(void **state)
 
 	/* Marked restored: refused before anything else happens. */
 	set_field(f, id, "restored_at", json_object_new_int64(1700000000));
-	assert_int_equal(mc_quarantine_restore(f->q, id, &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, id, &error), -1);
 	assert_non_null(strstr(error, "already restored at 2023-11-14 22:13:20 UTC (to /x)"));
 	free(error);
 	error = NULL;
 
 	/* Ids that are not ids. */
-	assert_int_equal(mc_quarantine_restore(f->q, "../../etc", &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, "../../etc", &error), -1);
 	assert_non_null(strstr(error, "not a quarantine entry id"));
 	free(error);
 	error = NULL;
-	assert_int_equal(mc_quarantine_restore(f->q, "20200101T000000Z-000000-00000000", &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, "20200101T000000Z-000000-00000000", &error), -1);
 	assert_non_null(strstr(error, "no quarantine entry"));
 	free(error);
 	error = NULL;
@@ -763,7 +744,7 @@ static void test_corrupt_meta(void **state)
 		assert_non_null(error);
 		free(error);
 		error = NULL;
-		assert_int_equal(mc_quarantine_restore(f->q, ids[1], &error), -1);
+		assert_int_equal(mc_restore_entry(f->q, ids[1], &error), -1);
 		free(error);
 		error = NULL;
 	}
@@ -971,7 +952,7 @@ static void test_restore_race(void **state)
 		if (pid == 0) {
 			char *error = NULL;
 			struct mc_quarantine *q = mc_quarantine_open(f->qdir, false, &error);
-			int ret = q != NULL ? mc_quarantine_restore(q, id, &error) : -1;
+			int ret = q != NULL ? mc_restore_entry(q, id, &error) : -1;
 
 			/* A loser must be told why. */
 			if (ret < 0 && (error == NULL || strstr(error, "already restored") == NULL))
@@ -1063,7 +1044,7 @@ static void test_stage_commit(void **state)
 	assert_string_equal(list[0].path, "/staged");
 	assert_string_equal(list[0].run_id, "s1");
 	mc_quarantine_staged_free(&list, count);
-	assert_int_equal(mc_quarantine_restore(f->q, ids[0], &error), -1);
+	assert_int_equal(mc_restore_entry(f->q, ids[0], &error), -1);
 	assert_non_null(strstr(error, "staged"));
 	free(error);
 	error = NULL;
@@ -1092,7 +1073,7 @@ static void test_stage_commit(void **state)
 	free(error);
 	error = NULL;
 	/* Nothing staged: nothing to settle. */
-	assert_int_equal(mc_quarantine_settle(f->q, &error), 0);
+	assert_int_equal(mc_restore_settle(f->q, &error), 0);
 	assert_int_equal(mc_quarantine_stage(f->q, "../x", &meta, MSG1, strlen(MSG1),
 					     &path, &error), -1);
 	free(error);

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "mailcure/mailcure.h"
+#include "fixture.h"
 #include "internal.h"
 
 #define NOBODY 65534
@@ -44,13 +45,8 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	const char *base = getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp";
-	char *tmp;
 
-	if (asprintf(&tmp, "%s/test-safe.XXXXXX", base) < 0 || mkdtemp(tmp) == NULL)
-		return -1;
-	f->tmp = realpath(tmp, NULL);
-	free(tmp);
+	f->tmp = mc_fixture_tmpdir("safe");
 	*state = f;
 	return f->tmp != NULL ? 0 : -1;
 }
@@ -58,13 +54,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char *cmd;
 
-	if (asprintf(&cmd, "rm -rf '%s'", f->tmp) >= 0) {
-		if (system(cmd) != 0)
-			fprintf(stderr, "could not remove %s\n", f->tmp);
-		free(cmd);
-	}
+	mc_fixture_rm_rf(f->tmp);
 	free(f->tmp);
 	free(f);
 	return 0;

@@ -11,7 +11,9 @@
 /*	is replaced without a failed scan; a descriptor passed with a
 /*	scan is read there, left as it was here, and closed there after
 /*	the scan; a process's set-up runs before its first scan, and
-/*	one that fails is a failed scan that says so; a process that
+/*	one that fails is a failed scan that says so; the zygote's
+/*	preparation runs once, before the first scan process or when
+/*	asked, and one that fails fails every scan; a process that
 /*	gave up root still reads a root-only file it is given; closing
 /*	the pool leaves no process behind.
 /*--*/
@@ -102,7 +104,8 @@ static void fn(void *ctx, const void *data, size_t size, int fd,
 static struct mc_scanpool *new_pool(unsigned slots)
 {
 	struct mc_scanpool *pool = mc_scanpool_new(slots, sizeof(struct req),
-						   sizeof(struct resp), NULL, fn, NULL);
+						   sizeof(struct resp), NULL, NULL, fn,
+						   NULL);
 
 	assert_non_null(pool);
 	return pool;
@@ -384,8 +387,8 @@ static void test_init(void **state)
 {
 	int value = 42;
 	struct mc_scanpool *pool = mc_scanpool_new(1, sizeof(struct req),
-						   sizeof(struct resp), init_ok, fn,
-						   &value);
+						   sizeof(struct resp), NULL, init_ok,
+						   fn, &value);
 	struct resp resp;
 	int status;
 
@@ -397,13 +400,68 @@ static void test_init(void **state)
 	   later scans fail at once, with no new process (the zygote is
 	   the only one left), and nothing is scanned without it. */
 	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
-			       init_fails, fn, NULL);
+			       NULL, init_fails, fn, NULL);
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status),
 				 MC_SCANPOOL_FAILED);
 		assert_string_equal(mc_scanpool_error(pool), "no directory here");
 		assert_int_equal(descendants(), 1);
 	}
+	mc_scanpool_free(&pool);
+	assert_int_equal(descendants(), 0);
+}
+
+/* In the zygote: what every scan process starts from. */
+static int prepare_count(void *ctx, char **error_r)
+{
+	(void)ctx;
+	(void)error_r;
+	set_up += 100;
+	return 0;
+}
+
+static int prepare_fails(void *ctx, char **error_r)
+{
+	(void)ctx;
+	return mc_error_set(error_r, "no signatures here");
+}
+
+static void test_prepare(void **state)
+{
+	struct mc_scanpool *pool;
+	struct resp resp;
+	int status;
+
+	(void)state;
+	/* Once, asked for or not, before the first scan process; a
+	   process that replaces a crashed one starts from the same. */
+	for (int ask = 0; ask < 2; ask++) {
+		pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
+				       prepare_count, NULL, fn, NULL);
+		if (ask)
+			assert_int_equal(mc_scanpool_prepare(pool), 0);
+		assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
+		assert_int_equal(resp.set_up, 100);
+		assert_int_equal(scan(pool, "CRASH", "", 1, &resp, 0, &status),
+				 MC_SCANPOOL_DIED);
+		assert_int_equal(mc_scanpool_prepare(pool), 0);
+		assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_OK);
+		assert_int_equal(resp.set_up, 100);
+		mc_scanpool_free(&pool);
+	}
+	assert_int_equal(set_up, 0);	/* not in this process */
+	/* One that fails: every scan fails and says why. */
+	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
+			       prepare_fails, NULL, fn, NULL);
+	assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_FAILED);
+	assert_string_equal(mc_scanpool_error(pool), "no signatures here");
+	assert_int_equal(mc_scanpool_prepare(pool), -1);
+	mc_scanpool_free(&pool);
+	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
+			       prepare_fails, NULL, fn, NULL);
+	assert_int_equal(mc_scanpool_prepare(pool), -1);
+	assert_string_equal(mc_scanpool_error(pool), "no signatures here");
+	assert_int_equal(scan(pool, "x", "", 1, &resp, 0, &status), MC_SCANPOOL_FAILED);
 	mc_scanpool_free(&pool);
 	assert_int_equal(descendants(), 0);
 }
@@ -424,7 +482,7 @@ static void test_unprivileged_reads_descriptor(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "secret", 6), 6);
 	pool = mc_scanpool_new(1, sizeof(struct req), sizeof(struct resp),
-			       init_nobody, fn, NULL);
+			       NULL, init_nobody, fn, NULL);
 	assert_int_equal(mc_scanpool_scan(pool, &iov, 1, fd, &req, &resp, 0, &status),
 			 MC_SCANPOOL_OK);
 	assert_int_equal(resp.set_up, 1);
@@ -446,6 +504,7 @@ int main(void)
 		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_descriptor),
 		cmocka_unit_test(test_init),
+		cmocka_unit_test(test_prepare),
 		cmocka_unit_test(test_unprivileged_reads_descriptor),
 	};
 

@@ -1,0 +1,498 @@
+/*++
+/* NAME
+/*	postfix_freeze 3
+/* SUMMARY
+/*	freeze and thaw the queue of a Postfix instance
+/* SYNOPSIS
+/*	#include "postfix_ctl.h"
+/*
+/*	int mc_postfix_freeze(const struct mc_postfix *pf,
+/*		const char *state_dir, bool dry_run, char **note_r,
+/*		char **error_r);
+/*	int mc_postfix_thaw(const struct mc_postfix *pf,
+/*		const char *state_dir, bool force, bool dry_run,
+/*		char **note_r, char **error_r);
+/* DESCRIPTION
+/*	See postfix_ctl.h for what freeze and thaw do. Freeze saves
+/*	main.cf and master.cf (postfix_state.c), comments out the queue
+/*	manager services with "postconf -M#", reloads Postfix, waits for
+/*	the queue manager to go and for deliveries already under way to
+/*	end. Thaw checks that neither file changed while frozen, writes
+/*	the saved copies back (only when they differ), reloads, waits for
+/*	the queue manager and flushes the queue; the record goes last.
+/* DIAGNOSTICS
+/*	-1 with a reason naming the file or command; a remark for the
+/*	administrator (already frozen, Postfix not running, deliveries
+/*	still running) in *note_r.
+/* SECURITY
+/*	Runs as root. main.cf and master.cf are refused when they are
+/*	symbolic links (a rename would replace the link with a file);
+/*	saved copies are checked against their recorded SHA-256 before
+/*	they are written back.
+/*--*/
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mailcure/mailcure.h"
+#include "internal.h"
+#include "postfix_ctl.h"
+#include "postfix_private.h"
+
+/* How long a reload may take to stop or start the queue manager. */
+#define RELOAD_WAIT_MS 30000
+
+static int postfix_reload(const struct mc_postfix *pf, char **error_r)
+{
+	return mc_postfix_command_ok(pf, "postfix", "reload", error_r);
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Wait until the queue manager is gone (WANT_RUNNING false) or back. */
+static bool wait_qmgr(const struct mc_postfix *pf, bool want_running)
+{
+	for (unsigned waited = 0; waited <= RELOAD_WAIT_MS; waited += 100) {
+		pid_t master = mc_postfix_master_pid(pf);
+		if (master == 0)
+			return !want_running;
+		if ((mc_postfix_qmgr_pid(master) != 0) == want_running)
+			return true;
+		sleep_ms(100);
+	}
+	return false;
+}
+
+/* Deliveries that were already under way when the queue manager
+   stopped finish on their own: wait for them (a delivery agent with an
+   active queue file open), so that what is frozen stays put. */
+static size_t wait_deliveries(const struct mc_postfix *pf)
+{
+	char *active = mc_xasprintf("%s/active", pf->queue_dir);
+	size_t busy = 0;
+
+	for (unsigned waited = 0; waited <= RELOAD_WAIT_MS; waited += 200) {
+		struct mc_postfix_open_files files;
+		DIR *dir = opendir(active);
+		struct dirent *de;
+
+		busy = 0;
+		if (dir == NULL)
+			break;
+		mc_postfix_open_files(pf, &files);
+		while (files.count > 0 && (de = readdir(dir)) != NULL) {
+			struct stat st;
+			if (de->d_name[0] == '.' ||
+			    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+				continue;
+			if (S_ISREG(st.st_mode) &&
+			    mc_postfix_file_open(&files, st.st_dev, st.st_ino))
+				busy++;
+		}
+		closedir(dir);
+		mc_postfix_open_files_clear(&files);
+		if (busy == 0)
+			break;
+		sleep_ms(200);
+	}
+	free(active);
+	return busy;
+}
+
+static void note_add(char **note_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note_add(char **note_r, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	if (note_r == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (*note_r == NULL) {
+		*note_r = line;
+	} else {
+		char *joined = mc_xasprintf("%s\n%s", *note_r, line);
+		free(*note_r);
+		free(line);
+		*note_r = joined;
+	}
+}
+
+/* postconf -M# SERVICE for each of SERVICES. */
+static int disable_services(const struct mc_postfix *pf, char **services,
+			    size_t count, char **error_r)
+{
+	for (size_t i = 0; i < count; i++) {
+		const char *argv[6];
+		size_t argc = 0;
+
+		argc = mc_postfix_argv_start(pf, pf->postconf, argv);
+		argv[argc++] = "-M#";
+		argv[argc++] = services[i];
+		argv[argc] = NULL;
+		if (mc_postfix_run_ok(pf, argv, NULL, 0, NULL, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int check_not_symlink(int cfd, const char *config_dir, const char *name,
+			     char **error_r)
+{
+	struct stat st;
+
+	if (fstatat(cfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return mc_error_errno(error_r, "%s/%s", config_dir, name);
+	if (S_ISLNK(st.st_mode))
+		return mc_error_set(error_r, "%s/%s is a symbolic link: freeze and "
+				    "thaw would replace it with a file; refused",
+				    config_dir, name);
+	return 0;
+}
+
+/* The configuration directory, with main.cf and master.cf checked. */
+static int config_open(const struct mc_postfix *pf, char **error_r)
+{
+	int cfd = mc_open_dir_path(pf->config_dir, NULL, error_r);
+
+	if (cfd >= 0 &&
+	    (check_not_symlink(cfd, pf->config_dir, "main.cf", error_r) < 0 ||
+	     check_not_symlink(cfd, pf->config_dir, "master.cf", error_r) < 0)) {
+		close(cfd);
+		cfd = -1;
+	}
+	return cfd;
+}
+
+/* Release what freeze and thaw hold: the record read, the descriptors
+   of the configuration and state directories and of the lock. */
+static void state_end(struct mc_postfix_freeze_state *fs, int cfd, int lfd,
+		      int sfd, char *spath)
+{
+	mc_postfix_freeze_state_clear(fs);
+	if (cfd >= 0)
+		close(cfd);
+	if (lfd >= 0)
+		close(lfd);
+	if (sfd >= 0)
+		close(sfd);
+	free(spath);
+}
+
+int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
+		      bool dry_run, char **note_r, char **error_r)
+{
+	struct mc_postfix_freeze_state fs;
+	char *spath = NULL, **services = NULL;
+	size_t nservices = 0;
+	int sfd = -1, lfd = -1, cfd = -1, ret = -1, have;
+	unsigned char *main_buf = NULL, *master_buf = NULL;
+	size_t main_len, master_len;
+	struct stat main_st, master_st;
+	char hex[65];
+	pid_t master;
+
+	memset(&fs, 0, sizeof(fs));
+	if (dry_run) {
+		bool frozen;
+		if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
+			return -1;
+		if (frozen) {
+			note_add(note_r, "the queue manager is already stopped");
+			return 0;
+		}
+		note_add(note_r, "would save main.cf and master.cf, disable the "
+			 "queue manager in master.cf%s", mc_postfix_master_pid(pf) != 0 ?
+			 " and reload Postfix" : "");
+		return 1;
+	}
+	sfd = mc_postfix_state_open(pf, state_dir, true, &spath, &lfd, error_r);
+	if (sfd < 0)
+		return -1;
+	cfd = config_open(pf, error_r);
+	if (cfd < 0)
+		goto out;
+	have = mc_postfix_state_read(sfd, spath, &fs, error_r);
+	if (have < 0)
+		goto out;
+	if (mc_postfix_qmgr_services(pf, &services, &nservices, error_r) < 0)
+		goto out;
+
+	if (have > 0 && strcmp(fs.phase, "frozen") == 0) {
+		if (nservices > 0) {
+			mc_error_set(error_r, "the freeze of %s recorded in %s is "
+				     "undone: master.cf enables %s again (edited since?). "
+				     "Run 'mailcure queue thaw' (with --force to restore "
+				     "the saved files anyway) before freezing again",
+				     pf->config_dir, spath, services[0]);
+			goto out;
+		}
+		master = mc_postfix_master_pid(pf);
+		if (master != 0 && mc_postfix_qmgr_pid(master) != 0) {
+			/* An earlier freeze stopped before its reload. */
+			if (postfix_reload(pf, error_r) < 0)
+				goto out;
+			if (!wait_qmgr(pf, false)) {
+				mc_error_set(error_r, "Postfix reloaded, but its queue "
+					     "manager is still running");
+				goto out;
+			}
+			ret = 1;
+		} else {
+			ret = 0;
+		}
+		if (ret == 0) {
+			char when[64];
+			struct tm tm;
+			gmtime_r(&fs.frozen_at, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+			note_add(note_r, "already frozen since %s", when);
+		}
+		goto out;
+	}
+
+	if (have == 0) {
+		/* Save the originals first: nothing is changed before
+		   their copies are on disk. */
+		if (mc_postfix_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
+		    mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+			goto out;
+		if (mc_postfix_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
+		    mc_postfix_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
+			goto out;
+		fs.phase = mc_xstrdup("saved");
+		fs.config_dir = mc_xstrdup(pf->config_dir);
+		fs.frozen_at = time(NULL);
+		mc_postfix_sha_hex(main_buf, main_len, hex);
+		fs.main_sha = mc_xstrdup(hex);
+		mc_postfix_sha_hex(master_buf, master_len, hex);
+		fs.master_sha = mc_xstrdup(hex);
+		fs.main_mode = main_st.st_mode;
+		fs.main_uid = main_st.st_uid;
+		fs.main_gid = main_st.st_gid;
+		fs.master_mode = master_st.st_mode;
+		fs.master_uid = master_st.st_uid;
+		fs.master_gid = master_st.st_gid;
+		char *list = mc_xstrdup("");
+		for (size_t i = 0; i < nservices; i++) {
+			char *l = mc_xasprintf("%s%s%s", list, i > 0 ? " " : "", services[i]);
+			free(list);
+			list = l;
+		}
+		fs.services = list;
+		if (mc_postfix_state_write(sfd, spath, &fs, error_r) < 0)
+			goto out;
+	}
+
+	if (disable_services(pf, services, nservices, error_r) < 0)
+		goto out;
+	free(master_buf);
+	master_buf = NULL;
+	if (mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+		goto out;
+	mc_postfix_sha_hex(master_buf, master_len, hex);
+	free(fs.master_frozen_sha);
+	fs.master_frozen_sha = mc_xstrdup(hex);
+	free(fs.phase);
+	fs.phase = mc_xstrdup("frozen");
+	if (mc_postfix_state_write(sfd, spath, &fs, error_r) < 0)
+		goto out;
+
+	master = mc_postfix_master_pid(pf);
+	if (master == 0) {
+		note_add(note_r, "Postfix is not running: it will start frozen");
+	} else {
+		if (postfix_reload(pf, error_r) < 0)
+			goto out;
+		if (!wait_qmgr(pf, false)) {
+			mc_error_set(error_r, "Postfix reloaded, but its queue manager "
+				     "is still running after %u seconds",
+				     RELOAD_WAIT_MS / 1000);
+			goto out;
+		}
+		size_t busy = wait_deliveries(pf);
+		if (busy > 0)
+			note_add(note_r, "%zu deliveries that had started before the "
+				 "freeze are still running", busy);
+	}
+	if (nservices == 0)
+		note_add(note_r, "master.cf had no queue manager service enabled");
+	ret = 1;
+out:
+	mc_postfix_strings_free(services, nservices);
+	free(main_buf);
+	free(master_buf);
+	state_end(&fs, cfd, lfd, sfd, spath);
+	return ret;
+}
+
+/* Put saved file NAME back unless it is already byte-identical with
+   the same owner and mode. */
+static int restore_file(int cfd, const char *config_dir, int sfd,
+			const char *spath, const char *name, const char *want_sha,
+			mode_t mode, uid_t uid, gid_t gid, char **error_r)
+{
+	unsigned char *saved, *cur = NULL;
+	size_t saved_len, cur_len = 0;
+	struct stat st, cur_st;
+	char hex[65];
+	int ret = 0;
+
+	if (mc_postfix_read_whole(sfd, name, &saved, &saved_len, &st, error_r) < 0) {
+		if (error_r != NULL) {
+			char *e = *error_r;
+			*error_r = mc_xasprintf("saved copy %s/%s", spath, e);
+			free(e);
+		}
+		return -1;
+	}
+	mc_postfix_sha_hex(saved, saved_len, hex);
+	if (strcmp(hex, want_sha) != 0) {
+		free(saved);
+		return mc_error_set(error_r, "%s/%s: the saved copy does not match "
+				    "its recorded checksum; not restored", spath, name);
+	}
+	if (mc_postfix_read_whole(cfd, name, &cur, &cur_len, &cur_st, NULL) == 0 &&
+	    cur_len == saved_len && memcmp(cur, saved, saved_len) == 0) {
+		if ((cur_st.st_mode & 07777) != (mode & 07777) ||
+		    cur_st.st_uid != uid || cur_st.st_gid != gid) {
+			int fd = mc_safe_open_file(cfd, name, false, NULL, NULL);
+			if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)
+				ret = mc_error_errno(error_r, "%s/%s", config_dir, name);
+			if (fd >= 0)
+				close(fd);
+		}
+	} else {
+		ret = mc_postfix_write_atomic(cfd, config_dir, name, saved, saved_len, mode,
+				   uid, gid, error_r);
+	}
+	free(saved);
+	free(cur);
+	return ret;
+}
+
+static bool file_sha_is(int cfd, const char *name, const char *want)
+{
+	unsigned char *buf;
+	size_t len;
+	struct stat st;
+	char hex[65];
+
+	if (want == NULL || mc_postfix_read_whole(cfd, name, &buf, &len, &st, NULL) < 0)
+		return false;
+	mc_postfix_sha_hex(buf, len, hex);
+	free(buf);
+	return strcmp(hex, want) == 0;
+}
+
+int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
+		    bool force, bool dry_run, char **note_r, char **error_r)
+{
+	struct mc_postfix_freeze_state fs;
+	char *spath = NULL;
+	int sfd, lfd = -1, cfd = -1, ret = -1, have;
+
+	memset(&fs, 0, sizeof(fs));
+	sfd = mc_postfix_state_open(pf, state_dir, false, &spath, &lfd, error_r);
+	if (sfd == -2) {
+		free(spath);
+		bool frozen;
+		if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
+			return -1;
+		note_add(note_r, frozen ? "the queue manager is stopped, but not by "
+			 "mailcure (no freeze record): nothing changed" :
+			 "the queue is not frozen");
+		return 0;
+	}
+	if (sfd < 0)
+		return -1;
+	have = mc_postfix_state_read(sfd, spath, &fs, error_r);
+	if (have <= 0) {
+		if (have == 0) {
+			note_add(note_r, "the queue is not frozen");
+			ret = 0;
+		}
+		goto out;
+	}
+	cfd = config_open(pf, error_r);
+	if (cfd < 0)
+		goto out;
+
+	/* A change made while frozen would be undone by the restore:
+	   only with --force. */
+	bool main_changed = !file_sha_is(cfd, "main.cf", fs.main_sha);
+	bool master_changed = strcmp(fs.phase, "frozen") == 0 &&
+		!file_sha_is(cfd, "master.cf", fs.master_frozen_sha) &&
+		!file_sha_is(cfd, "master.cf", fs.master_sha);
+	if ((main_changed || master_changed) && !force) {
+		mc_error_set(error_r, "%s%s%s changed while the queue was frozen; "
+			     "thaw would undo that change. Compare with the saved "
+			     "copies in %s, then run 'mailcure queue thaw --force'",
+			     main_changed ? "main.cf" : "",
+			     main_changed && master_changed ? " and " : "",
+			     master_changed ? "master.cf" : "", spath);
+		goto out;
+	}
+	if (dry_run) {
+		note_add(note_r, "would restore main.cf and master.cf from %s%s",
+			 spath, mc_postfix_master_pid(pf) != 0 ?
+			 ", reload Postfix and flush the queue" : "");
+		ret = 1;
+		goto out;
+	}
+	if (restore_file(cfd, pf->config_dir, sfd, spath, "main.cf", fs.main_sha,
+			 fs.main_mode, fs.main_uid, fs.main_gid, error_r) < 0 ||
+	    restore_file(cfd, pf->config_dir, sfd, spath, "master.cf", fs.master_sha,
+			 fs.master_mode, fs.master_uid, fs.master_gid, error_r) < 0)
+		goto out;
+
+	if (mc_postfix_master_pid(pf) == 0) {
+		note_add(note_r, "Postfix is not running: queued mail is delivered "
+			 "when it starts");
+	} else {
+		char *err = NULL;
+
+		if (postfix_reload(pf, error_r) < 0)
+			goto out;
+		if (!wait_qmgr(pf, true))
+			note_add(note_r, "Postfix reloaded, but no queue manager "
+				 "started within %u seconds", RELOAD_WAIT_MS / 1000);
+		else if (mc_postfix_flush(pf, &err) < 0)
+			note_add(note_r, "flush: %s", err);
+		free(err);
+	}
+	/* The record goes last: until here, thaw can be run again. */
+	if (unlinkat(sfd, "state", 0) < 0 && errno != ENOENT) {
+		mc_error_errno(error_r, "%s/state", spath);
+		goto out;
+	}
+	(void)unlinkat(sfd, "main.cf", 0);
+	(void)unlinkat(sfd, "master.cf", 0);
+	(void)unlinkat(sfd, "lock", 0);
+	(void)mc_fsync_dir(sfd);
+	if (rmdir(spath) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+		note_add(note_r, "%s: %s", spath, strerror(errno));
+	ret = 1;
+out:
+	state_end(&fs, cfd, lfd, sfd, spath);
+	return ret;
+}
+

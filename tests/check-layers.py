@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+# NAME
+#	check-layers.py - the include rules between the layers of the tree
+# SYNOPSIS
+#	tests/check-layers.py [SOURCE-DIR]
+# DESCRIPTION
+#	Reads every #include "..." line of the C files and headers under
+#	include/, lib/ and src/ of SOURCE-DIR (default: the tree this
+#	script is in), resolves it as the compiler does (the including
+#	file's directory, then include/ and lib/), and checks:
+#
+#	- no file under lib/ includes a header that lives in src/ (the
+#	  library never depends on its command line);
+#	- lib/store/ and lib/engine/ do not include each other's headers
+#	  (the headers there are private to their layer);
+#	- the layers (include, lib, lib/store, lib/engine, lib/net, src)
+#	  include each other without a cycle, and so do the headers.
+#
+#	Each violation is one line on stderr, naming the file, the line
+#	and the header (or the cycle); the exit status is 1 when there is
+#	any, 0 otherwise.
+import os
+import re
+import sys
+
+LAYERS = ["lib/store", "lib/engine", "lib/net", "lib", "src", "include"]
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
+
+
+def layer_of(rel):
+    for layer in LAYERS:
+        if rel == layer or rel.startswith(layer + "/"):
+            return layer
+    return None
+
+
+def sources(root):
+    for top in ("include", "lib", "src"):
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in sorted(files):
+                if f.endswith((".c", ".h")):
+                    yield os.path.relpath(os.path.join(d, f), root)
+
+
+def resolve(root, rel, name):
+    for base in (os.path.dirname(rel), "include", "lib"):
+        cand = os.path.normpath(os.path.join(base, name))
+        if os.path.isfile(os.path.join(root, cand)):
+            return cand
+    return None
+
+
+def find_cycle(edges):
+    """A cycle in the graph EDGES (node -> set of nodes), or None."""
+    state, stack = {}, []
+
+    def visit(n):
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(edges.get(n, ())):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                c = visit(m)
+                if c:
+                    return c
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(edges):
+        if n not in state:
+            c = visit(n)
+            if c:
+                return c
+    return None
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else \
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    bad = []
+    layer_edges, header_edges = {}, {}
+    for rel in sources(root):
+        src_layer = layer_of(rel)
+        with open(os.path.join(root, rel), encoding="utf-8",
+                  errors="replace") as f:
+            lines = f.read().splitlines()
+        in_comment = False
+        for no, line in enumerate(lines, 1):
+            # The man-page block quotes #include lines: not code.
+            if in_comment:
+                in_comment = "*/" not in line
+                continue
+            if line.lstrip().startswith("/*") and "*/" not in line:
+                in_comment = True
+                continue
+            m = INCLUDE.match(line)
+            if not m:
+                continue
+            target = resolve(root, rel, m.group(1))
+            if target is None:
+                bad.append("%s:%d: \"%s\" is not in the tree" %
+                           (rel, no, m.group(1)))
+                continue
+            dst_layer = layer_of(target)
+            where = "%s:%d: includes %s" % (rel, no, target)
+            if src_layer.startswith("lib") and dst_layer == "src":
+                bad.append(where + ": the library depends on the CLI")
+            for a, b in (("lib/store", "lib/engine"), ("lib/engine", "lib/store")):
+                if src_layer == a and dst_layer == b:
+                    bad.append(where + ": a private header of " + b)
+            if src_layer != dst_layer:
+                layer_edges.setdefault(src_layer, set()).add(dst_layer)
+            if rel.endswith(".h"):
+                header_edges.setdefault(rel, set()).add(target)
+    for what, edges in (("layers", layer_edges), ("headers", header_edges)):
+        cycle = find_cycle(edges)
+        if cycle:
+            bad.append("%s include each other in a cycle: %s" %
+                       (what, " -> ".join(cycle)))
+    for b in bad:
+        print(b, file=sys.stderr)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
