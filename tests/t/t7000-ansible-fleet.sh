@@ -21,7 +21,6 @@
 #	4. The merged report (report --merge of the fetched runs) counts
 #	   what the servers' own reports count, per server and in sum.
 #	5. ansible-lint passes on the collection, where it is installed.
-# run-tests: serial
 set -euo pipefail
 . "$(dirname "$0")/lib-postfix.sh"
 
