@@ -78,8 +78,11 @@ DEBIAN_TEST_PACKAGES += postfix swaks dovecot-imapd nftables iproute2 curl attr
 DEBIAN_TEST_PACKAGES += chromium
 # make fuzz: libFuzzer is part of clang's runtime libraries.
 DEBIAN_TEST_PACKAGES += clang libclang-rt-14-dev
+# The Ansible collection is driven over sshd, against hosts in
+# network namespaces of the test's own (t7000).
+DEBIAN_TEST_PACKAGES += ansible-core ansible-lint openssh-server
 DEBIAN_TEST_SERVICES := clamav-daemon:clamav-daemon postfix:postfix \
-	dovecot-core:dovecot
+	dovecot-core:dovecot openssh-server:ssh
 # Answers for debconf: a Postfix that the tests configure themselves.
 DEBIAN_TEST_PRESEED := postfix postfix/main_mailer_type select No configuration
 

@@ -129,6 +129,7 @@ struct mc_tally {
 	size_t n;
 };
 void mc_tally_add(struct mc_tally *t, const char *key);
+void mc_tally_add_n(struct mc_tally *t, const char *key, unsigned long n);
 /* Most frequent first, then by key. */
 void mc_tally_sort(struct mc_tally *t);
 void mc_tally_free(struct mc_tally *t);

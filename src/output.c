@@ -496,9 +496,14 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 
 void mc_tally_add(struct mc_tally *t, const char *key)
 {
+	mc_tally_add_n(t, key, 1);
+}
+
+void mc_tally_add_n(struct mc_tally *t, const char *key, unsigned long n)
+{
 	for (size_t i = 0; i < t->n; i++) {
 		if (strcmp(t->v[i].key, key) == 0) {
-			t->v[i].n++;
+			t->v[i].n += n;
 			return;
 		}
 	}
@@ -506,7 +511,7 @@ void mc_tally_add(struct mc_tally *t, const char *key)
 	if (t->v == NULL)
 		abort();
 	t->v[t->n].key = strdup(key);
-	t->v[t->n++].n = 1;
+	t->v[t->n++].n = n;
 }
 
 static int tally_cmp(const void *a, const void *b)
