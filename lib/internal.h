@@ -212,6 +212,8 @@ int mc_doveadm_run(const struct mc_doveadm *dv, const char *const *args,
 
 /* --- engine/clamav_db.c: the signature files, without loading them --- */
 
+/* libclamav initialised once per process (thread-safe): 0, or -1. */
+int mc_clamav_db_init(char **error_r);
 /* Whether Aho-Corasick alone should match the databases at PATHS. */
 bool mc_clamav_db_few_patterns(char *const *paths, size_t count);
 /* A digest of what identifies this version of each signature file. */
@@ -280,6 +282,11 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 					 const struct iovec *iov, unsigned iovcnt,
 					 int fd, const void *req, void *resp,
 					 unsigned timeout_ms, int *status_r);
+/* The verdict of a scan that RESULT (and wait STATUS) says no scan
+   process answered: an error, or unscanned for a timeout. */
+struct mc_verdict;
+void mc_scanpool_verdict(struct mc_scanpool *pool, enum mc_scanpool_result result,
+			 int status, struct mc_verdict *verdict_r);
 void mc_scanpool_free(struct mc_scanpool **pool);
 
 /* --- url.c: URLs in mail text --- */

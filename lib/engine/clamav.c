@@ -62,11 +62,11 @@
 /*	With settings.scan_processes, libclamav runs in that many
 /*	processes of their own (scanpool), for buffers, messages and
 /*	files (scan_fd() passes the descriptor), as settings.scan_uid
-/*	when it is set: a crash of libclamav
-/*	is the verdict error on what it was scanning, a scan that
-/*	outlives twice the scan time limit is killed, and the run goes
-/*	on. The pool is forked by configure(), which must therefore be
-/*	called before the caller starts threads.
+/*	when it is set: a crash of libclamav is the verdict error on
+/*	what it was scanning, a scan that outlives twice the scan time
+/*	limit is killed, and the run goes on. The pool is forked by
+/*	configure(), which must therefore be called before the caller
+/*	starts threads.
 /* DIAGNOSTICS
 /*	open() fails with a reason naming freshclam when no database is
 /*	found; load() with libclamav's reason when a database is broken,
@@ -77,7 +77,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +85,6 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <clamav.h>
 
 #include "mailcure/mailcure.h"
@@ -224,22 +222,6 @@ static void run_plan(struct mc_engine *engine, scan_fn *scan,
 		     uint32_t count, const unsigned char *raw, size_t raw_size,
 		     struct plan_result *res);
 
-static pthread_once_t init_once = PTHREAD_ONCE_INIT;
-static cl_error_t init_result;
-
-static void clamav_quiet(enum cl_msg severity, const char *fullmsg,
-			 const char *msg, void *context)
-{
-	/* The library does not print: libclamav's warnings about odd
-	   input files are expected during an outbreak scan. */
-}
-
-static void clamav_init_once(void)
-{
-	cl_set_clcb_msg(clamav_quiet);
-	init_result = cl_init(CL_INIT_DEFAULT);
-}
-
 static cl_error_t count_layer(int fd, const char *type, const char **ancestors,
 			      size_t parent_file_size, const char *file_name,
 			      size_t file_size, const char *file_buffer,
@@ -291,15 +273,12 @@ static int clamav_open(const char *const *db_paths, size_t db_count,
 	static const char *const default_paths[] = { MC_DEFAULT_DATABASE };
 	struct mc_engine *engine;
 
-	pthread_once(&init_once, clamav_init_once);
-	if (init_result != CL_SUCCESS)
-		return mc_error_set(error_r, "clamav: cannot initialise libclamav: %s",
-				    cl_strerror(init_result));
 	if (db_count == 0) {
 		db_paths = default_paths;
 		db_count = 1;
 	}
-	if (mc_clamav_db_check(db_paths, db_count, error_r) < 0)
+	if (mc_clamav_db_init(error_r) < 0 ||
+	    mc_clamav_db_check(db_paths, db_count, error_r) < 0)
 		return -1;
 	engine = mc_xcalloc(1, sizeof(*engine));
 	engine->info = mmap(NULL, sizeof(*engine->info), PROT_READ | PROT_WRITE,
@@ -633,38 +612,6 @@ static int scan_process_init(void *ctx, char **error_r)
 	return mc_become_user(uid, gid, error_r);
 }
 
-/* The verdict when the scan process did not give one. */
-static void verdict_from_pool(struct mc_engine *engine,
-			      enum mc_scanpool_result result, int status,
-			      struct mc_verdict *verdict_r)
-{
-	memset(verdict_r, 0, sizeof(*verdict_r));
-	if (result == MC_SCANPOOL_FAILED) {
-		verdict_r->kind = MC_VERDICT_ERROR;
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine unavailable (no scan process could be set up: %s)",
-			 mc_scanpool_error(engine->pool));
-		return;
-	}
-	if (result == MC_SCANPOOL_TIMEOUT) {
-		verdict_r->kind = MC_VERDICT_UNSCANNED;
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine scan time limit reached (the scan did not stop "
-			 "and was killed)");
-		return;
-	}
-	verdict_r->kind = MC_VERDICT_ERROR;
-	if (WIFSIGNALED(status))
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine crashed (the scan process was killed by "
-			 "signal %d, %s)", WTERMSIG(status),
-			 strsignal(WTERMSIG(status)));
-	else
-		snprintf(verdict_r->name, sizeof(verdict_r->name),
-			 "engine crashed (the scan process ended, status %d)",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-}
-
 /* libclamav stops itself at the time limit; twice that and ten
    seconds more is a scan that will not stop. */
 static unsigned pool_timeout(const struct mc_engine *engine)
@@ -691,7 +638,7 @@ static enum mc_scanpool_result scan_in_pool(struct mc_engine *engine,
 	if (result == MC_SCANPOOL_OK)
 		*verdict_r = resp->verdict;
 	else if (result != MC_SCANPOOL_UNAVAILABLE)
-		verdict_from_pool(engine, result, status, verdict_r);
+		mc_scanpool_verdict(engine->pool, result, status, verdict_r);
 	return result;
 }
 
@@ -782,34 +729,6 @@ static void verdict_from_cache(const struct mc_cache_entry *e,
 	verdict_r->kind = e->kind;
 	if (e->kind == MC_VERDICT_INFECTED)
 		snprintf(verdict_r->name, sizeof(verdict_r->name), "%s", e->name);
-}
-
-static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *msg,
-			       struct mc_facts *facts, struct mc_verdict *verdict_r);
-
-static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *msg,
-				struct mc_facts *facts, struct mc_verdict *verdict_r)
-{
-	struct mc_cache *cache = engine->settings.cache;
-	struct mc_cache_entry e;
-	unsigned char key[32];
-
-	if (cache == NULL || !engine->settings.cache_messages ||
-	    msg->data == NULL || msg->size == 0) {
-		scan_message_parts(engine, msg, facts, verdict_r);
-		return;
-	}
-	mc_cache_message_key(msg->data, msg->size, key);
-	if (mc_cache_get(cache, key, &e)) {
-		count(&engine->stats.messages_cached);
-		verdict_from_cache(&e, verdict_r);
-		return;
-	}
-	scan_message_parts(engine, msg, facts, verdict_r);
-	memset(&e, 0, sizeof(e));
-	e.kind = verdict_r->kind;
-	e.name = verdict_r->name;
-	mc_cache_put(cache, key, &e);
 }
 
 /* Run a plan (see struct plan_part) with SCAN; DATA[i] holds part i's
@@ -975,7 +894,7 @@ static bool run_plan_in_pool(struct mc_engine *engine, struct plan_part *plan,
 		   verdict is the failure. */
 		memset(res, 0, sizeof(*res));
 		res->outcome = PLAN_UNFINISHED;
-		verdict_from_pool(engine, result, status, &res->verdict);
+		mc_scanpool_verdict(engine->pool, result, status, &res->verdict);
 	}
 	free(req);
 	free(resp);
@@ -1055,6 +974,31 @@ static void scan_message_parts(struct mc_engine *engine, const struct mc_msg *ms
 	}
 	free(plan);
 	free(planned);
+}
+
+static void clamav_scan_message(struct mc_engine *engine, const struct mc_msg *msg,
+				struct mc_facts *facts, struct mc_verdict *verdict_r)
+{
+	struct mc_cache *cache = engine->settings.cache;
+	struct mc_cache_entry e;
+	unsigned char key[32];
+
+	if (cache == NULL || !engine->settings.cache_messages ||
+	    msg->data == NULL || msg->size == 0) {
+		scan_message_parts(engine, msg, facts, verdict_r);
+		return;
+	}
+	mc_cache_message_key(msg->data, msg->size, key);
+	if (mc_cache_get(cache, key, &e)) {
+		count(&engine->stats.messages_cached);
+		verdict_from_cache(&e, verdict_r);
+		return;
+	}
+	scan_message_parts(engine, msg, facts, verdict_r);
+	memset(&e, 0, sizeof(e));
+	e.kind = verdict_r->kind;
+	e.name = verdict_r->name;
+	mc_cache_put(cache, key, &e);
 }
 
 static void clamav_configure(struct mc_engine *engine,

@@ -6,6 +6,8 @@
 /* SYNOPSIS
 /*	#include "internal.h"
 /*
+/*	int	mc_clamav_db_init(char **error_r)
+/*
 /*	bool	mc_clamav_db_few_patterns(char *const *paths, size_t count)
 /*
 /*	int	mc_clamav_db_stamp(char *const *paths, size_t count,
@@ -23,6 +25,10 @@
 /*				const unsigned char stamp[32],
 /*				unsigned *signatures_r, char **error_r)
 /* DESCRIPTION
+/*	mc_clamav_db_init() initialises libclamav once per process,
+/*	before any database is read or loaded, with its messages
+/*	silenced (the library does not print).
+/*
 /*	PATHS are the signature databases given to the engine: files,
 /*	or directories whose files cl_load() reads.
 /*
@@ -49,7 +55,8 @@
 /*	gave STAMP. It is most of a run's start-up: seconds with the
 /*	official databases.
 /* DIAGNOSTICS
-/*	mc_clamav_db_stamp() fails when a path or a directory cannot
+/*	mc_clamav_db_init() gives libclamav's reason when it cannot be
+/*	initialised. mc_clamav_db_stamp() fails when a path or a directory cannot
 /*	be read. mc_clamav_db_check() names freshclam when a path is
 /*	missing; mc_clamav_db_load() gives libclamav's reason when a
 /*	database is broken.
@@ -58,6 +65,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +297,32 @@ int mc_clamav_db_check(const char *const *paths, size_t count, char **error_r)
 			return mc_error_errno(error_r,
 				"no signature database at %s (install clamav-freshclam "
 				"and run freshclam, or give -d PATH)", paths[i]);
+	return 0;
+}
+
+/* libclamav is initialised once, before any database is read. */
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static cl_error_t init_result;
+
+static void clamav_quiet(enum cl_msg severity, const char *fullmsg,
+			 const char *msg, void *context)
+{
+	/* The library does not print: libclamav's warnings about odd
+	   input files are expected during an outbreak scan. */
+}
+
+static void clamav_init_once(void)
+{
+	cl_set_clcb_msg(clamav_quiet);
+	init_result = cl_init(CL_INIT_DEFAULT);
+}
+
+int mc_clamav_db_init(char **error_r)
+{
+	pthread_once(&init_once, clamav_init_once);
+	if (init_result != CL_SUCCESS)
+		return mc_error_set(error_r, "clamav: cannot initialise libclamav: %s",
+				    cl_strerror(init_result));
 	return 0;
 }
 

@@ -21,6 +21,10 @@
 /*
 /*	const char *mc_scanpool_error(struct mc_scanpool *pool)
 /*
+/*	void	mc_scanpool_verdict(struct mc_scanpool *pool,
+/*				enum mc_scanpool_result result, int status,
+/*				struct mc_verdict *verdict_r)
+/*
 /*	void	mc_scanpool_free(struct mc_scanpool **pool)
 /* DESCRIPTION
 /*	A pool runs FN, the engine's scan of one buffer (the IOV
@@ -75,6 +79,11 @@
 /*	processes are started, and nothing is scanned without INIT.
 /*	So it is when PREPARE fails; mc_scanpool_prepare() returns -1
 /*	then, and 0 once PREPARE has run.
+/*
+/*	mc_scanpool_verdict() is the verdict of a scan that returned
+/*	neither MC_SCANPOOL_OK nor MC_SCANPOOL_UNAVAILABLE: an error
+/*	naming the crash (its signal or exit status) or why no scan
+/*	process could be set up, or unscanned after a timeout.
 /*
 /*	Scan processes ignore the terminal's and kill's stop signals
 /*	(SIGINT, SIGTERM, ...): they end when the caller closes the
@@ -663,6 +672,39 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 const char *mc_scanpool_error(struct mc_scanpool *pool)
 {
 	return __atomic_load_n(&pool->error, __ATOMIC_ACQUIRE);
+}
+
+/* The verdict of a scan that no scan process answered: RESULT is
+   neither MC_SCANPOOL_OK nor MC_SCANPOOL_UNAVAILABLE. */
+void mc_scanpool_verdict(struct mc_scanpool *pool,
+			 enum mc_scanpool_result result, int status,
+			 struct mc_verdict *verdict_r)
+{
+	memset(verdict_r, 0, sizeof(*verdict_r));
+	if (result == MC_SCANPOOL_FAILED) {
+		verdict_r->kind = MC_VERDICT_ERROR;
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine unavailable (no scan process could be set up: %s)",
+			 mc_scanpool_error(pool));
+		return;
+	}
+	if (result == MC_SCANPOOL_TIMEOUT) {
+		verdict_r->kind = MC_VERDICT_UNSCANNED;
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine scan time limit reached (the scan did not stop "
+			 "and was killed)");
+		return;
+	}
+	verdict_r->kind = MC_VERDICT_ERROR;
+	if (WIFSIGNALED(status))
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine crashed (the scan process was killed by "
+			 "signal %d, %s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(verdict_r->name, sizeof(verdict_r->name),
+			 "engine crashed (the scan process ended, status %d)",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 void mc_scanpool_free(struct mc_scanpool **_pool)

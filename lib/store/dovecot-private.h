@@ -66,4 +66,11 @@ bool mc_dovecot_no_control(const char *s);
 bool mc_dovecot_parse_u64(const char *s, uint64_t max, uint64_t *v_r);
 bool mc_dovecot_valid_mailbox_guid(const char *s);
 
+/* Mailbox NAME's GUID and UIDNEXT in the output OUT (cut up) of
+   "doveadm -f pager mailbox status 'guid uidnext'": 1 found, 0 not. */
+int mc_dovecot_mailbox_status(char *out, const char *name, char guid_r[33],
+			      uint64_t *uidnext_r);
+/* Flags to set again: all but \Recent; a new string. */
+char *mc_dovecot_restorable_flags(const char *flags);
+
 #endif

@@ -949,45 +949,7 @@ static int mailbox_lookup(const struct mc_doveadm *dv, const char *user,
 		free(out);
 		return 0;
 	}
-	/* Records: the name (untitled), then "key: value" lines,
-	   separated by form feed lines. */
-	char *rec = out;
-	while (rec != NULL && found == 0) {
-		char *next = strstr(rec, "\n\f\n");
-		char *save = NULL, *line;
-		bool have_guid = false, have_next = false;
-
-		if (next != NULL) {
-			next[1] = '\0';
-			next += 3;
-		}
-		if (strncmp(rec, "\f\n", 2) == 0)
-			rec += 2;
-		/* The name line is compared whole (it may hold spaces). */
-		char *nl = strchr(rec, '\n');
-		if (nl == NULL) {
-			rec = next;
-			continue;
-		}
-		*nl = '\0';
-		if (strcmp(rec, name) != 0) {
-			rec = next;
-			continue;
-		}
-		for (line = strtok_r(nl + 1, "\n", &save); line != NULL;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (strncmp(line, "guid: ", 6) == 0 && mc_dovecot_valid_mailbox_guid(line + 6)) {
-				memcpy(guid_r, line + 6, 33);
-				have_guid = true;
-			} else if (strncmp(line, "uidnext: ", 9) == 0 &&
-				   mc_dovecot_parse_u64(line + 9, UINT32_MAX, uidnext_r)) {
-				have_next = true;
-			}
-		}
-		if (have_guid && have_next)
-			found = 1;
-		rec = next;
-	}
+	found = mc_dovecot_mailbox_status(out, name, guid_r, uidnext_r);
 	free(out);
 	return found;
 }
@@ -1038,24 +1000,6 @@ static int find_saved(const struct mc_doveadm *dv, const char *user,
 	}
 	free(out);
 	return found;
-}
-
-/* Flags to set again: all but \Recent, which only the server sets. */
-static char *restorable_flags(const char *flags)
-{
-	char *copy = mc_xstrdup(flags != NULL ? flags : "");
-	char *out = mc_xcalloc(1, strlen(copy) + 1);
-	char *save = NULL;
-
-	for (char *f = strtok_r(copy, " ", &save); f != NULL; f = strtok_r(NULL, " ", &save)) {
-		if (strcasecmp(f, "\\Recent") == 0)
-			continue;
-		if (out[0] != '\0')
-			strcat(out, " ");
-		strcat(out, f);
-	}
-	free(copy);
-	return out;
 }
 
 /* Whether the message EXTRA (the entry's extra fields) names is still
@@ -1171,7 +1115,7 @@ static int dovecot_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	   just saved, found by content among the new UIDs; failing that
 	   does not undo the restore (a retry would duplicate it). */
 	ret = 0;
-	want = restorable_flags(flags);
+	want = mc_dovecot_restorable_flags(flags);
 	if (want[0] == '\0')
 		goto out;
 	if (find_saved(&dv, user, guid, uidnext, raw, raw_size, &uid, &error) <= 0)

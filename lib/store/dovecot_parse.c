@@ -18,6 +18,9 @@
 /*	int mc_dovecot_reader_exact(struct mc_dovecot_reader *r,
 /*		unsigned char *dest, uint64_t n);
 /*	int mc_dovecot_reader_separator(struct mc_dovecot_reader *r);
+/*	int mc_dovecot_mailbox_status(char *out, const char *name,
+/*		char guid_r[33], uint64_t *uidnext_r);
+/*	char *mc_dovecot_restorable_flags(const char *flags);
 /* DESCRIPTION
 /*	"doveadm -f pager fetch '" RECORD_FIELDS " [text]'" prints each
 /*	field of a message as a "key: value" line, in the order asked
@@ -33,6 +36,13 @@
 /*	store walks it (with TEXT, the batch stream; without, the
 /*	listing), and counts the records: for the fuzz target and the
 /*	unit test.
+/*
+/*	mc_dovecot_mailbox_status() finds mailbox NAME's GUID and
+/*	UIDNEXT in the output of "doveadm -f pager mailbox status",
+/*	cutting OUT up: 1 when found with both valid, else 0. The name
+/*	is compared whole, as it may hold spaces.
+/*	mc_dovecot_restorable_flags() gives the flags a restored
+/*	message is given again: all but \Recent.
 /* DIAGNOSTICS
 /*	A record that is not well formed is -1 with a reason: a field
 /*	missing or out of order, a value that does not parse, a line
@@ -48,6 +58,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "mailcure/exec.h"
 #include "store-private.h"
@@ -349,3 +360,72 @@ int mc_store_dovecot_parse(const void *data, size_t len, size_t chunk, bool text
 	return ret < 0 ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Mailbox status and flags                                           */
+/* ------------------------------------------------------------------ */
+
+/* The output OUT of "doveadm -f pager mailbox status 'guid uidnext'"
+   is records of the name (untitled), then "key: value" lines,
+   separated by form feed lines. */
+int mc_dovecot_mailbox_status(char *out, const char *name, char guid_r[33],
+			      uint64_t *uidnext_r)
+{
+	char *rec = out;
+	int found = 0;
+
+	while (rec != NULL && found == 0) {
+		char *next = strstr(rec, "\n\f\n");
+		char *save = NULL, *line;
+		bool have_guid = false, have_next = false;
+
+		if (next != NULL) {
+			next[1] = '\0';
+			next += 3;
+		}
+		if (strncmp(rec, "\f\n", 2) == 0)
+			rec += 2;
+		/* The name line is compared whole (it may hold spaces). */
+		char *nl = strchr(rec, '\n');
+		if (nl == NULL) {
+			rec = next;
+			continue;
+		}
+		*nl = '\0';
+		if (strcmp(rec, name) != 0) {
+			rec = next;
+			continue;
+		}
+		for (line = strtok_r(nl + 1, "\n", &save); line != NULL;
+		     line = strtok_r(NULL, "\n", &save)) {
+			if (strncmp(line, "guid: ", 6) == 0 && mc_dovecot_valid_mailbox_guid(line + 6)) {
+				memcpy(guid_r, line + 6, 33);
+				have_guid = true;
+			} else if (strncmp(line, "uidnext: ", 9) == 0 &&
+				   mc_dovecot_parse_u64(line + 9, UINT32_MAX, uidnext_r)) {
+				have_next = true;
+			}
+		}
+		if (have_guid && have_next)
+			found = 1;
+		rec = next;
+	}
+	return found;
+}
+
+/* Flags to set again: all but \Recent, which only the server sets. */
+char *mc_dovecot_restorable_flags(const char *flags)
+{
+	char *copy = mc_xstrdup(flags != NULL ? flags : "");
+	char *out = mc_xcalloc(1, strlen(copy) + 1);
+	char *save = NULL;
+
+	for (char *f = strtok_r(copy, " ", &save); f != NULL; f = strtok_r(NULL, " ", &save)) {
+		if (strcasecmp(f, "\\Recent") == 0)
+			continue;
+		if (out[0] != '\0')
+			strcat(out, " ");
+		strcat(out, f);
+	}
+	free(copy);
+	return out;
+}
