@@ -53,7 +53,7 @@
 #			(exim -Mvh)
 #	mc_ex ARGS	mailcure with the test signatures, quarantine and
 #			state directory, for this instance:
-#			mc_cure --state-dir $T/state --mta exim queue
+#			mc_cure --state-dir $T/state queue --mta exim
 #			--exim-config $EX_CONF ARGS
 # SECURITY
 #	Everything lives under $EX and $T; the daemon and the processes
@@ -288,5 +288,5 @@ ex_queue_subjects() {
 }
 
 mc_ex() {
-	mc_cure --state-dir "$T/state" --mta exim queue --exim-config "$EX_CONF" "$@"
+	mc_cure --state-dir "$T/state" queue --mta exim --exim-config "$EX_CONF" "$@"
 }
