@@ -269,15 +269,7 @@ ex_wait_queue() {
 
 ex_mailbox_count() { mc_maildir_count "$EX_VMAIL/$1"; }
 
-ex_wait_mailbox() {
-	local box=$1 want=$2 secs=${3:-30} n
-	for _ in $(seq 1 $((secs * 10))); do
-		n=$(ex_mailbox_count "$box")
-		[ "$n" -ge "$want" ] && break
-		sleep 0.1
-	done
-	[ "$n" = "$want" ] || { tail -n 30 "$EX_LOG" >&2; mc_fail "mailbox $box holds $n messages, expected $want"; }
-}
+ex_wait_mailbox() { mc_wait_maildir "$EX_VMAIL/$1" "$2" "${3:-30}" "$EX_LOG"; }
 
 ex_queue_subjects() {
 	local id

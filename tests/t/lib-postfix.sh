@@ -257,15 +257,7 @@ pf_wait_queue() {
 
 pf_mailbox_count() { mc_maildir_count "$PF_VMAIL/$1"; }
 
-pf_wait_mailbox() {
-	local box=$1 want=$2 secs=${3:-30} n
-	for _ in $(seq 1 $((secs * 10))); do
-		n=$(pf_mailbox_count "$box")
-		[ "$n" -ge "$want" ] && break
-		sleep 0.1
-	done
-	[ "$n" = "$want" ] || { tail -n 30 "$PF_LOG" >&2; mc_fail "mailbox $box holds $n messages, expected $want"; }
-}
+pf_wait_mailbox() { mc_wait_maildir "$PF_VMAIL/$1" "$2" "${3:-30}" "$PF_LOG"; }
 
 pf_subject_of() {
 	postcat -c "$PF_CONF" -h -q "$1" 2>/dev/null | sed -n 's/^Subject: //p' | head -n 1

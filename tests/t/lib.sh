@@ -51,6 +51,8 @@
 #	mc_smtp_bg PORT ARGS	mc_smtp in the background (8 at a time)
 #	mc_smtp_wait	wait for them; fail when one failed
 #	mc_maildir_count DIR	messages in the Maildir DIR (new and cur)
+#	mc_wait_maildir DIR N SECONDS LOG	until DIR holds N messages;
+#		fail (with the tail of LOG) when it holds another number
 #
 #	Checksums and assertions
 #	sha_multiset DIR [--meta]	sorted "kind folder sha256" lines, one
@@ -557,6 +559,16 @@ mc_smtp_wait() {
 mc_maildir_count() {
 	[ -d "$1" ] || { echo 0; return 0; }
 	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l
+}
+
+mc_wait_maildir() {
+	local dir=$1 want=$2 secs=$3 log=$4 n
+	for _ in $(seq 1 $((secs * 10))); do
+		n=$(mc_maildir_count "$dir")
+		[ "$n" -ge "$want" ] && break
+		sleep 0.1
+	done
+	[ "$n" = "$want" ] || { tail -n 30 "$log" >&2; mc_fail "mailbox ${dir##*/} holds $n messages, expected $want"; }
 }
 
 # --- scan processes ---
