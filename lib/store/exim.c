@@ -295,6 +295,34 @@ static void msg_set_envelope(struct exim_msg *em)
 	loc->arrival_time = em->sp.arrival;
 }
 
+/* A message larger than the size limit is not read: its size is set
+   (the pipeline reports it unscanned) and its envelope, from the -H
+   file, is still worth showing. */
+static bool too_large(struct exim_store *es, int dfd, struct exim_msg *em)
+{
+	char name[64];
+	struct stat hst, dst;
+	unsigned char *h;
+	size_t hl;
+
+	snprintf(name, sizeof(name), "%s-H", em->m.name);
+	if (fstatat(dfd, name, &hst, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	snprintf(name, sizeof(name), "%s-D", em->m.name);
+	if (fstatat(dfd, name, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (uint64_t)dst.st_size <= es->base.limits.max_message_size)
+		return false;
+	snprintf(name, sizeof(name), "%s-H", em->m.name);
+	if (read_spool_file(dfd, name, HEADER_SLACK, &h, &hl, &hst, NULL) == 0) {
+		if (mc_exim_spool_parse(h, hl, NULL, 0, true, &em->sp, NULL) == 0)
+			msg_set_envelope(em);
+		free(h);
+	}
+	mc_store_msg_stat(&em->m, &dst);
+	em->m.msg.size = em->m.msg.raw_size = (size_t)(hst.st_size + dst.st_size);
+	return true;
+}
+
 /* Read one message. NULL when it is gone (delivered since listed). */
 static struct exim_msg *read_entry(struct exim_store *es, const struct spool_entry *e)
 {
@@ -318,6 +346,10 @@ static struct exim_msg *read_entry(struct exim_store *es, const struct spool_ent
 	if (dfd < 0) {
 		mc_store_msg_error(m, "%s", err);
 		free(err);
+		return em;
+	}
+	if (too_large(es, dfd, em)) {
+		close(dfd);
 		return em;
 	}
 	ret = read_pair(dfd, e->id, max, &raw, &raw_len, &h_len, &j, &j_len, &st, &err);
