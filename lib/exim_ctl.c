@@ -204,7 +204,14 @@ int mc_exim_open(const char *config, struct mc_exim **ex_r, char **error_r)
 			     "/usr/sbin or /usr/exim/bin)");
 		goto fail;
 	}
-	if (config != NULL && config[0] != '\0') {
+	if (config == NULL || config[0] == '\0') {
+		char *why = NULL;
+		if (!mc_exim_configured(NULL, &why)) {
+			mc_error_set(error_r, "%s", why);
+			free(why);
+			goto fail;
+		}
+	} else {
 		struct stat st;
 		if (stat(config, &st) < 0) {
 			mc_error_errno(error_r, "Exim configuration %s", config);

@@ -310,7 +310,8 @@ static bool too_large(struct exim_store *es, int dfd, struct exim_msg *em)
 		return false;
 	snprintf(name, sizeof(name), "%s-D", em->m.name);
 	if (fstatat(dfd, name, &dst, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (uint64_t)dst.st_size <= es->base.limits.max_message_size)
+	    (uint64_t)hst.st_size + (uint64_t)dst.st_size <=
+	    es->base.limits.max_message_size)
 		return false;
 	snprintf(name, sizeof(name), "%s-H", em->m.name);
 	if (read_spool_file(dfd, name, HEADER_SLACK, &h, &hl, &hst, NULL) == 0) {
