@@ -269,7 +269,6 @@ static int read_pair(int dfd, const char *id, size_t max, unsigned char **raw_r,
 		snprintf(name, sizeof(name), "%s-H", id);
 		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
 			return 1;
-		free(*error_r);
 		mc_error_set(error_r, "damaged or half-written: %s-H has no -D file", id);
 		return -1;
 	}
