@@ -17,7 +17,10 @@
 #		(DEBIAN_TEST_PACKAGES): Postfix, Dovecot, clamd, nftables,
 #		swaks, Chromium, ... Services of packages installed here
 #		are not left running: the integration tests start their
-#		own Postfix, Dovecot and clamd on loopback.
+#		own Postfix, Dovecot and clamd on loopback. Then Debian's
+#		Exim is unpacked, not installed (it conflicts with
+#		postfix), into $(BUILD_EXIM)/root (tests/exim-root.sh),
+#		once; the Exim tests run it with their own configuration.
 #	build	meson setup build (warnings are errors); ninja -C build.
 #	demo	deps, build, then "mailcure demo": a sample infected
 #		server is created in a temporary directory and cleaned.
@@ -74,6 +77,8 @@ DEBIAN_TEST_PRESEED := postfix postfix/main_mailer_type select No configuration
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_FUZZ := build-fuzz
+# Debian's Exim unpacked for the tests (tests/exim-root.sh).
+BUILD_EXIM := build-exim
 FUZZ_SECONDS ?= 60
 MESON_OPTS := -Dwerror=true
 MESON_ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
@@ -138,6 +143,8 @@ deps:
 
 deps-check: deps
 	$(call apt_install,deps-check,$(DEBIAN_TEST_PACKAGES),$(DEBIAN_TEST_SERVICES),$(DEBIAN_TEST_PRESEED))
+	@tests/exim-root.sh $(BUILD_EXIM)/root >/dev/null && \
+		echo "deps-check: Exim unpacked in $(BUILD_EXIM)/root"
 
 build:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS)
@@ -177,4 +184,4 @@ install: build
 	meson install -C $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_EXIM)
