@@ -44,7 +44,11 @@
 /*
 /*	Restore re-injects the message with its original envelope
 /*	sender and its recipients that were still undelivered:
-/*	exim -bm -i -f SENDER -- RCPT...
+/*	exim -bm -i -f SENDER -- RCPT... It first looks for the message
+/*	id in the spool: spool files of that id holding the same message
+/*	mean the removal was killed between the quarantine and the
+/*	unlink of -H, the message is still queued, and the restore is
+/*	refused rather than deliver it twice.
 /* SECURITY
 /*	Runs as root. Spool directories are opened with
 /*	mc_safe_open_dir below the spool directory, files without
@@ -587,6 +591,60 @@ static void exim_remove(struct mc_store *store, struct mc_quarantine *q,
 /* Restore                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Whether message ID is still in the spool of EX holding CONTENT: 1
+   yes, 0 no, -1 cannot be told. A removal killed between the
+   quarantine and the unlink of -H leaves the message queued; restoring
+   it too would deliver it twice. The content decides: the -H file
+   changes as recipients are delivered. It is in input/, or in the
+   subdirectory of the id's sixth character whether or not the spool
+   is split now. */
+static int still_queued(const struct mc_exim *ex, const char *id,
+			const unsigned char *content, size_t content_len,
+			size_t max, char **error_r)
+{
+	char sub[] = { 'i', 'n', 'p', 'u', 't', '/', id[5], '\0' };
+	const char *dirs[] = { "input", sub };
+	int spoolfd = mc_open_dir_path(ex->spool_dir, NULL, error_r);
+	int found = 0;
+
+	if (spoolfd < 0)
+		return -1;
+	for (size_t i = 0; i < 2 && found == 0; i++) {
+		unsigned char *raw, *j;
+		size_t raw_len, h_len, j_len;
+		struct mc_exim_spool now;
+		struct stat st;
+		char *err = NULL;
+		int dfd = mc_store_open_rel_dir(spoolfd, dirs[i], &err);
+		int ret;
+
+		if (dfd < 0) {
+			if (errno != ENOENT)
+				found = mc_error_set(error_r, "%s", err);
+			free(err);
+			continue;
+		}
+		ret = read_pair(dfd, id, max, &raw, &raw_len, &h_len, &j, &j_len, &st, &err);
+		close(dfd);
+		if (ret < 0) {
+			/* There, but unreadable or damaged: whether it is
+			   the same message cannot be told. */
+			found = mc_error_set(error_r, "spool files of %s: %s", id, err);
+		} else if (ret == 0) {
+			if (mc_exim_spool_parse(raw, raw_len, j, j_len, false, &now, NULL) == 0) {
+				found = now.content_len == content_len &&
+					memcmp(now.content, content, content_len) == 0;
+				mc_exim_spool_clear(&now);
+			}
+			free(raw);
+			free(j);
+		}
+		free(err);
+	}
+	close(spoolfd);
+	return found;
+}
+
 static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 			const void *raw, size_t raw_size, char **error_r)
 {
@@ -605,6 +663,19 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 	if (mc_exim_open(config[0] != '\0' ? config : NULL, &ex, error_r) < 0) {
 		mc_exim_spool_clear(&sp);
 		return -1;
+	}
+	if (entry->loc.queue_id != NULL && mc_exim_id_ok(entry->loc.queue_id)) {
+		ret = still_queued(ex, entry->loc.queue_id, sp.content, sp.content_len,
+				   raw_size + HEADER_SLACK, error_r);
+		if (ret != 0) {
+			if (ret > 0)
+				mc_error_set(error_r, "message %s is still queued "
+					     "(its removal was interrupted): restoring it "
+					     "would deliver it twice", entry->loc.queue_id);
+			mc_exim_free(&ex);
+			mc_exim_spool_clear(&sp);
+			return -1;
+		}
 	}
 	/* The envelope as recorded (the recipients undelivered when it
 	   was quarantined); the spool file's own when there is none. */
