@@ -1,8 +1,8 @@
 # NAME
 #	Makefile - set up, build, demonstrate and test mailcure
 # SYNOPSIS
-#	make deps | deps-check | build | demo | check | fuzz | bench | install |
-#	clean
+#	make deps | deps-check | deps-deb | build | demo | check | fuzz | bench |
+#	install | deb | clean
 # DESCRIPTION
 #	The targets run as root on a fresh Debian 12 machine:
 #
@@ -24,7 +24,9 @@
 #	build	meson setup build (warnings are errors); ninja -C build.
 #	demo	deps, build, then "mailcure demo": a sample infected
 #		server is created in a temporary directory and cleaned.
-#	check	deps-check, the normal and the ASan+UBSan build, then
+#	check	deps-check, deps-deb, the normal and the ASan+UBSan build,
+#		the Debian package when a file that goes into it changed
+#		since it was last built (without its unit tests), then
 #		tests/run-tests.sh: the unit tests of both builds and the
 #		integration scripts tests/t/t*.sh with both binaries. The
 #		unit tests of the ASan build include a short fixed run of
@@ -37,6 +39,16 @@
 #		build-fuzz/corpus/NAME/, failing inputs in build-fuzz/.
 #	bench	bench/run.
 #	install	meson install from build/.
+#	deps-deb
+#		deps, then what building the Debian package needs
+#		(DEBIAN_DEB_PACKAGES): debhelper, lintian.
+#	deb	deps-deb, then the Debian package: the source tree is
+#		copied (without build directories) to build-deb/mailcure,
+#		"dpkg-buildpackage -us -uc -b" builds it there (the unit
+#		tests run unless DEB_BUILD_OPTIONS=nocheck), and lintian
+#		checks it, failing on errors. The .deb is
+#		build-deb/mailcure_VERSION_ARCH.deb, which
+#		tests/t/t1630-debian-package.sh installs.
 #
 #	Both deps targets run one recipe (apt_install): apt-get update
 #	only when the package lists are missing or older than a day, no
@@ -55,7 +67,7 @@ SHELL := /bin/bash
 # tests are built with the rest once it is there when build/ is set up.
 DEBIAN_PACKAGES := gcc meson ninja-build pkg-config \
 	libclamav-dev libgmime-3.0-dev libjson-c-dev libcmocka-dev libssl-dev \
-	libnftables-dev
+	libnftables-dev libidn2-dev libyara-dev
 # Signatures (freshclam), and the malware test files of the demo.
 DEBIAN_PACKAGES += clamav-freshclam clamav-testfiles
 # package:service pairs whose service must not keep running after
@@ -69,16 +81,24 @@ DEBIAN_TEST_PACKAGES += postfix swaks dovecot-imapd nftables iproute2 curl attr
 DEBIAN_TEST_PACKAGES += chromium
 # make fuzz: libFuzzer is part of clang's runtime libraries.
 DEBIAN_TEST_PACKAGES += clang libclang-rt-14-dev
+# The Ansible collection is driven over sshd, against hosts in
+# network namespaces of the test's own (t7000).
+DEBIAN_TEST_PACKAGES += ansible-core ansible-lint openssh-server
 DEBIAN_TEST_SERVICES := clamav-daemon:clamav-daemon postfix:postfix \
-	dovecot-core:dovecot
+	dovecot-core:dovecot openssh-server:ssh
 # Answers for debconf: a Postfix that the tests configure themselves.
 DEBIAN_TEST_PRESEED := postfix postfix/main_mailer_type select No configuration
+
+# make deb: what building the Debian package needs (debian/control's
+# Build-Depends are DEBIAN_PACKAGES).
+DEBIAN_DEB_PACKAGES := dpkg-dev debhelper lintian
 
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_FUZZ := build-fuzz
 # Debian's Exim unpacked for the tests (tests/exim-root.sh).
 BUILD_EXIM := build-exim
+BUILD_DEB := build-deb
 FUZZ_SECONDS ?= 60
 MESON_OPTS := -Dwerror=true
 MESON_ASAN_OPTS := -Db_sanitize=address,undefined -Db_lundef=false
@@ -88,7 +108,7 @@ CHECK_ASAN_SCRIPTS ?= t*
 CHECK_JOBS ?= 2
 RUN_TESTS_OPTS ?=
 
-.PHONY: all deps deps-check build asan demo check fuzz bench install clean
+.PHONY: all deps deps-check deps-deb build asan demo check fuzz bench install deb clean
 
 all: build
 
@@ -141,6 +161,9 @@ endef
 deps:
 	$(call apt_install,deps,$(DEBIAN_PACKAGES),$(DEBIAN_SERVICES),)
 
+deps-deb: deps
+	$(call apt_install,deps-deb,$(DEBIAN_DEB_PACKAGES),,)
+
 deps-check: deps
 	$(call apt_install,deps-check,$(DEBIAN_TEST_PACKAGES),$(DEBIAN_TEST_SERVICES),$(DEBIAN_TEST_PRESEED))
 	@tests/exim-root.sh $(BUILD_EXIM)/root >/dev/null && \
@@ -157,7 +180,9 @@ asan:
 demo: deps build
 	./$(BUILD)/mailcure demo
 
-check: deps-check build asan
+# make check runs the unit tests itself.
+check: export DEB_BUILD_OPTIONS = nocheck
+check: deps-check deps-deb build asan $(BUILD_DEB)/.built
 	@tests/run-tests.sh -j $(CHECK_JOBS) \
 		--unit $(BUILD) --unit asan=$(BUILD_ASAN) \
 		--bin $(BUILD)/mailcure \
@@ -183,5 +208,22 @@ bench: build
 install: build
 	meson install -C $(BUILD)
 
+deb: deps-deb
+	rm -f $(BUILD_DEB)/.built
+	$(MAKE) $(BUILD_DEB)/.built
+
+# What goes into the package: the tracked files but the integration
+# tests and benchmarks.
+DEB_SOURCES = $(wildcard $(shell git ls-files 2>/dev/null | grep -v -e '^tests/t/' -e '^bench/'))
+
+$(BUILD_DEB)/.built: $(DEB_SOURCES)
+	rm -rf $(BUILD_DEB)
+	mkdir -p $(BUILD_DEB)/mailcure
+	tar --exclude=./.git --exclude='./build' --exclude='./build-*' \
+		--exclude=./bench/out -cf - . | tar -xf - -C $(BUILD_DEB)/mailcure
+	cd $(BUILD_DEB)/mailcure && dpkg-buildpackage -us -uc -b
+	lintian --fail-on error --info $(BUILD_DEB)/*.changes
+	touch $@
+
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_EXIM)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_EXIM) $(BUILD_DEB)

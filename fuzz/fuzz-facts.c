@@ -7,8 +7,9 @@
 /*	Treats the input as a message and asks every question the
 /*	query language can ask: headers, addresses (with their names
 /*	and raw texts), the date, and the
-/*	MIME parts, reading every byte of every part. Given-out text
-/*	must be valid UTF-8; a failed walk or check must say why.
+/*	MIME parts, reading every byte of every part, and the URLs of
+/*	the parts. Given-out text must be valid UTF-8; a failed walk,
+/*	check or URL collection must say why.
 /*
 /*	The limits are lowered (100 parts, depth 16) so that inputs
 /*	stay fast; the limits themselves are exercised by the unit
@@ -89,6 +90,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (n > 0)
 		(void)mc_facts_part_md5(facts, n - 1);
+	const char *const *urls;
+	size_t nurls;
+	if (mc_facts_urls(facts, &urls, &nurls, &why) < 0 && why == NULL)
+		abort();
+	for (size_t i = 0; i < nurls; i++) {
+		if (strlen(urls[i]) > 2048)
+			abort();
+	}
 	unsigned sum = 0;
 	for (size_t i = 0; i < n; i++) {
 		for (size_t k = 0; k < parts[i].content_size; k++)

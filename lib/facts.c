@@ -14,6 +14,7 @@
 /*	size_t	mc_facts_addresses(facts, header, &addrs)
 /*	bool	mc_facts_date(facts, &date)
 /*	int	mc_facts_parts(facts, &parts, &count, &why)
+/*	int	mc_facts_urls(facts, &urls, &count, &why)
 /*	enum mc_verdict_kind mc_facts_check(facts, &why)
 /*	enum mc_verdict_kind mc_facts_check_headers(facts, &why)
 /* DESCRIPTION
@@ -25,6 +26,8 @@
 /*	mailboxes (address.c) and the Date read (date.c) only when that
 /*	header is asked for, and the MIME structure is walked only when
 /*	parts are asked for.
+/*	mc_facts_urls() gives the URLs of the parts (url.c), collected
+/*	on first use.
 /*	Answers are cached and stay valid until mc_facts_free().
 /*	Header questions can be answered from a message whose body is
 /*	not read yet (msg->head); the MIME walk needs msg->data.
@@ -132,6 +135,10 @@ struct mc_facts {
 	   its scanner (NULL: they are). */
 	const char *irregular;
 
+	/* URLs of the parts (url.c), on first use. */
+	struct mc_url_list *urls;
+	char *urls_why;
+
 	/* Everything handed out lives until mc_facts_free. */
 	void **allocs;
 	size_t alloc_count, alloc_cap;
@@ -210,6 +217,10 @@ void mc_facts_free(struct mc_facts **facts)
 	free(f->top.fields);
 	free(f->parts);
 	free(f->md5_done);
+	if (f->urls != NULL)
+		mc_url_list_deinit(f->urls);
+	free(f->urls);
+	free(f->urls_why);
 	free(f);
 	*facts = NULL;
 }
@@ -1459,4 +1470,28 @@ bool mc_facts_regular(struct mc_facts *facts, const char **why_r)
 		run_walk(facts, false);
 	*why_r = facts->irregular;
 	return facts->irregular == NULL;
+}
+
+int mc_facts_urls(struct mc_facts *facts, const char *const **urls_r,
+		  size_t *count_r, const char **why_r)
+{
+	if (facts->urls == NULL) {
+		const struct mc_part *parts;
+		size_t count;
+		const char *why;
+		int ret = mc_facts_parts(facts, &parts, &count, &why);
+
+		facts->urls = mc_xmalloc(sizeof(*facts->urls));
+		mc_url_list_init(facts->urls, facts->limits.max_urls);
+		mc_url_collect(facts->urls, parts, count);
+		if (ret < 0)
+			facts->urls_why = mc_xstrdup(why);
+		else if (facts->urls->full)
+			facts->urls_why = mc_xasprintf("URL limit (%u) reached",
+						       facts->limits.max_urls);
+	}
+	*urls_r = (const char *const *)facts->urls->urls;
+	*count_r = facts->urls->count;
+	*why_r = facts->urls_why;
+	return facts->urls_why != NULL ? -1 : 0;
 }

@@ -282,4 +282,48 @@ enum mc_scanpool_result mc_scanpool_scan(struct mc_scanpool *pool,
 					 unsigned timeout_ms, int *status_r);
 void mc_scanpool_free(struct mc_scanpool **pool);
 
+/* --- url.c: URLs in mail text --- */
+
+/* Bytes of a normalised URL that are kept. */
+#define MC_URL_MAX 2048
+
+/* The distinct URLs of a message, normalised (mc_url_normalize), in
+   the order found. */
+struct mc_url_list {
+	char **urls;
+	size_t count, cap;
+	unsigned max_urls;	/* occurrences looked at, at most */
+	unsigned seen_count;	/* occurrences looked at */
+	bool full;		/* max_urls reached: not all were seen */
+	struct _GHashTable *seen;
+};
+void mc_url_list_init(struct mc_url_list *list, unsigned max_urls);
+void mc_url_list_deinit(struct mc_url_list *list);
+/* Add the URLs of TEXT (LEN bytes, decoded); HTML: also markup. */
+void mc_url_extract(struct mc_url_list *list, const char *text, size_t len,
+		    bool html);
+/* Add the URLs of the text and HTML parts among PARTS. */
+struct mc_part;
+void mc_url_collect(struct mc_url_list *list, const struct mc_part *parts,
+		    size_t count);
+/* The normalised form of the URL S (LEN bytes), or NULL. malloc()ed. */
+char *mc_url_normalize(const char *s, size_t len);
+/* The host of normalised URL (not NUL-terminated). */
+bool mc_url_host(const char *url, const char **host_r, size_t *len_r);
+/* URL with its punycode host in Unicode, or NULL when the same. */
+char *mc_url_unicode(const char *url);
+/* A domain as given (defanged, any case, IDN in either form) in the
+   form hosts are compared in, or NULL when it is not a domain. */
+char *mc_domain_normalize(const char *name);
+/* Whether HOST (HLEN bytes) is normalised DOMAIN or a subdomain. */
+bool mc_domain_match(const char *host, size_t hlen, const char *domain);
+/* The first of URLS that PATTERN (a glob with GLOB, else a
+   substring) matches, or whose host is in DOMAIN; NULL if none. */
+const char *mc_urls_match(const char *const *urls, size_t count,
+			  const char *pattern, bool glob);
+const char *mc_urls_match_domain(const char *const *urls, size_t count,
+				 const char *domain);
+/* S with defanging undone (hxxp, [.], [:], ...). malloc()ed. */
+char *mc_ioc_refang(const char *s);
+
 #endif

@@ -262,8 +262,8 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 		if (ret == 0) {
 			char when[64];
 			struct tm tm;
-			localtime_r(&fs.frozen_at, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", &tm);
+			gmtime_r(&fs.frozen_at, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 			note_add(note_r, "already frozen since %s", when);
 		}
 		goto out;

@@ -48,7 +48,7 @@ enum node_type { N_AND, N_OR, N_NOT, N_TERM };
 enum term_kind {
 	T_VIRUS, T_FROM, T_TO, T_CC, T_SUBJECT, T_HEADER, T_MSGID, T_BODY,
 	T_ATTACHMENT, T_SHA256, T_MD5, T_SIZE, T_SINCE, T_BEFORE, T_DATE_NONE,
-	T_ALL, T_HASHSET,
+	T_ALL, T_HASHSET, T_URL, T_DOMAIN, T_YARA,
 };
 
 enum size_op { SZ_GT, SZ_LT, SZ_GE, SZ_LE, SZ_EQ };
@@ -90,6 +90,8 @@ struct mc_query {
 	bool needs_engine;
 	bool needs_mime;
 	bool has_literal;	/* an attachment term with a literal */
+	bool needs_yara;
+	struct mc_yara *yara;	/* the caller's (mc_query_set_yara) */
 };
 
 /* Where a term came from, for error messages. */

@@ -50,6 +50,14 @@
 /*	trailing dots and spaces that Windows ignores ("x.exe." runs as
 /*	"x.exe"). sha256:/md5: match a decoded MIME part (for single-part
 /*	mail, the whole decoded body) or the message as a whole.
+/*	url:GLOB and domain:NAME match the URLs of the message's text
+/*	parts (mc_facts_urls, url.c), in normal form; their values are
+/*	refanged, a url: value without glob characters is normalised
+/*	and a domain: value is a domain in ASCII form, which matches
+/*	itself and its subdomains. Their reason is the URL. yara and
+/*	yara:GLOB (the rule's name or NAMESPACE:RULE) run the rules given
+/*	with mc_query_set_yara() once per message (engine/yara.c); the
+/*	reason is NAMESPACE:RULE, with tags and metadata as its detail.
 /*	header:NAME:TEXT with empty TEXT (or header:NAME) means the header
 /*	is present. since:/before: compare the Date header (UTC, in any
 /*	form mc_date_parse_header reads, before 1970 too); a message
@@ -63,8 +71,8 @@
 /*
 /*	Evaluation uses Kleene three-valued logic over three cost levels:
 /*	(1) headers, size, date, all; (2) the MIME walk: body, attachment,
-/*	sha256, md5; (3) the detection engine: virus. The query is first
-/*	evaluated with only level 1 known; the MIME walk happens only if
+/*	sha256, md5, url, domain, yara; (3) the detection engine: virus. The
+/*	query is first evaluated with only level 1 known; the MIME walk happens only if
 /*	the answer is still unknown and the query has level-2 terms; the
 /*	engine runs (once) only if it is still unknown after that. A term
 /*	that cannot be known (MIME limit, engine limit or error) stays
@@ -151,6 +159,8 @@ static void scan_needs(const struct node *n, struct mc_query *q)
 			q->needs_mime = true;
 		if (n->literal != NULL && n->kind == T_ATTACHMENT)
 			q->has_literal = true;
+		if (n->kind == T_YARA)
+			q->needs_yara = true;
 	}
 	for (size_t i = 0; i < n->nkids; i++)
 		scan_needs(n->kids[i], q);
@@ -540,8 +550,8 @@ static void render(GString *out, const struct node *n, int parent_prec)
 		break;
 	}
 	switch (n->kind) {
-	case T_VIRUS:
-		g_string_append(out, "virus");
+	case T_VIRUS: case T_YARA:
+		g_string_append(out, mc_query_term_key(n->kind));
 		if (n->value != NULL) {
 			g_string_append_c(out, ':');
 			put_value(out, n->value);
@@ -633,6 +643,16 @@ void mc_query_free(struct mc_query **query)
 	free((*query)->text);
 	free(*query);
 	*query = NULL;
+}
+
+bool mc_query_needs_yara(const struct mc_query *query)
+{
+	return query->needs_yara;
+}
+
+void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara)
+{
+	query->yara = yara;
 }
 
 bool mc_query_needs_engine(const struct mc_query *query)

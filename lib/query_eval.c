@@ -34,6 +34,7 @@
 enum tri { F = 0, T = 1, U = 2 };
 
 struct eval {
+	const struct mc_query *query;
 	const struct mc_msg *msg;
 	struct mc_facts *facts;
 	int phase;		/* highest cost level known */
@@ -49,6 +50,7 @@ struct eval {
 	size_t *norm_len;
 	bool msg_hashed;
 	unsigned char msg_sha256[32], msg_md5[16];
+	struct mc_yara_result *yara;	/* on first use */
 
 	/* level 3 */
 	bool engine_ran;
@@ -60,7 +62,8 @@ struct eval {
 struct hit {
 	enum mc_reason_kind kind;
 	const char *value;
-	char buf[80];
+	char buf[300];
+	char *detail;		/* malloc()ed JSON, or NULL */
 };
 
 static enum mc_reason_kind reason_kind(enum term_kind k)
@@ -79,6 +82,9 @@ static enum mc_reason_kind reason_kind(enum term_kind k)
 	case T_MD5: return MC_REASON_MD5;
 	case T_SIZE: return MC_REASON_SIZE;
 	case T_SINCE: case T_BEFORE: case T_DATE_NONE: return MC_REASON_DATE;
+	case T_URL: return MC_REASON_URL;
+	case T_DOMAIN: return MC_REASON_DOMAIN;
+	case T_YARA: return MC_REASON_YARA;
 	case T_ALL: case T_HASHSET: break;
 	}
 	return MC_REASON_ALL;
@@ -242,6 +248,60 @@ static enum tri eval_hashset(struct eval *ev, const struct node *t,
 	return mime_miss(ev);
 }
 
+/* url: and domain: terms; the reason is the URL that matched. */
+static enum tri eval_urls(struct eval *ev, const struct node *t, struct hit *h)
+{
+	const char *const *urls;
+	const char *why, *hit;
+	size_t n;
+	bool complete = mc_facts_urls(ev->facts, &urls, &n, &why) == 0;
+
+	hit = t->kind == T_URL ? mc_urls_match(urls, n, t->value, t->glob) :
+		mc_urls_match_domain(urls, n, t->value);
+	if (hit != NULL)
+		return set_hit(h, reason_kind(t->kind), hit);
+	if (!complete && ev->walk_why == NULL)
+		ev->walk_why = why;
+	return complete ? F : U;
+}
+
+/* yara and yara:GLOB (the rule, or NAMESPACE:RULE); the reason is
+   NAMESPACE:RULE, with tags and metadata as its detail. */
+static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
+{
+	const struct mc_query *q = ev->query;
+
+	if (q->yara == NULL) {
+		if (ev->walk_why == NULL)
+			ev->walk_why = "no YARA rules loaded (--yara)";
+		return U;
+	}
+	if (ev->yara == NULL) {
+		ev->yara = mc_xmalloc(sizeof(*ev->yara));
+		mc_yara_scan(q->yara, ev->msg, ev->facts, ev->yara);
+	}
+	for (unsigned i = 0; i < ev->yara->count; i++) {
+		const struct mc_yara_hit *y = &ev->yara->hits[i];
+		char full[260];
+
+		snprintf(full, sizeof(full), "%s:%s", y->ns, y->rule);
+		if (t->value != NULL && !mc_query_value_match(t, y->rule) &&
+		    !mc_query_value_match(t, full))
+			continue;
+		if (h != NULL) {
+			snprintf(h->buf, sizeof(h->buf), "%s", full);
+			h->detail = mc_yara_hit_json(y);
+		}
+		return set_hit(h, MC_REASON_YARA, h != NULL ? h->buf : NULL);
+	}
+	if (ev->yara->error[0] != '\0') {
+		if (ev->walk_why == NULL)
+			ev->walk_why = ev->yara->error;
+		return U;
+	}
+	return F;
+}
+
 static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 {
 	int level = mc_query_term_level(t->kind);
@@ -323,6 +383,10 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 		return mime_miss(ev);
 	case T_SHA256: case T_MD5:
 		return eval_hash(ev, t, h);
+	case T_URL: case T_DOMAIN:
+		return eval_urls(ev, t, h);
+	case T_YARA:
+		return eval_yara(ev, t, h);
 	case T_HASHSET:
 		return eval_hashset(ev, t, h);
 	case T_VIRUS:
@@ -377,17 +441,20 @@ static enum tri eval_node(struct eval *ev, const struct node *n)
 }
 
 static void add_reason(struct mc_match *m, enum mc_reason_kind kind,
-		       const char *value)
+		       const char *value, char *detail)
 {
 	for (size_t i = 0; i < m->reason_count; i++) {
 		const struct mc_reason *r = &m->reasons[i];
 		if (r->kind == kind && (r->value == value ||
-		    (r->value != NULL && value != NULL && strcmp(r->value, value) == 0)))
+		    (r->value != NULL && value != NULL && strcmp(r->value, value) == 0))) {
+			free(detail);
 			return;
+		}
 	}
 	m->reasons = mc_xrealloc(m->reasons, (m->reason_count + 1) * sizeof(*m->reasons));
 	m->reasons[m->reason_count].kind = kind;
 	m->reasons[m->reason_count].value = value != NULL ? mc_xstrdup(value) : NULL;
+	m->reasons[m->reason_count].detail = detail;
 	m->reason_count++;
 }
 
@@ -408,7 +475,9 @@ static void collect(struct eval *ev, const struct node *n, struct mc_match *m)
 		struct hit h;
 		memset(&h, 0, sizeof(h));
 		if (eval_term(ev, n, &h) == T)
-			add_reason(m, h.kind, h.value);
+			add_reason(m, h.kind, h.value, h.detail);
+		else
+			free(h.detail);
 		return;
 	}
 	}
@@ -432,6 +501,7 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 	memset(&ev, 0, sizeof(ev));
 	ev.msg = msg;
 	ev.facts = facts;
+	ev.query = query;
 
 	ev.phase = 1;
 	ev.names_encoded = -1;
@@ -491,6 +561,7 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 				 ev.walk_why != NULL ? ev.walk_why : "MIME structure not walked");
 		}
 	}
+	free(ev.yara);
 	if (ev.norm != NULL) {
 		for (size_t i = 0; i < ev.nparts; i++)
 			free(ev.norm[i]);
@@ -502,8 +573,10 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 
 void mc_match_clear(struct mc_match *match)
 {
-	for (size_t i = 0; i < match->reason_count; i++)
+	for (size_t i = 0; i < match->reason_count; i++) {
 		free(match->reasons[i].value);
+		free(match->reasons[i].detail);
+	}
 	free(match->reasons);
 	memset(match, 0, sizeof(*match));
 }
@@ -524,6 +597,9 @@ const char *mc_reason_kind_name(enum mc_reason_kind kind)
 	case MC_REASON_MD5: return "md5";
 	case MC_REASON_SIZE: return "size";
 	case MC_REASON_DATE: return "date";
+	case MC_REASON_URL: return "url";
+	case MC_REASON_DOMAIN: return "domain";
+	case MC_REASON_YARA: return "yara";
 	case MC_REASON_ALL: return "all";
 	}
 	return "unknown";

@@ -157,6 +157,7 @@ struct term_arg {
    error set; the caller frees T. */
 typedef int term_parser(struct node *t, const struct term_arg *a);
 
+/* virus and yara, with an optional glob */
 static int term_virus(struct node *t, const struct term_arg *a)
 {
 	if (a->value != NULL) {
@@ -258,6 +259,34 @@ static int term_size(struct node *t, const struct term_arg *a)
 	return 0;
 }
 
+/* url:VALUE, refanged; without glob characters, a URL is compared in
+   its normal form. */
+static int term_url(struct node *t, const struct term_arg *a)
+{
+	char *v = mc_ioc_refang(a->value);
+
+	t->glob = mc_query_has_glob_chars(v);
+	if (!t->glob && strstr(v, "://") != NULL) {
+		char *n = mc_url_normalize(v, strlen(v));
+		free(v);
+		if (n == NULL)
+			return mc_query_term_error(a->w, a->error_r,
+				"a url: value is a URL or a glob, as in url:*evil.example/*");
+		v = n;
+	}
+	t->value = v;
+	return 0;
+}
+
+/* domain:NAME, in the form hosts are compared in. */
+static int term_domain(struct node *t, const struct term_arg *a)
+{
+	if ((t->value = mc_domain_normalize(a->value)) == NULL)
+		return mc_query_term_error(a->w, a->error_r,
+			"a domain: value is a domain name, as in domain:evil.example");
+	return 0;
+}
+
 static const struct term_def {
 	const char *key;
 	enum term_kind kind;
@@ -280,6 +309,9 @@ static const struct term_def {
 	{ "before", T_BEFORE, TV_REQUIRED, term_date },
 	{ "date", T_DATE_NONE, TV_REQUIRED, term_date_none },
 	{ "all", T_ALL, TV_NONE, NULL },
+	{ "url", T_URL, TV_REQUIRED, term_url },
+	{ "domain", T_DOMAIN, TV_REQUIRED, term_domain },
+	{ "yara", T_YARA, TV_OPTIONAL, term_virus },
 };
 
 static const struct term_def *term_find(const char *key)
@@ -306,7 +338,7 @@ int mc_query_term_level(enum term_kind k)
 	case T_VIRUS:
 		return 3;
 	case T_BODY: case T_ATTACHMENT: case T_SHA256: case T_MD5:
-	case T_HASHSET:
+	case T_HASHSET: case T_URL: case T_DOMAIN: case T_YARA:
 		return 2;
 	default:
 		return 1;

@@ -100,6 +100,9 @@ void mc_limits_default(struct mc_limits *limits_r)
 	limits_r->max_mime_parts = 1000;
 	limits_r->max_mime_depth = 64;
 	limits_r->max_header_bytes = 1 << 20;
+	/* A newsletter has a few hundred links; this bounds the work
+	   (and the memory: MC_URL_MAX bytes each) a hostile text costs. */
+	limits_r->max_urls = 10000;
 	/* Scanning a mail message takes the engine a few times its size;
 	   this keeps two of the few-megabyte messages a store has from
 	   being scanned at once, and costs nothing for the rest. */

@@ -25,6 +25,9 @@
 /*	"inet mailcure") and the record; the rest of the ruleset is left
 /*	byte for byte as it was.
 /*
+/*	Without --allow and --ports, the settings file's isolate_allow and
+/*	isolate_ports apply (settings.c), checked when it was read.
+/*
 /*	The record is --state FILE, else $MAILCURE_ISOLATE_STATE, else
 /*	isolate.json in --state-dir (default /var/lib/mailcure). The
 /*	global --dovecot-config FILE (or $MAILCURE_DOVECOT_CONFIG) selects
@@ -143,7 +146,7 @@ static void print_commands(const struct mc_isolation *iso)
 }
 
 /* --ports 25,465,587 (or repeated). */
-static void parse_ports(const char *arg, uint16_t **ports, size_t *count)
+void mc_cli_parse_ports(const char *arg, uint16_t **ports, size_t *count)
 {
 	char *copy = strdup(arg), *save = NULL;
 
@@ -262,7 +265,7 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 			allow = realloc(allow, (set.allow_count + 1) * sizeof(*allow));
 			allow[set.allow_count++] = optarg;
 			break;
-		case 'p': parse_ports(optarg, &ports, &port_count); break;
+		case 'p': mc_cli_parse_ports(optarg, &ports, &port_count); break;
 		case 'm': set.keep_mx = true; break;
 		case 'n': set.no_kick = true; break;
 		case 's': status = true; break;
@@ -275,6 +278,16 @@ int cmd_isolate(int argc, char **argv, struct mc_global *g)
 		mc_die_usage("isolate: unexpected argument '%s'", argv[optind]);
 	if (state == NULL)
 		state = default_state_path(g);
+	/* The settings file's, unless the command line gave its own. */
+	if (set.allow_count == 0 && g->isolate_allow_count > 0) {
+		allow = calloc(g->isolate_allow_count, sizeof(*allow));
+		if (allow == NULL)
+			abort();
+		memcpy(allow, g->isolate_allow, g->isolate_allow_count * sizeof(*allow));
+		set.allow_count = g->isolate_allow_count;
+	}
+	if (port_count == 0 && g->isolate_ports != NULL)
+		mc_cli_parse_ports(g->isolate_ports, &ports, &port_count);
 	set.state_path = state;
 	set.allow = allow;
 	set.ports = ports;

@@ -228,6 +228,34 @@ const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g)
 	return g->clamd_count > 0 ? &mc_engine_clamd : &mc_engine_clamav;
 }
 
+int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
+		     struct mc_yara **yara_r)
+{
+	char *error = NULL;
+
+	*yara_r = NULL;
+	if (g->yara_count == 0) {
+		if (!mc_query_needs_yara(query))
+			return 0;
+		mc_warn("the query's yara terms need rules: --yara FILE|DIR");
+		return -1;
+	}
+	if (mc_yara_open(g->yara_paths, g->yara_count, &g->limits, yara_r, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	/* Before any thread starts; without scan processes the rules
+	   run in the workers. */
+	if (mc_query_needs_yara(query) && mc_yara_start(*yara_r, mc_cli_cpus(), &error) < 0) {
+		if (g->verbose > 0)
+			mc_warn("%s; rules run in the workers", error);
+		free(error);
+	}
+	mc_query_set_yara(query, *yara_r);
+	return 0;
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
 	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
@@ -506,6 +534,7 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 	struct mc_query *query = mc_query_parse(query_text, &error);
 	struct mc_store **stores = NULL;
 	struct mc_engine *engine = NULL;
+	struct mc_yara *yara = NULL;
 	struct mc_quarantine *q = NULL;
 	bool owned_uris = false;
 
@@ -558,6 +587,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		errors[refused++].why = error;
 		error = NULL;
 	}
+	if (mc_cli_yara_open(g, query, &yara) < 0)
+		goto out;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0)
 		goto out;
 
@@ -581,6 +612,7 @@ out:
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	mc_yara_close(&yara);
 	interrupt_release();
 	return exit_code;
 }

@@ -13,7 +13,8 @@
 /*	mailcure queue thaw [--force]
 /*	mailcure queue release ID...
 /*
-/*	Options: --postfix-config DIR (another Postfix instance),
+/*	Options: --postfix-config DIR (another Postfix instance; default
+/*	the settings file's postfix_config, else postconf's),
 /*	--queue NAME (only that queue: incoming, active, deferred,
 /*	hold, maildrop; repeatable).
 /* DESCRIPTION
@@ -418,14 +419,21 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(error);
 		return MC_EXIT_ERROR;
 	}
+	struct mc_yara *yara = NULL;
+	if (mc_cli_yara_open(g, query, &yara) < 0) {
+		mc_query_free(&query);
+		return MC_EXIT_ERROR;
+	}
 	if (open_store(o, g, &uri, &store) < 0) {
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		return MC_EXIT_ERROR;
 	}
 	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
 		mc_store_close(&store);
 		mc_query_free(&query);
+		mc_yara_close(&yara);
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
@@ -439,6 +447,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 				mc_cli_engine_close(g, &engine);
 			mc_store_close(&store);
 			mc_query_free(&query);
+			mc_yara_close(&yara);
 			free(uri);
 			return MC_EXIT_ERROR;
 		}
@@ -453,6 +462,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	mc_query_free(&query);
+	mc_yara_close(&yara);
 	return exit_code;
 }
 
@@ -657,8 +667,16 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			"MTA's configuration belong to root and the MTA)", sub);
 		return MC_EXIT_ERROR;
 	}
+	/* With neither, a Postfix instance named by the settings file
+	   says which MTA this is, as --postfix-config would. */
+	if (o.mta == MTA_AUTO && o.exim_config == NULL && g->postfix_config != NULL)
+		o.mta = MTA_POSTFIX;
 	if (resolve_mta(&o) < 0)
 		return MC_EXIT_ERROR;
+	/* The settings file's Postfix instance is a default for Postfix
+	   only: --mta exim and --exim-config are not in conflict with it. */
+	if (o.mta == MTA_POSTFIX && o.config_dir == NULL)
+		o.config_dir = g->postfix_config;
 	if (o.mta == MTA_EXIM && (strcmp(sub, "freeze") == 0 || strcmp(sub, "thaw") == 0 ||
 				  strcmp(sub, "release") == 0)) {
 		mc_warn("queue %s: not supported for Exim yet", sub);

@@ -154,6 +154,12 @@ static void child_globals(const struct mc_global *g, const char *run_id,
 	char num[32];
 
 	argv_add(a, "mailcure");
+	/* The steps read the same settings file; what follows overrides
+	   it as this process's command line did. */
+	if (g->config != NULL) {
+		argv_add(a, "--config");
+		argv_add(a, g->config);
+	}
 	for (size_t i = 0; i < g->database_count; i++) {
 		argv_add(a, "-d");
 		argv_add(a, g->databases[i]);
@@ -766,6 +772,8 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	int pargc = 0;
 
 	resume = parse_args(argc, argv, &ra, &resume_run);
+	if (ra.postfix_config == NULL)
+		ra.postfix_config = g->postfix_config;
 	if (resume == 0 && g->dry_run) {
 		exit_code = respond_dry_run(g, &ra);
 		respond_args_free(&ra);
@@ -796,6 +804,8 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		respond_args_free(&ra);
 		parse_args(pargc, pargv, &ra, &dummy);
 		free(dummy);
+		if (ra.postfix_config == NULL)
+			ra.postfix_config = g->postfix_config;
 		ra.yes = ra.yes || yes_now;
 		/* A run paused with --until goes on to the end unless the
 		   resume names a new --until. */

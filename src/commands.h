@@ -29,6 +29,8 @@ struct mc_global {
 	size_t database_count;
 	const char **clamds;		/* --clamd, repeatable: the engine */
 	size_t clamd_count;
+	const char **yara_paths;	/* --yara, repeatable */
+	size_t yara_count;
 	unsigned jobs;			/* -j, 0 = number of CPUs */
 	bool json;
 	bool dry_run;
@@ -43,6 +45,14 @@ struct mc_global {
 	const char *cache_path;		/* --cache FILE: persistent verdict cache */
 	unsigned long long cache_size;	/* --cache-size: bytes of verdicts in memory */
 	const char *tempdir;		/* --tempdir DIR: where the engine unpacks */
+	/* From the settings file (settings.c): */
+	bool databases_from_file;	/* -d replaces them */
+	bool clamds_from_file;		/* --clamd replaces them */
+	bool yara_from_file;		/* --yara replaces them */
+	const char **isolate_allow;	/* isolate without --allow */
+	size_t isolate_allow_count;
+	const char *isolate_ports;	/* isolate without --ports */
+	const char *postfix_config;	/* queue, respond without --postfix-config */
 };
 
 /* The run id of this invocation: --run-id when given (respond runs its
@@ -119,6 +129,7 @@ struct mc_tally {
 	size_t n;
 };
 void mc_tally_add(struct mc_tally *t, const char *key);
+void mc_tally_add_n(struct mc_tally *t, const char *key, unsigned long n);
 /* Most frequent first, then by key. */
 void mc_tally_sort(struct mc_tally *t);
 void mc_tally_free(struct mc_tally *t);
@@ -126,6 +137,13 @@ void mc_tally_free(struct mc_tally *t);
 /* Print a usage or runtime error to stderr ("mailcure: ..."). */
 void mc_die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Compile the rules of --yara (before anything is scanned) and give
+   them to QUERY; *yara_r (NULL without --yara) is closed by the
+   caller after the run. -1 after a message, when a rule file does not
+   compile or the query has yara terms and no rules were given. */
+int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
+		     struct mc_yara **yara_r);
 
 /* Load the detection engine from g->databases (default
    /var/lib/clamav). Prints a clear error naming freshclam when no
@@ -173,6 +191,25 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 		    struct mc_engine *engine,
 		    struct mc_quarantine *q, bool acting,
 		    const struct mc_cli_store_error *errors, size_t error_count);
+
+/* settings.c: read the settings file (--config FILE, else
+   MC_DEFAULT_CONFIG if it exists) into G before the command line is
+   parsed; an error in it ends the process naming FILE:LINE. */
+#ifndef MC_DEFAULT_CONFIG
+#define MC_DEFAULT_CONFIG "/etc/mailcure/mailcure.conf"
+#endif
+void mc_cli_settings_load(struct mc_global *g, int argc, char **argv);
+/* The names a settings file may hold, NULL-terminated. */
+const char *const *mc_cli_setting_names(void);
+/* "FILE:LINE: " while a setting of the file is applied, else "":
+   what mc_die_usage() puts before its message. */
+extern const char *mc_cli_where;
+/* main.c: apply VALUE as the global option OPTION (its long name). */
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value);
+/* cmd_isolate.c: "25,465 587" appended to *PORTS; a usage error
+   when an item is not a port. */
+void mc_cli_parse_ports(const char *arg, uint16_t **ports, size_t *count);
 
 /* Number of worker threads (-j, or twice the CPUs). */
 unsigned mc_cli_jobs(const struct mc_global *g);

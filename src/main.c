@@ -102,6 +102,7 @@ static void usage(FILE *fp)
 		"                        default " MC_DEFAULT_DATABASE ")\n"
 		"      --clamd ADDRESS   scan with a running clamd instead (its Unix socket\n"
 		"                        path, or HOST:PORT; repeatable: used in turn)\n"
+		"      --yara PATH       YARA rule file or directory for yara terms (repeatable)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -109,7 +110,7 @@ static void usage(FILE *fp)
 		"      --progress MODE   auto|always|never (auto: when stderr is a terminal)\n"
 		"  -q, --quiet           only matches and errors\n"
 		"  -v, --verbose         more detail\n"
-		"      --config FILE     settings file\n"
+		"      --config FILE     settings file (default " MC_DEFAULT_CONFIG ")\n"
 		"      --state-dir DIR   runs, journals and saved state (default " MC_DEFAULT_STATE_DIR ")\n"
 		"      --run-id ID       act as part of run ID (respond uses it)\n"
 		"      --dovecot-config FILE  Dovecot configuration for doveadm -c (dovecot: stores, isolate)\n"
@@ -146,7 +147,7 @@ void mc_die_usage(const char *fmt, ...)
 	va_list ap;
 
 	fflush(stdout);
-	fputs("mailcure: ", stderr);
+	mc_output_fprintf(stderr, "mailcure: %s", mc_cli_where);
 	va_start(ap, fmt);
 	mc_output_vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -273,7 +274,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD, OPT_YARA, OPT_MAX_URLS,
 };
 
 static const struct option global_options[] = {
@@ -290,6 +291,7 @@ static const struct option global_options[] = {
 	{ "max-mime-parts", required_argument, NULL, OPT_MAX_PARTS },
 	{ "max-mime-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "max-scan-time", required_argument, NULL, OPT_MAX_SCANTIME },
+	{ "max-urls", required_argument, NULL, OPT_MAX_URLS },
 	{ "run-id", required_argument, NULL, OPT_RUN_ID },
 	{ "state-dir", required_argument, NULL, OPT_STATE_DIR },
 	{ "dovecot-config", required_argument, NULL, OPT_DOVECOT_CONFIG },
@@ -298,6 +300,7 @@ static const struct option global_options[] = {
 	{ "cache-size", required_argument, NULL, OPT_CACHE_SIZE },
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 	{ "clamd", required_argument, NULL, OPT_CLAMD },
+	{ "yara", required_argument, NULL, OPT_YARA },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -308,8 +311,20 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 {
 	switch (c) {
 	case 'd':
+		if (g->databases_from_file) {
+			g->database_count = 0;
+			g->databases_from_file = false;
+		}
 		g->databases = realloc(g->databases, (g->database_count + 1) * sizeof(char *));
 		g->databases[g->database_count++] = arg;
+		return true;
+	case OPT_YARA:
+		if (g->yara_from_file) {
+			g->yara_count = 0;
+			g->yara_from_file = false;
+		}
+		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
+		g->yara_paths[g->yara_count++] = arg;
 		return true;
 	case 'j': {
 		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
@@ -333,6 +348,7 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 	case OPT_MAX_SIZE: g->limits.max_message_size = mc_cli_parse_size(arg, "--max-message-size"); return true;
 	case OPT_MAX_PARTS: g->limits.max_mime_parts = (unsigned)mc_cli_parse_size(arg, "--max-mime-parts"); return true;
 	case OPT_MAX_DEPTH: g->limits.max_mime_depth = (unsigned)mc_cli_parse_size(arg, "--max-mime-depth"); return true;
+	case OPT_MAX_URLS: g->limits.max_urls = (unsigned)mc_cli_parse_size(arg, "--max-urls"); return true;
 	case OPT_MAX_SCANTIME: g->limits.max_scan_time_ms = (unsigned)mc_cli_parse_size(arg, "--max-scan-time"); return true;
 	case OPT_RUN_ID:
 		/* It names files and directories: keep it a plain name. */
@@ -367,6 +383,10 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		return true;
 	}
 	case OPT_CLAMD:
+		if (g->clamds_from_file) {
+			g->clamd_count = 0;
+			g->clamds_from_file = false;
+		}
 		g->clamds = realloc(g->clamds, (g->clamd_count + 1) * sizeof(char *));
 		g->clamds[g->clamd_count++] = arg;
 		return true;
@@ -445,6 +465,18 @@ static void memory_policy(void)
 	mallopt(M_ARENA_MAX, 1);
 }
 
+void mc_cli_global_setting(struct mc_global *g, const char *option,
+			   const char *value)
+{
+	for (const struct option *p = global_options; p->name != NULL; p++) {
+		if (strcmp(p->name, option) == 0 && p->has_arg == required_argument) {
+			global_option(g, p->val, value);
+			return;
+		}
+	}
+	abort();
+}
+
 int main(int argc, char **argv)
 {
 	struct mc_global g;
@@ -455,6 +487,8 @@ int main(int argc, char **argv)
 	g.quarantine_dir = MC_DEFAULT_QUARANTINE;
 	g.state_dir = MC_DEFAULT_STATE_DIR;
 	mc_limits_default(&g.limits);
+	/* The settings file first: the command line overrides it. */
+	mc_cli_settings_load(&g, argc, argv);
 
 	/* Global options before the command ('+': stop at the first
 	   non-option, which is the command). */
@@ -479,6 +513,7 @@ int main(int argc, char **argv)
 				command_usage(current, stdout);
 				free(g.databases);
 				free(g.clamds);
+				free(g.yara_paths);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
@@ -486,6 +521,7 @@ int main(int argc, char **argv)
 			/* Freed so that leak checkers see a clean exit. */
 			free(g.databases);
 			free(g.clamds);
+			free(g.yara_paths);
 			return rc;
 		}
 	}

@@ -259,6 +259,14 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
 		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
 			reasons[i].value != NULL ? reasons[i].value : "");
+		/* More fields (a YARA rule's namespace, tags, metadata). */
+		json_object *more = reasons[i].detail != NULL ?
+			json_tokener_parse(reasons[i].detail) : NULL;
+		if (more != NULL && json_object_is_type(more, json_type_object)) {
+			json_object_object_foreach(more, key, val)
+				json_object_object_add(r, key, json_object_get(val));
+		}
+		json_object_put(more);
 		json_object_array_add(arr, r);
 	}
 	return arr;
@@ -488,9 +496,14 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 
 void mc_tally_add(struct mc_tally *t, const char *key)
 {
+	mc_tally_add_n(t, key, 1);
+}
+
+void mc_tally_add_n(struct mc_tally *t, const char *key, unsigned long n)
+{
 	for (size_t i = 0; i < t->n; i++) {
 		if (strcmp(t->v[i].key, key) == 0) {
-			t->v[i].n++;
+			t->v[i].n += n;
 			return;
 		}
 	}
@@ -498,7 +511,7 @@ void mc_tally_add(struct mc_tally *t, const char *key)
 	if (t->v == NULL)
 		abort();
 	t->v[t->n].key = strdup(key);
-	t->v[t->n++].n = 1;
+	t->v[t->n++].n = n;
 }
 
 static int tally_cmp(const void *a, const void *b)

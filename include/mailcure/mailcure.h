@@ -72,6 +72,7 @@ struct mc_limits {
 	unsigned max_mime_parts;	/* MIME walk: parts per message */
 	unsigned max_mime_depth;	/* MIME walk: nesting depth */
 	size_t max_header_bytes;	/* header block size */
+	unsigned max_urls;		/* URL occurrences looked at per message */
 	/* Pipeline: bytes of messages evaluated at once. A message that
 	   does not fit waits for others to finish (one always runs), so
 	   that workers do not hold several large messages, and the
@@ -212,6 +213,12 @@ enum mc_verdict_kind mc_facts_check_headers(struct mc_facts *facts,
    walked (limit reached or broken); *why_r then says why. */
 int mc_facts_parts(struct mc_facts *facts, const struct mc_part **parts_r,
 		   size_t *count_r, const char **why_r);
+/* The distinct URLs in the message's text and HTML parts, normalised
+   (lib/url.c), walking the parts if that was not done yet. -1 when a
+   MIME limit or limits->max_urls was reached, with *why_r: the URLs
+   found before it are still returned. */
+int mc_facts_urls(struct mc_facts *facts, const char *const **urls_r,
+		  size_t *count_r, const char **why_r);
 /* MD5 of leaf part INDEX (computed on first use). */
 const unsigned char *mc_facts_part_md5(struct mc_facts *facts, size_t index);
 /* Whether the leaf parts are exactly what libclamav's mail parser
@@ -361,6 +368,35 @@ extern const struct mc_engine_ops mc_engine_clamav;
    HOST:PORT each; several are used in turn. */
 extern const struct mc_engine_ops mc_engine_clamd;
 
+/* YARA rules (lib/engine/yara.c). */
+struct mc_yara;
+#define MC_YARA_HITS_MAX 16
+struct mc_yara_hit {
+	char rule[128];
+	char ns[128];		/* the rule file's name, less its extension */
+	char tags[256];		/* JSON array */
+	char meta[768];		/* JSON object */
+};
+struct mc_yara_result {
+	unsigned count;
+	struct mc_yara_hit hits[MC_YARA_HITS_MAX];
+	char error[160];	/* not empty: not every byte was scanned */
+};
+/* Compile the rule files PATHS (files or directories); on a rule that
+   does not compile, *error_r names its file and line. */
+int mc_yara_open(const char *const *paths, size_t count,
+		 const struct mc_limits *limits, struct mc_yara **yara_r,
+		 char **error_r);
+/* Fork the scan processes that run the rules; call before threads. */
+int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r);
+unsigned mc_yara_rule_count(const struct mc_yara *yara);
+/* Thread-safe: the rules over the message and each decoded part. */
+void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
+		  struct mc_facts *facts, struct mc_yara_result *result_r);
+void mc_yara_close(struct mc_yara **yara);
+/* {"rule":..,"namespace":..,"tags":[..],"meta":{..}}, malloc()ed. */
+char *mc_yara_hit_json(const struct mc_yara_hit *hit);
+
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"
 
@@ -380,6 +416,10 @@ bool mc_query_needs_engine(const struct mc_query *query);
 /* Whether evaluation can need more of a message than its header
    block and its size (a MIME or engine term). */
 bool mc_query_needs_body(const struct mc_query *query);
+/* Whether the query has yara terms; they run the rules given with
+   mc_query_set_yara (kept by the caller, set before evaluating). */
+bool mc_query_needs_yara(const struct mc_query *query);
+void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara);
 /* Canonical text of the query, for reports. */
 const char *mc_query_text(const struct mc_query *query);
 
@@ -387,7 +427,8 @@ enum mc_reason_kind {
 	MC_REASON_VIRUS, MC_REASON_FROM, MC_REASON_TO, MC_REASON_CC,
 	MC_REASON_SUBJECT, MC_REASON_HEADER, MC_REASON_MESSAGE_ID,
 	MC_REASON_BODY, MC_REASON_ATTACHMENT, MC_REASON_SHA256,
-	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_ALL,
+	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_URL,
+	MC_REASON_DOMAIN, MC_REASON_YARA, MC_REASON_ALL,
 };
 
 /* Why a message matched: {"kind":"virus","name":"Eicar-..."} or
@@ -395,6 +436,7 @@ enum mc_reason_kind {
 struct mc_reason {
 	enum mc_reason_kind kind;
 	char *value;		/* signature name for virus, else the value */
+	char *detail;		/* a JSON object of more fields, or NULL */
 };
 
 const char *mc_reason_kind_name(enum mc_reason_kind kind);
@@ -960,6 +1002,9 @@ int mc_isolate_apply(const struct mc_isolate_settings *set,
 /* What is in force: the record, and (as root) the ruleset. */
 int mc_isolate_status(const struct mc_isolate_settings *set,
 		      struct mc_isolation **iso_r, char **error_r);
+/* Whether TEXT is a network mc_isolate_apply() takes in allow
+   (what a settings file says before isolate runs). */
+int mc_isolate_check_allow(const char *text, char **error_r);
 /* Undo mc_isolate_apply exactly: delete the table "inet mailcure"
    (nothing else in the ruleset is touched) and then the record. Also
    cleans up after an isolate that was interrupted. */

@@ -13,6 +13,7 @@
 /*	int mc_isolate_remove(const struct mc_isolate_settings *set,
 /*		struct mc_isolation **iso_r, char **error_r);
 /*	void mc_isolation_free(struct mc_isolation **iso);
+/*	int mc_isolate_check_allow(const char *text, char **error_r);
 /* DESCRIPTION
 /*	The first step of the outbreak runbook, in place of pulling the
 /*	network cable: users can no longer reach the mail services, the
@@ -180,6 +181,17 @@ static int parse_cidr(const char *text, struct net *n_r, char **canon_r,
 	mask_host_bits(n_r);
 	inet_ntop(n_r->family, n_r->addr, out, sizeof(out));
 	*canon_r = mc_xasprintf("%s/%u", out, n_r->prefix);
+	return 0;
+}
+
+int mc_isolate_check_allow(const char *text, char **error_r)
+{
+	struct net n;
+	char *canon = NULL;
+
+	if (parse_cidr(text, &n, &canon, error_r) < 0)
+		return -1;
+	free(canon);
 	return 0;
 }
 

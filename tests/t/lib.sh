@@ -699,10 +699,12 @@ mc_assert_file_eq() {
 	fi
 }
 
+# Global options for mc_assert_finds's runs (--yara FILE, ...).
+MC_FIND_OPTS=()
 mc_assert_finds() {
 	local store=$1 domain=$2 want=$3 query=$4 got rc=1
 	[ -n "$want" ] || rc=0
-	mc_cure --json mailbox find -s "$store" "$query"
+	mc_cure --json "${MC_FIND_OPTS[@]}" mailbox find -s "$store" "$query"
 	mc_expect_rc "$rc" "query '$query'"
 	got=$(mc_events "$MC_OUT" match message_id | sed "s/^<\([^@]*\)@${domain//./\\.}>\$/\1/" |
 		sort | tr '\n' ' ' | sed 's/ $//')

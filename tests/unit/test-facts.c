@@ -1276,6 +1276,79 @@ static void test_base64_strict(void **state)
 	}
 }
 
+/* URLs come from every text part after its transfer decoding (a
+   quoted-printable soft break inside a URL, base64 HTML with an
+   entity and an IDN host), from an HTML attachment sent as
+   application/octet-stream, and from an attached message; a PDF is
+   not looked into. */
+static const char urls_msg[] =
+	"From: a@example.com\n"
+	"Subject: links\n"
+	"MIME-Version: 1.0\n"
+	"Content-Type: multipart/mixed; boundary=\"b1\"\n"
+	"\n"
+	"--b1\n"
+	"Content-Type: text/plain; charset=utf-8\n"
+	"Content-Transfer-Encoding: quoted-printable\n"
+	"\n"
+	"Go to http://track.example/c?u=3Dhttps%3A%2F%2Fland.evil.=\n"
+	"example%2F now\n"
+	"--b1\n"
+	"Content-Type: text/html; charset=utf-8\n"
+	"Content-Transfer-Encoding: base64\n"
+	"\n"
+	"PHA+UGF5IDxhIGhyZWY9Imh0dHBzJiM1ODsvL0LDvGNoZXIuZXhhbXBsZS9wYXk/aWQ9MSZhbXA7eD0yIj5oZXJlPC9hPjwvcD4=\n"
+	"--b1\n"
+	"Content-Type: application/octet-stream; name=\"invoice.html\"\n"
+	"Content-Transfer-Encoding: base64\n"
+	"\n"
+	"PGZvcm0gYWN0aW9uPSJodHRwOi8vbG9naW4uZXZpbC5leGFtcGxlL3Bvc3QiPg==\n"
+	"--b1\n"
+	"Content-Type: application/pdf; name=\"x.pdf\"\n"
+	"\n"
+	"http://pdf.example/\n"
+	"--b1\n"
+	"Content-Type: message/rfc822\n"
+	"\n"
+	"Subject: inner\n"
+	"\n"
+	"inner www.inner.example/x\n"
+	"--b1--\n";
+
+static void test_urls(void **state)
+{
+	struct tmsg t;
+	struct mc_facts *f;
+	const char *const *urls;
+	const char *why;
+	size_t n;
+	static const char *const want[] = {
+		"http://track.example/c?u=https%3A%2F%2Fland.evil.example%2F",
+		"https://land.evil.example/",
+		"https://xn--bcher-kva.example/pay?id=1&x=2",
+		"http://login.evil.example/post",
+		"http://www.inner.example/x",
+	};
+
+	(void)state;
+	f = tmsg_init(&t, urls_msg);
+	assert_int_equal(mc_facts_urls(f, &urls, &n, &why), 0);
+	assert_null(why);
+	for (size_t i = 0; i < n && i < 5; i++)
+		assert_string_equal(urls[i], want[i]);
+	assert_int_equal(n, 5);
+	tmsg_free(&t);
+
+	/* Past the limit: what was found, and why not all. */
+	tmsg_init_len(&t, urls_msg, strlen(urls_msg));
+	t.limits.max_urls = 2;
+	f = tmsg_facts(&t);
+	assert_int_equal(mc_facts_urls(f, &urls, &n, &why), -1);
+	assert_string_equal(why, "URL limit (2) reached");
+	assert_int_equal(n, 2);
+	tmsg_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1297,6 +1370,7 @@ int main(void)
 		cmocka_unit_test(test_uuencode_short_lines),
 		cmocka_unit_test(test_part_limit),
 		cmocka_unit_test(test_depth_limit),
+		cmocka_unit_test(test_urls),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_unclosed),
 		cmocka_unit_test(test_empty_and_garbage),

@@ -62,7 +62,7 @@ struct fixture {
 	struct mc_store_settings set;
 };
 
-static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"" };
+static struct mc_reason reason_all = { MC_REASON_ALL, (char *)"", NULL };
 static struct mc_match match_all = { .matched = true, .reasons = &reason_all,
 				     .reason_count = 1 };
 

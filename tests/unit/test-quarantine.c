@@ -162,8 +162,8 @@ static void test_put_get_read(void **state)
 	struct fixture *f = *state;
 	static char *rcpts[] = { "bob@example.com", "carol@example.com" };
 	struct mc_reason reasons[] = {
-		{ MC_REASON_VIRUS, "Eicar-Test-Signature.UNOFFICIAL" },
-		{ MC_REASON_ATTACHMENT, "invoice.exe" },
+		{ MC_REASON_VIRUS, "Eicar-Test-Signature.UNOFFICIAL", NULL },
+		{ MC_REASON_ATTACHMENT, "invoice.exe", NULL },
 	};
 	/* A file name that is not UTF-8 must come back byte for byte. */
 	const char *path = "/home/alice/Maildir/cur/1700000000.M1P2.host,S=10:2,RS\xff\xfe";

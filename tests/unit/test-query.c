@@ -230,6 +230,12 @@ static void test_terms(void **state)
 	assert_text("subject:\"say \\\"hi\\\"\"", "subject:\"say \\\"hi\\\"\"");
 	/* Quoted operator words are terms' values, not operators. */
 	assert_text("subject:\"or\"", "subject:or");
+	/* url: values are refanged, and a URL without glob characters
+	   put in its normal form; domain: values are domains in ASCII. */
+	assert_text("url:*evil.example/*", "url:*evil.example/*");
+	assert_text("url:hxxp://Evil[.]Example:80", "url:http://evil.example/");
+	assert_text("domain:Evil[.]Example.", "domain:evil.example");
+	assert_text("domain:*.b\xc3\xbc" "cher.example", "domain:xn--bcher-kva.example");
 }
 
 static void test_precedence(void **state)
@@ -264,6 +270,11 @@ static void test_errors(void **state)
 	assert_error("frm:x", "query: unknown key 'frm' at position 1 (frm:x)");
 	assert_error("from:a frm:x", "query: unknown key 'frm' at position 8 (frm:x)");
 	assert_error("all foo", "query: unknown term 'foo' at position 5 (foo)");
+	assert_error("domain:http://x.example/",
+		     "query: a domain: value is a domain name, as in domain:evil.example "
+		     "at position 1 (domain:http://x.example/)");
+	assert_error("url:http://", "query: a url: value is a URL or a glob, as in "
+		     "url:*evil.example/* at position 1 (url:http://)");
 	assert_error("from:a foo", "query: unknown term 'foo' at position 8 (foo); "
 		     "a value with spaces needs quotes, as in 'subject:\"two words\"'");
 	assert_error("(from:a all", "query: missing ')' at position 12 (for '(' at position 1)");
@@ -513,6 +524,13 @@ static void test_mime_terms(void **state)
 	assert_true(matches("sha256:" HELLO_SHA256));
 	assert_true(matches("md5:" HELLO_MD5));
 	assert_false(matches("md5:ffffffffffffffffffffffffffffffff"));
+	assert_true(matches("url:http://EVIL.example/pay"));
+	assert_true(matches("url:*/pay"));
+	assert_false(matches("url:*/pay/*"));
+	assert_true(matches("domain:evil.example"));
+	assert_true(matches("domain:example"));
+	assert_false(matches("domain:l.example"));	/* not a label boundary */
+	assert_false(matches("domain:mx.evil.example"));	/* in a header only */
 
 	/* A single-part message: its body; and any message as a whole. */
 	struct run r;
