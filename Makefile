@@ -17,7 +17,10 @@
 #		(DEBIAN_TEST_PACKAGES): Postfix, Dovecot, clamd, nftables,
 #		swaks, Chromium, ... Services of packages installed here
 #		are not left running: the integration tests start their
-#		own Postfix, Dovecot and clamd on loopback.
+#		own Postfix, Dovecot and clamd on loopback. Then Debian's
+#		Exim is unpacked, not installed (it conflicts with
+#		postfix), into $(BUILD_EXIM)/root (tests/exim-root.sh),
+#		once; the Exim tests run it with their own configuration.
 #	build	meson setup build (warnings are errors); ninja -C build.
 #	demo	deps, build, then "mailcure demo": a sample infected
 #		server is created in a temporary directory and cleaned.
@@ -93,6 +96,8 @@ DEBIAN_DEB_PACKAGES := dpkg-dev debhelper lintian
 BUILD := build
 BUILD_ASAN := build-asan
 BUILD_FUZZ := build-fuzz
+# Debian's Exim unpacked for the tests (tests/exim-root.sh).
+BUILD_EXIM := build-exim
 BUILD_DEB := build-deb
 FUZZ_SECONDS ?= 60
 MESON_OPTS := -Dwerror=true
@@ -161,6 +166,8 @@ deps-deb: deps
 
 deps-check: deps
 	$(call apt_install,deps-check,$(DEBIAN_TEST_PACKAGES),$(DEBIAN_TEST_SERVICES),$(DEBIAN_TEST_PRESEED))
+	@tests/exim-root.sh $(BUILD_EXIM)/root >/dev/null && \
+		echo "deps-check: Exim unpacked in $(BUILD_EXIM)/root"
 
 build:
 	@[ -f $(BUILD)/build.ninja ] || meson setup $(BUILD) $(MESON_OPTS)
@@ -219,4 +226,4 @@ $(BUILD_DEB)/.built: $(DEB_SOURCES)
 	touch $@
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_DEB)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_EXIM) $(BUILD_DEB)

@@ -55,9 +55,15 @@
 
 #include "commands.h"
 #include "postfix_ctl.h"
+#include "exim_ctl.h"
+
+enum queue_mta { MTA_AUTO, MTA_POSTFIX, MTA_EXIM };
 
 struct queue_opts {
 	const char *config_dir;
+	const char *exim_config;
+	enum queue_mta mta;	/* never MTA_AUTO once resolved */
+	const struct mc_store_ops *ops;
 	unsigned queue_mask;	/* 0 = all */
 	bool force;
 };
@@ -77,7 +83,10 @@ const char cmd_queue_usage[] =
 	"thaw     restore main.cf and master.cf byte for byte, deliver again\n"
 	"release  take messages off hold\n\n"
 	"options:\n"
+	"      --mta auto|postfix|exim  the MTA whose queue this is (default auto:\n"
+	"                            the one installed and configured)\n"
 	"      --postfix-config DIR  another Postfix instance (its main.cf directory)\n"
+	"      --exim-config FILE    another Exim instance (as exim -C FILE)\n"
 	"      --queue NAME          only incoming, active, deferred, hold or\n"
 	"                            maildrop (repeatable)\n"
 	"      --force               thaw even when main.cf or master.cf changed\n"
@@ -177,23 +186,109 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 	return MC_EXIT_CLEAN;
 }
 
+static int queue_status_exim(const struct queue_opts *o, struct mc_global *g)
+{
+	struct mc_exim *ex;
+	struct mc_exim_status st;
+	char *error = NULL;
+
+	if (mc_exim_open(o->exim_config, &ex, &error) < 0 ||
+	    mc_exim_status(ex, &st, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		mc_exim_free(&ex);
+		return MC_EXIT_ERROR;
+	}
+	if (g->json) {
+		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
+		json_object *qo = json_object_new_object();
+		add_str(obj, "event", "status");
+		add_str(obj, "mta", "exim");
+		add_str(obj, "config_file", ex->config_file);
+		add_str(obj, "spool_directory", ex->spool_dir);
+		add_str(obj, "mail_version", ex->version);
+		json_object_object_add(obj, "running", json_object_new_boolean(st.daemon_pid != 0));
+		if (st.daemon_pid != 0)
+			json_object_object_add(obj, "daemon_pid", json_object_new_int64(st.daemon_pid));
+		json_object_object_add(obj, "frozen", json_object_new_boolean(0));
+		json_object_object_add(qo, "messages", json_object_new_int64((int64_t)st.messages));
+		json_object_object_add(qo, "bytes", json_object_new_int64((int64_t)st.bytes));
+		json_object_object_add(queues, "input", qo);
+		json_object_object_add(obj, "queues", queues);
+		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st.messages));
+		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st.bytes));
+		json_object_object_add(obj, "incomplete", json_object_new_int64(0));
+		mc_output_json(stdout, obj);
+	} else {
+		char bytes[32];
+		mc_output_printf("Exim %s, configuration %s, spool %s%s\n",
+				 ex->version != NULL ? ex->version : "?",
+				 ex->config_file != NULL ? ex->config_file : "?",
+				 ex->spool_dir, ex->split ? " (split)" : "");
+		if (st.daemon_pid != 0)
+			mc_output_printf("running:   yes (daemon pid %ld)\n", (long)st.daemon_pid);
+		else
+			mc_output_printf("running:   no\n");
+		mc_output_printf("frozen:    no\n");
+		mc_output_bytes((double)st.bytes, bytes, sizeof(bytes));
+		mc_output_printf("%-10s %8llu messages  %10s\n", "total",
+				 (unsigned long long)st.messages, bytes);
+	}
+	mc_exim_free(&ex);
+	return MC_EXIT_CLEAN;
+}
+
+/* Which MTA's queue: the one asked for, the one whose instance was
+   named, or the one installed and configured here. */
+static int resolve_mta(struct queue_opts *o)
+{
+	char *pf_why = NULL, *ex_why = NULL;
+	bool pf, ex;
+
+	if (o->mta == MTA_POSTFIX && o->exim_config != NULL)
+		mc_die_usage("--exim-config names an Exim instance, but --mta is postfix");
+	if (o->mta == MTA_EXIM && o->config_dir != NULL)
+		mc_die_usage("--postfix-config names a Postfix instance, but --mta is exim");
+	if (o->mta == MTA_AUTO && o->exim_config != NULL && o->config_dir != NULL)
+		mc_die_usage("--postfix-config and --exim-config: choose one MTA");
+	if (o->mta == MTA_AUTO && o->exim_config != NULL)
+		o->mta = MTA_EXIM;
+	if (o->mta == MTA_AUTO && o->config_dir != NULL)
+		o->mta = MTA_POSTFIX;
+	if (o->mta == MTA_AUTO) {
+		pf = mc_postfix_configured(NULL, &pf_why);
+		ex = mc_exim_configured(NULL, &ex_why);
+		if (pf && ex) {
+			mc_warn("both Postfix and Exim are installed and configured here: "
+				"name the MTA whose queue this is with --mta postfix or "
+				"--mta exim");
+		} else if (!pf && !ex) {
+			mc_warn("no mail queue here: %s; %s", pf_why, ex_why);
+		} else {
+			o->mta = pf ? MTA_POSTFIX : MTA_EXIM;
+		}
+		free(pf_why);
+		free(ex_why);
+		if (o->mta == MTA_AUTO)
+			return -1;
+	}
+	if (o->mta == MTA_EXIM && o->queue_mask != 0)
+		mc_die_usage("--queue: Exim has one queue (no --queue)");
+	o->ops = o->mta == MTA_EXIM ? &mc_store_exim : &mc_store_postfix;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 
 static int open_store(const struct queue_opts *o, struct mc_global *g,
 		      char **uri_r, struct mc_store **store_r)
 {
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
+	const char *arg = o->mta == MTA_EXIM ? o->exim_config : o->config_dir;
 	char *error = NULL;
-	char *uri = malloc(strlen("postfix:") + (o->config_dir != NULL ?
-						 strlen(o->config_dir) : 0) + 1);
+	char *uri = mc_xasprintf("%s:%s", o->ops->name, arg != NULL ? arg : "");
 
-	if (uri == NULL)
-		abort();
-	strcpy(uri, "postfix:");
-	if (o->config_dir != NULL)
-		strcat(uri, o->config_dir);
-	if (mc_store_postfix.open(uri, uri + strlen("postfix:"), &set, store_r,
-				  &error) < 0) {
+	if (o->ops->open(uri, strchr(uri, ':') + 1, &set, store_r, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);
 		free(uri);
@@ -215,7 +310,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 
 	if (open_store(o, g, &uri, &store) < 0)
 		return MC_EXIT_ERROR;
-	while ((ret = mc_store_postfix.next(store, &msg, &error)) > 0) {
+	while ((ret = mc_store_next(store, &msg, &error)) > 0) {
 		const struct mc_location *loc = &msg->loc;
 		const char *subject = NULL, *from = NULL;
 		struct mc_facts *facts = NULL;
@@ -235,7 +330,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 						 loc->folder != NULL ? loc->folder : "?",
 						 msg->read_error);
 			}
-			mc_store_postfix.msg_free(store, &msg);
+			mc_store_msg_free(store, &msg);
 			continue;
 		}
 		count++;
@@ -265,7 +360,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 			mc_output_printf("  Subject: %s\n", subject != NULL ? subject : "");
 		}
 		mc_facts_free(&facts);
-		mc_store_postfix.msg_free(store, &msg);
+		mc_store_msg_free(store, &msg);
 	}
 	if (ret < 0) {
 		mc_warn("%s", error);
@@ -285,7 +380,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 		mc_output_printf("-- %llu messages, %s%s\n", (unsigned long long)count, b,
 				 errors > 0 ? ", with errors" : "");
 	}
-	mc_store_postfix.close(&store);
+	mc_store_close(&store);
 	free(uri);
 	return errors > 0 ? MC_EXIT_ERROR : MC_EXIT_CLEAN;
 }
@@ -336,13 +431,13 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	}
 	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
-		mc_store_postfix.close(&store);
+		mc_store_close(&store);
 		mc_query_free(&query);
 		mc_yara_close(&yara);
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
-	if (delete && !g->json && g->verbose >= 0)
+	if (delete && !g->json && g->verbose >= 0 && o->mta == MTA_POSTFIX)
 		warn_not_frozen(o);
 	struct mc_quarantine *q = NULL;
 	if (delete && !g->dry_run) {
@@ -350,7 +445,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		if (q == NULL) {
 			if (engine != NULL)
 				mc_cli_engine_close(g, &engine);
-			mc_store_postfix.close(&store);
+			mc_store_close(&store);
 			mc_query_free(&query);
 			mc_yara_close(&yara);
 			free(uri);
@@ -360,7 +455,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 
 	struct mc_store *stores[1] = { store };
 	exit_code = mc_cli_pipeline(g, stores, 1, query, engine, q, delete, NULL, 0);
-	mc_store_postfix.close(&store);
+	mc_store_close(&store);
 	free(uri);
 	if (engine != NULL)
 		mc_cli_engine_close(g, &engine);
@@ -491,9 +586,11 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 
 int cmd_queue(int argc, char **argv, struct mc_global *g)
 {
-	enum { OPT_CONFIG_DIR = 300, OPT_QUEUE, OPT_FORCE };
+	enum { OPT_CONFIG_DIR = 300, OPT_QUEUE, OPT_FORCE, OPT_MTA, OPT_EXIM_CONFIG };
 	static const struct option options[] = {
 		{ "postfix-config", required_argument, NULL, OPT_CONFIG_DIR },
+		{ "exim-config", required_argument, NULL, OPT_EXIM_CONFIG },
+		{ "mta", required_argument, NULL, OPT_MTA },
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "force", no_argument, NULL, OPT_FORCE },
 		{ NULL, 0, NULL, 0 },
@@ -526,12 +623,23 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 		case OPT_FORCE:
 			o.force = true;
 			break;
+		case OPT_EXIM_CONFIG:
+			o.exim_config = optarg;
+			break;
+		case OPT_MTA:
+			if (strcmp(optarg, "auto") == 0)
+				o.mta = MTA_AUTO;
+			else if (strcmp(optarg, "postfix") == 0)
+				o.mta = MTA_POSTFIX;
+			else if (strcmp(optarg, "exim") == 0)
+				o.mta = MTA_EXIM;
+			else
+				mc_die_usage("--mta: auto, postfix or exim: %s", optarg);
+			break;
 		default:
 			mc_die_command_usage();
 		}
 	}
-	if (o.config_dir == NULL)
-		o.config_dir = g->postfix_config;
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
@@ -555,13 +663,28 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	/* The queue is readable only by root and postfix, and every
 	   change goes through postsuper and postfix, which need root. */
 	if (geteuid() != 0) {
-		mc_warn("queue %s: must be run as root (the Postfix queue and "
-			"its configuration belong to root and postfix)", sub);
+		mc_warn("queue %s: must be run as root (the mail queue and the "
+			"MTA's configuration belong to root and the MTA)", sub);
+		return MC_EXIT_ERROR;
+	}
+	/* With neither, a Postfix instance named by the settings file
+	   says which MTA this is, as --postfix-config would. */
+	if (o.mta == MTA_AUTO && o.exim_config == NULL && g->postfix_config != NULL)
+		o.mta = MTA_POSTFIX;
+	if (resolve_mta(&o) < 0)
+		return MC_EXIT_ERROR;
+	/* The settings file's Postfix instance is a default for Postfix
+	   only: --mta exim and --exim-config are not in conflict with it. */
+	if (o.mta == MTA_POSTFIX && o.config_dir == NULL)
+		o.config_dir = g->postfix_config;
+	if (o.mta == MTA_EXIM && (strcmp(sub, "freeze") == 0 || strcmp(sub, "thaw") == 0 ||
+				  strcmp(sub, "release") == 0)) {
+		mc_warn("queue %s: not supported for Exim yet", sub);
 		return MC_EXIT_ERROR;
 	}
 
 	if (strcmp(sub, "status") == 0)
-		return queue_status(&o, g);
+		return o.mta == MTA_EXIM ? queue_status_exim(&o, g) : queue_status(&o, g);
 	if (strcmp(sub, "list") == 0)
 		return queue_list(&o, g);
 	if (strcmp(sub, "scan") == 0)

@@ -550,6 +550,7 @@ extern const struct mc_store_ops mc_store_mbox;
 extern const struct mc_store_ops mc_store_eml;
 extern const struct mc_store_ops mc_store_tree;	/* bare path, auto-detected */
 extern const struct mc_store_ops mc_store_postfix;	/* postfix:[CONFIG_DIR] queue */
+extern const struct mc_store_ops mc_store_exim;	/* exim:[CONFIG_FILE] queue */
 extern const struct mc_store_ops mc_store_dovecot;	/* dovecot:USERMASK, via doveadm */
 
 /* Store ops by URI scheme / kind name, or NULL. */

@@ -102,6 +102,7 @@ static const struct mc_store_ops *const store_table[] = {
 	&mc_store_eml,
 	&mc_store_tree,
 	&mc_store_postfix,	/* postfix:[CONFIG_DIR], the Postfix queue */
+	&mc_store_exim,		/* exim:[CONFIG_FILE], the Exim queue */
 	&mc_store_host,	/* restore only: host files from `mailcure host clean` */
 	&mc_store_dovecot,	/* dovecot:USERMASK, through doveadm */
 };
@@ -564,6 +565,13 @@ int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
 	memset(&meta, 0, sizeof(meta));
 	meta.run_id = (char *)run_id;
 	meta.loc = msg->loc;
+	/* Queued mail: its envelope, to re-inject it on restore. */
+	if (msg->loc.envelope_sender != NULL) {
+		meta.envelope_sender = (char *)msg->loc.envelope_sender;
+		meta.recipients = (char **)msg->loc.recipients;
+		meta.recipient_count = msg->loc.recipient_count;
+		meta.arrival_time = msg->loc.arrival_time;
+	}
 	if (removal->match != NULL) {
 		meta.reasons = removal->match->reasons;
 		meta.reason_count = removal->match->reason_count;

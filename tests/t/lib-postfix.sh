@@ -76,18 +76,6 @@ pf_need() {
 	getent passwd nobody >/dev/null || mc_skip "needs user nobody"
 }
 
-pf_free_port() {
-	local p i
-	for i in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
-		fi
-	done
-	mc_fail "no free TCP port"
-}
-
 pf_postfix() {
 	postfix -c "$PF_CONF" "$@"
 }
@@ -207,8 +195,8 @@ pf_start() {
 	PF_LOG=$PF/maillog
 	PF_UID=$(id -u nobody)
 	PF_GID=$(id -g nobody)
-	PF_PORT=$(pf_free_port)
-	PF_DEAD_PORT=$(pf_free_port)
+	PF_PORT=$(mc_free_port)
+	PF_DEAD_PORT=$(mc_free_port)
 	export PF PF_CONF PF_SPOOL PF_VMAIL PF_LOG PF_PORT
 	mkdir -p "$PF_CONF" "$PF_SPOOL" "$PF/data" "$PF_VMAIL"
 	chown postfix "$PF/data"
@@ -237,29 +225,9 @@ pf_wait_listening() {
 }
 
 # pf_smtp FROM TO SUBJECT [SWAKS ARGS...]
-pf_smtp() {
-	local from=$1 to=$2 subject=$3 out
-	shift 3
-	out=$(swaks --server "127.0.0.1:$PF_PORT" --from "$from" --to "$to" \
-		--h-Subject "$subject" --h-From "$from" "$@" 2>&1) ||
-		{ echo "$out" | tail -n 20 >&2; mc_fail "swaks: sending '$subject' failed"; }
-}
-
-PF_BG=()
-pf_smtp_bg() {
-	pf_smtp "$@" &
-	PF_BG+=($!)
-	[ ${#PF_BG[@]} -lt 8 ] || pf_smtp_wait
-}
-
-pf_smtp_wait() {
-	local p rc=0
-	for p in "${PF_BG[@]}"; do
-		wait "$p" || rc=1
-	done
-	PF_BG=()
-	[ "$rc" = 0 ] || mc_fail "sending over SMTP failed"
-}
+pf_smtp() { mc_smtp "$PF_PORT" "$@"; }
+pf_smtp_bg() { mc_smtp_bg "$PF_PORT" "$@"; }
+pf_smtp_wait() { mc_smtp_wait; }
 
 # pf_sendmail FROM TO... < MESSAGE
 pf_sendmail() {
@@ -287,21 +255,9 @@ pf_wait_queue() {
 	mc_fail "queue holds $n messages, expected $want"
 }
 
-pf_mailbox_count() {
-	local d=$PF_VMAIL/$1
-	[ -d "$d" ] || { echo 0; return 0; }
-	find "$d/new" "$d/cur" -type f 2>/dev/null | wc -l
-}
+pf_mailbox_count() { mc_maildir_count "$PF_VMAIL/$1"; }
 
-pf_wait_mailbox() {
-	local box=$1 want=$2 secs=${3:-30} n
-	for _ in $(seq 1 $((secs * 10))); do
-		n=$(pf_mailbox_count "$box")
-		[ "$n" -ge "$want" ] && break
-		sleep 0.1
-	done
-	[ "$n" = "$want" ] || { tail -n 30 "$PF_LOG" >&2; mc_fail "mailbox $box holds $n messages, expected $want"; }
-}
+pf_wait_mailbox() { mc_wait_maildir "$PF_VMAIL/$1" "$2" "${3:-30}" "$PF_LOG"; }
 
 pf_subject_of() {
 	postcat -c "$PF_CONF" -h -q "$1" 2>/dev/null | sed -n 's/^Subject: //p' | head -n 1

@@ -44,6 +44,16 @@
 #					">From " quoting, blank line), print
 #					the byte offset of its From_ line
 #
+#	Mail servers (the MTA instances of lib-postfix.sh, lib-exim.sh)
+#	mc_free_port	a TCP port nothing listens on (20000-59999)
+#	mc_smtp PORT FROM TO SUBJECT [SWAKS ARGS]	send to 127.0.0.1:PORT
+#		over SMTP (TO may be "a,b"); fails on any SMTP error.
+#	mc_smtp_bg PORT ARGS	mc_smtp in the background (8 at a time)
+#	mc_smtp_wait	wait for them; fail when one failed
+#	mc_maildir_count DIR	messages in the Maildir DIR (new and cur)
+#	mc_wait_maildir DIR N SECONDS LOG	until DIR holds N messages;
+#		fail (with the tail of LOG) when it holds another number
+#
 #	Checksums and assertions
 #	sha_multiset DIR [--meta]	sorted "kind folder sha256" lines, one
 #		per message: each Maildir file (folder = Maildir folder
@@ -505,6 +515,60 @@ mc_json() {
 	"$MC_PYTHON" -c "$mc_py_lib
 events = events(sys.argv[1])
 $2" "$1"
+}
+
+# --- mail servers ---
+
+mc_free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$((20000 + RANDOM % 40000))
+		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	mc_fail "no free TCP port"
+}
+
+# mc_smtp PORT FROM TO SUBJECT [SWAKS ARGS...]
+mc_smtp() {
+	local port=$1 from=$2 to=$3 subject=$4 out
+	shift 4
+	out=$(swaks --server "127.0.0.1:$port" --from "$from" --to "$to" \
+		--h-Subject "$subject" --h-From "$from" "$@" 2>&1) ||
+		{ echo "$out" | tail -n 20 >&2; mc_fail "swaks: sending '$subject' failed"; }
+}
+
+MC_SMTP_BG=()
+mc_smtp_bg() {
+	mc_smtp "$@" &
+	MC_SMTP_BG+=($!)
+	[ ${#MC_SMTP_BG[@]} -lt 8 ] || mc_smtp_wait
+}
+
+mc_smtp_wait() {
+	local p rc=0
+	for p in "${MC_SMTP_BG[@]}"; do
+		wait "$p" || rc=1
+	done
+	MC_SMTP_BG=()
+	[ "$rc" = 0 ] || mc_fail "sending over SMTP failed"
+}
+
+mc_maildir_count() {
+	[ -d "$1" ] || { echo 0; return 0; }
+	find "$1/new" "$1/cur" -type f 2>/dev/null | wc -l
+}
+
+mc_wait_maildir() {
+	local dir=$1 want=$2 secs=$3 log=$4 n
+	for _ in $(seq 1 $((secs * 10))); do
+		n=$(mc_maildir_count "$dir")
+		[ "$n" -ge "$want" ] && break
+		sleep 0.1
+	done
+	[ "$n" = "$want" ] || { tail -n 30 "$log" >&2; mc_fail "mailbox ${dir##*/} holds $n messages, expected $want"; }
 }
 
 # --- scan processes ---
