@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	gen_corpus.py - deterministic synthetic mail store for benchmarks
 # SYNOPSIS

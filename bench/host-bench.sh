@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	host-bench.sh - mailcure host scan against clamscan -r and clamdscan
 # SYNOPSIS

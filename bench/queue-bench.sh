@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	queue-bench.sh - mailcure queue scan against postcat | clamdscan per message
 # SYNOPSIS

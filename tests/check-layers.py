@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	check-layers.py - the include rules between the layers of the tree
 # SYNOPSIS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	exim-root.sh - Debian's Exim 4 unpacked into a private directory
 # SYNOPSIS

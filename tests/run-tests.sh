@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	run-tests.sh - run the unit tests and the integration scripts
 # SYNOPSIS

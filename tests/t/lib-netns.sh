@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	lib-netns.sh - network namespaces and a private Dovecot for the integration scripts
 # SYNOPSIS

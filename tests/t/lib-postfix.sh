@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	lib-postfix.sh - a private Postfix instance for the integration scripts
 # SYNOPSIS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t0010-include-layers - the library's layers include each other without a cycle
 # DESCRIPTION

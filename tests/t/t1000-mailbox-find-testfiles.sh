@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1000-mailbox-find-testfiles - every ClamAV test file is found, per message
 # DESCRIPTION

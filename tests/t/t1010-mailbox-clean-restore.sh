@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1010-mailbox-clean-restore - clean, then restore the run: nothing lost
 # DESCRIPTION

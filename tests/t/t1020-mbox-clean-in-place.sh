@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1020-mbox-clean-in-place - mbox clean cuts out only the infected messages
 # DESCRIPTION

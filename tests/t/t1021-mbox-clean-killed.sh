@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1021-mbox-clean-killed - a killed mbox clean leaves nothing to duplicate
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1022-mbox-from-without-empty-line - a From_ line right after a
 #	message's last line starts the next message

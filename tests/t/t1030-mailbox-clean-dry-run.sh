@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1030-mailbox-clean-dry-run - --dry-run changes nothing, and says exactly what a run does
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1040-maildir-links-not-followed - planted symlinks and hard links are never followed
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1041-store-root-links - a symlink in place of a store root is not followed
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1050-bad-input - bad input never crashes and never removes anything
 # DESCRIPTION

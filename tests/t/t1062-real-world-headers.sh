@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1062-real-world-headers - queries over headers shaped like real mail
 # DESCRIPTION

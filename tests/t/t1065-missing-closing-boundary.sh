@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1065-missing-closing-boundary - a multipart whose closing
 #	boundary is missing is scanned and searched to its end

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1070-tree-detection - bare store paths are recognised, users and folders named right
 # DESCRIPTION

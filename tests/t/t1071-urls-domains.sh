@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1071-urls-domains - url: and domain: over real-world-shaped mail
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1080-quarantine-other-filesystem - clean and restore across file systems
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1090-scan-parts-equals-whole - scanning part by part, with or
 #	without the verdict cache, gives libclamav's own verdicts

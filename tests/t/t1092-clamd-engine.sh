@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1092-clamd-engine - running clamd daemons as the engine give
 #	the embedded engine's verdicts, survive a daemon's death, and

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1095-tempdir-sweep - a scan removes the temporary directories
 #	that killed runs left in /dev/shm, and nothing else

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1096-scan-process-crash - a scan process that dies costs the
 #	scan it was doing, and nothing else

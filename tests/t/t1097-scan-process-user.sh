@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1097-scan-process-user - run as root, libclamav parses mail and
 #	files as nobody

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1098-engine-limits - a message or file that reaches an engine
 #	limit is unscanned, never clean

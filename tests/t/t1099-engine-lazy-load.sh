@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1099-engine-lazy-load - signatures are loaded only when a scan
 #	needs them

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1400-demo - mailcure demo builds, cleans and reports a sample server
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1500-quarantine - clean, then restore a whole run from the quarantine
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1520-private-files - files that hold mail data are 0600 whatever the umask
 # DESCRIPTION

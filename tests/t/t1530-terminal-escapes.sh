@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1530-terminal-escapes - no control character of a user's names reaches the terminal
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1540-time-utc - every time shown is UTC, whatever the time zone
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t1600-command-help - "mailcure COMMAND --help" prints that command's usage
 # DESCRIPTION

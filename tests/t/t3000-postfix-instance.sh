@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3000-postfix-instance - the private Postfix of the queue tests delivers
 # DESCRIPTION

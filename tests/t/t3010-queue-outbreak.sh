@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3010-queue-outbreak - freeze, find, delete, thaw and restore on a real Postfix
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3020-queue-corrupt-files - truncated and corrupt queue files
 # DESCRIPTION

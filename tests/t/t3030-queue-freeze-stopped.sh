@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3030-queue-freeze-stopped - freeze and thaw with Postfix stopped, refusals, errors
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3040-queue-delete-unfrozen - delete from a running, unfrozen queue; release; re-queue
 # DESCRIPTION

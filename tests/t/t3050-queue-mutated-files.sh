@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3050-queue-mutated-files - hundreds of damaged queue files, no crash
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3060-queue-delete-killed - a delete killed before postsuper -d duplicates nothing
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3100-exim-instance - the private Exim of the queue tests delivers and queues
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3110-exim-queue-outbreak - list, scan, find, delete and restore on a real Exim
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3111-exim-queue-outbreak-split - t3110 with a split spool directory
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3120-exim-queue-damaged - Exim messages in delivery or damaged are never acted on
 # DESCRIPTION

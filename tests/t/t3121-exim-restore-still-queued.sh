@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t3121-exim-restore-still-queued - no restore of a message Exim still queues
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4000-isolate.sh - isolate cuts users off, keeps the administrator; reconnect undoes it exactly
 # DESCRIPTION

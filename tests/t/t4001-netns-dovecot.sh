@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4001-netns-dovecot - the namespaces and the private Dovecot of the t4* tests
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4010-isolate-failsafe.sh - isolate fails closed; reconnect cleans up after anything
 # DESCRIPTION

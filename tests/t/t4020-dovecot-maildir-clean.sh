@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4020-dovecot-maildir-clean.sh - mailbox clean on Maildir under a running Dovecot
 # DESCRIPTION

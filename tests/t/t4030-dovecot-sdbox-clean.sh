@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4030-dovecot-sdbox-clean.sh - the dovecot: store on sdbox (and mdbox), with restore
 # SYNOPSIS

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4031-dovecot-mdbox-clean.sh - the dovecot: store on mdbox, with restore
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4032-dovecot-clean-killed.sh - a clean killed before the expunge duplicates nothing
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t4040-query-vs-doveadm.sh - the query language against doveadm search on real-world mail
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5000-host-scan-testfiles - host scan finds exactly what clamscan finds
 # DESCRIPTION

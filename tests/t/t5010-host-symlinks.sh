@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5010-host-symlinks - symlinks never lead a host scan or clean outside
 # DESCRIPTION

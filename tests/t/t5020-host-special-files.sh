@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5020-host-special-files - FIFOs do not hang the scan; unreadable files are errors
 # DESCRIPTION

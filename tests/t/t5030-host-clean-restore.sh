@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5030-host-clean-restore - host clean, then quarantine restore --run
 # DESCRIPTION

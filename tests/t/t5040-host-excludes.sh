@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5040-host-excludes - what host scan leaves out, and mbox files
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5050-host-mounts - pseudo file systems and --one-file-system
 # DESCRIPTION

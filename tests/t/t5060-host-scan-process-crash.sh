@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t5060-host-scan-process-crash - a scan process that dies during a
 #	host scan costs the file it was scanning, and nothing else

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t6000-respond-resume - respond on file stores: plan, gate, kill -9 and resume, report
 # DESCRIPTION

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t6010-respond-full - respond against a real Postfix, a real Dovecot and nftables
 # DESCRIPTION

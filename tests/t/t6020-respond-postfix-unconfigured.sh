@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t6020-respond-postfix-unconfigured - respond skips the queue of a Postfix that was never configured
 # DESCRIPTION

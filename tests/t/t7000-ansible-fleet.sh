@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
 #	t7000-ansible-fleet - the Ansible collection runs the runbook
 #	over three servers, in order, and merges their reports
