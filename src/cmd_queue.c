@@ -95,12 +95,6 @@ const char cmd_queue_usage[] =
 	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
 	"2 errors.\n";
 
-static void add_str(json_object *obj, const char *key, const char *value)
-{
-	if (value != NULL)
-		json_object_object_add(obj, key, json_object_new_string(value));
-}
-
 static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
 {
 	char *error = NULL;
@@ -131,10 +125,10 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 	}
 	if (g->json) {
 		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
-		add_str(obj, "event", "status");
-		add_str(obj, "config_directory", pf->config_dir);
-		add_str(obj, "queue_directory", pf->queue_dir);
-		add_str(obj, "mail_version", pf->mail_version);
+		mc_output_json_str(obj, "event", "status");
+		mc_output_json_str(obj, "config_directory", pf->config_dir);
+		mc_output_json_str(obj, "queue_directory", pf->queue_dir);
+		mc_output_json_str(obj, "mail_version", pf->mail_version);
 		json_object_object_add(obj, "running", json_object_new_boolean(st.master_pid != 0));
 		if (st.master_pid != 0)
 			json_object_object_add(obj, "master_pid", json_object_new_int64(st.master_pid));
@@ -203,11 +197,11 @@ static int queue_status_exim(const struct queue_opts *o, struct mc_global *g)
 	if (g->json) {
 		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
 		json_object *qo = json_object_new_object();
-		add_str(obj, "event", "status");
-		add_str(obj, "mta", "exim");
-		add_str(obj, "config_file", ex->config_file);
-		add_str(obj, "spool_directory", ex->spool_dir);
-		add_str(obj, "mail_version", ex->version);
+		mc_output_json_str(obj, "event", "status");
+		mc_output_json_str(obj, "mta", "exim");
+		mc_output_json_str(obj, "config_file", ex->config_file);
+		mc_output_json_str(obj, "spool_directory", ex->spool_dir);
+		mc_output_json_str(obj, "mail_version", ex->version);
 		json_object_object_add(obj, "running", json_object_new_boolean(st.daemon_pid != 0));
 		if (st.daemon_pid != 0)
 			json_object_object_add(obj, "daemon_pid", json_object_new_int64(st.daemon_pid));
@@ -321,9 +315,9 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 			errors++;
 			if (g->json) {
 				json_object *obj = json_object_new_object();
-				add_str(obj, "event", "error");
+				mc_output_json_str(obj, "event", "error");
 				mc_output_location_json(obj, loc);
-				add_str(obj, "why", msg->read_error);
+				mc_output_json_str(obj, "why", msg->read_error);
 				mc_output_json(stdout, obj);
 			} else {
 				mc_output_printf("%s %s: ERROR (%s)\n", loc->queue_id != NULL ?
@@ -343,11 +337,11 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 		}
 		if (g->json) {
 			json_object *obj = json_object_new_object();
-			add_str(obj, "event", "message");
+			mc_output_json_str(obj, "event", "message");
 			mc_output_location_json(obj, loc);
 			json_object_object_add(obj, "size", json_object_new_int64((int64_t)msg->size));
-			add_str(obj, "from", from);
-			add_str(obj, "subject", subject);
+			mc_output_json_str(obj, "from", from);
+			mc_output_json_str(obj, "subject", subject);
 			mc_output_json(stdout, obj);
 		} else {
 			mc_output_time(loc->arrival_time, when, sizeof(when));
@@ -370,7 +364,7 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 	}
 	if (g->json) {
 		json_object *obj = json_object_new_object();
-		add_str(obj, "event", "summary");
+		mc_output_json_str(obj, "event", "summary");
 		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)count));
 		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)bytes));
 		json_object_object_add(obj, "errors", json_object_new_int64((int64_t)errors));
@@ -491,12 +485,12 @@ static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
 	}
 	if (g->json) {
 		json_object *obj = json_object_new_object();
-		add_str(obj, "event", freeze ? "freeze" : "thaw");
-		add_str(obj, "config_directory", pf->config_dir);
+		mc_output_json_str(obj, "event", freeze ? "freeze" : "thaw");
+		mc_output_json_str(obj, "config_directory", pf->config_dir);
 		json_object_object_add(obj, "changed", json_object_new_boolean(ret > 0));
 		if (g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
-		add_str(obj, "note", note);
+		mc_output_json_str(obj, "note", note);
 		mc_output_json(stdout, obj);
 	} else {
 		if (g->dry_run)
@@ -559,11 +553,11 @@ static int queue_release(const struct queue_opts *o, struct mc_global *g,
 		for (int i = 0; i < argc; i++) {
 			if (g->json) {
 				json_object *obj = json_object_new_object();
-				add_str(obj, "event", "release");
-				add_str(obj, "queue_id", argv[i]);
-				add_str(obj, "action", done[i] ? "released" : "failed");
+				mc_output_json_str(obj, "event", "release");
+				mc_output_json_str(obj, "queue_id", argv[i]);
+				mc_output_json_str(obj, "action", done[i] ? "released" : "failed");
 				if (!done[i])
-					add_str(obj, "why", "not on hold");
+					mc_output_json_str(obj, "why", "not on hold");
 				mc_output_json(stdout, obj);
 			} else {
 				mc_output_printf("%s: %s\n", argv[i], done[i] ? "released" :

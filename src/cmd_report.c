@@ -568,12 +568,6 @@ static void report_html(const struct report *r, FILE *fp)
 	fprintf(fp, "<p><small>mailcure %s</small></p></body></html>\n", MC_VERSION);
 }
 
-static void json_add_str(json_object *o, const char *key, const char *value)
-{
-	if (value != NULL)
-		json_object_object_add(o, key, json_object_new_string(value));
-}
-
 static void json_add_counts(json_object *o, unsigned long quarantined,
 			    unsigned long restored, unsigned long found,
 			    unsigned long unscanned, unsigned long errors)
@@ -599,26 +593,26 @@ static void report_json(const struct report *r, FILE *fp)
 	json_object *o = json_object_new_object(), *a;
 	size_t n;
 
-	json_add_str(o, "event", r->run_id != NULL ? "report" : "fleet-report");
-	json_add_str(o, "run", r->run_id);
+	mc_output_json_str(o, "event", r->run_id != NULL ? "report" : "fleet-report");
+	mc_output_json_str(o, "run", r->run_id);
 	if (r->run_id != NULL) {
-		json_add_str(o, "host", r->host);
-		json_add_str(o, "state", run_state(r));
+		mc_output_json_str(o, "host", r->host);
+		mc_output_json_str(o, "state", run_state(r));
 	}
 	json_add_counts(o, r->quarantined, r->restored, r->found, r->unscanned, r->errors);
-	json_add_str(o, "restore", r->restore);
+	mc_output_json_str(o, "restore", r->restore);
 	if (r->run_id == NULL) {
 		a = json_object_new_array();
 		for (size_t i = 0; i < r->host_count; i++) {
 			const struct host_row *h = &r->hosts[i];
 			json_object *s = json_object_new_object();
 
-			json_add_str(s, "host", h->host);
-			json_add_str(s, "run", h->run);
-			json_add_str(s, "state", h->state);
+			mc_output_json_str(s, "host", h->host);
+			mc_output_json_str(s, "run", h->run);
+			mc_output_json_str(s, "state", h->state);
 			json_add_counts(s, h->quarantined, h->restored, h->found, h->unscanned,
 					h->errors);
-			json_add_str(s, "restore", h->restore);
+			mc_output_json_str(s, "restore", h->restore);
 			json_object_array_add(a, s);
 		}
 		json_object_object_add(o, "hosts", a);
@@ -634,7 +628,7 @@ static void report_json(const struct report *r, FILE *fp)
 			json_object_object_add(s, "step", json_object_new_string(rec[i].step));
 			json_object_object_add(s, "state", json_object_new_string(rec[i].state));
 			json_object_object_add(s, "exit", json_object_new_int(rec[i].exit_code));
-			json_add_str(s, "detail", rec[i].detail);
+			mc_output_json_str(s, "detail", rec[i].detail);
 			json_object_array_add(a, s);
 		}
 	}
@@ -647,14 +641,14 @@ static void report_json(const struct report *r, FILE *fp)
 		const struct item *it = &r->items[i];
 		json_object *s = json_object_new_object();
 
-		json_add_str(s, "status", it->status);
-		json_add_str(s, "host", it->host);
-		json_add_str(s, "quarantine_id", it->id);
-		json_add_str(s, "where", it->where);
-		json_add_str(s, "location", it->location);
-		json_add_str(s, "reason", it->reason);
-		json_add_str(s, "subject", it->subject);
-		json_add_str(s, "restore", it->restore);
+		mc_output_json_str(s, "status", it->status);
+		mc_output_json_str(s, "host", it->host);
+		mc_output_json_str(s, "quarantine_id", it->id);
+		mc_output_json_str(s, "where", it->where);
+		mc_output_json_str(s, "location", it->location);
+		mc_output_json_str(s, "reason", it->reason);
+		mc_output_json_str(s, "subject", it->subject);
+		mc_output_json_str(s, "restore", it->restore);
 		json_object_array_add(a, s);
 	}
 	json_object_object_add(o, "items", a);

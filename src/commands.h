@@ -114,6 +114,8 @@ void mc_output_location(const struct mc_location *loc, char *buf, size_t size);
 struct json_object;
 /* Write OBJ to FP as one line (mc_json_text), flush, and free OBJ. */
 void mc_output_json(FILE *fp, struct json_object *obj);
+/* Add the string VALUE to OBJ as KEY, unless VALUE is NULL. */
+void mc_output_json_str(struct json_object *obj, const char *key, const char *value);
 struct json_object *mc_output_reasons_json(const struct mc_reason *reasons,
 					   size_t count);
 void mc_output_location_json(struct json_object *obj,

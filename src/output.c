@@ -240,7 +240,7 @@ void mc_output_json(FILE *fp, json_object *obj)
 	json_object_put(obj);
 }
 
-static void add_str(json_object *obj, const char *key, const char *value)
+void mc_output_json_str(json_object *obj, const char *key, const char *value)
 {
 	if (value != NULL)
 		json_object_object_add(obj, key, json_object_new_string(value));
@@ -257,8 +257,8 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 
 	for (size_t i = 0; i < count; i++) {
 		json_object *r = json_object_new_object();
-		add_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
-		add_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
+		mc_output_json_str(r, "kind", mc_reason_kind_name(reasons[i].kind));
+		mc_output_json_str(r, reasons[i].kind == MC_REASON_VIRUS ? "name" : "value",
 			reasons[i].value != NULL ? reasons[i].value : "");
 		/* More fields (a YARA rule's namespace, tags, metadata). */
 		json_object *more = reasons[i].detail != NULL ?
@@ -276,16 +276,16 @@ json_object *mc_output_reasons_json(const struct mc_reason *reasons, size_t coun
 
 void mc_output_location_json(json_object *obj, const struct mc_location *loc)
 {
-	add_str(obj, "store", loc->store);
-	add_str(obj, "kind", loc->kind);
-	add_str(obj, "user", loc->user);
-	add_str(obj, "folder", loc->folder);
-	add_str(obj, "path", loc->path);
-	add_str(obj, "queue_id", loc->queue_id);
+	mc_output_json_str(obj, "store", loc->store);
+	mc_output_json_str(obj, "kind", loc->kind);
+	mc_output_json_str(obj, "user", loc->user);
+	mc_output_json_str(obj, "folder", loc->folder);
+	mc_output_json_str(obj, "path", loc->path);
+	mc_output_json_str(obj, "queue_id", loc->queue_id);
 	if (loc->offset >= 0 && loc->kind != NULL && strcmp(loc->kind, "mbox") == 0)
 		json_object_object_add(obj, "offset", json_object_new_int64(loc->offset));
 	if (loc->maildir_flags != NULL)
-		add_str(obj, "flags", loc->maildir_flags);
+		mc_output_json_str(obj, "flags", loc->maildir_flags);
 	/* Queue mail: its envelope ("" is the null sender). */
 	if (loc->envelope_sender != NULL) {
 		json_object *rcpts = json_object_new_array();
@@ -307,21 +307,21 @@ static void event_json(struct mc_output *out, const struct mc_event *ev)
 	const char *type = ev->type == MC_EVENT_MATCH ? "match" :
 		ev->type == MC_EVENT_UNSCANNED ? "unscanned" : "error";
 
-	add_str(obj, "event", type);
+	mc_output_json_str(obj, "event", type);
 	mc_output_location_json(obj, &msg->loc);
 	json_object_object_add(obj, "size", json_object_new_int64((int64_t)msg->size));
 	if (ev->type == MC_EVENT_MATCH) {
-		add_str(obj, "from", ev->from);
-		add_str(obj, "subject", ev->subject);
-		add_str(obj, "message_id", ev->message_id);
+		mc_output_json_str(obj, "from", ev->from);
+		mc_output_json_str(obj, "subject", ev->subject);
+		mc_output_json_str(obj, "message_id", ev->message_id);
 		json_object_object_add(obj, "reasons",
 			mc_output_reasons_json(ev->match->reasons, ev->match->reason_count));
-		add_str(obj, "action", ev->action);
-		add_str(obj, "quarantine_id", ev->quarantine_id);
+		mc_output_json_str(obj, "action", ev->action);
+		mc_output_json_str(obj, "quarantine_id", ev->quarantine_id);
 		if (ev->why != NULL)
-			add_str(obj, "why", ev->why);
+			mc_output_json_str(obj, "why", ev->why);
 	} else {
-		add_str(obj, "why", ev->why);
+		mc_output_json_str(obj, "why", ev->why);
 	}
 	mc_output_json(stdout, obj);
 }
@@ -411,8 +411,8 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 	progress_erase(out);
 	if (out->g->json) {
 		json_object *obj = json_object_new_object();
-		add_str(obj, "event", "summary");
-		add_str(obj, "run", sum->run_id);
+		mc_output_json_str(obj, "event", "summary");
+		mc_output_json_str(obj, "run", sum->run_id);
 		add_count(obj, "scanned", sum->scanned);
 		add_count(obj, "matched", sum->matched);
 		add_count(obj, "acted", sum->acted);
@@ -430,11 +430,11 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			add_count(eng, "raw_scans", e->raw_scans);
 			add_count(eng, "messages_from_cache", e->messages_cached);
 			if (e->engine != NULL)
-				add_str(eng, "name", e->engine);
+				mc_output_json_str(eng, "name", e->engine);
 			if (e->version != NULL)
-				add_str(eng, "version", e->version);
+				mc_output_json_str(eng, "version", e->version);
 			if (e->matcher != NULL)
-				add_str(eng, "matcher", e->matcher);
+				mc_output_json_str(eng, "matcher", e->matcher);
 			json_object_object_add(eng, "loaded", json_object_new_boolean(e->loaded));
 			if (e->loaded) {
 				add_count(eng, "signatures", e->signatures);
