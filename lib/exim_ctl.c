@@ -199,6 +199,7 @@ int mc_exim_open(const char *config, struct mc_exim **ex_r, char **error_r)
 		"split_spool_directory", "pid_file_path", NULL };
 	char *out = NULL, *split;
 
+	*ex_r = NULL;	/* callers free it on failure too */
 	ex->exim = mc_exim_find();
 	if (ex->exim == NULL) {
 		mc_error_set(error_r, "Exim is not installed (no exim4 or exim in PATH, "

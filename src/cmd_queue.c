@@ -183,7 +183,7 @@ static int queue_status(const struct queue_opts *o, struct mc_global *g)
 
 static int queue_status_exim(const struct queue_opts *o, struct mc_global *g)
 {
-	struct mc_exim *ex;
+	struct mc_exim *ex = NULL;
 	struct mc_exim_status st;
 	char *error = NULL;
 

@@ -652,7 +652,7 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "exim:";
 	const char *config = strncmp(store, "exim:", 5) == 0 ? store + 5 : "";
 	struct mc_exim_spool sp;
-	struct mc_exim *ex;
+	struct mc_exim *ex = NULL;
 	char *err = NULL;
 	int ret;
 
