@@ -79,4 +79,15 @@ exactly "quarantine --quarantine $T/q restore 2026" "20261201T000001Z-000001-111
 printf 'state_dir = %s\nquarantine = %s\n' "$T/state" "$T/q" >"$T/mailcure.conf"
 want "--config $T/mailcure.conf report 20261202" 20261202T000000Z-bbbb
 exactly "--config $T/mailcure.conf quarantine show " "20261201T000001Z-000001-11111111"
+
+# Completion offers what --help lists: every global option of the
+# source's table must be there.
+"$MAILCURE" --help >"$T/help"
+n=0
+for o in $(sed -n '/^static const struct option global_options/,/^};/s/^[[:space:]]*{ "\([a-z-]*\)".*/\1/p' \
+	"$MC_SRC/src/main.c"); do
+	n=$((n + 1))
+	grep -q -- "--$o\b" "$T/help" || mc_fail "--$o is not in mailcure --help"
+done
+[ "$n" -gt 20 ] || mc_fail "read only $n global options from src/main.c"
 echo "ok: completion of commands, options, stores and ids"
