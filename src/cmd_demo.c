@@ -33,7 +33,8 @@
 /*	the network and queue steps skipped, as the sample server has no
 /*	Postfix, Dovecot or firewall of its own (the demo never touches
 /*	the real ones). It uses the bundled test signatures
-/*	(MC_SOURCE_DIR/tests/sigs or the installed MC_DATADIR/sigs) unless
+/*	(MC_SOURCE_DIR/tests/sigs when run from the build tree, else the
+/*	installed MC_DATADIR/sigs) unless
 /*	-d is given, and a quarantine and state directory inside the
 /*	sample directory unless --quarantine or --state-dir are given.
 /*	The steps are shown as they run, then the match lines of the
@@ -189,18 +190,36 @@ static unsigned report(const char *qdir, time_t start, char **run_r,
 
 /* --- running the real clean --- */
 
+/* Whether this binary is the one in the build tree. Only that one may
+   take the signatures from the source tree: an installed binary keeps
+   the build path as a string, and a directory of that name (under
+   /tmp, say) could be anyone's. */
+static bool running_from_build_tree(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t len = strlen(MC_BUILD_DIR);
+
+	if (n < 0)
+		return false;
+	exe[n] = 0;
+	return strncmp(exe, MC_BUILD_DIR, len) == 0 && exe[len] == '/';
+}
+
 static const char *bundled_signatures(void)
 {
-	static const char *const candidates[] = {
-		MC_SOURCE_DIR "/tests/sigs", MC_DATADIR "/sigs",
-	};
+	const char *dirs[2];
+	size_t n = 0;
 	struct stat st;
 
-	for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+	if (running_from_build_tree())
+		dirs[n++] = MC_SOURCE_DIR "/tests/sigs";
+	dirs[n++] = MC_DATADIR "/sigs";
+	for (size_t i = 0; i < n; i++) {
 		char probe[4096];
-		snprintf(probe, sizeof(probe), "%s/mailcure-test.hdb", candidates[i]);
+		snprintf(probe, sizeof(probe), "%s/mailcure-test.hdb", dirs[i]);
 		if (stat(probe, &st) == 0)
-			return candidates[i];
+			return dirs[i];
 	}
 	return NULL;
 }
@@ -449,7 +468,8 @@ static int demo_prepare(struct demo_run *r, const struct mc_global *g)
 		r->sigs = bundled_signatures();
 		if (r->sigs == NULL) {
 			mc_warn("demo: the bundled test signatures are missing (looked in "
-				MC_SOURCE_DIR "/tests/sigs and " MC_DATADIR "/sigs); "
+				MC_DATADIR "/sigs, and in the source tree for a binary "
+				"of the build tree); "
 				"give signatures with -d");
 			mc_demo_deinit(&r->server);
 			return -1;

@@ -75,4 +75,15 @@ mc_assert_eq 125 "$(echo "$a" | wc -l)" "messages in the corpus (120 and one out
 mc_run demo --dir "$T/c1"
 mc_expect_rc 2 "demo --dir into a non-empty directory"
 
+# 5. Only the binary of the build tree takes signatures from the source
+# tree; a copy elsewhere (an installed one) looks only where it is
+# installed, since the build path may be anyone's directory there.
+if [ ! -e /usr/local/share/mailcure/sigs ] && [ ! -e /usr/share/mailcure/sigs ]; then
+	mkdir "$T/elsewhere"
+	cp "$MAILCURE" "$T/elsewhere/mailcure"
+	MAILCURE=$T/elsewhere/mailcure mc_run demo --dir "$T/c3"
+	mc_expect_rc 2 "demo of a binary outside the build tree, signatures not installed"
+	grep -q "bundled test signatures are missing" "$MC_ERR" || mc_fail "the demo did not say why: $(cat "$MC_ERR")"
+fi
+
 mc_assert_eq "$real_before" "$(real_q)" "/var/lib/mailcure/quarantine"
