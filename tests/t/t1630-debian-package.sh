@@ -30,7 +30,7 @@ arch=$(dpkg --print-architecture)
 deb=${MC_DEB:-$(ls -t "$MC_SRC"/build-deb/mailcure_*_"$arch".deb 2>/dev/null | head -n 1 || true)}
 [ -n "$deb" ] && [ -f "$deb" ] || mc_skip "no package built: run 'make deb' (make check builds it)"
 # A package older than the source it was built from tests something else.
-newer=$(cd "$MC_SRC" && find src lib include man etc completion debian meson.build \
+newer=$(cd "$MC_SRC" && find src lib include man etc completion debian systemd meson.build \
 	meson_options.txt -type f -newer "$deb" 2>/dev/null | head -n 1)
 [ -z "$newer" ] || mc_fail "$deb is older than $newer: run 'make deb'"
 mc_log "package $deb"
