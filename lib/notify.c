@@ -75,6 +75,7 @@
 /*	(lib/config.c: owned by root, writable by nobody else).
 /*--*/
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,16 +100,32 @@ struct mc_notify_template {
 	char *head, *item, *tail;	/* the body: before, per item, after */
 };
 
-/* The placeholders; ITEM: only in the item section. */
+/* What the placeholders outside the items stand for. */
+struct digest {
+	const char *recipient, *host, *count, *now;
+};
+
+/* The placeholders: a string of struct digest, or with ITEM of
+   struct mc_notify_item (only in the item section). */
 static const struct placeholder {
 	const char *name;
 	bool item;
+	size_t offset;
 } placeholders[] = {
-	{ "recipient", false }, { "count", false }, { "host", false },
-	{ "now", false }, { "owner", true }, { "mailbox", true },
-	{ "subject", true }, { "from", true }, { "date", true },
-	{ "reason", true }, { "action", true }, { "quarantine_id", true },
-	{ "run", true }, { "restore", true },
+	{ "recipient", false, offsetof(struct digest, recipient) },
+	{ "count", false, offsetof(struct digest, count) },
+	{ "host", false, offsetof(struct digest, host) },
+	{ "now", false, offsetof(struct digest, now) },
+	{ "owner", true, offsetof(struct mc_notify_item, owner) },
+	{ "mailbox", true, offsetof(struct mc_notify_item, mailbox) },
+	{ "subject", true, offsetof(struct mc_notify_item, subject) },
+	{ "from", true, offsetof(struct mc_notify_item, from) },
+	{ "date", true, offsetof(struct mc_notify_item, date) },
+	{ "reason", true, offsetof(struct mc_notify_item, reason) },
+	{ "action", true, offsetof(struct mc_notify_item, action) },
+	{ "quarantine_id", true, offsetof(struct mc_notify_item, quarantine_id) },
+	{ "run", true, offsetof(struct mc_notify_item, run) },
+	{ "restore", true, offsetof(struct mc_notify_item, restore) },
 };
 
 static const char user_template[] =
@@ -371,12 +388,6 @@ void mc_notify_template_free(struct mc_notify_template **template)
 /* Rendering                                                          */
 /* ------------------------------------------------------------------ */
 
-/* What the placeholders outside the items stand for. */
-struct digest {
-	const char *recipient, *host;
-	char count[24], now[32];
-};
-
 /* V, cut to VALUE_MAX bytes and with everything a reader or a mail
    parser would act on escaped, appended to B. */
 static void add_value(struct mc_buf *b, const char *v)
@@ -404,36 +415,6 @@ static void add_value(struct mc_buf *b, const char *v)
 	free(shown);
 }
 
-static const char *value_of(const char *name, const struct digest *d,
-			    const struct mc_notify_item *it)
-{
-	static const char *const globals[] = { "recipient", "host", "now", "count" };
-	const char *gv[] = { d->recipient, d->host, d->now, d->count };
-
-	for (size_t i = 0; i < 4; i++)
-		if (strcmp(name, globals[i]) == 0)
-			return gv[i];
-	if (strcmp(name, "owner") == 0)
-		return it->owner;
-	if (strcmp(name, "mailbox") == 0)
-		return it->mailbox;
-	if (strcmp(name, "subject") == 0)
-		return it->subject;
-	if (strcmp(name, "from") == 0)
-		return it->from;
-	if (strcmp(name, "date") == 0)
-		return it->date;
-	if (strcmp(name, "reason") == 0)
-		return it->reason;
-	if (strcmp(name, "action") == 0)
-		return it->action;
-	if (strcmp(name, "quarantine_id") == 0)
-		return it->quarantine_id;
-	if (strcmp(name, "run") == 0)
-		return it->run;
-	return it->restore;
-}
-
 /* TEXT (checked by line_check) with its placeholders filled in. */
 static void expand(struct mc_buf *b, const char *text, const struct digest *d,
 		   const struct mc_notify_item *it)
@@ -443,12 +424,12 @@ static void expand(struct mc_buf *b, const char *text, const struct digest *d,
 
 	while ((p = strstr(text, "${")) != NULL) {
 		const char *end = strchr(p, '}');
-		char name[32];
-		size_t len = (size_t)(end - p - 2);
+		const struct placeholder *ph = placeholder_find(p + 2, (size_t)(end - p - 2));
+		const char *base = ph->item ? (const char *)(it != NULL ? it : &none) :
+			(const char *)d;
 
 		mc_buf_add(b, text, (size_t)(p - text));
-		snprintf(name, sizeof(name), "%.*s", (int)len, p + 2);
-		add_value(b, value_of(name, d, it != NULL ? it : &none));
+		add_value(b, *(const char *const *)(base + ph->offset));
 		text = end + 1;
 	}
 	mc_buf_add(b, text, strlen(text));
@@ -593,7 +574,7 @@ int mc_notify_render(const struct mc_notify *n, const struct mc_notify_template 
 	struct mc_buf msg = { NULL, 0, 0 }, body = { NULL, 0, 0 };
 	struct digest d = { .recipient = rcpt };
 	time_t now = n->now != 0 ? n->now : time(NULL);
-	char host[256];
+	char host[256], count_s[24], now_s[32];
 	struct tm tm;
 
 	if (n->from == NULL || !mc_notify_address_valid(n->from))
@@ -608,9 +589,11 @@ int mc_notify_render(const struct mc_notify *n, const struct mc_notify_template 
 	}
 	host_name(n, host, sizeof(host));
 	d.host = host;
-	snprintf(d.count, sizeof(d.count), "%zu", count);
+	snprintf(count_s, sizeof(count_s), "%zu", count);
+	d.count = count_s;
 	gmtime_r(&now, &tm);
-	strftime(d.now, sizeof(d.now), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	strftime(now_s, sizeof(now_s), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	d.now = now_s;
 
 	add_headers(&msg, n, t, &d, now);
 	expand(&body, t->head, &d, NULL);
