@@ -436,8 +436,9 @@ static void expand(struct mc_buf *b, const char *text, const struct digest *d,
 }
 
 /* TEXT (LEN bytes, UTF-8 without line breaks) as the value of a
-   header: itself when ASCII, else RFC 2047 encoded words, one a line,
-   short enough that "Subject: " and the first stay within 78. */
+   header: itself when ASCII and short, else RFC 2047 encoded words,
+   one a line, short enough that "Subject: " and the first stay within
+   78 (a long subject is folded this way, never left over 998). */
 static void add_header_text(struct mc_buf *b, const char *text, size_t len)
 {
 	size_t start = 0;
@@ -445,7 +446,7 @@ static void add_header_text(struct mc_buf *b, const char *text, size_t len)
 
 	for (size_t i = 0; i < len; i++)
 		ascii &= (unsigned char)text[i] < 0x80;
-	if (ascii) {
+	if (ascii && len <= 69) {
 		mc_buf_add(b, text, len);
 		return;
 	}

@@ -212,6 +212,9 @@ static void test_render(void **state)
 		"Subject: Nachricht f\xc3\xbcr ${recipient}: ${count} entfernt, "
 		"\xe2\x80\x94 bitte lesen Sie diese Nachricht sorgf\xc3\xa4ltig\n\n"
 		"${items}\n[${subject}] $x ${count}\n${end}\nEnde\n";
+	static const char long_ascii[] = "Subject: ${recipient} "
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+		"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n\n";
 	char *msg = NULL, *body, *error = NULL, long_subject[2000];
 	size_t len;
 
@@ -250,6 +253,16 @@ static void test_render(void **state)
 	memset(long_subject + 300, '\0', 1);
 	assert_true(strstr(body, long_subject) != NULL);
 	assert_non_null(strstr(body, "xxx...] $x 1\nEnde\n"));
+	free(body);
+	free(msg);
+
+	/* A long ASCII subject is folded as encoded words too. */
+	mc_notify_template_free(&t);
+	assert_int_equal(mc_notify_template_parse("t.tmpl", long_ascii, strlen(long_ascii),
+						  &t, &error), 0);
+	assert_int_equal(mc_notify_render(&base, t, "bob", items, 1, &msg, &len, &error), 0);
+	body = check_message(msg, len);
+	assert_non_null(strstr(msg, "\nSubject: =?UTF-8?B?Ym9iIHh4eH"));
 	free(body);
 	free(msg);
 
