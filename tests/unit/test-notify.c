@@ -286,14 +286,9 @@ static char *tmp;
 static void write_file(const char *name, const char *text, mode_t mode)
 {
 	char *path;
-	int fd;
 
 	assert_true(asprintf(&path, "%s/%s", tmp, name) > 0);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
+	assert_int_equal(mc_fixture_write_file(path, text, mode), 0);
 	free(path);
 }
 
