@@ -19,6 +19,10 @@
 /*		const struct mc_config *config, const char *name)
 /*
 /*	void	mc_config_free(struct mc_config **config)
+/*
+/*	int	mc_config_file_read(const char *path, size_t max,
+/*		bool missing_ok, char **text_r, size_t *len_r,
+/*		char **error_r)
 /* DESCRIPTION
 /*	A settings file in the form of Postfix's main.cf:
 /*
@@ -44,6 +48,11 @@
 /*	mc_config_read() reads PATH (at most 1 MB) and parses it. With
 /*	MISSING_OK, a PATH that does not exist gives an empty
 /*	configuration.
+/*
+/*	mc_config_file_read() reads any file root trusts as it trusts
+/*	a settings file (a template of the notification mail): the
+/*	checks of SECURITY, at most MAX bytes, NUL-terminated. With
+/*	MISSING_OK, a PATH that does not exist gives *text_r NULL.
 /* DIAGNOSTICS
 /*	-1 and a malloc()ed reason, "PATH:LINE: why" or "PATH: why".
 /* SECURITY
@@ -218,21 +227,18 @@ int mc_config_parse(const char *path, const char *text, size_t size,
 	return 0;
 }
 
-int mc_config_read(const char *path, bool missing_ok,
-		   const char *const *names, struct mc_config **config_r,
-		   char **error_r)
+int mc_config_file_read(const char *path, size_t max, bool missing_ok,
+			char **text_r, size_t *len_r, char **error_r)
 {
 	unsigned char *buf = NULL;
 	char *why = NULL;
 	struct stat st;
-	size_t len;
 	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0 && errno == ENOENT && missing_ok) {
-		*config_r = mc_xcalloc(1, sizeof(**config_r));
-		(*config_r)->path = mc_xstrdup(path);
-		(*config_r)->missing = true;
+		*text_r = NULL;
+		*len_r = 0;
 		return 0;
 	}
 	if (fd < 0)
@@ -253,15 +259,36 @@ int mc_config_read(const char *path, bool missing_ok,
 				    "mode %04o)", path, (unsigned)st.st_uid,
 				    (unsigned)(st.st_mode & 07777));
 	}
-	if (mc_read_fd(fd, CONFIG_MAX_SIZE, &buf, &len, &why) < 0) {
+	if (mc_read_fd(fd, max, &buf, len_r, &why) < 0) {
 		close(fd);
 		mc_error_set(error_r, "%s: %s", path, why);
 		free(why);
 		return -1;
 	}
 	close(fd);
-	ret = mc_config_parse(path, (const char *)buf, len, names, config_r, error_r);
-	free(buf);
+	*text_r = (char *)buf;
+	return 0;
+}
+
+int mc_config_read(const char *path, bool missing_ok,
+		   const char *const *names, struct mc_config **config_r,
+		   char **error_r)
+{
+	char *text;
+	size_t len;
+	int ret;
+
+	if (mc_config_file_read(path, CONFIG_MAX_SIZE, missing_ok, &text, &len,
+				error_r) < 0)
+		return -1;
+	if (text == NULL) {
+		*config_r = mc_xcalloc(1, sizeof(**config_r));
+		(*config_r)->path = mc_xstrdup(path);
+		(*config_r)->missing = true;
+		return 0;
+	}
+	ret = mc_config_parse(path, text, len, names, config_r, error_r);
+	free(text);
 	return ret;
 }
 

@@ -47,5 +47,11 @@ int mc_config_read(const char *path, bool missing_ok,
 const struct mc_config_entry *mc_config_get(const struct mc_config *config,
 					    const char *name);
 void mc_config_free(struct mc_config **config);
+/* The whole of PATH (at most MAX bytes, else EFBIG), checked as
+   mc_config_read() checks a settings file, into *text_r (malloc()ed,
+   NUL-terminated, *len_r bytes before the NUL). MISSING_OK: a file
+   that does not exist gives *text_r NULL. */
+int mc_config_file_read(const char *path, size_t max, bool missing_ok,
+			char **text_r, size_t *len_r, char **error_r);
 
 #endif

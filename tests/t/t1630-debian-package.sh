@@ -13,7 +13,9 @@
 #	Checks: its dependencies name no mail server and no browser;
 #	mailcure --version runs from it; man -w finds the page; dpkg -L
 #	lists the binary, the page, the completion, the settings file
-#	(a conffile, 0644) and the documentation with their modes; the
+#	and the watch policy (conffiles, 0644), the watch units (not
+#	enabled), the reload trigger, the freshclam hook and the
+#	documentation with their modes; the
 #	installed mailcure reads /etc/mailcure/mailcure.conf and the
 #	shipped file parses; the state directory and the quarantine are
 #	root's, mode 0700; the completion registers itself. dpkg -r
@@ -30,7 +32,7 @@ arch=$(dpkg --print-architecture)
 deb=${MC_DEB:-$(ls -t "$MC_SRC"/build-deb/mailcure_*_"$arch".deb 2>/dev/null | head -n 1 || true)}
 [ -n "$deb" ] && [ -f "$deb" ] || mc_skip "no package built: run 'make deb' (make check builds it)"
 # A package older than the source it was built from tests something else.
-newer=$(cd "$MC_SRC" && find src lib include man etc completion debian meson.build \
+newer=$(cd "$MC_SRC" && find src lib include man etc completion debian systemd meson.build \
 	meson_options.txt -type f -newer "$deb" 2>/dev/null | head -n 1)
 [ -z "$newer" ] || mc_fail "$deb is older than $newer: run 'make deb'"
 mc_log "package $deb"
@@ -64,15 +66,29 @@ for want in "/usr/bin/mailcure 755" "/usr/share/man/man1/mailcure.1.gz 644" \
 	"/usr/share/bash-completion/completions/mailcure 644" \
 	"/etc/mailcure/mailcure.conf 644" "/usr/share/doc/mailcure/copyright 644" \
 	"/usr/share/doc/mailcure/README.Debian 644" \
-	"/usr/share/mailcure/sigs/mailcure-test.hdb 644"; do
+	"/usr/share/mailcure/sigs/mailcure-test.hdb 644" \
+	"/etc/mailcure/watch-policy.conf 644" \
+	"/lib/systemd/system/mailcure-watch.service 644" \
+	"/lib/systemd/system/mailcure-watch-reload.service 644" \
+	"/lib/systemd/system/mailcure-watch-reload.path 644" \
+	"/usr/share/mailcure/watch-reload.tmpfiles 644" \
+	"/usr/share/mailcure/freshclam-onupdate.conf 644"; do
 	path=${want% *}
 	grep -qxF "$path" <<<"$files" || mc_fail "dpkg -L lacks $path"
 	got=$(stat -c '%a %U:%G' "$root$path")
 	[ "$got" = "${want#* } root:root" ] || mc_fail "$path: mode and owner $got, expected ${want#* } root:root"
 done
 ! grep -q '^/var/lib/mailcure' <<<"$files" || mc_fail "the package ships /var/lib/mailcure"
-dpkg-query --admindir="$admin" -W -f='${Conffiles}\n' mailcure | grep -q '^ /etc/mailcure/mailcure.conf ' ||
-	mc_fail "/etc/mailcure/mailcure.conf is not a conffile"
+for f in mailcure.conf watch-policy.conf; do
+	dpkg-query --admindir="$admin" -W -f='${Conffiles}\n' mailcure | grep -q "^ /etc/mailcure/$f " ||
+		mc_fail "/etc/mailcure/$f is not a conffile"
+done
+# The units are installed, not enabled: watch acts on mail by itself.
+[ -z "$(find "$root/etc/systemd" -name 'mailcure*' 2>/dev/null)" ] ||
+	mc_fail "the package enabled a unit: $(find "$root/etc/systemd" -name 'mailcure*')"
+grep -qxF "ExecStart=/usr/bin/mailcure watch --policy /etc/mailcure/watch-policy.conf \$WATCH_OPTIONS" \
+	"$root/lib/systemd/system/mailcure-watch.service" ||
+	mc_fail "mailcure-watch.service does not run /usr/bin/mailcure with /etc/mailcure/watch-policy.conf"
 for d in /var/lib/mailcure /var/lib/mailcure/quarantine; do
 	got=$(stat -c '%a %U:%G' "$root$d" 2>/dev/null || echo missing)
 	[ "$got" = "700 root:root" ] || mc_fail "$d: $got, expected 700 root:root"

@@ -8,10 +8,13 @@
 /*	See fixture.h.
 /*--*/
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "fixture.h"
 
@@ -31,6 +34,20 @@ char *mc_fixture_tmpdir(const char *name)
 	real = realpath(tmp, NULL);
 	free(tmp);
 	return real;
+}
+
+int mc_fixture_write_file(const char *path, const char *text, mode_t mode)
+{
+	size_t len = strlen(text);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+	if (fd < 0 || write(fd, text, len) != (ssize_t)len || fchmod(fd, mode) < 0) {
+		perror(path);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return close(fd);
 }
 
 void mc_fixture_rm_rf(const char *tree)

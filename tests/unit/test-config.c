@@ -127,12 +127,7 @@ static char *tmp_path(const char *name)
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(fchmod(fd, mode), 0);
-	close(fd);
+	assert_int_equal(mc_fixture_write_file(path, text, mode), 0);
 }
 
 static void test_read(void **state)
