@@ -76,7 +76,7 @@ DEBIAN_PACKAGES += clamav-freshclam clamav-testfiles
 DEBIAN_SERVICES := clamav-freshclam:clamav-freshclam
 
 # What only the tests and benchmarks need. Append to it.
-DEBIAN_TEST_PACKAGES := clamav clamdscan clamav-daemon python3 ripgrep
+DEBIAN_TEST_PACKAGES := clamav clamdscan clamav-daemon python3 ripgrep linux-perf
 DEBIAN_TEST_PACKAGES += postfix swaks dovecot-imapd nftables iproute2 curl attr
 # The HTML report is rendered and screenshotted in headless Chromium.
 DEBIAN_TEST_PACKAGES += chromium
