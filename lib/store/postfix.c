@@ -792,31 +792,16 @@ static void fail(struct pending_removal *p, const char *fmt, ...)
 	p->ok = false;
 }
 
-static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
-			   const char *run_id, struct mc_removal *removals,
-			   size_t count)
+/* Phase 1: which of the COUNT messages may be removed at all, and
+   where each is. Refuses what may be in delivery, and maildrop files
+   pickup may be reading. */
+static void remove_admit(struct postfix_store *ps, struct mc_quarantine *q,
+			 struct pending_removal *pend, struct mc_removal *removals,
+			 size_t count, pid_t master, bool frozen)
 {
-	struct postfix_store *ps = (struct postfix_store *)store;
-	struct pending_removal *pend = mc_xcalloc(count, sizeof(*pend));
 	struct mc_postfix_open_files open_files;
-	const char **ids = mc_xcalloc(count + 1, sizeof(*ids));
-	bool *done = mc_xcalloc(count + 1, sizeof(*done));
-	size_t *map = mc_xcalloc(count + 1, sizeof(*map));
-	char *err = NULL;
-	bool frozen = false;
-	pid_t master = mc_postfix_master_pid(ps->pf);
 
-	if (master != 0 && mc_postfix_is_frozen(ps->pf, &frozen, &err) < 0) {
-		for (size_t i = 0; i < count; i++)
-			removals[i].error = mc_xasprintf("not removed: %s", err);
-		free(err);
-		goto out;
-	}
-	/* A stopped Postfix delivers nothing: as good as frozen. */
-	if (master == 0)
-		frozen = true;
 	mc_postfix_open_files(ps->pf, &open_files);
-
 	for (size_t i = 0; i < count; i++) {
 		struct pending_removal *p = &pend[i];
 
@@ -851,92 +836,112 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 		p->dir_rel = mc_xstrdup(p->pm->m.dir_rel);
 	}
 	mc_postfix_open_files_clear(&open_files);
+}
 
-	/* Not frozen: put the messages on hold first, so that nothing
-	   delivers them while they are checked and quarantined. */
-	if (!frozen) {
-		static const char *const hold_from[] = { "incoming", "deferred" };
-		for (size_t k = 0; k < 2; k++) {
-			size_t n = 0;
+static bool pending_in(const struct pending_removal *p, const char *qname)
+{
+	return p->ok && strcmp(mc_postfix_queues[p->pm->queue], qname) == 0;
+}
+
+/* Phase 2, when the queue is not frozen: put the messages still going
+   on hold, so that nothing delivers them while they are checked and
+   quarantined, and find each again in the hold queue. IDS and DONE
+   are scratch arrays of COUNT + 1. */
+static void remove_hold(struct postfix_store *ps, struct pending_removal *pend,
+			size_t count, const char **ids, bool *done)
+{
+	static const char *const hold_from[] = { "incoming", "deferred" };
+	char *err = NULL;
+
+	for (size_t k = 0; k < 2; k++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < count; i++) {
+			if (pending_in(&pend[i], hold_from[k]))
+				ids[n++] = pend[i].pm->m.name;
+		}
+		if (n == 0)
+			continue;
+		if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_HOLD, hold_from[k],
+					 ids, n, done, &err) < 0) {
 			for (size_t i = 0; i < count; i++) {
-				if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
-							 hold_from[k]) == 0)
-					ids[n++] = pend[i].pm->m.name;
+				if (pending_in(&pend[i], hold_from[k]))
+					fail(&pend[i], "could not be put on hold: %s", err);
 			}
-			if (n == 0)
+			free(err);
+			err = NULL;
+			continue;
+		}
+		for (size_t i = 0; i < count; i++) {
+			struct pending_removal *p = &pend[i];
+
+			if (!pending_in(p, hold_from[k]))
 				continue;
-			if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_HOLD, hold_from[k],
-						 ids, n, done, &err) < 0) {
-				for (size_t i = 0; i < count; i++) {
-					if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
-								 hold_from[k]) == 0)
-						fail(&pend[i], "could not be put on hold: %s", err);
-				}
-				free(err);
-				err = NULL;
+			free(p->dir_rel);
+			p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
+			if (p->dir_rel == NULL) {
+				fail(p, "left the %s queue before it could be put on "
+				     "hold (in delivery?): not removed; freeze the "
+				     "queue first (mailcure queue freeze)", hold_from[k]);
 				continue;
 			}
-			for (size_t i = 0; i < count; i++) {
-				struct pending_removal *p = &pend[i];
-				if (!p->ok || strcmp(mc_postfix_queues[p->pm->queue], hold_from[k]) != 0)
-					continue;
-				free(p->dir_rel);
-				p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
-				if (p->dir_rel == NULL) {
-					fail(p, "left the %s queue before it could be put on "
-					     "hold (in delivery?): not removed; freeze the "
-					     "queue first (mailcure queue freeze)", hold_from[k]);
-					continue;
-				}
-				p->held_by_us = true;
-			}
+			p->held_by_us = true;
 		}
 	}
+}
 
-	/* Same file, same bytes as scanned? Then quarantine it. */
+/* Phase 3: re-read P where it is now into p->raw; the same file with
+   the same bytes as scanned (queue ids are reused)? 0 yes, -1 no
+   (P failed). */
+static int remove_verify(struct postfix_store *ps, struct pending_removal *p)
+{
+	struct stat st;
+	unsigned char sha[32];
+	char *err = NULL;
+	int dfd, fd;
+
+	dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, &err);
+	fd = dfd < 0 ? -1 : mc_safe_open_file(dfd, p->pm->m.name, true, &st, &err);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0) {
+		fail(p, "%s: not removed", err);
+		free(err);
+		return -1;
+	}
+	if (st.st_dev != p->pm->m.dev || st.st_ino != p->pm->m.ino) {
+		close(fd);
+		fail(p, "queue id %s now names another queue file: not removed",
+		     p->pm->m.name);
+		return -1;
+	}
+	if (mc_read_fd(fd, p->r->msg->raw_size, &p->raw, &p->raw_size, &err) < 0) {
+		close(fd);
+		fail(p, "queue file changed since it was scanned (%s): not removed",
+		     err);
+		free(err);
+		return -1;
+	}
+	close(fd);
+	mc_sha256(p->raw, p->raw_size, sha);
+	if (memcmp(sha, p->pm->sha256, 32) != 0) {
+		fail(p, "queue file changed since it was scanned: not removed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Phase 3 for the batch: what is still the message scanned goes to
+   the quarantine, with its envelope. */
+static void remove_quarantine(struct postfix_store *ps, struct mc_quarantine *q,
+			      const char *run_id, struct pending_removal *pend,
+			      size_t count)
+{
 	for (size_t i = 0; i < count; i++) {
 		struct pending_removal *p = &pend[i];
-		struct stat st;
-		unsigned char sha[32];
-		int dfd, fd;
 
-		if (!p->ok)
+		if (!p->ok || remove_verify(ps, p) < 0)
 			continue;
-		dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, &err);
-		if (dfd < 0) {
-			fail(p, "%s: not removed", err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		fd = mc_safe_open_file(dfd, p->pm->m.name, true, &st, &err);
-		close(dfd);
-		if (fd < 0) {
-			fail(p, "%s: not removed", err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		if (st.st_dev != p->pm->m.dev || st.st_ino != p->pm->m.ino) {
-			close(fd);
-			fail(p, "queue id %s now names another queue file: not removed",
-			     p->pm->m.name);
-			continue;
-		}
-		if (mc_read_fd(fd, p->r->msg->raw_size, &p->raw, &p->raw_size, &err) < 0) {
-			close(fd);
-			fail(p, "queue file changed since it was scanned (%s): not removed",
-			     err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		close(fd);
-		mc_sha256(p->raw, p->raw_size, sha);
-		if (memcmp(sha, p->pm->sha256, 32) != 0) {
-			fail(p, "queue file changed since it was scanned: not removed");
-			continue;
-		}
 		if (quarantine_one(ps, q, run_id, p->r, p->raw, p->raw_size) < 0) {
 			char *e = p->r->error;
 			p->r->error = NULL;
@@ -944,16 +949,23 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 			free(e);
 		}
 	}
+}
 
-	/* Only what is safely in the quarantine is deleted. postsuper
-	   -d never bounces. */
+/* Phase 4: delete what is safely in the quarantine, one postsuper -d
+   (which never bounces) per queue, and record as removed what is gone
+   after it. IDS, DONE and MAP are scratch arrays of COUNT + 1. */
+static void remove_delete(struct postfix_store *ps, struct pending_removal *pend,
+			  size_t count, const char **ids, bool *done, size_t *map)
+{
+	char *err = NULL;
+
 	for (unsigned qi = 0; qi < MC_POSTFIX_QUEUE_COUNT; qi++) {
 		const char *qname = mc_postfix_queues[qi];
+		size_t ql = strlen(qname);
 		size_t n = 0;
 
 		for (size_t i = 0; i < count; i++) {
 			struct pending_removal *p = &pend[i];
-			size_t ql = strlen(qname);
 			if (!p->ok || strncmp(p->dir_rel, qname, ql) != 0 ||
 			    (p->dir_rel[ql] != '\0' && p->dir_rel[ql] != '/'))
 				continue;
@@ -989,6 +1001,35 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 			p->r->removed = true;
 		}
 	}
+}
+
+static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
+			   const char *run_id, struct mc_removal *removals,
+			   size_t count)
+{
+	struct postfix_store *ps = (struct postfix_store *)store;
+	struct pending_removal *pend = mc_xcalloc(count, sizeof(*pend));
+	const char **ids = mc_xcalloc(count + 1, sizeof(*ids));
+	bool *done = mc_xcalloc(count + 1, sizeof(*done));
+	size_t *map = mc_xcalloc(count + 1, sizeof(*map));
+	char *err = NULL;
+	bool frozen = false;
+	pid_t master = mc_postfix_master_pid(ps->pf);
+
+	if (master != 0 && mc_postfix_is_frozen(ps->pf, &frozen, &err) < 0) {
+		for (size_t i = 0; i < count; i++)
+			removals[i].error = mc_xasprintf("not removed: %s", err);
+		free(err);
+		goto out;
+	}
+	/* A stopped Postfix delivers nothing: as good as frozen. */
+	if (master == 0)
+		frozen = true;
+	remove_admit(ps, q, pend, removals, count, master, frozen);
+	if (!frozen)
+		remove_hold(ps, pend, count, ids, done);
+	remove_quarantine(ps, q, run_id, pend, count);
+	remove_delete(ps, pend, count, ids, done, map);
 out:
 	for (size_t i = 0; i < count; i++) {
 		free(pend[i].dir_rel);
