@@ -146,6 +146,74 @@ static const char env_types[] = "MCTcFILSDRO/WVA>K<iondfm";
 static const char content_types[] = "XLNE";
 static const char extract_types[] = "EDRO/PreAFIL>K<ion";
 
+/* The record at *POS of BUF (LEN bytes): its type, data and length;
+   *POS moves past it. -1 when it does not fit in the file. */
+static int record_next(const unsigned char *buf, size_t len, size_t *pos,
+		       int *type_r, const unsigned char **data_r, size_t *rlen_r,
+		       char **error_r)
+{
+	size_t start = *pos, rlen = 0;
+	unsigned shift = 0;
+	int type;
+
+	if (*pos >= len)
+		return mc_error_set(error_r, "truncated queue file: %zu bytes, "
+				    "no end record", len);
+	type = buf[(*pos)++];
+	for (;;) {
+		unsigned char c;
+
+		if (*pos >= len)
+			return mc_error_set(error_r, "truncated queue file: record "
+					    "length at offset %zu cut off", start);
+		c = buf[(*pos)++];
+		if (shift > 28)
+			return mc_error_set(error_r, "corrupt queue file: record "
+					    "length at offset %zu too long", start);
+		rlen |= (size_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0)
+			break;
+		shift += 7;
+	}
+	if (rlen > len - *pos)
+		return mc_error_set(error_r, "truncated queue file: record at offset "
+				    "%zu (type '%c', %zu bytes) goes past the end "
+				    "of the file (%zu bytes)", start,
+				    type >= 0x20 && type < 0x7f ? type : '?', rlen, len);
+	*type_r = type;
+	*data_r = buf + *pos;
+	*rlen_r = rlen;
+	*pos += rlen;
+	return 0;
+}
+
+/* The offset a pointer record (at START, DATA of RLEN bytes) leads to
+   in a file of LEN bytes, 0 for a placeholder; -1 when it is not a
+   pointer into the file. */
+static int pointer_target(const unsigned char *data, size_t rlen, size_t start,
+			  size_t len, size_t *off_r, char **error_r)
+{
+	/* "%15ld": blanks, then decimal; 0 is a placeholder. */
+	size_t i = 0, off = 0;
+
+	while (i < rlen && data[i] == ' ')
+		i++;
+	if (i == rlen)
+		return mc_error_set(error_r, "corrupt queue file: empty pointer "
+				    "record at offset %zu", start);
+	for (; i < rlen; i++) {
+		if (data[i] < '0' || data[i] > '9' || off > len)
+			return mc_error_set(error_r, "corrupt queue file: bad pointer "
+					    "record at offset %zu", start);
+		off = off * 10 + (size_t)(data[i] - '0');
+	}
+	if (off != 0 && (off >= len || off == start))
+		return mc_error_set(error_r, "corrupt queue file: pointer at offset "
+				    "%zu to %zu, outside the file", start, off);
+	*off_r = off;
+	return 0;
+}
+
 /* Parse the queue file BUF. With ENVELOPE_ONLY, stop successfully at
    the start of the content (BUF may then be the head of a file). */
 static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
@@ -161,44 +229,12 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 	memset(p, 0, sizeof(*p));
 	p->arrival = (time_t)-1;
 	for (;;) {
-		size_t start = pos, rlen = 0;
-		unsigned shift = 0;
-		int type;
+		size_t start = pos, rlen = 0, off = 0;
+		const unsigned char *data = NULL;
+		int type = 0;
 
-		if (pos >= len) {
-			mc_error_set(error_r, "truncated queue file: %zu bytes, no end record",
-				     len);
+		if (record_next(buf, len, &pos, &type, &data, &rlen, error_r) < 0)
 			goto fail;
-		}
-		type = buf[pos++];
-		for (;;) {
-			unsigned char c;
-
-			if (pos >= len) {
-				mc_error_set(error_r, "truncated queue file: record length "
-					     "at offset %zu cut off", start);
-				goto fail;
-			}
-			c = buf[pos++];
-			if (shift > 28) {
-				mc_error_set(error_r, "corrupt queue file: record length "
-					     "at offset %zu too long", start);
-				goto fail;
-			}
-			rlen |= (size_t)(c & 0x7f) << shift;
-			if ((c & 0x80) == 0)
-				break;
-			shift += 7;
-		}
-		if (rlen > len - pos) {
-			mc_error_set(error_r, "truncated queue file: record at offset %zu "
-				     "(type '%c', %zu bytes) goes past the end of the "
-				     "file (%zu bytes)", start,
-				     type >= 0x20 && type < 0x7f ? type : '?', rlen, len);
-			goto fail;
-		}
-		const unsigned char *data = buf + pos;
-		pos += rlen;
 		consumed += pos - start;
 		if (consumed > len) {
 			mc_error_set(error_r, "corrupt queue file: pointer records loop");
@@ -208,31 +244,10 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 		if (type == 'w')
 			continue;
 		if (type == 'p') {
-			/* "%15ld": blanks, then decimal; 0 is a placeholder. */
-			size_t i = 0, off = 0;
-			while (i < rlen && data[i] == ' ')
-				i++;
-			if (i == rlen) {
-				mc_error_set(error_r, "corrupt queue file: empty pointer "
-					     "record at offset %zu", start);
+			if (pointer_target(data, rlen, start, len, &off, error_r) < 0)
 				goto fail;
-			}
-			for (; i < rlen; i++) {
-				if (data[i] < '0' || data[i] > '9' || off > len) {
-					mc_error_set(error_r, "corrupt queue file: bad pointer "
-						     "record at offset %zu", start);
-					goto fail;
-				}
-				off = off * 10 + (size_t)(data[i] - '0');
-			}
-			if (off == 0)
-				continue;
-			if (off >= len || off == start) {
-				mc_error_set(error_r, "corrupt queue file: pointer at offset "
-					     "%zu to %zu, outside the file", start, off);
-				goto fail;
-			}
-			pos = off;
+			if (off != 0)
+				pos = off;
 			continue;
 		}
 		const char *allowed = seg == SEG_ENVELOPE ? env_types :
