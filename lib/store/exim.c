@@ -652,6 +652,7 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "exim:";
 	const char *config = strncmp(store, "exim:", 5) == 0 ? store + 5 : "";
 	struct mc_exim_spool sp;
+	struct mc_store_envelope env;
 	struct mc_exim *ex = NULL;
 	char *err = NULL;
 	int ret;
@@ -678,16 +679,9 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 			return -1;
 		}
 	}
-	/* The envelope as recorded (the recipients undelivered when it
-	   was quarantined); the spool file's own when there is none. */
-	const char *sender = entry->envelope_sender != NULL ?
-		entry->envelope_sender : sp.sender;
-	const char *const *rcpts = entry->recipient_count > 0 ?
-		(const char *const *)entry->recipients : (const char *const *)sp.rcpts;
-	size_t rcpt_count = entry->recipient_count > 0 ?
-		entry->recipient_count : sp.rcpt_count;
-	ret = mc_exim_sendmail(ex, sender, rcpts, rcpt_count, sp.content,
-			       sp.content_len, error_r);
+	mc_store_restore_envelope(entry, sp.sender, sp.rcpts, sp.rcpt_count, &env);
+	ret = mc_exim_sendmail(ex, env.sender, env.rcpts, env.rcpt_count,
+			       sp.content, sp.content_len, error_r);
 	mc_exim_free(&ex);
 	mc_exim_spool_clear(&sp);
 	return ret;

@@ -1117,6 +1117,7 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 	const char *config = strncmp(store, "postfix:", 8) == 0 ? store + 8 : "";
 	struct mc_postfix *pf;
 	struct qf_parsed parsed;
+	struct mc_store_envelope env;
 	char *err = NULL;
 	int ret;
 
@@ -1144,17 +1145,10 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 			return -1;
 		}
 	}
-	/* The envelope as recorded when it was quarantined; the queue
-	   file's own when the record has none. */
-	const char *sender = entry->envelope_sender != NULL ?
-		entry->envelope_sender : parsed.sender;
-	const char *const *rcpts = entry->recipient_count > 0 ?
-		(const char *const *)entry->recipients :
-		(const char *const *)parsed.rcpts;
-	size_t rcpt_count = entry->recipient_count > 0 ?
-		entry->recipient_count : parsed.rcpt_count;
-	ret = mc_postfix_sendmail(pf, sender, rcpts, rcpt_count, parsed.content,
-				  parsed.content_len, error_r);
+	mc_store_restore_envelope(entry, parsed.sender, parsed.rcpts,
+				  parsed.rcpt_count, &env);
+	ret = mc_postfix_sendmail(pf, env.sender, env.rcpts, env.rcpt_count,
+				  parsed.content, parsed.content_len, error_r);
 	mc_postfix_free(&pf);
 	qf_parsed_clear(&parsed);
 	return ret;
