@@ -1115,7 +1115,7 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 {
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "postfix:";
 	const char *config = strncmp(store, "postfix:", 8) == 0 ? store + 8 : "";
-	struct mc_postfix *pf;
+	struct mc_postfix *pf = NULL;
 	struct qf_parsed parsed;
 	struct mc_store_envelope env;
 	char *err = NULL;
@@ -1127,28 +1127,26 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 		free(err);
 		return -1;
 	}
-	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0) {
-		qf_parsed_clear(&parsed);
-		return -1;
-	}
+	ret = -1;
+	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0)
+		goto out;
 	if (entry->loc.queue_id != NULL && entry->loc.queue_id[0] != '\0' &&
 	    strchr(entry->loc.queue_id, '/') == NULL && entry->loc.queue_id[0] != '.') {
-		ret = still_queued(pf, entry->loc.queue_id, parsed.content,
-				   parsed.content_len, raw_size + ENVELOPE_SLACK, error_r);
-		if (ret != 0) {
-			if (ret > 0)
-				mc_error_set(error_r, "queue id %s still holds this message "
-					     "(its removal was interrupted): restoring it "
-					     "would deliver it twice", entry->loc.queue_id);
-			mc_postfix_free(&pf);
-			qf_parsed_clear(&parsed);
-			return -1;
-		}
+		int queued = still_queued(pf, entry->loc.queue_id, parsed.content,
+					  parsed.content_len, raw_size + ENVELOPE_SLACK,
+					  error_r);
+		if (queued > 0)
+			mc_error_set(error_r, "queue id %s still holds this message "
+				     "(its removal was interrupted): restoring it "
+				     "would deliver it twice", entry->loc.queue_id);
+		if (queued != 0)
+			goto out;
 	}
 	mc_store_restore_envelope(entry, parsed.sender, parsed.rcpts,
 				  parsed.rcpt_count, &env);
 	ret = mc_postfix_sendmail(pf, env.sender, env.rcpts, env.rcpt_count,
 				  parsed.content, parsed.content_len, error_r);
+out:
 	mc_postfix_free(&pf);
 	qf_parsed_clear(&parsed);
 	return ret;
