@@ -506,13 +506,14 @@ failed:
 	free(extra);
 }
 
-static void scan_item(struct host_scan *hs, struct item *it)
+/* Open file IT (at PATH) for scanning, after checking that it is still
+   a regular file within the size limit; *ST_R is what was opened. -1
+   when it is not scanned (reported). */
+static int scan_open(struct host_scan *hs, const struct item *it, const char *path,
+		     struct stat *st_r)
 {
-	const struct mc_host_scan *set = hs->set;
 	const char *store = it->dir->root->store;
-	char *path = mc_hostscan_join_path(it->dir->path, it->name);
-	struct mc_verdict verdict;
-	struct stat lst, st, after;
+	struct stat lst;
 	char *error = NULL;
 	int fd;
 
@@ -522,66 +523,130 @@ static void scan_item(struct host_scan *hs, struct item *it)
 					   "vanished during the scan");
 		else
 			mc_hostscan_report(hs, MC_EVENT_ERROR, store, path, NULL, "%s", strerror(errno));
-		goto out;
+		return -1;
 	}
 	if (!S_ISREG(lst.st_mode)) {
 		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
 				   "replaced by %s during the scan; not opened", file_kind(lst.st_mode));
-		goto out;
+		return -1;
 	}
 	if ((uint64_t)lst.st_size > hs->max_filesize) {
 		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &lst,
 				   "larger than the maximum file size (%llu bytes); not scanned",
 				   (unsigned long long)hs->max_filesize);
-		goto out;
+		return -1;
 	}
-	fd = mc_safe_open_file(it->dir->fd, it->name, false, &st, &error);
+	fd = mc_safe_open_file(it->dir->fd, it->name, false, st_r, &error);
 	if (fd < 0) {
 		mc_hostscan_report(hs, errno == ENOENT ? MC_EVENT_UNSCANNED : MC_EVENT_ERROR,
 				   store, path, &lst, "%s", errno == ENOENT ?
 				   "vanished during the scan" : mc_hostscan_strip_name(error, it->name));
 		free(error);
-		goto out;
+		return -1;
 	}
 	/* Scanning must not change what it reports (atime), and a
 	   forensic look later wants the atime of the attack. Only root
 	   or the owner may set it; elsewhere this quietly fails. */
 	(void)fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NOATIME);
-	if ((uint64_t)st.st_size > hs->max_filesize) {
-		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &st,
+	if ((uint64_t)st_r->st_size > hs->max_filesize) {
+		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, st_r,
 				   "larger than the maximum file size (%llu bytes); not scanned",
 				   (unsigned long long)hs->max_filesize);
 		close(fd);
-		goto out;
+		return -1;
 	}
+	return fd;
+}
 
-	/* A file written to while it is scanned (a log) is scanned
-	   again; a second change makes it unscanned, never clean. */
+/* Scan FD (PATH, as *ST) into VERDICT_R. A file written to while it
+   is scanned (a log) is scanned again; a second change makes it
+   unscanned, never clean. *ST is the state last scanned. */
+static void scan_stable(struct host_scan *hs, int fd, const char *path,
+			struct stat *st, struct mc_verdict *verdict_r)
+{
+	const struct mc_host_scan *set = hs->set;
+	struct stat after;
+
 	for (int attempt = 0; ; attempt++) {
-		if (st.st_size == 0) {
-			verdict.kind = MC_VERDICT_CLEAN;
-			verdict.name[0] = '\0';
+		if (st->st_size == 0) {
+			verdict_r->kind = MC_VERDICT_CLEAN;
+			verdict_r->name[0] = '\0';
 		} else {
-			set->engine_ops->scan_fd(set->engine, fd, path, &verdict);
+			set->engine_ops->scan_fd(set->engine, fd, path, verdict_r);
 		}
 		if (fstat(fd, &after) < 0)
-			after = st;
-		if (same_content_state(&st, &after) || verdict.kind == MC_VERDICT_INFECTED)
+			after = *st;
+		if (same_content_state(st, &after) || verdict_r->kind == MC_VERDICT_INFECTED)
 			break;
 		if (attempt == 1) {
-			verdict.kind = MC_VERDICT_UNSCANNED;
-			snprintf(verdict.name, sizeof(verdict.name),
+			verdict_r->kind = MC_VERDICT_UNSCANNED;
+			snprintf(verdict_r->name, sizeof(verdict_r->name),
 				 "changed while being scanned");
 			break;
 		}
-		st = after;
-		if ((uint64_t)st.st_size > hs->max_filesize) {
-			verdict.kind = MC_VERDICT_UNSCANNED;
-			snprintf(verdict.name, sizeof(verdict.name),
+		*st = after;
+		if ((uint64_t)st->st_size > hs->max_filesize) {
+			verdict_r->kind = MC_VERDICT_UNSCANNED;
+			snprintf(verdict_r->name, sizeof(verdict_r->name),
 				 "grew beyond the maximum file size while being scanned");
 			break;
 		}
 	}
+}
+
+/* File IT (FD, as ST) is infected: record the match, and quarantine
+   it when acting. Takes PATH. */
+static void scan_matched(struct host_scan *hs, const struct item *it, int fd,
+			 const struct stat *st, char *path,
+			 const struct mc_verdict *verdict)
+{
+	struct record *rec = mc_xcalloc(1, sizeof(*rec));
+
+	rec->type = REC_EVENT;
+	rec->event_type = MC_EVENT_MATCH;
+	rec->path = path;
+	rec->user = owner_name(st->st_uid);
+	rec->msg.seq = atomic_fetch_add(&hs->seq, 1);
+	rec->msg.loc.store = it->dir->root->store;
+	rec->msg.loc.kind = "host";
+	rec->msg.loc.user = rec->user;
+	rec->msg.loc.path = rec->path;
+	rec->msg.loc.offset = -1;
+	rec->msg.loc.uid = st->st_uid;
+	rec->msg.loc.gid = st->st_gid;
+	rec->msg.loc.mode = st->st_mode;
+	rec->msg.loc.mtime = st->st_mtime;
+	rec->msg.size = (size_t)st->st_size;
+	rec->match.matched = true;
+	rec->match.engine_ran = true;
+	rec->match.verdict = *verdict;
+	rec->match.reasons = mc_xcalloc(1, sizeof(struct mc_reason));
+	rec->match.reasons[0].kind = MC_REASON_VIRUS;
+	rec->match.reasons[0].value = mc_xstrdup(verdict->name);
+	rec->match.reason_count = 1;
+	atomic_fetch_add(&hs->matched, 1);
+	if (hs->set->action == MC_ACTION_QUARANTINE) {
+		pthread_mutex_lock(&hs->act_lock);
+		act(hs, it->dir, it->name, fd, st, rec);
+		pthread_mutex_unlock(&hs->act_lock);
+	}
+	record_push(hs, rec);
+}
+
+static void scan_item(struct host_scan *hs, struct item *it)
+{
+	const char *store = it->dir->root->store;
+	char *path = mc_hostscan_join_path(it->dir->path, it->name);
+	struct mc_verdict verdict;
+	struct stat st;
+	int fd;
+
+	fd = scan_open(hs, it, path, &st);
+	if (fd < 0) {
+		free(path);
+		return;
+	}
+	scan_stable(hs, fd, path, &st, &verdict);
 	/* Every file counts once, as with messages: scanned (matched,
 	   clean or unscanned) or an error. */
 	if (verdict.kind != MC_VERDICT_ERROR)
@@ -597,44 +662,12 @@ static void scan_item(struct host_scan *hs, struct item *it)
 	case MC_VERDICT_ERROR:
 		mc_hostscan_report(hs, MC_EVENT_ERROR, store, path, &st, "%s", verdict.name);
 		break;
-	case MC_VERDICT_INFECTED: {
-		struct record *rec = mc_xcalloc(1, sizeof(*rec));
-
-		rec->type = REC_EVENT;
-		rec->event_type = MC_EVENT_MATCH;
-		rec->path = path;
+	case MC_VERDICT_INFECTED:
+		scan_matched(hs, it, fd, &st, path, &verdict);
 		path = NULL;
-		rec->user = owner_name(st.st_uid);
-		rec->msg.seq = atomic_fetch_add(&hs->seq, 1);
-		rec->msg.loc.store = store;
-		rec->msg.loc.kind = "host";
-		rec->msg.loc.user = rec->user;
-		rec->msg.loc.path = rec->path;
-		rec->msg.loc.offset = -1;
-		rec->msg.loc.uid = st.st_uid;
-		rec->msg.loc.gid = st.st_gid;
-		rec->msg.loc.mode = st.st_mode;
-		rec->msg.loc.mtime = st.st_mtime;
-		rec->msg.size = (size_t)st.st_size;
-		rec->match.matched = true;
-		rec->match.engine_ran = true;
-		rec->match.verdict = verdict;
-		rec->match.reasons = mc_xcalloc(1, sizeof(struct mc_reason));
-		rec->match.reasons[0].kind = MC_REASON_VIRUS;
-		rec->match.reasons[0].value = mc_xstrdup(verdict.name);
-		rec->match.reason_count = 1;
-		atomic_fetch_add(&hs->matched, 1);
-		if (set->action == MC_ACTION_QUARANTINE) {
-			pthread_mutex_lock(&hs->act_lock);
-			act(hs, it->dir, it->name, fd, &st, rec);
-			pthread_mutex_unlock(&hs->act_lock);
-		}
-		record_push(hs, rec);
 		break;
 	}
-	}
 	close(fd);
-out:
 	free(path);
 }
 

@@ -238,6 +238,106 @@ static bool walker_leave_out(struct host_scan *hs, const struct pending *p,
 	return false;
 }
 
+/* Bound the open descriptors: wait for the scanning threads to finish
+   with queued files of other directories. */
+static void walker_wait_dirs(struct host_scan *hs)
+{
+	pthread_mutex_lock(&hs->lock);
+	while (hs->open_dirs >= hs->max_open_dirs &&
+	       (hs->queue_len > 0 || hs->busy > 0)) {
+		hs->walker_waits_dirs = true;
+		pthread_cond_wait(&hs->cond_space, &hs->lock);
+		hs->walker_waits_dirs = false;
+	}
+	pthread_mutex_unlock(&hs->lock);
+}
+
+/* The type of entry DE of directory FD, DT_UNKNOWN when it vanished. */
+static unsigned char entry_type(int fd, const struct dirent *de)
+{
+	struct stat cst;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type;
+	/* Some file systems do not fill d_type. */
+	if (fstatat(fd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
+		return DT_UNKNOWN;	/* vanished already */
+	return S_ISDIR(cst.st_mode) ? DT_DIR : S_ISREG(cst.st_mode) ? DT_REG :
+		S_ISLNK(cst.st_mode) ? DT_LNK : S_ISFIFO(cst.st_mode) ? DT_FIFO :
+		S_ISSOCK(cst.st_mode) ? DT_SOCK : S_ISCHR(cst.st_mode) ? DT_CHR :
+		DT_BLK;
+}
+
+/* Entry NAME, of TYPE, of directory DIR (P): a file is queued unless
+   excluded, anything else but a link skipped. Subdirectories are
+   left to the caller (DT_DIR). */
+static void walker_entry(struct host_scan *hs, const struct pending *p,
+			 struct dir *dir, const char *name, unsigned char type)
+{
+	char *path;
+
+	switch (type) {
+	case DT_REG:
+		if (hs->set->exclude_count > 0) {
+			bool excluded;
+
+			path = mc_hostscan_join_path(p->path, name);
+			excluded = user_excluded(hs, path);
+			if (excluded)
+				mc_hostscan_skip(hs, path, "excluded (--exclude)");
+			free(path);
+			if (excluded)
+				break;
+		}
+		mc_hostscan_enqueue(hs, dir, name);
+		break;
+	case DT_LNK:
+		/* Never followed; what it points to inside the tree is
+		   scanned under its own name. */
+		break;
+	default:
+		path = mc_hostscan_join_path(p->path, name);
+		mc_hostscan_skip(hs, path, type == DT_FIFO ? "FIFO, not opened" :
+				 type == DT_SOCK ? "socket, not opened" : "device, not opened");
+		free(path);
+		break;
+	}
+}
+
+/* Push the COUNT SUBDIRS of DIR (P) on STACK, depth first in name
+   order (keeps few directories open); each holds a reference to DIR.
+   Takes the names. */
+static void walker_push_subdirs(struct host_scan *hs, const struct pending *p,
+				struct dir *dir, char **subdirs, size_t count,
+				struct pending_stack *stack)
+{
+	if (count > 1)
+		qsort(subdirs, count, sizeof(*subdirs), name_cmp);
+	for (size_t i = count; i-- > 0;) {
+		struct pending child;
+		char *path = mc_hostscan_join_path(p->path, subdirs[i]);
+
+		if (p->depth + 1 > hs->max_depth) {
+			mc_hostscan_report(hs, MC_EVENT_UNSCANNED, p->root->store, path, NULL,
+					   "directory nested deeper than %u levels%s; not scanned",
+					   hs->max_depth, hs->depth_from_fd_limit ?
+					   " (the most the open file limit allows)" : "");
+			free(path);
+			free(subdirs[i]);
+			continue;
+		}
+		child.parent = dir;
+		child.name = subdirs[i];
+		child.path = path;
+		child.depth = p->depth + 1;
+		child.root = p->root;
+		pthread_mutex_lock(&hs->lock);
+		dir->refs++;
+		pthread_mutex_unlock(&hs->lock);
+		MC_ARRAY_PUSH(stack->items, stack->count, stack->cap, child);
+	}
+}
+
 static void walker_dir(struct host_scan *hs, struct pending *p,
 		       struct pending_stack *stack)
 {
@@ -260,17 +360,7 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 			return;
 		}
 	}
-	/* Bound the open descriptors: wait for the scanning threads to
-	   finish with queued files of other directories. */
-	pthread_mutex_lock(&hs->lock);
-	while (hs->open_dirs >= hs->max_open_dirs &&
-	       (hs->queue_len > 0 || hs->busy > 0)) {
-		hs->walker_waits_dirs = true;
-		pthread_cond_wait(&hs->cond_space, &hs->lock);
-		hs->walker_waits_dirs = false;
-	}
-	pthread_mutex_unlock(&hs->lock);
-
+	walker_wait_dirs(hs);
 	fd = walker_open(hs, p, &st);
 	if (fd < 0)
 		return;
@@ -300,7 +390,6 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 	(void)fcntl(dirfd(dp), F_SETFL, fcntl(dirfd(dp), F_GETFL) | O_NOATIME);
 	for (;;) {
 		unsigned char type;
-		struct stat cst;
 
 		errno = 0;
 		de = readdir(dp);
@@ -312,74 +401,16 @@ static void walker_dir(struct host_scan *hs, struct pending *p,
 		}
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		type = de->d_type;
-		if (type == DT_UNKNOWN) {
-			/* Some file systems do not fill d_type. */
-			if (fstatat(fd, de->d_name, &cst, AT_SYMLINK_NOFOLLOW) < 0)
-				continue;	/* vanished already */
-			type = S_ISDIR(cst.st_mode) ? DT_DIR : S_ISREG(cst.st_mode) ? DT_REG :
-				S_ISLNK(cst.st_mode) ? DT_LNK : S_ISFIFO(cst.st_mode) ? DT_FIFO :
-				S_ISSOCK(cst.st_mode) ? DT_SOCK : S_ISCHR(cst.st_mode) ? DT_CHR :
-				DT_BLK;
-		}
-		switch (type) {
-		case DT_DIR:
+		type = entry_type(fd, de);
+		if (type == DT_DIR)
 			MC_ARRAY_PUSH(subdirs, subdir_count, subdir_cap,
 				      mc_xstrdup(de->d_name));
-			break;
-		case DT_REG:
-			if (hs->set->exclude_count > 0) {
-				char *path = mc_hostscan_join_path(p->path, de->d_name);
-				bool excluded = user_excluded(hs, path);
-				if (excluded)
-					mc_hostscan_skip(hs, path, "excluded (--exclude)");
-				free(path);
-				if (excluded)
-					break;
-			}
-			mc_hostscan_enqueue(hs, dir, de->d_name);
-			break;
-		case DT_LNK:
-			/* Never followed; what it points to inside the tree
-			   is scanned under its own name. */
-			break;
-		default: {
-			char *path = mc_hostscan_join_path(p->path, de->d_name);
-			mc_hostscan_skip(hs, path, type == DT_FIFO ? "FIFO, not opened" :
-					 type == DT_SOCK ? "socket, not opened" : "device, not opened");
-			free(path);
-			break;
-		}
-		}
+		else if (type != DT_UNKNOWN)
+			walker_entry(hs, p, dir, de->d_name, type);
 	}
 	closedir(dp);
 
-	/* Depth first, in name order: keeps few directories open. */
-	if (subdir_count > 1)
-		qsort(subdirs, subdir_count, sizeof(*subdirs), name_cmp);
-	for (size_t i = subdir_count; i-- > 0;) {
-		struct pending child;
-		char *path = mc_hostscan_join_path(p->path, subdirs[i]);
-
-		if (p->depth + 1 > hs->max_depth) {
-			mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, NULL,
-					   "directory nested deeper than %u levels%s; not scanned",
-					   hs->max_depth, hs->depth_from_fd_limit ?
-					   " (the most the open file limit allows)" : "");
-			free(path);
-			free(subdirs[i]);
-			continue;
-		}
-		child.parent = dir;
-		child.name = subdirs[i];
-		child.path = path;
-		child.depth = p->depth + 1;
-		child.root = p->root;
-		pthread_mutex_lock(&hs->lock);
-		dir->refs++;
-		pthread_mutex_unlock(&hs->lock);
-		MC_ARRAY_PUSH(stack->items, stack->count, stack->cap, child);
-	}
+	walker_push_subdirs(hs, p, dir, subdirs, subdir_count, stack);
 	free(subdirs);
 	mc_hostscan_dir_unref_locked(hs, dir);
 }

@@ -119,6 +119,9 @@ struct mc_buf {
 	size_t len, cap;
 };
 void mc_buf_add(struct mc_buf *b, const void *s, size_t n);
+/* The HTML character reference at S into OUT as UTF-8; the bytes of S
+   it takes, 0 when none (util.c). */
+size_t mc_html_entity(const char *s, size_t len, char out[4], size_t *out_len_r);
 
 void *mc_xmalloc(size_t n);
 void *mc_xcalloc(size_t n, size_t size);

@@ -644,17 +644,165 @@ static void progress(const struct mc_run *run, const struct mc_summary *sum,
 	run->on_progress(&pr, run->context);
 }
 
+static void pipeline_init(struct pipeline *p, const struct mc_run *run,
+			  unsigned jobs)
+{
+	memset(p, 0, sizeof(*p));
+	p->run = run;
+	p->needs_body = mc_query_needs_body(run->query);
+	p->acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
+	p->ahead = (size_t)jobs * AHEAD_PER_JOB;
+	if (!p->needs_body && p->ahead < HEADS_AHEAD)
+		p->ahead = HEADS_AHEAD;
+	p->ring = RING > 2 * p->ahead ? RING : 2 * p->ahead;
+	p->batch = p->needs_body ? BATCH : HEADS_BATCH;
+	p->slots = mc_xcalloc(p->ring, sizeof(*p->slots));
+	p->aside = mc_xcalloc(p->ring, sizeof(*p->aside));
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->cond_producer, NULL);
+	pthread_cond_init(&p->cond_worker, NULL);
+	pthread_cond_init(&p->cond_sink, NULL);
+}
+
+static void pipeline_deinit(struct pipeline *p)
+{
+	pthread_cond_destroy(&p->cond_producer);
+	pthread_cond_destroy(&p->cond_worker);
+	pthread_cond_destroy(&p->cond_sink);
+	pthread_mutex_destroy(&p->lock);
+	free(p->slots);
+	free(p->aside);
+}
+
+/* Start the reader and JOBS workers; *WORKERS_R and *STARTED_R are
+   the workers started. -1 when the reader, or not one worker, could
+   be started (then nothing runs). */
+static int pipeline_start(struct pipeline *p, unsigned jobs, pthread_attr_t *attr,
+			  pthread_t *producer, pthread_t **workers_r,
+			  unsigned *started_r, char **error_r)
+{
+	pthread_t *workers;
+	unsigned started = 0;
+
+	if (pthread_create(producer, NULL, producer_main, p) != 0)
+		return mc_error_errno(error_r, "cannot start the reader thread");
+	workers = mc_xcalloc(jobs, sizeof(*workers));
+	for (; started < jobs; started++) {
+		if (pthread_create(&workers[started], attr, worker_main, p) != 0)
+			break;
+	}
+	if (started == 0) {
+		/* Without a worker nothing would ever be evaluated. */
+		pthread_mutex_lock(&p->lock);
+		p->stop = true;
+		pthread_cond_broadcast(&p->cond_producer);
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(*producer, NULL);
+		free(workers);
+		return mc_error_errno(error_r, "cannot start worker threads");
+	}
+	*workers_r = workers;
+	*started_r = started;
+	return 0;
+}
+
+/* Nothing to sink yet: wait up to 0.1 s for a result, with the lock
+   held. */
+static void sink_wait(struct pipeline *p)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += 100 * 1000000;
+	if (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	p->sink_waiting = true;
+	pthread_cond_timedwait(&p->cond_sink, &p->lock, &ts);
+	p->sink_waiting = false;
+	/* A reader waiting for room learns of an interrupt here: signal
+	   handlers cannot wake it. */
+	if (interrupted(p) && p->producer_waiting)
+		pthread_cond_signal(&p->cond_producer);
+}
+
+/* Report the N results taken into BATCH, in store order, without the
+   lock; removals go by container. */
+static void sink_batch(struct pipeline *p, struct slot *batch, uint64_t n,
+		       struct pending *pend, struct mc_summary *sum)
+{
+	const struct mc_run *run = p->run;
+
+	for (uint64_t i = 0; i < n; i++) {
+		struct slot *copy = &batch[i];
+		bool kept = sink_one(p, copy, pend, sum);
+
+		if (kept && copy->msg == copy->fake)
+			abort();	/* fake messages never match */
+		bool last_in_container = copy->msg == copy->fake ||
+			mc_store_container_last(run->stores[copy->store_index], copy->msg);
+		if (!kept)
+			slot_release(run, copy);
+		if (last_in_container)
+			flush_pending(run, pend, sum);
+	}
+}
+
+/* The calling thread's part: sink every result in store order until
+   the reader is done and all it read is sunk. */
+static void sink_all(struct pipeline *p, struct pending *pend,
+		     struct mc_summary *sum, double start)
+{
+	struct slot *batch = mc_xcalloc(SINK_BATCH, sizeof(*batch));
+	double last = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		uint64_t n = sinkable(p, SINK_BATCH);
+
+		if (n == 0) {
+			if (p->producer_done && p->sunk == p->produced)
+				break;
+			sink_wait(p);
+		} else {
+			/* Take the results that are ready, in order, up to
+			   SINK_BATCH at once. */
+			for (uint64_t i = 0; i < n; i++) {
+				struct slot *s = slot_of(p, p->sunk + i);
+
+				batch[i] = *s;
+				p->held -= s->held;
+			}
+			pthread_mutex_unlock(&p->lock);
+			sink_batch(p, batch, n, pend, sum);
+			pthread_mutex_lock(&p->lock);
+			for (uint64_t i = 0; i < n; i++)
+				memset(slot_of(p, p->sunk + i), 0, sizeof(struct slot));
+			p->sunk += n;
+			if (p->producer_waiting)
+				pthread_cond_signal(&p->cond_producer);
+		}
+		pthread_mutex_unlock(&p->lock);
+		sum->seconds = mc_now() - start;
+		progress(p->run, sum, start, &last);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	free(batch);
+	flush_pending(p->run, pend, sum);
+}
+
 int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 		    char **error_r)
 {
 	struct pipeline p;
 	struct pending pend;
-	struct slot *batch;
-	pthread_t producer, *workers;
+	pthread_t producer, *workers = NULL;
 	pthread_attr_t attr;
 	unsigned jobs = run->jobs > 0 ? run->jobs : 1;
 	unsigned started = 0;
-	double start = mc_now(), last = 0;
+	double start = mc_now();
 
 	memset(summary_r, 0, sizeof(*summary_r));
 	if (run->run_id != NULL)
@@ -665,112 +813,17 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 	if (mc_query_needs_engine(run->query) && run->engine == NULL)
 		return mc_error_set(error_r, "the query needs a detection engine");
 
-	memset(&p, 0, sizeof(p));
+	pipeline_init(&p, run, jobs);
 	memset(&pend, 0, sizeof(pend));
-	p.run = run;
-	p.needs_body = mc_query_needs_body(run->query);
-	p.acting = run->action == MC_ACTION_QUARANTINE && !run->dry_run;
-	p.ahead = (size_t)jobs * AHEAD_PER_JOB;
-	if (!p.needs_body && p.ahead < HEADS_AHEAD)
-		p.ahead = HEADS_AHEAD;
-	p.ring = RING > 2 * p.ahead ? RING : 2 * p.ahead;
-	p.batch = p.needs_body ? BATCH : HEADS_BATCH;
-	p.slots = mc_xcalloc(p.ring, sizeof(*p.slots));
-	p.aside = mc_xcalloc(p.ring, sizeof(*p.aside));
-	pthread_mutex_init(&p.lock, NULL);
-	pthread_cond_init(&p.cond_producer, NULL);
-	pthread_cond_init(&p.cond_worker, NULL);
-	pthread_cond_init(&p.cond_sink, NULL);
-
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
-	if (pthread_create(&producer, NULL, producer_main, &p) != 0) {
-		mc_error_errno(error_r, "cannot start the reader thread");
-		goto out_free;
+	if (pipeline_start(&p, jobs, &attr, &producer, &workers, &started,
+			   error_r) < 0) {
+		pthread_attr_destroy(&attr);
+		pipeline_deinit(&p);
+		return -1;
 	}
-	workers = mc_xcalloc(jobs, sizeof(*workers));
-	for (; started < jobs; started++) {
-		if (pthread_create(&workers[started], &attr, worker_main, &p) != 0)
-			break;
-	}
-	if (started == 0) {
-		/* Without a worker nothing would ever be evaluated. */
-		pthread_mutex_lock(&p.lock);
-		p.stop = true;
-		pthread_cond_broadcast(&p.cond_producer);
-		pthread_mutex_unlock(&p.lock);
-		pthread_join(producer, NULL);
-		free(workers);
-		mc_error_errno(error_r, "cannot start worker threads");
-		goto out_free;
-	}
-
-	batch = mc_xcalloc(SINK_BATCH, sizeof(*batch));
-	pthread_mutex_lock(&p.lock);
-	for (;;) {
-		uint64_t n = sinkable(&p, SINK_BATCH);
-
-		if (n == 0) {
-			if (p.producer_done && p.sunk == p.produced)
-				break;
-			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_nsec += 100 * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			p.sink_waiting = true;
-			pthread_cond_timedwait(&p.cond_sink, &p.lock, &ts);
-			p.sink_waiting = false;
-			/* A reader waiting for room learns of an interrupt
-			   here: signal handlers cannot wake it. */
-			if (interrupted(&p) && p.producer_waiting)
-				pthread_cond_signal(&p.cond_producer);
-			pthread_mutex_unlock(&p.lock);
-			summary_r->seconds = mc_now() - start;
-			progress(run, summary_r, start, &last);
-			pthread_mutex_lock(&p.lock);
-			continue;
-		}
-		/* Take the results that are ready, in order, up to
-		   SINK_BATCH at once. */
-		for (uint64_t i = 0; i < n; i++) {
-			struct slot *s = slot_of(&p, p.sunk + i);
-
-			batch[i] = *s;
-			p.held -= s->held;
-		}
-		pthread_mutex_unlock(&p.lock);
-
-		for (uint64_t i = 0; i < n; i++) {
-			struct slot *copy = &batch[i];
-			bool kept = sink_one(&p, copy, &pend, summary_r);
-
-			if (kept && copy->msg == copy->fake)
-				abort();	/* fake messages never match */
-			bool last_in_container = copy->msg == copy->fake ||
-				mc_store_container_last(run->stores[copy->store_index], copy->msg);
-			if (!kept)
-				slot_release(run, copy);
-			if (last_in_container)
-				flush_pending(run, &pend, summary_r);
-		}
-
-		pthread_mutex_lock(&p.lock);
-		for (uint64_t i = 0; i < n; i++)
-			memset(slot_of(&p, p.sunk + i), 0, sizeof(struct slot));
-		p.sunk += n;
-		if (p.producer_waiting)
-			pthread_cond_signal(&p.cond_producer);
-		pthread_mutex_unlock(&p.lock);
-		summary_r->seconds = mc_now() - start;
-		progress(run, summary_r, start, &last);
-		pthread_mutex_lock(&p.lock);
-	}
-	pthread_mutex_unlock(&p.lock);
-	free(batch);
-	flush_pending(run, &pend, summary_r);
+	sink_all(&p, &pend, summary_r, start);
 	for (unsigned i = 0; i < started; i++)
 		pthread_join(workers[i], NULL);
 	pthread_join(producer, NULL);
@@ -786,17 +839,6 @@ int mc_run_pipeline(const struct mc_run *run, struct mc_summary *summary_r,
 			run->engine_ops->version(run->engine, NULL) : NULL;
 	}
 	pthread_attr_destroy(&attr);
-	pthread_cond_destroy(&p.cond_producer);
-	pthread_cond_destroy(&p.cond_worker);
-	pthread_cond_destroy(&p.cond_sink);
-	pthread_mutex_destroy(&p.lock);
-	free(p.slots);
-	free(p.aside);
+	pipeline_deinit(&p);
 	return 0;
-
-out_free:
-	pthread_attr_destroy(&attr);
-	free(p.slots);
-	free(p.aside);
-	return -1;
 }

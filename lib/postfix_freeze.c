@@ -198,6 +198,124 @@ static void state_end(struct mc_postfix_freeze_state *fs, int cfd, int lfd,
 	free(spath);
 }
 
+/* mc_postfix_freeze with DRY_RUN: what it would do. */
+static int freeze_dry_run(const struct mc_postfix *pf, char **note_r,
+			  char **error_r)
+{
+	bool frozen;
+
+	if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
+		return -1;
+	if (frozen) {
+		note_add(note_r, "the queue manager is already stopped");
+		return 0;
+	}
+	note_add(note_r, "would save main.cf and master.cf, disable the "
+		 "queue manager in master.cf%s", mc_postfix_master_pid(pf) != 0 ?
+		 " and reload Postfix" : "");
+	return 1;
+}
+
+/* A freeze is recorded in FS already (in SPATH): check that it holds,
+   and finish its reload if an earlier freeze stopped before it. */
+static int freeze_again(const struct mc_postfix *pf,
+			const struct mc_postfix_freeze_state *fs,
+			const char *spath, char **services, size_t nservices,
+			char **note_r, char **error_r)
+{
+	pid_t master;
+	char when[64];
+	struct tm tm;
+
+	if (nservices > 0)
+		return mc_error_set(error_r, "the freeze of %s recorded in %s is "
+				    "undone: master.cf enables %s again (edited since?). "
+				    "Run 'mailcure queue thaw' (with --force to restore "
+				    "the saved files anyway) before freezing again",
+				    pf->config_dir, spath, services[0]);
+	master = mc_postfix_master_pid(pf);
+	if (master != 0 && mc_postfix_qmgr_pid(master) != 0) {
+		/* An earlier freeze stopped before its reload. */
+		if (postfix_reload(pf, error_r) < 0)
+			return -1;
+		if (!wait_qmgr(pf, false))
+			return mc_error_set(error_r, "Postfix reloaded, but its queue "
+					    "manager is still running");
+		return 1;
+	}
+	gmtime_r(&fs->frozen_at, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	note_add(note_r, "already frozen since %s", when);
+	return 0;
+}
+
+/* Save main.cf and master.cf of CFD into the state directory SFD, and
+   record them with the queue manager SERVICES in FS, phase "saved":
+   nothing is changed before their copies are on disk. */
+static int freeze_save(const struct mc_postfix *pf, int cfd, int sfd,
+		       const char *spath, struct mc_postfix_freeze_state *fs,
+		       char **services, size_t nservices, char **error_r)
+{
+	unsigned char *main_buf = NULL, *master_buf = NULL;
+	size_t main_len, master_len;
+	struct stat main_st, master_st;
+	char hex[65];
+	int ret = -1;
+
+	if (mc_postfix_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
+	    mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+		goto out;
+	if (mc_postfix_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
+	    mc_postfix_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
+		goto out;
+	fs->phase = mc_xstrdup("saved");
+	fs->config_dir = mc_xstrdup(pf->config_dir);
+	fs->frozen_at = time(NULL);
+	mc_postfix_sha_hex(main_buf, main_len, hex);
+	fs->main_sha = mc_xstrdup(hex);
+	mc_postfix_sha_hex(master_buf, master_len, hex);
+	fs->master_sha = mc_xstrdup(hex);
+	fs->main_mode = main_st.st_mode;
+	fs->main_uid = main_st.st_uid;
+	fs->main_gid = main_st.st_gid;
+	fs->master_mode = master_st.st_mode;
+	fs->master_uid = master_st.st_uid;
+	fs->master_gid = master_st.st_gid;
+	char *list = mc_xstrdup("");
+	for (size_t i = 0; i < nservices; i++) {
+		char *l = mc_xasprintf("%s%s%s", list, i > 0 ? " " : "", services[i]);
+		free(list);
+		list = l;
+	}
+	fs->services = list;
+	ret = mc_postfix_state_write(sfd, spath, fs, error_r);
+out:
+	free(main_buf);
+	free(master_buf);
+	return ret;
+}
+
+/* master.cf is frozen: have a running Postfix stop its queue manager. */
+static int freeze_reload(const struct mc_postfix *pf, char **note_r,
+			 char **error_r)
+{
+	if (mc_postfix_master_pid(pf) == 0) {
+		note_add(note_r, "Postfix is not running: it will start frozen");
+		return 0;
+	}
+	if (postfix_reload(pf, error_r) < 0)
+		return -1;
+	if (!wait_qmgr(pf, false))
+		return mc_error_set(error_r, "Postfix reloaded, but its queue manager "
+				    "is still running after %u seconds",
+				    RELOAD_WAIT_MS / 1000);
+	size_t busy = wait_deliveries(pf);
+	if (busy > 0)
+		note_add(note_r, "%zu deliveries that had started before the "
+			 "freeze are still running", busy);
+	return 0;
+}
+
 int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 		      bool dry_run, char **note_r, char **error_r)
 {
@@ -205,26 +323,14 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	char *spath = NULL, **services = NULL;
 	size_t nservices = 0;
 	int sfd = -1, lfd = -1, cfd = -1, ret = -1, have;
-	unsigned char *main_buf = NULL, *master_buf = NULL;
-	size_t main_len, master_len;
-	struct stat main_st, master_st;
+	unsigned char *master_buf = NULL;
+	size_t master_len;
+	struct stat master_st;
 	char hex[65];
-	pid_t master;
 
 	memset(&fs, 0, sizeof(fs));
-	if (dry_run) {
-		bool frozen;
-		if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
-			return -1;
-		if (frozen) {
-			note_add(note_r, "the queue manager is already stopped");
-			return 0;
-		}
-		note_add(note_r, "would save main.cf and master.cf, disable the "
-			 "queue manager in master.cf%s", mc_postfix_master_pid(pf) != 0 ?
-			 " and reload Postfix" : "");
-		return 1;
-	}
+	if (dry_run)
+		return freeze_dry_run(pf, note_r, error_r);
 	sfd = mc_postfix_state_open(pf, state_dir, true, &spath, &lfd, error_r);
 	if (sfd < 0)
 		return -1;
@@ -236,77 +342,16 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 		goto out;
 	if (mc_postfix_qmgr_services(pf, &services, &nservices, error_r) < 0)
 		goto out;
-
 	if (have > 0 && strcmp(fs.phase, "frozen") == 0) {
-		if (nservices > 0) {
-			mc_error_set(error_r, "the freeze of %s recorded in %s is "
-				     "undone: master.cf enables %s again (edited since?). "
-				     "Run 'mailcure queue thaw' (with --force to restore "
-				     "the saved files anyway) before freezing again",
-				     pf->config_dir, spath, services[0]);
-			goto out;
-		}
-		master = mc_postfix_master_pid(pf);
-		if (master != 0 && mc_postfix_qmgr_pid(master) != 0) {
-			/* An earlier freeze stopped before its reload. */
-			if (postfix_reload(pf, error_r) < 0)
-				goto out;
-			if (!wait_qmgr(pf, false)) {
-				mc_error_set(error_r, "Postfix reloaded, but its queue "
-					     "manager is still running");
-				goto out;
-			}
-			ret = 1;
-		} else {
-			ret = 0;
-		}
-		if (ret == 0) {
-			char when[64];
-			struct tm tm;
-			gmtime_r(&fs.frozen_at, &tm);
-			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-			note_add(note_r, "already frozen since %s", when);
-		}
+		ret = freeze_again(pf, &fs, spath, services, nservices, note_r, error_r);
 		goto out;
 	}
-
-	if (have == 0) {
-		/* Save the originals first: nothing is changed before
-		   their copies are on disk. */
-		if (mc_postfix_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
-		    mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
-			goto out;
-		if (mc_postfix_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
-		    mc_postfix_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
-			goto out;
-		fs.phase = mc_xstrdup("saved");
-		fs.config_dir = mc_xstrdup(pf->config_dir);
-		fs.frozen_at = time(NULL);
-		mc_postfix_sha_hex(main_buf, main_len, hex);
-		fs.main_sha = mc_xstrdup(hex);
-		mc_postfix_sha_hex(master_buf, master_len, hex);
-		fs.master_sha = mc_xstrdup(hex);
-		fs.main_mode = main_st.st_mode;
-		fs.main_uid = main_st.st_uid;
-		fs.main_gid = main_st.st_gid;
-		fs.master_mode = master_st.st_mode;
-		fs.master_uid = master_st.st_uid;
-		fs.master_gid = master_st.st_gid;
-		char *list = mc_xstrdup("");
-		for (size_t i = 0; i < nservices; i++) {
-			char *l = mc_xasprintf("%s%s%s", list, i > 0 ? " " : "", services[i]);
-			free(list);
-			list = l;
-		}
-		fs.services = list;
-		if (mc_postfix_state_write(sfd, spath, &fs, error_r) < 0)
-			goto out;
-	}
+	if (have == 0 &&
+	    freeze_save(pf, cfd, sfd, spath, &fs, services, nservices, error_r) < 0)
+		goto out;
 
 	if (disable_services(pf, services, nservices, error_r) < 0)
 		goto out;
-	free(master_buf);
-	master_buf = NULL;
 	if (mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
 		goto out;
 	mc_postfix_sha_hex(master_buf, master_len, hex);
@@ -314,32 +359,14 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	fs.master_frozen_sha = mc_xstrdup(hex);
 	free(fs.phase);
 	fs.phase = mc_xstrdup("frozen");
-	if (mc_postfix_state_write(sfd, spath, &fs, error_r) < 0)
+	if (mc_postfix_state_write(sfd, spath, &fs, error_r) < 0 ||
+	    freeze_reload(pf, note_r, error_r) < 0)
 		goto out;
-
-	master = mc_postfix_master_pid(pf);
-	if (master == 0) {
-		note_add(note_r, "Postfix is not running: it will start frozen");
-	} else {
-		if (postfix_reload(pf, error_r) < 0)
-			goto out;
-		if (!wait_qmgr(pf, false)) {
-			mc_error_set(error_r, "Postfix reloaded, but its queue manager "
-				     "is still running after %u seconds",
-				     RELOAD_WAIT_MS / 1000);
-			goto out;
-		}
-		size_t busy = wait_deliveries(pf);
-		if (busy > 0)
-			note_add(note_r, "%zu deliveries that had started before the "
-				 "freeze are still running", busy);
-	}
 	if (nservices == 0)
 		note_add(note_r, "master.cf had no queue manager service enabled");
 	ret = 1;
 out:
 	mc_postfix_strings_free(services, nservices);
-	free(main_buf);
 	free(master_buf);
 	state_end(&fs, cfd, lfd, sfd, spath);
 	return ret;

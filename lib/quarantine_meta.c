@@ -184,9 +184,78 @@ static bool reason_kind_parse(const char *name, enum mc_reason_kind *kind_r)
 	return false;
 }
 
+/* The list "reasons" of O, if any, into E. */
+static int reasons_from_json(json_object *o, struct mc_qentry *e, char **error_r)
+{
+	json_object *arr;
+	size_t count;
+
+	if (!json_object_object_get_ex(o, "reasons", &arr) || arr == NULL)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return mc_error_set(error_r, "field \"reasons\": not a list");
+	count = json_object_array_length(arr);
+	e->reasons = mc_xcalloc(count, sizeof(*e->reasons));
+	for (size_t i = 0; i < count; i++) {
+		json_object *jr = json_object_array_get_idx(arr, i);
+		enum mc_reason_kind kind;
+		char *kname = NULL, *value = NULL;
+
+		if (!json_object_is_type(jr, json_type_object))
+			return mc_error_set(error_r, "field \"reasons\": item %zu is not an object", i);
+		if (get_str(jr, "kind", true, &kname, error_r) < 0)
+			return -1;
+		if (get_str(jr, "name", false, &value, error_r) < 0) {
+			free(kname);
+			return -1;
+		}
+		if (value == NULL && get_str(jr, "value", false, &value, error_r) < 0) {
+			free(kname);
+			return -1;
+		}
+		/* A kind this version does not know (a newer writer) is
+		   dropped: reasons only inform, and the entry must stay
+		   restorable. */
+		if (!reason_kind_parse(kname, &kind)) {
+			free(kname);
+			free(value);
+			continue;
+		}
+		free(kname);
+		e->reasons[e->reason_count].kind = kind;
+		e->reasons[e->reason_count].value = value != NULL ? value : mc_xstrdup("");
+		e->reason_count++;
+	}
+	return 0;
+}
+
+/* The list "recipients" of O, if any, into E. */
+static int recipients_from_json(json_object *o, struct mc_qentry *e, char **error_r)
+{
+	json_object *arr;
+	size_t count;
+
+	if (!json_object_object_get_ex(o, "recipients", &arr) || arr == NULL)
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return mc_error_set(error_r, "field \"recipients\": not a list");
+	count = json_object_array_length(arr);
+	e->recipients = mc_xcalloc(count, sizeof(char *));
+	for (size_t i = 0; i < count; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(v, json_type_string))
+			return mc_error_set(error_r, "field \"recipients\": item %zu is not a string", i);
+		e->recipients[e->recipient_count++] =
+			mc_xstrndup(json_object_get_string(v),
+				    (size_t)json_object_get_string_len(v));
+	}
+	return 0;
+}
+
 static int qentry_from_json(json_object *o, struct mc_qentry *e, char **error_r)
 {
-	json_object *loc, *arr, *x;
+	json_object *loc, *x;
 	int64_t n;
 	char *s;
 
@@ -228,62 +297,12 @@ static int qentry_from_json(json_object *o, struct mc_qentry *e, char **error_r)
 	INT(o, "quarantined_at", false, INT64_MIN, INT64_MAX, e->quarantined_at);
 	INT(o, "restored_at", false, INT64_MIN, INT64_MAX, e->restored_at);
 
-	if (json_object_object_get_ex(o, "reasons", &arr) && arr != NULL) {
-		size_t count;
-
-		if (!json_object_is_type(arr, json_type_array))
-			return mc_error_set(error_r, "field \"reasons\": not a list");
-		count = json_object_array_length(arr);
-		e->reasons = mc_xcalloc(count, sizeof(*e->reasons));
-		for (size_t i = 0; i < count; i++) {
-			json_object *jr = json_object_array_get_idx(arr, i);
-			enum mc_reason_kind kind;
-			char *kname = NULL, *value = NULL;
-
-			if (!json_object_is_type(jr, json_type_object))
-				return mc_error_set(error_r, "field \"reasons\": item %zu is not an object", i);
-			if (get_str(jr, "kind", true, &kname, error_r) < 0)
-				return -1;
-			if (get_str(jr, "name", false, &value, error_r) < 0) {
-				free(kname);
-				return -1;
-			}
-			if (value == NULL && get_str(jr, "value", false, &value, error_r) < 0) {
-				free(kname);
-				return -1;
-			}
-			/* A kind this version does not know (a newer
-			   writer) is dropped: reasons only inform, and
-			   the entry must stay restorable. */
-			if (!reason_kind_parse(kname, &kind)) {
-				free(kname);
-				free(value);
-				continue;
-			}
-			free(kname);
-			e->reasons[e->reason_count].kind = kind;
-			e->reasons[e->reason_count].value = value != NULL ? value : mc_xstrdup("");
-			e->reason_count++;
-		}
-	}
+	if (reasons_from_json(o, e, error_r) < 0)
+		return -1;
 
 	STR(o, "envelope_sender", false, e->envelope_sender);
-	if (json_object_object_get_ex(o, "recipients", &arr) && arr != NULL) {
-		size_t count;
-
-		if (!json_object_is_type(arr, json_type_array))
-			return mc_error_set(error_r, "field \"recipients\": not a list");
-		count = json_object_array_length(arr);
-		e->recipients = mc_xcalloc(count, sizeof(char *));
-		for (size_t i = 0; i < count; i++) {
-			json_object *v = json_object_array_get_idx(arr, i);
-			if (!json_object_is_type(v, json_type_string))
-				return mc_error_set(error_r, "field \"recipients\": item %zu is not a string", i);
-			e->recipients[e->recipient_count++] =
-				mc_xstrndup(json_object_get_string(v),
-					    (size_t)json_object_get_string_len(v));
-		}
-	}
+	if (recipients_from_json(o, e, error_r) < 0)
+		return -1;
 	INT(o, "arrival_time", false, INT64_MIN, INT64_MAX, e->arrival_time);
 	/* The same envelope, seen through the location as stores see
 	   it; these point to the strings above (freed once, there). */

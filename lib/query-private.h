@@ -85,6 +85,16 @@ struct node {
 	size_t nmd5;
 };
 
+/* How yara: terms run the rules. engine/yara.c hands this over with
+   the rules in mc_query_set_yara(), so that the evaluator, part of
+   the library's core, calls the engine layer only through it (the
+   layers stay acyclic: tests/check-layers.py). */
+struct mc_query_yara_ops {
+	void (*scan)(struct mc_yara *yara, const struct mc_msg *msg,
+		     struct mc_facts *facts, struct mc_yara_result *result_r);
+	char *(*hit_json)(const struct mc_yara_hit *hit);
+};
+
 struct mc_query {
 	struct node *root;
 	char *text;
@@ -93,6 +103,7 @@ struct mc_query {
 	bool has_literal;	/* an attachment term with a literal */
 	bool needs_yara;
 	struct mc_yara *yara;	/* the caller's (mc_query_set_yara) */
+	const struct mc_query_yara_ops *yara_ops;	/* with it */
 };
 
 /* Where a term came from, for error messages. */

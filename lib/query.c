@@ -651,11 +651,6 @@ bool mc_query_needs_yara(const struct mc_query *query)
 	return query->needs_yara;
 }
 
-void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara)
-{
-	query->yara = yara;
-}
-
 bool mc_query_needs_engine(const struct mc_query *query)
 {
 	return query->needs_engine;

@@ -279,7 +279,7 @@ static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
 	}
 	if (ev->yara == NULL) {
 		ev->yara = mc_xmalloc(sizeof(*ev->yara));
-		mc_yara_scan(q->yara, ev->msg, ev->facts, ev->yara);
+		q->yara_ops->scan(q->yara, ev->msg, ev->facts, ev->yara);
 	}
 	for (unsigned i = 0; i < ev->yara->count; i++) {
 		const struct mc_yara_hit *y = &ev->yara->hits[i];
@@ -291,7 +291,7 @@ static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
 			continue;
 		if (h != NULL) {
 			snprintf(h->buf, sizeof(h->buf), "%s", full);
-			h->detail = mc_yara_hit_json(y);
+			h->detail = q->yara_ops->hit_json(y);
 		}
 		return set_hit(h, MC_REASON_YARA, h != NULL ? h->buf : NULL);
 	}

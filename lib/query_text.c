@@ -78,43 +78,16 @@ static bool html_block_tag(const char *t, size_t len)
 	return false;
 }
 
-/* Decode the entity at S ("&amp;", "&#233;"); returns its length, 0
-   when it is not one. */
+/* Decode the entity at S (mc_html_entity) into B; its length, 0 when
+   it is not one. */
 static size_t html_entity(const char *s, size_t len, struct mc_buf *b)
 {
-	static const struct { const char *name; const char *text; } names[] = {
-		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
-		{ "apos", "'" }, { "nbsp", " " },
-	};
-	size_t end = 1;
+	char u[4];
+	size_t ulen, n = mc_html_entity(s, len, u, &ulen);
 
-	while (end < len && end < 12 && s[end] != ';')
-		end++;
-	if (end >= len || s[end] != ';')
-		return 0;
-	if (s[1] == '#') {
-		unsigned long cp;
-		char *e;
-		if (end > 2 && (s[2] == 'x' || s[2] == 'X'))
-			cp = strtoul(s + 3, &e, 16);
-		else
-			cp = strtoul(s + 2, &e, 10);
-		if (e != s + end || cp == 0 || cp > 0x10ffff)
-			return 0;
-		char u[8];
-		int n = g_unichar_to_utf8((gunichar)cp, u);
-		for (int i = 0; i < n; i++)
-			norm_put(b, (unsigned char)u[i]);
-		return end + 1;
-	}
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		size_t n = strlen(names[i].name);
-		if (end - 1 == n && g_ascii_strncasecmp(s + 1, names[i].name, n) == 0) {
-			norm_put(b, (unsigned char)names[i].text[0]);
-			return end + 1;
-		}
-	}
-	return 0;
+	for (size_t i = 0; n > 0 && i < ulen; i++)
+		norm_put(b, (unsigned char)u[i]);
+	return n;
 }
 
 /* Normalize S for searching. With HTML, tags are dropped (block tags

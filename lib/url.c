@@ -645,51 +645,6 @@ static void bare(struct mc_url_list *l, const char *s, size_t len, int nest)
 	}
 }
 
-/* Decode the HTML character reference at S ("&amp;", "&#58;", "&#x2F"
-   and, as browsers read them, numeric ones without ';'); its length,
-   0 when it is not one. */
-static size_t html_entity(const char *s, size_t len, struct mc_buf *b)
-{
-	static const struct { const char *name; const char *text; } names[] = {
-		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
-		{ "apos", "'" }, { "nbsp", " " }, { "colon", ":" }, { "sol", "/" },
-		{ "period", "." }, { "quest", "?" }, { "equals", "=" },
-		{ "num", "#" }, { "percnt", "%" }, { "commat", "@" },
-		{ "lowbar", "_" }, { "hyphen", "-" }, { "tab", "\t" },
-		{ "newline", "\n" },
-	};
-
-	if (len < 3)
-		return 0;
-	if (s[1] == '#') {
-		bool hex = s[2] == 'x' || s[2] == 'X';
-		size_t i = hex ? 3 : 2, digits = 0;
-		unsigned long cp = 0;
-		while (i < len && digits < 8 && (hex ? g_ascii_isxdigit(s[i]) : g_ascii_isdigit(s[i]))) {
-			cp = cp * (hex ? 16 : 10) + (unsigned long)hexval((unsigned char)s[i]);
-			i++;
-			digits++;
-		}
-		if (digits == 0 || cp == 0 || cp > 0x10ffff)
-			return 0;
-		if (i < len && s[i] == ';')
-			i++;
-		char u[8];
-		int n = g_unichar_to_utf8((gunichar)cp, u);
-		mc_buf_add(b, u, (size_t)n);
-		return i;
-	}
-	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
-		size_t n = strlen(names[k].name);
-		if (len > n + 1 && s[n + 1] == ';' &&
-		    g_ascii_strncasecmp(s + 1, names[k].name, n) == 0) {
-			mc_buf_add(b, names[k].text, strlen(names[k].text));
-			return n + 2;
-		}
-	}
-	return 0;
-}
-
 static char *entities_decode(const char *s, size_t len, size_t *len_r)
 {
 	struct mc_buf b = { NULL, 0, 0 };
@@ -702,8 +657,12 @@ static char *entities_decode(const char *s, size_t len, size_t *len_r)
 		i = upto;
 		if (i >= len)
 			break;
-		size_t n = html_entity(s + i, len - i, &b);
-		if (n == 0) {
+		char u[4];
+		size_t ulen;
+		size_t n = mc_html_entity(s + i, len - i, u, &ulen);
+		if (n > 0) {
+			mc_buf_add(&b, u, ulen);
+		} else {
 			mc_buf_add(&b, "&", 1);
 			n = 1;
 		}

@@ -25,6 +25,13 @@
 /*	kept as it is.
 /*
 /*	mc_buf_add() appends to a growing string, kept NUL-terminated.
+/*
+/*	mc_html_entity() decodes the HTML character reference at S
+/*	("&amp;", "&#58;", "&#x2F") as browsers read them, numeric ones
+/*	without ';' too, into OUT as UTF-8 (*OUT_LEN_R bytes, at most 4);
+/*	it returns the bytes of S it takes, 0 when S starts none. The
+/*	URL finder (attribute values, text) and text search (HTML parts)
+/*	read entities the same way through it.
 /* SECURITY
 /*	A file name with a newline forges a line of output; one with
 /*	ESC or CSI (0x9b, or U+009B in UTF-8) moves the cursor, recolours
@@ -42,6 +49,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <openssl/evp.h>
+#include <glib.h>
 
 #include "mailcure/mailcure.h"
 #include "internal.h"
@@ -232,4 +240,45 @@ void mc_buf_add(struct mc_buf *b, const void *s, size_t n)
 	memcpy(b->s + b->len, s, n);
 	b->len += n;
 	b->s[b->len] = '\0';
+}
+
+size_t mc_html_entity(const char *s, size_t len, char out[4], size_t *out_len_r)
+{
+	static const struct { const char *name; const char *text; } names[] = {
+		{ "amp", "&" }, { "lt", "<" }, { "gt", ">" }, { "quot", "\"" },
+		{ "apos", "'" }, { "nbsp", " " }, { "colon", ":" }, { "sol", "/" },
+		{ "period", "." }, { "quest", "?" }, { "equals", "=" },
+		{ "num", "#" }, { "percnt", "%" }, { "commat", "@" },
+		{ "lowbar", "_" }, { "hyphen", "-" }, { "tab", "\t" },
+		{ "newline", "\n" },
+	};
+
+	if (len < 3 || s[0] != '&')
+		return 0;
+	if (s[1] == '#') {
+		bool hex = s[2] == 'x' || s[2] == 'X';
+		size_t i = hex ? 3 : 2, digits = 0;
+		unsigned long cp = 0;
+		while (i < len && digits < 8 && (hex ? g_ascii_isxdigit(s[i]) : g_ascii_isdigit(s[i]))) {
+			cp = cp * (hex ? 16 : 10) + (unsigned long)g_ascii_xdigit_value(s[i]);
+			i++;
+			digits++;
+		}
+		if (digits == 0 || cp == 0 || cp > 0x10ffff)
+			return 0;
+		if (i < len && s[i] == ';')
+			i++;
+		*out_len_r = (size_t)g_unichar_to_utf8((gunichar)cp, out);
+		return i;
+	}
+	for (size_t k = 0; k < sizeof(names) / sizeof(names[0]); k++) {
+		size_t n = strlen(names[k].name);
+		if (len > n + 1 && s[n + 1] == ';' &&
+		    g_ascii_strncasecmp(s + 1, names[k].name, n) == 0) {
+			*out_len_r = strlen(names[k].text);
+			memcpy(out, names[k].text, *out_len_r);
+			return n + 2;
+		}
+	}
+	return 0;
 }

@@ -186,7 +186,16 @@ static void raise_nofile(void)
 	}
 }
 
-int cmd_host(int argc, char **argv, struct mc_global *g)
+struct host_options {
+	const char **excludes;
+	size_t exclude_count;
+	unsigned long long max_filesize, max_depth;
+	bool one_fs, default_excludes;
+};
+
+/* The options of "host scan|clean" into O; optind is then the first
+   path. Exits on a usage error. */
+static void host_options(int argc, char **argv, struct host_options *o)
 {
 	enum { OPT_EXCLUDE = 256, OPT_MAX_FILESIZE, OPT_MAX_DEPTH, OPT_NO_DEFAULTS };
 	static const struct option options[] = {
@@ -197,44 +206,54 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		{ "no-default-excludes", no_argument, NULL, OPT_NO_DEFAULTS },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char *const verbs[] = { "scan", "clean", NULL };
-	static const char *const default_paths[] = { "/" };
-	const char **excludes = NULL;
-	size_t exclude_count = 0;
-	unsigned long long max_filesize = 0, max_depth = 0;
-	bool one_fs = false, default_excludes = true, clean;
-	char *error = NULL;
-	int c, exit_code;
+	int c;
 
-	clean = mc_cli_verb(&argc, &argv, verbs) == 1;
+	memset(o, 0, sizeof(*o));
+	o->default_excludes = true;
 	while ((c = getopt_long(argc, argv, "+x", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXCLUDE:
-			excludes = realloc(excludes, (exclude_count + 1) * sizeof(*excludes));
-			if (excludes == NULL)
+			o->excludes = realloc(o->excludes,
+					      (o->exclude_count + 1) * sizeof(*o->excludes));
+			if (o->excludes == NULL)
 				abort();
-			excludes[exclude_count++] = optarg;
+			o->excludes[o->exclude_count++] = optarg;
 			break;
 		case 'x':
-			one_fs = true;
+			o->one_fs = true;
 			break;
 		case OPT_MAX_FILESIZE:
-			max_filesize = mc_cli_parse_size(optarg, "--max-filesize");
-			if (max_filesize == 0)
+			o->max_filesize = mc_cli_parse_size(optarg, "--max-filesize");
+			if (o->max_filesize == 0)
 				mc_die_usage("--max-filesize: must be more than 0");
 			break;
 		case OPT_MAX_DEPTH:
-			max_depth = mc_cli_parse_size(optarg, "--max-depth");
-			if (max_depth == 0 || max_depth > 1000000)
+			o->max_depth = mc_cli_parse_size(optarg, "--max-depth");
+			if (o->max_depth == 0 || o->max_depth > 1000000)
 				mc_die_usage("--max-depth: between 1 and 1000000");
 			break;
 		case OPT_NO_DEFAULTS:
-			default_excludes = false;
+			o->default_excludes = false;
 			break;
 		default:
 			mc_die_command_usage();
 		}
 	}
+}
+
+int cmd_host(int argc, char **argv, struct mc_global *g)
+{
+	static const char *const verbs[] = { "scan", "clean", NULL };
+	static const char *const default_paths[] = { "/" };
+	struct host_options o;
+	unsigned long long max_filesize;
+	bool clean;
+	char *error = NULL;
+	int exit_code;
+
+	clean = mc_cli_verb(&argc, &argv, verbs) == 1;
+	host_options(argc, argv, &o);
+	max_filesize = o.max_filesize;
 
 	/* A larger --max-filesize must reach the engine too, or
 	   libclamav would stop at its own limit. */
@@ -271,12 +290,12 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	struct mc_host_scan set = {
 		.paths = optind < argc ? (const char *const *)argv + optind : default_paths,
 		.path_count = optind < argc ? (size_t)(argc - optind) : 1,
-		.excludes = excludes,
-		.exclude_count = exclude_count,
-		.default_excludes = default_excludes,
-		.one_file_system = one_fs,
+		.excludes = o.excludes,
+		.exclude_count = o.exclude_count,
+		.default_excludes = o.default_excludes,
+		.one_file_system = o.one_fs,
 		.max_filesize = max_filesize,
-		.max_depth = (unsigned)max_depth,
+		.max_depth = (unsigned)o.max_depth,
 		.engine_ops = mc_cli_engine_ops(g),
 		.engine = engine,
 		.limits = &g->limits,
@@ -308,7 +327,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	}
 	mc_output_deinit(&ho.out);
 	free(run_id);
-	free(excludes);
+	free(o.excludes);
 	mc_cli_engine_close(g, &engine);
 	if (q != NULL)
 		mc_quarantine_close(&q);

@@ -3,7 +3,7 @@
 # NAME
 #	check-layers.py - the include rules between the layers of the tree
 # SYNOPSIS
-#	tests/check-layers.py [SOURCE-DIR]
+#	tests/check-layers.py [SOURCE-DIR [OBJECT...]]
 # DESCRIPTION
 #	Reads every #include "..." line of the C files and headers under
 #	include/, lib/ and src/ of SOURCE-DIR (default: the tree this
@@ -17,14 +17,34 @@
 #	- the layers (include, lib, lib/store, lib/engine, lib/net, src)
 #	  include each other without a cycle, and so do the headers.
 #
+#	With OBJECTs (the library's static archive, libmailcure.a of a
+#	build of SOURCE-DIR, and object files), it also reads the call
+#	edges between the library's modules: nm(1) lists the symbols
+#	each object defines and those it uses, and a symbol used by one
+#	module and defined by another is an edge. An object is the
+#	module of lib/ whose path, "/" turned into "_", it is named after
+#	(meson's names: lib_store_postfix.c.o is lib/store/postfix.c).
+#	The layers are lib/store, lib/engine and lib/net, the core (the
+#	rest of lib/, under all of them) and the drivers (DRIVERS below,
+#	which run the stores and engines from above); they must call
+#	each other without a cycle. A cycle is named with one call for
+#	each of its steps.
+#
 #	Each violation is one line on stderr, naming the file, the line
 #	and the header (or the cycle); the exit status is 1 when there is
 #	any, 0 otherwise.
 import os
 import re
+import subprocess
 import sys
 
 LAYERS = ["lib/store", "lib/engine", "lib/net", "lib", "src", "include"]
+# Modules of lib/ above the stores and engines: they look stores up
+# and drive them (the pipeline, restore), so they are a layer of
+# their own over the store, engine and net layers, which lie over the
+# rest of lib/ (the core).
+DRIVERS = ("lib/pipeline.c", "lib/restore.c")
+CALL_LAYERS = ["lib/store", "lib/engine", "lib/net"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -41,6 +61,57 @@ def sources(root):
             for f in sorted(files):
                 if f.endswith((".c", ".h")):
                     yield os.path.relpath(os.path.join(d, f), root)
+
+
+def call_layer(rel):
+    if rel in DRIVERS:
+        return "lib (drivers)"
+    for layer in CALL_LAYERS:
+        if rel.startswith(layer + "/"):
+            return layer
+    return "lib"
+
+
+def nm(objects):
+    """(object basename, type letter, symbol) for each global symbol
+    of OBJECTS: "U" one it uses, another letter one it defines."""
+    out = subprocess.run(["nm", "-A", "-g"] + list(objects),
+                         stdout=subprocess.PIPE, check=True,
+                         universal_newlines=True).stdout
+    for line in out.splitlines():
+        head, _, rest = line.rpartition(":")
+        fields = rest.split()
+        if head and len(fields) >= 2:
+            yield os.path.basename(head.split(":")[-1]), fields[-2], fields[-1]
+
+
+def call_edges(root, objects, bad):
+    """Layer -> {layer: (module, symbol, module)}: the calls (and data
+    references) between the modules of lib/ in OBJECTS."""
+    modules, bad_objects = {}, set()
+    for rel in sources(root):
+        if rel.startswith("lib/") and rel.endswith(".c"):
+            modules[rel.replace("/", "_") + ".o"] = rel
+    owner, uses = {}, []
+    for obj, kind, sym in nm(objects):
+        if obj not in modules:
+            if obj not in bad_objects:
+                bad_objects.add(obj)
+                bad.append("%s: not an object of a module of lib/" % obj)
+        elif kind == "U":
+            uses.append((obj, sym))
+        elif kind not in "wv":
+            owner[sym] = modules[obj]
+    edges = {}
+    for obj, sym in uses:
+        src = modules.get(obj)
+        dst = owner.get(sym)
+        if src is None or dst is None:
+            continue
+        a, b = call_layer(src), call_layer(dst)
+        if a != b:
+            edges.setdefault(a, {}).setdefault(b, (src, sym, dst))
+    return edges
 
 
 def resolve(root, rel, name):
@@ -80,6 +151,7 @@ def find_cycle(edges):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else \
         os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    objects = sys.argv[2:]
     bad = []
     layer_edges, header_edges = {}, {}
     for rel in sources(root):
@@ -120,6 +192,14 @@ def main():
         if cycle:
             bad.append("%s include each other in a cycle: %s" %
                        (what, " -> ".join(cycle)))
+    if objects:
+        calls = call_edges(root, objects, bad)
+        cycle = find_cycle({a: set(b) for a, b in calls.items()})
+        if cycle:
+            steps = ["%s calls %s of %s" % calls[a][b]
+                     for a, b in zip(cycle, cycle[1:])]
+            bad.append("layers call each other in a cycle: %s (%s)" %
+                       (" -> ".join(cycle), "; ".join(steps)))
     for b in bad:
         print(b, file=sys.stderr)
     return 1 if bad else 0

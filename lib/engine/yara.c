@@ -12,6 +12,7 @@
 /*	unsigned mc_yara_rule_count(yara)
 /*	void	mc_yara_scan(yara, msg, facts, &result)
 /*	char	*mc_yara_hit_json(hit)
+/*	void	mc_query_set_yara(query, yara)
 /*	void	mc_yara_close(&yara)
 /* DESCRIPTION
 /*	mc_yara_open() compiles the YARA rule files PATHS (a file, or a
@@ -34,6 +35,12 @@
 /*	RESULT lists the distinct rules that matched (at most
 /*	MC_YARA_HITS_MAX), with namespace, tags (a JSON array) and
 /*	metadata (a JSON object, as much as fits), or an error.
+/*
+/*	mc_query_set_yara() gives QUERY the rules for its yara: terms,
+/*	with the functions that run them: it is here, not in query.c,
+/*	so that the query evaluator (the library's core) reaches the
+/*	engine layer only through those pointers, and the layers call
+/*	each other without a cycle.
 /* DIAGNOSTICS
 /*	A rule file that does not compile: "yara: FILE:LINE: MESSAGE",
 /*	for the first error. A file or directory that cannot be read,
@@ -59,6 +66,7 @@
 
 #include "mailcure/mailcure.h"
 #include "internal.h"
+#include "query-private.h"
 
 /* Segments (raw message, then parts) per request to a scan process;
    a message with more parts takes several requests. */
@@ -407,6 +415,17 @@ char *mc_yara_hit_json(const struct mc_yara_hit *hit)
 	out = mc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return out;
+}
+
+static const struct mc_query_yara_ops query_yara_ops = {
+	.scan = mc_yara_scan,
+	.hit_json = mc_yara_hit_json,
+};
+
+void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara)
+{
+	query->yara = yara;
+	query->yara_ops = &query_yara_ops;
 }
 
 void mc_yara_close(struct mc_yara **yara)

@@ -652,6 +652,7 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "exim:";
 	const char *config = strncmp(store, "exim:", 5) == 0 ? store + 5 : "";
 	struct mc_exim_spool sp;
+	struct mc_store_envelope env;
 	struct mc_exim *ex = NULL;
 	char *err = NULL;
 	int ret;
@@ -661,33 +662,23 @@ static int exim_restore(struct mc_quarantine *q, const struct mc_qentry *entry,
 		free(err);
 		return -1;
 	}
-	if (mc_exim_open(config[0] != '\0' ? config : NULL, &ex, error_r) < 0) {
-		mc_exim_spool_clear(&sp);
-		return -1;
-	}
+	ret = -1;
+	if (mc_exim_open(config[0] != '\0' ? config : NULL, &ex, error_r) < 0)
+		goto out;
 	if (entry->loc.queue_id != NULL && mc_exim_id_ok(entry->loc.queue_id)) {
-		ret = still_queued(ex, entry->loc.queue_id, sp.content, sp.content_len,
-				   raw_size + HEADER_SLACK, error_r);
-		if (ret != 0) {
-			if (ret > 0)
-				mc_error_set(error_r, "message %s is still queued "
-					     "(its removal was interrupted): restoring it "
-					     "would deliver it twice", entry->loc.queue_id);
-			mc_exim_free(&ex);
-			mc_exim_spool_clear(&sp);
-			return -1;
-		}
+		int queued = still_queued(ex, entry->loc.queue_id, sp.content,
+					  sp.content_len, raw_size + HEADER_SLACK, error_r);
+		if (queued > 0)
+			mc_error_set(error_r, "message %s is still queued "
+				     "(its removal was interrupted): restoring it "
+				     "would deliver it twice", entry->loc.queue_id);
+		if (queued != 0)
+			goto out;
 	}
-	/* The envelope as recorded (the recipients undelivered when it
-	   was quarantined); the spool file's own when there is none. */
-	const char *sender = entry->envelope_sender != NULL ?
-		entry->envelope_sender : sp.sender;
-	const char *const *rcpts = entry->recipient_count > 0 ?
-		(const char *const *)entry->recipients : (const char *const *)sp.rcpts;
-	size_t rcpt_count = entry->recipient_count > 0 ?
-		entry->recipient_count : sp.rcpt_count;
-	ret = mc_exim_sendmail(ex, sender, rcpts, rcpt_count, sp.content,
-			       sp.content_len, error_r);
+	mc_store_restore_envelope(entry, sp.sender, sp.rcpts, sp.rcpt_count, &env);
+	ret = mc_exim_sendmail(ex, env.sender, env.rcpts, env.rcpt_count,
+			       sp.content, sp.content_len, error_r);
+out:
 	mc_exim_free(&ex);
 	mc_exim_spool_clear(&sp);
 	return ret;

@@ -146,6 +146,74 @@ static const char env_types[] = "MCTcFILSDRO/WVA>K<iondfm";
 static const char content_types[] = "XLNE";
 static const char extract_types[] = "EDRO/PreAFIL>K<ion";
 
+/* The record at *POS of BUF (LEN bytes): its type, data and length;
+   *POS moves past it. -1 when it does not fit in the file. */
+static int record_next(const unsigned char *buf, size_t len, size_t *pos,
+		       int *type_r, const unsigned char **data_r, size_t *rlen_r,
+		       char **error_r)
+{
+	size_t start = *pos, rlen = 0;
+	unsigned shift = 0;
+	int type;
+
+	if (*pos >= len)
+		return mc_error_set(error_r, "truncated queue file: %zu bytes, "
+				    "no end record", len);
+	type = buf[(*pos)++];
+	for (;;) {
+		unsigned char c;
+
+		if (*pos >= len)
+			return mc_error_set(error_r, "truncated queue file: record "
+					    "length at offset %zu cut off", start);
+		c = buf[(*pos)++];
+		if (shift > 28)
+			return mc_error_set(error_r, "corrupt queue file: record "
+					    "length at offset %zu too long", start);
+		rlen |= (size_t)(c & 0x7f) << shift;
+		if ((c & 0x80) == 0)
+			break;
+		shift += 7;
+	}
+	if (rlen > len - *pos)
+		return mc_error_set(error_r, "truncated queue file: record at offset "
+				    "%zu (type '%c', %zu bytes) goes past the end "
+				    "of the file (%zu bytes)", start,
+				    type >= 0x20 && type < 0x7f ? type : '?', rlen, len);
+	*type_r = type;
+	*data_r = buf + *pos;
+	*rlen_r = rlen;
+	*pos += rlen;
+	return 0;
+}
+
+/* The offset a pointer record (at START, DATA of RLEN bytes) leads to
+   in a file of LEN bytes, 0 for a placeholder; -1 when it is not a
+   pointer into the file. */
+static int pointer_target(const unsigned char *data, size_t rlen, size_t start,
+			  size_t len, size_t *off_r, char **error_r)
+{
+	/* "%15ld": blanks, then decimal; 0 is a placeholder. */
+	size_t i = 0, off = 0;
+
+	while (i < rlen && data[i] == ' ')
+		i++;
+	if (i == rlen)
+		return mc_error_set(error_r, "corrupt queue file: empty pointer "
+				    "record at offset %zu", start);
+	for (; i < rlen; i++) {
+		if (data[i] < '0' || data[i] > '9' || off > len)
+			return mc_error_set(error_r, "corrupt queue file: bad pointer "
+					    "record at offset %zu", start);
+		off = off * 10 + (size_t)(data[i] - '0');
+	}
+	if (off != 0 && (off >= len || off == start))
+		return mc_error_set(error_r, "corrupt queue file: pointer at offset "
+				    "%zu to %zu, outside the file", start, off);
+	*off_r = off;
+	return 0;
+}
+
 /* Parse the queue file BUF. With ENVELOPE_ONLY, stop successfully at
    the start of the content (BUF may then be the head of a file). */
 static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
@@ -161,44 +229,12 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 	memset(p, 0, sizeof(*p));
 	p->arrival = (time_t)-1;
 	for (;;) {
-		size_t start = pos, rlen = 0;
-		unsigned shift = 0;
-		int type;
+		size_t start = pos, rlen = 0, off = 0;
+		const unsigned char *data = NULL;
+		int type = 0;
 
-		if (pos >= len) {
-			mc_error_set(error_r, "truncated queue file: %zu bytes, no end record",
-				     len);
+		if (record_next(buf, len, &pos, &type, &data, &rlen, error_r) < 0)
 			goto fail;
-		}
-		type = buf[pos++];
-		for (;;) {
-			unsigned char c;
-
-			if (pos >= len) {
-				mc_error_set(error_r, "truncated queue file: record length "
-					     "at offset %zu cut off", start);
-				goto fail;
-			}
-			c = buf[pos++];
-			if (shift > 28) {
-				mc_error_set(error_r, "corrupt queue file: record length "
-					     "at offset %zu too long", start);
-				goto fail;
-			}
-			rlen |= (size_t)(c & 0x7f) << shift;
-			if ((c & 0x80) == 0)
-				break;
-			shift += 7;
-		}
-		if (rlen > len - pos) {
-			mc_error_set(error_r, "truncated queue file: record at offset %zu "
-				     "(type '%c', %zu bytes) goes past the end of the "
-				     "file (%zu bytes)", start,
-				     type >= 0x20 && type < 0x7f ? type : '?', rlen, len);
-			goto fail;
-		}
-		const unsigned char *data = buf + pos;
-		pos += rlen;
 		consumed += pos - start;
 		if (consumed > len) {
 			mc_error_set(error_r, "corrupt queue file: pointer records loop");
@@ -208,31 +244,10 @@ static int qf_parse(const unsigned char *buf, size_t len, bool envelope_only,
 		if (type == 'w')
 			continue;
 		if (type == 'p') {
-			/* "%15ld": blanks, then decimal; 0 is a placeholder. */
-			size_t i = 0, off = 0;
-			while (i < rlen && data[i] == ' ')
-				i++;
-			if (i == rlen) {
-				mc_error_set(error_r, "corrupt queue file: empty pointer "
-					     "record at offset %zu", start);
+			if (pointer_target(data, rlen, start, len, &off, error_r) < 0)
 				goto fail;
-			}
-			for (; i < rlen; i++) {
-				if (data[i] < '0' || data[i] > '9' || off > len) {
-					mc_error_set(error_r, "corrupt queue file: bad pointer "
-						     "record at offset %zu", start);
-					goto fail;
-				}
-				off = off * 10 + (size_t)(data[i] - '0');
-			}
-			if (off == 0)
-				continue;
-			if (off >= len || off == start) {
-				mc_error_set(error_r, "corrupt queue file: pointer at offset "
-					     "%zu to %zu, outside the file", start, off);
-				goto fail;
-			}
-			pos = off;
+			if (off != 0)
+				pos = off;
 			continue;
 		}
 		const char *allowed = seg == SEG_ENVELOPE ? env_types :
@@ -792,31 +807,16 @@ static void fail(struct pending_removal *p, const char *fmt, ...)
 	p->ok = false;
 }
 
-static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
-			   const char *run_id, struct mc_removal *removals,
-			   size_t count)
+/* Phase 1: which of the COUNT messages may be removed at all, and
+   where each is. Refuses what may be in delivery, and maildrop files
+   pickup may be reading. */
+static void remove_admit(struct postfix_store *ps, struct mc_quarantine *q,
+			 struct pending_removal *pend, struct mc_removal *removals,
+			 size_t count, pid_t master, bool frozen)
 {
-	struct postfix_store *ps = (struct postfix_store *)store;
-	struct pending_removal *pend = mc_xcalloc(count, sizeof(*pend));
 	struct mc_postfix_open_files open_files;
-	const char **ids = mc_xcalloc(count + 1, sizeof(*ids));
-	bool *done = mc_xcalloc(count + 1, sizeof(*done));
-	size_t *map = mc_xcalloc(count + 1, sizeof(*map));
-	char *err = NULL;
-	bool frozen = false;
-	pid_t master = mc_postfix_master_pid(ps->pf);
 
-	if (master != 0 && mc_postfix_is_frozen(ps->pf, &frozen, &err) < 0) {
-		for (size_t i = 0; i < count; i++)
-			removals[i].error = mc_xasprintf("not removed: %s", err);
-		free(err);
-		goto out;
-	}
-	/* A stopped Postfix delivers nothing: as good as frozen. */
-	if (master == 0)
-		frozen = true;
 	mc_postfix_open_files(ps->pf, &open_files);
-
 	for (size_t i = 0; i < count; i++) {
 		struct pending_removal *p = &pend[i];
 
@@ -851,92 +851,112 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 		p->dir_rel = mc_xstrdup(p->pm->m.dir_rel);
 	}
 	mc_postfix_open_files_clear(&open_files);
+}
 
-	/* Not frozen: put the messages on hold first, so that nothing
-	   delivers them while they are checked and quarantined. */
-	if (!frozen) {
-		static const char *const hold_from[] = { "incoming", "deferred" };
-		for (size_t k = 0; k < 2; k++) {
-			size_t n = 0;
+static bool pending_in(const struct pending_removal *p, const char *qname)
+{
+	return p->ok && strcmp(mc_postfix_queues[p->pm->queue], qname) == 0;
+}
+
+/* Phase 2, when the queue is not frozen: put the messages still going
+   on hold, so that nothing delivers them while they are checked and
+   quarantined, and find each again in the hold queue. IDS and DONE
+   are scratch arrays of COUNT + 1. */
+static void remove_hold(struct postfix_store *ps, struct pending_removal *pend,
+			size_t count, const char **ids, bool *done)
+{
+	static const char *const hold_from[] = { "incoming", "deferred" };
+	char *err = NULL;
+
+	for (size_t k = 0; k < 2; k++) {
+		size_t n = 0;
+
+		for (size_t i = 0; i < count; i++) {
+			if (pending_in(&pend[i], hold_from[k]))
+				ids[n++] = pend[i].pm->m.name;
+		}
+		if (n == 0)
+			continue;
+		if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_HOLD, hold_from[k],
+					 ids, n, done, &err) < 0) {
 			for (size_t i = 0; i < count; i++) {
-				if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
-							 hold_from[k]) == 0)
-					ids[n++] = pend[i].pm->m.name;
+				if (pending_in(&pend[i], hold_from[k]))
+					fail(&pend[i], "could not be put on hold: %s", err);
 			}
-			if (n == 0)
+			free(err);
+			err = NULL;
+			continue;
+		}
+		for (size_t i = 0; i < count; i++) {
+			struct pending_removal *p = &pend[i];
+
+			if (!pending_in(p, hold_from[k]))
 				continue;
-			if (mc_postfix_postsuper(ps->pf, MC_POSTSUPER_HOLD, hold_from[k],
-						 ids, n, done, &err) < 0) {
-				for (size_t i = 0; i < count; i++) {
-					if (pend[i].ok && strcmp(mc_postfix_queues[pend[i].pm->queue],
-								 hold_from[k]) == 0)
-						fail(&pend[i], "could not be put on hold: %s", err);
-				}
-				free(err);
-				err = NULL;
+			free(p->dir_rel);
+			p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
+			if (p->dir_rel == NULL) {
+				fail(p, "left the %s queue before it could be put on "
+				     "hold (in delivery?): not removed; freeze the "
+				     "queue first (mailcure queue freeze)", hold_from[k]);
 				continue;
 			}
-			for (size_t i = 0; i < count; i++) {
-				struct pending_removal *p = &pend[i];
-				if (!p->ok || strcmp(mc_postfix_queues[p->pm->queue], hold_from[k]) != 0)
-					continue;
-				free(p->dir_rel);
-				p->dir_rel = locate(ps->qfd, "hold", p->pm->m.name, 0);
-				if (p->dir_rel == NULL) {
-					fail(p, "left the %s queue before it could be put on "
-					     "hold (in delivery?): not removed; freeze the "
-					     "queue first (mailcure queue freeze)", hold_from[k]);
-					continue;
-				}
-				p->held_by_us = true;
-			}
+			p->held_by_us = true;
 		}
 	}
+}
 
-	/* Same file, same bytes as scanned? Then quarantine it. */
+/* Phase 3: re-read P where it is now into p->raw; the same file with
+   the same bytes as scanned (queue ids are reused)? 0 yes, -1 no
+   (P failed). */
+static int remove_verify(struct postfix_store *ps, struct pending_removal *p)
+{
+	struct stat st;
+	unsigned char sha[32];
+	char *err = NULL;
+	int dfd, fd;
+
+	dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, &err);
+	fd = dfd < 0 ? -1 : mc_safe_open_file(dfd, p->pm->m.name, true, &st, &err);
+	if (dfd >= 0)
+		close(dfd);
+	if (fd < 0) {
+		fail(p, "%s: not removed", err);
+		free(err);
+		return -1;
+	}
+	if (st.st_dev != p->pm->m.dev || st.st_ino != p->pm->m.ino) {
+		close(fd);
+		fail(p, "queue id %s now names another queue file: not removed",
+		     p->pm->m.name);
+		return -1;
+	}
+	if (mc_read_fd(fd, p->r->msg->raw_size, &p->raw, &p->raw_size, &err) < 0) {
+		close(fd);
+		fail(p, "queue file changed since it was scanned (%s): not removed",
+		     err);
+		free(err);
+		return -1;
+	}
+	close(fd);
+	mc_sha256(p->raw, p->raw_size, sha);
+	if (memcmp(sha, p->pm->sha256, 32) != 0) {
+		fail(p, "queue file changed since it was scanned: not removed");
+		return -1;
+	}
+	return 0;
+}
+
+/* Phase 3 for the batch: what is still the message scanned goes to
+   the quarantine, with its envelope. */
+static void remove_quarantine(struct postfix_store *ps, struct mc_quarantine *q,
+			      const char *run_id, struct pending_removal *pend,
+			      size_t count)
+{
 	for (size_t i = 0; i < count; i++) {
 		struct pending_removal *p = &pend[i];
-		struct stat st;
-		unsigned char sha[32];
-		int dfd, fd;
 
-		if (!p->ok)
+		if (!p->ok || remove_verify(ps, p) < 0)
 			continue;
-		dfd = mc_store_open_rel_dir(ps->qfd, p->dir_rel, &err);
-		if (dfd < 0) {
-			fail(p, "%s: not removed", err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		fd = mc_safe_open_file(dfd, p->pm->m.name, true, &st, &err);
-		close(dfd);
-		if (fd < 0) {
-			fail(p, "%s: not removed", err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		if (st.st_dev != p->pm->m.dev || st.st_ino != p->pm->m.ino) {
-			close(fd);
-			fail(p, "queue id %s now names another queue file: not removed",
-			     p->pm->m.name);
-			continue;
-		}
-		if (mc_read_fd(fd, p->r->msg->raw_size, &p->raw, &p->raw_size, &err) < 0) {
-			close(fd);
-			fail(p, "queue file changed since it was scanned (%s): not removed",
-			     err);
-			free(err);
-			err = NULL;
-			continue;
-		}
-		close(fd);
-		mc_sha256(p->raw, p->raw_size, sha);
-		if (memcmp(sha, p->pm->sha256, 32) != 0) {
-			fail(p, "queue file changed since it was scanned: not removed");
-			continue;
-		}
 		if (quarantine_one(ps, q, run_id, p->r, p->raw, p->raw_size) < 0) {
 			char *e = p->r->error;
 			p->r->error = NULL;
@@ -944,16 +964,23 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 			free(e);
 		}
 	}
+}
 
-	/* Only what is safely in the quarantine is deleted. postsuper
-	   -d never bounces. */
+/* Phase 4: delete what is safely in the quarantine, one postsuper -d
+   (which never bounces) per queue, and record as removed what is gone
+   after it. IDS, DONE and MAP are scratch arrays of COUNT + 1. */
+static void remove_delete(struct postfix_store *ps, struct pending_removal *pend,
+			  size_t count, const char **ids, bool *done, size_t *map)
+{
+	char *err = NULL;
+
 	for (unsigned qi = 0; qi < MC_POSTFIX_QUEUE_COUNT; qi++) {
 		const char *qname = mc_postfix_queues[qi];
+		size_t ql = strlen(qname);
 		size_t n = 0;
 
 		for (size_t i = 0; i < count; i++) {
 			struct pending_removal *p = &pend[i];
-			size_t ql = strlen(qname);
 			if (!p->ok || strncmp(p->dir_rel, qname, ql) != 0 ||
 			    (p->dir_rel[ql] != '\0' && p->dir_rel[ql] != '/'))
 				continue;
@@ -989,6 +1016,35 @@ static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
 			p->r->removed = true;
 		}
 	}
+}
+
+static void postfix_remove(struct mc_store *store, struct mc_quarantine *q,
+			   const char *run_id, struct mc_removal *removals,
+			   size_t count)
+{
+	struct postfix_store *ps = (struct postfix_store *)store;
+	struct pending_removal *pend = mc_xcalloc(count, sizeof(*pend));
+	const char **ids = mc_xcalloc(count + 1, sizeof(*ids));
+	bool *done = mc_xcalloc(count + 1, sizeof(*done));
+	size_t *map = mc_xcalloc(count + 1, sizeof(*map));
+	char *err = NULL;
+	bool frozen = false;
+	pid_t master = mc_postfix_master_pid(ps->pf);
+
+	if (master != 0 && mc_postfix_is_frozen(ps->pf, &frozen, &err) < 0) {
+		for (size_t i = 0; i < count; i++)
+			removals[i].error = mc_xasprintf("not removed: %s", err);
+		free(err);
+		goto out;
+	}
+	/* A stopped Postfix delivers nothing: as good as frozen. */
+	if (master == 0)
+		frozen = true;
+	remove_admit(ps, q, pend, removals, count, master, frozen);
+	if (!frozen)
+		remove_hold(ps, pend, count, ids, done);
+	remove_quarantine(ps, q, run_id, pend, count);
+	remove_delete(ps, pend, count, ids, done, map);
 out:
 	for (size_t i = 0; i < count; i++) {
 		free(pend[i].dir_rel);
@@ -1059,8 +1115,9 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 {
 	const char *store = entry->loc.store != NULL ? entry->loc.store : "postfix:";
 	const char *config = strncmp(store, "postfix:", 8) == 0 ? store + 8 : "";
-	struct mc_postfix *pf;
+	struct mc_postfix *pf = NULL;
 	struct qf_parsed parsed;
+	struct mc_store_envelope env;
 	char *err = NULL;
 	int ret;
 
@@ -1070,35 +1127,26 @@ static int postfix_restore(struct mc_quarantine *q, const struct mc_qentry *entr
 		free(err);
 		return -1;
 	}
-	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0) {
-		qf_parsed_clear(&parsed);
-		return -1;
-	}
+	ret = -1;
+	if (mc_postfix_open(config[0] != '\0' ? config : NULL, &pf, error_r) < 0)
+		goto out;
 	if (entry->loc.queue_id != NULL && entry->loc.queue_id[0] != '\0' &&
 	    strchr(entry->loc.queue_id, '/') == NULL && entry->loc.queue_id[0] != '.') {
-		ret = still_queued(pf, entry->loc.queue_id, parsed.content,
-				   parsed.content_len, raw_size + ENVELOPE_SLACK, error_r);
-		if (ret != 0) {
-			if (ret > 0)
-				mc_error_set(error_r, "queue id %s still holds this message "
-					     "(its removal was interrupted): restoring it "
-					     "would deliver it twice", entry->loc.queue_id);
-			mc_postfix_free(&pf);
-			qf_parsed_clear(&parsed);
-			return -1;
-		}
+		int queued = still_queued(pf, entry->loc.queue_id, parsed.content,
+					  parsed.content_len, raw_size + ENVELOPE_SLACK,
+					  error_r);
+		if (queued > 0)
+			mc_error_set(error_r, "queue id %s still holds this message "
+				     "(its removal was interrupted): restoring it "
+				     "would deliver it twice", entry->loc.queue_id);
+		if (queued != 0)
+			goto out;
 	}
-	/* The envelope as recorded when it was quarantined; the queue
-	   file's own when the record has none. */
-	const char *sender = entry->envelope_sender != NULL ?
-		entry->envelope_sender : parsed.sender;
-	const char *const *rcpts = entry->recipient_count > 0 ?
-		(const char *const *)entry->recipients :
-		(const char *const *)parsed.rcpts;
-	size_t rcpt_count = entry->recipient_count > 0 ?
-		entry->recipient_count : parsed.rcpt_count;
-	ret = mc_postfix_sendmail(pf, sender, rcpts, rcpt_count, parsed.content,
-				  parsed.content_len, error_r);
+	mc_store_restore_envelope(entry, parsed.sender, parsed.rcpts,
+				  parsed.rcpt_count, &env);
+	ret = mc_postfix_sendmail(pf, env.sender, env.rcpts, env.rcpt_count,
+				  parsed.content, parsed.content_len, error_r);
+out:
 	mc_postfix_free(&pf);
 	qf_parsed_clear(&parsed);
 	return ret;

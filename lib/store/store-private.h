@@ -147,6 +147,19 @@ int mc_store_quarantine(struct mc_store *store, struct mc_quarantine *q,
 void mc_store_unquarantine(struct mc_quarantine *q, struct mc_removal *removal,
 			   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* The envelope to re-inject a quarantined queue message (Postfix,
+   Exim) with: the one recorded in ENTRY (the recipients still
+   undelivered when it was quarantined), else the queue file's own
+   SENDER and RCPTS. */
+struct mc_store_envelope {
+	const char *sender;
+	const char *const *rcpts;
+	size_t rcpt_count;
+};
+void mc_store_restore_envelope(const struct mc_qentry *entry, const char *sender,
+			       char *const *rcpts, size_t rcpt_count,
+			       struct mc_store_envelope *env_r);
+
 /* Open directory REL (components separated by '/', "" = DIRFD
    itself, which is dup()ed) below DIRFD, one component at a time
    with mc_safe_open_dir. */

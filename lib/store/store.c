@@ -623,6 +623,20 @@ void mc_store_unquarantine(struct mc_quarantine *q, struct mc_removal *removal,
 	free(why);
 }
 
+void mc_store_restore_envelope(const struct mc_qentry *entry, const char *sender,
+			       char *const *rcpts, size_t rcpt_count,
+			       struct mc_store_envelope *env_r)
+{
+	env_r->sender = entry->envelope_sender != NULL ? entry->envelope_sender : sender;
+	if (entry->recipient_count > 0) {
+		env_r->rcpts = (const char *const *)entry->recipients;
+		env_r->rcpt_count = entry->recipient_count;
+	} else {
+		env_r->rcpts = (const char *const *)rcpts;
+		env_r->rcpt_count = rcpt_count;
+	}
+}
+
 int mc_store_open_rel_dir(int dirfd, const char *rel, char **error_r)
 {
 	char *copy, *save = NULL;

@@ -9,7 +9,9 @@
 /*	C1 as a byte and as UTF-8, bidirectional overrides and isolates)
 /*	and every byte that is not well-formed UTF-8, and keeps all other
 /*	text, multi-byte characters included. mc_utf8_len() accepts
-/*	exactly the well-formed sequences.
+/*	exactly the well-formed sequences. mc_html_entity() reads
+/*	character references as browsers do, and text search of HTML
+/*	(query_text.c) reads them through it as the URL finder does.
 /*--*/
 
 #include <stdarg.h>
@@ -21,6 +23,8 @@
 #include <string.h>
 
 #include "mailcure/mailcure.h"
+#include "internal.h"
+#include "query-private.h"
 
 static void check(const char *in, const char *want)
 {
@@ -87,6 +91,46 @@ static void test_utf8_len(void **state)
 	assert_int_equal(mc_utf8_len((const unsigned char *)"\xf5\x80\x80\x80", 4), 0);
 }
 
+/* The reference at IN decodes to WANT, taking TAKES bytes (0: none). */
+static void check_entity(const char *in, size_t takes, const char *want)
+{
+	char out[4];
+	size_t out_len = 0;
+
+	assert_int_equal(mc_html_entity(in, strlen(in), out, &out_len), takes);
+	if (takes > 0) {
+		assert_int_equal(out_len, strlen(want));
+		assert_memory_equal(out, want, out_len);
+	}
+}
+
+static void test_html_entity(void **state)
+{
+	char *norm;
+	size_t len;
+
+	(void)state;
+	check_entity("&amp;x", 5, "&");
+	check_entity("&AMP;", 5, "&");
+	check_entity("&colon;//", 7, ":");
+	check_entity("&#58;", 5, ":");
+	check_entity("&#x2F;", 6, "/");
+	check_entity("&#x2Fp", 5, "/");		/* without ';', as browsers */
+	check_entity("&#233;", 6, "\xc3\xa9");
+	check_entity("&#x1F4CE;", 9, "\xf0\x9f\x93\x8e");
+	check_entity("&#0;", 0, "");
+	check_entity("&#x110000;", 0, "");
+	check_entity("&bogus;", 0, "");
+	check_entity("&amp", 0, "");
+	check_entity("&#", 0, "");
+
+	/* Text search reads them the same way, then normalises. */
+	norm = mc_query_normalize("<p>Pay&nbsp;NOW&colon; &#104;ttp&#58;//x</p>", 44,
+				  true, &len);
+	assert_string_equal(norm, " pay now: http://x ");	/* <p> is a break */
+	free(norm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +138,7 @@ int main(void)
 		cmocka_unit_test(test_controls),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_utf8_len),
+		cmocka_unit_test(test_html_entity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
