@@ -130,6 +130,11 @@ size_t	mc_ioc_set_feeds(const struct mc_ioc_set *set,
 /* Add domain NAME (a domain: term of a plain list) to SET. */
 bool	mc_ioc_set_add_domain(struct mc_ioc_set *set, const char *name);
 
+/* Add the indicators of DATA (LEN bytes, NUL-terminated) as if read
+   from a file NAME. */
+int	mc_ioc_set_load_data(struct mc_ioc_set *set, const char *name,
+			     const char *data, size_t len, char **error_r);
+
 /* The readers: 0, or -1 with *error_r. */
 int	mc_ioc_misp_event(struct mc_ioc_load *l, json_object *root, char **error_r);
 bool	mc_ioc_misp_type(const char *misp_type, const char *value,

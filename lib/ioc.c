@@ -482,23 +482,18 @@ static struct mc_ioc_feed *feed_add(struct mc_ioc_set *set, const char *path)
 	return &set->feeds[set->nfeeds - 1];
 }
 
-static int load_file(struct mc_ioc_load *l, char **error_r)
+/* The indicators of DATA, by its format. */
+static int load_data(struct mc_ioc_load *l, const char *data, size_t len,
+		     char **error_r)
 {
-	char *data;
-	size_t len;
+	json_object *root;
 	int ret;
 
-	if (mc_ioc_read_file(AT_FDCWD, l->path, l->path, &data, &len, error_r) < 0)
-		return -1;
 	if (!starts_json(data, len)) {
 		l->feed->format = "csv";
-		ret = mc_ioc_csv(l, data, len, error_r);
-		free(data);
-		return ret;
+		return mc_ioc_csv(l, data, len, error_r);
 	}
-	json_object *root = mc_ioc_parse_json(l->path, data, len, error_r);
-	free(data);
-	if (root == NULL)
+	if ((root = mc_ioc_parse_json(l->path, data, len, error_r)) == NULL)
 		return -1;
 	if (mc_ioc_is_stix(root)) {
 		l->feed->format = "stix";
@@ -511,6 +506,24 @@ static int load_file(struct mc_ioc_load *l, char **error_r)
 	return ret;
 }
 
+static void load_init(struct mc_ioc_load *l, struct mc_ioc_set *set, const char *path)
+{
+	memset(l, 0, sizeof(*l));
+	l->set = set;
+	l->path = path;
+	l->feed = feed_add(set, path);
+	l->feed_index = (unsigned)(set->nfeeds - 1);
+}
+
+int mc_ioc_set_load_data(struct mc_ioc_set *set, const char *name,
+			 const char *data, size_t len, char **error_r)
+{
+	struct mc_ioc_load l;
+
+	load_init(&l, set, name);
+	return load_data(&l, data, len, error_r);
+}
+
 int mc_ioc_set_load(struct mc_ioc_set *set, const char *path, char **error_r)
 {
 	struct mc_ioc_load l;
@@ -519,11 +532,7 @@ int mc_ioc_set_load(struct mc_ioc_set *set, const char *path, char **error_r)
 
 	if (stat(path, &st) < 0)
 		return mc_error_errno(error_r, "indicator file '%s'", path);
-	memset(&l, 0, sizeof(l));
-	l.set = set;
-	l.path = path;
-	l.feed = feed_add(set, path);
-	l.feed_index = (unsigned)(set->nfeeds - 1);
+	load_init(&l, set, path);
 	if (S_ISDIR(st.st_mode)) {
 		char *error = NULL;
 		int dirfd = mc_safe_open_dir(AT_FDCWD, path, NULL, &error);
@@ -536,7 +545,12 @@ int mc_ioc_set_load(struct mc_ioc_set *set, const char *path, char **error_r)
 		ret = mc_ioc_misp_feed(&l, dirfd, error_r);
 		close(dirfd);
 	} else {
-		ret = load_file(&l, error_r);
+		char *data;
+		size_t len;
+		if ((ret = mc_ioc_read_file(AT_FDCWD, path, path, &data, &len, error_r)) == 0) {
+			ret = load_data(&l, data, len, error_r);
+			free(data);
+		}
 	}
 	if (ret == 0 && l.feed->loaded == 0 && l.feed->skipped == 0)
 		ret = mc_error_set(error_r, "indicator file '%s': no indicators found", path);
