@@ -257,6 +257,24 @@ int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
 	return 0;
 }
 
+int mc_cli_ioc_open(const struct mc_global *g, struct mc_query *query)
+{
+	char *error = NULL;
+
+	if (g->ioc_count == 0) {
+		if (!mc_query_has_ioc(query))
+			return 0;
+		mc_warn("the query's ioc term needs indicators: --ioc FILE");
+		return -1;
+	}
+	if (mc_query_add_ioc(query, g->ioc_paths, g->ioc_count, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	return 0;
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
 	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
@@ -488,6 +506,7 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 		free(error);
 	} else {
 		sum.errors += error_count;
+		mc_output_set_query(out, query);
 		mc_output_summary(out, &sum);
 		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
 			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
@@ -546,6 +565,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		mc_warn("%s", error);
 		goto out;
 	}
+	if (mc_cli_ioc_open(g, query) < 0)
+		goto out;
 	if (uri_count == 0) {
 		default_stores(&uris, &uri_count);
 		owned_uris = true;
