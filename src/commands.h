@@ -106,6 +106,8 @@ void mc_output_set_query(struct mc_output *out, const struct mc_query *query);
 /* An ioc reason, for people: the indicator's type and value, its
    event, id and file, and what of the message matched. */
 void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r);
+/* The same as a malloc()ed string. */
+char *mc_output_ioc_text(const struct mc_reason *r);
 void mc_output_deinit(struct mc_output **out);
 /* printf() for human output and diagnostics: every %s argument is
    shown through mc_text_visible() (no control character of a user's

@@ -395,6 +395,19 @@ void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r)
 	json_object_put(d);
 }
 
+char *mc_output_ioc_text(const struct mc_reason *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	if (fp == NULL)
+		abort();
+	mc_output_ioc_reason(fp, r);
+	fclose(fp);
+	return text;
+}
+
 void mc_output_set_query(struct mc_output *out, const struct mc_query *query)
 {
 	out->query = query;
