@@ -390,6 +390,8 @@ int mc_yara_open(const char *const *paths, size_t count,
 		 char **error_r);
 /* Fork the scan processes that run the rules; call before threads. */
 int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r);
+/* Before mc_yara_start: the scan processes become UID:GID. */
+void mc_yara_set_user(struct mc_yara *yara, uid_t uid, gid_t gid);
 unsigned mc_yara_rule_count(const struct mc_yara *yara);
 /* Thread-safe: the rules over the message and each decoded part. */
 void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
