@@ -144,7 +144,8 @@ static char *object_path(struct pparser *pp)
 
 	skip_ws(pp);
 	start = pp->p;
-	while (g_ascii_isalnum(*pp->p) || strchr("-_:.[]*'", *pp->p) != NULL) {
+	/* strchr() finds the terminating NUL too: test it first. */
+	while (*pp->p != '\0' && (g_ascii_isalnum(*pp->p) || strchr("-_:.[]*'", *pp->p) != NULL)) {
 		if (*pp->p == '\'') {
 			for (pp->p++; *pp->p != '\0' && *pp->p != '\''; pp->p++)
 				;
@@ -155,8 +156,7 @@ static char *object_path(struct pparser *pp)
 		}
 		pp->p++;
 	}
-	if (pp->p == start || strchr(start, ':') == NULL ||
-	    memchr(start, ':', (size_t)(pp->p - start)) == NULL) {
+	if (pp->p == start || memchr(start, ':', (size_t)(pp->p - start)) == NULL) {
 		perror_at(pp, "expected an object path");
 		return NULL;
 	}

@@ -247,6 +247,10 @@ static void test_stix(void **state)
 	q = stix("nothing.json", IND("1", "[ipv4-addr:value = '192.0.2.1']", ""));
 	counts(q, 0, 1);
 	free(q);
+	/* A pattern that ends inside an object path. */
+	q = stix("cut.json", IND("1", "[url:value", "") "," IND("2", "[url:value = 'http://b.test/'] OR [url", ""));
+	counts(q, 0, 2);
+	free(q);
 	(void)state;
 }
 
