@@ -95,6 +95,9 @@ void	mc_ioc_skip(struct mc_ioc_load *l, const char *fmt, ...)
    NULL with *error_r naming PATH, line and column. */
 json_object *mc_ioc_parse_json(const char *path, const char *data, size_t len,
 			       char **error_r);
+/* mc_ioc_read_file() and mc_ioc_parse_json() of file NAME. */
+json_object *mc_ioc_read_json(int dirfd, const char *name, const char *shown,
+			      char **error_r);
 /* The string member KEY of OBJ, or NULL. */
 const char *mc_ioc_jstr(json_object *obj, const char *key);
 

@@ -413,6 +413,20 @@ json_object *mc_ioc_parse_json(const char *path, const char *data, size_t len,
 	return NULL;
 }
 
+json_object *mc_ioc_read_json(int dirfd, const char *name, const char *shown,
+			      char **error_r)
+{
+	json_object *root;
+	char *data;
+	size_t len;
+
+	if (mc_ioc_read_file(dirfd, name, shown, &data, &len, error_r) < 0)
+		return NULL;
+	root = mc_ioc_parse_json(shown, data, len, error_r);
+	free(data);
+	return root;
+}
+
 const char *mc_ioc_jstr(json_object *obj, const char *key)
 {
 	json_object *v;

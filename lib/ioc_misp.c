@@ -220,20 +220,13 @@ static bool is_uuid(const char *s)
 static int feed_event(struct mc_ioc_load *l, int dirfd, const char *uuid,
 		      char **error_r)
 {
-	char name[48], *shown, *data;
-	size_t len;
+	char name[48], *shown;
 	json_object *root;
 	int ret;
 
 	snprintf(name, sizeof(name), "%s.json", uuid);
 	shown = mc_xasprintf("%s/%s", l->path, name);
-	if (mc_ioc_read_file(dirfd, name, shown, &data, &len, error_r) < 0) {
-		free(shown);
-		return -1;
-	}
-	root = mc_ioc_parse_json(shown, data, len, error_r);
-	free(data);
-	if (root == NULL) {
+	if ((root = mc_ioc_read_json(dirfd, name, shown, error_r)) == NULL) {
 		free(shown);
 		return -1;
 	}
@@ -248,18 +241,11 @@ static int feed_event(struct mc_ioc_load *l, int dirfd, const char *uuid,
 
 int mc_ioc_misp_feed(struct mc_ioc_load *l, int dirfd, char **error_r)
 {
-	char *shown = mc_xasprintf("%s/manifest.json", l->path), *data;
+	char *shown = mc_xasprintf("%s/manifest.json", l->path);
 	json_object *manifest;
-	size_t len;
 	int ret = 0;
 
-	if (mc_ioc_read_file(dirfd, "manifest.json", shown, &data, &len, error_r) < 0) {
-		free(shown);
-		return -1;
-	}
-	manifest = mc_ioc_parse_json(shown, data, len, error_r);
-	free(data);
-	if (manifest == NULL) {
+	if ((manifest = mc_ioc_read_json(dirfd, "manifest.json", shown, error_r)) == NULL) {
 		free(shown);
 		return -1;
 	}

@@ -236,16 +236,29 @@ static struct dnf single(struct pparser *pp, enum mc_ioc_type type, char *value)
 	return d;
 }
 
+/* What A op B is when one of them is unknown (left out): the other.
+   Sets *r_r and returns true then. */
+static bool one_unknown(struct dnf *a, struct dnf *b, struct dnf *r_r)
+{
+	if (a->unknown) {
+		dnf_free(a);
+		*r_r = *b;
+		return true;
+	}
+	if (b->unknown) {
+		dnf_free(b);
+		*r_r = *a;
+		return true;
+	}
+	return false;
+}
+
 static struct dnf dnf_or(struct pparser *pp, struct dnf a, struct dnf b)
 {
-	if (a.unknown) {
-		dnf_free(&a);
-		return b;
-	}
-	if (b.unknown) {
-		dnf_free(&b);
-		return a;
-	}
+	struct dnf r;
+
+	if (one_unknown(&a, &b, &r))
+		return r;
 	if (a.n + b.n > DNF_MAX) {
 		pp->overflow = true;
 		dnf_free(&b);
@@ -262,14 +275,8 @@ static struct dnf dnf_and(struct pparser *pp, struct dnf a, struct dnf b)
 {
 	struct dnf r = { NULL, 0, false };
 
-	if (a.unknown) {
-		dnf_free(&a);
-		return b;
-	}
-	if (b.unknown) {
-		dnf_free(&b);
-		return a;
-	}
+	if (one_unknown(&a, &b, &r))
+		return r;
 	if (a.n * b.n > DNF_MAX) {
 		pp->overflow = true;
 		dnf_free(&b);
@@ -378,22 +385,26 @@ static struct dnf comparison(struct pparser *pp)
 	return r;
 }
 
+/* OPERAND, then more joined by keyword KW and combined by JOIN. */
+static struct dnf chain(struct pparser *pp, struct dnf (*operand)(struct pparser *),
+			const char *kw,
+			struct dnf (*join)(struct pparser *, struct dnf, struct dnf))
+{
+	struct dnf r = operand(pp);
+
+	while (pp->error == NULL && keyword(pp, kw))
+		r = join(pp, r, operand(pp));
+	return r;
+}
+
 static struct dnf cmp_and(struct pparser *pp)
 {
-	struct dnf r = comparison(pp);
-
-	while (pp->error == NULL && keyword(pp, "AND"))
-		r = dnf_and(pp, r, comparison(pp));
-	return r;
+	return chain(pp, comparison, "AND", dnf_and);
 }
 
 static struct dnf cmp_or(struct pparser *pp)
 {
-	struct dnf r = cmp_and(pp);
-
-	while (pp->error == NULL && keyword(pp, "OR"))
-		r = dnf_or(pp, r, cmp_and(pp));
-	return r;
+	return chain(pp, cmp_and, "OR", dnf_or);
 }
 
 static void qualifiers(struct pparser *pp)
@@ -462,11 +473,7 @@ static struct dnf obs_and(struct pparser *pp)
 
 static struct dnf obs_or(struct pparser *pp)
 {
-	struct dnf r = obs_and(pp);
-
-	while (pp->error == NULL && keyword(pp, "OR"))
-		r = dnf_or(pp, r, obs_and(pp));
-	return r;
+	return chain(pp, obs_and, "OR", dnf_or);
 }
 
 /* ------------------------------------------------------------------ */

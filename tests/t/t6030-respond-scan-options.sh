@@ -12,8 +12,8 @@
 #	- respond --ioc FILE without a query removes the virus and the
 #	  indicator's message (virus or ioc), and the report names the
 #	  indicator;
-#	- respond --ioc --yara 'ioc or yara' removes those two, and the
-#	  verdict cache of --cache is written by the mailbox step.
+#	- respond --ioc --yara 'ioc or yara:Marker' removes those two;
+#	- respond --cache FILE: the mailbox step writes the verdict cache.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3
@@ -49,13 +49,28 @@ for e in events:
 print(" ".join(sorted(ids)))'
 }
 
-make_store "$T/a/Maildir"
-set +e
-"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/a-q" --state-dir "$T/a-st" -j 1 --ioc "$T/event.json" \
-	respond "${skips[@]}" -s "maildir:$T/a/Maildir" --yes >"$T/a.out" 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat "$T/a.out"; mc_fail "respond --ioc: exit $rc, expected 1"; }
+# run_respond NAME GLOBAL-OPTION... -- RESPOND-ARG...: respond over a
+# fresh store $T/NAME/Maildir, with quarantine $T/NAME-q; it must find
+# something (exit 1).
+run_respond() {
+	local name=$1 globals=() rc
+	shift
+	while [ "$1" != -- ]; do
+		globals+=("$1")
+		shift
+	done
+	shift
+	make_store "$T/$name/Maildir"
+	set +e
+	"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/$name-q" --state-dir "$T/$name-st" -j 1 \
+		"${globals[@]}" respond "${skips[@]}" -s "maildir:$T/$name/Maildir" --yes "$@" \
+		>"$T/$name.out" 2>&1
+	rc=$?
+	set -e
+	[ "$rc" = 1 ] || { cat "$T/$name.out"; mc_fail "respond ($name): exit $rc, expected 1"; }
+}
+
+run_respond a --ioc "$T/event.json" --
 mc_assert_eq "<l@t6030> <v@t6030>" "$(quarantined "$T/a-q")" "respond --ioc quarantined"
 run=$(sed -n 's/^Run \([^ ]*\) .*/\1/p' "$T/a.out" | head -n 1)
 "$MAILCURE" --quarantine "$T/a-q" --state-dir "$T/a-st" report "$run" >"$T/a.report"
@@ -65,21 +80,8 @@ grep -qF "7 Respond wave ($T/event.json)" "$T/a.report" ||
 	{ cat "$T/a.report"; mc_fail "the report of respond --ioc does not name the event"; }
 echo "ok: respond --ioc removes the virus and the indicator's message"
 
-make_store "$T/b/Maildir"
-set +e
-"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/b-q" --state-dir "$T/b-st" -j 1 --ioc "$T/event.json" \
-	--yara "$T/rules.yar" --cache "$T/cache" respond "${skips[@]}" -s "maildir:$T/b/Maildir" \
-	--yes 'ioc or yara:Marker' >"$T/b.out" 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat "$T/b.out"; mc_fail "respond --yara --ioc: exit $rc, expected 1"; }
+run_respond b --ioc "$T/event.json" --yara "$T/rules.yar" -- 'ioc or yara:Marker'
 mc_assert_eq "<l@t6030> <y@t6030>" "$(quarantined "$T/b-q")" "respond --ioc --yara quarantined"
-make_store "$T/c/Maildir"
-set +e
-"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/c-q" --state-dir "$T/c-st" -j 1 --cache "$T/cache" \
-	respond "${skips[@]}" -s "maildir:$T/c/Maildir" --yes >"$T/c.out" 2>&1
-rc=$?
-set -e
-[ "$rc" = 1 ] || { cat "$T/c.out"; mc_fail "respond --cache: exit $rc, expected 1"; }
+run_respond c --cache "$T/cache" --
 [ -s "$T/cache" ] || { cat "$T/c.out"; mc_fail "respond --cache: the mailbox step wrote no cache"; }
 echo "ok: respond passes --yara, --ioc and --cache to its steps"
