@@ -12,8 +12,8 @@
 /*	indicators that are a conjunction of comparisons (a STIX
 /*	pattern "[a AND b]"), checked one by one. The readers
 /*	(ioc_misp.c, ioc_stix.c, ioc_csv.c) turn a file into calls of
-/*	mc_ioc_add(); ioc.c reads the files (mc_ioc_read_json) and
-/*	matches the set against a message (mc_ioc_match).
+/*	mc_ioc_add(); ioc.c reads the files (mc_ioc_read_json), and
+/*	ioc_match.c matches the set against a message (mc_ioc_match).
 /*--*/
 
 #ifndef MAILCURE_IOC_PRIVATE_H
@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <glib.h>
 #include <json-c/json.h>
 
 #include "mailcure/mailcure.h"
@@ -60,6 +61,18 @@ struct mc_ioc {
 	unsigned feed;		/* index in the set's feeds */
 	struct mc_ioc_cmp *cmps;	/* conjunctions only */
 	size_t ncmps;
+};
+
+/* The indicators, looked up by normal form (ioc_match.c). */
+struct mc_ioc_set {
+	struct mc_ioc *iocs;
+	size_t count, cap;
+	GHashTable *table[IOC_TYPES];	/* normal form -> index + 1 */
+	size_t *conj;			/* indexes of conjunctions */
+	size_t nconj, capconj;
+	GStringChunk *strings;
+	struct mc_ioc_feed *feeds;
+	size_t nfeeds, capfeeds;
 };
 
 /* The set being loaded, for the readers. */
