@@ -68,11 +68,16 @@
 /*	# is one term, its value running to the end of the line (quotes
 /*	are optional); a line of 32 or 64 hexadecimal digits is an md5 or
 /*	sha256. The terms are ORed; hashes are looked up in a sorted set,
-/*	so a list of 100,000 hashes costs a binary search per part.
+/*	so a list of 100,000 hashes costs a binary search per part, and
+/*	many domain: terms in a hash set (ioc.c). @FILE of a threat-intel
+/*	feed (MISP, STIX 2.1, CSV: mc_ioc_is_feed) is one term of its
+/*	indicators, whose reason (kind ioc) is the indicator's value with
+/*	its type, ids, event and file as detail. The term "ioc" stands
+/*	for the indicators of --ioc (query_ioc.c).
 /*
 /*	Evaluation uses Kleene three-valued logic over three cost levels:
 /*	(1) headers, size, date, all; (2) the MIME walk: body, attachment,
-/*	sha256, md5, url, domain, yara; (3) the detection engine: virus. The
+/*	sha256, md5, url, domain, yara, ioc and feeds; (3) the detection engine: virus. The
 /*	query is first evaluated with only level 1 known; the MIME walk happens only if
 /*	the answer is still unknown and the query has level-2 terms; the
 /*	engine runs (once) only if it is still unknown after that. A term
