@@ -78,6 +78,17 @@ json_object *mc_qentry_to_json(const struct mc_qentry *e)
 		json_object_object_add(jr, "kind", json_object_new_string(kname != NULL ? kname : "unknown"));
 		json_object_object_add(jr, r->kind == MC_REASON_VIRUS ? "name" : "value",
 				       jstr(r->value != NULL ? r->value : ""));
+		/* Its detail (an indicator's event, a YARA rule's tags)
+		   as more members, as the JSON events have them. */
+		json_object *more = r->detail != NULL ? json_tokener_parse(r->detail) : NULL;
+		if (more != NULL && json_object_is_type(more, json_type_object)) {
+			json_object_object_foreach(more, key, val) {
+				if (strcmp(key, "kind") != 0 && strcmp(key, "name") != 0 &&
+				    strcmp(key, "value") != 0)
+					json_object_object_add(jr, key, json_object_get(val));
+			}
+		}
+		json_object_put(more);
 		json_object_array_add(reasons, jr);
 	}
 	json_object_object_add(o, "reasons", reasons);
@@ -172,6 +183,24 @@ static int get_int(json_object *o, const char *key, bool required,
 	return 0;
 }
 
+/* The members of reason JR beyond kind, name and value, as the JSON
+   text of a detail, or NULL. */
+static char *reason_detail(json_object *jr)
+{
+	json_object *more = json_object_new_object();
+	char *text = NULL;
+
+	json_object_object_foreach(jr, key, val) {
+		if (strcmp(key, "kind") != 0 && strcmp(key, "name") != 0 &&
+		    strcmp(key, "value") != 0)
+			json_object_object_add(more, key, json_object_get(val));
+	}
+	if (json_object_object_length(more) > 0)
+		text = mc_json_text(more);
+	json_object_put(more);
+	return text;
+}
+
 static bool reason_kind_parse(const char *name, enum mc_reason_kind *kind_r)
 {
 	for (int k = MC_REASON_VIRUS; k <= MC_REASON_ALL; k++) {
@@ -224,6 +253,7 @@ static int reasons_from_json(json_object *o, struct mc_qentry *e, char **error_r
 		free(kname);
 		e->reasons[e->reason_count].kind = kind;
 		e->reasons[e->reason_count].value = value != NULL ? value : mc_xstrdup("");
+		e->reasons[e->reason_count].detail = reason_detail(jr);
 		e->reason_count++;
 	}
 	return 0;
@@ -343,8 +373,10 @@ void mc_qentry_free(struct mc_qentry **entryp)
 	free((char *)e->loc.maildir_subdir);
 	free((char *)e->loc.maildir_flags);
 	free(e->sha256_hex);
-	for (size_t i = 0; i < e->reason_count; i++)
+	for (size_t i = 0; i < e->reason_count; i++) {
 		free(e->reasons[i].value);
+		free(e->reasons[i].detail);
+	}
 	free(e->reasons);
 	/* loc.envelope_sender and loc.recipients alias these. */
 	free(e->envelope_sender);

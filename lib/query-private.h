@@ -23,6 +23,9 @@
 /* .IP query_eval.c
 /*	three-valued evaluation of a parsed query over a message, and
 /*	the reasons of a match.
+/* .IP query_ioc.c
+/*	threat-intel feeds (--ioc, @FILE of a feed): the query's
+/*	"ioc" term and the feeds' counts.
 /* .PP
 /*	A parsed query is read-only and shared by all worker threads.
 /*--*/
@@ -38,6 +41,7 @@
 
 #include "mailcure/mailcure.h"
 #include "internal.h"
+#include "ioc-private.h"
 
 /* Parentheses and "not" nest at most this deep. Not a policy limit:
    it only keeps the recursive parser, evaluator and printer within a
@@ -49,7 +53,7 @@ enum node_type { N_AND, N_OR, N_NOT, N_TERM };
 enum term_kind {
 	T_VIRUS, T_FROM, T_TO, T_CC, T_SUBJECT, T_HEADER, T_MSGID, T_BODY,
 	T_ATTACHMENT, T_SHA256, T_MD5, T_SIZE, T_SINCE, T_BEFORE, T_DATE_NONE,
-	T_ALL, T_HASHSET, T_URL, T_DOMAIN, T_YARA,
+	T_ALL, T_HASHSET, T_URL, T_DOMAIN, T_YARA, T_IOC, T_IOCREF,
 };
 
 enum size_op { SZ_GT, SZ_LT, SZ_GE, SZ_LE, SZ_EQ };
@@ -83,6 +87,9 @@ struct node {
 	size_t nsha256;
 	unsigned char *md5s;	/* sorted, 16 bytes each */
 	size_t nmd5;
+	struct mc_ioc_set *ioc;	/* T_IOC: its indicators (owned) */
+	bool domains_only;	/* T_IOC: the domain: terms of a plain list */
+	size_t nterms;		/* N_OR of @FILE: terms read */
 };
 
 /* How yara: terms run the rules. engine/yara.c hands this over with
@@ -104,6 +111,8 @@ struct mc_query {
 	bool needs_yara;
 	struct mc_yara *yara;	/* the caller's (mc_query_set_yara) */
 	const struct mc_query_yara_ops *yara_ops;	/* with it */
+	struct node *ioc_root;	/* --ioc: what the "ioc" term stands for */
+	bool defaulted;		/* no query given: "virus" */
 };
 
 /* Where a term came from, for error messages. */
@@ -140,6 +149,11 @@ void	mc_query_node_free(struct node *n);
 /* DATE as mc_date_parse reads it, into BUF. */
 void	mc_query_put_date(char *buf, size_t size, time_t t, bool with_time);
 
+/* Compute the needs of Q from its tree (and ioc_root). */
+void	mc_query_scan_needs(struct mc_query *q);
+/* Render the query text of Q again. */
+void	mc_query_render(struct mc_query *q);
+
 /* --- query_term.c --- */
 
 /* Build a term from TEXT (quotes removed). KEY_LIMIT is where the
@@ -152,6 +166,9 @@ struct node *mc_query_term_parse(const char *text, size_t key_limit,
    query at AT, or NULL with *error_r. */
 struct node *mc_query_indicators_load(const char *path, const struct where *at,
 				      char **error_r);
+
+/* The T_IOC term of feed PATH (mc_ioc_is_feed), or NULL. */
+struct node *mc_query_feed_load(const char *path, char **error_r);
 
 /* Set *error_r to "query: MSG at position N (RAW)", or with the
    file and line of an indicator list. Returns -1. */

@@ -68,11 +68,16 @@
 /*	# is one term, its value running to the end of the line (quotes
 /*	are optional); a line of 32 or 64 hexadecimal digits is an md5 or
 /*	sha256. The terms are ORed; hashes are looked up in a sorted set,
-/*	so a list of 100,000 hashes costs a binary search per part.
+/*	so a list of 100,000 hashes costs a binary search per part, and
+/*	many domain: terms in a hash set (ioc.c). @FILE of a threat-intel
+/*	feed (MISP, STIX 2.1, CSV: mc_ioc_is_feed) is one term of its
+/*	indicators, whose reason (kind ioc) is the indicator's value with
+/*	its type, ids, event and file as detail. The term "ioc" stands
+/*	for the indicators of --ioc (query_ioc.c).
 /*
 /*	Evaluation uses Kleene three-valued logic over three cost levels:
 /*	(1) headers, size, date, all; (2) the MIME walk: body, attachment,
-/*	sha256, md5, url, domain, yara; (3) the detection engine: virus. The
+/*	sha256, md5, url, domain, yara, ioc and feeds; (3) the detection engine: virus. The
 /*	query is first evaluated with only level 1 known; the MIME walk happens only if
 /*	the answer is still unknown and the query has level-2 terms; the
 /*	engine runs (once) only if it is still unknown after that. A term
@@ -147,11 +152,15 @@ void mc_query_node_free(struct node *n)
 	g_free(n->nd.folded);
 	free(n->sha256s);
 	free(n->md5s);
+	mc_ioc_set_free(&n->ioc);
 	free(n);
 }
 
 static void scan_needs(const struct node *n, struct mc_query *q)
 {
+	if (n->type == N_TERM && n->kind == T_IOCREF && q->ioc_root != NULL &&
+	    n != q->ioc_root)
+		scan_needs(q->ioc_root, q);
 	if (n->type == N_TERM) {
 		int level = mc_query_term_level(n->kind);
 		if (level == 3)
@@ -581,6 +590,17 @@ static void render(GString *out, const struct node *n, int parent_prec)
 	case T_HASHSET:
 		g_string_append(out, "(hashes)");
 		break;
+	case T_IOC:
+		if (n->file != NULL) {
+			g_string_append_c(out, '@');
+			put_value(out, n->file);
+		} else {
+			g_string_append(out, n->domains_only ? "(domains)" : "(indicators)");
+		}
+		break;
+	case T_IOCREF:
+		g_string_append(out, "ioc");
+		break;
 	default:
 		g_string_append(out, mc_query_term_key(n->kind));
 		g_string_append_c(out, ':');
@@ -607,7 +627,7 @@ struct mc_query *mc_query_parse(const char *text, char **error_r)
 		}
 	}
 	if (blank)
-		text = "virus";
+		text = "virus";	/* see also mc_query_add_ioc() */
 	memset(&p, 0, sizeof(p));
 	p.error_r = error_r;
 	if (lex(&p, text) == 0) {
@@ -628,12 +648,26 @@ struct mc_query *mc_query_parse(const char *text, char **error_r)
 
 	q = mc_xcalloc(1, sizeof(*q));
 	q->root = root;
-	scan_needs(root, q);
+	q->defaulted = blank;
+	mc_query_scan_needs(q);
+	mc_query_render(q);
+	return q;
+}
+
+void mc_query_scan_needs(struct mc_query *q)
+{
+	q->needs_engine = q->needs_mime = q->has_literal = q->needs_yara = false;
+	scan_needs(q->root, q);
+}
+
+void mc_query_render(struct mc_query *q)
+{
 	GString *out = g_string_new(NULL);
-	render(out, root, 0);
+
+	render(out, q->root, 0);
+	free(q->text);
 	q->text = mc_xstrdup(out->str);
 	g_string_free(out, TRUE);
-	return q;
 }
 
 void mc_query_free(struct mc_query **query)
@@ -641,6 +675,7 @@ void mc_query_free(struct mc_query **query)
 	if (*query == NULL)
 		return;
 	mc_query_node_free((*query)->root);
+	mc_query_node_free((*query)->ioc_root);
 	free((*query)->text);
 	free(*query);
 	*query = NULL;

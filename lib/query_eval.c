@@ -52,6 +52,13 @@ struct eval {
 	bool msg_hashed;
 	unsigned char msg_sha256[32], msg_md5[16];
 	struct mc_yara_result *yara;	/* on first use */
+	struct ioc_cache {
+		const struct mc_ioc_set *set;
+		struct mc_ioc_view view;
+		bool matched;
+		struct mc_ioc_hit hit;
+	} *iocs;			/* one per indicator set, on first use */
+	size_t niocs;
 
 	/* level 3 */
 	bool engine_ran;
@@ -86,7 +93,8 @@ static enum mc_reason_kind reason_kind(enum term_kind k)
 	case T_URL: return MC_REASON_URL;
 	case T_DOMAIN: return MC_REASON_DOMAIN;
 	case T_YARA: return MC_REASON_YARA;
-	case T_ALL: case T_HASHSET: break;
+	case T_IOC: return MC_REASON_IOC;
+	case T_ALL: case T_HASHSET: case T_IOCREF: break;
 	}
 	return MC_REASON_ALL;
 }
@@ -303,6 +311,45 @@ static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
 	return F;
 }
 
+/* An indicator set: the first indicator the message has. The
+   reason is the indicator's value, with where it came from and what
+   of the message matched as its detail; a plain list's domains give
+   a domain: reason, the URL. */
+static enum tri eval_ioc(struct eval *ev, const struct node *t, struct hit *h)
+{
+	struct ioc_cache *c = NULL;
+
+	for (size_t i = 0; i < ev->niocs; i++) {
+		if (ev->iocs[i].set == t->ioc)
+			c = &ev->iocs[i];
+	}
+	if (c == NULL) {
+		ev->iocs = mc_xrealloc(ev->iocs, (ev->niocs + 1) * sizeof(*ev->iocs));
+		c = &ev->iocs[ev->niocs++];
+		memset(c, 0, sizeof(*c));
+		c->set = t->ioc;
+		mc_ioc_view_init(&c->view, t->ioc, ev->msg, ev->facts, ev->parts,
+				 ev->nparts, ev->walk_failed);
+		c->matched = mc_ioc_match(t->ioc, &c->view, &c->hit);
+	}
+	if (c->matched) {
+		if (h == NULL)
+			return T;
+		if (t->domains_only)
+			return set_hit(h, MC_REASON_DOMAIN, c->hit.matched);
+		h->detail = mc_ioc_hit_json(t->ioc, &c->hit);
+		return set_hit(h, MC_REASON_IOC, c->hit.ioc->value);
+	}
+	if (c->view.incomplete) {
+		if (ev->walk_why == NULL)
+			ev->walk_why = c->view.why;
+		return U;
+	}
+	return F;
+}
+
+static enum tri eval_node(struct eval *ev, const struct node *n);
+
 static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 {
 	int level = mc_query_term_level(t->kind);
@@ -390,6 +437,15 @@ static enum tri eval_term(struct eval *ev, const struct node *t, struct hit *h)
 		return eval_yara(ev, t, h);
 	case T_HASHSET:
 		return eval_hashset(ev, t, h);
+	case T_IOC:
+		return eval_ioc(ev, t, h);
+	case T_IOCREF:
+		if (ev->query->ioc_root == NULL) {
+			if (ev->walk_why == NULL)
+				ev->walk_why = "no indicators loaded (--ioc)";
+			return U;
+		}
+		return eval_node(ev, ev->query->ioc_root);
 	case T_VIRUS:
 		if (!ev->engine_ran)
 			return U;
@@ -474,6 +530,11 @@ static void collect(struct eval *ev, const struct node *n, struct mc_match *m)
 		return;
 	case N_TERM: {
 		struct hit h;
+		if (n->kind == T_IOCREF) {
+			if (ev->query->ioc_root != NULL)
+				collect(ev, ev->query->ioc_root, m);
+			return;
+		}
 		memset(&h, 0, sizeof(h));
 		if (eval_term(ev, n, &h) == T)
 			add_reason(m, h.kind, h.value, h.detail);
@@ -563,6 +624,9 @@ void mc_query_eval(const struct mc_query *query, const struct mc_msg *msg,
 		}
 	}
 	free(ev.yara);
+	for (size_t i = 0; i < ev.niocs; i++)
+		mc_ioc_view_deinit(&ev.iocs[i].view);
+	free(ev.iocs);
 	if (ev.norm != NULL) {
 		for (size_t i = 0; i < ev.nparts; i++)
 			free(ev.norm[i]);
@@ -601,6 +665,7 @@ const char *mc_reason_kind_name(enum mc_reason_kind kind)
 	case MC_REASON_URL: return "url";
 	case MC_REASON_DOMAIN: return "domain";
 	case MC_REASON_YARA: return "yara";
+	case MC_REASON_IOC: return "ioc";
 	case MC_REASON_ALL: return "all";
 	}
 	return "unknown";

@@ -9,6 +9,7 @@
 /*
 /*	struct node *mc_query_term_parse(text, key_limit, where, &error)
 /*	struct node *mc_query_indicators_load(path, where, &error)
+/*	struct node *mc_query_feed_load(path, &error)
 /*	int	mc_query_term_error(where, &error, fmt, ...)
 /*	const char *mc_query_term_key(kind)
 /*	int	mc_query_term_level(kind)
@@ -26,7 +27,10 @@
 /*	mc_query_indicators_load() reads an @FILE indicator list: each
 /*	non-empty line not starting with # is one term, and the terms
 /*	are ORed, with the hashes among them gathered into one sorted
-/*	set.
+/*	set and many domain: terms into one hash set (ioc.c). A file
+/*	that mc_ioc_is_feed() (a MISP or STIX JSON file, a MISP feed
+/*	directory, CSV with a header) is read by mc_query_feed_load()
+/*	into one T_IOC term instead.
 /* DIAGNOSTICS
 /*	Errors name the term as written and its position in the query,
 /*	or the indicator file and line (mc_query_term_error).
@@ -313,6 +317,7 @@ static const struct term_def {
 	{ "url", T_URL, TV_REQUIRED, term_url },
 	{ "domain", T_DOMAIN, TV_REQUIRED, term_domain },
 	{ "yara", T_YARA, TV_OPTIONAL, term_virus },
+	{ "ioc", T_IOCREF, TV_NONE, NULL },
 };
 
 static const struct term_def *term_find(const char *key)
@@ -340,6 +345,7 @@ int mc_query_term_level(enum term_kind k)
 		return 3;
 	case T_BODY: case T_ATTACHMENT: case T_SHA256: case T_MD5:
 	case T_HASHSET: case T_URL: case T_DOMAIN: case T_YARA:
+	case T_IOC: case T_IOCREF:
 		return 2;
 	default:
 		return 1;
@@ -477,6 +483,59 @@ static void collect_hashes(struct node *group)
 	qsort(set->md5s, set->nmd5, 16, mc_query_cmp16);
 }
 
+/* A plain list with at least this many domain: terms looks them up
+   in a hash set (ioc.c): one look-up per host label, not one
+   comparison per term. */
+#define DOMAIN_SET_MIN 8
+
+/* Replace the domain: terms of an indicator list by one set. */
+static void collect_domains(struct node *group)
+{
+	struct node *set = NULL;
+	size_t out = 0, n = 0;
+
+	for (size_t i = 0; i < group->nkids; i++) {
+		if (group->kids[i]->type == N_TERM && group->kids[i]->kind == T_DOMAIN)
+			n++;
+	}
+	if (n < DOMAIN_SET_MIN)
+		return;
+	for (size_t i = 0; i < group->nkids; i++) {
+		struct node *k = group->kids[i];
+		if (k->type != N_TERM || k->kind != T_DOMAIN) {
+			group->kids[out++] = k;
+			continue;
+		}
+		if (set == NULL) {
+			set = mc_query_node_new(N_TERM);
+			set->kind = T_IOC;
+			set->domains_only = true;
+			set->ioc = mc_ioc_set_new();
+			group->kids[out++] = set;
+		}
+		mc_ioc_set_add_domain(set->ioc, k->value);
+		mc_query_node_free(k);
+	}
+	group->nkids = out;
+}
+
+struct node *mc_query_feed_load(const char *path, char **error_r)
+{
+	struct node *t = mc_query_node_new(N_TERM);
+	char *error = NULL;
+
+	t->kind = T_IOC;
+	t->file = mc_xstrdup(path);
+	t->ioc = mc_ioc_set_new();
+	if (mc_ioc_set_load(t->ioc, path, &error) < 0) {
+		mc_error_set(error_r, "query: %s", error);
+		free(error);
+		mc_query_node_free(t);
+		return NULL;
+	}
+	return t;
+}
+
 /* Unquote a whole "..." value of an indicator line in place. */
 static void unquote_value(char *v)
 {
@@ -495,14 +554,16 @@ static void unquote_value(char *v)
 struct node *mc_query_indicators_load(const char *path, const struct where *at,
 				      char **error_r)
 {
-	FILE *fp = fopen(path, "re");
+	FILE *fp;
 	struct stat st;
 	struct node *group;
 	char *line = NULL;
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
 
-	if (fp == NULL) {
+	if (mc_ioc_is_feed(path))
+		return mc_query_feed_load(path, error_r);
+	if ((fp = fopen(path, "re")) == NULL) {
 		mc_error_errno(error_r, "query: cannot read indicator file '%s'", path);
 		return NULL;
 	}
@@ -562,7 +623,9 @@ struct node *mc_query_indicators_load(const char *path, const struct where *at,
 		mc_query_term_error(at, error_r, "indicator file '%s' has no terms", path);
 		return NULL;
 	}
+	group->nterms = group->nkids;
 	collect_hashes(group);
+	collect_domains(group);
 	return group;
 fail:
 	free(line);

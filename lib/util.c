@@ -8,7 +8,7 @@
 /*	mc_error_set() and mc_error_errno() build the malloc()ed reason
 /*	strings that every fallible library function returns.
 /*
-/*	mc_sha256() and mc_md5() hash memory with OpenSSL's libcrypto
+/*	mc_sha256(), mc_sha1() and mc_md5() hash memory with OpenSSL's libcrypto
 /*	(a libclamav dependency already), which uses the CPU's SHA
 /*	instructions: every decoded MIME part is hashed, so this is on
 /*	the scan's hot path.
@@ -144,6 +144,11 @@ void mc_sha256(const void *data, size_t len, unsigned char out[32])
 void mc_md5(const void *data, size_t len, unsigned char out[16])
 {
 	digest(EVP_md5(), data, len, out);
+}
+
+void mc_sha1(const void *data, size_t len, unsigned char out[20])
+{
+	digest(EVP_sha1(), data, len, out);
 }
 
 double mc_now(void)

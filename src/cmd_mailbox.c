@@ -182,27 +182,31 @@ static const char *engine_tempdir(const struct mc_global *g)
 	return engine_aux.tempdir;
 }
 
-/* Whom the scan processes run as: nobody, when this is root and
-   nobody can be become here (tried in a child, once). 0: as this
+/* Whom scan processes run as: nobody, when this is root and nobody
+   can be become here (tried in a child, once per run). 0: as this
    process. */
-static void scan_user(struct mc_engine_settings *set)
+static void scan_ids(uid_t *uid_r, gid_t *gid_r)
 {
+	static bool tried;
+	static uid_t uid;
+	static gid_t gid;
 	struct passwd *pw;
 	char *error = NULL, why[512] = "";
 	int pipefd[2], status = -1;	/* -1: not an exit */
 	pid_t pid;
 	ssize_t n;
 
-	if (geteuid() != 0 || set->tempdir == NULL)
-		return;
+	if (tried || geteuid() != 0)
+		goto out;
+	tried = true;
 	pw = getpwnam("nobody");
-	set->scan_uid = pw != NULL ? pw->pw_uid : 65534;
-	set->scan_gid = pw != NULL ? pw->pw_gid : 65534;
+	uid = pw != NULL ? pw->pw_uid : 65534;
+	gid = pw != NULL ? pw->pw_gid : 65534;
 	if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
 		snprintf(why, sizeof(why), "%s", strerror(errno));
 	} else if (pid == 0) {
 		close(pipefd[0]);
-		if (mc_become_user(set->scan_uid, set->scan_gid, &error) < 0) {
+		if (mc_become_user(uid, gid, &error) < 0) {
 			(void)!write(pipefd[1], error, strlen(error));
 			_exit(1);
 		}
@@ -215,13 +219,24 @@ static void scan_user(struct mc_engine_settings *set)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-			return;
+			goto out;
 		if (why[0] == '\0')
 			snprintf(why, sizeof(why), "the test process failed");
 	}
 	mc_warn("scan processes run as root: %s", why);
-	set->scan_uid = 0;
-	set->scan_gid = 0;
+	uid = 0;
+	gid = 0;
+out:
+	*uid_r = uid;
+	*gid_r = gid;
+}
+
+/* libclamav's scan processes need a directory to unpack in, given
+   to their user. */
+static void scan_user(struct mc_engine_settings *set)
+{
+	if (set->tempdir != NULL)
+		scan_ids(&set->scan_uid, &set->scan_gid);
 }
 
 const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g)
@@ -247,13 +262,38 @@ int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
 		return -1;
 	}
 	/* Before any thread starts; without scan processes the rules
-	   run in the workers. */
+	   run in the workers. Run by root, the scan processes are
+	   nobody, as libclamav's are. */
+	if (mc_query_needs_yara(query)) {
+		uid_t uid;
+		gid_t gid;
+		scan_ids(&uid, &gid);
+		mc_yara_set_user(*yara_r, uid, gid);
+	}
 	if (mc_query_needs_yara(query) && mc_yara_start(*yara_r, mc_cli_cpus(), &error) < 0) {
 		if (g->verbose > 0)
 			mc_warn("%s; rules run in the workers", error);
 		free(error);
 	}
 	mc_query_set_yara(query, *yara_r);
+	return 0;
+}
+
+int mc_cli_ioc_open(const struct mc_global *g, struct mc_query *query)
+{
+	char *error = NULL;
+
+	if (g->ioc_count == 0) {
+		if (!mc_query_has_ioc(query))
+			return 0;
+		mc_warn("the query's ioc term needs indicators: --ioc FILE");
+		return -1;
+	}
+	if (mc_query_add_ioc(query, g->ioc_paths, g->ioc_count, &error) < 0) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
 	return 0;
 }
 
@@ -488,6 +528,7 @@ int mc_cli_pipeline(const struct mc_global *g, struct mc_store **stores,
 		free(error);
 	} else {
 		sum.errors += error_count;
+		mc_output_set_query(out, query);
 		mc_output_summary(out, &sum);
 		exit_code = sum.errors > 0 || sum.unscanned > 0 ? MC_EXIT_ERROR :
 			sum.matched > 0 ? MC_EXIT_FOUND : MC_EXIT_CLEAN;
@@ -546,6 +587,8 @@ int cmd_mailbox(int argc, char **argv, struct mc_global *g)
 		mc_warn("%s", error);
 		goto out;
 	}
+	if (mc_cli_ioc_open(g, query) < 0)
+		goto out;
 	if (uri_count == 0) {
 		default_stores(&uris, &uri_count);
 		owned_uris = true;

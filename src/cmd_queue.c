@@ -415,7 +415,7 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		return MC_EXIT_ERROR;
 	}
 	struct mc_yara *yara = NULL;
-	if (mc_cli_yara_open(g, query, &yara) < 0) {
+	if (mc_cli_ioc_open(g, query) < 0 || mc_cli_yara_open(g, query, &yara) < 0) {
 		mc_query_free(&query);
 		return MC_EXIT_ERROR;
 	}

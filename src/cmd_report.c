@@ -70,6 +70,7 @@ struct report {
 	char *restore;		/* the command that restores the whole run */
 	struct mc_journal *journal;
 	struct mc_tally per_reason, per_box;
+	struct mc_tally per_indicator, per_event;	/* ioc reasons */
 	struct item *items;
 	size_t item_count;
 	struct host_row *hosts;
@@ -121,10 +122,38 @@ static void reason_text(const struct mc_reason *reasons, size_t count,
 	buf[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		size_t len = strlen(buf);
-		snprintf(buf + len, size - len, "%s%s %s", i > 0 ? ", " : "",
-			 mc_reason_kind_name(reasons[i].kind),
-			 reasons[i].value ? reasons[i].value : "");
+		char *ioc = reasons[i].kind == MC_REASON_IOC ?
+			mc_output_ioc_text(&reasons[i]) : NULL;
+		if (ioc != NULL)
+			snprintf(buf + len, size - len, "%s%s", i > 0 ? ", " : "", ioc);
+		else
+			snprintf(buf + len, size - len, "%s%s %s", i > 0 ? ", " : "",
+				 mc_reason_kind_name(reasons[i].kind),
+				 reasons[i].value ? reasons[i].value : "");
+		free(ioc);
 	}
+}
+
+/* Count an ioc reason (VALUE, its DETAIL) by indicator and by the
+   feed event it came from: which indicator, which campaign removed
+   how much. */
+static void ioc_tally(struct report *r, const char *value, const char *detail)
+{
+	json_object *d = detail != NULL ? json_tokener_parse(detail) : NULL;
+	const char *type = jstr(d, "type"), *feed = jstr(d, "feed");
+	const char *eid = jstr(d, "event_id"), *event = jstr(d, "event");
+	char key[1024];
+
+	snprintf(key, sizeof(key), "%s %s (%s)", type != NULL ? type : "?",
+		 value != NULL ? value : "", feed != NULL ? feed : "?");
+	mc_tally_add(&r->per_indicator, key);
+	if (eid != NULL || event != NULL) {
+		snprintf(key, sizeof(key), "%s%s%s (%s)", eid != NULL ? eid : "",
+			 eid != NULL && event != NULL ? " " : "", event != NULL ? event : "",
+			 feed != NULL ? feed : "?");
+		mc_tally_add(&r->per_event, key);
+	}
+	json_object_put(d);
 }
 
 static void where_of(const struct mc_location *loc, char *buf, size_t size)
@@ -178,6 +207,10 @@ static void load_quarantine(struct report *r, const struct mc_global *g)
 
 			if (e->restored_at == 0)
 				item->restore = restore_command(g, e->id, false);
+			for (size_t k = 0; k < e->reason_count; k++) {
+				if (e->reasons[k].kind == MC_REASON_IOC)
+					ioc_tally(r, e->reasons[k].value, e->reasons[k].detail);
+			}
 			if (e->reason_count > 0) {
 				char key[512];
 				snprintf(key, sizeof(key), "%s %s",
@@ -243,9 +276,19 @@ static void load_events(struct report *r, const char *path)
 					json_object *o = json_object_array_get_idx(reasons, i);
 					const char *v = jstr(o, "name") ? jstr(o, "name") : jstr(o, "value");
 					size_t len = strlen(reason);
-					snprintf(reason + len, sizeof(reason) - len, "%s%s %s",
-						 i > 0 ? ", " : "", jstr(o, "kind") ? jstr(o, "kind") : "?",
-						 v ? v : "");
+					if (jstr(o, "kind") != NULL && strcmp(jstr(o, "kind"), "ioc") == 0) {
+						struct mc_reason ir = { MC_REASON_IOC, (char *)v,
+							(char *)json_object_to_json_string(o) };
+						char *t = mc_output_ioc_text(&ir);
+						snprintf(reason + len, sizeof(reason) - len, "%s%s",
+							 i > 0 ? ", " : "", t);
+						free(t);
+						ioc_tally(r, v, ir.detail);
+					} else {
+						snprintf(reason + len, sizeof(reason) - len, "%s%s %s",
+							 i > 0 ? ", " : "",
+							 jstr(o, "kind") ? jstr(o, "kind") : "?", v ? v : "");
+					}
 					if (i == 0) {
 						char key[512];
 						snprintf(key, sizeof(key), "%s %s",
@@ -335,6 +378,8 @@ static void report_free(struct report *r)
 	free(r->restore);
 	mc_tally_free(&r->per_reason);
 	mc_tally_free(&r->per_box);
+	mc_tally_free(&r->per_indicator);
+	mc_tally_free(&r->per_event);
 	mc_journal_close(&r->journal);
 	free(r->run_dir);
 }
@@ -396,6 +441,15 @@ static void report_text(const struct report *r, FILE *fp)
 	mc_output_fprintf(fp, "\nPer reason:\n");
 	for (size_t i = 0; i < r->per_reason.n; i++)
 		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_reason.v[i].n, r->per_reason.v[i].key);
+	if (r->per_indicator.n > 0)
+		mc_output_fprintf(fp, "\nPer indicator:\n");
+	for (size_t i = 0; i < r->per_indicator.n; i++)
+		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_indicator.v[i].n,
+				  r->per_indicator.v[i].key);
+	if (r->per_event.n > 0)
+		mc_output_fprintf(fp, "\nPer feed event:\n");
+	for (size_t i = 0; i < r->per_event.n; i++)
+		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_event.v[i].n, r->per_event.v[i].key);
 	mc_output_fprintf(fp, "\nPer mailbox:\n");
 	for (size_t i = 0; i < r->per_box.n; i++)
 		mc_output_fprintf(fp, "  %8lu  %s\n", r->per_box.v[i].n, r->per_box.v[i].key);
@@ -544,6 +598,10 @@ static void report_html(const struct report *r, FILE *fp)
 	if (r->host_count > 0)
 		html_hosts(fp, r);
 	html_counts(fp, "Per signature / reason", &r->per_reason, total);
+	if (r->per_indicator.n > 0)
+		html_counts(fp, "Per indicator", &r->per_indicator, total);
+	if (r->per_event.n > 0)
+		html_counts(fp, "Per feed event", &r->per_event, total);
 	html_counts(fp, "Per mailbox", &r->per_box, total);
 	if (r->journal != NULL) {
 		const struct mc_journal_record *rec = mc_journal_records(r->journal, &n);
@@ -619,6 +677,10 @@ static void report_json(const struct report *r, FILE *fp)
 	}
 	json_object_object_add(o, "per_reason", json_tally(&r->per_reason));
 	json_object_object_add(o, "per_mailbox", json_tally(&r->per_box));
+	if (r->per_indicator.n > 0)
+		json_object_object_add(o, "per_indicator", json_tally(&r->per_indicator));
+	if (r->per_event.n > 0)
+		json_object_object_add(o, "per_event", json_tally(&r->per_event));
 	a = json_object_new_array();
 	if (r->journal != NULL) {
 		const struct mc_journal_record *rec = mc_journal_records(r->journal, &n);

@@ -148,6 +148,51 @@ static bool step_skipped_by_user(const struct respond_args *ra, int step)
 	return false;
 }
 
+static void argv_add_list(struct argv_buf *a, const char *option,
+			  const char *const *values, size_t count)
+{
+	for (size_t i = 0; i < count; i++) {
+		argv_add(a, option);
+		argv_add(a, values[i]);
+	}
+}
+
+static void argv_add_num(struct argv_buf *a, const char *option,
+			 unsigned long long value)
+{
+	char num[32];
+
+	snprintf(num, sizeof(num), "%llu", value);
+	argv_add(a, option);
+	argv_add(a, num);
+}
+
+/* How a step scans: the engine, the rules and indicators, the cache
+   and the limits this process was given, so that the find and
+   delete steps match what the command line asked for. */
+static void child_scan_options(const struct mc_global *g, struct argv_buf *a)
+{
+	argv_add_list(a, "--clamd", g->clamds, g->clamd_count);
+	argv_add_list(a, "--yara", g->yara_paths, g->yara_count);
+	argv_add_list(a, "--ioc", g->ioc_paths, g->ioc_count);
+	if (g->cache_path != NULL) {
+		argv_add(a, "--cache");
+		argv_add(a, g->cache_path);
+	}
+	if (g->cache_size > 0)
+		argv_add_num(a, "--cache-size", g->cache_size);
+	if (g->tempdir != NULL) {
+		argv_add(a, "--tempdir");
+		argv_add(a, g->tempdir);
+	}
+	argv_add(a, "--scan");
+	argv_add(a, g->scan_mode == MC_SCAN_WHOLE ? "whole" : "parts");
+	argv_add_num(a, "--max-mime-parts", g->limits.max_mime_parts);
+	argv_add_num(a, "--max-mime-depth", g->limits.max_mime_depth);
+	argv_add_num(a, "--max-scan-time", g->limits.max_scan_time_ms);
+	argv_add_num(a, "--max-urls", g->limits.max_urls);
+}
+
 /* The global options a child step needs to act like this process. */
 static void child_globals(const struct mc_global *g, const char *run_id,
 			  struct argv_buf *a)
@@ -179,6 +224,7 @@ static void child_globals(const struct mc_global *g, const char *run_id,
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)g->limits.max_message_size);
 	argv_add(a, "--max-message-size");
 	argv_add(a, num);
+	child_scan_options(g, a);
 	if (run_id != NULL) {
 		argv_add(a, "--run-id");
 		argv_add(a, run_id);
@@ -650,6 +696,15 @@ static int parse_args(int argc, char **argv, struct respond_args *ra,
 	return resume;
 }
 
+/* With --ioc and no query, the runbook removes what the engine
+   finds and what the indicators name: a step given --ioc alone
+   would look for the indicators only. */
+static void ioc_query(const struct mc_global *g, struct respond_args *ra)
+{
+	if (ra->query == NULL && g->ioc_count > 0 && (ra->query = strdup("virus or ioc")) == NULL)
+		abort();
+}
+
 /* The safety gate: count what queue-delete and mailbox-clean would
    remove. Returns 0 to go on, -1 to stop. */
 static int safety_gate(const struct mc_global *g, const struct respond_args *ra,
@@ -775,6 +830,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	resume = parse_args(argc, argv, &ra, &resume_run);
 	if (ra.postfix_config == NULL)
 		ra.postfix_config = g->postfix_config;
+	ioc_query(g, &ra);
 	if (resume == 0 && g->dry_run) {
 		exit_code = respond_dry_run(g, &ra);
 		respond_args_free(&ra);
@@ -807,6 +863,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		free(dummy);
 		if (ra.postfix_config == NULL)
 			ra.postfix_config = g->postfix_config;
+		ioc_query(g, &ra);
 		ra.yes = ra.yes || yes_now;
 		/* A run paused with --until goes on to the end unless the
 		   resume names a new --until. */

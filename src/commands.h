@@ -32,6 +32,8 @@ struct mc_global {
 	size_t clamd_count;
 	const char **yara_paths;	/* --yara, repeatable */
 	size_t yara_count;
+	const char **ioc_paths;		/* --ioc, repeatable */
+	size_t ioc_count;
 	unsigned jobs;			/* -j, 0 = number of CPUs */
 	bool json;
 	bool dry_run;
@@ -50,6 +52,7 @@ struct mc_global {
 	bool databases_from_file;	/* -d replaces them */
 	bool clamds_from_file;		/* --clamd replaces them */
 	bool yara_from_file;		/* --yara replaces them */
+	bool ioc_from_file;		/* --ioc replaces them */
 	const char **isolate_allow;	/* isolate without --allow */
 	size_t isolate_allow_count;
 	const char *isolate_ports;	/* isolate without --ports */
@@ -98,6 +101,13 @@ struct mc_output *mc_output_init(const struct mc_global *g, bool acting);
 void mc_output_event(const struct mc_event *event, void *context);
 void mc_output_progress(const struct mc_progress *progress, void *context);
 void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
+/* The query whose indicator files the summary counts. */
+void mc_output_set_query(struct mc_output *out, const struct mc_query *query);
+/* An ioc reason, for people: the indicator's type and value, its
+   event, id and file, and what of the message matched. */
+void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r);
+/* The same as a malloc()ed string. */
+char *mc_output_ioc_text(const struct mc_reason *r);
 void mc_output_deinit(struct mc_output **out);
 /* printf() for human output and diagnostics: every %s argument is
    shown through mc_text_visible() (no control character of a user's
@@ -145,6 +155,11 @@ void mc_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
    them to QUERY; *yara_r (NULL without --yara) is closed by the
    caller after the run. -1 after a message, when a rule file does not
    compile or the query has yara terms and no rules were given. */
+/* OR the indicators of --ioc into QUERY (mc_query_add_ioc); -1 after
+   telling why when a file cannot be read, or the query has an ioc
+   term and no --ioc was given. Before the stores are opened: the
+   indicators can make the query need message bodies. */
+int mc_cli_ioc_open(const struct mc_global *g, struct mc_query *query);
 int mc_cli_yara_open(const struct mc_global *g, struct mc_query *query,
 		     struct mc_yara **yara_r);
 

@@ -104,6 +104,8 @@ static void usage(FILE *fp)
 		"      --clamd ADDRESS   scan with a running clamd instead (its Unix socket\n"
 		"                        path, or HOST:PORT; repeatable: used in turn)\n"
 		"      --yara PATH       YARA rule file or directory for yara terms (repeatable)\n"
+		"      --ioc FILE        threat-intel indicators (MISP, STIX 2.1, CSV, list),\n"
+		"                        ORed with the query (repeatable)\n"
 		"  -j, --jobs N          worker threads (default: twice the number of CPUs)\n"
 		"      --json            JSON Lines on stdout\n"
 		"      --dry-run         show what would be done, change nothing\n"
@@ -280,7 +282,7 @@ enum {
 	OPT_JSON = 256, OPT_DRY_RUN, OPT_QUARANTINE, OPT_PROGRESS, OPT_CONFIG,
 	OPT_MAX_SIZE, OPT_MAX_PARTS, OPT_MAX_DEPTH, OPT_MAX_SCANTIME,
 	OPT_RUN_ID, OPT_STATE_DIR, OPT_DOVECOT_CONFIG, OPT_SCAN, OPT_CACHE,
-	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD, OPT_YARA, OPT_MAX_URLS,
+	OPT_TEMPDIR, OPT_CACHE_SIZE, OPT_CLAMD, OPT_YARA, OPT_IOC, OPT_MAX_URLS,
 };
 
 static const struct option global_options[] = {
@@ -307,6 +309,7 @@ static const struct option global_options[] = {
 	{ "tempdir", required_argument, NULL, OPT_TEMPDIR },
 	{ "clamd", required_argument, NULL, OPT_CLAMD },
 	{ "yara", required_argument, NULL, OPT_YARA },
+	{ "ioc", required_argument, NULL, OPT_IOC },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -331,6 +334,14 @@ static bool global_option(struct mc_global *g, int c, const char *arg)
 		}
 		g->yara_paths = realloc(g->yara_paths, (g->yara_count + 1) * sizeof(char *));
 		g->yara_paths[g->yara_count++] = arg;
+		return true;
+	case OPT_IOC:
+		if (g->ioc_from_file) {
+			g->ioc_count = 0;
+			g->ioc_from_file = false;
+		}
+		g->ioc_paths = realloc(g->ioc_paths, (g->ioc_count + 1) * sizeof(char *));
+		g->ioc_paths[g->ioc_count++] = arg;
 		return true;
 	case 'j': {
 		unsigned long long n = mc_cli_parse_size(arg, "--jobs");
@@ -520,6 +531,7 @@ int main(int argc, char **argv)
 				free(g.databases);
 				free(g.clamds);
 				free(g.yara_paths);
+				free(g.ioc_paths);
 				return MC_EXIT_CLEAN;
 			}
 			optind = 1;
@@ -528,6 +540,7 @@ int main(int argc, char **argv)
 			free(g.databases);
 			free(g.clamds);
 			free(g.yara_paths);
+			free(g.ioc_paths);
 			return rc;
 		}
 	}

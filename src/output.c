@@ -42,6 +42,7 @@
 
 struct mc_output {
 	const struct mc_global *g;
+	const struct mc_query *query;	/* for its indicator files */
 	bool acting;
 	bool progress;
 	bool progress_shown;
@@ -345,8 +346,13 @@ static void event_human(struct mc_output *out, const struct mc_event *ev)
 		mc_output_printf("query matched");
 	for (size_t i = 0; i < ev->match->reason_count; i++) {
 		const struct mc_reason *r = &ev->match->reasons[i];
-		mc_output_printf("%s%s %s", i > 0 ? ", " : "", mc_reason_kind_name(r->kind),
-				 r->value != NULL ? r->value : "");
+		if (i > 0)
+			mc_output_printf(", ");
+		if (r->kind == MC_REASON_IOC)
+			mc_output_ioc_reason(stdout, r);
+		else
+			mc_output_printf("%s %s", mc_reason_kind_name(r->kind),
+					 r->value != NULL ? r->value : "");
 	}
 	if (ev->action != NULL) {
 		if (ev->quarantine_id != NULL)
@@ -357,6 +363,78 @@ static void event_human(struct mc_output *out, const struct mc_event *ev)
 			mc_output_printf(" [%s]", ev->action);
 	}
 	putchar('\n');
+}
+
+/* A member of a reason's detail, or NULL. */
+static const char *detail_str(json_object *d, const char *key)
+{
+	json_object *v;
+
+	return d != NULL && json_object_object_get_ex(d, key, &v) &&
+		json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
+}
+
+void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r)
+{
+	json_object *d = r->detail != NULL ? json_tokener_parse(r->detail) : NULL;
+	const char *type = detail_str(d, "type"), *eid = detail_str(d, "event_id");
+	const char *event = detail_str(d, "event"), *id = detail_str(d, "indicator_id");
+	const char *feed = detail_str(d, "feed"), *matched = detail_str(d, "matched");
+
+	/* Every string here is the feed's: shown, never obeyed. */
+	mc_output_fprintf(fp, "ioc %s %s (", type != NULL ? type : "?",
+			  r->value != NULL ? r->value : "");
+	if (eid != NULL || event != NULL)
+		mc_output_fprintf(fp, "event %s%s\"%s\", ", eid != NULL ? eid : "",
+				  eid != NULL ? " " : "", event != NULL ? event : "");
+	if (id != NULL)
+		mc_output_fprintf(fp, "indicator %s, ", id);
+	mc_output_fprintf(fp, "%s)", feed != NULL ? feed : "?");
+	if (matched != NULL && r->value != NULL && strcmp(matched, r->value) != 0)
+		mc_output_fprintf(fp, " in %s", matched);
+	json_object_put(d);
+}
+
+char *mc_output_ioc_text(const struct mc_reason *r)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&text, &len);
+
+	if (fp == NULL)
+		abort();
+	mc_output_ioc_reason(fp, r);
+	fclose(fp);
+	return text;
+}
+
+void mc_output_set_query(struct mc_output *out, const struct mc_query *query)
+{
+	out->query = query;
+}
+
+static void feed_json(const struct mc_ioc_feed *f, void *context)
+{
+	json_object *o = json_object_new_object(), *notes = json_object_new_array();
+
+	mc_output_json_str(o, "file", f->path);
+	mc_output_json_str(o, "format", f->format);
+	add_count(o, "loaded", f->loaded);
+	add_count(o, "skipped", f->skipped);
+	for (size_t i = 0; i < f->note_count; i++)
+		json_object_array_add(notes, json_object_new_string(f->notes[i]));
+	json_object_object_add(o, "notes", notes);
+	json_object_array_add(context, o);
+}
+
+static void feed_human(const struct mc_ioc_feed *f, void *context)
+{
+	const struct mc_output *out = context;
+
+	mc_output_printf("Indicators: %s (%s): %lu loaded, %lu skipped\n", f->path,
+			 f->format != NULL ? f->format : "?", f->loaded, f->skipped);
+	for (size_t i = 0; out->g->verbose > 0 && i < f->note_count; i++)
+		mc_output_printf("            skipped: %s\n", f->notes[i]);
 }
 
 void mc_output_event(const struct mc_event *ev, void *context)
@@ -443,6 +521,14 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 			}
 			json_object_object_add(obj, "engine", eng);
 		}
+		if (out->query != NULL) {
+			json_object *feeds = json_object_new_array();
+			mc_query_ioc_feeds(out->query, feed_json, feeds);
+			if (json_object_array_length(feeds) > 0)
+				json_object_object_add(obj, "indicators", feeds);
+			else
+				json_object_put(feeds);
+		}
 		if (out->g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
 		if (sum->interrupted)
@@ -467,6 +553,8 @@ void mc_output_summary(struct mc_output *out, const struct mc_summary *sum)
 		       (unsigned long long)(out->g->dry_run ? sum->matched : sum->acted));
 	printf("Unscanned:  %llu\n", (unsigned long long)sum->unscanned);
 	printf("Errors:     %llu\n", (unsigned long long)sum->errors);
+	if (out->query != NULL)
+		mc_query_ioc_feeds(out->query, feed_human, out);
 	if (sum->interrupted)
 		printf("Interrupted: what was read was reported%s; the rest was not read\n",
 		       out->acting && !out->g->dry_run ? " and acted on" : "");

@@ -23,8 +23,8 @@
 /*	A global option's setting is the option's long name with '_'
 /*	for '-' (state_dir = DIR is --state-dir DIR), applied by the
 /*	option's own code in main.c, so that both take the same values.
-/*	database, clamd, yara and isolate_allow take a list (separated
-/*	by commas or blanks); -d, --clamd and --yara on the command line
+/*	database, clamd, yara, ioc and isolate_allow take a list (separated
+/*	by commas or blanks); -d, --clamd, --yara and --ioc on the command line
 /*	replace the file's whole list, as --allow does isolate_allow. isolate_ports and isolate_allow
 /*	are what isolate (and so respond) use without --ports and
 /*	--allow; postfix_config is the --postfix-config of queue and
@@ -64,6 +64,7 @@ static const struct setting {
 	{ "database", "database", true, true },
 	{ "clamd", "clamd", true, false },
 	{ "yara", "yara", true, true },
+	{ "ioc", "ioc", true, true },
 	{ "jobs", "jobs", false, false },
 	{ "quarantine", "quarantine", false, true },
 	{ "state_dir", "state-dir", false, true },
@@ -208,4 +209,5 @@ void mc_cli_settings_load(struct mc_global *g, int argc, char **argv)
 	g->databases_from_file = g->database_count > 0;
 	g->clamds_from_file = g->clamd_count > 0;
 	g->yara_from_file = g->yara_count > 0;
+	g->ioc_from_file = g->ioc_count > 0;
 }

@@ -390,6 +390,8 @@ int mc_yara_open(const char *const *paths, size_t count,
 		 char **error_r);
 /* Fork the scan processes that run the rules; call before threads. */
 int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r);
+/* Before mc_yara_start: the scan processes become UID:GID. */
+void mc_yara_set_user(struct mc_yara *yara, uid_t uid, gid_t gid);
 unsigned mc_yara_rule_count(const struct mc_yara *yara);
 /* Thread-safe: the rules over the message and each decoded part. */
 void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
@@ -424,12 +426,42 @@ void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara);
 /* Canonical text of the query, for reports. */
 const char *mc_query_text(const struct mc_query *query);
 
+/* Threat-intel indicators (lib/ioc.c): MISP JSON events and feed
+   directories, STIX 2.1 bundles, CSV with a header row. */
+struct mc_ioc_set;
+/* What one indicator file gave. */
+struct mc_ioc_feed {
+	char *path;
+	const char *format;	/* "misp", "misp-feed", "stix", "csv", "list" */
+	unsigned long loaded, skipped;
+	char **notes;		/* what was skipped and why (the first few) */
+	size_t note_count;
+};
+struct mc_ioc_set *mc_ioc_set_new(void);
+/* Add the indicators of PATH (a file or a MISP feed directory). */
+int mc_ioc_set_load(struct mc_ioc_set *set, const char *path, char **error_r);
+size_t mc_ioc_set_count(const struct mc_ioc_set *set);
+void mc_ioc_set_free(struct mc_ioc_set **set);
+/* Whether PATH is a feed mc_ioc_set_load reads (else a plain list). */
+bool mc_ioc_is_feed(const char *path);
+/* OR the indicators of --ioc FILE into QUERY: a query that has no
+   "ioc" term gets one (the default query "virus" is replaced by it).
+   A plain list is read as @FILE is. */
+int mc_query_add_ioc(struct mc_query *query, const char *const *paths,
+		     size_t count, char **error_r);
+/* Whether the query has an "ioc" term (all --ioc indicators). */
+bool mc_query_has_ioc(const struct mc_query *query);
+/* Call FN for each indicator file the query read. */
+void mc_query_ioc_feeds(const struct mc_query *query,
+			void (*fn)(const struct mc_ioc_feed *feed, void *context),
+			void *context);
+
 enum mc_reason_kind {
 	MC_REASON_VIRUS, MC_REASON_FROM, MC_REASON_TO, MC_REASON_CC,
 	MC_REASON_SUBJECT, MC_REASON_HEADER, MC_REASON_MESSAGE_ID,
 	MC_REASON_BODY, MC_REASON_ATTACHMENT, MC_REASON_SHA256,
 	MC_REASON_MD5, MC_REASON_SIZE, MC_REASON_DATE, MC_REASON_URL,
-	MC_REASON_DOMAIN, MC_REASON_YARA, MC_REASON_ALL,
+	MC_REASON_DOMAIN, MC_REASON_YARA, MC_REASON_IOC, MC_REASON_ALL,
 };
 
 /* Why a message matched: {"kind":"virus","name":"Eicar-..."} or
@@ -852,6 +884,7 @@ void mc_hex(const unsigned char *bin, size_t len, char *hex_out);
 char *mc_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void mc_sha256(const void *data, size_t len, unsigned char out[32]);
 void mc_md5(const void *data, size_t len, unsigned char out[16]);
+void mc_sha1(const void *data, size_t len, unsigned char out[20]);
 double mc_now(void);
 /* The length of the well-formed UTF-8 character at P (at most LEFT
    bytes), or 0 when P does not start one. */

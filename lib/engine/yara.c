@@ -24,7 +24,9 @@
 /*	subset.
 /*
 /*	mc_yara_start() forks the scan processes (scanpool.c) that run
-/*	the rules: call it while the caller is single-threaded. They
+/*	the rules: call it while the caller is single-threaded. With
+/*	mc_yara_set_user() first, each scan process becomes that user
+/*	before its first scan. They
 /*	start from the compiled rules, shared copy-on-write, so nothing
 /*	is compiled again. Without it, or when a message does not fit
 /*	a scan process's window, rules run in the calling thread.
@@ -51,7 +53,11 @@
 /*	Rule modules parse hostile input (the pe module reads headers of
 /*	executables an attacker wrote). They run in the scan processes,
 /*	with no-new-privileges, so that a crash or a hang costs one
-/*	message, reported as unscanned.
+/*	message, reported as unscanned; run by root, as the scan user
+/*	(mc_yara_set_user: the CLI gives nobody, as to libclamav's scan
+/*	processes), so that a flaw exploited there is not root's. A
+/*	scan process that cannot become that user scans nothing: every
+/*	message is then an error, never scanned as root.
 /*--*/
 
 #include <dirent.h>
@@ -61,6 +67,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 #include <json-c/json.h>
 #include <yara.h>
 
@@ -77,6 +84,8 @@ struct mc_yara {
 	unsigned rule_count;
 	unsigned timeout_ms;
 	struct mc_scanpool *pool;
+	uid_t scan_uid;		/* 0: the scan processes stay who we are */
+	gid_t scan_gid;
 };
 
 struct yara_req {
@@ -318,10 +327,32 @@ static void pool_scan(void *ctx, const void *data, size_t size, int fd,
 	scan_segments(ctx, data, q->len, q->count, resp);
 }
 
+void mc_yara_set_user(struct mc_yara *yara, uid_t uid, gid_t gid)
+{
+	yara->scan_uid = uid;
+	yara->scan_gid = gid;
+}
+
+/* A new scan process gives up root before its first scan: the rules'
+   modules parse hostile input, and a flaw there must not be root's.
+   It needs nothing of root's: the rules are compiled already and the
+   data come through the pool's window. */
+static int scan_process_init(void *ctx, char **error_r)
+{
+	struct mc_yara *yara = ctx;
+
+	if (yara->scan_uid == 0)
+		return 0;
+	if (chdir("/") < 0)
+		return mc_error_errno(error_r, "chdir /");
+	return mc_become_user(yara->scan_uid, yara->scan_gid, error_r);
+}
+
 int mc_yara_start(struct mc_yara *yara, unsigned slots, char **error_r)
 {
 	yara->pool = mc_scanpool_new(slots, sizeof(struct yara_req),
-				     sizeof(struct mc_yara_result), NULL, NULL, pool_scan, yara);
+				     sizeof(struct mc_yara_result), NULL,
+				     scan_process_init, pool_scan, yara);
 	if (yara->pool == NULL)
 		return mc_error_set(error_r, "yara: cannot start scan processes");
 	return 0;

@@ -574,6 +574,54 @@ mc_wait_maildir() {
 
 # --- scan processes ---
 
+# mc_watch_scanners CWD_GLOB [CHECK]: watch the scan processes of the
+# background run MC_PID until it ends, then wait for it. Its zygote
+# must stay root; a scan process, once its working directory matches
+# CWD_GLOB (it changes there after the fork), must be nobody with no
+# groups, and CHECK PID CWD, when given, checks more; one seen twice
+# elsewhere never changed, and fails. MC_SCANNERS counts those seen.
+mc_watch_scanners() {
+	local want=$1 check=${2:-} z s zuid ids groups cwd id unchanged=""
+	local nuid ngid
+	nuid=$(id -u nobody)
+	ngid=$(id -g nobody)
+	MC_SCANNERS=0
+	while kill -0 "$MC_PID" 2>/dev/null; do
+		for z in $(pgrep -P "$MC_PID" -x mailcure-zygote || true); do
+			zuid=$(awk '/^Uid:/ { print $3 }' "/proc/$z/status" 2>/dev/null || true)
+			[ -z "$zuid" ] || [ "$zuid" = 0 ] || mc_fail "the zygote runs as uid $zuid"
+			for s in $(pgrep -P "$z" -x mailcure-scan || true); do
+				ids=$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' \
+					"/proc/$s/status" 2>/dev/null | tr '\n' ' ' || true)
+				groups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$s/status" \
+					2>/dev/null || true)
+				cwd=$(readlink "/proc/$s/cwd" 2>/dev/null || true)
+				[ -n "$ids" ] && [ -n "$cwd" ] || continue
+				# shellcheck disable=SC2254
+				case $cwd in
+				$want) ;;
+				*)
+					case " $unchanged " in
+					*" $s "*) mc_fail "scan process $s stays in $cwd with ids $ids" ;;
+					esac
+					unchanged="$unchanged $s"
+					continue
+					;;
+				esac
+				MC_SCANNERS=$((MC_SCANNERS + 1))
+				for id in $ids; do
+					[ "$id" = "$nuid" ] || [ "$id" = "$ngid" ] ||
+						mc_fail "scan process $s has ids $ids"
+				done
+				[ -z "${groups// /}" ] || mc_fail "scan process $s has groups$groups"
+				[ -z "$check" ] || "$check" "$s" "$cwd"
+			done
+		done
+		sleep 0.05
+	done
+	mc_wait_bg
+}
+
 # While the background run MC_PID works, kill its scan processes with
 # SIGSEGV every 0.05 s, as a crash inside libclamav would end them;
 # then wait for it. Sets mc_killed, mc_busy (killed while running)

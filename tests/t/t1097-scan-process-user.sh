@@ -23,58 +23,23 @@ md=$T/Maildir
 mc_attach_store "$md" 60 10 "$MC_TESTFILES/clam.zip" "$MC_TESTFILES/clam.7z" \
 	"$MC_TESTFILES/clam.tar.gz"
 
-# Watch the processes of a run while it works.
-watch_run() {
-	local z s unchanged=""
-	scanners=0
-	while kill -0 "$MC_PID" 2>/dev/null; do
-		for z in $(pgrep -P "$MC_PID" -x mailcure-zygote || true); do
-			zuid=$(awk '/^Uid:/ { print $3 }' "/proc/$z/status" 2>/dev/null || true)
-			[ -z "$zuid" ] || [ "$zuid" = 0 ] || mc_fail "the zygote runs as uid $zuid"
-			for s in $(pgrep -P "$z" -x mailcure-scan || true); do
-				ids=$(awk '/^Uid:|^Gid:/ { print $2, $3, $4, $5 }' \
-					"/proc/$s/status" 2>/dev/null | tr '\n' ' ' || true)
-				groups=$(awk '/^Groups:/ { $1 = ""; print }' "/proc/$s/status" \
-					2>/dev/null || true)
-				cwd=$(readlink "/proc/$s/cwd" 2>/dev/null || true)
-				[ -n "$ids" ] && [ -n "$cwd" ] || continue
-				# Just forked, it may not have changed yet; seen
-				# so twice, it never did.
-				case $cwd in
-				*/scan-*) ;;
-				*)
-					case " $unchanged " in
-					*" $s "*) mc_fail "scan process $s stays in $cwd with ids $ids" ;;
-					esac
-					unchanged="$unchanged $s"
-					continue
-					;;
-				esac
-				scanners=$((scanners + 1))
-				for id in $ids; do
-					[ "$id" = "$nobody_uid" ] || [ "$id" = "$(id -g nobody)" ] ||
-						mc_fail "scan process $s has ids $ids"
-				done
-				[ -z "${groups// /}" ] || mc_fail "scan process $s has groups$groups"
-				case $cwd in
-				"/dev/shm/mailcure-$MC_PID-"*/scan-*) ;;
-				*) mc_fail "scan process $s works in $cwd" ;;
-				esac
-				[ "$(stat -c %u "$cwd" 2>/dev/null || echo "$nobody_uid")" = "$nobody_uid" ] ||
-					mc_fail "$cwd is not nobody's"
-			done
-		done
-		sleep 0.05
-	done
-	mc_wait_bg
+# Each scan process works in a directory of its own, nobody's, inside
+# the run's private one.
+scan_dir() {
+	case $2 in
+	"/dev/shm/mailcure-$MC_PID-"*/scan-*) ;;
+	*) mc_fail "scan process $1 works in $2" ;;
+	esac
+	[ "$(stat -c %u "$2" 2>/dev/null || echo "$nobody_uid")" = "$nobody_uid" ] ||
+		mc_fail "$2 is not nobody's"
 }
 
 mc_run_bg -d "$MC_SIGS" --quarantine "$MC_Q" --progress never -j 2 --json \
 	mailbox find -s "$md"
-watch_run
+mc_watch_scanners '*/scan-*' scan_dir
 mc_expect_rc 1 "mailbox find"
-mc_log "scan processes seen as nobody: $scanners"
-[ "$scanners" -gt 0 ] || mc_skip "the run ended before its scan processes were seen"
+mc_log "scan processes seen as nobody: $MC_SCANNERS"
+[ "$MC_SCANNERS" -gt 0 ] || mc_skip "the run ended before its scan processes were seen"
 matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
 [ "$matched" = 6 ] || { mc_show >&2; mc_fail "$matched archives found in messages, not 6"; }
 grep -q '"event":"error"' "$MC_OUT" && { mc_show >&2; mc_fail "errors in the run"; }
@@ -89,7 +54,7 @@ cp "$MC_TESTFILES/clam.zip" "$MC_TESTFILES/clam.7z" "$tree/"
 chmod 0600 "$tree"/*
 mc_run_bg -d "$MC_SIGS" --quarantine "$MC_Q" --progress never -j 2 --json \
 	host scan "$tree"
-watch_run
+mc_watch_scanners '*/scan-*' scan_dir
 mc_expect_rc 1 "host scan"
 matched=$(grep -c '"event":"match"' "$MC_OUT" || true)
 [ "$matched" = 2 ] || { mc_show >&2; mc_fail "$matched root-only archives found, not 2"; }
