@@ -362,13 +362,15 @@ static void summary(struct watch *w, const char *what, double start, double cpu0
 			"\"indexed\":%llu,\"rechecked\":%llu,\"parts_scanned\":%llu,"
 			"\"hits\":%llu,\"quarantined\":%llu,\"reported\":%llu,\"held\":%llu,"
 			"\"old_reported\":%llu,\"errors\":%llu,\"seconds\":%.3f,"
-			"\"cpu_seconds\":%.3f}", what, mc_watch_state_change(w->state),
+			"\"cpu_seconds\":%.3f,\"state_messages\":%zu,\"state_bytes\":%zu}",
+			what, mc_watch_state_change(w->state),
 			(unsigned long long)c->messages, (unsigned long long)c->indexed,
 			(unsigned long long)c->rechecked, (unsigned long long)c->parts_scanned,
 			(unsigned long long)c->hits, (unsigned long long)c->quarantined,
 			(unsigned long long)c->reported, (unsigned long long)c->held,
 			(unsigned long long)c->old_reported, (unsigned long long)c->errors,
-			mc_now() - start, cpu);
+			mc_now() - start, cpu, mc_watch_state_count(w->state),
+			mc_watch_state_memory(w->state));
 		puts(line);
 		fflush(stdout);
 		free(line);
