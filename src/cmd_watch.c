@@ -24,7 +24,9 @@
 /*	When its identity differs, it becomes the current set, a
 /*	detection change begins, and the window is re-checked: each
 /*	part the new set has not judged is scanned once. SIGUSR1 (sent
-/*	by --approve) lets a change that reached its caps go on. SIGTERM
+/*	by --approve) lets a change that reached its caps go on. A
+/*	change of the --yara rule files, looked at every few seconds,
+/*	reloads as SIGHUP does. SIGTERM
 /*	and SIGINT end watch after the message in hand.
 /*
 /*	The test hook MAILCURE_WATCH_TEST_OVERFLOW=N makes the first N
@@ -61,6 +63,8 @@
 
 /* Deliveries come in bursts: sweep once they pause this long (ms). */
 #define SETTLE_MS 200
+/* How often the --yara files are looked at for a change (ms). */
+#define RULES_POLL_MS 5000
 /* Directory levels below a store that are watched. */
 #define WATCH_DEPTH 6
 
@@ -195,6 +199,7 @@ struct loop {
 	size_t wd_count, wd_cap;
 	bool *dirty;
 	double dirty_since;
+	double rules_checked;
 	long test_overflows;
 	bool stop;
 };
@@ -515,7 +520,7 @@ static void loop_run(struct loop *l)
 
 		for (size_t i = 0; i < l->w->uri_count; i++)
 			dirty |= l->dirty[i];
-		timeout = dirty ? SETTLE_MS : 60 * 1000;
+		timeout = dirty ? SETTLE_MS : RULES_POLL_MS;
 		if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN)
@@ -524,6 +529,13 @@ static void loop_run(struct loop *l)
 			inotify_read(l);
 		if (dirty && mc_now() - l->dirty_since >= SETTLE_MS / 1000.0)
 			sweep_dirty(l);
+		if (mc_now() - l->rules_checked >= RULES_POLL_MS / 1000.0) {
+			l->rules_checked = mc_now();
+			if (watch_engine_yara_changed(l->w, l->w->det)) {
+				watch_log(l->w, LOG_NOTICE, "the --yara rules changed: reloading");
+				reload(l->w);
+			}
+		}
 	}
 }
 

@@ -35,7 +35,9 @@ struct watch_engine {
 	const struct mc_engine_ops *ops;
 	struct mc_engine *engine;
 	struct mc_cache *cache;
-	char identity[65];
+	struct mc_yara *yara;		/* --yara rules, or NULL */
+	char yara_stamp[65];		/* of the rule files' contents */
+	char identity[65];		/* of the engine's and the rules' */
 };
 
 /* Counts of one pass. */
@@ -67,6 +69,9 @@ int watch_engine_open(struct watch *w, struct watch_engine **det_r);
 void watch_engine_close(struct watch *w, struct watch_engine **det);
 /* Save the verdicts of the current set beside the state. */
 void watch_engine_save(struct watch *w);
+/* Whether the --yara files changed since DET was loaded (a cheap
+   look at their names, sizes and times). */
+bool watch_engine_yara_changed(struct watch *w, const struct watch_engine *det);
 
 /* watch_pass.c */
 enum watch_pass_mode {

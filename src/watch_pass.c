@@ -26,7 +26,8 @@
 /*	message: a signature that matches only a whole message, not
 /*	any decoded part, is found on arrival, not by a re-check.
 /*	Messages whose MIME the engine must scan whole are read and
-/*	scanned again at each re-check.
+/*	scanned again at each re-check, and so is every message when
+/*	YARA rules are in the set (their hits are not kept by part).
 /*
 /*	PASS_OLD reads messages delivered before the window and reports
 /*	(never acts on) those holding a part now known infected.
@@ -162,8 +163,8 @@ static void event(struct watch *w, const struct mc_msg *msg, const struct mc_mat
 
 	mc_output_event(&ev, w->out);
 	mc_output_location(&msg->loc, loc, sizeof(loc));
-	watch_log(w, LOG_WARNING, "%s: virus %s [%s%s%s]", loc,
-		  match->reasons[0].value, action, why != NULL ? ": " : "",
+	watch_log(w, LOG_WARNING, "%s: %s %s [%s%s%s]", loc,
+		  mc_reason_kind_name(match->reasons[0].kind), match->reasons[0].value, action, why != NULL ? ": " : "",
 		  why != NULL ? why : "");
 	if (w->run_events != NULL) {
 		json_object *obj = json_object_new_object();
@@ -245,6 +246,25 @@ static size_t part_hashes(struct mc_facts *facts, unsigned char (**hashes_r)[32]
 	return n;
 }
 
+/* A hit of a YARA rule, in a verdict: its name after this. */
+#define YARA_PREFIX "\001yara:"
+
+static void yara_verdict(struct watch *w, const struct mc_msg *msg, struct mc_facts *facts,
+			 struct mc_verdict *v)
+{
+	struct mc_yara_result res;
+
+	mc_yara_scan(w->det->yara, msg, facts, &res);
+	if (res.count > 0) {
+		v->kind = MC_VERDICT_INFECTED;
+		snprintf(v->name, sizeof(v->name), "%s%.100s:%.120s", YARA_PREFIX, res.hits[0].ns,
+			 res.hits[0].rule);
+	} else if (res.error[0] != '\0') {
+		v->kind = MC_VERDICT_UNSCANNED;
+		snprintf(v->name, sizeof(v->name), "yara: %s", res.error);
+	}
+}
+
 /* Read and scan MSG; record it as KEY delivered at DELIVERED. 1
    infected (MATCH set), 0 clean, -1 not judged (reported). */
 static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t delivered,
@@ -268,6 +288,8 @@ static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t deli
 	if (whole)
 		hashes = NULL;
 	w->det->ops->scan_message(w->det->engine, msg, facts, &v);
+	if (v.kind == MC_VERDICT_CLEAN && w->det->yara != NULL)
+		yara_verdict(w, msg, facts, &v);
 	mc_facts_free(&facts);
 	/* Not judged: kept as whole, so that every re-check scans it. */
 	mc_watch_state_add(w->state, key, delivered, whole || v.kind >= MC_VERDICT_UNSCANNED,
@@ -279,6 +301,11 @@ static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t deli
 	}
 	if (v.kind != MC_VERDICT_INFECTED)
 		return 0;
+	if (strncmp(v.name, YARA_PREFIX, strlen(YARA_PREFIX)) == 0) {
+		match_set(match, v.name + strlen(YARA_PREFIX));
+		match->reasons[0].kind = MC_REASON_YARA;
+		return 1;
+	}
 	match_set(match, v.name);
 	return 1;
 }
@@ -350,7 +377,9 @@ static void act(struct pass *p, struct mc_msg *msg, const char *key,
 		struct mc_match *match)
 {
 	struct watch *w = p->w;
-	enum watch_action a = watch_policy_action(w->policy, WATCH_VIRUS, msg_seen(p, msg));
+	enum watch_kind kind = match->reasons[0].kind == MC_REASON_YARA ? WATCH_YARA :
+		WATCH_VIRUS;
+	enum watch_action a = watch_policy_action(w->policy, kind, msg_seen(p, msg));
 	const char *mailbox = mailbox_of(msg);
 
 	w->counts.hits++;
@@ -555,7 +584,8 @@ static int known_verdict(struct pass *p, struct mc_msg *msg, struct mc_watch_msg
 			 struct mc_match *match)
 {
 	const char *name = NULL;
-	int v = verdict_cached(p->w, m, &name);
+	/* Rules run over whole messages: their hits are not kept by part. */
+	int v = p->w->det->yara != NULL ? -1 : verdict_cached(p->w, m, &name);
 
 	p->w->counts.rechecked++;
 	if (v == 1)
