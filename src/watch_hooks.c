@@ -11,8 +11,10 @@
 /*	to tell. The policy built in quarantines every hit, read or
 /*	unread, and acts on at most 50 messages per mailbox and 500 in
 /*	total per detection change. A --policy FILE may change the caps
-/*	with lines "max-per-mailbox N" and "max-total N" ('#' starts a
-/*	comment); any other line is an error. Notifications are off.
+/*	with lines "max-per-mailbox N" and "max-total N", and the action
+/*	with lines "KIND read|unread ACTION" (KIND virus, yara, ioc or
+/*	query; ACTION quarantine, junk or report); '#' starts a comment,
+/*	any other line is an error. Notifications are off.
 /* DIAGNOSTICS
 /*	watch_policy_load() returns -1 with FILE:LINE and why.
 /*--*/
@@ -26,7 +28,31 @@
 
 struct watch_policy {
 	unsigned cap_mailbox, cap_total;
+	/* [kind][seen] */
+	enum watch_action action[4][2];
 };
+
+static const char *const kind_names[] = { "virus", "yara", "ioc", "query" };
+static const char *const action_names[] = { "quarantine", "junk", "report" };
+
+/* "KIND read|unread ACTION" */
+static int action_line(struct watch_policy *pol, const char *line)
+{
+	char kind[16], seen[16], action[16], extra[2];
+	int k = -1, a = -1;
+
+	if (sscanf(line, " %15s %15s %15s %1s", kind, seen, action, extra) != 3 ||
+	    (strcmp(seen, "read") != 0 && strcmp(seen, "unread") != 0))
+		return -1;
+	for (int i = 0; i < 4; i++)
+		k = strcmp(kind, kind_names[i]) == 0 ? i : k;
+	for (int i = 0; i < 3; i++)
+		a = strcmp(action, action_names[i]) == 0 ? i : a;
+	if (k < 0 || a < 0)
+		return -1;
+	pol->action[k][strcmp(seen, "read") == 0] = (enum watch_action)a;
+	return 0;
+}
 
 static int policy_line(struct watch_policy *pol, char *line)
 {
@@ -38,7 +64,7 @@ static int policy_line(struct watch_policy *pol, char *line)
 		return 0;
 	if (sscanf(line, " %31s %lu %1s", key, &value, extra) != 2 || value == 0 ||
 	    value > 1000000000UL)
-		return -1;
+		return action_line(pol, line);
 	if (strcmp(key, "max-per-mailbox") == 0)
 		pol->cap_mailbox = (unsigned)value;
 	else if (strcmp(key, "max-total") == 0)
@@ -69,8 +95,9 @@ int watch_policy_load(const char *path, struct watch_policy **pol_r, char **erro
 	while (getline(&line, &cap, fp) > 0) {
 		lineno++;
 		if (policy_line(pol, line) < 0) {
-			mc_error_set(error_r, "%s:%u: not \"max-per-mailbox N\" or "
-				     "\"max-total N\"", path, lineno);
+			mc_error_set(error_r, "%s:%u: not \"max-per-mailbox N\", "
+				     "\"max-total N\" or \"KIND read|unread ACTION\"",
+				     path, lineno);
 			free(pol);
 			*pol_r = NULL;
 			break;
@@ -84,10 +111,7 @@ int watch_policy_load(const char *path, struct watch_policy **pol_r, char **erro
 enum watch_action watch_policy_action(const struct watch_policy *pol,
 				      enum watch_kind kind, bool seen)
 {
-	(void)pol;
-	(void)kind;
-	(void)seen;
-	return WATCH_QUARANTINE;
+	return pol->action[kind][seen];
 }
 
 unsigned watch_policy_cap_mailbox(const struct watch_policy *pol)

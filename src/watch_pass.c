@@ -371,6 +371,34 @@ static void hold(struct pass *p, struct mc_msg *msg, struct mc_match *match)
 	free(why);
 }
 
+/* Move MSG to the Junk folder: as a quarantine, recorded before and
+   after, so that a crash between is settled by the next sweep (the
+   message is then either where it was, and moved again, or in Junk,
+   where the sweep reports it). */
+static void junk(struct pass *p, struct mc_msg *msg, const char *key,
+		 struct mc_match *match)
+{
+	struct watch *w = p->w;
+	char *dest = NULL, *why = NULL, *error = NULL;
+
+	run_begin(w);
+	if (mc_watch_state_intent(w->state, key, w->run_id, &error) < 0 ||
+	    mc_watch_junk(msg, &dest, &why) < 0 ||
+	    mc_watch_state_outcome(w->state, key, mc_watch_state_change(w->state),
+				   mailbox_of(msg), "junk", dest, &error) < 0) {
+		if (error == NULL)
+			(void)mc_watch_state_outcome(w->state, key, NULL, NULL, NULL, why, &error);
+		w->counts.reported++;
+		event(w, msg, match, "reported", NULL, why != NULL ? why : error);
+	} else {
+		w->counts.junked++;
+		event(w, msg, match, "moved to Junk", NULL, dest);
+	}
+	free(dest);
+	free(why);
+	free(error);
+}
+
 /* Decide for an infected message in the window; the message is kept
    for a removal or freed. */
 static void act(struct pass *p, struct mc_msg *msg, const char *key,
@@ -383,15 +411,13 @@ static void act(struct pass *p, struct mc_msg *msg, const char *key,
 	const char *mailbox = mailbox_of(msg);
 
 	w->counts.hits++;
-	if (a == WATCH_JUNK) {
-		/* Not for these stores yet: reported, and said so. */
-		a = WATCH_REPORT;
-	}
 	if (a == WATCH_REPORT || w->g->dry_run) {
 		w->counts.reported++;
 		event(w, msg, match, w->g->dry_run ? "would quarantine" : "reported", NULL, NULL);
 	} else if (capped(p, mailbox)) {
 		hold(p, msg, match);
+	} else if (a == WATCH_JUNK) {
+		junk(p, msg, key, match);
 	} else {
 		struct pending pe = { msg, mc_xasprintf("%s", key), mc_xasprintf("%s", mailbox), *match };
 

@@ -89,6 +89,11 @@ unsigned mc_watch_state_acted(const struct mc_watch_state *st, const char *mailb
 int mc_watch_state_approve(struct mc_watch_state *st, const char *change,
 			   char **error_r);
 bool mc_watch_state_approved(const struct mc_watch_state *st);
+/* Move MSG, a Maildir message as its store yielded it, into the
+   Junk folder of its Maildir (lib/watch_junk.c): *dest_r is where it
+   went. */
+int mc_watch_junk(const struct mc_msg *msg, char **dest_r, char **error_r);
+
 /* Bytes of memory the kept state holds (for the benchmark). */
 size_t mc_watch_state_memory(const struct mc_watch_state *st);
 
