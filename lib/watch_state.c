@@ -543,6 +543,20 @@ int mc_watch_state_open(const char *dir, time_t forget_before,
 	return 0;
 }
 
+int mc_watch_state_compact(struct mc_watch_state *st, time_t forget_before,
+			   char **error_r)
+{
+	int old = st->fd;
+
+	if (write_out(st, true, error_r) < 0)
+		return -1;
+	drop_forgotten(st, forget_before);
+	if (compact(st, error_r) < 0)
+		return -1;
+	close(old);
+	return 0;
+}
+
 void mc_watch_state_close(struct mc_watch_state **stp)
 {
 	struct mc_watch_state *st = *stp;

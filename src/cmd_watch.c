@@ -65,6 +65,8 @@
 #define SETTLE_MS 200
 /* How often the --yara files are looked at for a change (ms). */
 #define RULES_POLL_MS 5000
+/* How often the state forgets mail that left the window (s). */
+#define COMPACT_SECONDS 3600
 /* Directory levels below a store that are watched. */
 #define WATCH_DEPTH 6
 
@@ -200,6 +202,7 @@ struct loop {
 	bool *dirty;
 	double dirty_since;
 	double rules_checked;
+	double compacted;
 	long test_overflows;
 	bool stop;
 };
@@ -511,6 +514,18 @@ static void signal_read(struct loop *l)
 		l->stop = true;
 }
 
+/* Mail that left the window is forgotten, and the log rewritten. */
+static void compact(struct loop *l)
+{
+	char *error = NULL;
+
+	l->compacted = mc_now();
+	if (mc_watch_state_compact(l->w->state, time(NULL) - l->w->window, &error) < 0) {
+		watch_log(l->w, LOG_ERR, "%s", error);
+		free(error);
+	}
+}
+
 static void loop_run(struct loop *l)
 {
 	while (!l->stop) {
@@ -529,6 +544,8 @@ static void loop_run(struct loop *l)
 			inotify_read(l);
 		if (dirty && mc_now() - l->dirty_since >= SETTLE_MS / 1000.0)
 			sweep_dirty(l);
+		if (mc_now() - l->compacted >= COMPACT_SECONDS)
+			compact(l);
 		if (mc_now() - l->rules_checked >= RULES_POLL_MS / 1000.0) {
 			l->rules_checked = mc_now();
 			if (watch_engine_yara_changed(l->w, l->w->det)) {
@@ -547,6 +564,7 @@ static int loop_init(struct loop *l, struct watch *w)
 	memset(l, 0, sizeof(*l));
 	l->w = w;
 	l->test_overflows = hook != NULL ? strtol(hook, NULL, 10) : 0;
+	l->compacted = mc_now();
 	l->dirty = watch_xcalloc(w->uri_count, sizeof(bool));
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);

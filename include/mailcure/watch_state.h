@@ -45,6 +45,9 @@ struct mc_watch_state;
 int mc_watch_state_open(const char *dir, time_t forget_before,
 			struct mc_watch_state **st_r, char **error_r);
 void mc_watch_state_close(struct mc_watch_state **st);
+/* Forget, and rewrite the log without, what open would forget. */
+int mc_watch_state_compact(struct mc_watch_state *st, time_t forget_before,
+			   char **error_r);
 
 /* A stable name of a message across renames by the IMAP server
    (Maildir flags, new/ to cur/) and rewrites of its mbox (offsets
