@@ -38,9 +38,13 @@
 /* SECURITY
 /*	Only the process that holds the lock on STATE/watch/pid is
 /*	signalled, and only when /proc names it mailcure: a stale pid
-/*	file cannot send a signal to another process. Directories are
-/*	watched through descriptors opened without following links
-/*	(/proc/self/fd/N), so a user's symlink does not move a watch.
+/*	file cannot send a signal to another process. Mail is read only
+/*	through the store modules, which walk from "/" without following
+/*	a link a user could plant. inotify only says when to look: its
+/*	directories are watched through descriptors opened with
+/*	O_NOFOLLOW (/proc/self/fd/N), so a user's symlink in a mailbox
+/*	does not move a watch elsewhere, and at worst changes when a
+/*	sweep runs, never what it reads.
 /*--*/
 
 #include <errno.h>
@@ -102,6 +106,8 @@ static pid_t running_pid(const char *dir)
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	FILE *fp;
 
+	if (fd < 0 && errno != ENOENT)
+		mc_warn("watch: %s: %s", path, strerror(errno));
 	free(path);
 	if (fd < 0)
 		return 0;
@@ -310,17 +316,33 @@ static void event_of(struct loop *l, const struct inotify_event *ev)
 							       strcmp(ev->name, ws->name) != 0)))
 			continue;
 		mark(l, ws->store);
-		/* A new folder: watched from now, swept in full. */
-		if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
-			l->dirty[ws->store] = true;
 	}
+}
+
+static int watches_init(struct loop *l)
+{
+	l->wd_count = 0;
+	l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (l->ino < 0)
+		return -1;
+	watch_stores(l);
+	return 0;
+}
+
+/* Watch every directory anew: simpler than following renames, and
+   rare (a folder made). */
+static void watches_renew(struct loop *l)
+{
+	close(l->ino);
+	if (watches_init(l) < 0)
+		watch_log(l->w, LOG_ERR, "inotify: %s", strerror(errno));
 }
 
 static void inotify_read(struct loop *l)
 {
 	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n = read(l->ino, buf, sizeof(buf));
-	bool overflow = false;
+	bool overflow = false, rewatch = false;
 
 	if (n <= 0)
 		return;
@@ -334,10 +356,14 @@ static void inotify_read(struct loop *l)
 		overflow = (ev->mask & IN_Q_OVERFLOW) != 0;
 		if (!overflow)
 			event_of(l, ev);
-		if ((ev->mask & IN_ISDIR) && (ev->mask & IN_CREATE))
-			overflow = true;	/* rewatch: simplest as a full sweep */
+		/* A new folder: watched from now, and all swept, which
+		   finds what came before its watch. */
+		if ((ev->mask & IN_ISDIR) && (ev->mask & (IN_CREATE | IN_MOVED_TO)))
+			rewatch = overflow = true;
 		p += sizeof(*ev) + ev->len;
 	}
+	if (rewatch)
+		watches_renew(l);
 	if (overflow) {
 		watch_log(l->w, LOG_NOTICE, "inotify events lost or folders added: "
 			  "sweeping all stores");
@@ -572,13 +598,12 @@ static int loop_init(struct loop *l, struct watch *w)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	l->ino = -1;
 	l->sigfd = signalfd(-1, &set, SFD_CLOEXEC);
-	l->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (l->sigfd < 0 || l->ino < 0) {
+	if (l->sigfd < 0 || watches_init(l) < 0) {
 		mc_warn("watch: %s", strerror(errno));
 		return -1;
 	}
-	watch_stores(l);
 	return 0;
 }
 

@@ -153,19 +153,24 @@ void watch_run_end(struct watch *w)
 }
 
 /* To stdout (as every command's match lines) and to the run's events
-   (for report RUN); to the log in short. */
+   (for report RUN); to syslog in short. */
 static void event(struct watch *w, const struct mc_msg *msg, const struct mc_match *match,
 		  const char *action, const char *qid, const char *why)
 {
 	struct mc_event ev = { .type = MC_EVENT_MATCH, .msg = msg, .match = match,
 			       .action = action, .quarantine_id = qid, .why = why };
-	char loc[4096];
+	char loc[4096], *text, *visible;
 
 	mc_output_event(&ev, w->out);
 	mc_output_location(&msg->loc, loc, sizeof(loc));
-	watch_log(w, LOG_WARNING, "%s: %s %s [%s%s%s]", loc,
-		  mc_reason_kind_name(match->reasons[0].kind), match->reasons[0].value, action, why != NULL ? ": " : "",
-		  why != NULL ? why : "");
+	text = mc_xasprintf("%s: %s %s [%s%s%s]", loc,
+			    mc_reason_kind_name(match->reasons[0].kind),
+			    match->reasons[0].value, action, why != NULL ? ": " : "",
+			    why != NULL ? why : "");
+	visible = mc_text_visible(text);
+	syslog(LOG_WARNING, "%s", visible);
+	free(visible);
+	free(text);
 	if (w->run_events != NULL) {
 		json_object *obj = json_object_new_object();
 

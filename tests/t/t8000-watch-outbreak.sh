@@ -16,7 +16,8 @@
 #	deliveries, as a delivery agent writes them) is caught on arrival,
 #	also when the inotify events of the first deliveries are lost (the
 #	test hook MAILCURE_WATCH_TEST_OVERFLOW drops them as a full queue
-#	would). report RUN reads the run; a restored run is not
+#	would), and in a folder made while watch runs. report RUN reads
+#	the run; a restored run is not
 #	quarantined again.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
@@ -79,8 +80,14 @@ mc_wait_for "$BOUND" all_gone || mc_fail "the Maildir delivery was not caught"
 mc_wait_for "$BOUND" sh -c "! grep -q 'late two' '$T/mbox/carol'" ||
 	mc_fail "the mbox delivery was not caught"
 grep -q 'before' "$T/mbox/carol" || mc_fail "the clean mbox message is gone"
+# A folder made while watch runs is watched too.
+mc_maildir "$T/m/u4/Maildir/.Archive"
+sleep 1
+mc_outbreak_msg -s "late three" | mc_maildir_put "$T/m/u4/Maildir/.Archive" new >/dev/null
+mc_wait_for "$BOUND" sh -c "[ -z \"\$(ls '$T/m/u4/Maildir/.Archive/new')\" ]" ||
+	mc_fail "a delivery into a new folder was not caught"
 grep -q 'inotify events lost' "$T/watch.out" || mc_fail "the overflow hook did not act"
-[ "$(mc_watch_quarantined)" = 52 ] || mc_fail "quarantine holds $(mc_watch_quarantined), expected 52"
+[ "$(mc_watch_quarantined)" = 53 ] || mc_fail "quarantine holds $(mc_watch_quarantined), expected 53"
 
 # The run of the re-check is an ordinary run.
 run=$(grep '"event":"log".*"run 2' "$T/watch.out" | head -n 1 | sed 's/.*run \([^:]*\):.*/\1/')
