@@ -4,12 +4,13 @@
 #	watch-bench.py - mailcure watch: re-check of a window after a
 #	signature update, cold and with the kept part hashes
 # SYNOPSIS
-#	bench/watch-bench.py [--users N] [--messages N] [--scratch DIR]
-#		[--mailcure PATH] [--keep]
+#	bench/watch-bench.py [--users N] [--messages N] [--outbreak N]
+#		[--scratch DIR] [--mailcure PATH] [--keep]
 # DESCRIPTION
 #	Generates the bench's realistic Maildir store (bench/gen_corpus.py,
 #	USERS x MESSAGES, delivered "now", so all of it is inside a 48 h
-#	window), then measures, side by side in one run, the CPU seconds
+#	window; --outbreak N adds N copies of one message, per-recipient
+#	headers, as gen_corpus.py makes them), then measures, side by side in one run, the CPU seconds
 #	(user + system, of mailcure and its scan processes) of:
 #
 #	  find		mailcure mailbox find over the store (the floor a
@@ -95,6 +96,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=20)
     ap.add_argument("--messages", type=int, default=100)
+    ap.add_argument("--outbreak", type=int, default=0)
     ap.add_argument("--scratch")
     ap.add_argument("--mailcure", default=os.path.join(SRC, "build", "mailcure"))
     ap.add_argument("--keep", action="store_true")
@@ -106,7 +108,7 @@ def main():
         subprocess.run([sys.executable, os.path.join(SRC, "bench", "gen_corpus.py"),
                         "--out", corpus, "--users", str(a.users), "--messages",
                         str(a.messages), "--layout", "maildir", "--mix", "realistic",
-                        "--quiet"], check=True)
+                        "--outbreak", str(a.outbreak), "--quiet"], check=True)
     now = time.time()
     stores = []
     top = os.path.join(corpus, "maildir")
@@ -166,7 +168,8 @@ def main():
         ("watch re-check after an update (kept hashes)", warm_cpu, warm_wall,
          f'{warm["rechecked"]} re-checked, {warm["parts_scanned"]} parts rescanned'),
     ]
-    print(f"store: {n} messages in {len(stores) // 2} Maildirs (bench realistic mix)")
+    print(f"store: {n} messages in {len(stores) // 2} Maildirs (bench realistic mix, "
+          f"{a.outbreak} outbreak copies)")
     print("| what | CPU s | ratio to find | wall s | work |")
     print("|---|---|---|---|---|")
     for name, cpu, wall, work in rows:
