@@ -522,8 +522,6 @@ static void sweep_dirty(struct loop *l)
 	for (size_t i = 0; n == w->uri_count && i < w->uri_count; i++)
 		l->dirty[i] = false;
 	watch_run_end(w);
-	if (w->counts.indexed > 0)
-		watch_engine_save(w);
 }
 
 static void signal_read(struct loop *l)
@@ -546,6 +544,10 @@ static void compact(struct loop *l)
 	char *error = NULL;
 
 	l->compacted = mc_now();
+	/* The verdicts of mail checked on arrival are saved here, at a
+	   re-check and at the end: lost in a crash, they cost a rescan of
+	   those messages at the next start, nothing more. */
+	watch_engine_save(l->w);
 	if (mc_watch_state_compact(l->w->state, time(NULL) - l->w->window, &error) < 0) {
 		watch_log(l->w, LOG_ERR, "%s", error);
 		free(error);
@@ -682,6 +684,7 @@ static int watch_run(struct watch *w)
 		watch_log(w, LOG_NOTICE, "watching %zu stores, window %lld s",
 			  w->uri_count, (long long)w->window);
 		loop_run(&l);
+		watch_engine_save(w);
 		ret = MC_EXIT_CLEAN;
 	}
 out_loop:

@@ -47,8 +47,11 @@ struct stamp_buf {
 	size_t len;
 };
 
-/* Part verdicts kept: 64 MB holds about a million parts. */
-#define WATCH_CACHE_MEMORY (64U << 20)
+/* Part verdicts kept in memory (about 250,000 parts): as many as a
+   busy server's window holds unique parts. One evicted is scanned
+   again at the next re-check; a larger table costs its size at every
+   save. */
+#define WATCH_CACHE_MEMORY (16U << 20)
 
 static char *verdicts_path(const struct watch *w)
 {
