@@ -13,8 +13,10 @@
 mc_watch_start() {
 	local n
 	n=$(grep -c '"watching ' "$T/watch.out" 2>/dev/null || true)
+	# A small verdict table: the tests' stores are small, and a
+	# large one costs its size at every start and save.
 	"$MAILCURE" -d "$T/db" --quarantine "$MC_Q" --state-dir "$T/state" --json \
-		watch "$@" >>"$T/watch.out" 2>>"$T/watch.err" </dev/null &
+		--cache-size 1M watch "$@" >>"$T/watch.out" 2>>"$T/watch.err" </dev/null &
 	MC_WATCH_PID=$!
 	mc_at_exit "kill -9 $MC_WATCH_PID 2>/dev/null || true"
 	for _ in $(seq 1 300); do
