@@ -86,7 +86,8 @@ const char cmd_watch_usage[] =
 	"options:\n"
 	"  -s, --store STORE   maildir:PATH, mbox:PATH, or a PATH (repeatable)\n"
 	"  --window DURATION   how far back mail is re-checked: 48h (s, m, h, d)\n"
-	"  --policy FILE       caps: max-per-mailbox N, max-total N\n"
+	"  --policy FILE       what is done per kind of hit, caps, digests\n"
+	"                      (/etc/mailcure/watch-policy.conf lists them)\n"
 	"  --reload            tell the running watch to load the detections again\n"
 	"  --approve CHANGE    let detection change CHANGE act past its caps\n\n"
 	"Exit status: 0 stopped by a signal, 2 errors.\n";
@@ -641,7 +642,7 @@ static int watch_start(struct watch *w)
 	char *error = NULL;
 	bool changed;
 
-	if (watch_policy_load(w->policy_path, &w->policy, &error) < 0 ||
+	if (mc_watch_policy_load(w->policy_path, &w->policy, &error) < 0 ||
 	    mc_watch_state_open(w->dir, time(NULL) - w->window, &w->state, &error) < 0) {
 		mc_warn("watch: %s", error);
 		free(error);
@@ -695,7 +696,7 @@ out:
 	mc_watch_state_close(&w->state);
 	if (w->q != NULL)
 		mc_quarantine_close(&w->q);
-	watch_policy_free(&w->policy);
+	mc_watch_policy_free(&w->policy);
 	mc_output_deinit(&w->out);
 	if (lockfd >= 0)
 		close(lockfd);

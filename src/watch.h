@@ -8,8 +8,9 @@
 /*	cmd_watch.c: the command line, the control of a running watch
 /*	(--reload, --approve) and the event loop. watch_pass.c: the
 /*	passes over the stores (sweep, re-check, old mail) and the
-/*	actions. watch_engine.c: detection sets, loaded beside each
-/*	other. watch_hooks.c: the policy and the notifications.
+/*	actions, as the policy (lib/watch_policy.c) says. watch_engine.c:
+/*	detection sets, loaded beside each other. watch_hooks.c: the
+/*	notifications.
 /*--*/
 
 #ifndef MAILCURE_WATCH_H
@@ -21,14 +22,9 @@
 #include <time.h>
 
 #include "commands.h"
+#include "mailcure/watch_policy.h"
 #include "mailcure/watch_state.h"
 
-/* What a hit is. */
-enum watch_kind { WATCH_VIRUS, WATCH_YARA, WATCH_IOC, WATCH_QUERY };
-/* What is done with it. */
-enum watch_action { WATCH_QUARANTINE, WATCH_JUNK, WATCH_REPORT };
-
-struct watch_policy;
 
 /* A detection set: an engine, its identity, the verdicts it gave. */
 struct watch_engine {
@@ -52,7 +48,7 @@ struct watch {
 	size_t uri_count;
 	time_t window;			/* seconds */
 	const char *policy_path;
-	struct watch_policy *policy;
+	struct mc_watch_policy *policy;
 	struct mc_watch_state *state;
 	char *dir;			/* STATE/watch */
 	struct mc_quarantine *q;
@@ -88,13 +84,7 @@ void watch_run_end(struct watch *w);
 void watch_log(struct watch *w, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* watch_hooks.c: the seams of the policy and notification modules. */
-int watch_policy_load(const char *path, struct watch_policy **pol_r, char **error_r);
-enum watch_action watch_policy_action(const struct watch_policy *pol,
-				      enum watch_kind kind, bool seen);
-unsigned watch_policy_cap_mailbox(const struct watch_policy *pol);
-unsigned watch_policy_cap_total(const struct watch_policy *pol);
-void watch_policy_free(struct watch_policy **pol);
+/* watch_hooks.c: the seam of the notifications. */
 /* After a run that acted or reported: the digests. */
 void watch_notify_run(struct watch *w, const char *run_id);
 

@@ -355,9 +355,9 @@ static bool capped(struct pass *p, const char *mailbox)
 	if (mc_watch_state_approved(w->state))
 		return false;
 	return mc_watch_state_acted(w->state, mailbox) + batch_in(p, mailbox) >=
-		watch_policy_cap_mailbox(w->policy) ||
+		mc_watch_policy_cap_mailbox(w->policy) ||
 		mc_watch_state_acted(w->state, NULL) + p->batch_count >=
-		watch_policy_cap_total(w->policy);
+		mc_watch_policy_cap_total(w->policy);
 }
 
 static void hold(struct pass *p, struct mc_msg *msg, struct mc_match *match)
@@ -410,18 +410,18 @@ static void act(struct pass *p, struct mc_msg *msg, const char *key,
 		struct mc_match *match)
 {
 	struct watch *w = p->w;
-	enum watch_kind kind = match->reasons[0].kind == MC_REASON_YARA ? WATCH_YARA :
-		WATCH_VIRUS;
-	enum watch_action a = watch_policy_action(w->policy, kind, msg_seen(p, msg));
+	enum mc_watch_kind kind = match->reasons[0].kind == MC_REASON_YARA ? MC_WATCH_YARA :
+		MC_WATCH_VIRUS;
+	enum mc_watch_action a = mc_watch_policy_action(w->policy, kind, msg_seen(p, msg));
 	const char *mailbox = mailbox_of(msg);
 
 	w->counts.hits++;
-	if (a == WATCH_REPORT || w->g->dry_run) {
+	if (a == MC_WATCH_REPORT || w->g->dry_run) {
 		w->counts.reported++;
 		event(w, msg, match, w->g->dry_run ? "would quarantine" : "reported", NULL, NULL);
 	} else if (capped(p, mailbox)) {
 		hold(p, msg, match);
-	} else if (a == WATCH_JUNK) {
+	} else if (a == MC_WATCH_JUNK) {
 		junk(p, msg, key, match);
 	} else {
 		struct pending pe = { msg, mc_xasprintf("%s", key), mc_xasprintf("%s", mailbox), *match };

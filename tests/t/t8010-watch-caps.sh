@@ -21,7 +21,7 @@ mc_watch_db
 for u in 1 2; do
 	for _ in 1 2 3 4 5; do mc_outbreak_msg | mc_maildir_put "$T/m/u$u/Maildir" new >/dev/null; done
 done
-printf '# caps of the test\nmax-per-mailbox 4\nmax-total 6\n' >"$T/policy"
+printf '# caps of the test\nmax_per_mailbox = 4\nmax_total = 6\n' >"$T/policy"
 left() { find "$T/m/u$1/Maildir/new" -type f | wc -l; }
 
 mc_watch_start -s "$T/m/u1/Maildir" -s "$T/m/u2/Maildir" --policy "$T/policy"
@@ -55,7 +55,7 @@ mc_watch_stop
 mc_run --state-dir "$T/state" watch --reload
 mc_expect_rc 2 "reload without a running watch"
 grep -q 'no watch runs' "$MC_ERR" || mc_fail "reload without watch: no clear error"
-echo 'max-per-mailbox many' >"$T/bad-policy"
+echo 'max_per_mailbox = many' >"$T/bad-policy"
 mc_run -d "$T/db" --quarantine "$MC_Q" --state-dir "$T/state" watch -s "$T/m/u1/Maildir" --policy "$T/bad-policy"
 mc_expect_rc 2 "bad policy"
 grep -q 'bad-policy:1' "$MC_ERR" || mc_fail "bad policy: no FILE:LINE in the error"

@@ -7,6 +7,7 @@
 #	messages of a phishing run sit in two Maildirs beside clean mail.
 #	The rule file is rewritten to match them (no reload is sent):
 #	within BOUND seconds watch notices it, and quarantines the five
+#	(the policy says so: by default a rule's hit is reported)
 #	with the rule named as the reason; the clean mail stays.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
@@ -25,7 +26,8 @@ for i in 1 2 3 4 5; do
 		mc_maildir_put "$T/m/u$((i % 2 + 1))/Maildir" new >/dev/null
 done
 echo 'rule Nothing { strings: $a = "no such text in any message" condition: $a }' >"$T/rules.yar"
-mc_watch_start -s "$T/m/u1/Maildir" -s "$T/m/u2/Maildir" --yara "$T/rules.yar"
+printf 'yara_unread = quarantine\nyara_read = quarantine\n' >"$T/policy"
+mc_watch_start -s "$T/m/u1/Maildir" -s "$T/m/u2/Maildir" --yara "$T/rules.yar" --policy "$T/policy"
 [ "$(mc_watch_quarantined)" = 0 ] || mc_fail "quarantined before the rule exists"
 
 cat >"$T/rules.yar.new" <<'EOF2'

@@ -23,7 +23,7 @@ for _ in 1 2 3; do mc_outbreak_msg | mc_maildir_put "$box" cur RS >/dev/null; do
 for _ in 1 2 3; do mc_outbreak_msg | mc_maildir_put "$box" new >/dev/null; done
 ls "$box/cur" | sort >"$T/read.names"
 mc_outbreak_msg -H "Status: RO" | mc_mbox_put "$T/mbox/carol" >/dev/null
-printf 'virus read junk\nvirus unread quarantine\n' >"$T/policy"
+printf 'virus_read = junk\nvirus_unread = quarantine\n' >"$T/policy"
 
 mc_watch_start -s "$box" -s "mbox:$T/mbox/carol" --policy "$T/policy"
 mc_watch_outbreak
