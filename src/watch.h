@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "commands.h"
+#include "mailcure/notify.h"
 #include "mailcure/watch_policy.h"
 #include "mailcure/watch_state.h"
 
@@ -58,6 +59,9 @@ struct watch {
 	FILE *run_events;		/* its watch.jsonl */
 	struct watch_counts counts;
 	bool hold_logged;
+	/* What the run did, for its digests (watch_hooks.c). */
+	struct mc_notify_item *items;
+	size_t item_count, item_cap;
 };
 
 /* watch_engine.c */
@@ -85,7 +89,11 @@ void watch_log(struct watch *w, int priority, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 /* watch_hooks.c: the seam of the notifications. */
-/* After a run that acted or reported: the digests. */
+/* An item of the run's digests: MSG, with what was done and why. */
+void watch_notify_add(struct watch *w, const struct mc_msg *msg, const char *reason,
+		      const char *action, const char *qid);
+/* After a run that acted or reported: the digests, as the policy
+   says; the items are then forgotten. */
 void watch_notify_run(struct watch *w, const char *run_id);
 
 /* calloc() that aborts when out of memory. */

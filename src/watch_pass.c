@@ -161,7 +161,9 @@ static void event(struct watch *w, const struct mc_msg *msg, const struct mc_mat
 			       .action = action, .quarantine_id = qid, .why = why };
 	char loc[4096], *text, *visible;
 
+	run_begin(w);	/* what is reported belongs to the run as well */
 	mc_output_event(&ev, w->out);
+	watch_notify_add(w, msg, match->reasons[0].value, action, qid);
 	mc_output_location(&msg->loc, loc, sizeof(loc));
 	text = mc_xasprintf("%s: %s %s [%s%s%s]", loc,
 			    mc_reason_kind_name(match->reasons[0].kind),
