@@ -297,6 +297,20 @@ int mc_cli_ioc_open(const struct mc_global *g, struct mc_query *query)
 	return 0;
 }
 
+void mc_cli_engine_confine(const struct mc_global *g, const struct mc_engine_ops *ops,
+			   struct mc_engine_settings *set)
+{
+	/* clamd unpacks in its own directory, in its own processes. */
+	if (ops == &mc_engine_clamd)
+		return;
+	set->tempdir = engine_aux.tempdir != NULL ? engine_aux.tempdir : engine_tempdir(g);
+	/* One per CPU: libclamav's scans are CPU-bound, and more
+	   processes than CPUs only take turns (more CPU, not
+	   faster); the -j workers read and decode meanwhile. */
+	set->scan_processes = mc_cli_cpus();
+	scan_user(set);
+}
+
 int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 {
 	const struct mc_engine_ops *ops = mc_cli_engine_ops(g);
@@ -315,16 +329,8 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r)
 					g->cache_path != NULL ? CACHE_MEMORY_KEPT : CACHE_MEMORY);
 	set.cache = engine_aux.cache;
 	set.cache_messages = g->cache_path != NULL;
-	/* clamd unpacks in its own directory, in its own processes. */
-	if (ops != &mc_engine_clamd) {
-		set.tempdir = engine_tempdir(g);
-		/* One per CPU: libclamav's scans are CPU-bound, and more
-		   processes than CPUs only take turns (more CPU, not
-		   faster); the -j workers read and decode meanwhile. */
-		set.scan_processes = mc_cli_cpus();
-		set.exit_after_close = true;	/* see commands.h */
-		scan_user(&set);
-	}
+	mc_cli_engine_confine(g, ops, &set);
+	set.exit_after_close = ops != &mc_engine_clamd;	/* see commands.h */
 	ops->configure(*engine_r, &set);
 	if (g->cache_path != NULL) {
 		unsigned char identity[32];
@@ -370,6 +376,11 @@ void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine)
 		free(error);
 	}
 	mc_cache_free(&engine_aux.cache);
+	mc_cli_engine_tempdir_remove();
+}
+
+void mc_cli_engine_tempdir_remove(void)
+{
 	if (engine_aux.tempdir != NULL) {
 		/* libclamav removes what it unpacks, except in a scan
 		   process that crashed: the scan processes are gone now,

@@ -317,7 +317,7 @@ static void load_events(struct report *r, const char *path)
 
 static const char *const step_files[] = {
 	"isolate", "queue-freeze", "queue-delete", "mailbox-clean",
-	"host-scan", "queue-thaw", "reconnect",
+	"host-scan", "queue-thaw", "reconnect", "watch",
 };
 
 static int report_load(struct report *r, const struct mc_global *g,

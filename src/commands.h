@@ -74,7 +74,7 @@ int cmd_report(int argc, char **argv, struct mc_global *g);
    per command, in its cmd_*.c file. */
 extern const char cmd_mailbox_usage[], cmd_quarantine_usage[], cmd_respond_usage[],
 	cmd_report_usage[], cmd_demo_usage[], cmd_host_usage[], cmd_queue_usage[],
-	cmd_isolate_usage[], cmd_reconnect_usage[];
+	cmd_isolate_usage[], cmd_reconnect_usage[], cmd_watch_usage[];
 /* The host scan's default exclusions, after its usage text. */
 void cmd_host_usage_more(FILE *fp);
 /* The running command's usage on stderr; exit 2. */
@@ -94,6 +94,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g);
 int cmd_queue(int argc, char **argv, struct mc_global *g);
 int cmd_isolate(int argc, char **argv, struct mc_global *g);
 int cmd_reconnect(int argc, char **argv, struct mc_global *g);
+int cmd_watch(int argc, char **argv, struct mc_global *g);
 
 /* output.c: what the user sees. */
 struct mc_output;
@@ -174,6 +175,14 @@ int mc_cli_engine_open(const struct mc_global *g, struct mc_engine **engine_r);
 /* The engine's ops: clamd with --clamd, else the embedded libclamav. */
 const struct mc_engine_ops *mc_cli_engine_ops(const struct mc_global *g);
 void mc_cli_engine_close(const struct mc_global *g, struct mc_engine **engine);
+/* The settings that keep libclamav's parsing away from the rest:
+   scan processes (one per CPU, as nobody when this is root) and a
+   private temporary directory, made at the first call and removed by
+   mc_cli_engine_tempdir_remove() (mc_cli_engine_close does). Nothing
+   for clamd, which has its own. */
+void mc_cli_engine_confine(const struct mc_global *g, const struct mc_engine_ops *ops,
+			   struct mc_engine_settings *set);
+void mc_cli_engine_tempdir_remove(void);
 
 /* Open (creating) the quarantine named by --quarantine. */
 struct mc_quarantine *mc_cli_quarantine_open(const struct mc_global *g, bool create);

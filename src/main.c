@@ -47,6 +47,8 @@ static const struct command commands[] = {
 	{ "respond", cmd_respond, "[-s STORE]... [QUERY]  the whole runbook, journaled, resumable",
 	  cmd_respond_usage, NULL },
 	{ "report", cmd_report, "RUN [--html FILE]  what a run found and did", cmd_report_usage, NULL },
+	{ "watch", cmd_watch, "[-s STORE]... [--window 48h] [--policy FILE] | --reload | --approve CHANGE",
+	  cmd_watch_usage, NULL },
 	{ "demo", cmd_demo, "build a sample infected server and clean it", cmd_demo_usage, NULL },
 	{ "host", cmd_host, "scan|clean [--exclude GLOB]... [PATH]...", cmd_host_usage,
 	  cmd_host_usage_more },

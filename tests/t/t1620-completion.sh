@@ -41,7 +41,7 @@ exactly() {
 	mc_assert_eq "$2 " "$(sort <<<"$got" | tr '\n' ' ')" "completions of '$1'"
 }
 
-exactly "" "demo host isolate mailbox quarantine queue reconnect report respond"
+exactly "" "demo host isolate mailbox quarantine queue reconnect report respond watch"
 exactly "mail" "mailbox"
 exactly "mailbox " "clean find"
 exactly "queue " "delete find freeze list release scan status thaw"
