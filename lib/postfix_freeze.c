@@ -47,6 +47,7 @@
 #include "internal.h"
 #include "postfix_ctl.h"
 #include "postfix_private.h"
+#include "state_file.h"
 
 /* How long a reload may take to stop or start the queue manager. */
 #define RELOAD_WAIT_MS 30000
@@ -262,18 +263,18 @@ static int freeze_save(const struct mc_postfix *pf, int cfd, int sfd,
 	char hex[65];
 	int ret = -1;
 
-	if (mc_postfix_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
-	    mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+	if (mc_file_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
+	    mc_file_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
 		goto out;
-	if (mc_postfix_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
-	    mc_postfix_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
+	if (mc_file_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
+	    mc_file_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
 		goto out;
 	fs->phase = mc_xstrdup("saved");
 	fs->config_dir = mc_xstrdup(pf->config_dir);
 	fs->frozen_at = time(NULL);
-	mc_postfix_sha_hex(main_buf, main_len, hex);
+	mc_sha_hex(main_buf, main_len, hex);
 	fs->main_sha = mc_xstrdup(hex);
-	mc_postfix_sha_hex(master_buf, master_len, hex);
+	mc_sha_hex(master_buf, master_len, hex);
 	fs->master_sha = mc_xstrdup(hex);
 	fs->main_mode = main_st.st_mode;
 	fs->main_uid = main_st.st_uid;
@@ -352,9 +353,9 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 
 	if (disable_services(pf, services, nservices, error_r) < 0)
 		goto out;
-	if (mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+	if (mc_file_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
 		goto out;
-	mc_postfix_sha_hex(master_buf, master_len, hex);
+	mc_sha_hex(master_buf, master_len, hex);
 	free(fs.master_frozen_sha);
 	fs.master_frozen_sha = mc_xstrdup(hex);
 	free(fs.phase);
@@ -370,65 +371,6 @@ out:
 	free(master_buf);
 	state_end(&fs, cfd, lfd, sfd, spath);
 	return ret;
-}
-
-/* Put saved file NAME back unless it is already byte-identical with
-   the same owner and mode. */
-static int restore_file(int cfd, const char *config_dir, int sfd,
-			const char *spath, const char *name, const char *want_sha,
-			mode_t mode, uid_t uid, gid_t gid, char **error_r)
-{
-	unsigned char *saved, *cur = NULL;
-	size_t saved_len, cur_len = 0;
-	struct stat st, cur_st;
-	char hex[65];
-	int ret = 0;
-
-	if (mc_postfix_read_whole(sfd, name, &saved, &saved_len, &st, error_r) < 0) {
-		if (error_r != NULL) {
-			char *e = *error_r;
-			*error_r = mc_xasprintf("saved copy %s/%s", spath, e);
-			free(e);
-		}
-		return -1;
-	}
-	mc_postfix_sha_hex(saved, saved_len, hex);
-	if (strcmp(hex, want_sha) != 0) {
-		free(saved);
-		return mc_error_set(error_r, "%s/%s: the saved copy does not match "
-				    "its recorded checksum; not restored", spath, name);
-	}
-	if (mc_postfix_read_whole(cfd, name, &cur, &cur_len, &cur_st, NULL) == 0 &&
-	    cur_len == saved_len && memcmp(cur, saved, saved_len) == 0) {
-		if ((cur_st.st_mode & 07777) != (mode & 07777) ||
-		    cur_st.st_uid != uid || cur_st.st_gid != gid) {
-			int fd = mc_safe_open_file(cfd, name, false, NULL, NULL);
-			if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)
-				ret = mc_error_errno(error_r, "%s/%s", config_dir, name);
-			if (fd >= 0)
-				close(fd);
-		}
-	} else {
-		ret = mc_postfix_write_atomic(cfd, config_dir, name, saved, saved_len, mode,
-				   uid, gid, error_r);
-	}
-	free(saved);
-	free(cur);
-	return ret;
-}
-
-static bool file_sha_is(int cfd, const char *name, const char *want)
-{
-	unsigned char *buf;
-	size_t len;
-	struct stat st;
-	char hex[65];
-
-	if (want == NULL || mc_postfix_read_whole(cfd, name, &buf, &len, &st, NULL) < 0)
-		return false;
-	mc_postfix_sha_hex(buf, len, hex);
-	free(buf);
-	return strcmp(hex, want) == 0;
 }
 
 int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
@@ -466,10 +408,10 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 
 	/* A change made while frozen would be undone by the restore:
 	   only with --force. */
-	bool main_changed = !file_sha_is(cfd, "main.cf", fs.main_sha);
+	bool main_changed = !mc_file_sha_is(cfd, "main.cf", fs.main_sha);
 	bool master_changed = strcmp(fs.phase, "frozen") == 0 &&
-		!file_sha_is(cfd, "master.cf", fs.master_frozen_sha) &&
-		!file_sha_is(cfd, "master.cf", fs.master_sha);
+		!mc_file_sha_is(cfd, "master.cf", fs.master_frozen_sha) &&
+		!mc_file_sha_is(cfd, "master.cf", fs.master_sha);
 	if ((main_changed || master_changed) && !force) {
 		mc_error_set(error_r, "%s%s%s changed while the queue was frozen; "
 			     "thaw would undo that change. Compare with the saved "
@@ -486,9 +428,9 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		ret = 1;
 		goto out;
 	}
-	if (restore_file(cfd, pf->config_dir, sfd, spath, "main.cf", fs.main_sha,
+	if (mc_state_restore_file(cfd, pf->config_dir, "main.cf", sfd, spath, "main.cf", fs.main_sha,
 			 fs.main_mode, fs.main_uid, fs.main_gid, error_r) < 0 ||
-	    restore_file(cfd, pf->config_dir, sfd, spath, "master.cf", fs.master_sha,
+	    mc_state_restore_file(cfd, pf->config_dir, "master.cf", sfd, spath, "master.cf", fs.master_sha,
 			 fs.master_mode, fs.master_uid, fs.master_gid, error_r) < 0)
 		goto out;
 
