@@ -91,9 +91,10 @@ int mc_exim_freeze_state(const struct mc_exim *ex, const char *state_dir,
 			 bool *frozen_r, bool *recorded_r, time_t *frozen_at_r,
 			 char **error_r);
 
-/* The Exim store (lib/store/exim.c): message id syntax, and release
-   of queued messages (mc_mta_release). */
+/* The Exim store (lib/store/exim.c): message id syntax. */
 bool mc_exim_queue_id_ok(const char *id);
+/* Release of queued messages (mc_mta_release); IDS are message ids
+   (mc_exim_queue_id_ok: they are passed to exim as arguments). */
 int mc_exim_release(const struct mc_exim *ex, const char *const *ids,
 		    size_t count, bool *done_r, char **why_r, char **note_r,
 		    char **error_r);

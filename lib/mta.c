@@ -241,6 +241,10 @@ int mc_mta_release(const struct mc_mta *mta, const char *const *ids,
 {
 	if (note_r != NULL)
 		*note_r = NULL;
+	for (size_t i = 0; i < count; i++) {
+		if (!mc_mta_queue_id_ok(mta, ids[i]))
+			return mc_error_set(error_r, "not a queue id: %s", ids[i]);
+	}
 	if (mta->kind == MC_MTA_POSTFIX)
 		return release_postfix(mta, ids, count, done_r, why_r, note_r, error_r);
 	return mc_exim_release(mta->ex, ids, count, done_r, why_r, note_r, error_r);

@@ -3,7 +3,7 @@
 /* NAME
 /*	cmd_queue 1
 /* SUMMARY
-/*	mailcure queue: inspect, search, clean, freeze and thaw the Postfix queue
+/*	mailcure queue: inspect, search, clean, freeze and thaw the mail queue
 /* SYNOPSIS
 /*	mailcure queue status
 /*	mailcure queue list
@@ -14,35 +14,42 @@
 /*	mailcure queue thaw [--force]
 /*	mailcure queue release ID...
 /*
-/*	Options: --postfix-config DIR (another Postfix instance; default
-/*	the settings file's postfix_config, else postconf's),
+/*	Options: --mta auto|postfix|exim (whose queue; auto: the MTA
+/*	installed and configured), --postfix-config DIR (another Postfix
+/*	instance; default the settings file's postfix_config, else
+/*	postconf's), --exim-config FILE (another Exim instance),
 /*	--queue NAME (only that queue: incoming, active, deferred,
 /*	hold, maildrop; repeatable).
 /* DESCRIPTION
 /*	status counts the messages and bytes of each queue and says
-/*	whether Postfix runs and whether the queue is frozen. list shows
+/*	whether the MTA runs and whether the queue is frozen. list shows
 /*	every queued message: id, queue, arrival time, size, envelope
 /*	sender, recipients and Subject.
 /*
 /*	find matches the whole query language against the content of
 /*	each queued message (Postfix's own tools see only the envelope);
 /*	scan is "find virus". delete puts every matching message, with
-/*	its envelope, into the quarantine and then removes it with
-/*	postsuper -d, which never bounces (infected mail has forged
-/*	senders). Without a freeze, matching messages are put on hold
-/*	before they are checked and removed.
+/*	its envelope, into the quarantine and then removes it (Postfix:
+/*	postsuper -d; Exim: its spool files under Exim's lock), which
+/*	never bounces (infected mail has forged senders). Without a
+/*	freeze, matching Postfix messages are put on hold before they
+/*	are checked and removed.
 /*
 /*	freeze stops delivery of everything queued and of everything
-/*	that arrives, while Postfix keeps accepting mail (SMTP and
-/*	sendmail); a second freeze changes nothing. thaw restores
-/*	main.cf and master.cf byte for byte and lets the mail flow again.
-/*	release takes messages off hold. A deleted message comes back
-/*	with "mailcure quarantine restore ID": it is re-injected with its
-/*	original envelope sender and recipients.
+/*	that arrives, while the MTA keeps accepting mail (SMTP and
+/*	sendmail); a second freeze changes nothing. thaw restores every
+/*	file the freeze changed byte for byte (Postfix: main.cf and
+/*	master.cf; Exim: its configuration file) and lets the mail flow
+/*	again. release takes messages off hold (Exim: thaws and delivers
+/*	them now). A deleted message comes back with "mailcure quarantine
+/*	restore ID": it is re-injected with its original envelope sender
+/*	and recipients.
+/*
+/*	Everything MTA-specific goes through <mailcure/mta.h>.
 /*
 /*	Exit status: 0 nothing matched (or the action was done),
 /*	1 matches found (and acted on), 2 errors (a queue file could not
-/*	be read, Postfix is missing, not root, ...).
+/*	be read, the MTA is missing, not root, ...).
 /*--*/
 
 #include <errno.h>
@@ -71,15 +78,15 @@ const char cmd_queue_usage[] =
 	"       mailcure [GLOBAL OPTIONS] queue find|delete [OPTIONS] [QUERY]\n"
 	"       mailcure [GLOBAL OPTIONS] queue thaw [--force] [OPTIONS]\n"
 	"       mailcure [GLOBAL OPTIONS] queue release [OPTIONS] ID...\n\n"
-	"status   messages and bytes per queue; whether Postfix runs, whether frozen\n"
+	"status   messages and bytes per queue; whether the MTA runs, whether frozen\n"
 	"list     every queued message: id, queue, arrival, size, envelope, Subject\n"
 	"find     the queued messages that match QUERY (default: virus); scan is\n"
 	"         find virus\n"
 	"delete   quarantine the matching messages with their envelope, then remove\n"
-	"         them (postsuper -d: never bounced)\n"
-	"freeze   stop all delivery; Postfix still accepts mail\n"
-	"thaw     restore main.cf and master.cf byte for byte, deliver again\n"
-	"release  take messages off hold\n\n"
+	"         them (never bounced)\n"
+	"freeze   stop all delivery; the MTA still accepts mail\n"
+	"thaw     restore the files freeze changed byte for byte, deliver again\n"
+	"release  take messages off hold (Exim: thaw and deliver them now)\n\n"
 	"options:\n"
 	"      --mta auto|postfix|exim  the MTA whose queue this is (default auto:\n"
 	"                            the one installed and configured)\n"
@@ -87,7 +94,7 @@ const char cmd_queue_usage[] =
 	"      --exim-config FILE    another Exim instance (as exim -C FILE)\n"
 	"      --queue NAME          only incoming, active, deferred, hold or\n"
 	"                            maildrop (repeatable)\n"
-	"      --force               thaw even when main.cf or master.cf changed\n"
+	"      --force               thaw even when the configuration changed\n"
 	"                            while frozen\n\n"
 	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
 	"2 errors.\n";

@@ -700,11 +700,3 @@ bool mc_exim_queue_id_ok(const char *id)
 {
 	return mc_exim_id_ok(id);
 }
-
-int mc_exim_release(const struct mc_exim *ex, const char *const *ids,
-		    size_t count, bool *done_r, char **why_r, char **note_r,
-		    char **error_r)
-{
-	(void)ex, (void)ids, (void)count, (void)done_r, (void)why_r, (void)note_r;
-	return mc_error_set(error_r, "not supported for Exim yet");
-}
