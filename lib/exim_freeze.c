@@ -110,29 +110,6 @@ static void record_clear(struct freeze_record *fr)
 	memset(fr, 0, sizeof(*fr));
 }
 
-static void note_add(char **note_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void note_add(char **note_r, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-
-	if (note_r == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (*note_r != NULL) {
-		char *joined = mc_xasprintf("%s\n%s", *note_r, line);
-		free(line);
-		line = joined;
-		free(*note_r);
-	}
-	*note_r = line;
-}
-
 /* ------------------------------------------------------------------ */
 /* The configuration text                                              */
 /* ------------------------------------------------------------------ */
@@ -455,7 +432,21 @@ static void record_remove(int sfd, const char *spath, char **note_r)
 	(void)unlinkat(sfd, "lock", 0);
 	(void)mc_fsync_dir(sfd);
 	if (rmdir(spath) < 0 && errno != ENOTEMPTY && errno != EEXIST)
-		note_add(note_r, "%s: %s", spath, strerror(errno));
+		mc_note_add(note_r, "%s: %s", spath, strerror(errno));
+}
+
+/* Release what freeze and thaw hold: the record, the descriptors of
+   the state directory and its lock, the configuration file's. */
+static void state_end(struct freeze_record *fr, int sfd, int lfd, char *spath,
+		      struct conf *c)
+{
+	record_clear(fr);
+	if (sfd >= 0)
+		close(sfd);
+	if (lfd >= 0)
+		close(lfd);
+	free(spath);
+	conf_close(c);
 }
 
 static int state_open(const struct conf *c, const char *state_dir, bool create,
@@ -496,13 +487,6 @@ static bool pid_is_exim(const struct mc_exim *ex, pid_t pid, char **what_r)
 	comm[strcspn(comm, "\n")] = '\0';
 	*what_r = mc_text_visible(n > 0 ? exe : comm);
 	return false;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* The sockets PID has open (/proc/PID/fd links "socket:[INODE]"), up
@@ -553,7 +537,7 @@ static int hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
 	if (kill(pid, SIGHUP) < 0)
 		return mc_error_errno(error_r, "SIGHUP to the Exim daemon (pid %ld)", (long)pid);
 	for (unsigned waited = 0; nbefore > 0 && waited < HUP_WAIT_MS; waited += 50) {
-		sleep_ms(50);
+		mc_sleep_ms(50);
 		nnow = socket_inodes(pid, now, 64);
 		for (size_t i = 0; i < nnow; i++) {
 			bool old = false;
@@ -564,7 +548,7 @@ static int hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
 		}
 	}
 	if (nbefore > 0)
-		note_add(note_r, "the Exim daemon (pid %ld) was sent SIGHUP but has not "
+		mc_note_add(note_r, "the Exim daemon (pid %ld) was sent SIGHUP but has not "
 			 "opened its sockets again within %u seconds", (long)pid,
 			 HUP_WAIT_MS / 1000);
 	return 1;
@@ -581,7 +565,7 @@ int mc_exim_freeze_state(const struct mc_exim *ex, const char *state_dir,
 	struct freeze_record fr;
 	struct conf c;
 	char *spath = NULL;
-	int sfd, lfd = -1, have = 0;
+	int sfd, lfd = -1;
 
 	*recorded_r = false;
 	*frozen_at_r = 0;
@@ -590,17 +574,12 @@ int mc_exim_freeze_state(const struct mc_exim *ex, const char *state_dir,
 	if (conf_open(ex, &c, NULL) < 0)
 		return 0;
 	sfd = state_dir != NULL ? state_open(&c, state_dir, false, &spath, &lfd, NULL) : -1;
-	if (sfd >= 0 && (have = record_read(sfd, spath, &fr, NULL)) > 0) {
+	memset(&fr, 0, sizeof(fr));
+	if (sfd >= 0 && record_read(sfd, spath, &fr, NULL) > 0) {
 		*recorded_r = true;
 		*frozen_at_r = fr.frozen_at;
-		record_clear(&fr);
 	}
-	if (sfd >= 0)
-		close(sfd);
-	if (lfd >= 0)
-		close(lfd);
-	free(spath);
-	conf_close(&c);
+	state_end(&fr, sfd, lfd, spath, &c);
 	return 0;
 }
 
@@ -695,7 +674,7 @@ static int freeze_dry_run(const struct mc_exim *ex, const struct conf *c,
 	if (mc_exim_config_frozen(ex, &frozen, error_r) < 0)
 		return -1;
 	if (frozen) {
-		note_add(note_r, "queue_only and hold_domains = * are set already");
+		mc_note_add(note_r, "queue_only and hold_domains = * are set already");
 		return 0;
 	}
 	if (mc_file_read_whole(c->dfd, c->name, &orig, &len, &st, error_r) < 0)
@@ -704,7 +683,7 @@ static int freeze_dry_run(const struct mc_exim *ex, const struct conf *c,
 	free(orig);
 	if (ret < 0)
 		return -1;
-	note_add(note_r, "would save %s, set queue_only = true and hold_domains = * in "
+	mc_note_add(note_r, "would save %s, set queue_only = true and hold_domains = * in "
 		 "its main section%s", c->path, mc_exim_daemon_pid(ex) != 0 ?
 		 " and send SIGHUP to the Exim daemon" : "");
 	return 1;
@@ -747,7 +726,7 @@ int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
 		struct tm tm;
 		gmtime_r(&fr.frozen_at, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-		note_add(note_r, "already frozen since %s", when);
+		mc_note_add(note_r, "already frozen since %s", when);
 		ret = 0;
 		goto out;
 	}
@@ -755,7 +734,7 @@ int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
 		if (mc_exim_config_frozen(ex, &already, error_r) < 0)
 			goto out;
 		if (already) {
-			note_add(note_r, "queue_only and hold_domains = * are set already "
+			mc_note_add(note_r, "queue_only and hold_domains = * are set already "
 				 "(not by mailcure): nothing changed");
 			record_remove(sfd, spath, NULL);
 			ret = 0;
@@ -790,19 +769,13 @@ int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
 	if (ret < 0)
 		goto out;
 	if (ret == 0)
-		note_add(note_r, "Exim is not running: it will start frozen");
+		mc_note_add(note_r, "Exim is not running: it will start frozen");
 	free(fr.phase);
 	fr.phase = mc_xstrdup("frozen");
 	ret = record_write(sfd, spath, c.path, &fr, error_r) < 0 ? -1 : 1;
 out:
 	free(frozen);
-	record_clear(&fr);
-	if (sfd >= 0)
-		close(sfd);
-	if (lfd >= 0)
-		close(lfd);
-	free(spath);
-	conf_close(&c);
+	state_end(&fr, sfd, lfd, spath, &c);
 	return ret;
 }
 
@@ -813,7 +786,7 @@ static void queue_run(const struct mc_exim *ex, char **note_r)
 	char *err = NULL;
 
 	if (mc_exim_run(ex, q, NULL, 0, NULL, &err) < 0) {
-		note_add(note_r, "queue run: %s", err);
+		mc_note_add(note_r, "queue run: %s", err);
 		free(err);
 	}
 }
@@ -824,7 +797,7 @@ static int thaw_unrecorded(const struct mc_exim *ex, char **note_r, char **error
 
 	if (mc_exim_config_frozen(ex, &frozen, error_r) < 0)
 		return -1;
-	note_add(note_r, frozen ? "queue_only and hold_domains = * are set, but not "
+	mc_note_add(note_r, frozen ? "queue_only and hold_domains = * are set, but not "
 		 "by mailcure (no freeze record): nothing changed" : "the queue is not frozen");
 	return 0;
 }
@@ -863,7 +836,7 @@ int mc_exim_thaw(const struct mc_exim *ex, const char *state_dir,
 		goto out;
 	}
 	if (dry_run) {
-		note_add(note_r, "would restore %s from %s/config%s", c.path, spath,
+		mc_note_add(note_r, "would restore %s from %s/config%s", c.path, spath,
 			 mc_exim_daemon_pid(ex) != 0 ?
 			 ", send SIGHUP to the Exim daemon and start a queue run" : "");
 		ret = 1;
@@ -876,19 +849,13 @@ int mc_exim_thaw(const struct mc_exim *ex, const char *state_dir,
 	if (ret < 0)
 		goto out;
 	if (ret == 0)
-		note_add(note_r, "Exim is not running: queued mail is delivered when it "
+		mc_note_add(note_r, "Exim is not running: queued mail is delivered when it "
 			 "starts");
 	else
 		queue_run(ex, note_r);
 	record_remove(sfd, spath, note_r);
 	ret = 1;
 out:
-	record_clear(&fr);
-	if (sfd >= 0)
-		close(sfd);
-	if (lfd >= 0)
-		close(lfd);
-	free(spath);
-	conf_close(&c);
+	state_end(&fr, sfd, lfd, spath, &c);
 	return ret;
 }

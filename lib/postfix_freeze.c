@@ -57,13 +57,6 @@ static int postfix_reload(const struct mc_postfix *pf, char **error_r)
 	return mc_postfix_command_ok(pf, "postfix", "reload", error_r);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 /* Wait until the queue manager is gone (WANT_RUNNING false) or back. */
 static bool wait_qmgr(const struct mc_postfix *pf, bool want_running)
 {
@@ -73,7 +66,7 @@ static bool wait_qmgr(const struct mc_postfix *pf, bool want_running)
 			return !want_running;
 		if ((mc_postfix_qmgr_pid(master) != 0) == want_running)
 			return true;
-		sleep_ms(100);
+		mc_sleep_ms(100);
 	}
 	return false;
 }
@@ -108,34 +101,10 @@ static size_t wait_deliveries(const struct mc_postfix *pf)
 		mc_postfix_open_files_clear(&files);
 		if (busy == 0)
 			break;
-		sleep_ms(200);
+		mc_sleep_ms(200);
 	}
 	free(active);
 	return busy;
-}
-
-static void note_add(char **note_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void note_add(char **note_r, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-
-	if (note_r == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (*note_r == NULL) {
-		*note_r = line;
-	} else {
-		char *joined = mc_xasprintf("%s\n%s", *note_r, line);
-		free(*note_r);
-		free(line);
-		*note_r = joined;
-	}
 }
 
 /* postconf -M# SERVICE for each of SERVICES. */
@@ -208,10 +177,10 @@ static int freeze_dry_run(const struct mc_postfix *pf, char **note_r,
 	if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
 		return -1;
 	if (frozen) {
-		note_add(note_r, "the queue manager is already stopped");
+		mc_note_add(note_r, "the queue manager is already stopped");
 		return 0;
 	}
-	note_add(note_r, "would save main.cf and master.cf, disable the "
+	mc_note_add(note_r, "would save main.cf and master.cf, disable the "
 		 "queue manager in master.cf%s", mc_postfix_master_pid(pf) != 0 ?
 		 " and reload Postfix" : "");
 	return 1;
@@ -246,7 +215,7 @@ static int freeze_again(const struct mc_postfix *pf,
 	}
 	gmtime_r(&fs->frozen_at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	note_add(note_r, "already frozen since %s", when);
+	mc_note_add(note_r, "already frozen since %s", when);
 	return 0;
 }
 
@@ -301,7 +270,7 @@ static int freeze_reload(const struct mc_postfix *pf, char **note_r,
 			 char **error_r)
 {
 	if (mc_postfix_master_pid(pf) == 0) {
-		note_add(note_r, "Postfix is not running: it will start frozen");
+		mc_note_add(note_r, "Postfix is not running: it will start frozen");
 		return 0;
 	}
 	if (postfix_reload(pf, error_r) < 0)
@@ -312,7 +281,7 @@ static int freeze_reload(const struct mc_postfix *pf, char **note_r,
 				    RELOAD_WAIT_MS / 1000);
 	size_t busy = wait_deliveries(pf);
 	if (busy > 0)
-		note_add(note_r, "%zu deliveries that had started before the "
+		mc_note_add(note_r, "%zu deliveries that had started before the "
 			 "freeze are still running", busy);
 	return 0;
 }
@@ -364,7 +333,7 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	    freeze_reload(pf, note_r, error_r) < 0)
 		goto out;
 	if (nservices == 0)
-		note_add(note_r, "master.cf had no queue manager service enabled");
+		mc_note_add(note_r, "master.cf had no queue manager service enabled");
 	ret = 1;
 out:
 	mc_postfix_strings_free(services, nservices);
@@ -387,7 +356,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		bool frozen;
 		if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
 			return -1;
-		note_add(note_r, frozen ? "the queue manager is stopped, but not by "
+		mc_note_add(note_r, frozen ? "the queue manager is stopped, but not by "
 			 "mailcure (no freeze record): nothing changed" :
 			 "the queue is not frozen");
 		return 0;
@@ -397,7 +366,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 	have = mc_postfix_state_read(sfd, spath, &fs, error_r);
 	if (have <= 0) {
 		if (have == 0) {
-			note_add(note_r, "the queue is not frozen");
+			mc_note_add(note_r, "the queue is not frozen");
 			ret = 0;
 		}
 		goto out;
@@ -422,7 +391,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		goto out;
 	}
 	if (dry_run) {
-		note_add(note_r, "would restore main.cf and master.cf from %s%s",
+		mc_note_add(note_r, "would restore main.cf and master.cf from %s%s",
 			 spath, mc_postfix_master_pid(pf) != 0 ?
 			 ", reload Postfix and flush the queue" : "");
 		ret = 1;
@@ -435,7 +404,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		goto out;
 
 	if (mc_postfix_master_pid(pf) == 0) {
-		note_add(note_r, "Postfix is not running: queued mail is delivered "
+		mc_note_add(note_r, "Postfix is not running: queued mail is delivered "
 			 "when it starts");
 	} else {
 		char *err = NULL;
@@ -443,10 +412,10 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		if (postfix_reload(pf, error_r) < 0)
 			goto out;
 		if (!wait_qmgr(pf, true))
-			note_add(note_r, "Postfix reloaded, but no queue manager "
+			mc_note_add(note_r, "Postfix reloaded, but no queue manager "
 				 "started within %u seconds", RELOAD_WAIT_MS / 1000);
 		else if (mc_postfix_flush(pf, &err) < 0)
-			note_add(note_r, "flush: %s", err);
+			mc_note_add(note_r, "flush: %s", err);
 		free(err);
 	}
 	/* The record goes last: until here, thaw can be run again. */
@@ -459,7 +428,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 	(void)unlinkat(sfd, "lock", 0);
 	(void)mc_fsync_dir(sfd);
 	if (rmdir(spath) < 0 && errno != ENOTEMPTY && errno != EEXIST)
-		note_add(note_r, "%s: %s", spath, strerror(errno));
+		mc_note_add(note_r, "%s: %s", spath, strerror(errno));
 	ret = 1;
 out:
 	state_end(&fs, cfd, lfd, sfd, spath);

@@ -21,11 +21,7 @@ mc_need_testfiles
 mc_setup
 ex_need
 
-ns=mc3140$$
-ip netns add "$ns" 2>/dev/null || mc_skip "cannot create network namespaces"
-mc_at_exit "ip netns del $ns"
-ip netns exec "$ns" nft list ruleset >/dev/null 2>&1 ||
-	mc_skip "nftables does not work in a network namespace here"
+mc_netns_private
 
 ex_start
 D=$EX_DOMAIN
@@ -39,14 +35,7 @@ cp "$MC_TESTFILES/clam.pdf" "$T/files/dropped.pdf"
 mc_eicar >"$T/eicar.com"
 st=$T/state
 
-srv() {
-	MC_LAST="$*"
-	set +e
-	MAILCURE_DOVEADM=/bin/false ip netns exec "$ns" "$MAILCURE" -d "$MC_SIGS" \
-		--quarantine "$MC_Q" --state-dir "$st" --progress never "$@" >"$MC_OUT" 2>"$MC_ERR"
-	MC_RC=$?
-	set -e
-}
+srv() { mc_netns_cure "$st" "$@"; }
 logs() { for f in "$st"/runs/*/*.log; do echo "== $f"; cat "$f"; done; }
 
 srv respond --mta exim --exim-config "$EX_CONF" --allow 198.51.100.0/24 -s "maildir:$md" \
@@ -88,7 +77,7 @@ ex_wait_queue 0
 mc_assert_eq 0 "$(ex_mailbox_count bob)" "the infected queued message delivered"
 mc_assert_eq 0 "$(ex_mailbox_count senders)" "bounces"
 mc_assert_file_eq "$T/conf.orig" "$EX_CONF" "Exim configuration after respond"
-if ip netns exec "$ns" nft list table inet mailcure >/dev/null 2>&1; then
+if ip netns exec "$MC_NS" nft list table inet mailcure >/dev/null 2>&1; then
 	mc_fail "the server is still isolated"
 fi
 # The queued message, the mailbox message, the host file.
