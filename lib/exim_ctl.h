@@ -85,6 +85,16 @@ int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
 		   bool dry_run, char **note_r, char **error_r);
 int mc_exim_thaw(const struct mc_exim *ex, const char *state_dir,
 		 bool force, bool dry_run, char **note_r, char **error_r);
+/* The text of configuration IN (LEN bytes) frozen: definitions of
+   queue_only and hold_domains in its main section commented out
+   (continued lines too), "queue_only = true" and "hold_domains = *"
+   put before its first "begin" line (malloc()ed, *len_r bytes). */
+char *mc_exim_freeze_text(const char *in, size_t len, size_t *len_r);
+/* -1 with *error_r when configuration TEXT (the file PATH) includes
+   into its main section a file (.include, followed) that sets one of
+   those options: a change the freeze cannot undo exactly. */
+int mc_exim_freeze_check(const char *text, size_t len, const char *path,
+			 char **error_r);
 /* Whether the freeze is in force (*frozen_r), recorded by mailcure
    (*recorded_r) and since when. */
 int mc_exim_freeze_state(const struct mc_exim *ex, const char *state_dir,

@@ -86,6 +86,8 @@
 #define INCLUDE_DEPTH 8
 /* How long the daemon may take to run itself again after SIGHUP. */
 #define HUP_WAIT_MS 10000
+/* ... and how long before it is sent SIGHUP again. */
+#define HUP_REPEAT_MS 2000
 
 /* The configuration file: its directory (open) and name. */
 struct conf {
@@ -272,10 +274,16 @@ static int check_included(const char *path, bool optional, const char *config,
 	return ret;
 }
 
+int mc_exim_freeze_check(const char *text, size_t len, const char *path,
+			 char **error_r)
+{
+	return check_lines(text, len, path, path, 0, true, error_r);
+}
+
 /* The frozen text of the configuration IN (LEN bytes): definitions of
    the freeze's options in the main section commented out, the freeze
    block put before the first "begin" (at the end without one). */
-static char *freeze_text(const char *in, size_t len, size_t *len_r)
+char *mc_exim_freeze_text(const char *in, size_t len, size_t *len_r)
 {
 	const char *end = in + len, *after;
 	struct mc_buf b = { NULL, 0, 0 };
@@ -515,7 +523,8 @@ static size_t socket_inodes(pid_t pid, unsigned long *set, size_t max)
 
 /* SIGHUP to the daemon, when it runs: it closes its listening
    sockets and runs itself again, reading the configuration anew; it
-   is back when it has opened new ones. 1 when signalled, 0 when not
+   is back when it has opened new ones (one daemon, one re-run: a
+   SIGHUP more while it re-runs only makes it run itself once more). 1 when signalled, 0 when not
    running, -1 with *error_r. */
 static int hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
 {
@@ -538,6 +547,11 @@ static int hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
 		return mc_error_errno(error_r, "SIGHUP to the Exim daemon (pid %ld)", (long)pid);
 	for (unsigned waited = 0; nbefore > 0 && waited < HUP_WAIT_MS; waited += 50) {
 		mc_sleep_ms(50);
+		/* A SIGHUP that comes while the daemon is still starting
+		   is seen only when it next wakes (a connection, a queue
+		   run): another one wakes it. */
+		if (waited % HUP_REPEAT_MS == HUP_REPEAT_MS - 50)
+			(void)kill(pid, SIGHUP);
 		nnow = socket_inodes(pid, now, 64);
 		for (size_t i = 0; i < nnow; i++) {
 			bool old = false;
@@ -624,9 +638,9 @@ static int freeze_prepare(const struct mc_exim *ex, const struct conf *c, int sf
 	(void)ex;
 	if (mc_file_read_whole(c->dfd, c->name, &orig, &len, &st, error_r) < 0)
 		return -1;
-	if (check_lines((const char *)orig, len, c->path, c->path, 0, true, error_r) < 0)
+	if (mc_exim_freeze_check((const char *)orig, len, c->path, error_r) < 0)
 		goto out;
-	*frozen_r = freeze_text((const char *)orig, len, frozen_len_r);
+	*frozen_r = mc_exim_freeze_text((const char *)orig, len, frozen_len_r);
 	if (mc_file_write_atomic(sfd, spath, "config", orig, len, 0600, 0, 0, error_r) < 0)
 		goto out;
 	fr->phase = mc_xstrdup("saved");
@@ -657,7 +671,7 @@ static char *frozen_from_saved(int sfd, const char *spath, size_t *len_r, char *
 		mc_error_set(error_r, "%s/config: the saved copy is missing", spath);
 		return NULL;
 	}
-	text = freeze_text((const char *)orig, len, len_r);
+	text = mc_exim_freeze_text((const char *)orig, len, len_r);
 	free(orig);
 	return text;
 }
@@ -679,7 +693,7 @@ static int freeze_dry_run(const struct mc_exim *ex, const struct conf *c,
 	}
 	if (mc_file_read_whole(c->dfd, c->name, &orig, &len, &st, error_r) < 0)
 		return -1;
-	ret = check_lines((const char *)orig, len, c->path, c->path, 0, true, error_r);
+	ret = mc_exim_freeze_check((const char *)orig, len, c->path, error_r);
 	free(orig);
 	if (ret < 0)
 		return -1;
