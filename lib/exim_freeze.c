@@ -625,7 +625,7 @@ static int write_frozen(const struct mc_exim *ex, const struct conf *c, int sfd,
 }
 
 /* The first freeze: check, save, record. *frozen_r gets the text. */
-static int freeze_prepare(const struct mc_exim *ex, const struct conf *c, int sfd,
+static int freeze_prepare(const struct conf *c, int sfd,
 			  const char *spath, struct freeze_record *fr,
 			  char **frozen_r, size_t *frozen_len_r, char **error_r)
 {
@@ -635,7 +635,6 @@ static int freeze_prepare(const struct mc_exim *ex, const struct conf *c, int sf
 	char hex[65];
 	int ret = -1;
 
-	(void)ex;
 	if (mc_file_read_whole(c->dfd, c->name, &orig, &len, &st, error_r) < 0)
 		return -1;
 	if (mc_exim_freeze_check((const char *)orig, len, c->path, error_r) < 0)
@@ -754,7 +753,7 @@ int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
 			ret = 0;
 			goto out;
 		}
-		if (freeze_prepare(ex, &c, sfd, spath, &fr, &frozen, &frozen_len, error_r) < 0) {
+		if (freeze_prepare(&c, sfd, spath, &fr, &frozen, &frozen_len, error_r) < 0) {
 			record_remove(sfd, spath, NULL);
 			goto out;
 		}

@@ -136,7 +136,6 @@ static int status_postfix(const struct mc_mta *mta, const char *state_dir,
 	st->pid = ps.master_pid;
 	st->frozen = ps.frozen;
 	st->freeze_recorded = ps.freeze_recorded;
-	st->freeze_undone = ps.freeze_recorded && !ps.frozen;
 	st->frozen_at = ps.frozen_at;
 	st->queue_count = MC_POSTFIX_QUEUE_COUNT;
 	for (size_t q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
@@ -162,7 +161,6 @@ static int status_exim(const struct mc_mta *mta, const char *state_dir,
 	st->pid = es.daemon_pid;
 	st->frozen = es.frozen;
 	st->freeze_recorded = es.freeze_recorded;
-	st->freeze_undone = es.freeze_recorded && !es.frozen;
 	st->frozen_at = es.frozen_at;
 	st->queue_count = 1;
 	st->messages[0] = st->total_messages = es.messages;

@@ -74,7 +74,6 @@ struct mc_mta_status {
 	pid_t pid;		/* master / daemon; 0: not running */
 	bool frozen;		/* nothing is delivered */
 	bool freeze_recorded;	/* mailcure's freeze state exists */
-	bool freeze_undone;	/* recorded, but the change is gone */
 	time_t frozen_at;
 	size_t queue_count;
 	uint64_t messages[MC_MTA_QUEUES_MAX], bytes[MC_MTA_QUEUES_MAX];
