@@ -99,7 +99,7 @@ if [ "$mta" = exim ]; then
 	content_cmd="'$EX_BIN' -C '$EX_CONF' -Mvc"
 	scan_args=(--mta exim --exim-config "$EX_CONF")
 	mta_version="Exim $(ex_exim -bV | sed -n 's/^Exim version \([^ ]*\).*/\1/p')"
-	admin_label="exipick -i; exim -Mvc | clamdscan -"
+	admin_label="exim -Mvc | clamdscan -"
 else
 	pf_start
 	mc_pf freeze >/dev/null
