@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # NAME
-#	queue-bench.sh - mailcure queue scan against postcat | clamdscan per message
+#	queue-bench.sh - mailcure queue scan against the MTA's tools | clamdscan per message
 # SYNOPSIS
-#	bench/queue-bench.sh [-n MESSAGES] [-j N] [-r ROUNDS] [-k] [-o REPORT]
+#	bench/queue-bench.sh [-m postfix|exim] [-n MESSAGES] [-j N] [-r ROUNDS]
+#		[-k] [-o REPORT]
 # DESCRIPTION
-#	Starts a private Postfix on loopback (tests/t/lib-postfix.sh),
-#	freezes it with mailcure, and queues MESSAGES
+#	Starts a private Postfix (-m exim: Exim) on loopback
+#	(tests/t/lib-postfix.sh, lib-exim.sh), freezes it with mailcure,
+#	and queues MESSAGES
 #	(default 5000) over SMTP: a deterministic mix of plain text
 #	(60 %), mail with a 20-100 kB attachment (30 %), mail with a
 #	200 kB-1 MB attachment (9 %) and infected mail (1 %: EICAR,
@@ -15,7 +17,9 @@
 #
 #	  postcat -qbh ID | clamdscan -	for each queue id of postqueue -j,
 #					one after the other: what an
-#					administrator does today
+#					administrator does today (Exim:
+#					exim -Mvc ID | clamdscan - for
+#					each id of exipick -i)
 #	  the same with xargs -P N	the same pipeline, N at a time
 #	  mailcure queue scan -j N	reading the queue files itself
 #
@@ -30,21 +34,22 @@
 #	MAILCURE names the binary (default build/mailcure). -k keeps the
 #	scratch directory; -o writes the table to REPORT as well.
 # SECURITY
-#	Needs root (Postfix). Everything lives in a scratch directory;
-#	the private Postfix and clamd listen on loopback and a Unix
-#	socket only and are stopped on exit. A system Postfix is never
-#	touched.
+#	Needs root (the MTA). Everything lives in a scratch directory;
+#	the private MTA and clamd listen on loopback and a Unix socket
+#	only and are stopped on exit. A system Postfix is never touched.
 
 set -uo pipefail
 
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+mta=postfix
 messages=5000
 jobs=$(nproc)
 rounds=1
 keep=
 report=
-while getopts "n:j:r:ko:h" o; do
+while getopts "m:n:j:r:ko:h" o; do
 	case $o in
+	m) mta=$OPTARG ;;
 	n) messages=$OPTARG ;;
 	j) jobs=$OPTARG ;;
 	r) rounds=$OPTARG ;;
@@ -57,8 +62,13 @@ done
 export MAILCURE=${MAILCURE:-$src/build/mailcure}
 export MC_SRC=$src MC_SIGS=$src/tests/sigs
 [ -x "$MAILCURE" ] || { echo "queue-bench: no mailcure binary at $MAILCURE (make build)" >&2; exit 2; }
-[ "$(id -u)" = 0 ] || { echo "queue-bench: must run as root (Postfix)" >&2; exit 2; }
-for c in clamd clamdscan postfix postcat python3 bc; do
+case $mta in
+postfix) tools="postfix postcat" ;;
+exim) tools="perl" ;;
+*) echo "queue-bench: -m postfix or exim" >&2; exit 2 ;;
+esac
+[ "$(id -u)" = 0 ] || { echo "queue-bench: must run as root (the MTA)" >&2; exit 2; }
+for c in clamd clamdscan python3 bc $tools; do
 	command -v "$c" >/dev/null 2>&1 || { echo "queue-bench: needs $c" >&2; exit 2; }
 done
 TF=/usr/share/clamav-testfiles
@@ -66,20 +76,55 @@ TF=/usr/share/clamav-testfiles
 
 # shellcheck source=tests/t/lib-postfix.sh
 . "$src/tests/t/lib-postfix.sh"
+# shellcheck source=tests/t/lib-exim.sh
+. "$src/tests/t/lib-exim.sh"
 mc_setup
 [ -z "$keep" ] || mc_at_exit 'echo "scratch directory kept: $T"; T='
 work=$T
 clamd_pid=
 mc_at_exit '[ -z "$clamd_pid" ] || { kill "$clamd_pid" 2>/dev/null; wait "$clamd_pid" 2>/dev/null; }'
 
-pf_start
-mc_pf freeze >/dev/null
+# What differs between the MTAs: start and freeze, the port, the queue
+# and its files, the administrator's way to a message's content.
+if [ "$mta" = exim ]; then
+	ex_need
+	# No queue runner: it would walk the whole queue every 2 s.
+	ex_start -q
+	mc_ex freeze >/dev/null
+	port=$EX_PORT
+	wait_queue() { ex_wait_queue "$@"; }
+	queue_files() { find "$EX_SPOOL/input" -type f -name '*-[HD]' "$@"; }
+	queue_ids() { exipick --spool "$EX_SPOOL" -i; }
+	subject_of() { ex_exim -Mvh "$1" 2>/dev/null | sed -n 's/^[0-9]\{3\}[A-Z* ] Subject: //p' | head -n 1; }
+	content_cmd="'$EX_BIN' -C '$EX_CONF' -Mvc"
+	scan_args=(--mta exim --exim-config "$EX_CONF")
+	mta_version="Exim $(ex_exim -bV | sed -n 's/^Exim version \([^ ]*\).*/\1/p')"
+	admin_label="exim -Mvc | clamdscan -"
+else
+	pf_start
+	mc_pf freeze >/dev/null
+	port=$PF_PORT
+	wait_queue() { pf_wait_queue "$@"; }
+	queue_files() { find "$PF_SPOOL" -type f -path '*/incoming/*' "$@"; }
+	queue_ids() {
+		pf_queue_json | python3 -c '
+import json, sys
+for l in sys.stdin:
+    if l.strip():
+        print(json.loads(l)["queue_id"])'
+	}
+	subject_of() { pf_subject_of "$1"; }
+	content_cmd="postcat -c '$PF_CONF' -qbh"
+	scan_args=(--postfix-config "$PF_CONF")
+	mta_version="Postfix $(postconf -h mail_version)"
+	admin_label="postcat -qbh | clamdscan -"
+fi
 mc_expect_rc 0 "queue freeze"
 
 # --- the queue ---
 echo "queueing $messages messages over SMTP ..."
 mc_eicar >"$work/eicar.com"
-python3 - "$PF_PORT" "$messages" "$work" "$TF" <<'EOF'
+python3 - "$port" "$messages" "$work" "$TF" <<'EOF'
 import base64, random, smtplib, sys, threading
 from email.message import EmailMessage
 
@@ -131,18 +176,14 @@ for t in threads:
     t.join()
 EOF
 [ $? = 0 ] || { echo "queue-bench: could not queue the messages" >&2; exit 2; }
-pf_wait_queue "$messages" 300
-qbytes=$(find "$PF_SPOOL" -type f -path '*/incoming/*' -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
-find "$PF_SPOOL" -type f -path '*/incoming/*' -print0 | xargs -0 cat >/dev/null
+wait_queue "$messages" 300
+qbytes=$(queue_files -printf '%s\n' | awk '{s += $1} END {printf "%d", s}')
+queue_files -print0 | xargs -0 cat >/dev/null
 echo "queue: $messages messages, $((qbytes / 1000000)) MB of queue files"
-pf_queue_json | python3 -c '
-import json, sys
-for l in sys.stdin:
-    if l.strip():
-        print(json.loads(l)["queue_id"])' >"$work/ids"
-# The infected set by queue id (postcat: independent of mailcure).
+queue_ids >"$work/ids"
+# The infected set by queue id (the MTA's tools: independent of mailcure).
 while read -r id; do
-	printf '%s\t%s\n' "$id" "$(pf_subject_of "$id")"
+	printf '%s\t%s\n' "$id" "$(subject_of "$id")"
 done <"$work/ids" >"$work/id-subject"
 awk -F'\t' 'NR == FNR { want[$1] = 1; next } ($2 in want) { print $1 }' \
 	"$work/infected-subjects" "$work/id-subject" | sort >"$work/expected.found"
@@ -189,7 +230,7 @@ done
 # clamd finds something in the message.
 cat >"$work/one.sh" <<EOF
 #!/bin/sh
-postcat -c "$PF_CONF" -qbh "\$1" 2>/dev/null |
+$content_cmd "\$1" 2>/dev/null |
 	clamdscan --config-file="$work/clamd.conf" --no-summary - 2>/dev/null |
 	grep -q 'FOUND\$' && echo "\$1"
 exit 0
@@ -220,7 +261,7 @@ for r in $(seq 1 "$rounds"); do
 	measure serial bash -c "while read -r id; do '$work/one.sh' \"\$id\"; done <'$work/ids'"
 	measure parallel xargs -a "$work/ids" -P "$jobs" -n 1 "$work/one.sh"
 	measure mailcure "$MAILCURE" -d "$MC_SIGS" -j "$jobs" --progress never --json \
-		--state-dir "$work/state" queue --postfix-config "$PF_CONF" scan
+		--state-dir "$work/state" queue "${scan_args[@]}" scan
 done
 
 sort "$work/serial.out" >"$work/serial.found"
@@ -240,8 +281,8 @@ row() {
 {
 	echo
 	echo "queue-bench: $messages queued messages ($(wc -l <"$work/expected.found") infected), $((qbytes / 1000000)) MB, $(nproc) CPUs, -j/-P/MaxThreads $jobs, best of $rounds, $(date -u +%Y-%m-%dT%H:%MZ)"
-	echo "  Postfix $(postconf -h mail_version); $(clamdscan --config-file="$work/clamd.conf" --version 2>/dev/null | head -n 1); mailcure $("$MAILCURE" --version | awk '{print $2}'); load average before: $load0"
-	row serial "postcat -qbh | clamdscan -, serial"
+	echo "  $mta_version; $(clamdscan --config-file="$work/clamd.conf" --version 2>/dev/null | head -n 1); mailcure $("$MAILCURE" --version | awk '{print $2}'); load average before: $load0"
+	row serial "$admin_label, serial"
 	row parallel "the same, xargs -P $jobs"
 	row mailcure "mailcure queue scan -j $jobs"
 	echo "  mailcure: $mailcure_errors errors or unscanned"

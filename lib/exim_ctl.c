@@ -259,6 +259,24 @@ fail:
 	return -1;
 }
 
+int mc_exim_config_frozen(const struct mc_exim *ex, bool *frozen_r, char **error_r)
+{
+	static const char *const bp[] = { "-bP", "queue_only", "hold_domains", NULL };
+	char *out = NULL, *queue_only, *hold;
+
+	*frozen_r = false;
+	if (mc_exim_run(ex, bp, NULL, 0, &out, error_r) < 0)
+		return -1;
+	queue_only = bp_value(out, "queue_only");
+	hold = bp_value(out, "hold_domains");
+	*frozen_r = queue_only != NULL && strcmp(queue_only, "true") == 0 &&
+		hold != NULL && strcmp(hold, "*") == 0;
+	free(queue_only);
+	free(hold);
+	free(out);
+	return 0;
+}
+
 pid_t mc_exim_daemon_pid(const struct mc_exim *ex)
 {
 	FILE *f = fopen(ex->pid_file, "re");
@@ -332,14 +350,17 @@ static void count_dir(int dirfd, bool top, struct mc_exim_status *st)
 	closedir(dir);
 }
 
-int mc_exim_status(const struct mc_exim *ex, struct mc_exim_status *st_r,
-		   char **error_r)
+int mc_exim_status(const struct mc_exim *ex, const char *state_dir,
+		   struct mc_exim_status *st_r, char **error_r)
 {
 	char *err = NULL;
 	int spool, input;
 
 	memset(st_r, 0, sizeof(*st_r));
 	st_r->daemon_pid = mc_exim_daemon_pid(ex);
+	if (mc_exim_freeze_state(ex, state_dir, &st_r->frozen, &st_r->freeze_recorded,
+				 &st_r->frozen_at, error_r) < 0)
+		return -1;
 	spool = mc_open_dir_path(ex->spool_dir, NULL, &err);
 	if (spool < 0) {
 		mc_error_set(error_r, "Exim spool directory: %s", err);
@@ -357,5 +378,46 @@ int mc_exim_status(const struct mc_exim *ex, struct mc_exim_status *st_r,
 	}
 	count_dir(input, true, st_r);
 	close(input);
+	return 0;
+}
+
+/* Release one message: thaw it when Exim froze it (-Mt; "not frozen"
+   is no error), then deliver it now (-M), which overrides
+   hold_domains, so that it goes out also while the queue is frozen,
+   from its spool files: with its envelope sender, to the recipients
+   not yet delivered. */
+static int release_one(const struct mc_exim *ex, const char *id, char **why_r)
+{
+	const char *thaw[] = { "-Mt", id, NULL }, *deliver[] = { "-M", id, NULL };
+	char *err = NULL;
+
+	if (mc_exim_run(ex, thaw, NULL, 0, NULL, &err) < 0 &&
+	    strstr(err, "not frozen") == NULL) {
+		/* -M alone says nothing of a message that is not there. */
+		if (strstr(err, "does not exist") != NULL) {
+			free(err);
+			err = mc_xstrdup("not in the queue");
+		}
+		*why_r = err;
+		return -1;
+	}
+	free(err);
+	err = NULL;
+	if (mc_exim_run(ex, deliver, NULL, 0, NULL, &err) < 0) {
+		*why_r = err;
+		return -1;
+	}
+	return 0;
+}
+
+int mc_exim_release(const struct mc_exim *ex, const char *const *ids,
+		    size_t count, bool *done_r, char **why_r, char **note_r,
+		    char **error_r)
+{
+	(void)note_r, (void)error_r;
+	for (size_t i = 0; i < count; i++) {
+		why_r[i] = NULL;
+		done_r[i] = release_one(ex, ids[i], &why_r[i]) == 0;
+	}
 	return 0;
 }

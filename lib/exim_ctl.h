@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct mc_exim {
 	char *exim;		/* absolute path of the binary */
@@ -56,18 +57,56 @@ void mc_exim_free(struct mc_exim **ex);
 int mc_exim_run(const struct mc_exim *ex, const char *const *args,
 		const void *input, size_t input_len, char **out_r,
 		char **error_r);
+/* Whether the configuration, as Exim reads it (exim -bP), holds the
+   freeze: queue_only set and hold_domains "*". */
+int mc_exim_config_frozen(const struct mc_exim *ex, bool *frozen_r, char **error_r);
 /* The daemon's pid, or 0 when it is not running. */
 pid_t mc_exim_daemon_pid(const struct mc_exim *ex);
-/* Messages in the spool (-H files) and their bytes (-H and -D). */
+/* Messages in the spool (-H files) and their bytes (-H and -D), and
+   the freeze state (exim_freeze.c). */
 struct mc_exim_status {
 	uint64_t messages, bytes;
 	pid_t daemon_pid;	/* 0: not running */
+	bool frozen;		/* the configuration holds the freeze */
+	bool freeze_recorded;	/* mailcure's freeze record exists */
+	time_t frozen_at;
 };
-int mc_exim_status(const struct mc_exim *ex, struct mc_exim_status *st_r,
-		   char **error_r);
+int mc_exim_status(const struct mc_exim *ex, const char *state_dir,
+		   struct mc_exim_status *st_r, char **error_r);
 /* Re-inject a message: exim -bm -i -f SENDER -- RCPT... */
 int mc_exim_sendmail(const struct mc_exim *ex, const char *sender,
 		     const char *const *rcpts, size_t rcpt_count,
 		     const void *data, size_t size, char **error_r);
+
+
+/* Freeze and thaw (exim_freeze.c): as mc_postfix_freeze() and
+   mc_postfix_thaw(). */
+int mc_exim_freeze(const struct mc_exim *ex, const char *state_dir,
+		   bool dry_run, char **note_r, char **error_r);
+int mc_exim_thaw(const struct mc_exim *ex, const char *state_dir,
+		 bool force, bool dry_run, char **note_r, char **error_r);
+/* The text of configuration IN (LEN bytes) frozen: definitions of
+   queue_only and hold_domains in its main section commented out
+   (continued lines too), "queue_only = true" and "hold_domains = *"
+   put before its first "begin" line (malloc()ed, *len_r bytes). */
+char *mc_exim_freeze_text(const char *in, size_t len, size_t *len_r);
+/* -1 with *error_r when configuration TEXT (the file PATH) includes
+   into its main section a file (.include, followed) that sets one of
+   those options: a change the freeze cannot undo exactly. */
+int mc_exim_freeze_check(const char *text, size_t len, const char *path,
+			 char **error_r);
+/* Whether the freeze is in force (*frozen_r), recorded by mailcure
+   (*recorded_r) and since when. */
+int mc_exim_freeze_state(const struct mc_exim *ex, const char *state_dir,
+			 bool *frozen_r, bool *recorded_r, time_t *frozen_at_r,
+			 char **error_r);
+
+/* The Exim store (lib/store/exim.c): message id syntax. */
+bool mc_exim_queue_id_ok(const char *id);
+/* Release of queued messages (mc_mta_release); IDS are message ids
+   (mc_exim_queue_id_ok: they are passed to exim as arguments). */
+int mc_exim_release(const struct mc_exim *ex, const char *const *ids,
+		    size_t count, bool *done_r, char **why_r, char **note_r,
+		    char **error_r);
 
 #endif

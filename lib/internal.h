@@ -123,6 +123,12 @@ void mc_buf_add(struct mc_buf *b, const void *s, size_t n);
    it takes, 0 when none (util.c). */
 size_t mc_html_entity(const char *s, size_t len, char out[4], size_t *out_len_r);
 
+/* Append a line to *NOTE_R (malloc()ed; NOTE_R may be NULL). */
+void mc_note_add(char **note_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Sleep MS milliseconds, whatever signals come. */
+void mc_sleep_ms(unsigned ms);
+
 void *mc_xmalloc(size_t n);
 void *mc_xcalloc(size_t n, size_t size);
 void *mc_xrealloc(void *p, size_t n);

@@ -47,6 +47,7 @@
 #include "internal.h"
 #include "postfix_ctl.h"
 #include "postfix_private.h"
+#include "state_file.h"
 
 /* How long a reload may take to stop or start the queue manager. */
 #define RELOAD_WAIT_MS 30000
@@ -54,13 +55,6 @@
 static int postfix_reload(const struct mc_postfix *pf, char **error_r)
 {
 	return mc_postfix_command_ok(pf, "postfix", "reload", error_r);
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /* Wait until the queue manager is gone (WANT_RUNNING false) or back. */
@@ -72,7 +66,7 @@ static bool wait_qmgr(const struct mc_postfix *pf, bool want_running)
 			return !want_running;
 		if ((mc_postfix_qmgr_pid(master) != 0) == want_running)
 			return true;
-		sleep_ms(100);
+		mc_sleep_ms(100);
 	}
 	return false;
 }
@@ -107,34 +101,10 @@ static size_t wait_deliveries(const struct mc_postfix *pf)
 		mc_postfix_open_files_clear(&files);
 		if (busy == 0)
 			break;
-		sleep_ms(200);
+		mc_sleep_ms(200);
 	}
 	free(active);
 	return busy;
-}
-
-static void note_add(char **note_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void note_add(char **note_r, const char *fmt, ...)
-{
-	va_list ap;
-	char *line;
-
-	if (note_r == NULL)
-		return;
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	if (*note_r == NULL) {
-		*note_r = line;
-	} else {
-		char *joined = mc_xasprintf("%s\n%s", *note_r, line);
-		free(*note_r);
-		free(line);
-		*note_r = joined;
-	}
 }
 
 /* postconf -M# SERVICE for each of SERVICES. */
@@ -207,10 +177,10 @@ static int freeze_dry_run(const struct mc_postfix *pf, char **note_r,
 	if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
 		return -1;
 	if (frozen) {
-		note_add(note_r, "the queue manager is already stopped");
+		mc_note_add(note_r, "the queue manager is already stopped");
 		return 0;
 	}
-	note_add(note_r, "would save main.cf and master.cf, disable the "
+	mc_note_add(note_r, "would save main.cf and master.cf, disable the "
 		 "queue manager in master.cf%s", mc_postfix_master_pid(pf) != 0 ?
 		 " and reload Postfix" : "");
 	return 1;
@@ -245,7 +215,7 @@ static int freeze_again(const struct mc_postfix *pf,
 	}
 	gmtime_r(&fs->frozen_at, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	note_add(note_r, "already frozen since %s", when);
+	mc_note_add(note_r, "already frozen since %s", when);
 	return 0;
 }
 
@@ -262,18 +232,18 @@ static int freeze_save(const struct mc_postfix *pf, int cfd, int sfd,
 	char hex[65];
 	int ret = -1;
 
-	if (mc_postfix_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
-	    mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+	if (mc_file_read_whole(cfd, "main.cf", &main_buf, &main_len, &main_st, error_r) < 0 ||
+	    mc_file_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
 		goto out;
-	if (mc_postfix_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
-	    mc_postfix_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
+	if (mc_file_write_atomic(sfd, spath, "main.cf", main_buf, main_len, 0600, 0, 0, error_r) < 0 ||
+	    mc_file_write_atomic(sfd, spath, "master.cf", master_buf, master_len, 0600, 0, 0, error_r) < 0)
 		goto out;
 	fs->phase = mc_xstrdup("saved");
 	fs->config_dir = mc_xstrdup(pf->config_dir);
 	fs->frozen_at = time(NULL);
-	mc_postfix_sha_hex(main_buf, main_len, hex);
+	mc_sha_hex(main_buf, main_len, hex);
 	fs->main_sha = mc_xstrdup(hex);
-	mc_postfix_sha_hex(master_buf, master_len, hex);
+	mc_sha_hex(master_buf, master_len, hex);
 	fs->master_sha = mc_xstrdup(hex);
 	fs->main_mode = main_st.st_mode;
 	fs->main_uid = main_st.st_uid;
@@ -300,7 +270,7 @@ static int freeze_reload(const struct mc_postfix *pf, char **note_r,
 			 char **error_r)
 {
 	if (mc_postfix_master_pid(pf) == 0) {
-		note_add(note_r, "Postfix is not running: it will start frozen");
+		mc_note_add(note_r, "Postfix is not running: it will start frozen");
 		return 0;
 	}
 	if (postfix_reload(pf, error_r) < 0)
@@ -311,7 +281,7 @@ static int freeze_reload(const struct mc_postfix *pf, char **note_r,
 				    RELOAD_WAIT_MS / 1000);
 	size_t busy = wait_deliveries(pf);
 	if (busy > 0)
-		note_add(note_r, "%zu deliveries that had started before the "
+		mc_note_add(note_r, "%zu deliveries that had started before the "
 			 "freeze are still running", busy);
 	return 0;
 }
@@ -352,9 +322,9 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 
 	if (disable_services(pf, services, nservices, error_r) < 0)
 		goto out;
-	if (mc_postfix_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
+	if (mc_file_read_whole(cfd, "master.cf", &master_buf, &master_len, &master_st, error_r) < 0)
 		goto out;
-	mc_postfix_sha_hex(master_buf, master_len, hex);
+	mc_sha_hex(master_buf, master_len, hex);
 	free(fs.master_frozen_sha);
 	fs.master_frozen_sha = mc_xstrdup(hex);
 	free(fs.phase);
@@ -363,72 +333,13 @@ int mc_postfix_freeze(const struct mc_postfix *pf, const char *state_dir,
 	    freeze_reload(pf, note_r, error_r) < 0)
 		goto out;
 	if (nservices == 0)
-		note_add(note_r, "master.cf had no queue manager service enabled");
+		mc_note_add(note_r, "master.cf had no queue manager service enabled");
 	ret = 1;
 out:
 	mc_postfix_strings_free(services, nservices);
 	free(master_buf);
 	state_end(&fs, cfd, lfd, sfd, spath);
 	return ret;
-}
-
-/* Put saved file NAME back unless it is already byte-identical with
-   the same owner and mode. */
-static int restore_file(int cfd, const char *config_dir, int sfd,
-			const char *spath, const char *name, const char *want_sha,
-			mode_t mode, uid_t uid, gid_t gid, char **error_r)
-{
-	unsigned char *saved, *cur = NULL;
-	size_t saved_len, cur_len = 0;
-	struct stat st, cur_st;
-	char hex[65];
-	int ret = 0;
-
-	if (mc_postfix_read_whole(sfd, name, &saved, &saved_len, &st, error_r) < 0) {
-		if (error_r != NULL) {
-			char *e = *error_r;
-			*error_r = mc_xasprintf("saved copy %s/%s", spath, e);
-			free(e);
-		}
-		return -1;
-	}
-	mc_postfix_sha_hex(saved, saved_len, hex);
-	if (strcmp(hex, want_sha) != 0) {
-		free(saved);
-		return mc_error_set(error_r, "%s/%s: the saved copy does not match "
-				    "its recorded checksum; not restored", spath, name);
-	}
-	if (mc_postfix_read_whole(cfd, name, &cur, &cur_len, &cur_st, NULL) == 0 &&
-	    cur_len == saved_len && memcmp(cur, saved, saved_len) == 0) {
-		if ((cur_st.st_mode & 07777) != (mode & 07777) ||
-		    cur_st.st_uid != uid || cur_st.st_gid != gid) {
-			int fd = mc_safe_open_file(cfd, name, false, NULL, NULL);
-			if (fd < 0 || fchown(fd, uid, gid) < 0 || fchmod(fd, mode & 07777) < 0)
-				ret = mc_error_errno(error_r, "%s/%s", config_dir, name);
-			if (fd >= 0)
-				close(fd);
-		}
-	} else {
-		ret = mc_postfix_write_atomic(cfd, config_dir, name, saved, saved_len, mode,
-				   uid, gid, error_r);
-	}
-	free(saved);
-	free(cur);
-	return ret;
-}
-
-static bool file_sha_is(int cfd, const char *name, const char *want)
-{
-	unsigned char *buf;
-	size_t len;
-	struct stat st;
-	char hex[65];
-
-	if (want == NULL || mc_postfix_read_whole(cfd, name, &buf, &len, &st, NULL) < 0)
-		return false;
-	mc_postfix_sha_hex(buf, len, hex);
-	free(buf);
-	return strcmp(hex, want) == 0;
 }
 
 int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
@@ -445,7 +356,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		bool frozen;
 		if (mc_postfix_is_frozen(pf, &frozen, error_r) < 0)
 			return -1;
-		note_add(note_r, frozen ? "the queue manager is stopped, but not by "
+		mc_note_add(note_r, frozen ? "the queue manager is stopped, but not by "
 			 "mailcure (no freeze record): nothing changed" :
 			 "the queue is not frozen");
 		return 0;
@@ -455,7 +366,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 	have = mc_postfix_state_read(sfd, spath, &fs, error_r);
 	if (have <= 0) {
 		if (have == 0) {
-			note_add(note_r, "the queue is not frozen");
+			mc_note_add(note_r, "the queue is not frozen");
 			ret = 0;
 		}
 		goto out;
@@ -466,10 +377,10 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 
 	/* A change made while frozen would be undone by the restore:
 	   only with --force. */
-	bool main_changed = !file_sha_is(cfd, "main.cf", fs.main_sha);
+	bool main_changed = !mc_file_sha_is(cfd, "main.cf", fs.main_sha);
 	bool master_changed = strcmp(fs.phase, "frozen") == 0 &&
-		!file_sha_is(cfd, "master.cf", fs.master_frozen_sha) &&
-		!file_sha_is(cfd, "master.cf", fs.master_sha);
+		!mc_file_sha_is(cfd, "master.cf", fs.master_frozen_sha) &&
+		!mc_file_sha_is(cfd, "master.cf", fs.master_sha);
 	if ((main_changed || master_changed) && !force) {
 		mc_error_set(error_r, "%s%s%s changed while the queue was frozen; "
 			     "thaw would undo that change. Compare with the saved "
@@ -480,20 +391,20 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		goto out;
 	}
 	if (dry_run) {
-		note_add(note_r, "would restore main.cf and master.cf from %s%s",
+		mc_note_add(note_r, "would restore main.cf and master.cf from %s%s",
 			 spath, mc_postfix_master_pid(pf) != 0 ?
 			 ", reload Postfix and flush the queue" : "");
 		ret = 1;
 		goto out;
 	}
-	if (restore_file(cfd, pf->config_dir, sfd, spath, "main.cf", fs.main_sha,
+	if (mc_state_restore_file(cfd, pf->config_dir, "main.cf", sfd, spath, "main.cf", fs.main_sha,
 			 fs.main_mode, fs.main_uid, fs.main_gid, error_r) < 0 ||
-	    restore_file(cfd, pf->config_dir, sfd, spath, "master.cf", fs.master_sha,
+	    mc_state_restore_file(cfd, pf->config_dir, "master.cf", sfd, spath, "master.cf", fs.master_sha,
 			 fs.master_mode, fs.master_uid, fs.master_gid, error_r) < 0)
 		goto out;
 
 	if (mc_postfix_master_pid(pf) == 0) {
-		note_add(note_r, "Postfix is not running: queued mail is delivered "
+		mc_note_add(note_r, "Postfix is not running: queued mail is delivered "
 			 "when it starts");
 	} else {
 		char *err = NULL;
@@ -501,10 +412,10 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 		if (postfix_reload(pf, error_r) < 0)
 			goto out;
 		if (!wait_qmgr(pf, true))
-			note_add(note_r, "Postfix reloaded, but no queue manager "
+			mc_note_add(note_r, "Postfix reloaded, but no queue manager "
 				 "started within %u seconds", RELOAD_WAIT_MS / 1000);
 		else if (mc_postfix_flush(pf, &err) < 0)
-			note_add(note_r, "flush: %s", err);
+			mc_note_add(note_r, "flush: %s", err);
 		free(err);
 	}
 	/* The record goes last: until here, thaw can be run again. */
@@ -517,7 +428,7 @@ int mc_postfix_thaw(const struct mc_postfix *pf, const char *state_dir,
 	(void)unlinkat(sfd, "lock", 0);
 	(void)mc_fsync_dir(sfd);
 	if (rmdir(spath) < 0 && errno != ENOTEMPTY && errno != EEXIST)
-		note_add(note_r, "%s: %s", spath, strerror(errno));
+		mc_note_add(note_r, "%s: %s", spath, strerror(errno));
 	ret = 1;
 out:
 	state_end(&fs, cfd, lfd, sfd, spath);

@@ -77,14 +77,4 @@ int mc_postfix_state_read(int sfd, const char *spath,
 int mc_postfix_state_write(int sfd, const char *spath,
 			   const struct mc_postfix_freeze_state *fs,
 			   char **error_r);
-/* A whole regular file DIRFD/NAME (not a link), up to 64 MiB. */
-int mc_postfix_read_whole(int dirfd, const char *name, unsigned char **buf_r,
-			  size_t *len_r, struct stat *st_r, char **error_r);
-void mc_postfix_sha_hex(const void *data, size_t len, char hex[65]);
-/* Write DATA as DIRFD/NAME through a temporary file and rename(2),
-   fsync'd, with the given owner and mode. */
-int mc_postfix_write_atomic(int dirfd, const char *dirname, const char *name,
-			    const void *data, size_t len, mode_t mode,
-			    uid_t uid, gid_t gid, char **error_r);
-
 #endif

@@ -6,6 +6,7 @@
 /*	the record of a Postfix freeze, on disk
 /* SYNOPSIS
 /*	#include "postfix_private.h"
+#include "state_file.h"
 /*
 /*	int mc_postfix_state_open(const struct mc_postfix *pf,
 /*		const char *state_dir, bool create, char **spath_r,
@@ -55,6 +56,7 @@
 #include "internal.h"
 #include "postfix_ctl.h"
 #include "postfix_private.h"
+#include "state_file.h"
 
 void mc_postfix_freeze_state_clear(struct mc_postfix_freeze_state *fs)
 {
@@ -65,88 +67,6 @@ void mc_postfix_freeze_state_clear(struct mc_postfix_freeze_state *fs)
 	free(fs->services);
 	free(fs->config_dir);
 	memset(fs, 0, sizeof(*fs));
-}
-
-/* STATE_DIR/postfix-freeze/KEY for this instance: readable, and
-   unique per configuration directory. */
-char *mc_postfix_state_path(const struct mc_postfix *pf, const char *state_dir)
-{
-	char real[4096], hex[65], name[80];
-	unsigned char sha[32];
-	const char *dir = realpath(pf->config_dir, real) != NULL ? real : pf->config_dir;
-	size_t j = 0;
-
-	mc_sha256(dir, strlen(dir), sha);
-	mc_hex(sha, 32, hex);
-	for (const char *p = dir; *p != '\0' && j < 40; p++) {
-		if (*p == '/' && j == 0)
-			continue;
-		name[j++] = isalnum((unsigned char)*p) || *p == '-' || *p == '.' ? *p : '_';
-	}
-	name[j] = '\0';
-	return mc_xasprintf("%s/postfix-freeze/%s-%.12s", state_dir,
-			    j > 0 ? name : "root", hex);
-}
-
-int mc_postfix_read_whole(int dirfd, const char *name, unsigned char **buf_r,
-			  size_t *len_r, struct stat *st_r, char **error_r)
-{
-	char *err = NULL;
-	int fd = mc_safe_open_file(dirfd, name, false, st_r, &err);
-
-	if (fd < 0) {
-		mc_error_set(error_r, "%s", err);
-		free(err);
-		return -1;
-	}
-	if (mc_read_fd(fd, 64U << 20, buf_r, len_r, &err) < 0) {
-		mc_error_set(error_r, "%s: %s", name, err);
-		free(err);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-void mc_postfix_sha_hex(const void *data, size_t len, char hex[65])
-{
-	unsigned char sha[32];
-
-	mc_sha256(data, len, sha);
-	mc_hex(sha, 32, hex);
-}
-
-/* Write DATA as DIRFD/NAME through a temporary file and rename(2),
-   fsync'd, with the given owner and mode. */
-int mc_postfix_write_atomic(int dirfd, const char *dirname, const char *name,
-			    const void *data, size_t len, mode_t mode,
-			    uid_t uid, gid_t gid, char **error_r)
-{
-	char tmp[256];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), ".%s.mailcure-%ld", name, (long)getpid());
-	(void)unlinkat(dirfd, tmp, 0);
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return mc_error_errno(error_r, "%s/%s", dirname, tmp);
-	if (mc_write_all(fd, data, len) < 0 || fchown(fd, uid, gid) < 0 ||
-	    fchmod(fd, mode & 07777) < 0 || fsync(fd) < 0) {
-		mc_error_errno(error_r, "%s/%s", dirname, tmp);
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
-		return -1;
-	}
-	close(fd);
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		mc_error_errno(error_r, "rename %s/%s to %s", dirname, tmp, name);
-		unlinkat(dirfd, tmp, 0);
-		return -1;
-	}
-	if (mc_fsync_dir(dirfd) < 0)
-		return mc_error_errno(error_r, "fsync %s", dirname);
-	return 0;
 }
 
 int mc_postfix_state_write(int sfd, const char *spath,
@@ -165,7 +85,7 @@ int mc_postfix_state_write(int sfd, const char *spath,
 		(unsigned long)fs->master_gid, (unsigned)(fs->master_mode & 07777),
 		fs->master_frozen_sha != NULL ? fs->master_frozen_sha : "",
 		fs->services != NULL ? fs->services : "");
-	int ret = mc_postfix_write_atomic(sfd, spath, "state", text, strlen(text), 0600, 0, 0,
+	int ret = mc_file_write_atomic(sfd, spath, "state", text, strlen(text), 0600, 0, 0,
 			       error_r);
 	free(text);
 	return ret;
@@ -186,7 +106,7 @@ int mc_postfix_state_read(int sfd, const char *spath,
 			return 0;
 		return mc_error_errno(error_r, "%s/state", spath);
 	}
-	if (mc_postfix_read_whole(sfd, "state", &buf, &len, &st, &err) < 0) {
+	if (mc_file_read_whole(sfd, "state", &buf, &len, &st, &err) < 0) {
 		mc_error_set(error_r, "%s/%s", spath, err);
 		free(err);
 		return -1;
@@ -239,47 +159,15 @@ int mc_postfix_state_read(int sfd, const char *spath,
 	return 1;
 }
 
-/* Open (creating with CREATE) the state directory of this instance,
-   and lock it against a concurrent freeze or thaw. */
+char *mc_postfix_state_path(const struct mc_postfix *pf, const char *state_dir)
+{
+	return mc_state_path(state_dir, "postfix-freeze", pf->config_dir);
+}
+
 int mc_postfix_state_open(const struct mc_postfix *pf, const char *state_dir,
 			  bool create, char **spath_r, int *lockfd_r,
 			  char **error_r)
 {
-	char *spath = mc_postfix_state_path(pf, state_dir);
-	int sfd, lfd;
-
-	*lockfd_r = -1;
-	if (create) {
-		if (mc_mkdir_p(spath, 0700, error_r) < 0) {
-			free(spath);
-			return -1;
-		}
-	}
-	sfd = open(spath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (sfd < 0) {
-		if (errno == ENOENT && !create) {
-			*spath_r = spath;
-			return -2;
-		}
-		mc_error_errno(error_r, "%s", spath);
-		free(spath);
-		return -1;
-	}
-	lfd = openat(sfd, "lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (lfd < 0 || flock(lfd, LOCK_EX | LOCK_NB) < 0) {
-		if (lfd >= 0 && (errno == EWOULDBLOCK || errno == EAGAIN))
-			mc_error_set(error_r, "%s: another mailcure freeze or thaw "
-				     "is running", spath);
-		else
-			mc_error_errno(error_r, "%s/lock", spath);
-		if (lfd >= 0)
-			close(lfd);
-		close(sfd);
-		free(spath);
-		return -1;
-	}
-	*lockfd_r = lfd;
-	*spath_r = spath;
-	return sfd;
+	return mc_state_open(mc_postfix_state_path(pf, state_dir), create, spath_r,
+			     lockfd_r, error_r);
 }
-

@@ -25,6 +25,8 @@
 /*	kept as it is.
 /*
 /*	mc_buf_add() appends to a growing string, kept NUL-terminated.
+/*	mc_note_add() appends a line to a malloc()ed remark (the notes of
+/*	freeze and thaw); mc_sleep_ms() sleeps, through signals.
 /*
 /*	mc_html_entity() decodes the HTML character reference at S
 /*	("&amp;", "&#58;", "&#x2F") as browsers read them, numeric ones
@@ -47,6 +49,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <glib.h>
@@ -286,4 +289,32 @@ size_t mc_html_entity(const char *s, size_t len, char out[4], size_t *out_len_r)
 		}
 	}
 	return 0;
+}
+
+void mc_note_add(char **note_r, const char *fmt, ...)
+{
+	va_list ap;
+	char *line;
+
+	if (note_r == NULL)
+		return;
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	if (*note_r != NULL) {
+		char *joined = mc_xasprintf("%s\n%s", *note_r, line);
+		free(line);
+		free(*note_r);
+		line = joined;
+	}
+	*note_r = line;
+}
+
+void mc_sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }

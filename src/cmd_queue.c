@@ -3,7 +3,7 @@
 /* NAME
 /*	cmd_queue 1
 /* SUMMARY
-/*	mailcure queue: inspect, search, clean, freeze and thaw the Postfix queue
+/*	mailcure queue: inspect, search, clean, freeze and thaw the mail queue
 /* SYNOPSIS
 /*	mailcure queue status
 /*	mailcure queue list
@@ -14,35 +14,42 @@
 /*	mailcure queue thaw [--force]
 /*	mailcure queue release ID...
 /*
-/*	Options: --postfix-config DIR (another Postfix instance; default
-/*	the settings file's postfix_config, else postconf's),
+/*	Options: --mta auto|postfix|exim (whose queue; auto: the MTA
+/*	installed and configured), --postfix-config DIR (another Postfix
+/*	instance; default the settings file's postfix_config, else
+/*	postconf's), --exim-config FILE (another Exim instance),
 /*	--queue NAME (only that queue: incoming, active, deferred,
 /*	hold, maildrop; repeatable).
 /* DESCRIPTION
 /*	status counts the messages and bytes of each queue and says
-/*	whether Postfix runs and whether the queue is frozen. list shows
+/*	whether the MTA runs and whether the queue is frozen. list shows
 /*	every queued message: id, queue, arrival time, size, envelope
 /*	sender, recipients and Subject.
 /*
 /*	find matches the whole query language against the content of
 /*	each queued message (Postfix's own tools see only the envelope);
 /*	scan is "find virus". delete puts every matching message, with
-/*	its envelope, into the quarantine and then removes it with
-/*	postsuper -d, which never bounces (infected mail has forged
-/*	senders). Without a freeze, matching messages are put on hold
-/*	before they are checked and removed.
+/*	its envelope, into the quarantine and then removes it (Postfix:
+/*	postsuper -d; Exim: its spool files under Exim's lock), which
+/*	never bounces (infected mail has forged senders). Without a
+/*	freeze, matching Postfix messages are put on hold before they
+/*	are checked and removed.
 /*
 /*	freeze stops delivery of everything queued and of everything
-/*	that arrives, while Postfix keeps accepting mail (SMTP and
-/*	sendmail); a second freeze changes nothing. thaw restores
-/*	main.cf and master.cf byte for byte and lets the mail flow again.
-/*	release takes messages off hold. A deleted message comes back
-/*	with "mailcure quarantine restore ID": it is re-injected with its
-/*	original envelope sender and recipients.
+/*	that arrives, while the MTA keeps accepting mail (SMTP and
+/*	sendmail); a second freeze changes nothing. thaw restores every
+/*	file the freeze changed byte for byte (Postfix: main.cf and
+/*	master.cf; Exim: its configuration file) and lets the mail flow
+/*	again. release takes messages off hold (Exim: thaws and delivers
+/*	them now). A deleted message comes back with "mailcure quarantine
+/*	restore ID": it is re-injected with its original envelope sender
+/*	and recipients.
+/*
+/*	Everything MTA-specific goes through <mailcure/mta.h>.
 /*
 /*	Exit status: 0 nothing matched (or the action was done),
 /*	1 matches found (and acted on), 2 errors (a queue file could not
-/*	be read, Postfix is missing, not root, ...).
+/*	be read, the MTA is missing, not root, ...).
 /*--*/
 
 #include <errno.h>
@@ -55,15 +62,12 @@
 #include <json-c/json.h>
 
 #include "commands.h"
-#include "postfix_ctl.h"
-#include "exim_ctl.h"
-
-enum queue_mta { MTA_AUTO, MTA_POSTFIX, MTA_EXIM };
+#include "mailcure/mta.h"
 
 struct queue_opts {
 	const char *config_dir;
 	const char *exim_config;
-	enum queue_mta mta;	/* never MTA_AUTO once resolved */
+	enum mc_mta_kind mta;	/* never MC_MTA_AUTO once resolved */
 	const struct mc_store_ops *ops;
 	unsigned queue_mask;	/* 0 = all */
 	bool force;
@@ -74,15 +78,15 @@ const char cmd_queue_usage[] =
 	"       mailcure [GLOBAL OPTIONS] queue find|delete [OPTIONS] [QUERY]\n"
 	"       mailcure [GLOBAL OPTIONS] queue thaw [--force] [OPTIONS]\n"
 	"       mailcure [GLOBAL OPTIONS] queue release [OPTIONS] ID...\n\n"
-	"status   messages and bytes per queue; whether Postfix runs, whether frozen\n"
+	"status   messages and bytes per queue; whether the MTA runs, whether frozen\n"
 	"list     every queued message: id, queue, arrival, size, envelope, Subject\n"
 	"find     the queued messages that match QUERY (default: virus); scan is\n"
 	"         find virus\n"
 	"delete   quarantine the matching messages with their envelope, then remove\n"
-	"         them (postsuper -d: never bounced)\n"
-	"freeze   stop all delivery; Postfix still accepts mail\n"
-	"thaw     restore main.cf and master.cf byte for byte, deliver again\n"
-	"release  take messages off hold\n\n"
+	"         them (never bounced)\n"
+	"freeze   stop all delivery; the MTA still accepts mail\n"
+	"thaw     restore the files freeze changed byte for byte, deliver again\n"
+	"release  take messages off hold (Exim: thaw and deliver them now)\n\n"
 	"options:\n"
 	"      --mta auto|postfix|exim  the MTA whose queue this is (default auto:\n"
 	"                            the one installed and configured)\n"
@@ -90,16 +94,22 @@ const char cmd_queue_usage[] =
 	"      --exim-config FILE    another Exim instance (as exim -C FILE)\n"
 	"      --queue NAME          only incoming, active, deferred, hold or\n"
 	"                            maildrop (repeatable)\n"
-	"      --force               thaw even when main.cf or master.cf changed\n"
+	"      --force               thaw even when the configuration changed\n"
 	"                            while frozen\n\n"
 	"Exit status: 0 nothing matched (or done), 1 matches found (and acted on),\n"
 	"2 errors.\n";
 
-static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
+/* The instance of the resolved MTA. */
+static const char *mta_config(const struct queue_opts *o)
+{
+	return o->mta == MC_MTA_EXIM ? o->exim_config : o->config_dir;
+}
+
+static int open_mta(const struct queue_opts *o, struct mc_mta **mta_r)
 {
 	char *error = NULL;
 
-	if (mc_postfix_open(o->config_dir, pf_r, &error) < 0) {
+	if (mc_mta_open(o->mta, mta_config(o), mta_r, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);
 		return -1;
@@ -109,127 +119,99 @@ static int open_postfix(const struct queue_opts *o, struct mc_postfix **pf_r)
 
 /* ------------------------------------------------------------------ */
 
-static int queue_status(const struct queue_opts *o, struct mc_global *g)
+static void status_json(const struct queue_opts *o, const struct mc_mta *mta,
+			const struct mc_mta_status *st)
 {
-	struct mc_postfix *pf;
-	struct mc_postfix_status st;
-	char *error = NULL;
+	json_object *obj = json_object_new_object(), *queues = json_object_new_object();
+	bool exim = o->mta == MC_MTA_EXIM;
 
-	if (open_postfix(o, &pf) < 0)
-		return MC_EXIT_ERROR;
-	if (mc_postfix_status(pf, g->state_dir, &st, &error) < 0) {
-		mc_warn("%s", error);
-		free(error);
-		mc_postfix_free(&pf);
-		return MC_EXIT_ERROR;
+	mc_output_json_str(obj, "event", "status");
+	mc_output_json_str(obj, "mta", mc_mta_kind_name(o->mta));
+	mc_output_json_str(obj, exim ? "config_file" : "config_directory", mc_mta_config(mta));
+	mc_output_json_str(obj, exim ? "spool_directory" : "queue_directory", st->queue_dir);
+	mc_output_json_str(obj, "mail_version", st->version);
+	json_object_object_add(obj, "running", json_object_new_boolean(st->pid != 0));
+	if (st->pid != 0)
+		json_object_object_add(obj, exim ? "daemon_pid" : "master_pid",
+				       json_object_new_int64(st->pid));
+	json_object_object_add(obj, "frozen", json_object_new_boolean(st->frozen));
+	if (st->freeze_recorded)
+		json_object_object_add(obj, "frozen_at", json_object_new_int64((int64_t)st->frozen_at));
+	for (size_t q = 0; q < st->queue_count; q++) {
+		json_object *qo = json_object_new_object();
+		json_object_object_add(qo, "messages", json_object_new_int64((int64_t)st->messages[q]));
+		json_object_object_add(qo, "bytes", json_object_new_int64((int64_t)st->bytes[q]));
+		json_object_object_add(queues, mc_mta_queue_name(o->mta, q), qo);
 	}
-	if (g->json) {
-		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
-		mc_output_json_str(obj, "event", "status");
-		mc_output_json_str(obj, "config_directory", pf->config_dir);
-		mc_output_json_str(obj, "queue_directory", pf->queue_dir);
-		mc_output_json_str(obj, "mail_version", pf->mail_version);
-		json_object_object_add(obj, "running", json_object_new_boolean(st.master_pid != 0));
-		if (st.master_pid != 0)
-			json_object_object_add(obj, "master_pid", json_object_new_int64(st.master_pid));
-		json_object_object_add(obj, "frozen", json_object_new_boolean(st.frozen));
-		if (st.freeze_recorded)
-			json_object_object_add(obj, "frozen_at", json_object_new_int64((int64_t)st.frozen_at));
-		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
-			json_object *qo = json_object_new_object();
-			json_object_object_add(qo, "messages", json_object_new_int64((int64_t)st.messages[q]));
-			json_object_object_add(qo, "bytes", json_object_new_int64((int64_t)st.bytes[q]));
-			json_object_object_add(queues, mc_postfix_queues[q], qo);
-		}
-		json_object_object_add(obj, "queues", queues);
-		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st.total_messages));
-		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st.total_bytes));
-		json_object_object_add(obj, "incomplete", json_object_new_int64((int64_t)st.incomplete));
-		mc_output_json(stdout, obj);
-	} else {
-		char when[64], bytes[32];
-		mc_output_printf("Postfix %s, configuration %s, queue %s\n", pf->mail_version,
-				 pf->config_dir, pf->queue_dir);
-		if (st.master_pid != 0)
-			mc_output_printf("running:   yes (master pid %ld)\n", (long)st.master_pid);
-		else
-			mc_output_printf("running:   no\n");
-		if (st.frozen && st.freeze_recorded) {
-			mc_output_time(st.frozen_at, when, sizeof(when));
-			mc_output_printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
-		} else if (st.frozen) {
-			mc_output_printf("frozen:    yes (no queue manager; not frozen by mailcure)\n");
-		} else if (st.freeze_recorded) {
-			mc_output_printf("frozen:    no, but a freeze is recorded: run mailcure queue "
-					 "freeze or thaw\n");
-		} else {
-			mc_output_printf("frozen:    no\n");
-		}
-		for (unsigned q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
-			mc_output_bytes((double)st.bytes[q], bytes, sizeof(bytes));
-			mc_output_printf("%-10s %8llu messages  %10s\n", mc_postfix_queues[q],
-					 (unsigned long long)st.messages[q], bytes);
-		}
-		mc_output_bytes((double)st.total_bytes, bytes, sizeof(bytes));
-		mc_output_printf("%-10s %8llu messages  %10s\n", "total",
-				 (unsigned long long)st.total_messages, bytes);
-		if (st.incomplete > 0)
-			mc_output_printf("(%llu more being received)\n",
-					 (unsigned long long)st.incomplete);
-	}
-	mc_postfix_free(&pf);
-	return MC_EXIT_CLEAN;
+	json_object_object_add(obj, "queues", queues);
+	json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st->total_messages));
+	json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st->total_bytes));
+	json_object_object_add(obj, "incomplete", json_object_new_int64((int64_t)st->incomplete));
+	mc_output_json(stdout, obj);
 }
 
-static int queue_status_exim(const struct queue_opts *o, struct mc_global *g)
+static void status_text(const struct queue_opts *o, const struct mc_mta *mta,
+			const struct mc_mta_status *st)
 {
-	struct mc_exim *ex = NULL;
-	struct mc_exim_status st;
+	char when[64], bytes[32];
+
+	if (o->mta == MC_MTA_EXIM)
+		mc_output_printf("Exim %s, configuration %s, spool %s%s\n",
+				 st->version != NULL ? st->version : "?", mc_mta_config(mta),
+				 st->queue_dir, st->split ? " (split)" : "");
+	else
+		mc_output_printf("Postfix %s, configuration %s, queue %s\n", st->version,
+				 mc_mta_config(mta), st->queue_dir);
+	if (st->pid != 0)
+		mc_output_printf("running:   yes (%s pid %ld)\n",
+				 o->mta == MC_MTA_EXIM ? "daemon" : "master", (long)st->pid);
+	else
+		mc_output_printf("running:   no\n");
+	if (st->frozen && st->freeze_recorded) {
+		mc_output_time(st->frozen_at, when, sizeof(when));
+		mc_output_printf("frozen:    yes, since %s (mailcure queue thaw to undo)\n", when);
+	} else if (st->frozen) {
+		mc_output_printf("frozen:    yes (%s; not frozen by mailcure)\n",
+				 o->mta == MC_MTA_EXIM ? "queue_only and hold_domains = *" :
+				 "no queue manager");
+	} else if (st->freeze_recorded) {
+		mc_output_printf("frozen:    no, but a freeze is recorded: run mailcure queue "
+				 "freeze or thaw\n");
+	} else {
+		mc_output_printf("frozen:    no\n");
+	}
+	for (size_t q = 0; q < st->queue_count && st->queue_count > 1; q++) {
+		mc_output_bytes((double)st->bytes[q], bytes, sizeof(bytes));
+		mc_output_printf("%-10s %8llu messages  %10s\n", mc_mta_queue_name(o->mta, q),
+				 (unsigned long long)st->messages[q], bytes);
+	}
+	mc_output_bytes((double)st->total_bytes, bytes, sizeof(bytes));
+	mc_output_printf("%-10s %8llu messages  %10s\n", "total",
+			 (unsigned long long)st->total_messages, bytes);
+	if (st->incomplete > 0)
+		mc_output_printf("(%llu more being received)\n",
+				 (unsigned long long)st->incomplete);
+}
+
+static int queue_status(const struct queue_opts *o, struct mc_global *g)
+{
+	struct mc_mta *mta;
+	struct mc_mta_status st;
 	char *error = NULL;
 
-	if (mc_exim_open(o->exim_config, &ex, &error) < 0 ||
-	    mc_exim_status(ex, &st, &error) < 0) {
+	if (open_mta(o, &mta) < 0)
+		return MC_EXIT_ERROR;
+	if (mc_mta_status(mta, g->state_dir, &st, &error) < 0) {
 		mc_warn("%s", error);
 		free(error);
-		mc_exim_free(&ex);
+		mc_mta_close(&mta);
 		return MC_EXIT_ERROR;
 	}
-	if (g->json) {
-		json_object *obj = json_object_new_object(), *queues = json_object_new_object();
-		json_object *qo = json_object_new_object();
-		mc_output_json_str(obj, "event", "status");
-		mc_output_json_str(obj, "mta", "exim");
-		mc_output_json_str(obj, "config_file", ex->config_file);
-		mc_output_json_str(obj, "spool_directory", ex->spool_dir);
-		mc_output_json_str(obj, "mail_version", ex->version);
-		json_object_object_add(obj, "running", json_object_new_boolean(st.daemon_pid != 0));
-		if (st.daemon_pid != 0)
-			json_object_object_add(obj, "daemon_pid", json_object_new_int64(st.daemon_pid));
-		json_object_object_add(obj, "frozen", json_object_new_boolean(0));
-		json_object_object_add(qo, "messages", json_object_new_int64((int64_t)st.messages));
-		json_object_object_add(qo, "bytes", json_object_new_int64((int64_t)st.bytes));
-		json_object_object_add(queues, "input", qo);
-		json_object_object_add(obj, "queues", queues);
-		json_object_object_add(obj, "messages", json_object_new_int64((int64_t)st.messages));
-		json_object_object_add(obj, "bytes", json_object_new_int64((int64_t)st.bytes));
-		json_object_object_add(obj, "incomplete", json_object_new_int64(0));
-		mc_output_json(stdout, obj);
-	} else {
-		char bytes[32];
-		mc_output_printf("Exim %s, configuration %s, spool %s%s\n",
-				 ex->version != NULL ? ex->version : "?",
-				 ex->config_file != NULL ? ex->config_file : "?",
-				 ex->spool_dir, ex->split ? " (split)" : "");
-		if (st.daemon_pid != 0)
-			mc_output_printf("running:   yes (daemon pid %ld)\n", (long)st.daemon_pid);
-		else
-			mc_output_printf("running:   no\n");
-		mc_output_printf("frozen:    no\n");
-		mc_output_bytes((double)st.bytes, bytes, sizeof(bytes));
-		mc_output_printf("%-10s %8llu messages  %10s\n", "total",
-				 (unsigned long long)st.messages, bytes);
-	}
-	mc_exim_free(&ex);
+	if (g->json)
+		status_json(o, mta, &st);
+	else
+		status_text(o, mta, &st);
+	mc_mta_close(&mta);
 	return MC_EXIT_CLEAN;
 }
 
@@ -237,39 +219,26 @@ static int queue_status_exim(const struct queue_opts *o, struct mc_global *g)
    named, or the one installed and configured here. */
 static int resolve_mta(struct queue_opts *o)
 {
-	char *pf_why = NULL, *ex_why = NULL;
-	bool pf, ex;
+	char *why = NULL;
 
-	if (o->mta == MTA_POSTFIX && o->exim_config != NULL)
+	if (o->mta == MC_MTA_POSTFIX && o->exim_config != NULL)
 		mc_die_usage("--exim-config names an Exim instance, but --mta is postfix");
-	if (o->mta == MTA_EXIM && o->config_dir != NULL)
+	if (o->mta == MC_MTA_EXIM && o->config_dir != NULL)
 		mc_die_usage("--postfix-config names a Postfix instance, but --mta is exim");
-	if (o->mta == MTA_AUTO && o->exim_config != NULL && o->config_dir != NULL)
+	if (o->mta == MC_MTA_AUTO && o->exim_config != NULL && o->config_dir != NULL)
 		mc_die_usage("--postfix-config and --exim-config: choose one MTA");
-	if (o->mta == MTA_AUTO && o->exim_config != NULL)
-		o->mta = MTA_EXIM;
-	if (o->mta == MTA_AUTO && o->config_dir != NULL)
-		o->mta = MTA_POSTFIX;
-	if (o->mta == MTA_AUTO) {
-		pf = mc_postfix_configured(NULL, &pf_why);
-		ex = mc_exim_configured(NULL, &ex_why);
-		if (pf && ex) {
-			mc_warn("both Postfix and Exim are installed and configured here: "
-				"name the MTA whose queue this is with --mta postfix or "
-				"--mta exim");
-		} else if (!pf && !ex) {
-			mc_warn("no mail queue here: %s; %s", pf_why, ex_why);
-		} else {
-			o->mta = pf ? MTA_POSTFIX : MTA_EXIM;
-		}
-		free(pf_why);
-		free(ex_why);
-		if (o->mta == MTA_AUTO)
-			return -1;
+	if (o->mta == MC_MTA_AUTO && o->exim_config != NULL)
+		o->mta = MC_MTA_EXIM;
+	if (o->mta == MC_MTA_AUTO && o->config_dir != NULL)
+		o->mta = MC_MTA_POSTFIX;
+	if (o->mta == MC_MTA_AUTO && !mc_mta_in_use(MC_MTA_AUTO, NULL, &o->mta, &why)) {
+		mc_warn("%s", why);
+		free(why);
+		return -1;
 	}
-	if (o->mta == MTA_EXIM && o->queue_mask != 0)
+	if (o->mta == MC_MTA_EXIM && o->queue_mask != 0)
 		mc_die_usage("--queue: Exim has one queue (no --queue)");
-	o->ops = o->mta == MTA_EXIM ? &mc_store_exim : &mc_store_postfix;
+	o->ops = o->mta == MC_MTA_EXIM ? &mc_store_exim : &mc_store_postfix;
 	return 0;
 }
 
@@ -279,7 +248,7 @@ static int open_store(const struct queue_opts *o, struct mc_global *g,
 		      char **uri_r, struct mc_store **store_r)
 {
 	struct mc_store_settings set = { .limits = &g->limits, .dry_run = g->dry_run };
-	const char *arg = o->mta == MTA_EXIM ? o->exim_config : o->config_dir;
+	const char *arg = mta_config(o);
 	char *error = NULL;
 	char *uri = mc_xasprintf("%s:%s", o->ops->name, arg != NULL ? arg : "");
 
@@ -290,7 +259,7 @@ static int open_store(const struct queue_opts *o, struct mc_global *g,
 		return -1;
 	}
 	if (o->queue_mask != 0)
-		mc_store_postfix_set_queues(*store_r, o->queue_mask);
+		mc_mta_store_set_queues(*store_r, o->queue_mask);
 	*uri_r = uri;
 	return 0;
 }
@@ -383,21 +352,21 @@ static int queue_list(const struct queue_opts *o, struct mc_global *g)
 /* ------------------------------------------------------------------ */
 
 /* Deleting from a live queue works (each message is put on hold
-   first) but a freeze is the safe way: say so. */
-static void warn_not_frozen(const struct queue_opts *o)
+   first, or left alone while in delivery) but a freeze is the safe
+   way: say so. */
+static void warn_not_frozen(const struct queue_opts *o, const struct mc_global *g)
 {
-	struct mc_postfix *pf;
-	bool frozen;
+	struct mc_mta *mta;
 
-	if (mc_postfix_open(o->config_dir, &pf, NULL) < 0)
+	if (mc_mta_open(o->mta, mta_config(o), &mta, NULL) < 0)
 		return;
-	if (mc_postfix_master_pid(pf) != 0 &&
-	    mc_postfix_is_frozen(pf, &frozen, NULL) == 0 && !frozen)
-		mc_warn("note: the queue of %s is not frozen: matching messages are "
-			"put on hold before they are removed, and those already in "
-			"delivery are left alone (mailcure queue freeze stops all "
-			"delivery first)", pf->config_dir);
-	mc_postfix_free(&pf);
+	if (mc_mta_delivering(mta, g->state_dir))
+		mc_warn("note: the queue of %s is not frozen: %s, and those already "
+			"in delivery are left alone (mailcure queue freeze stops all "
+			"delivery first)", mc_mta_config(mta), o->mta == MC_MTA_EXIM ?
+			"a message is locked while it is checked and removed" :
+			"matching messages are put on hold before they are removed");
+	mc_mta_close(&mta);
 }
 
 static int queue_find(const struct queue_opts *o, struct mc_global *g,
@@ -432,8 +401,8 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(uri);
 		return MC_EXIT_ERROR;
 	}
-	if (delete && !g->json && g->verbose >= 0 && o->mta == MTA_POSTFIX)
-		warn_not_frozen(o);
+	if (delete && !g->json && g->verbose >= 0)
+		warn_not_frozen(o, g);
 	struct mc_quarantine *q = NULL;
 	if (delete && !g->dry_run) {
 		q = mc_cli_quarantine_open(g, true);
@@ -463,30 +432,44 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 
 /* ------------------------------------------------------------------ */
 
+/* Print NOTE (lines) indented under the result. */
+static void print_note(char *note)
+{
+	for (char *line = note; line != NULL;) {
+		char *nl = strchr(line, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		mc_output_printf("  %s\n", line);
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+}
+
 static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
 			     bool freeze)
 {
-	struct mc_postfix *pf;
+	struct mc_mta *mta;
 	char *note = NULL, *error = NULL;
 	int ret;
 
-	if (open_postfix(o, &pf) < 0)
+	if (open_mta(o, &mta) < 0)
 		return MC_EXIT_ERROR;
 	if (freeze)
-		ret = mc_postfix_freeze(pf, g->state_dir, g->dry_run, &note, &error);
+		ret = mc_mta_freeze(mta, g->state_dir, g->dry_run, &note, &error);
 	else
-		ret = mc_postfix_thaw(pf, g->state_dir, o->force, g->dry_run, &note, &error);
+		ret = mc_mta_thaw(mta, g->state_dir, o->force, g->dry_run, &note, &error);
 	if (ret < 0) {
 		mc_warn("queue %s: %s", freeze ? "freeze" : "thaw", error);
 		free(error);
 		free(note);
-		mc_postfix_free(&pf);
+		mc_mta_close(&mta);
 		return MC_EXIT_ERROR;
 	}
 	if (g->json) {
 		json_object *obj = json_object_new_object();
 		mc_output_json_str(obj, "event", freeze ? "freeze" : "thaw");
-		mc_output_json_str(obj, "config_directory", pf->config_dir);
+		mc_output_json_str(obj, "mta", mc_mta_kind_name(o->mta));
+		mc_output_json_str(obj, o->mta == MC_MTA_EXIM ? "config_file" :
+				   "config_directory", mc_mta_config(mta));
 		json_object_object_add(obj, "changed", json_object_new_boolean(ret > 0));
 		if (g->dry_run)
 			json_object_object_add(obj, "dry_run", json_object_new_boolean(1));
@@ -496,84 +479,86 @@ static int queue_freeze_thaw(const struct queue_opts *o, struct mc_global *g,
 		if (g->dry_run)
 			mc_output_printf("%s (dry run: nothing changed)\n", note != NULL ? note : "");
 		else if (ret > 0)
-			mc_output_printf("%s: queue %s\n", pf->config_dir, freeze ?
+			mc_output_printf("%s: queue %s\n", mc_mta_config(mta), freeze ?
 					 "frozen: nothing is delivered until 'mailcure queue thaw'; "
-					 "mail is still accepted" :
+					 "mail is still accepted" : o->mta == MC_MTA_EXIM ?
+					 "thawed: configuration restored byte for byte, delivery resumed" :
 					 "thawed: main.cf and master.cf restored, delivery resumed");
 		else
-			mc_output_printf("%s: nothing to do\n", pf->config_dir);
-		if (note != NULL && !g->dry_run) {
-			for (char *line = note; line != NULL;) {
-				char *nl = strchr(line, '\n');
-				if (nl != NULL)
-					*nl = '\0';
-				mc_output_printf("  %s\n", line);
-				line = nl != NULL ? nl + 1 : NULL;
-			}
-		}
+			mc_output_printf("%s: nothing to do\n", mc_mta_config(mta));
+		if (note != NULL && !g->dry_run)
+			print_note(note);
 	}
 	free(note);
-	mc_postfix_free(&pf);
+	mc_mta_close(&mta);
 	return MC_EXIT_CLEAN;
 }
 
 /* ------------------------------------------------------------------ */
 
+static void release_print(const struct mc_global *g, const char *id, bool done,
+			  const char *why)
+{
+	if (g->json) {
+		json_object *obj = json_object_new_object();
+		mc_output_json_str(obj, "event", "release");
+		mc_output_json_str(obj, "queue_id", id);
+		mc_output_json_str(obj, "action", done ? "released" : "failed");
+		if (!done)
+			mc_output_json_str(obj, "why", why);
+		mc_output_json(stdout, obj);
+	} else {
+		mc_output_printf("%s: %s%s\n", id, done ? "released" : why,
+				 done ? "" : ": nothing done");
+	}
+}
+
 static int queue_release(const struct queue_opts *o, struct mc_global *g,
 			 int argc, char **argv)
 {
-	struct mc_postfix *pf;
-	char *error = NULL;
+	struct mc_mta *mta;
+	char *error = NULL, *note = NULL, **why;
 	bool *done;
 	int exit_code = MC_EXIT_CLEAN;
 
 	if (argc == 0)
 		mc_die_usage("queue release: which queue ids?");
+	if (open_mta(o, &mta) < 0)
+		return MC_EXIT_ERROR;
 	for (int i = 0; i < argc; i++) {
-		if (!mc_postfix_queue_id_ok(argv[i])) {
+		if (!mc_mta_queue_id_ok(mta, argv[i])) {
 			mc_warn("queue release: not a queue id: %s", argv[i]);
+			mc_mta_close(&mta);
 			return MC_EXIT_ERROR;
 		}
 	}
-	if (open_postfix(o, &pf) < 0)
-		return MC_EXIT_ERROR;
 	done = calloc((size_t)argc, sizeof(*done));
-	if (done == NULL)
+	why = calloc((size_t)argc, sizeof(*why));
+	if (done == NULL || why == NULL)
 		abort();
 	if (g->dry_run) {
 		for (int i = 0; i < argc; i++)
-			mc_output_printf("%s: would release from hold\n", argv[i]);
-	} else if (mc_postfix_postsuper(pf, MC_POSTSUPER_RELEASE, "hold",
-					(const char *const *)argv, (size_t)argc,
-					done, &error) < 0) {
+			mc_output_printf("%s: would release%s\n", argv[i],
+					 o->mta == MC_MTA_POSTFIX ? " from hold" : " and deliver");
+	} else if (mc_mta_release(mta, (const char *const *)argv, (size_t)argc,
+				  done, why, &note, &error) < 0) {
 		mc_warn("queue release: %s", error);
 		free(error);
 		exit_code = MC_EXIT_ERROR;
 	} else {
 		for (int i = 0; i < argc; i++) {
-			if (g->json) {
-				json_object *obj = json_object_new_object();
-				mc_output_json_str(obj, "event", "release");
-				mc_output_json_str(obj, "queue_id", argv[i]);
-				mc_output_json_str(obj, "action", done[i] ? "released" : "failed");
-				if (!done[i])
-					mc_output_json_str(obj, "why", "not on hold");
-				mc_output_json(stdout, obj);
-			} else {
-				mc_output_printf("%s: %s\n", argv[i], done[i] ? "released" :
-						 "not on hold: nothing done");
-			}
+			release_print(g, argv[i], done[i], why[i]);
 			if (!done[i])
 				exit_code = MC_EXIT_ERROR;
+			free(why[i]);
 		}
-		/* Released mail goes to the deferred queue: send it now. */
-		if (mc_postfix_master_pid(pf) != 0 && mc_postfix_flush(pf, &error) < 0) {
-			mc_warn("queue release: %s", error);
-			free(error);
-		}
+		if (note != NULL)
+			mc_warn("queue release: %s", note);
 	}
+	free(note);
+	free(why);
 	free(done);
-	mc_postfix_free(&pf);
+	mc_mta_close(&mta);
 	return exit_code;
 }
 
@@ -604,12 +589,12 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			o.config_dir = optarg;
 			break;
 		case OPT_QUEUE: {
-			unsigned q;
-			for (q = 0; q < MC_POSTFIX_QUEUE_COUNT; q++) {
-				if (strcmp(optarg, mc_postfix_queues[q]) == 0)
+			size_t q, n = mc_mta_queue_count(MC_MTA_POSTFIX);
+			for (q = 0; q < n; q++) {
+				if (strcmp(optarg, mc_mta_queue_name(MC_MTA_POSTFIX, q)) == 0)
 					break;
 			}
-			if (q == MC_POSTFIX_QUEUE_COUNT)
+			if (q == n)
 				mc_die_usage("--queue: incoming, active, deferred, hold "
 					     "or maildrop: %s", optarg);
 			o.queue_mask |= 1U << q;
@@ -623,11 +608,11 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 			break;
 		case OPT_MTA:
 			if (strcmp(optarg, "auto") == 0)
-				o.mta = MTA_AUTO;
+				o.mta = MC_MTA_AUTO;
 			else if (strcmp(optarg, "postfix") == 0)
-				o.mta = MTA_POSTFIX;
+				o.mta = MC_MTA_POSTFIX;
 			else if (strcmp(optarg, "exim") == 0)
-				o.mta = MTA_EXIM;
+				o.mta = MC_MTA_EXIM;
 			else
 				mc_die_usage("--mta: auto, postfix or exim: %s", optarg);
 			break;
@@ -664,22 +649,17 @@ int cmd_queue(int argc, char **argv, struct mc_global *g)
 	}
 	/* With neither, a Postfix instance named by the settings file
 	   says which MTA this is, as --postfix-config would. */
-	if (o.mta == MTA_AUTO && o.exim_config == NULL && g->postfix_config != NULL)
-		o.mta = MTA_POSTFIX;
+	if (o.mta == MC_MTA_AUTO && o.exim_config == NULL && g->postfix_config != NULL)
+		o.mta = MC_MTA_POSTFIX;
 	if (resolve_mta(&o) < 0)
 		return MC_EXIT_ERROR;
 	/* The settings file's Postfix instance is a default for Postfix
 	   only: --mta exim and --exim-config are not in conflict with it. */
-	if (o.mta == MTA_POSTFIX && o.config_dir == NULL)
+	if (o.mta == MC_MTA_POSTFIX && o.config_dir == NULL)
 		o.config_dir = g->postfix_config;
-	if (o.mta == MTA_EXIM && (strcmp(sub, "freeze") == 0 || strcmp(sub, "thaw") == 0 ||
-				  strcmp(sub, "release") == 0)) {
-		mc_warn("queue %s: not supported for Exim yet", sub);
-		return MC_EXIT_ERROR;
-	}
 
 	if (strcmp(sub, "status") == 0)
-		return o.mta == MTA_EXIM ? queue_status_exim(&o, g) : queue_status(&o, g);
+		return queue_status(&o, g);
 	if (strcmp(sub, "list") == 0)
 		return queue_list(&o, g);
 	if (strcmp(sub, "scan") == 0)

@@ -8,7 +8,8 @@
 /*	mailcure respond [-s STORE]... [--allow CIDR]... [--keep-mx]
 /*		[--clean-host] [--host-path PATH]... [--until STEP]
 /*		[--skip STEP]... [--max-delete N] [--yes]
-/*		[--postfix-config DIR] [QUERY]
+/*		[--mta auto|postfix|exim] [--postfix-config DIR]
+/*		[--exim-config FILE] [QUERY]
 /*	mailcure respond --resume [RUN] [--yes]
 /* DESCRIPTION
 /*	Runs, in order: isolate, queue-freeze, queue-delete,
@@ -31,9 +32,11 @@
 /*	1000), the counts per reason and per mailbox are shown and
 /*	respond asks on a terminal, or stops unless --yes was given.
 /*
-/*	A step that does not apply on this server (no Postfix, or a
-/*	Postfix package that was never configured and so has no queue;
-/*	no nftables) is recorded as skipped with its reason, and the run
+/*	The queue steps work on the MTA of this server, Postfix or Exim
+/*	(--mta, default: the one installed and configured), through the
+/*	queue command. A step that does not apply on this server (no
+/*	MTA, or an MTA package that was never configured and so has no
+/*	queue; no nftables) is recorded as skipped with its reason, and the run
 /*	goes on with the rest of the runbook. A step that
 /*	fails stops the run before any later removing step, but the
 /*	steps that give the server back (queue-thaw, reconnect) are
@@ -57,7 +60,7 @@
 
 #include "mailcure/exec.h"
 #include "commands.h"
-#include "postfix_ctl.h"
+#include "mailcure/mta.h"
 
 #define RESPOND_DEFAULT_MAX_DELETE 1000
 
@@ -72,6 +75,8 @@ struct respond_args {
 	const char *ports;
 	const char *until;
 	const char *postfix_config;
+	const char *exim_config;
+	const char *mta;	/* --mta as given, or NULL */
 	const char *query;
 	bool keep_mx;
 	bool clean_host;
@@ -261,9 +266,17 @@ static void step_argv(const struct respond_args *ra, int step, bool dry,
 	case STEP_QUEUE_THAW:
 	case STEP_QUEUE_DELETE:
 		argv_add(a, "queue");
+		if (ra->mta != NULL) {
+			argv_add(a, "--mta");
+			argv_add(a, ra->mta);
+		}
 		if (ra->postfix_config != NULL) {
 			argv_add(a, "--postfix-config");
 			argv_add(a, ra->postfix_config);
+		}
+		if (ra->exim_config != NULL) {
+			argv_add(a, "--exim-config");
+			argv_add(a, ra->exim_config);
 		}
 		argv_add(a, step == STEP_QUEUE_FREEZE ? "freeze" :
 			 step == STEP_QUEUE_THAW ? "thaw" : "delete");
@@ -289,11 +302,29 @@ static void step_argv(const struct respond_args *ra, int step, bool dry,
 	}
 }
 
+/* The MTA of the queue steps, as the queue command resolves it. */
+static enum mc_mta_kind respond_mta(const struct respond_args *ra, const char **config_r)
+{
+	enum mc_mta_kind kind = MC_MTA_AUTO;
+
+	if (ra->mta != NULL && strcmp(ra->mta, "postfix") == 0)
+		kind = MC_MTA_POSTFIX;
+	else if (ra->mta != NULL && strcmp(ra->mta, "exim") == 0)
+		kind = MC_MTA_EXIM;
+	else if (ra->exim_config != NULL)
+		kind = MC_MTA_EXIM;
+	else if (ra->postfix_config != NULL)
+		kind = MC_MTA_POSTFIX;
+	*config_r = kind == MC_MTA_EXIM ? ra->exim_config :
+		kind == MC_MTA_POSTFIX ? ra->postfix_config : NULL;
+	return kind;
+}
+
 /* Whether STEP can apply on this machine; WHY (SIZE bytes) says why
-   not. The queue steps apply to a Postfix instance in use: one that is
-   installed and configured (a package installed but never set up has
-   no main.cf, runs no queue, and freeze would fail and leave the
-   server isolated). */
+   not. The queue steps apply to an MTA in use (Postfix or Exim): one
+   that is installed and configured (a package installed but never set
+   up runs no queue, and freeze would fail and leave the server
+   isolated). */
 static bool step_applies(const struct respond_args *ra, int step,
 			 char *why, size_t size)
 {
@@ -307,7 +338,9 @@ static bool step_applies(const struct respond_args *ra, int step,
 			snprintf(why, size, "this mailcure has no queue support");
 			return false;
 		}
-		if (!mc_postfix_configured(ra->postfix_config, &reason)) {
+		const char *config;
+		enum mc_mta_kind kind = respond_mta(ra, &config);
+		if (!mc_mta_in_use(kind, config, NULL, &reason)) {
 			snprintf(why, size, "%s", reason);
 			free(reason);
 			return false;
@@ -582,7 +615,7 @@ const char cmd_respond_usage[] =
 	"The whole outbreak runbook, in order: isolate, queue-freeze, queue-delete,\n"
 	"mailbox-clean, host-scan, queue-thaw, reconnect. Every step is journaled\n"
 	"in STATE-DIR/runs/RUN/; --resume goes on after an interruption. A step\n"
-	"that does not apply here (no Postfix in use, no nftables) is skipped.\n\n"
+	"that does not apply here (no MTA in use, no nftables) is skipped.\n\n"
 	"options:\n"
 	"  -s, --store STORE       a mail store to clean (repeatable; see 'mailbox')\n"
 	"      --allow CIDR        a network that keeps access while isolated (repeatable)\n"
@@ -595,7 +628,9 @@ const char cmd_respond_usage[] =
 	"      --max-delete N      above N messages to remove, ask (or stop without\n"
 	"                          --yes); default 1000\n"
 	"      --yes               go on past --max-delete without asking\n"
+	"      --mta auto|postfix|exim  the MTA of the queue steps (default auto)\n"
 	"      --postfix-config DIR  the Postfix instance of the queue steps\n"
+	"      --exim-config FILE  the Exim instance of the queue steps\n"
 	"      --resume [RUN]      continue RUN (default: the latest unfinished run)\n\n"
 	"Exit status: 0 nothing found, 1 found and removed, 2 a step failed or\n"
 	"reported errors.\n";
@@ -603,6 +638,7 @@ const char cmd_respond_usage[] =
 enum {
 	OPT_ALLOW = 300, OPT_KEEP_MX, OPT_CLEAN_HOST, OPT_HOST_PATH, OPT_UNTIL,
 	OPT_SKIP, OPT_MAX_DELETE, OPT_YES, OPT_RESUME, OPT_POSTFIX_CONFIG, OPT_PORTS,
+	OPT_MTA, OPT_EXIM_CONFIG,
 };
 
 static const struct option respond_options[] = {
@@ -618,6 +654,8 @@ static const struct option respond_options[] = {
 	{ "yes", no_argument, NULL, OPT_YES },
 	{ "resume", optional_argument, NULL, OPT_RESUME },
 	{ "postfix-config", required_argument, NULL, OPT_POSTFIX_CONFIG },
+	{ "exim-config", required_argument, NULL, OPT_EXIM_CONFIG },
+	{ "mta", required_argument, NULL, OPT_MTA },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -673,6 +711,13 @@ static int parse_args(int argc, char **argv, struct respond_args *ra,
 			*resume_r = optarg != NULL ? strdup(optarg) : NULL;
 			break;
 		case OPT_POSTFIX_CONFIG: ra->postfix_config = optarg; break;
+		case OPT_EXIM_CONFIG: ra->exim_config = optarg; break;
+		case OPT_MTA:
+			if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "postfix") != 0 &&
+			    strcmp(optarg, "exim") != 0)
+				mc_die_usage("--mta: auto, postfix or exim: %s", optarg);
+			ra->mta = strcmp(optarg, "auto") == 0 ? NULL : optarg;
+			break;
 		default: mc_die_command_usage();
 		}
 	}
@@ -703,6 +748,15 @@ static void ioc_query(const struct mc_global *g, struct respond_args *ra)
 {
 	if (ra->query == NULL && g->ioc_count > 0 && (ra->query = strdup("virus or ioc")) == NULL)
 		abort();
+}
+
+/* The settings file's Postfix instance, as the queue command takes it:
+   only when no other MTA was named. */
+static void respond_default_postfix(struct respond_args *ra, const struct mc_global *g)
+{
+	if (ra->postfix_config == NULL && ra->exim_config == NULL &&
+	    (ra->mta == NULL || strcmp(ra->mta, "postfix") == 0))
+		ra->postfix_config = g->postfix_config;
 }
 
 /* The safety gate: count what queue-delete and mailbox-clean would
@@ -828,8 +882,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	int pargc = 0;
 
 	resume = parse_args(argc, argv, &ra, &resume_run);
-	if (ra.postfix_config == NULL)
-		ra.postfix_config = g->postfix_config;
+	respond_default_postfix(&ra, g);
 	ioc_query(g, &ra);
 	if (resume == 0 && g->dry_run) {
 		exit_code = respond_dry_run(g, &ra);
@@ -861,8 +914,7 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 		respond_args_free(&ra);
 		parse_args(pargc, pargv, &ra, &dummy);
 		free(dummy);
-		if (ra.postfix_config == NULL)
-			ra.postfix_config = g->postfix_config;
+		respond_default_postfix(&ra, g);
 		ioc_query(g, &ra);
 		ra.yes = ra.yes || yes_now;
 		/* A run paused with --until goes on to the end unless the

@@ -14,6 +14,9 @@
 #	  library never depends on its command line);
 #	- lib/store/ and lib/engine/ do not include each other's headers
 #	  (the headers there are private to their layer);
+#	- no file under src/ includes a header that lives in lib/ (the
+#	  command line uses the library through include/mailcure/ only:
+#	  postfix_ctl.h, exim_ctl.h, internal.h and the like are private);
 #	- the layers (include, lib, lib/store, lib/engine, lib/net, src)
 #	  include each other without a cycle, and so do the headers.
 #
@@ -40,10 +43,11 @@ import sys
 
 LAYERS = ["lib/store", "lib/engine", "lib/net", "lib", "src", "include"]
 # Modules of lib/ above the stores and engines: they look stores up
-# and drive them (the pipeline, restore), so they are a layer of
-# their own over the store, engine and net layers, which lie over the
-# rest of lib/ (the core).
-DRIVERS = ("lib/pipeline.c", "lib/restore.c")
+# and drive them (the pipeline, restore, the MTA interface, which
+# dispatches to the queue stores too), so they are a layer of their
+# own over the store, engine and net layers, which lie over the rest
+# of lib/ (the core).
+DRIVERS = ("lib/pipeline.c", "lib/restore.c", "lib/mta.c")
 CALL_LAYERS = ["lib/store", "lib/engine", "lib/net"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
@@ -180,6 +184,9 @@ def main():
             where = "%s:%d: includes %s" % (rel, no, target)
             if src_layer.startswith("lib") and dst_layer == "src":
                 bad.append(where + ": the library depends on the CLI")
+            if src_layer == "src" and dst_layer.startswith("lib"):
+                bad.append(where + ": a private header of the library "
+                           "(use include/mailcure/)")
             for a, b in (("lib/store", "lib/engine"), ("lib/engine", "lib/store")):
                 if src_layer == a and dst_layer == b:
                     bad.append(where + ": a private header of " + b)

@@ -33,10 +33,15 @@
 /*	write lock on the start of the -D file, which every Exim process
 /*	holds while it delivers a message, and which -Mrm takes too. A
 /*	message whose lock is held is in delivery and is left alone.
-/*	Under the lock the pair is re-read and must have the SHA-256 it
-/*	was scanned with (and be the same -D inode); its undelivered
-/*	recipients are read again with the journal, it is written to the
-/*	quarantine with its envelope, and only then are its files
+/*	Under the lock the pair is re-read (the same -D inode) and must
+/*	be the message that was scanned: the same content (SHA-256 of
+/*	the headers and body as Exim sends them), the same envelope
+/*	sender, and no recipient undelivered now that was not undelivered
+/*	then. Not the same bytes: Exim rewrites -H after every delivery
+/*	attempt (a deferral in a queue run), which changes nothing of the
+/*	message. Its undelivered recipients are read with the journal; the
+/*	pair as it is now is written to the quarantine with that
+/*	envelope, and only then are its files
 /*	removed, -H first (from then on Exim does not see the message),
 /*	then -J, -D and the message log, as exim -Mrm does; nothing is
 /*	bounced. Holding the lock from the check to the removal means no
@@ -93,8 +98,9 @@ struct exim_store {
 
 struct exim_msg {
 	struct mc_store_msg m;	/* first: freed by the base */
-	unsigned char sha256[32];	/* of raw */
+	unsigned char content_sha[32];	/* of sp.content, as scanned */
 	struct mc_exim_spool sp;	/* envelope and content, owned */
+	unsigned char *raw_now;	/* the spool files at removal */
 };
 
 static void exim_destroy(struct mc_store *store)
@@ -373,7 +379,6 @@ static struct exim_msg *read_entry(struct exim_store *es, const struct spool_ent
 	m->buf = raw;
 	m->msg.raw = raw;
 	m->msg.raw_size = raw_len;
-	mc_sha256(raw, raw_len, em->sha256);
 	if (mc_exim_spool_parse(raw, raw_len, j, j_len, false, &em->sp, &err) < 0) {
 		mc_store_msg_error(m, "%s", err);
 		free(err);
@@ -394,6 +399,7 @@ static struct exim_msg *read_entry(struct exim_store *es, const struct spool_ent
 	}
 	m->msg.data = em->sp.content;
 	m->msg.size = em->sp.content_len;
+	mc_sha256(em->sp.content, em->sp.content_len, em->content_sha);
 	msg_set_envelope(em);
 	return em;
 }
@@ -436,6 +442,7 @@ static void exim_msg_free(struct mc_store *store, struct mc_msg **msgp)
 		return;
 	/* raw is m.buf, freed by the base; data is sp.content. */
 	mc_exim_spool_clear(&em->sp);
+	free(em->raw_now);
 	mc_store_msg_free_op(store, msgp);
 }
 
@@ -501,16 +508,61 @@ static void unlink_msglog(struct exim_store *es, const char *dir_rel, const char
 	free(rel);
 }
 
+/* Whether the message NOW (read under Exim's lock) is another than EM
+   as scanned: NULL when it is the same, else what changed. Exim
+   rewrites the -H file whenever a delivery attempt ends (a deferral
+   drops -deliver_firsttime, counts, frozen state), so its bytes do not
+   decide; the message does: its content (headers and body, as Exim
+   sends them), its envelope sender, and its recipients, of which
+   those undelivered now must all have been undelivered at the scan
+   (fewer is a delivery that ended since; another one is a change). */
+static const char *changed_since_scan(const struct exim_msg *em,
+				      const struct mc_exim_spool *now)
+{
+	unsigned char sha[32];
+
+	mc_sha256(now->content, now->content_len, sha);
+	if (memcmp(sha, em->content_sha, 32) != 0)
+		return "its content changed";
+	if (strcmp(now->sender, em->sp.sender) != 0)
+		return "its envelope sender changed";
+	for (size_t i = 0; i < now->rcpt_count; i++) {
+		bool was = false;
+		for (size_t k = 0; k < em->sp.rcpt_count && !was; k++)
+			was = strcmp(now->rcpts[i], em->sp.rcpts[k]) == 0;
+		if (!was)
+			return "its recipients changed";
+	}
+	return NULL;
+}
+
+/* The envelope of NOW replaces the one of EM (NOW's is taken). */
+static void take_envelope(struct exim_msg *em, struct mc_exim_spool *now)
+{
+	free(em->sp.sender);
+	for (size_t i = 0; i < em->sp.rcpt_count; i++)
+		free(em->sp.rcpts[i]);
+	free(em->sp.rcpts);
+	em->sp.sender = now->sender;
+	em->sp.rcpts = now->rcpts;
+	em->sp.rcpt_count = now->rcpt_count;
+	now->sender = NULL;
+	now->rcpts = NULL;
+	now->rcpt_count = 0;
+	msg_set_envelope(em);
+}
+
 static void remove_one(struct exim_store *es, struct mc_quarantine *q,
 		       const char *run_id, struct mc_removal *r)
 {
 	struct exim_msg *em = (struct exim_msg *)r->msg;
 	size_t max = es->base.limits.max_message_size + HEADER_SLACK;
-	unsigned char *raw = NULL, *j = NULL, sha[32];
+	unsigned char *raw = NULL, *j = NULL;
 	size_t raw_len, h_len, j_len;
 	struct mc_exim_spool now;
 	struct stat st;
 	char *err = NULL;
+	const char *why;
 	int dfd, lockfd;
 
 	if (q == NULL || r->msg->read_error != NULL || r->msg->raw == NULL) {
@@ -529,36 +581,34 @@ static void remove_one(struct exim_store *es, struct mc_quarantine *q,
 		close(dfd);
 		return;
 	}
-	/* Under the lock: same bytes as scanned, recipients as now. */
+	/* Under the lock: the same message as scanned. */
 	if (read_pair(dfd, em->m.name, max, &raw, &raw_len, &h_len, &j, &j_len, &st,
 		      &err) != 0) {
 		r->error = mc_xasprintf("%s: not removed", err != NULL ? err : "gone");
 		goto out;
 	}
-	mc_sha256(raw, raw_len, sha);
-	if (memcmp(sha, em->sha256, 32) != 0) {
-		r->error = mc_xstrdup("spool files changed since they were scanned: "
-				      "not removed");
-		goto out;
-	}
-	/* The recipients undelivered now: a delivery may have ended
-	   since the scan without updating -H (the journal). */
-	if (mc_exim_spool_parse(raw, raw_len, j, j_len, true, &now, &err) < 0) {
+	if (mc_exim_spool_parse(raw, raw_len, j, j_len, false, &now, &err) < 0) {
 		r->error = mc_xasprintf("%s: not removed", err);
 		goto out;
 	}
-	free(em->sp.sender);
-	for (size_t i = 0; i < em->sp.rcpt_count; i++)
-		free(em->sp.rcpts[i]);
-	free(em->sp.rcpts);
-	em->sp.sender = now.sender;
-	em->sp.rcpts = now.rcpts;
-	em->sp.rcpt_count = now.rcpt_count;
-	now.sender = NULL;
-	now.rcpts = NULL;
-	now.rcpt_count = 0;
+	if (now.h_len != h_len)
+		why = "its -H file has data after the headers";
+	else
+		why = changed_since_scan(em, &now);
+	if (why != NULL) {
+		r->error = mc_xasprintf("%s since it was scanned: not removed", why);
+		mc_exim_spool_clear(&now);
+		goto out;
+	}
+	/* What goes to the quarantine is the message as it is now, with
+	   the recipients still undelivered now (a delivery may have ended
+	   since the scan). */
+	take_envelope(em, &now);
 	mc_exim_spool_clear(&now);
-	msg_set_envelope(em);
+	em->raw_now = raw;
+	raw = NULL;
+	r->msg->raw = em->raw_now;
+	r->msg->raw_size = raw_len;
 	if (mc_store_quarantine(&es->base, q, NULL, run_id, r) < 0)
 		goto out;
 	/* -H first: without it Exim no longer sees the message. */
@@ -695,3 +745,8 @@ const struct mc_store_ops mc_store_exim = {
 	.close = mc_store_close_op,
 	.restore = exim_restore,
 };
+
+bool mc_exim_queue_id_ok(const char *id)
+{
+	return mc_exim_id_ok(id);
+}

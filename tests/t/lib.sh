@@ -54,6 +54,12 @@
 #	mc_maildir_count DIR	messages in the Maildir DIR (new and cur)
 #	mc_wait_maildir DIR N SECONDS LOG	until DIR holds N messages;
 #		fail (with the tail of LOG) when it holds another number
+#	mc_netns_private	a network namespace of the script's own in
+#		$MC_NS (removed on exit), where respond may isolate; skip
+#		where namespaces or nftables in them do not work
+#	mc_netns_cure STATE ARGS	mailcure in $MC_NS with the test
+#		signatures, quarantine and state directory STATE (no
+#		Dovecot asked: doveadm is /bin/false); sets MC_RC
 #
 #	Checksums and assertions
 #	sha_multiset DIR [--meta]	sorted "kind folder sha256" lines, one
@@ -555,6 +561,26 @@ mc_smtp_wait() {
 	done
 	MC_SMTP_BG=()
 	[ "$rc" = 0 ] || mc_fail "sending over SMTP failed"
+}
+
+mc_netns_private() {
+	MC_NS=mc$$$RANDOM
+	ip netns add "$MC_NS" 2>/dev/null || mc_skip "cannot create network namespaces"
+	mc_at_exit "ip netns del $MC_NS"
+	ip netns exec "$MC_NS" nft list ruleset >/dev/null 2>&1 ||
+		mc_skip "nftables does not work in a network namespace here"
+}
+
+mc_netns_cure() {
+	local state=$1 e=$-
+	shift
+	MC_LAST="$*"
+	set +e
+	MAILCURE_DOVEADM=/bin/false ip netns exec "$MC_NS" "$MAILCURE" -d "$MC_SIGS" \
+		--quarantine "$MC_Q" --state-dir "$state" --progress never "$@" >"$MC_OUT" 2>"$MC_ERR"
+	MC_RC=$?
+	case $e in *e*) set -e ;; esac
+	return 0
 }
 
 mc_maildir_count() {

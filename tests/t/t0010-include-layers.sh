@@ -4,14 +4,17 @@
 #	t0010-include-layers - the library's layers include and call each other without a cycle
 # DESCRIPTION
 #	tests/check-layers.py passes on the tree and the library of the
-#	build under test: no lib/ file includes a src/ header, lib/store/
-#	and lib/engine/ keep out of each other's headers, neither the
-#	layers nor the headers include each other in a cycle, and the
-#	layers do not call each other in a cycle (the symbols the
-#	objects of libmailcure.a define and use). On a copy of the tree
-#	with each of those planted, it fails and names the file, the
-#	line and the header, or the cycle with a call for each step. The
-#	#include lines quoted in the man-page blocks are not counted.
+#	build under test: no lib/ file includes a src/ header, no src/
+#	file includes a private header of the library (postfix_ctl.h,
+#	exim_ctl.h, internal.h: the command line uses include/mailcure/
+#	only), lib/store/ and lib/engine/ keep out of each other's
+#	headers, neither the layers nor the headers include each other
+#	in a cycle, and the layers do not call each other in a cycle
+#	(the symbols the objects of libmailcure.a define and use). On a
+#	copy of the tree with each of those planted, it fails and names
+#	the file, the line and the header, or the cycle with a call for
+#	each step. The #include lines quoted in the man-page blocks are
+#	not counted.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_setup
@@ -67,6 +70,12 @@ plant lib/util.c '#include "../src/commands.h"' \
 	'includes src/commands.h: the library depends on the CLI'
 plant lib/net/isolate.c '#include "../../src/commands.h"' \
 	'includes src/commands.h: the library depends on the CLI'
+plant src/cmd_queue.c '#include "postfix_ctl.h"' \
+	'includes lib/postfix_ctl.h: a private header of the library'
+plant src/cmd_respond.c '#include "exim_ctl.h"' \
+	'includes lib/exim_ctl.h: a private header of the library'
+plant src/main.c '#include "internal.h"' \
+	'includes lib/internal.h: a private header of the library'
 plant lib/engine/clamav.c '#include "../store/store-private.h"' \
 	'includes lib/store/store-private.h: a private header of lib/store'
 plant lib/store/mbox.c '#include "nonexistent.h"' \

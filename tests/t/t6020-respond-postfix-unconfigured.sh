@@ -20,11 +20,7 @@ mc_need_root
 mc_need_testfiles
 mc_setup
 
-ns=mc6020$$
-ip netns add "$ns" 2>/dev/null || mc_skip "cannot create network namespaces"
-mc_at_exit "ip netns del $ns"
-ip netns exec "$ns" nft list ruleset >/dev/null 2>&1 ||
-	mc_skip "nftables does not work in a network namespace here"
+mc_netns_private
 
 # The package's configuration directory, as installed and never set up.
 conf=$T/postfix
@@ -37,16 +33,8 @@ mkdir "$T/files"
 cp "$MC_TESTFILES/clam.pdf" "$T/files/dropped.pdf"
 st=$T/state
 
-# In the namespace; doveadm is false: no Dovecot of the host is asked
-# about its sessions.
-srv() {
-	MC_LAST="respond $*"
-	set +e
-	MAILCURE_DOVEADM=/bin/false ip netns exec "$ns" "$MAILCURE" -d "$MC_SIGS" \
-		--quarantine "$MC_Q" --state-dir "$st" --progress never "$@" >"$MC_OUT" 2>"$MC_ERR"
-	MC_RC=$?
-	set -e
-}
+# In the namespace; no Dovecot of the host is asked about its sessions.
+srv() { mc_netns_cure "$st" "$@"; }
 args=(respond --postfix-config "$conf" --allow 198.51.100.0/24 -s "maildir:$md"
 	--host-path "$T/files" --clean-host --yes)
 
@@ -82,7 +70,7 @@ for s in ("isolate", "mailbox-clean", "host-scan", "reconnect"):
 assert last["run"]["state"] == "finished", last["run"]' || { cat "$journal"; mc_fail "journal"; }
 
 # Given back: no isolation table, no record.
-if ip netns exec "$ns" nft list table inet mailcure >/dev/null 2>&1; then
+if ip netns exec "$MC_NS" nft list table inet mailcure >/dev/null 2>&1; then
 	mc_fail "the server is still isolated"
 fi
 [ ! -e "$st/isolate.json" ] || mc_fail "an isolation is still recorded"
