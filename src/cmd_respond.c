@@ -867,17 +867,165 @@ static int respond_dry_run(const struct mc_global *g, const struct respond_args 
 	return MC_EXIT_CLEAN;
 }
 
+/* Open the run's journal: a new run (its plan saved from ARGV), or with
+   RESUME the run RESUME_RUN (else the latest unfinished one), whose saved
+   plan then replaces RA. The run id, its directory and the saved plan
+   are set for the caller to free, also when NULL is returned (after a
+   warning). */
+static struct mc_journal *respond_open_run(struct mc_global *g, int argc, char **argv,
+					   int resume, char *resume_run, struct respond_args *ra,
+					   char **run_id_r, char **run_dir_r,
+					   char ***pargv_r, int *pargc_r)
+{
+	struct mc_journal *j;
+	char *error = NULL;
+
+	if (resume) {
+		const char *until_now = ra->until;
+		bool yes_now = ra->yes;
+		char *dummy = NULL;
+
+		if (resume_run == NULL)
+			resume_run = latest_unfinished_run(g);
+		if (resume_run == NULL) {
+			mc_warn("respond: no unfinished run to resume in %s/runs", g->state_dir);
+			return NULL;
+		}
+		*run_id_r = resume_run;
+		g->run_id = resume_run;
+		*run_dir_r = run_dir_of(g, resume_run);
+		*pargv_r = params_load(*run_dir_r, pargc_r);
+		if (*pargv_r == NULL) {
+			mc_warn("respond: run %s has no saved plan (%s/params.json)",
+				resume_run, *run_dir_r);
+			return NULL;
+		}
+		respond_args_free(ra);
+		parse_args(*pargc_r, *pargv_r, ra, &dummy);
+		free(dummy);
+		respond_default_postfix(ra, g);
+		ioc_query(g, ra);
+		ra->yes = ra->yes || yes_now;
+		/* A run paused with --until goes on to the end unless the
+		   resume names a new --until. */
+		ra->until = until_now;
+		j = mc_journal_open(*run_dir_r, false, &error);
+		if (j != NULL)
+			mc_output_printf("Resuming run %s\n", resume_run);
+	} else {
+		*run_id_r = mc_cli_run_id(g);
+		g->run_id = *run_id_r;
+		*run_dir_r = run_dir_of(g, *run_id_r);
+		j = mc_journal_open(*run_dir_r, true, &error);
+		if (j != NULL && params_save(*run_dir_r, argc, argv) < 0) {
+			mc_journal_close(&j);
+			return NULL;
+		}
+		if (j != NULL)
+			mc_output_printf("Run %s (journal: %s/journal.jsonl)\n",
+					 *run_id_r, *run_dir_r);
+	}
+	if (j == NULL) {
+		mc_warn("respond: %s", error);
+		free(error);
+	}
+	return j;
+}
+
+/* Run step S as a child, its events in RUN_DIR/STEP.jsonl and its
+   errors in RUN_DIR/STEP.log; journal and show how it ended, and fold
+   its exit into *EXIT_CODE. Returns false when the step failed. */
+static bool respond_run_step(const struct mc_global *g, const struct respond_args *ra,
+			     struct mc_journal *j, const char *run_id, const char *run_dir,
+			     int s, int *exit_code)
+{
+	char detail[1100], last_err[1024];
+	struct argv_buf a = { 0 };
+	struct step_counts c;
+	char *out, *log;
+	bool ok = true;
+	int ex;
+
+	if (asprintf(&out, "%s/%s.jsonl", run_dir, step_names[s]) < 0 ||
+	    asprintf(&log, "%s/%s.log", run_dir, step_names[s]) < 0)
+		abort();
+	mc_journal_append(j, step_names[s], "start", -1, NULL, NULL);
+	print_step_line(s + 1, s, "running", NULL);
+	child_globals(g, run_id, &a);
+	argv_add(&a, "--json");
+	step_argv(ra, s, false, &a);
+	ex = run_child(a.v, out, log, last_err, sizeof(last_err));
+	argv_free(&a);
+	read_events(out, &c, NULL, NULL);
+	if (c.have_summary)
+		snprintf(detail, sizeof(detail),
+			 "%lu scanned, %lu matched, %lu quarantined, %lu unscanned, %lu errors",
+			 c.scanned, c.matched, c.acted, c.unscanned, c.errors);
+	else
+		snprintf(detail, sizeof(detail), "%s", ex == 0 ? "ok" : last_err);
+	if (ex == MC_EXIT_NOT_APPLICABLE) {
+		mc_journal_append(j, step_names[s], "skipped", ex, last_err, NULL);
+		print_step_line(s + 1, s, "skipped", last_err);
+	} else if (ex == 0 || ex == 1 || (ex == 2 && c.have_summary)) {
+		/* Exit 2 with a summary: the step ran to its end but
+		   some items could not be read; they are in the report. */
+		mc_journal_append(j, step_names[s], "done", ex, detail, NULL);
+		print_step_line(s + 1, s, ex == 2 ? "done, with errors" : "done", detail);
+		if (ex == 2)
+			*exit_code = MC_EXIT_ERROR;
+		else if (ex == 1 && *exit_code == MC_EXIT_CLEAN)
+			*exit_code = MC_EXIT_FOUND;
+	} else {
+		mc_journal_append(j, step_names[s], "failed", ex, last_err, NULL);
+		print_step_line(s + 1, s, "FAILED", last_err);
+		mc_warn("respond: step %s failed; see %s. Fix the cause, then: mailcure respond --resume %s",
+			step_names[s], log, run_id);
+		*exit_code = MC_EXIT_ERROR;
+		ok = false;
+	}
+	free(out);
+	free(log);
+	return ok;
+}
+
+/* Journal how the run ended, close the journal, write the HTML report
+   and say how to go on. */
+static void respond_finish(const struct mc_global *g, struct mc_journal **j,
+			   const struct respond_args *ra, const char *run_id,
+			   const char *run_dir, int until, bool failed, bool stopped,
+			   int exit_code)
+{
+	char *html;
+
+	if (stopped) {
+		mc_journal_append(*j, "run", "stopped", exit_code, "safety gate", NULL);
+	} else if (!failed && exit_code != MC_EXIT_ERROR) {
+		mc_journal_append(*j, "run", until < STEP_COUNT - 1 ? "paused" : "finished",
+				  exit_code, ra->until != NULL ? ra->until : NULL, NULL);
+	} else if (!failed) {
+		mc_journal_append(*j, "run", "finished", exit_code, "with errors", NULL);
+	}
+	mc_journal_close(j);
+
+	if (asprintf(&html, "%s/report.html", run_dir) < 0)
+		abort();
+	if (mc_cli_report_html(g, run_id, html) == 0)
+		mc_output_printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
+	if (until < STEP_COUNT - 1 && !failed)
+		mc_output_printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
+				 ra->until, run_id);
+	free(html);
+}
+
 int cmd_respond(int argc, char **argv, struct mc_global *g)
 {
 	struct respond_args ra;
-	char *resume_run = NULL, *run_id, *run_dir, *error = NULL;
+	char *resume_run = NULL, *run_id = NULL, *run_dir = NULL;
 	struct mc_journal *j;
-	bool will_run[STEP_COUNT];
+	bool will_run[STEP_COUNT], failed = false, stopped = false;
 	int resume, exit_code = MC_EXIT_CLEAN, until;
-	bool yes_now;
 	/* The steps run under this run's id; the caller's is put back. */
 	const char *caller_run_id = g->run_id;
-
 	char **pargv = NULL;
 	int pargc = 0;
 
@@ -892,51 +1040,11 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 	if (geteuid() != 0 && !g->dry_run)
 		mc_warn("respond: not running as root; steps that need root will fail");
 
-	if (resume) {
-		const char *until_now = ra.until;
-		yes_now = ra.yes;
-		if (resume_run == NULL)
-			resume_run = latest_unfinished_run(g);
-		if (resume_run == NULL) {
-			mc_warn("respond: no unfinished run to resume in %s/runs", g->state_dir);
-			respond_args_free(&ra);
-			return MC_EXIT_ERROR;
-		}
-		run_id = resume_run;
-		g->run_id = run_id;
-		run_dir = run_dir_of(g, run_id);
-		pargv = params_load(run_dir, &pargc);
-		if (pargv == NULL) {
-			mc_warn("respond: run %s has no saved plan (%s/params.json)", run_id, run_dir);
-			goto fail;
-		}
-		char *dummy = NULL;
-		respond_args_free(&ra);
-		parse_args(pargc, pargv, &ra, &dummy);
-		free(dummy);
-		respond_default_postfix(&ra, g);
-		ioc_query(g, &ra);
-		ra.yes = ra.yes || yes_now;
-		/* A run paused with --until goes on to the end unless the
-		   resume names a new --until. */
-		ra.until = until_now;
-		j = mc_journal_open(run_dir, false, &error);
-		mc_output_printf("Resuming run %s\n", run_id);
-	} else {
-		run_id = mc_cli_run_id(g);
-		g->run_id = run_id;
-		run_dir = run_dir_of(g, run_id);
-		j = mc_journal_open(run_dir, true, &error);
-		if (j != NULL && params_save(run_dir, argc, argv) < 0) {
-			mc_journal_close(&j);
-			goto fail;
-		}
-		mc_output_printf("Run %s (journal: %s/journal.jsonl)\n", run_id, run_dir);
-	}
+	j = respond_open_run(g, argc, argv, resume, resume_run, &ra, &run_id, &run_dir,
+			     &pargv, &pargc);
 	if (j == NULL) {
-		mc_warn("respond: %s", error);
-		free(error);
-		goto fail;
+		exit_code = MC_EXIT_ERROR;
+		goto out;
 	}
 	if (mc_journal_step_state(j, "run") == NULL)
 		mc_journal_append(j, "run", "start", -1, ra.query != NULL ? ra.query : "virus", NULL);
@@ -950,14 +1058,9 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			step_applies(&ra, s, why, sizeof(why));
 	}
 
-	bool failed = false, stopped = false;
 	for (int s = 0; s < STEP_COUNT && s <= until; s++) {
 		const char *state = mc_journal_step_state(j, step_names[s]);
-		char why[512], detail[1100], last_err[1024];
-		struct argv_buf a = { 0 };
-		struct step_counts c;
-		char *out, *log;
-		int ex;
+		char why[512];
 
 		if (state != NULL && (strcmp(state, "done") == 0 || strcmp(state, "skipped") == 0)) {
 			print_step_line(s + 1, s, state, "(already, in this run)");
@@ -991,77 +1094,15 @@ int cmd_respond(int argc, char **argv, struct mc_global *g)
 			}
 			mc_journal_append(j, "gate", "done", 0, NULL, NULL);
 		}
-
-		if (asprintf(&out, "%s/%s.jsonl", run_dir, step_names[s]) < 0 ||
-		    asprintf(&log, "%s/%s.log", run_dir, step_names[s]) < 0)
-			abort();
-		mc_journal_append(j, step_names[s], "start", -1, NULL, NULL);
-		print_step_line(s + 1, s, "running", NULL);
-		child_globals(g, run_id, &a);
-		argv_add(&a, "--json");
-		step_argv(&ra, s, false, &a);
-		ex = run_child(a.v, out, log, last_err, sizeof(last_err));
-		argv_free(&a);
-		read_events(out, &c, NULL, NULL);
-		if (c.have_summary)
-			snprintf(detail, sizeof(detail),
-				 "%lu scanned, %lu matched, %lu quarantined, %lu unscanned, %lu errors",
-				 c.scanned, c.matched, c.acted, c.unscanned, c.errors);
-		else
-			snprintf(detail, sizeof(detail), "%s", ex == 0 ? "ok" : last_err);
-		if (ex == MC_EXIT_NOT_APPLICABLE) {
-			mc_journal_append(j, step_names[s], "skipped", ex, last_err, NULL);
-			print_step_line(s + 1, s, "skipped", last_err);
-		} else if (ex == 0 || ex == 1 || (ex == 2 && c.have_summary)) {
-			/* Exit 2 with a summary: the step ran to its end but
-			   some items could not be read; they are in the report. */
-			mc_journal_append(j, step_names[s], "done", ex, detail, NULL);
-			print_step_line(s + 1, s, ex == 2 ? "done, with errors" : "done", detail);
-			if (ex == 2)
-				exit_code = MC_EXIT_ERROR;
-			else if (ex == 1 && exit_code == MC_EXIT_CLEAN)
-				exit_code = MC_EXIT_FOUND;
-		} else {
-			mc_journal_append(j, step_names[s], "failed", ex, last_err, NULL);
-			print_step_line(s + 1, s, "FAILED", last_err);
-			mc_warn("respond: step %s failed; see %s. Fix the cause, then: mailcure respond --resume %s",
-				step_names[s], log, run_id);
+		if (!respond_run_step(g, &ra, j, run_id, run_dir, s, &exit_code))
 			failed = true;
-			exit_code = MC_EXIT_ERROR;
-		}
-		free(out);
-		free(log);
 	}
-	if (stopped) {
-		mc_journal_append(j, "run", "stopped", exit_code, "safety gate", NULL);
-	} else if (!failed && exit_code != MC_EXIT_ERROR) {
-		mc_journal_append(j, "run", until < STEP_COUNT - 1 ? "paused" : "finished", exit_code,
-				  ra.until != NULL ? ra.until : NULL, NULL);
-	} else if (!failed) {
-		mc_journal_append(j, "run", "finished", exit_code, "with errors", NULL);
-	}
-	mc_journal_close(&j);
-
-	char *html;
-	if (asprintf(&html, "%s/report.html", run_dir) < 0)
-		abort();
-	if (mc_cli_report_html(g, run_id, html) == 0)
-		mc_output_printf("\nReport: %s\n(also: mailcure report %s)\n", html, run_id);
-	if (until < STEP_COUNT - 1 && !failed)
-		mc_output_printf("Stopped after %s (--until). Continue with: mailcure respond --resume %s\n",
-				 ra.until, run_id);
-	free(html);
+	respond_finish(g, &j, &ra, run_id, run_dir, until, failed, stopped, exit_code);
+out:
+	g->run_id = caller_run_id;
 	free(run_dir);
 	free(run_id);
 	respond_args_free(&ra);
 	strv_free(pargv, pargc);
-	g->run_id = caller_run_id;
 	return exit_code;
-fail:
-	g->run_id = caller_run_id;
-	free(run_dir);
-	free(run_id);
-	respond_args_free(&ra);
-	strv_free(pargv, pargc);
-	return MC_EXIT_ERROR;
 }
