@@ -12,6 +12,10 @@
 /*	bool	mc_ioc_match(set, view, &hit)
 /*	bool	mc_ioc_set_has(set, type)
 /*	char	*mc_ioc_hit_json(set, hit)
+/*
+/*	#include <mailcure/mailcure.h>
+/*
+/*	int	mc_ioc_set_match(set, msg, facts, value_r, size, &detail, &why)
 /* DESCRIPTION
 /*	mc_ioc_view_init() gathers, in the normal forms of ioc.c, what
 /*	of a message SET's indicators are compared with, and only
@@ -31,10 +35,15 @@
 /*	mc_ioc_hit_json() is the reason detail of a match: the
 /*	indicator's type, id and name, its event's id and title, its
 /*	file, and what of the message matched.
+/*
+/*	mc_ioc_set_match() is the three together for a caller outside
+/*	the query (watch): the view of one message, its first match and
+/*	that match's detail.
 /* SECURITY
 /*	A host longer than a DNS name (255 bytes) is not looked up.
 /*--*/
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -296,4 +305,32 @@ void mc_ioc_view_deinit(struct mc_ioc_view *v)
 		free(v->items[t]);
 	}
 	memset(v, 0, sizeof(*v));
+}
+
+int mc_ioc_set_match(const struct mc_ioc_set *set, const struct mc_msg *msg,
+		     struct mc_facts *facts, char *value_r, size_t size,
+		     char **detail_r, const char **why_r)
+{
+	const struct mc_part *parts = NULL;
+	const char *walk_why = NULL;
+	struct mc_ioc_view view;
+	struct mc_ioc_hit hit;
+	size_t nparts = 0;
+	bool walk_failed;
+	int ret = 0;
+
+	*detail_r = NULL;
+	walk_failed = mc_facts_parts(facts, &parts, &nparts, &walk_why) < 0;
+	mc_ioc_view_init(&view, set, msg, facts, parts, nparts, walk_failed);
+	if (mc_ioc_match(set, &view, &hit)) {
+		snprintf(value_r, size, "%s", hit.ioc->value);
+		*detail_r = mc_ioc_hit_json(set, &hit);
+		ret = 1;
+	} else if (view.incomplete) {
+		*why_r = view.why != NULL ? view.why : walk_why != NULL ? walk_why :
+			"the message could not be read whole";
+		ret = -1;
+	}
+	mc_ioc_view_deinit(&view);
+	return ret;
 }

@@ -25,7 +25,7 @@
 /*	detection change begins, and the window is re-checked: each
 /*	part the new set has not judged is scanned once. SIGUSR1 (sent
 /*	by --approve) lets a change that reached its caps go on. A
-/*	change of the --yara rule files, looked at every few seconds,
+/*	change of the --yara or --ioc files, looked at every few seconds,
 /*	reloads as SIGHUP does. SIGTERM
 /*	and SIGINT end watch after the message in hand.
 /*
@@ -67,7 +67,7 @@
 
 /* Deliveries come in bursts: sweep once they pause this long (ms). */
 #define SETTLE_MS 200
-/* How often the --yara files are looked at for a change (ms). */
+/* How often the --yara and --ioc files are looked at for a change (ms). */
 #define RULES_POLL_MS 5000
 /* How often the state forgets mail that left the window (s). */
 #define COMPACT_SECONDS 3600
@@ -577,8 +577,8 @@ static void loop_run(struct loop *l)
 			compact(l);
 		if (mc_now() - l->rules_checked >= RULES_POLL_MS / 1000.0) {
 			l->rules_checked = mc_now();
-			if (watch_engine_yara_changed(l->w, l->w->det)) {
-				watch_log(l->w, LOG_NOTICE, "the --yara rules changed: reloading");
+			if (watch_engine_rules_changed(l->w, l->w->det)) {
+				watch_log(l->w, LOG_NOTICE, "the --yara or --ioc rules changed: reloading");
 				reload(l->w);
 			}
 		}

@@ -33,7 +33,8 @@ struct watch_engine {
 	struct mc_engine *engine;
 	struct mc_cache *cache;
 	struct mc_yara *yara;		/* --yara rules, or NULL */
-	char yara_stamp[65];		/* of the rule files' contents */
+	struct mc_ioc_set *ioc;		/* --ioc indicators, or NULL */
+	char rules_stamp[65];		/* of the --yara and --ioc files */
 	char identity[65];		/* of the engine's and the rules' */
 };
 
@@ -71,7 +72,7 @@ void watch_engine_close(struct watch *w, struct watch_engine **det);
 void watch_engine_save(struct watch *w);
 /* Whether the --yara files changed since DET was loaded (a cheap
    look at their names, sizes and times). */
-bool watch_engine_yara_changed(struct watch *w, const struct watch_engine *det);
+bool watch_engine_rules_changed(struct watch *w, const struct watch_engine *det);
 
 /* watch_pass.c */
 enum watch_pass_mode {

@@ -19,11 +19,11 @@
 /*	loaded while the old one still serves; only a set that loaded is
 /*	switched to, so that no mail waits on a broken database.
 /*
-/*	With --yara the rules are part of the set: its identity covers
-/*	the rule files (their names, sizes, inodes and times, looked at
-/*	again every few seconds, so that a changed rule file is noticed
-/*	without a reload), and a change of rules runs them again over
-/*	every message of the window.
+/*	With --yara and --ioc the rules and indicators are part of the
+/*	set: its identity covers their files (names, sizes, inodes and
+/*	times, looked at again every few seconds, so that a changed rule
+/*	or feed file is noticed without a reload), and a change runs
+/*	them again over every message of the window.
 /*
 /*	The verdicts of the current set are kept in STATE/watch/verdicts
 /*	(lib/cache.c: written atomically, bound to the identity): a
@@ -74,66 +74,94 @@ static void stamp_add(struct stamp_buf *b, const char *path, const struct stat *
 	b->len += (size_t)n;
 }
 
-/* The stamp of the --yara files and of the files of its directories. */
-static void yara_stamp(const struct mc_global *g, char hex[65])
+/* Stamp the files PATHS and the files of those that are directories. */
+static void stamp_paths(struct stamp_buf *b, const char *const *paths, size_t count)
 {
-	struct stamp_buf b = { NULL, 0 };
-	unsigned char sum[32];
-
-	for (size_t i = 0; i < g->yara_count; i++) {
+	for (size_t i = 0; i < count; i++) {
 		struct stat st;
 		struct dirent **names;
 		int n;
 
-		if (stat(g->yara_paths[i], &st) < 0)
+		if (stat(paths[i], &st) < 0)
 			continue;
-		stamp_add(&b, g->yara_paths[i], &st);
-		if (!S_ISDIR(st.st_mode) || (n = scandir(g->yara_paths[i], &names, NULL,
-							 alphasort)) < 0)
+		stamp_add(b, paths[i], &st);
+		if (!S_ISDIR(st.st_mode) || (n = scandir(paths[i], &names, NULL, alphasort)) < 0)
 			continue;
 		for (int k = 0; k < n; k++) {
-			char *path = mc_xasprintf("%s/%s", g->yara_paths[i], names[k]->d_name);
+			char *path = mc_xasprintf("%s/%s", paths[i], names[k]->d_name);
 
 			if (names[k]->d_name[0] != '.' && stat(path, &st) == 0)
-				stamp_add(&b, path, &st);
+				stamp_add(b, path, &st);
 			free(path);
 			free(names[k]);
 		}
 		free(names);
 	}
+}
+
+/* The stamp of the --yara and --ioc files (a MISP feed is a directory). */
+static void rules_stamp(const struct mc_global *g, char hex[65])
+{
+	struct stamp_buf b = { NULL, 0 };
+	unsigned char sum[32];
+
+	stamp_paths(&b, g->yara_paths, g->yara_count);
+	stamp_add(&b, "--ioc", &(struct stat){ 0 });
+	stamp_paths(&b, g->ioc_paths, g->ioc_count);
 	mc_sha256(b.s != NULL ? b.s : "", b.len, sum);
 	mc_hex(sum, 32, hex);
 	free(b.s);
 }
 
-bool watch_engine_yara_changed(struct watch *w, const struct watch_engine *det)
+bool watch_engine_rules_changed(struct watch *w, const struct watch_engine *det)
 {
 	char now[65];
 
-	if (w->g->yara_count == 0)
+	if (w->g->yara_count == 0 && w->g->ioc_count == 0)
 		return false;
-	yara_stamp(w->g, now);
-	return strcmp(now, det->yara_stamp) != 0;
+	rules_stamp(w->g, now);
+	return strcmp(now, det->rules_stamp) != 0;
 }
 
-/* Compile the rules (taking their stamp first: a file changed
-   meanwhile is then noticed again) and fold them into the identity. */
-static int yara_setup(struct watch *w, struct watch_engine *det, char **error_r)
+/* Read the indicator files; what each gave goes to the log. */
+static int ioc_setup(struct watch *w, struct watch_engine *det, char **error_r)
+{
+	const struct mc_global *g = w->g;
+
+	det->ioc = mc_ioc_set_new();
+	for (size_t i = 0; i < g->ioc_count; i++) {
+		if (mc_ioc_set_load(det->ioc, g->ioc_paths[i], error_r) < 0)
+			return -1;
+	}
+	watch_log(w, LOG_INFO, "%zu indicators from %zu --ioc files",
+		  mc_ioc_set_count(det->ioc), g->ioc_count);
+	return 0;
+}
+
+/* Compile the rules and read the indicators (taking their stamp
+   first: a file changed meanwhile is then noticed again) and fold
+   them into the identity. */
+static int rules_setup(struct watch *w, struct watch_engine *det, char **error_r)
 {
 	const struct mc_global *g = w->g;
 	char both[130], *error = NULL;
 	unsigned char sum[32];
 
-	if (g->yara_count == 0)
+	if (g->yara_count == 0 && g->ioc_count == 0)
 		return 0;
-	yara_stamp(g, det->yara_stamp);
-	if (mc_yara_open(g->yara_paths, g->yara_count, &g->limits, &det->yara, error_r) < 0)
-		return -1;
-	if (mc_yara_start(det->yara, mc_cli_cpus(), &error) < 0) {
-		watch_log(w, LOG_INFO, "%s; rules run in watch", error);
-		free(error);
+	rules_stamp(g, det->rules_stamp);
+	if (g->yara_count > 0) {
+		if (mc_yara_open(g->yara_paths, g->yara_count, &g->limits, &det->yara,
+				 error_r) < 0)
+			return -1;
+		if (mc_yara_start(det->yara, mc_cli_cpus(), &error) < 0) {
+			watch_log(w, LOG_INFO, "%s; rules run in watch", error);
+			free(error);
+		}
 	}
-	snprintf(both, sizeof(both), "%s%s", det->identity, det->yara_stamp);
+	if (g->ioc_count > 0 && ioc_setup(w, det, error_r) < 0)
+		return -1;
+	snprintf(both, sizeof(both), "%s%s", det->identity, det->rules_stamp);
 	mc_sha256(both, strlen(both), sum);
 	mc_hex(sum, 32, det->identity);
 	return 0;
@@ -158,7 +186,7 @@ static int det_setup(struct watch *w, struct watch_engine *det, char **error_r)
 	path = verdicts_path(w);
 	ret = mc_cache_load(det->cache, path, id, &stale, error_r);
 	free(path);
-	if (ret < 0 || yara_setup(w, det, error_r) < 0)
+	if (ret < 0 || rules_setup(w, det, error_r) < 0)
 		return -1;
 	return det->ops->load != NULL ? det->ops->load(det->engine, error_r) : 0;
 }
@@ -195,6 +223,7 @@ void watch_engine_close(struct watch *w, struct watch_engine **detp)
 	if (det->engine != NULL)
 		det->ops->close(&det->engine);
 	mc_yara_close(&det->yara);
+	mc_ioc_set_free(&det->ioc);
 	mc_cache_free(&det->cache);
 	free(det);
 	*detp = NULL;

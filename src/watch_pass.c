@@ -27,7 +27,8 @@
 /*	any decoded part, is found on arrival, not by a re-check.
 /*	Messages whose MIME the engine must scan whole are read and
 /*	scanned again at each re-check, and so is every message when
-/*	YARA rules are in the set (their hits are not kept by part).
+/*	YARA rules or indicators are in the set (their hits are not
+/*	kept by part).
 /*
 /*	PASS_OLD reads messages delivered before the window and reports
 /*	(never acts on) those holding a part now known infected.
@@ -272,6 +273,26 @@ static void yara_verdict(struct watch *w, const struct mc_msg *msg, struct mc_fa
 	}
 }
 
+/* An indicator of --ioc, in a verdict: its value after this; the
+   reason's detail in *DETAIL_R. */
+#define IOC_PREFIX "\001ioc:"
+
+static void ioc_verdict(struct watch *w, const struct mc_msg *msg, struct mc_facts *facts,
+			struct mc_verdict *v, char **detail_r)
+{
+	char value[200];
+	const char *why = NULL;
+	int r = mc_ioc_set_match(w->det->ioc, msg, facts, value, sizeof(value), detail_r, &why);
+
+	if (r > 0) {
+		v->kind = MC_VERDICT_INFECTED;
+		snprintf(v->name, sizeof(v->name), "%s%s", IOC_PREFIX, value);
+	} else if (r < 0) {
+		v->kind = MC_VERDICT_UNSCANNED;
+		snprintf(v->name, sizeof(v->name), "ioc: %s", why);
+	}
+}
+
 /* Read and scan MSG; record it as KEY delivered at DELIVERED. 1
    infected (MATCH set), 0 clean, -1 not judged (reported). */
 static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t delivered,
@@ -281,6 +302,7 @@ static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t deli
 	struct mc_verdict v;
 	struct mc_facts *facts;
 	unsigned char (*hashes)[32];
+	char *ioc_detail = NULL;
 	const char *why;
 	size_t n;
 	bool whole;
@@ -297,6 +319,8 @@ static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t deli
 	w->det->ops->scan_message(w->det->engine, msg, facts, &v);
 	if (v.kind == MC_VERDICT_CLEAN && w->det->yara != NULL)
 		yara_verdict(w, msg, facts, &v);
+	if (v.kind == MC_VERDICT_CLEAN && w->det->ioc != NULL && facts != NULL)
+		ioc_verdict(w, msg, facts, &v, &ioc_detail);
 	mc_facts_free(&facts);
 	/* Not judged: kept as whole, so that every re-check scans it. */
 	mc_watch_state_add(w->state, key, delivered, whole || v.kind >= MC_VERDICT_UNSCANNED,
@@ -306,6 +330,13 @@ static int scan(struct pass *p, struct mc_msg *msg, const char *key, time_t deli
 		problem(w, msg, v.kind == MC_VERDICT_UNSCANNED, v.name);
 		return -1;
 	}
+	if (strncmp(v.name, IOC_PREFIX, strlen(IOC_PREFIX)) == 0) {
+		match_set(match, v.name + strlen(IOC_PREFIX));
+		match->reasons[0].kind = MC_REASON_IOC;
+		match->reasons[0].detail = ioc_detail;
+		return 1;
+	}
+	free(ioc_detail);
 	if (v.kind != MC_VERDICT_INFECTED)
 		return 0;
 	if (strncmp(v.name, YARA_PREFIX, strlen(YARA_PREFIX)) == 0) {
@@ -412,8 +443,9 @@ static void act(struct pass *p, struct mc_msg *msg, const char *key,
 		struct mc_match *match)
 {
 	struct watch *w = p->w;
-	enum mc_watch_kind kind = match->reasons[0].kind == MC_REASON_YARA ? MC_WATCH_YARA :
-		MC_WATCH_VIRUS;
+	enum mc_reason_kind r = match->reasons[0].kind;
+	enum mc_watch_kind kind = r == MC_REASON_YARA ? MC_WATCH_YARA :
+		r == MC_REASON_IOC ? MC_WATCH_IOC : MC_WATCH_VIRUS;
 	enum mc_watch_action a = mc_watch_policy_action(w->policy, kind, msg_seen(p, msg));
 	const char *mailbox = mailbox_of(msg);
 
@@ -617,8 +649,10 @@ static int known_verdict(struct pass *p, struct mc_msg *msg, struct mc_watch_msg
 			 struct mc_match *match)
 {
 	const char *name = NULL;
-	/* Rules run over whole messages: their hits are not kept by part. */
-	int v = p->w->det->yara != NULL ? -1 : verdict_cached(p->w, m, &name);
+	/* Rules and indicators take whole messages: their hits are not
+	   kept by part. */
+	int v = p->w->det->yara != NULL || p->w->det->ioc != NULL ? -1 :
+		verdict_cached(p->w, m, &name);
 
 	p->w->counts.rechecked++;
 	if (v == 1)

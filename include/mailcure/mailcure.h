@@ -442,6 +442,13 @@ struct mc_ioc_set *mc_ioc_set_new(void);
 int mc_ioc_set_load(struct mc_ioc_set *set, const char *path, char **error_r);
 size_t mc_ioc_set_count(const struct mc_ioc_set *set);
 void mc_ioc_set_free(struct mc_ioc_set **set);
+/* Whether MSG (FACTS: its facts) has an indicator of SET: 1 with the
+   indicator's value in VALUE_R (SIZE bytes) and the detail of its
+   reason (a JSON object, malloc()ed) in *DETAIL_R; 0 when not; -1 when
+   it has none but not all of it could be compared (*WHY_R says why). */
+int mc_ioc_set_match(const struct mc_ioc_set *set, const struct mc_msg *msg,
+		     struct mc_facts *facts, char *value_r, size_t size,
+		     char **detail_r, const char **why_r);
 /* Whether PATH is a feed mc_ioc_set_load reads (else a plain list). */
 bool mc_ioc_is_feed(const char *path);
 /* OR the indicators of --ioc FILE into QUERY: a query that has no
