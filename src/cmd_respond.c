@@ -120,6 +120,26 @@ static void argv_free(struct argv_buf *a)
 	memset(a, 0, sizeof(*a));
 }
 
+/* A's words joined by spaces, for a message. */
+static char *argv_join(const struct argv_buf *a)
+{
+	size_t len = 1;
+	char *s;
+
+	for (size_t i = 0; i < a->n; i++)
+		len += strlen(a->v[i]) + 1;
+	s = malloc(len);
+	if (s == NULL)
+		abort();
+	s[0] = '\0';
+	for (size_t i = 0; i < a->n; i++) {
+		if (i > 0)
+			strcat(s, " ");
+		strcat(s, a->v[i]);
+	}
+	return s;
+}
+
 static void respond_args_free(struct respond_args *ra)
 {
 	free(ra->stores);
@@ -199,6 +219,18 @@ static void child_scan_options(const struct mc_global *g, struct argv_buf *a)
 }
 
 /* The global options a child step needs to act like this process. */
+/* What decides a match: the signatures and child_scan_options(). It
+   is saved with the plan, so that a resume that scans otherwise says
+   so. */
+static void child_detection(const struct mc_global *g, struct argv_buf *a)
+{
+	for (size_t i = 0; i < g->database_count; i++) {
+		argv_add(a, "-d");
+		argv_add(a, g->databases[i]);
+	}
+	child_scan_options(g, a);
+}
+
 static void child_globals(const struct mc_global *g, const char *run_id,
 			  struct argv_buf *a)
 {
@@ -211,10 +243,7 @@ static void child_globals(const struct mc_global *g, const char *run_id,
 		argv_add(a, "--config");
 		argv_add(a, g->config);
 	}
-	for (size_t i = 0; i < g->database_count; i++) {
-		argv_add(a, "-d");
-		argv_add(a, g->databases[i]);
-	}
+	child_detection(g, a);
 	if (g->jobs > 0) {
 		snprintf(num, sizeof(num), "%u", g->jobs);
 		argv_add(a, "-j");
@@ -229,7 +258,6 @@ static void child_globals(const struct mc_global *g, const char *run_id,
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)g->limits.max_message_size);
 	argv_add(a, "--max-message-size");
 	argv_add(a, num);
-	child_scan_options(g, a);
 	if (run_id != NULL) {
 		argv_add(a, "--run-id");
 		argv_add(a, run_id);
@@ -521,9 +549,11 @@ static char *run_dir_of(const struct mc_global *g, const char *run_id)
 
 /* Save the respond arguments so that --resume runs the same plan
    (mode 0600: a query names senders and subjects). */
-static int params_save(const char *run_dir, int argc, char **argv)
+static int params_save(const struct mc_global *g, const char *run_dir, int argc, char **argv)
 {
 	json_object *obj = json_object_new_object(), *arr = json_object_new_array();
+	json_object *scan = json_object_new_array();
+	struct argv_buf d = { 0 };
 	char *path, *tmp, *error = NULL;
 	FILE *fp;
 	int ret = -1;
@@ -531,6 +561,11 @@ static int params_save(const char *run_dir, int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		json_object_array_add(arr, json_object_new_string(argv[i]));
 	json_object_object_add(obj, "args", arr);
+	child_detection(g, &d);
+	for (size_t i = 0; i < d.n; i++)
+		json_object_array_add(scan, json_object_new_string(d.v[i]));
+	json_object_object_add(obj, "scan", scan);
+	argv_free(&d);
 	if (asprintf(&path, "%s/params.json", run_dir) < 0)
 		abort();
 	fp = mc_cli_private_create(path, &tmp, &error);
@@ -545,6 +580,49 @@ static int params_save(const char *run_dir, int argc, char **argv)
 	json_object_put(obj);
 	free(path);
 	return ret;
+}
+
+/* Say so when G scans otherwise than the run's saved plan (in
+   RUN_DIR/params.json) did: a resume uses its own command line and
+   settings, which may be a fix (a clamd that moved) or an omission
+   (an --ioc not repeated). */
+static void params_compare_scan(const struct mc_global *g, const char *run_dir,
+				const char *run_id)
+{
+	json_object *obj, *scan;
+	struct argv_buf then = { 0 }, now = { 0 };
+	char *path, *then_s, *now_s;
+	bool same;
+
+	if (asprintf(&path, "%s/params.json", run_dir) < 0)
+		abort();
+	obj = json_object_from_file(path);
+	free(path);
+	if (obj == NULL || !json_object_object_get_ex(obj, "scan", &scan) ||
+	    !json_object_is_type(scan, json_type_array)) {
+		json_object_put(obj);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(scan); i++) {
+		const char *v = json_object_get_string(json_object_array_get_idx(scan, i));
+		argv_add(&then, v != NULL ? v : "");
+	}
+	json_object_put(obj);
+	child_detection(g, &now);
+	same = then.n == now.n;
+	for (size_t i = 0; same && i < now.n; i++)
+		same = strcmp(then.v[i], now.v[i]) == 0;
+	if (!same) {
+		then_s = argv_join(&then);
+		now_s = argv_join(&now);
+		mc_warn("respond: run %s was started scanning with '%s'; this resume "
+			"scans with '%s' (give the options again to keep them)",
+			run_id, then_s, now_s);
+		free(then_s);
+		free(now_s);
+	}
+	argv_free(&then);
+	argv_free(&now);
 }
 
 static char **params_load(const char *run_dir, int *argc_r)
@@ -900,6 +978,7 @@ static struct mc_journal *respond_open_run(struct mc_global *g, int argc, char *
 				resume_run, *run_dir_r);
 			return NULL;
 		}
+		params_compare_scan(g, *run_dir_r, resume_run);
 		respond_args_free(ra);
 		parse_args(*pargc_r, *pargv_r, ra, &dummy);
 		free(dummy);
@@ -917,7 +996,7 @@ static struct mc_journal *respond_open_run(struct mc_global *g, int argc, char *
 		g->run_id = *run_id_r;
 		*run_dir_r = run_dir_of(g, *run_id_r);
 		j = mc_journal_open(*run_dir_r, true, &error);
-		if (j != NULL && params_save(*run_dir_r, argc, argv) < 0) {
+		if (j != NULL && params_save(g, *run_dir_r, argc, argv) < 0) {
 			mc_journal_close(&j);
 			return NULL;
 		}

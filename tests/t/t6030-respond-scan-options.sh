@@ -13,7 +13,9 @@
 #	  indicator's message (virus or ioc), and the report names the
 #	  indicator;
 #	- respond --ioc --yara 'ioc or yara:Marker' removes those two;
-#	- respond --cache FILE: the mailbox step writes the verdict cache.
+#	- respond --cache FILE: the mailbox step writes the verdict cache;
+#	- a run paused with --until and resumed without its --ioc says
+#	  that the resume scans otherwise; resumed with it, it does not.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3
@@ -85,3 +87,18 @@ mc_assert_eq "<l@t6030> <y@t6030>" "$(quarantined "$T/b-q")" "respond --ioc --ya
 run_respond c --cache "$T/cache" --
 [ -s "$T/cache" ] || { cat "$T/c.out"; mc_fail "respond --cache: the mailbox step wrote no cache"; }
 echo "ok: respond passes --yara, --ioc and --cache to its steps"
+
+# A resume that scans otherwise than the run began says so.
+mc_maildir "$T/d/Maildir"
+"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/d-q" --state-dir "$T/d-st" --ioc "$T/event.json" \
+	respond "${skips[@]}" -s "maildir:$T/d/Maildir" --until isolate >"$T/d.out" 2>&1 || true
+run=$(sed -n 's/^Run \([^ ]*\) .*/\1/p' "$T/d.out" | head -n 1)
+[ -n "$run" ] || { cat "$T/d.out"; mc_fail "no run id from respond --until"; }
+"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/d-q" --state-dir "$T/d-st" --ioc "$T/event.json" \
+	respond --resume "$run" --until isolate >"$T/d2.out" 2>&1 || true
+! grep -q "this resume scans with" "$T/d2.out" || { cat "$T/d2.out"; mc_fail "a resume with the same options warned"; }
+"$MAILCURE" -d "$MC_SIGS" --quarantine "$T/d-q" --state-dir "$T/d-st" \
+	respond --resume "$run" >"$T/d3.out" 2>&1 || true
+grep -q "was started scanning with .*--ioc $T/event.json.*this resume scans with" "$T/d3.out" ||
+	{ cat "$T/d3.out"; mc_fail "a resume without the run's --ioc did not say so"; }
+echo "ok: a resume that scans otherwise says so"
