@@ -48,7 +48,7 @@ GENERATOR_VERSION = 1
 
 # First bytes of the EICAR string, split so that this file holds no
 # detectable copy of it: "X5O!P%@AP" [jump] "PZX54(P^)7CC)7}$EICAR".
-EICAR_HEX = ("58 35 4F 21 50 25 40 41 50 [1-2] 50 5A 58 35 34 28 50 5E 29 37 43 43 "
+EICAR_HEX = ("58 35 4F 21 50 25 40 41 50 [2-4] 50 5A 58 35 34 28 50 5E 29 37 43 43 "
              "29 37 7D 24 45 49 43 41 52")
 
 MATCHING = [
