@@ -119,6 +119,9 @@ struct mc_buf {
 	size_t len, cap;
 };
 void mc_buf_add(struct mc_buf *b, const void *s, size_t n);
+/* Length of the header block at P (LEN bytes) through the first empty
+   line, or 0 when no empty line is in it. */
+size_t mc_header_end(const unsigned char *p, size_t len);
 /* The HTML character reference at S into OUT as UTF-8; the bytes of S
    it takes, 0 when none (util.c). */
 size_t mc_html_entity(const char *s, size_t len, char out[4], size_t *out_len_r);

@@ -25,6 +25,7 @@
 /*	kept as it is.
 /*
 /*	mc_buf_add() appends to a growing string, kept NUL-terminated.
+/*	mc_header_end() finds the end of a message's header block.
 /*	mc_note_add() appends a line to a malloc()ed remark (the notes of
 /*	freeze and thaw); mc_sleep_ms() sleeps, through signals.
 /*
@@ -317,4 +318,21 @@ void mc_sleep_ms(unsigned ms)
 
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 		;
+}
+
+size_t mc_header_end(const unsigned char *p, size_t len)
+{
+	size_t pos = 0;
+
+	while (pos < len) {
+		if (p[pos] == '\n')
+			return pos + 1;
+		if (p[pos] == '\r' && pos + 1 < len && p[pos + 1] == '\n')
+			return pos + 2;
+		const unsigned char *nl = memchr(p + pos, '\n', len - pos);
+		if (nl == NULL)
+			return 0;
+		pos = (size_t)(nl - p) + 1;
+	}
+	return 0;
 }

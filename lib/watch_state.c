@@ -54,7 +54,6 @@
 #include "mailcure/mailcure.h"
 #include "mailcure/watch_state.h"
 #include "internal.h"
-#include "store/store-private.h"
 
 #define STATE_MAX (1ULL << 32)
 
@@ -199,7 +198,7 @@ char *mc_watch_key(const struct mc_msg *msg)
 		   Delivered-To, Message-ID) tells copies apart. */
 		if (p == NULL)
 			return NULL;
-		if ((end = mc_store_header_end(p, len)) == 0)
+		if ((end = mc_header_end(p, len)) == 0)
 			end = len;
 		mc_sha256(p, end, sum);
 		mc_hex(sum, 16, hex);

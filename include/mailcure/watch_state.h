@@ -93,7 +93,7 @@ int mc_watch_state_approve(struct mc_watch_state *st, const char *change,
 			   char **error_r);
 bool mc_watch_state_approved(const struct mc_watch_state *st);
 /* Move MSG, a Maildir message as its store yielded it, into the
-   Junk folder of its Maildir (lib/watch_junk.c): *dest_r is where it
+   Junk folder of its Maildir (lib/store/maildir_junk.c): *dest_r is where it
    went. */
 int mc_watch_junk(const struct mc_msg *msg, char **dest_r, char **error_r);
 

@@ -125,9 +125,6 @@ int mc_store_file_load(struct mc_store *store, struct mc_store_msg *m);
 /* A buffer for SIZE bytes and a NUL, aligned so that reads into it
    are fast. */
 unsigned char *mc_store_buf_new(size_t size);
-/* Length of the header block at P (LEN bytes) through the first empty
-   line, or 0 when no empty line is in it. */
-size_t mc_store_header_end(const unsigned char *p, size_t len);
 /* Fill loc.uid/gid/mode/mtime and dev/ino from ST. */
 void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st);
 /* Set read_error (formatted). */

@@ -389,23 +389,6 @@ unsigned char *mc_store_buf_new(size_t size)
 	return p;
 }
 
-size_t mc_store_header_end(const unsigned char *p, size_t len)
-{
-	size_t pos = 0;
-
-	while (pos < len) {
-		if (p[pos] == '\n')
-			return pos + 1;
-		if (p[pos] == '\r' && pos + 1 < len && p[pos + 1] == '\n')
-			return pos + 2;
-		const unsigned char *nl = memchr(p + pos, '\n', len - pos);
-		if (nl == NULL)
-			return 0;
-		pos = (size_t)(nl - p) + 1;
-	}
-	return 0;
-}
-
 void mc_store_msg_stat(struct mc_store_msg *m, const struct stat *st)
 {
 	m->msg.loc.uid = st->st_uid;
@@ -503,7 +486,7 @@ bool mc_store_msg_read_head(struct mc_store *store, struct mc_store_msg *m,
 			__atomic_sub_fetch(&held_fds, 1, __ATOMIC_RELAXED);
 			return false;
 		}
-		if ((end = mc_store_header_end(head, n)) > 0) {
+		if ((end = mc_header_end(head, n)) > 0) {
 			/* Heads wait in queues: keep only the header block. */
 			n = end;
 			head = mc_xrealloc(head, n + 1);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*++
 /* NAME
-/*	watch_junk 3
+/*	maildir_junk 3
 /* SUMMARY
 /*	move a Maildir message into its mailbox's Junk folder
 /* SYNOPSIS
@@ -39,7 +39,7 @@
 #include "mailcure/mailcure.h"
 #include "mailcure/watch_state.h"
 #include "internal.h"
-#include "store/store-private.h"
+#include "store-private.h"
 
 /* The Maildir of folder directory DIR holding FOLDER: DIR itself for
    INBOX, its parent for Maildir++ ".A.B", DIR less "/A/B" for
