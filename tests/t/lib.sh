@@ -46,7 +46,8 @@
 #					the byte offset of its From_ line
 #
 #	Mail servers (the MTA instances of lib-postfix.sh, lib-exim.sh)
-#	mc_free_port	a TCP port nothing listens on (20000-59999)
+#	mc_free_port	a TCP port no socket uses, below the ephemeral range,
+#			reserved for the script
 #	mc_smtp PORT FROM TO SUBJECT [SWAKS ARGS]	send to 127.0.0.1:PORT
 #		over SMTP (TO may be "a,b"); fails on any SMTP error.
 #	mc_smtp_bg PORT ARGS	mc_smtp in the background (8 at a time)
@@ -527,13 +528,26 @@ $2" "$1"
 # --- mail servers ---
 
 mc_free_port() {
-	local p
+	local p lo r=/dev/shm/mc-test-ports owner
+	# Below the ephemeral range, which clients' connections take
+	# their local ports from (a listening check cannot see those);
+	# reserved under $r for this script ($$, also in $(...)) while it
+	# runs, as tests run in parallel and pick ports at random.
+	read -r lo _ </proc/sys/net/ipv4/ip_local_port_range
+	[ "$lo" -gt 12000 ] || lo=32768
+	mkdir -p "$r"
 	for _ in $(seq 1 200); do
-		p=$((20000 + RANDOM % 40000))
-		if [ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ]; then
-			echo "$p"
-			return 0
+		p=$((10000 + RANDOM % (lo - 10000)))
+		[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] || continue
+		if ! mkdir "$r/$p" 2>/dev/null; then
+			owner=$(cat "$r/$p/pid" 2>/dev/null) || continue
+			! kill -0 "$owner" 2>/dev/null || continue
+			rm -rf "$r/$p"
+			mkdir "$r/$p" 2>/dev/null || continue
 		fi
+		echo "$$" >"$r/$p/pid"
+		echo "$p"
+		return 0
 	done
 	mc_fail "no free TCP port"
 }
