@@ -30,14 +30,6 @@ mc_need python3 clamd zip
 mc_need_testfiles
 mc_setup
 
-# free_port: a loopback TCP port nothing listens on now.
-free_port() {
-	"$MC_PYTHON" -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
 # clamd_ping ADDRESS: whether the daemon answers PING.
 clamd_ping() {
 	"$MC_PYTHON" - "$1" <<'EOF'
@@ -102,9 +94,9 @@ clamd_wait() {
 
 sock=$T/unix/clamd.sock
 mkdir -p "$T/unix"
-port1=$(free_port)
+port1=$(mc_free_port)
 clamd_start tcp1 "TCPSocket $port1"
-port2=$(free_port)
+port2=$(mc_free_port)
 clamd_start tcp2 "TCPSocket $port2"
 clamd_start unix "LocalSocket $sock"
 # Limits: a stream over StreamMaxLength, a file over MaxFileSize.
