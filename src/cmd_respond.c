@@ -582,38 +582,23 @@ static int params_save(const struct mc_global *g, const char *run_dir, int argc,
 	return ret;
 }
 
-/* Say so when G scans otherwise than the run's saved plan (in
-   RUN_DIR/params.json) did: a resume uses its own command line and
+/* Say so when G scans otherwise than the run's saved plan did
+   (THEN, its "scan" options): a resume uses its own command line and
    settings, which may be a fix (a clamd that moved) or an omission
    (an --ioc not repeated). */
-static void params_compare_scan(const struct mc_global *g, const char *run_dir,
+static void params_compare_scan(const struct mc_global *g, const struct argv_buf *then,
 				const char *run_id)
 {
-	json_object *obj, *scan;
-	struct argv_buf then = { 0 }, now = { 0 };
-	char *path, *then_s, *now_s;
+	struct argv_buf now = { 0 };
+	char *then_s, *now_s;
 	bool same;
 
-	if (asprintf(&path, "%s/params.json", run_dir) < 0)
-		abort();
-	obj = json_object_from_file(path);
-	free(path);
-	if (obj == NULL || !json_object_object_get_ex(obj, "scan", &scan) ||
-	    !json_object_is_type(scan, json_type_array)) {
-		json_object_put(obj);
-		return;
-	}
-	for (size_t i = 0; i < json_object_array_length(scan); i++) {
-		const char *v = json_object_get_string(json_object_array_get_idx(scan, i));
-		argv_add(&then, v != NULL ? v : "");
-	}
-	json_object_put(obj);
 	child_detection(g, &now);
-	same = then.n == now.n;
+	same = then->n == now.n;
 	for (size_t i = 0; same && i < now.n; i++)
-		same = strcmp(then.v[i], now.v[i]) == 0;
+		same = strcmp(then->v[i], now.v[i]) == 0;
 	if (!same) {
-		then_s = argv_join(&then);
+		then_s = argv_join(then);
 		now_s = argv_join(&now);
 		mc_warn("respond: run %s was started scanning with '%s'; this resume "
 			"scans with '%s' (give the options again to keep them)",
@@ -621,17 +606,21 @@ static void params_compare_scan(const struct mc_global *g, const char *run_dir,
 		free(then_s);
 		free(now_s);
 	}
-	argv_free(&then);
 	argv_free(&now);
 }
 
-static char **params_load(const char *run_dir, int *argc_r)
+/* Read RUN_DIR/params.json once: the respond arguments (NULL when
+   there is no plan) and, when the run saved them, the scan options
+   into *SCAN_R (*HAS_SCAN_R false for a run saved without them). */
+static char **params_load(const char *run_dir, int *argc_r,
+			  struct argv_buf *scan_r, bool *has_scan_r)
 {
 	char *path;
-	json_object *obj, *arr;
+	json_object *obj, *arr, *scan;
 	char **argv;
 	size_t n;
 
+	*has_scan_r = false;
 	if (asprintf(&path, "%s/params.json", run_dir) < 0)
 		abort();
 	obj = json_object_from_file(path);
@@ -647,6 +636,15 @@ static char **params_load(const char *run_dir, int *argc_r)
 	for (size_t i = 0; i < n; i++)
 		argv[i + 1] = strdup(json_object_get_string(json_object_array_get_idx(arr, i)));
 	*argc_r = (int)n + 1;
+	if (json_object_object_get_ex(obj, "scan", &scan) &&
+	    json_object_is_type(scan, json_type_array)) {
+		*has_scan_r = true;
+		for (size_t i = 0; i < json_object_array_length(scan); i++) {
+			const char *v = json_object_get_string(json_object_array_get_idx(scan, i));
+
+			argv_add(scan_r, v != NULL ? v : "");
+		}
+	}
 	json_object_put(obj);
 	return argv;
 }
@@ -962,6 +960,8 @@ static struct mc_journal *respond_open_run(struct mc_global *g, int argc, char *
 		const char *until_now = ra->until;
 		bool yes_now = ra->yes;
 		char *dummy = NULL;
+		struct argv_buf then = { 0 };
+		bool has_scan;
 
 		if (resume_run == NULL)
 			resume_run = latest_unfinished_run(g);
@@ -972,13 +972,15 @@ static struct mc_journal *respond_open_run(struct mc_global *g, int argc, char *
 		*run_id_r = resume_run;
 		g->run_id = resume_run;
 		*run_dir_r = run_dir_of(g, resume_run);
-		*pargv_r = params_load(*run_dir_r, pargc_r);
+		*pargv_r = params_load(*run_dir_r, pargc_r, &then, &has_scan);
 		if (*pargv_r == NULL) {
 			mc_warn("respond: run %s has no saved plan (%s/params.json)",
 				resume_run, *run_dir_r);
 			return NULL;
 		}
-		params_compare_scan(g, *run_dir_r, resume_run);
+		if (has_scan)
+			params_compare_scan(g, &then, resume_run);
+		argv_free(&then);
 		respond_args_free(ra);
 		parse_args(*pargc_r, *pargv_r, ra, &dummy);
 		free(dummy);
