@@ -402,8 +402,8 @@ void mc_yara_scan_data(struct mc_yara *yara, const void *data, size_t size,
 		       struct mc_yara_result *result_r);
 /* {"rule":..,"namespace":..,"tags":[..],"meta":{..}}, malloc()ed. */
 char *mc_yara_hit_json(const struct mc_yara_hit *hit);
-/* The first of HITS as mc_yara_hit_json, and with COUNT > 1 all of
-   them in "rules":[{"rule":..,...},...]; malloc()ed. */
+/* The first of HITS as mc_yara_hit_json, and all of them in
+   "rules":[{"rule":..,...},...]; malloc()ed. */
 char *mc_yara_hits_json(const struct mc_yara_hit *const *hits, size_t count);
 
 /* Default signature database path, /var/lib/clamav. */

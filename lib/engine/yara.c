@@ -44,8 +44,8 @@
 /*
 /*	mc_yara_hits_json() is the reason detail of COUNT rules that
 /*	matched: the first one's rule, namespace, tags and metadata as
-/*	before, and with more than one, "rules": each of them with the
-/*	same fields, so that no match goes unnamed.
+/*	before, and "rules": each of them with the same fields, so that
+/*	no match goes unnamed.
 /*
 /*	mc_query_set_yara() gives QUERY the rules for its yara: terms,
 /*	with the functions that run them: it is here, not in query.c,
@@ -478,7 +478,7 @@ char *mc_yara_hits_json(const struct mc_yara_hit *const *hits, size_t count)
 
 	if (count > 0)
 		hit_fields(o, hits[0]);
-	if (count > 1) {
+	if (count > 0) {
 		json_object *all = json_object_new_array();
 		for (size_t i = 0; i < count; i++) {
 			json_object *r = json_object_new_object();
