@@ -21,6 +21,12 @@
 /*	on_skip. The walker is in hostscan_walk.c; what the two files
 /*	share is in hostscan-private.h.
 /*
+/*	With set->query, a file the engine finds clean is also matched
+/*	by the file hashes of the query's --ioc indicators and by its
+/*	--yara rules (hostscan_file.c); such a file is reported and
+/*	cleaned as an infected one, with the indicator or the rules as
+/*	its reasons.
+/*
 /*	When cleaning, an infected file is copied from the very
 /*	descriptor that was scanned into the quarantine together with
 /*	its path, owner, group, mode, timestamps and extended attributes
@@ -69,7 +75,8 @@
 /*	redirected outside the tree (ClamAV CVE-2020-3350). The content
 /*	quarantined is read from the scanned descriptor, and a file that
 /*	changed between the scan and the copy (size, mtime or ctime) is
-/*	not removed.
+/*	removed only when the copy itself still matches (the engine, the
+/*	indicators or the rules).
 /* DIAGNOSTICS
 /*	A directory or file that cannot be read is an ERROR event; one
 /*	that vanished, changed or was swapped for a symlink during the

@@ -30,6 +30,11 @@
 /*			mail stores (pseudo file systems and the quarantine
 /*			stay excluded).
 /*	The global --tempdir DIR says where libclamav unpacks archives.
+/*	With the global --ioc, a file whose MD5, SHA-1 or SHA-256 is an
+/*	indicator is found too, and with --yara, one that any rule
+/*	matches (mc_query_eval_file); the indicators of what files do
+/*	not have (URLs, domains, senders, subjects) are not applied,
+/*	and -v says how many.
 /*
 /*	Exit status: 0 nothing found, 1 infected files found (and
 /*	quarantined), 2 something could not be scanned or cleaned.
@@ -61,7 +66,9 @@ const char cmd_host_usage[] =
 	"moves them into the quarantine (restore with 'mailcure quarantine\n"
 	"restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
 	"devices are never opened. Without -j, twice as many threads as CPUs\n"
-	"scan in parallel.\n\n"
+	"scan in parallel. With --ioc and --yara, files whose hash is an\n"
+	"indicator or that a rule matches are found too (URL, domain, sender\n"
+	"and subject indicators are not applied to files).\n\n"
 	"options:\n"
 	"      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
 	"                             full path, '*' also matches '/')\n"
