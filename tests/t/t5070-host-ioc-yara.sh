@@ -135,3 +135,23 @@ mc_cure --state-dir "$T/state" quarantine restore --run "$run"
 mc_expect_rc 0 "restore --run"
 mc_assert_eq "$before" "$(mc_snapshot "$tree")" "the tree after restore"
 echo "ok: host clean quarantines indicator and rule hits, restore puts them back"
+
+# respond passes --ioc and --yara to its host-scan step: the step
+# quarantines the dropped files, and the run's report names them.
+[ "$(id -u)" = 0 ] || { echo "ok (respond part skipped: needs root)"; exit 0; }
+mc_maildir "$T/Maildir"
+mc_cure --state-dir "$T/rstate" -j 1 "${IOCS[@]}" --yara "$feeds/web.yar" respond \
+	--skip isolate --skip reconnect --skip queue-freeze --skip queue-delete \
+	--skip queue-thaw -s "maildir:$T/Maildir" --clean-host --host-path "$tree" --yes
+mc_expect_rc 1 "respond --clean-host --ioc --yara"
+left=$(cd "$tree" && find . -type f | sort | tr '\n' ' ')
+mc_assert_eq "./home/bob/empty ./home/bob/notes.txt " "$left" "files left after respond"
+run=$(sed -n 's/^Run \([^ ]*\) .*/\1/p' "$MC_OUT" | head -n 1)
+mc_cure --state-dir "$T/rstate" report "$run"
+mc_expect_rc 0 "report of respond"
+for want in "indicator--s1" \
+	"(event 70 \"Loader wave\", indicator m1, $feeds/misp.json)" \
+	"yara web:Eval, web:C99, web:Php +1 more"; do
+	grep -qF "$want" "$MC_OUT" || { mc_show >&2; mc_fail "the respond report lacks '$want'"; }
+done
+echo "ok: respond's host-scan step finds and quarantines by indicators and rules"
