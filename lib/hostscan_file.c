@@ -30,73 +30,35 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <glib.h>
 
 #include "hostscan-private.h"
 
 /* Read at a time when only hashing. */
 #define HASH_CHUNK (256U << 10)
 
-struct hashes {
-	GChecksum *ck[3];
-};
-
-static const GChecksumType ck_type[3] = { G_CHECKSUM_MD5, G_CHECKSUM_SHA1, G_CHECKSUM_SHA256 };
-static const unsigned ck_bit[3] = { MC_FILE_MD5, MC_FILE_SHA1, MC_FILE_SHA256 };
-
-static void hashes_init(struct hashes *h, unsigned need)
-{
-	for (int i = 0; i < 3; i++)
-		h->ck[i] = (need & ck_bit[i]) != 0 ? g_checksum_new(ck_type[i]) : NULL;
-}
-
-static void hashes_update(struct hashes *h, const unsigned char *data, size_t len)
-{
-	for (int i = 0; i < 3; i++) {
-		if (h->ck[i] != NULL)
-			g_checksum_update(h->ck[i], data, (gssize)len);
-	}
-}
-
-/* The digests into VIEW, and free H. */
-static void hashes_done(struct hashes *h, struct mc_file_view *view)
-{
-	unsigned char *out[3] = { view->md5, view->sha1, view->sha256 };
-	const gsize size[3] = { 16, 20, 32 };
-
-	for (int i = 0; i < 3; i++) {
-		gsize len = size[i];
-		if (h->ck[i] == NULL)
-			continue;
-		g_checksum_get_digest(h->ck[i], out[i], &len);
-		g_checksum_free(h->ck[i]);
-		view->have |= ck_bit[i];
-	}
-}
-
 /* The hashes NEED of the SIZE bytes of FD, read in chunks. */
 static int hash_fd(int fd, size_t size, unsigned need, struct mc_file_view *view,
 		   char **error_r)
 {
 	unsigned char *buf = mc_xmalloc(HASH_CHUNK);
-	struct hashes h;
+	struct mc_file_hasher h;
 	size_t off = 0;
 	char extra;
 
-	hashes_init(&h, need);
+	mc_file_hasher_init(&h, need);
 	while (off < size) {
 		size_t want = size - off < HASH_CHUNK ? size - off : HASH_CHUNK;
 		ssize_t n = mc_pread_all(fd, buf, want, (off_t)off);
 		if (n <= 0 || (size_t)n < want) {
-			hashes_done(&h, view);
+			mc_file_hasher_final(&h, view);
 			free(buf);
 			return n < 0 ? mc_error_errno(error_r, "read") :
 				mc_error_set(error_r, "changed while being scanned");
 		}
-		hashes_update(&h, buf, want);
+		mc_file_hasher_update(&h, buf, want);
 		off += want;
 	}
-	hashes_done(&h, view);
+	mc_file_hasher_final(&h, view);
 	free(buf);
 	if (pread(fd, &extra, 1, (off_t)size) != 0)
 		return mc_error_set(error_r, "changed while being scanned");
@@ -107,14 +69,14 @@ static int hash_fd(int fd, size_t size, unsigned need, struct mc_file_view *view
 static void view_of_buffer(struct mc_file_view *view, const unsigned char *buf,
 			   size_t size, unsigned need)
 {
-	struct hashes h;
+	struct mc_file_hasher h;
 
 	memset(view, 0, sizeof(*view));
 	view->data = buf;
 	view->size = size;
-	hashes_init(&h, need);
-	hashes_update(&h, buf, size);
-	hashes_done(&h, view);
+	mc_file_hasher_init(&h, need);
+	mc_file_hasher_update(&h, buf, size);
+	mc_file_hasher_final(&h, view);
 }
 
 void mc_hostscan_file_match(struct host_scan *hs, int fd, const struct stat *st,
