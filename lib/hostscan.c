@@ -21,11 +21,11 @@
 /*	on_skip. The walker is in hostscan_walk.c; what the two files
 /*	share is in hostscan-private.h.
 /*
-/*	With set->query, a file the engine finds clean is also matched
-/*	by the file hashes of the query's --ioc indicators and by its
-/*	--yara rules (hostscan_file.c); such a file is reported and
-/*	cleaned as an infected one, with the indicator or the rules as
-/*	its reasons.
+/*	With set->query, each file the engine scanned is also compared
+/*	with the file hashes of the query's --ioc indicators and with
+/*	its --yara rules (hostscan_file.c); a file they name is
+/*	reported and cleaned as an infected one, with the indicator or
+/*	the rules among its reasons.
 /*
 /*	When cleaning, an infected file is copied from the very
 /*	descriptor that was scanned into the quarantine together with
