@@ -40,7 +40,9 @@
 static int hash_fd(int fd, size_t size, unsigned need, struct mc_file_view *view,
 		   char **error_r)
 {
-	unsigned char *buf = mc_xmalloc(HASH_CHUNK);
+	/* Most files are small: a chunk-sized buffer for each would be
+	   mapped and unmapped (malloc's threshold) for nothing. */
+	unsigned char *buf = mc_xmalloc(size < HASH_CHUNK ? size : HASH_CHUNK);
 	struct mc_file_hasher h;
 	size_t off = 0;
 	char extra;
