@@ -12,9 +12,10 @@
 #	never a hit, even when a feed lists the hash of nothing; the
 #	feeds' URL, domain and sender indicators are not applied to
 #	files, and -v says how many. host clean quarantines what the
-#	indicators and rules found as it does viruses: the report names
-#	the indicators and their events, and restore puts every file
-#	back.
+#	indicators and rules found as it does viruses: the report and
+#	quarantine list name the indicators and their events, and
+#	restore puts every file back; respond's host-scan step does the
+#	same.
 set -euo pipefail
 . "$MC_SRC/tests/t/lib.sh"
 mc_need python3 sha256sum
@@ -130,6 +131,12 @@ mc_expect_rc 0 "report --html"
 for want in "Per indicator" "indicator--s1" "Dropper campaign" "Loader wave" \
 	"web:Eval, web:C99, web:Php +1 more"; do
 	grep -qF "$want" "$T/report.html" || mc_fail "the HTML report lacks '$want'"
+done
+mc_cure quarantine list --run "$run"
+mc_expect_rc 0 "quarantine list"
+for want in "stage2.dll: ioc md5 " "(event 70 \"Loader wave\", indicator m1, $feeds/misp.json)" \
+	"shell.php: yara web:Eval, web:C99, web:Php +1 more"; do
+	grep -qF "$want" "$MC_OUT" || { mc_show >&2; mc_fail "quarantine list lacks '$want'"; }
 done
 mc_cure --state-dir "$T/state" quarantine restore --run "$run"
 mc_expect_rc 0 "restore --run"
