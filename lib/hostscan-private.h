@@ -13,6 +13,7 @@
 /*	the calling thread, which reports what both record. This is the
 /*	state of one run, the queue between the walker and the scanners,
 /*	and the records and directory references both sides use.
+/*	hostscan_file.c compares a file with the indicators and rules.
 /*--*/
 
 #ifndef MAILCURE_HOSTSCAN_PRIVATE_H
@@ -123,6 +124,25 @@ const char *mc_hostscan_strip_name(const char *error, const char *name);
 void	mc_hostscan_enqueue(struct host_scan *hs, struct dir *dir, const char *name);
 /* Drop a reference to DIR; the last one closes it. */
 void	mc_hostscan_dir_unref_locked(struct host_scan *hs, struct dir *dir);
+
+/* Whether A and B are the same inode with the same content state
+   (size, mtime, ctime). */
+bool	mc_hostscan_same_state(const struct stat *a, const struct stat *b);
+/* Read all of a regular file from FD, which must still be SIZE bytes:
+   0 with *buf_r (malloc()ed), or -1 with *error_r. */
+int	mc_hostscan_read_whole(int fd, size_t size, unsigned char **buf_r,
+			       char **error_r);
+
+/* --- hostscan_file.c --- */
+
+/* The --ioc hashes and --yara rules of set->query over the file open
+   on FD (as ST): reasons into MATCH, or match->problem. */
+void	mc_hostscan_file_match(struct host_scan *hs, int fd, const struct stat *st,
+			       struct mc_match *match);
+/* Whether BUF (a copy of a file made after it changed) still
+   matches: the engine, the indicators or the rules. */
+bool	mc_hostscan_buffer_matches(struct host_scan *hs, const unsigned char *buf,
+				   size_t size);
 
 /* --- hostscan_walk.c --- */
 

@@ -21,6 +21,12 @@
 /*	on_skip. The walker is in hostscan_walk.c; what the two files
 /*	share is in hostscan-private.h.
 /*
+/*	With set->query, each file the engine scanned is also compared
+/*	with the file hashes of the query's --ioc indicators and with
+/*	its --yara rules (hostscan_file.c); a file they name is
+/*	reported and cleaned as an infected one, with the indicator or
+/*	the rules among its reasons.
+/*
 /*	When cleaning, an infected file is copied from the very
 /*	descriptor that was scanned into the quarantine together with
 /*	its path, owner, group, mode, timestamps and extended attributes
@@ -69,7 +75,8 @@
 /*	redirected outside the tree (ClamAV CVE-2020-3350). The content
 /*	quarantined is read from the scanned descriptor, and a file that
 /*	changed between the scan and the copy (size, mtime or ctime) is
-/*	not removed.
+/*	removed only when the copy itself still matches (the engine, the
+/*	indicators or the rules).
 /* DIAGNOSTICS
 /*	A directory or file that cannot be read is an ERROR event; one
 /*	that vanished, changed or was swapped for a symlink during the
@@ -234,7 +241,7 @@ void mc_hostscan_enqueue(struct host_scan *hs, struct dir *dir, const char *name
 /* Scanning one file                                                  */
 /* ------------------------------------------------------------------ */
 
-static bool same_content_state(const struct stat *a, const struct stat *b)
+bool mc_hostscan_same_state(const struct stat *a, const struct stat *b)
 {
 	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
 		a->st_size == b->st_size &&
@@ -283,7 +290,8 @@ static bool looks_like_mbox(int fd)
 }
 
 /* Read all of a regular file from FD, which must still be SIZE bytes. */
-static int read_whole(int fd, size_t size, unsigned char **buf_r, char **error_r)
+int mc_hostscan_read_whole(int fd, size_t size, unsigned char **buf_r,
+			   char **error_r)
 {
 	unsigned char *buf = mc_xmalloc(size + 1);
 	ssize_t n = mc_pread_all(fd, buf, size, 0);
@@ -415,21 +423,18 @@ static void act(struct host_scan *hs, struct dir *dir, const char *name, int fd,
 		rec->action = "would quarantine";
 		return;
 	}
-	if (read_whole(fd, (size_t)st->st_size, &buf, &error) < 0)
+	if (mc_hostscan_read_whole(fd, (size_t)st->st_size, &buf, &error) < 0)
 		goto failed;
 	if (fstat(fd, &copied) < 0) {
 		mc_error_errno(&error, "fstat");
 		goto failed;
 	}
-	if (!same_content_state(st, &copied)) {
+	if (!mc_hostscan_same_state(st, &copied)) {
 		/* Something changed since the scan: a chmod, another hard
-		   link removed, or the content. Only content that is itself
-		   infected is quarantined and removed. */
-		struct mc_verdict verdict;
-
-		set->engine_ops->scan_buffer(set->engine, buf, (size_t)st->st_size, &verdict);
-		if (verdict.kind != MC_VERDICT_INFECTED ||
-		    (uint64_t)copied.st_size != (uint64_t)st->st_size) {
+		   link removed, or the content. Only content that itself
+		   matches is quarantined and removed. */
+		if ((uint64_t)copied.st_size != (uint64_t)st->st_size ||
+		    !mc_hostscan_buffer_matches(hs, buf, (size_t)st->st_size)) {
 			mc_error_set(&error, "changed after it was scanned; not removed");
 			goto failed;
 		}
@@ -576,7 +581,7 @@ static void scan_stable(struct host_scan *hs, int fd, const char *path,
 		}
 		if (fstat(fd, &after) < 0)
 			after = *st;
-		if (same_content_state(st, &after) || verdict_r->kind == MC_VERDICT_INFECTED)
+		if (mc_hostscan_same_state(st, &after) || verdict_r->kind == MC_VERDICT_INFECTED)
 			break;
 		if (attempt == 1) {
 			verdict_r->kind = MC_VERDICT_UNSCANNED;
@@ -594,11 +599,12 @@ static void scan_stable(struct host_scan *hs, int fd, const char *path,
 	}
 }
 
-/* File IT (FD, as ST) is infected: record the match, and quarantine
-   it when acting. Takes PATH. */
+/* File IT (FD, as ST) is infected or named by an indicator or rule
+   (EXTRA's reasons, taken): record the match, and quarantine it when
+   acting. Takes PATH. */
 static void scan_matched(struct host_scan *hs, const struct item *it, int fd,
 			 const struct stat *st, char *path,
-			 const struct mc_verdict *verdict)
+			 const struct mc_verdict *verdict, struct mc_match *extra)
 {
 	struct record *rec = mc_xcalloc(1, sizeof(*rec));
 
@@ -620,10 +626,17 @@ static void scan_matched(struct host_scan *hs, const struct item *it, int fd,
 	rec->match.matched = true;
 	rec->match.engine_ran = true;
 	rec->match.verdict = *verdict;
-	rec->match.reasons = mc_xcalloc(1, sizeof(struct mc_reason));
-	rec->match.reasons[0].kind = MC_REASON_VIRUS;
-	rec->match.reasons[0].value = mc_xstrdup(verdict->name);
-	rec->match.reason_count = 1;
+	rec->match.reasons = mc_xcalloc(extra->reason_count + 1, sizeof(struct mc_reason));
+	if (verdict->kind == MC_VERDICT_INFECTED) {
+		rec->match.reasons[0].kind = MC_REASON_VIRUS;
+		rec->match.reasons[0].value = mc_xstrdup(verdict->name);
+		rec->match.reason_count = 1;
+	}
+	for (size_t i = 0; i < extra->reason_count; i++)
+		rec->match.reasons[rec->match.reason_count++] = extra->reasons[i];
+	free(extra->reasons);
+	extra->reasons = NULL;
+	extra->reason_count = 0;
 	atomic_fetch_add(&hs->matched, 1);
 	if (hs->set->action == MC_ACTION_QUARANTINE) {
 		pthread_mutex_lock(&hs->act_lock);
@@ -638,6 +651,7 @@ static void scan_item(struct host_scan *hs, struct item *it)
 	const char *store = it->dir->root->store;
 	char *path = mc_hostscan_join_path(it->dir->path, it->name);
 	struct mc_verdict verdict;
+	struct mc_match extra;
 	struct stat st;
 	int fd;
 
@@ -647,6 +661,15 @@ static void scan_item(struct host_scan *hs, struct item *it)
 		return;
 	}
 	scan_stable(hs, fd, path, &st, &verdict);
+	memset(&extra, 0, sizeof(extra));
+	if (hs->set->query != NULL &&
+	    (verdict.kind == MC_VERDICT_CLEAN || verdict.kind == MC_VERDICT_INFECTED))
+		mc_hostscan_file_match(hs, fd, &st, &extra);
+	if (verdict.kind == MC_VERDICT_CLEAN && extra.reason_count == 0 &&
+	    extra.problem != MC_VERDICT_CLEAN) {
+		verdict.kind = MC_VERDICT_UNSCANNED;
+		snprintf(verdict.name, sizeof(verdict.name), "%s", extra.why);
+	}
 	/* Every file counts once, as with messages: scanned (matched,
 	   clean or unscanned) or an error. */
 	if (verdict.kind != MC_VERDICT_ERROR)
@@ -655,6 +678,10 @@ static void scan_item(struct host_scan *hs, struct item *it)
 
 	switch (verdict.kind) {
 	case MC_VERDICT_CLEAN:
+		if (extra.reason_count == 0)
+			break;
+		scan_matched(hs, it, fd, &st, path, &verdict, &extra);
+		path = NULL;
 		break;
 	case MC_VERDICT_UNSCANNED:
 		mc_hostscan_report(hs, MC_EVENT_UNSCANNED, store, path, &st, "%s", verdict.name);
@@ -663,10 +690,11 @@ static void scan_item(struct host_scan *hs, struct item *it)
 		mc_hostscan_report(hs, MC_EVENT_ERROR, store, path, &st, "%s", verdict.name);
 		break;
 	case MC_VERDICT_INFECTED:
-		scan_matched(hs, it, fd, &st, path, &verdict);
+		scan_matched(hs, it, fd, &st, path, &verdict, &extra);
 		path = NULL;
 		break;
 	}
+	mc_match_clear(&extra);
 	close(fd);
 	free(path);
 }

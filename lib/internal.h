@@ -166,6 +166,17 @@ char *mc_utf8_make_valid(char *s);
    terminal acts on (mc_text_visible escapes it). */
 bool mc_utf8_acts(const unsigned char *p, size_t n);
 
+/* The MD5, SHA-1 and SHA-256 of a stream, those asked for
+   (MC_FILE_*): _final puts them into VIEW and sets view->have. */
+#define MC_FILE_HASHER_MAX 3
+struct mc_file_hasher {
+	void *ctx[MC_FILE_HASHER_MAX];
+};
+struct mc_file_view;
+void	mc_file_hasher_init(struct mc_file_hasher *h, unsigned which);
+void	mc_file_hasher_update(struct mc_file_hasher *h, const void *data, size_t len);
+void	mc_file_hasher_final(struct mc_file_hasher *h, struct mc_file_view *view);
+
 /* --- date.c --- */
 
 /* The value of a Date field, in any form real mail writes (RFC 5322

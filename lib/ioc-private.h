@@ -137,6 +137,8 @@ struct mc_ioc_hit {
 /* The first indicator of SET the message has. */
 bool	mc_ioc_match(const struct mc_ioc_set *set, const struct mc_ioc_view *view,
 		     struct mc_ioc_hit *hit_r);
+/* How many indicators of SET compare something other than a hash. */
+size_t	mc_ioc_set_count_not_hashes(const struct mc_ioc_set *set);
 /* Whether SET has indicators of TYPE. */
 bool	mc_ioc_set_has(const struct mc_ioc_set *set, enum mc_ioc_type type);
 /* The reason detail of HIT: a JSON object, malloc()ed. */

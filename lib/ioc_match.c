@@ -11,6 +11,7 @@
 /*	void	mc_ioc_view_deinit(view)
 /*	bool	mc_ioc_match(set, view, &hit)
 /*	bool	mc_ioc_set_has(set, type)
+/*	size_t	mc_ioc_set_count_not_hashes(set)
 /*	char	*mc_ioc_hit_json(set, hit)
 /*
 /*	#include <mailcure/mailcure.h>
@@ -31,6 +32,10 @@
 /*	("a.b.example" looks up itself, "b.example" and "example", so
 /*	"example.com" never matches "badexample.com"); then the
 /*	conjunctions, each checked against the view.
+/*
+/*	mc_ioc_set_count_not_hashes() counts the indicators that
+/*	compare something a file does not have (a URL, a domain, an
+/*	address, a subject): the host scan leaves them out.
 /*
 /*	mc_ioc_hit_json() is the reason detail of a match: the
 /*	indicator's type, id and name, its event's id and title, its
@@ -70,6 +75,29 @@ bool mc_ioc_set_has(const struct mc_ioc_set *set, enum mc_ioc_type type)
 		}
 	}
 	return false;
+}
+
+static bool is_hash(enum mc_ioc_type type)
+{
+	return type == IOC_MD5 || type == IOC_SHA1 || type == IOC_SHA256;
+}
+
+size_t mc_ioc_set_count_not_hashes(const struct mc_ioc_set *set)
+{
+	size_t n = 0;
+
+	for (int t = 0; t < IOC_TYPES; t++) {
+		if (!is_hash((enum mc_ioc_type)t))
+			n += g_hash_table_size(set->table[t]);
+	}
+	for (size_t i = 0; i < set->nconj; i++) {
+		const struct mc_ioc *c = &set->iocs[set->conj[i]];
+		bool other = false;
+		for (size_t k = 0; k < c->ncmps; k++)
+			other |= !is_hash(c->cmps[k].type);
+		n += other;
+	}
+	return n;
 }
 
 /* The indicator of HOST (LEN bytes) or of a domain above it. */

@@ -26,6 +26,8 @@
 /* .IP query_ioc.c
 /*	threat-intel feeds (--ioc, @FILE of a feed): the query's
 /*	"ioc" term and the feeds' counts.
+/* .IP query_file.c
+/*	the --ioc hashes and the YARA rules over a host file.
 /* .PP
 /*	A parsed query is read-only and shared by all worker threads.
 /*--*/
@@ -99,7 +101,9 @@ struct node {
 struct mc_query_yara_ops {
 	void (*scan)(struct mc_yara *yara, const struct mc_msg *msg,
 		     struct mc_facts *facts, struct mc_yara_result *result_r);
-	char *(*hit_json)(const struct mc_yara_hit *hit);
+	void (*scan_data)(struct mc_yara *yara, const void *data, size_t size,
+			  struct mc_yara_result *result_r);
+	char *(*hits_json)(const struct mc_yara_hit *const *hits, size_t count);
 };
 
 struct mc_query {
@@ -198,5 +202,12 @@ char   *mc_query_glob_literal(const char *value, bool glob);
 const unsigned char *mc_query_mem_case_find(const unsigned char *hay, size_t n,
 					    const char *needle, size_t len);
 bool	mc_query_names_may_be_encoded(const unsigned char *d, size_t n);
+
+/* --- query_eval.c --- */
+
+/* Add a reason to M, unless it has the same already (then DETAIL,
+   malloc()ed or NULL, is freed). */
+void	mc_query_add_reason(struct mc_match *m, enum mc_reason_kind kind,
+			    const char *value, char *detail);
 
 #endif

@@ -275,10 +275,13 @@ static enum tri eval_urls(struct eval *ev, const struct node *t, struct hit *h)
 }
 
 /* yara and yara:GLOB (the rule, or NAMESPACE:RULE); the reason is
-   NAMESPACE:RULE, with tags and metadata as its detail. */
+   NAMESPACE:RULE of the first rule, with tags and metadata as its
+   detail, and every rule the term matched in the detail's "rules". */
 static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
 {
 	const struct mc_query *q = ev->query;
+	const struct mc_yara_hit *hits[MC_YARA_HITS_MAX];
+	size_t n = 0;
 
 	if (q->yara == NULL) {
 		if (ev->walk_why == NULL)
@@ -297,11 +300,15 @@ static enum tri eval_yara(struct eval *ev, const struct node *t, struct hit *h)
 		if (t->value != NULL && !mc_query_value_match(t, y->rule) &&
 		    !mc_query_value_match(t, full))
 			continue;
-		if (h != NULL) {
+		if (h == NULL)
+			return T;
+		if (n == 0)
 			snprintf(h->buf, sizeof(h->buf), "%s", full);
-			h->detail = q->yara_ops->hit_json(y);
-		}
-		return set_hit(h, MC_REASON_YARA, h != NULL ? h->buf : NULL);
+		hits[n++] = y;
+	}
+	if (n > 0) {
+		h->detail = q->yara_ops->hits_json(hits, n);
+		return set_hit(h, MC_REASON_YARA, h->buf);
 	}
 	if (ev->yara->error[0] != '\0') {
 		if (ev->walk_why == NULL)
@@ -497,8 +504,8 @@ static enum tri eval_node(struct eval *ev, const struct node *n)
 	return U;
 }
 
-static void add_reason(struct mc_match *m, enum mc_reason_kind kind,
-		       const char *value, char *detail)
+void mc_query_add_reason(struct mc_match *m, enum mc_reason_kind kind,
+			 const char *value, char *detail)
 {
 	for (size_t i = 0; i < m->reason_count; i++) {
 		const struct mc_reason *r = &m->reasons[i];
@@ -537,7 +544,7 @@ static void collect(struct eval *ev, const struct node *n, struct mc_match *m)
 		}
 		memset(&h, 0, sizeof(h));
 		if (eval_term(ev, n, &h) == T)
-			add_reason(m, h.kind, h.value, h.detail);
+			mc_query_add_reason(m, h.kind, h.value, h.detail);
 		else
 			free(h.detail);
 		return;

@@ -8,7 +8,9 @@
 /*	mc_error_set() and mc_error_errno() build the malloc()ed reason
 /*	strings that every fallible library function returns.
 /*
-/*	mc_sha256(), mc_sha1() and mc_md5() hash memory with OpenSSL's libcrypto
+/*	mc_sha256(), mc_sha1() and mc_md5() hash memory, and
+/*	mc_file_hasher_init(), _update() and _final() a file read in
+/*	pieces into the hashes a host scan asks for, with OpenSSL's libcrypto
 /*	(a libclamav dependency already), which uses the CPU's SHA
 /*	instructions: every decoded MIME part is hashed, so this is on
 /*	the scan's hot path.
@@ -47,6 +49,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +156,50 @@ void mc_md5(const void *data, size_t len, unsigned char out[16])
 void mc_sha1(const void *data, size_t len, unsigned char out[20])
 {
 	digest(EVP_sha1(), data, len, out);
+}
+
+static const struct {
+	unsigned bit;
+	const EVP_MD *(*md)(void);
+	size_t off;
+} file_digests[MC_FILE_HASHER_MAX] = {
+	{ MC_FILE_MD5, EVP_md5, offsetof(struct mc_file_view, md5) },
+	{ MC_FILE_SHA1, EVP_sha1, offsetof(struct mc_file_view, sha1) },
+	{ MC_FILE_SHA256, EVP_sha256, offsetof(struct mc_file_view, sha256) },
+};
+
+void mc_file_hasher_init(struct mc_file_hasher *h, unsigned which)
+{
+	for (int i = 0; i < MC_FILE_HASHER_MAX; i++) {
+		h->ctx[i] = NULL;
+		if ((which & file_digests[i].bit) == 0)
+			continue;
+		if ((h->ctx[i] = EVP_MD_CTX_new()) == NULL ||
+		    EVP_DigestInit_ex(h->ctx[i], file_digests[i].md(), NULL) != 1)
+			abort();
+	}
+}
+
+void mc_file_hasher_update(struct mc_file_hasher *h, const void *data, size_t len)
+{
+	for (int i = 0; i < MC_FILE_HASHER_MAX; i++) {
+		if (h->ctx[i] != NULL && EVP_DigestUpdate(h->ctx[i], data, len) != 1)
+			abort();
+	}
+}
+
+void mc_file_hasher_final(struct mc_file_hasher *h, struct mc_file_view *view)
+{
+	for (int i = 0; i < MC_FILE_HASHER_MAX; i++) {
+		if (h->ctx[i] == NULL)
+			continue;
+		if (EVP_DigestFinal_ex(h->ctx[i], (unsigned char *)view + file_digests[i].off,
+				       NULL) != 1)
+			abort();
+		EVP_MD_CTX_free(h->ctx[i]);
+		h->ctx[i] = NULL;
+		view->have |= file_digests[i].bit;
+	}
 }
 
 double mc_now(void)

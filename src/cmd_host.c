@@ -30,6 +30,11 @@
 /*			mail stores (pseudo file systems and the quarantine
 /*			stay excluded).
 /*	The global --tempdir DIR says where libclamav unpacks archives.
+/*	With the global --ioc, a file whose MD5, SHA-1 or SHA-256 is an
+/*	indicator is found too, and with --yara, one that any rule
+/*	matches (mc_query_eval_file); the indicators of what files do
+/*	not have (URLs, domains, senders, subjects) are not applied,
+/*	and -v says how many.
 /*
 /*	Exit status: 0 nothing found, 1 infected files found (and
 /*	quarantined), 2 something could not be scanned or cleaned.
@@ -61,7 +66,9 @@ const char cmd_host_usage[] =
 	"moves them into the quarantine (restore with 'mailcure quarantine\n"
 	"restore --run RUN'). Symlinks are never followed; FIFOs, sockets and\n"
 	"devices are never opened. Without -j, twice as many threads as CPUs\n"
-	"scan in parallel.\n\n"
+	"scan in parallel. With --ioc and --yara, files whose hash is an\n"
+	"indicator or that a rule matches are found too (URL, domain, sender\n"
+	"and subject indicators are not applied to files).\n\n"
 	"options:\n"
 	"      --exclude GLOB         leave out paths matching GLOB (repeatable;\n"
 	"                             full path, '*' also matches '/')\n"
@@ -143,6 +150,12 @@ static void on_progress(const struct mc_progress *pr, void *context)
 		(unsigned long long)pr->matched);
 	ho->progress_shown = true;
 	fflush(stderr);
+}
+
+static void host_query_close(struct mc_query **query, struct mc_yara **yara)
+{
+	mc_query_free(query);
+	mc_yara_close(yara);
 }
 
 static void summary_human(const struct mc_global *g, bool clean,
@@ -241,6 +254,37 @@ static void host_options(int argc, char **argv, struct host_options *o)
 	}
 }
 
+/* With --ioc or --yara, the query that holds them: files match by
+   the engine, the hashes of the indicators or any rule. NULL
+   without either. */
+static int host_query(const struct mc_global *g, struct mc_query **query_r,
+		      struct mc_yara **yara_r)
+{
+	char *error = NULL;
+	size_t ignored;
+
+	*query_r = NULL;
+	*yara_r = NULL;
+	if (g->ioc_count == 0 && g->yara_count == 0)
+		return 0;
+	*query_r = mc_query_parse(g->yara_count > 0 ? "virus or yara" : "virus", &error);
+	if (*query_r == NULL) {
+		mc_warn("%s", error);
+		free(error);
+		return -1;
+	}
+	if (mc_cli_ioc_open(g, *query_r) < 0 || mc_cli_yara_open(g, *query_r, yara_r) < 0) {
+		host_query_close(query_r, yara_r);
+		return -1;
+	}
+	ignored = mc_query_file_ignored(*query_r);
+	if (ignored > 0 && g->verbose > 0)
+		mc_warn("--ioc: %zu indicator(s) of URLs, domains, addresses or subjects "
+			"do not apply to files; the host scan compares file hashes only",
+			ignored);
+	return 0;
+}
+
 int cmd_host(int argc, char **argv, struct mc_global *g)
 {
 	static const char *const verbs[] = { "scan", "clean", NULL };
@@ -265,14 +309,23 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		g->limits.max_scan_size = max_filesize;
 
 	raise_nofile();
-	struct mc_engine *engine = NULL;
-	if (mc_cli_engine_open(g, &engine) < 0)
+	/* Indicators and rules are read, and rules compiled, before
+	   anything is scanned. */
+	struct mc_query *query = NULL;
+	struct mc_yara *yara = NULL;
+	if (host_query(g, &query, &yara) < 0)
 		return MC_EXIT_ERROR;
+	struct mc_engine *engine = NULL;
+	if (mc_cli_engine_open(g, &engine) < 0) {
+		host_query_close(&query, &yara);
+		return MC_EXIT_ERROR;
+	}
 	struct mc_quarantine *q = NULL;
 	if (clean && !g->dry_run) {
 		q = mc_cli_quarantine_open(g, true);
 		if (q == NULL) {
 			mc_cli_engine_close(g, &engine);
+			host_query_close(&query, &yara);
 			return MC_EXIT_ERROR;
 		}
 	}
@@ -299,6 +352,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.engine_ops = mc_cli_engine_ops(g),
 		.engine = engine,
 		.limits = &g->limits,
+		.query = query,
 		.action = clean ? MC_ACTION_QUARANTINE : MC_ACTION_NONE,
 		.dry_run = g->dry_run,
 		.quarantine = q,
@@ -310,6 +364,8 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 		.on_skip = on_skip,
 		.context = &ho,
 	};
+	if (query != NULL)
+		mc_output_set_query(ho.out, query);
 	struct mc_summary sum;
 	if (mc_host_scan_run(&set, &sum, &error) < 0) {
 		progress_erase(&ho);
@@ -329,6 +385,7 @@ int cmd_host(int argc, char **argv, struct mc_global *g)
 	free(run_id);
 	free(o.excludes);
 	mc_cli_engine_close(g, &engine);
+	host_query_close(&query, &yara);
 	if (q != NULL)
 		mc_quarantine_close(&q);
 	return exit_code;

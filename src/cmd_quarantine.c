@@ -113,9 +113,9 @@ static void print_reasons(FILE *fp, const struct mc_qentry *e)
 	if (e->reason_count == 0)
 		fputs("-", fp);
 	for (size_t i = 0; i < e->reason_count; i++) {
-		const char *kind = mc_reason_kind_name(e->reasons[i].kind);
-		mc_output_fprintf(fp, "%s%s %s", i > 0 ? ", " : "", kind != NULL ? kind : "?",
-				  e->reasons[i].value != NULL ? e->reasons[i].value : "");
+		if (i > 0)
+			fputs(", ", fp);
+		mc_output_reason(fp, &e->reasons[i]);
 	}
 }
 

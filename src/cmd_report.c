@@ -122,15 +122,9 @@ static void reason_text(const struct mc_reason *reasons, size_t count,
 	buf[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		size_t len = strlen(buf);
-		char *ioc = reasons[i].kind == MC_REASON_IOC ?
-			mc_output_ioc_text(&reasons[i]) : NULL;
-		if (ioc != NULL)
-			snprintf(buf + len, size - len, "%s%s", i > 0 ? ", " : "", ioc);
-		else
-			snprintf(buf + len, size - len, "%s%s %s", i > 0 ? ", " : "",
-				 mc_reason_kind_name(reasons[i].kind),
-				 reasons[i].value ? reasons[i].value : "");
-		free(ioc);
+		char *text = mc_output_reason_text(&reasons[i]);
+		snprintf(buf + len, size - len, "%s%s", i > 0 ? ", " : "", text);
+		free(text);
 	}
 }
 
@@ -276,14 +270,17 @@ static void load_events(struct report *r, const char *path)
 					json_object *o = json_object_array_get_idx(reasons, i);
 					const char *v = jstr(o, "name") ? jstr(o, "name") : jstr(o, "value");
 					size_t len = strlen(reason);
-					if (jstr(o, "kind") != NULL && strcmp(jstr(o, "kind"), "ioc") == 0) {
-						struct mc_reason ir = { MC_REASON_IOC, (char *)v,
-							(char *)json_object_to_json_string(o) };
-						char *t = mc_output_ioc_text(&ir);
+					const char *kind = jstr(o, "kind");
+					bool ioc = kind != NULL && strcmp(kind, "ioc") == 0;
+					if (ioc || (kind != NULL && strcmp(kind, "yara") == 0)) {
+						struct mc_reason ir = { ioc ? MC_REASON_IOC : MC_REASON_YARA,
+							(char *)v, (char *)json_object_to_json_string(o) };
+						char *t = mc_output_reason_text(&ir);
 						snprintf(reason + len, sizeof(reason) - len, "%s%s",
 							 i > 0 ? ", " : "", t);
 						free(t);
-						ioc_tally(r, v, ir.detail);
+						if (ioc)
+							ioc_tally(r, v, ir.detail);
 					} else {
 						snprintf(reason + len, sizeof(reason) - len, "%s%s %s",
 							 i > 0 ? ", " : "",

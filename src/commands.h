@@ -104,11 +104,14 @@ void mc_output_progress(const struct mc_progress *progress, void *context);
 void mc_output_summary(struct mc_output *out, const struct mc_summary *sum);
 /* The query whose indicator files the summary counts. */
 void mc_output_set_query(struct mc_output *out, const struct mc_query *query);
-/* An ioc reason, for people: the indicator's type and value, its
-   event, id and file, and what of the message matched. */
-void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r);
-/* The same as a malloc()ed string. */
-char *mc_output_ioc_text(const struct mc_reason *r);
+/* A reason, for people: an ioc reason with the indicator's type and
+   value, its event, its id and its file; a yara reason with the rules
+   that matched (the first MC_OUTPUT_YARA_RULES, then "+N more"); any
+   other as KIND VALUE. Neutralised (mc_output_fprintf). */
+#define MC_OUTPUT_YARA_RULES 3
+void mc_output_reason(FILE *fp, const struct mc_reason *r);
+/* The same, malloc()ed. */
+char *mc_output_reason_text(const struct mc_reason *r);
 void mc_output_deinit(struct mc_output **out);
 /* printf() for human output and diagnostics: every %s argument is
    shown through mc_text_visible() (no control character of a user's

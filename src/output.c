@@ -348,11 +348,7 @@ static void event_human(struct mc_output *out, const struct mc_event *ev)
 		const struct mc_reason *r = &ev->match->reasons[i];
 		if (i > 0)
 			mc_output_printf(", ");
-		if (r->kind == MC_REASON_IOC)
-			mc_output_ioc_reason(stdout, r);
-		else
-			mc_output_printf("%s %s", mc_reason_kind_name(r->kind),
-					 r->value != NULL ? r->value : "");
+		mc_output_reason(stdout, r);
 	}
 	if (ev->action != NULL) {
 		if (ev->quarantine_id != NULL)
@@ -374,9 +370,8 @@ static const char *detail_str(json_object *d, const char *key)
 		json_object_is_type(v, json_type_string) ? json_object_get_string(v) : NULL;
 }
 
-void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r)
+static void ioc_reason(FILE *fp, const struct mc_reason *r, json_object *d)
 {
-	json_object *d = r->detail != NULL ? json_tokener_parse(r->detail) : NULL;
 	const char *type = detail_str(d, "type"), *eid = detail_str(d, "event_id");
 	const char *event = detail_str(d, "event"), *id = detail_str(d, "indicator_id");
 	const char *feed = detail_str(d, "feed"), *matched = detail_str(d, "matched");
@@ -392,10 +387,46 @@ void mc_output_ioc_reason(FILE *fp, const struct mc_reason *r)
 	mc_output_fprintf(fp, "%s)", feed != NULL ? feed : "?");
 	if (matched != NULL && r->value != NULL && strcmp(matched, r->value) != 0)
 		mc_output_fprintf(fp, " in %s", matched);
+}
+
+/* The rules of a YARA reason: the first few, then how many more. */
+static void yara_reason(FILE *fp, const struct mc_reason *r, json_object *d)
+{
+	json_object *rules;
+	size_t n;
+
+	if (d == NULL || !json_object_object_get_ex(d, "rules", &rules) ||
+	    !json_object_is_type(rules, json_type_array) ||
+	    (n = json_object_array_length(rules)) < 2) {
+		mc_output_fprintf(fp, "yara %s", r->value != NULL ? r->value : "");
+		return;
+	}
+	mc_output_fprintf(fp, "yara ");
+	for (size_t i = 0; i < n && i < MC_OUTPUT_YARA_RULES; i++) {
+		json_object *o = json_object_array_get_idx(rules, i);
+		const char *ns = detail_str(o, "namespace"), *rule = detail_str(o, "rule");
+		mc_output_fprintf(fp, "%s%s%s%s", i > 0 ? ", " : "", ns != NULL ? ns : "",
+				  ns != NULL ? ":" : "", rule != NULL ? rule : "?");
+	}
+	if (n > MC_OUTPUT_YARA_RULES)
+		mc_output_fprintf(fp, " +%zu more", n - MC_OUTPUT_YARA_RULES);
+}
+
+void mc_output_reason(FILE *fp, const struct mc_reason *r)
+{
+	json_object *d = r->detail != NULL ? json_tokener_parse(r->detail) : NULL;
+
+	if (r->kind == MC_REASON_IOC)
+		ioc_reason(fp, r, d);
+	else if (r->kind == MC_REASON_YARA)
+		yara_reason(fp, r, d);
+	else
+		mc_output_fprintf(fp, "%s %s", mc_reason_kind_name(r->kind),
+				  r->value != NULL ? r->value : "");
 	json_object_put(d);
 }
 
-char *mc_output_ioc_text(const struct mc_reason *r)
+char *mc_output_reason_text(const struct mc_reason *r)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -403,7 +434,7 @@ char *mc_output_ioc_text(const struct mc_reason *r)
 
 	if (fp == NULL)
 		abort();
-	mc_output_ioc_reason(fp, r);
+	mc_output_reason(fp, r);
 	fclose(fp);
 	return text;
 }

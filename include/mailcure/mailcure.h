@@ -397,8 +397,14 @@ unsigned mc_yara_rule_count(const struct mc_yara *yara);
 void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
 		  struct mc_facts *facts, struct mc_yara_result *result_r);
 void mc_yara_close(struct mc_yara **yara);
+/* Thread-safe: the rules over DATA (SIZE bytes), a file as it is. */
+void mc_yara_scan_data(struct mc_yara *yara, const void *data, size_t size,
+		       struct mc_yara_result *result_r);
 /* {"rule":..,"namespace":..,"tags":[..],"meta":{..}}, malloc()ed. */
 char *mc_yara_hit_json(const struct mc_yara_hit *hit);
+/* The first of HITS as mc_yara_hit_json, and all of them in
+   "rules":[{"rule":..,...},...]; malloc()ed. */
+char *mc_yara_hits_json(const struct mc_yara_hit *const *hits, size_t count);
 
 /* Default signature database path, /var/lib/clamav. */
 #define MC_DEFAULT_DATABASE "/var/lib/clamav"
@@ -462,6 +468,31 @@ bool mc_query_has_ioc(const struct mc_query *query);
 void mc_query_ioc_feeds(const struct mc_query *query,
 			void (*fn)(const struct mc_ioc_feed *feed, void *context),
 			void *context);
+
+/* A host file, as mc_query_eval_file sees it: its content (only
+   when mc_query_file_needs_data) and the hashes of the whole file
+   that mc_query_file_hashes asked for (HAVE: MC_FILE_* computed). */
+#define MC_FILE_MD5 1U
+#define MC_FILE_SHA1 2U
+#define MC_FILE_SHA256 4U
+struct mc_file_view {
+	const unsigned char *data;
+	size_t size;
+	unsigned have;
+	unsigned char md5[16], sha1[20], sha256[32];
+};
+unsigned mc_query_file_hashes(const struct mc_query *query);
+bool mc_query_file_needs_data(const struct mc_query *query);
+/* How many --ioc indicators compare what a file does not have (URL,
+   domain, address, subject): not applied to files. */
+size_t mc_query_file_ignored(const struct mc_query *query);
+struct mc_match;
+/* Add to MATCH the reasons FILE has: each --ioc indicator set or
+   list that names one of its hashes, and every --yara rule that
+   matches it (one yara reason). A YARA scan that did not finish
+   sets match->problem and match->why. */
+void mc_query_eval_file(const struct mc_query *query,
+			const struct mc_file_view *file, struct mc_match *match);
 
 enum mc_reason_kind {
 	MC_REASON_VIRUS, MC_REASON_FROM, MC_REASON_TO, MC_REASON_CC,
@@ -946,6 +977,10 @@ struct mc_host_scan {
 	const struct mc_engine_ops *engine_ops;
 	struct mc_engine *engine;
 	const struct mc_limits *limits;
+	/* Also match files by the file hashes of the query's --ioc
+	   indicators and by its --yara rules (mc_query_eval_file);
+	   NULL: the engine alone. */
+	const struct mc_query *query;
 	enum mc_action action;
 	bool dry_run;
 	struct mc_quarantine *quarantine;	/* required when acting */

@@ -11,7 +11,9 @@
 /*	int	mc_yara_start(yara, slots, &error)
 /*	unsigned mc_yara_rule_count(yara)
 /*	void	mc_yara_scan(yara, msg, facts, &result)
+/*	void	mc_yara_scan_data(yara, data, size, &result)
 /*	char	*mc_yara_hit_json(hit)
+/*	char	*mc_yara_hits_json(hits, count)
 /*	void	mc_query_set_yara(query, yara)
 /*	void	mc_yara_close(&yara)
 /* DESCRIPTION
@@ -36,7 +38,14 @@
 /*	that a rule written for a file matches it as an attachment.
 /*	RESULT lists the distinct rules that matched (at most
 /*	MC_YARA_HITS_MAX), with namespace, tags (a JSON array) and
-/*	metadata (a JSON object, as much as fits), or an error.
+/*	metadata (a JSON object, as much as fits; strings made valid
+/*	UTF-8, since rule files come from outside), or an error.
+/*	mc_yara_scan_data() runs them over one buffer (a host file).
+/*
+/*	mc_yara_hits_json() is the reason detail of COUNT rules that
+/*	matched: the first one's rule, namespace, tags and metadata as
+/*	before, and "rules": each of them with the same fields, so that
+/*	no match goes unnamed.
 /*
 /*	mc_query_set_yara() gives QUERY the rules for its yara: terms,
 /*	with the functions that run them: it is here, not in query.c,
@@ -260,8 +269,12 @@ static void hit_describe(struct mc_yara_hit *h, const YR_RULE *rule)
 			v = json_object_new_int64(meta->integer);
 		else if (meta->type == META_TYPE_BOOLEAN)
 			v = json_object_new_boolean(meta->integer != 0);
-		else
-			v = json_object_new_string(meta->string);
+		else {
+			/* Rule files come from outside: keep the JSON valid. */
+			char *str = mc_utf8_make_valid(mc_xstrdup(meta->string));
+			v = json_object_new_string(str);
+			free(str);
+		}
 		json_object_object_add(metas, meta->identifier, v);
 		/* What does not fit is left out, keeping the JSON whole. */
 		if (strlen(json_object_to_json_string_ext(metas, JSON_C_TO_STRING_PLAIN)) >=
@@ -432,17 +445,48 @@ void mc_yara_scan(struct mc_yara *yara, const struct mc_msg *msg,
 	}
 }
 
-char *mc_yara_hit_json(const struct mc_yara_hit *hit)
+void mc_yara_scan_data(struct mc_yara *yara, const void *data, size_t size,
+		       struct mc_yara_result *result_r)
 {
-	json_object *o = json_object_new_object();
+	struct iovec iov = { (void *)(data != NULL ? data : ""), size };
+
+	memset(result_r, 0, sizeof(*result_r));
+	scan_batch(yara, &iov, 1, result_r);
+}
+
+/* The fields of HIT into O. */
+static void hit_fields(json_object *o, const struct mc_yara_hit *hit)
+{
 	json_object *tags = json_tokener_parse(hit->tags);
 	json_object *meta = json_tokener_parse(hit->meta);
-	char *out;
 
 	json_object_object_add(o, "rule", json_object_new_string(hit->rule));
 	json_object_object_add(o, "namespace", json_object_new_string(hit->ns));
 	json_object_object_add(o, "tags", tags != NULL ? tags : json_object_new_array());
 	json_object_object_add(o, "meta", meta != NULL ? meta : json_object_new_object());
+}
+
+char *mc_yara_hit_json(const struct mc_yara_hit *hit)
+{
+	return mc_yara_hits_json(&hit, 1);
+}
+
+char *mc_yara_hits_json(const struct mc_yara_hit *const *hits, size_t count)
+{
+	json_object *o = json_object_new_object();
+	char *out;
+
+	if (count > 0)
+		hit_fields(o, hits[0]);
+	if (count > 0) {
+		json_object *all = json_object_new_array();
+		for (size_t i = 0; i < count; i++) {
+			json_object *r = json_object_new_object();
+			hit_fields(r, hits[i]);
+			json_object_array_add(all, r);
+		}
+		json_object_object_add(o, "rules", all);
+	}
 	out = mc_xstrdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
 	json_object_put(o);
 	return out;
@@ -450,7 +494,8 @@ char *mc_yara_hit_json(const struct mc_yara_hit *hit)
 
 static const struct mc_query_yara_ops query_yara_ops = {
 	.scan = mc_yara_scan,
-	.hit_json = mc_yara_hit_json,
+	.scan_data = mc_yara_scan_data,
+	.hits_json = mc_yara_hits_json,
 };
 
 void mc_query_set_yara(struct mc_query *query, struct mc_yara *yara)

@@ -428,6 +428,65 @@ static void test_indicator_file(void **state)
 	free(error);
 }
 
+/* A host file meets the hashes of --ioc only: a plain list's sha256
+   and md5 terms and a feed's hashes, with the rest counted as not
+   for files. */
+static void test_file_indicators(void **state)
+{
+	static const char file[] = "hello world\n";
+	char *list = write_file(
+		"sha256:" HELLO_SHA256 "\n"
+		"md5:ffffffffffffffffffffffffffffffff\n"
+		"from:*@nowhere.example\n"
+		"domain:evil.example\n");
+	char *csv = write_file("type,value,id,title\n"
+			       "md5," HELLO_MD5 ",m1,Hello wave\n"
+			       "url,http://evil.example/x,u1,Hello wave\n");
+	const char *paths[] = { list, csv };
+	struct mc_query *q = mc_query_parse(NULL, NULL);
+	struct mc_file_view view;
+	struct mc_match m;
+	char *error = NULL;
+
+	(void)state;
+	assert_int_equal(mc_query_file_hashes(q), 0);
+	assert_int_equal(mc_query_add_ioc(q, paths, 2, &error), 0);
+	assert_int_equal(mc_query_file_hashes(q), MC_FILE_SHA256 | MC_FILE_MD5);
+	assert_int_equal(mc_query_file_ignored(q), 3);
+
+	memset(&view, 0, sizeof(view));
+	view.have = MC_FILE_SHA256 | MC_FILE_MD5;
+	mc_sha256(file, strlen(file), view.sha256);
+	mc_md5(file, strlen(file), view.md5);
+	memset(&m, 0, sizeof(m));
+	mc_query_eval_file(q, &view, &m);
+	assert_true(m.matched);
+	assert_int_equal(m.reason_count, 2);
+	assert_int_equal(m.reasons[0].kind, MC_REASON_SHA256);
+	assert_string_equal(m.reasons[0].value, HELLO_SHA256);
+	assert_int_equal(m.reasons[1].kind, MC_REASON_IOC);
+	assert_string_equal(m.reasons[1].value, HELLO_MD5);
+	assert_non_null(strstr(m.reasons[1].detail, "\"event\":\"Hello wave\""));
+	mc_match_clear(&m);
+
+	/* Hashes not computed are not compared. */
+	view.have = MC_FILE_MD5;
+	memset(&m, 0, sizeof(m));
+	mc_query_eval_file(q, &view, &m);
+	assert_int_equal(m.reason_count, 1);
+	mc_match_clear(&m);
+	view.have = 0;
+	memset(&m, 0, sizeof(m));
+	mc_query_eval_file(q, &view, &m);
+	assert_false(m.matched);
+
+	mc_query_free(&q);
+	unlink(list);
+	unlink(csv);
+	g_free(list);
+	g_free(csv);
+}
+
 static void test_many_indicators(void **state)
 {
 	/* 100,000 hashes: a set lookup per part, not 100,000 compares. */
@@ -1163,6 +1222,7 @@ int main(void)
 		cmocka_unit_test(test_three_valued),
 		cmocka_unit_test(test_mime_limit_problem),
 		cmocka_unit_test(test_reasons),
+		cmocka_unit_test(test_file_indicators),
 		cmocka_unit_test(test_bad_messages),
 	};
 
