@@ -28,7 +28,19 @@
 #	   owner and mode (or gone, when freeze created it), the
 #	   generated file is regenerated as it was before the freeze,
 #	   and the message is delivered; a restart changes nothing.
-#	3. (unsplit) A template that sets queue_only itself: freeze
+#	3. (unsplit) The freeze undone behind mailcure's back: the
+#	   administrator puts back the old localmacros and restarts.
+#	   queue status says the freeze is undone and exits 2, its JSON
+#	   has freeze_undone; queue delete refuses and the message stays
+#	   queued. queue freeze again freezes; then delete works, and
+#	   thaw restores everything.
+#	4. (unsplit) respond --until queue-freeze, then the freeze
+#	   undone the same way: respond --resume stops with queue-delete
+#	   failed (journaled, queue-thaw not run) and the infected
+#	   message still queued; after queue freeze, respond --resume
+#	   finishes: the message is quarantined, never delivered, and
+#	   both files are as before.
+#	5. (unsplit) A template that sets queue_only itself: freeze
 #	   refuses, names the template, and changes nothing.
 
 set -u
@@ -139,7 +151,7 @@ deb_case() {
 	mc_ex --json status
 	mc_expect_rc 0 "queue status after a restart"
 	mc_json "$MC_OUT" 'e = events[0]
-assert e["frozen"], e' || { mc_show; mc_fail "status"; }
+assert e["frozen"] and not e["freeze_undone"], e' || { mc_show; mc_fail "status"; }
 	cp -p "$EX_CONF" "$T/gen.frozen"
 	cp -p "$macros" "$T/macros.frozen"
 	mc_ex freeze
@@ -169,7 +181,88 @@ assert e["frozen"], e' || { mc_show; mc_fail "status"; }
 	return 0
 }
 
-# --- 3. the template sets queue_only ---
+# --- 3. undone behind mailcure's back (unsplit instance of deb_case) ---
+undone_case() {
+	local macros=$ED/exim4.conf.localmacros D=$EX_DOMAIN
+	mc_ex freeze
+	mc_expect_rc 0 "queue freeze"
+	ex_smtp "friend@sender.test" "bob@$D" "undone-1" --body "held"
+	ex_wait_queue 1
+	ex_stop
+	cp -p "$T/macros.orig" "$macros"
+	regenerate
+	mc_assert_eq no_queue_only "$(ex_exim -bP queue_only)" "exim -bP after the undo"
+	mc_ex status
+	mc_expect_rc 2 "queue status of an undone freeze"
+	grep -q 'frozen: *NO, the freeze is undone' "$MC_OUT" &&
+		grep -q "Run 'mailcure queue freeze' again" "$MC_OUT" ||
+		{ mc_show; mc_fail "status does not say the freeze is undone"; }
+	mc_ex --json status
+	mc_expect_rc 2 "queue status --json of an undone freeze"
+	mc_json "$MC_OUT" 'e = events[0]
+assert not e["frozen"] and e["freeze_undone"] and e["frozen_at"] > 0, e' ||
+		{ mc_show; mc_fail "status JSON of an undone freeze"; }
+	mc_ex delete subject:undone-1
+	mc_expect_rc 2 "queue delete while the freeze is undone"
+	grep -q "no longer holds the freeze" "$MC_ERR" ||
+		{ mc_show; mc_fail "queue delete: no reason given"; }
+	mc_assert_eq 1 "$(ex_queue_count)" "queued after a refused delete"
+
+	mc_ex freeze
+	mc_expect_rc 0 "queue freeze of an undone freeze"
+	grep -q 'frozen again' "$MC_OUT" || { mc_show; mc_fail "freeze again: no note"; }
+	frozen_bP "after freezing again"
+	mc_ex status
+	mc_expect_rc 0 "queue status after freezing again"
+	mc_ex delete subject:undone-1
+	mc_expect_rc 1 "queue delete after freezing again"
+	mc_assert_eq 0 "$(ex_queue_count)" "queued after delete"
+	mc_ex thaw
+	mc_expect_rc 0 "queue thaw after freezing again"
+	mc_assert_file_eq "$T/macros.orig" "$macros" "local macros after the last thaw"
+	mc_assert_file_eq "$T/gen.orig" "$EX_CONF" "generated file after the last thaw"
+	regenerate
+	mc_assert_file_eq "$T/gen.orig" "$EX_CONF" "generated file after the last regeneration"
+}
+
+# --- 4. respond stops at queue-delete while the freeze is undone ---
+respond_case() {
+	local macros=$ED/exim4.conf.localmacros D=$EX_DOMAIN journal
+	mc_eicar >"$T/eicar.com"
+	ex_daemon
+	mc_cure --state-dir "$T/state" respond --mta exim --exim-config "$EX_CONF" \
+		--skip isolate --skip mailbox-clean --skip host-scan --skip reconnect \
+		--yes --until queue-freeze
+	mc_expect_rc 0 "respond --until queue-freeze"
+	ex_smtp "mallory@sender.test" "bob@$D" "outbreak" --attach "@$T/eicar.com"
+	ex_wait_queue 1
+	ex_stop
+	cp -p "$T/macros.orig" "$macros"
+	regenerate
+	mc_cure --state-dir "$T/state" respond --resume --yes
+	mc_expect_rc 2 "respond --resume while the freeze is undone"
+	grep -q 'queue-delete *FAILED' "$MC_OUT" || { mc_show; mc_fail "queue-delete did not fail"; }
+	mc_assert_eq 1 "$(ex_queue_count)" "queued after the refused queue-delete"
+	journal=$(echo "$T"/state/runs/*/journal.jsonl)
+	mc_json "$journal" '
+last = {}
+for e in events:
+    last[e["step"]] = e
+assert last["queue-delete"]["state"] == "failed", last["queue-delete"]
+assert "queue-thaw" not in last, last' || { cat "$journal"; mc_fail "journal after the refusal"; }
+	mc_ex freeze
+	mc_expect_rc 0 "queue freeze before resuming"
+	mc_cure --state-dir "$T/state" respond --resume --yes
+	mc_expect_rc 1 "respond --resume after freezing again"
+	grep -q 'queue-delete *done' "$MC_OUT" && grep -q 'queue-thaw *done' "$MC_OUT" ||
+		{ mc_show; mc_fail "respond did not finish"; }
+	mc_assert_eq 0 "$(ex_queue_count)" "queued after respond"
+	mc_assert_eq 0 "$(ex_mailbox_count bob)" "the infected message delivered"
+	mc_assert_file_eq "$T/macros.orig" "$macros" "local macros after respond"
+	mc_assert_file_eq "$T/gen.orig" "$EX_CONF" "generated file after respond"
+}
+
+# --- 5. the template sets queue_only ---
 template_case() {
 	sed -i '/^log_file_path/i queue_only = false' "$ED/exim4.conf.template"
 	regenerate
@@ -184,6 +277,8 @@ template_case() {
 }
 
 deb_case false
+undone_case
+respond_case
 template_case
 ex_cleanup
 deb_case true
