@@ -408,6 +408,10 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 		free(error);
 		return MC_EXIT_ERROR;
 	}
+	if (delete && check_not_frozen(o, g) < 0) {
+		mc_query_free(&query);
+		return MC_EXIT_ERROR;
+	}
 	struct mc_yara *yara = NULL;
 	if (mc_cli_ioc_open(g, query) < 0 || mc_cli_yara_open(g, query, &yara) < 0) {
 		mc_query_free(&query);
@@ -420,15 +424,6 @@ static int queue_find(const struct queue_opts *o, struct mc_global *g,
 	}
 	struct mc_engine *engine = NULL;
 	if (mc_query_needs_engine(query) && mc_cli_engine_open(g, &engine) < 0) {
-		mc_store_close(&store);
-		mc_query_free(&query);
-		mc_yara_close(&yara);
-		free(uri);
-		return MC_EXIT_ERROR;
-	}
-	if (delete && check_not_frozen(o, g) < 0) {
-		if (engine != NULL)
-			mc_cli_engine_close(g, &engine);
 		mc_store_close(&store);
 		mc_query_free(&query);
 		mc_yara_close(&yara);
