@@ -62,6 +62,9 @@ int mc_exim_run(const struct mc_exim *ex, const char *const *args,
 int mc_exim_config_frozen(const struct mc_exim *ex, bool *frozen_r, char **error_r);
 /* The daemon's pid, or 0 when it is not running. */
 pid_t mc_exim_daemon_pid(const struct mc_exim *ex);
+/* SIGHUP to the daemon, when it runs and is Exim, and wait until it
+   runs again: 1 signalled, 0 not running, -1 with *error_r. */
+int mc_exim_hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r);
 /* Messages in the spool (-H files) and their bytes (-H and -D), and
    the freeze state (exim_freeze.c). */
 struct mc_exim_status {
