@@ -38,7 +38,8 @@
 /*	conf.d/main; exim4.conf.localmacros is not read there).
 /*
 /*	mc_exim_debian_check() refuses when the sources themselves
-/*	(the template's main section, or another file of conf.d/main)
+/*	(the template's main section, or another file of conf.d/main
+/*	that update-exim4.conf takes: not a backup such as .dpkg-old)
 /*	set queue_only or hold_domains: with the freeze's settings in
 /*	the local macros as well, the next regeneration would make Exim
 /*	fail with "option set for the second time". Debian's template
@@ -167,6 +168,25 @@ static int check_source(int dfd, const char *dir, const char *name, bool main_on
 			    dir, name, opt, opt, dir, name);
 }
 
+/* Whether update-exim4.conf takes the file NAME of a conf.d directory:
+   its run-parts takes names of letters, digits, "_" and "-" (and
+   NAME.rul in place of NAME), so that backups such as .dpkg-old are
+   left out. */
+static bool part_name_ok(const char *name)
+{
+	size_t n = strlen(name), stem = n > 4 && strcmp(name + n - 4, ".rul") == 0 ? n - 4 : n;
+
+	if (stem == 0)
+		return false;
+	for (size_t i = 0; i < stem; i++) {
+		unsigned char ch = (unsigned char)name[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-'))
+			return false;
+	}
+	return true;
+}
+
 int mc_exim_debian_check(const struct mc_exim_debian *deb, char **error_r)
 {
 	char *dir = mc_xasprintf("%s/etc/exim4%s", deb->root, deb->split ? "/conf.d/main" : "");
@@ -188,7 +208,7 @@ int mc_exim_debian_check(const struct mc_exim_debian *deb, char **error_r)
 	/* Every file of conf.d/main is in the main section. */
 	list = mc_dir_list(dfd);
 	while (list != NULL && ret == 0 && (de = readdir(list)) != NULL) {
-		if (de->d_name[0] != '.' && strcmp(de->d_name, macros_name) != 0)
+		if (part_name_ok(de->d_name) && strcmp(de->d_name, macros_name) != 0)
 			ret = check_source(dfd, dir, de->d_name, false, error_r);
 	}
 	if (list != NULL)

@@ -42,6 +42,9 @@
 #	   both files are as before.
 #	5. (unsplit) A template that sets queue_only itself: freeze
 #	   refuses, names the template, and changes nothing.
+#	6. (split) The same for a file of conf.d/main that sets
+#	   hold_domains; a backup (.dpkg-old) that sets queue_only is
+#	   left out, as update-exim4.conf leaves it out.
 
 set -u
 . "$(dirname "$0")/lib-exim.sh"
@@ -130,6 +133,8 @@ deb_case() {
 		cp -p "$macros" "$T/macros.orig"
 		regenerate
 	fi
+	# A backup that update-exim4.conf leaves out does not count.
+	[ "$split" = true ] && echo "queue_only = false" >"$ED/conf.d/main/01_test-options.dpkg-old"
 	cp -p "$EX_CONF" "$T/gen.orig"
 	ex_daemon
 
@@ -177,7 +182,6 @@ assert e["frozen"] and not e["freeze_undone"], e' || { mc_show; mc_fail "status"
 	mc_assert_file_eq "$T/gen.orig" "$EX_CONF" "generated file after thaw and a restart"
 	[ -z "$(ls -A "$T/state/exim-freeze" 2>/dev/null)" ] ||
 		mc_fail "freeze record left after thaw: $(ls -A "$T/state/exim-freeze")"
-	[ "$split" = true ] && ex_cleanup
 	return 0
 }
 
@@ -282,4 +286,14 @@ respond_case
 template_case
 ex_cleanup
 deb_case true
+# --- 6. (split) a file of conf.d/main sets hold_domains ---
+echo "hold_domains = other.test" >"$ED/conf.d/main/50_local"
+cp -p "$EX_CONF" "$T/gen.hd"
+mc_ex freeze
+mc_expect_rc 2 "queue freeze, hold_domains in conf.d/main"
+grep -q "$ED/conf.d/main/50_local sets hold_domains" "$MC_ERR" ||
+	{ mc_show; mc_fail "freeze refusal: the conf.d file is not named"; }
+mc_assert_file_eq "$T/gen.hd" "$EX_CONF" "generated file after a refused freeze (split)"
+[ ! -e "$ED/conf.d/main/000_localmacros" ] || mc_fail "a refused freeze left 000_localmacros"
+ex_cleanup
 echo "ok: Exim queue freeze through Debian's regeneration, split and unsplit"
