@@ -13,6 +13,9 @@
 /*	"name = value" line each; a boolean is "name" or "no_name").
 /*	A pid_file_path that is empty or names %s is Exim's default,
 /*	SPOOL/exim-daemon.pid (Debian sets /run/exim4/exim.pid).
+/*	mc_exim_hup_daemon() signals only a process whose executable
+/*	is the Exim binary, and waits until it has opened new
+/*	listening sockets (it runs itself again on SIGHUP).
 /* DIAGNOSTICS
 /*	Errors name the command and quote the last line it printed.
 /* SECURITY
@@ -290,6 +293,111 @@ pid_t mc_exim_daemon_pid(const struct mc_exim *ex)
 	if (pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
 		pid = 0;
 	return (pid_t)pid;
+}
+
+/* How long the daemon may take to run itself again after SIGHUP. */
+#define HUP_WAIT_MS 10000
+/* ... and how long before it is sent SIGHUP again. */
+#define HUP_REPEAT_MS 2000
+
+/* Whether PID runs the Exim binary of EX (its executable, else its
+   name); *what_r says what it runs otherwise. */
+static bool pid_is_exim(const struct mc_exim *ex, pid_t pid, char **what_r)
+{
+	char link[64], exe[4096], real[4096], comm[64] = "";
+	ssize_t n;
+	FILE *f;
+
+	snprintf(link, sizeof(link), "/proc/%ld/exe", (long)pid);
+	n = readlink(link, exe, sizeof(exe) - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		if (realpath(ex->exim, real) != NULL &&
+		    strncmp(exe, real, strlen(real)) == 0 &&
+		    (exe[strlen(real)] == '\0' || strcmp(exe + strlen(real), " (deleted)") == 0))
+			return true;
+	}
+	snprintf(link, sizeof(link), "/proc/%ld/comm", (long)pid);
+	f = fopen(link, "re");
+	if (f != NULL) {
+		if (fgets(comm, sizeof(comm), f) == NULL)
+			comm[0] = '\0';
+		fclose(f);
+	}
+	comm[strcspn(comm, "\n")] = '\0';
+	*what_r = mc_text_visible(n > 0 ? exe : comm);
+	return false;
+}
+
+/* The sockets PID has open (/proc/PID/fd links "socket:[INODE]"), up
+   to MAX; their count. */
+static size_t socket_inodes(pid_t pid, unsigned long *set, size_t max)
+{
+	char path[64], link[64];
+	DIR *dir;
+	struct dirent *de;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/fd", (long)pid);
+	dir = opendir(path);
+	while (dir != NULL && n < max && (de = readdir(dir)) != NULL) {
+		ssize_t len = readlinkat(dirfd(dir), de->d_name, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &set[n]) == 1)
+			n++;
+	}
+	if (dir != NULL)
+		closedir(dir);
+	return n;
+}
+
+/* SIGHUP to the daemon, when it runs: it closes its listening
+   sockets and runs itself again, reading the configuration anew; it
+   is back when it has opened new ones (one daemon, one re-run: a
+   SIGHUP more while it re-runs only makes it run itself once more). 1 when signalled, 0 when not
+   running, -1 with *error_r. */
+int mc_exim_hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
+{
+	pid_t pid = mc_exim_daemon_pid(ex);
+	unsigned long before[64], now[64];
+	size_t nbefore, nnow;
+	char *what = NULL;
+
+	if (pid == 0)
+		return 0;
+	if (!pid_is_exim(ex, pid, &what)) {
+		mc_error_set(error_r, "%s names process %ld, which is not Exim (%s): "
+			     "not signalled", ex->pid_file, (long)pid,
+			     what != NULL ? what : "?");
+		free(what);
+		return -1;
+	}
+	nbefore = socket_inodes(pid, before, 64);
+	if (kill(pid, SIGHUP) < 0)
+		return mc_error_errno(error_r, "SIGHUP to the Exim daemon (pid %ld)", (long)pid);
+	for (unsigned waited = 0; nbefore > 0 && waited < HUP_WAIT_MS; waited += 50) {
+		mc_sleep_ms(50);
+		/* A SIGHUP that comes while the daemon is still starting
+		   is seen only when it next wakes (a connection, a queue
+		   run): another one wakes it. */
+		if (waited % HUP_REPEAT_MS == HUP_REPEAT_MS - 50)
+			(void)kill(pid, SIGHUP);
+		nnow = socket_inodes(pid, now, 64);
+		for (size_t i = 0; i < nnow; i++) {
+			bool old = false;
+			for (size_t k = 0; k < nbefore && !old; k++)
+				old = now[i] == before[k];
+			if (!old)
+				return 1;
+		}
+	}
+	if (nbefore > 0)
+		mc_note_add(note_r, "the Exim daemon (pid %ld) was sent SIGHUP but has not "
+			 "opened its sockets again within %u seconds", (long)pid,
+			 HUP_WAIT_MS / 1000);
+	return 1;
 }
 
 int mc_exim_sendmail(const struct mc_exim *ex, const char *sender,

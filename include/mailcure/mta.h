@@ -74,6 +74,11 @@ struct mc_mta_status {
 	pid_t pid;		/* master / daemon; 0: not running */
 	bool frozen;		/* nothing is delivered */
 	bool freeze_recorded;	/* mailcure's freeze state exists */
+	/* Recorded, but the configuration no longer holds the freeze
+	   (regenerated, edited, replaced by a package upgrade, or a
+	   freeze that was interrupted): mail is delivered while
+	   mailcure's record says frozen. */
+	bool freeze_undone;
 	time_t frozen_at;
 	size_t queue_count;
 	uint64_t messages[MC_MTA_QUEUES_MAX], bytes[MC_MTA_QUEUES_MAX];
@@ -83,6 +88,11 @@ struct mc_mta_status {
 
 int mc_mta_status(const struct mc_mta *mta, const char *state_dir,
 		  struct mc_mta_status *status_r, char **error_r);
+
+/* -1 with *error_r when mailcure's freeze is recorded but no longer in
+   force (freeze_undone): what needs the freeze must not go on. */
+int mc_mta_check_freeze(const struct mc_mta *mta, const char *state_dir,
+			char **error_r);
 
 /* Whether the MTA runs and its queue is not frozen: deleting works
    then, but a freeze is the safe way. */
