@@ -459,81 +459,59 @@ static int record_write(int sfd, const char *spath, const char *config,
 		free(text);
 		text = t;
 	}
-	ret = mc_file_write_atomic(sfd, spath, "state", text, strlen(text), 0600,
-				   0, 0, error_r);
+	ret = mc_state_record_write(sfd, spath, text, error_r);
 	free(text);
 	return ret;
 }
 
-/* A line of the record about the local macros file. */
-static void record_macros_field(struct freeze_record *fr, const char *name,
-				const char *v)
+/* One "name=value" line of the record into the record CTX. */
+static void record_field(void *ctx, const char *name, const char *v)
 {
-	unsigned long a, b;
-	unsigned m;
+	struct freeze_record *fr = ctx;
+	char **str = NULL;
 
-	if (strcmp(name, "macros_file") == 0 && fr->macros == NULL)
-		fr->macros = mc_xstrdup(v);
-	else if (strcmp(name, "update_exim4_conf") == 0 && fr->update == NULL)
-		fr->update = mc_xstrdup(v);
+	if (strcmp(name, "phase") == 0)
+		str = &fr->phase;
+	else if (strcmp(name, "config_sha256") == 0)
+		str = &fr->sha;
+	else if (strcmp(name, "frozen_sha256") == 0)
+		str = &fr->frozen_sha;
+	else if (strcmp(name, "macros_file") == 0)
+		str = &fr->macros;
+	else if (strcmp(name, "update_exim4_conf") == 0)
+		str = &fr->update;
+	else if (strcmp(name, "macros_sha256") == 0 && v[0] != '\0')
+		str = &fr->macros_sha;
+	else if (strcmp(name, "macros_frozen_sha256") == 0)
+		str = &fr->macros_frozen_sha;
+	else if (strcmp(name, "frozen_at") == 0)
+		fr->frozen_at = (time_t)strtoll(v, NULL, 10);
 	else if (strcmp(name, "macros_existed") == 0)
 		fr->macros_existed = strcmp(v, "1") == 0;
-	else if (strcmp(name, "macros_sha256") == 0 && v[0] != '\0' && fr->macros_sha == NULL)
-		fr->macros_sha = mc_xstrdup(v);
-	else if (strcmp(name, "macros_frozen_sha256") == 0 && fr->macros_frozen_sha == NULL)
-		fr->macros_frozen_sha = mc_xstrdup(v);
-	else if (strcmp(name, "macros_owner") == 0 && sscanf(v, "%lu:%lu", &a, &b) == 2)
-		fr->macros_uid = (uid_t)a, fr->macros_gid = (gid_t)b;
-	else if (strcmp(name, "macros_mode") == 0 && sscanf(v, "%o", &m) == 1)
-		fr->macros_mode = (mode_t)m;
+	else if (strcmp(name, "config_owner") == 0)
+		(void)mc_state_owner_parse(v, &fr->uid, &fr->gid);
+	else if (strcmp(name, "macros_owner") == 0)
+		(void)mc_state_owner_parse(v, &fr->macros_uid, &fr->macros_gid);
+	else if (strcmp(name, "config_mode") == 0)
+		(void)mc_state_mode_parse(v, &fr->mode);
+	else if (strcmp(name, "macros_mode") == 0)
+		(void)mc_state_mode_parse(v, &fr->macros_mode);
+	if (str != NULL) {
+		free(*str);
+		*str = mc_xstrdup(v);
+	}
 }
 
 /* 1 with *fr filled, 0 when there is no record, -1 on error. */
 static int record_read(int sfd, const char *spath, struct freeze_record *fr,
 		       char **error_r)
 {
-	unsigned char *buf;
-	size_t len;
-	struct stat st;
-	char *err = NULL;
+	int ret;
 
 	memset(fr, 0, sizeof(*fr));
-	if (fstatat(sfd, "state", &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return 0;
-	if (mc_file_read_whole(sfd, "state", &buf, &len, &st, &err) < 0) {
-		mc_error_set(error_r, "%s/%s", spath, err);
-		free(err);
-		return -1;
-	}
-	for (char *line = (char *)buf; line != NULL && *line != '\0';) {
-		char *nl = strchr(line, '\n'), *v;
-		unsigned long a, b;
-		unsigned m;
-
-		if (nl != NULL)
-			*nl = '\0';
-		v = strchr(line, '=');
-		if (v != NULL) {
-			*v++ = '\0';
-			if (strcmp(line, "phase") == 0)
-				fr->phase = mc_xstrdup(v);
-			else if (strcmp(line, "frozen_at") == 0)
-				fr->frozen_at = (time_t)strtoll(v, NULL, 10);
-			else if (strcmp(line, "config_sha256") == 0)
-				fr->sha = mc_xstrdup(v);
-			else if (strcmp(line, "frozen_sha256") == 0)
-				fr->frozen_sha = mc_xstrdup(v);
-			else if (strcmp(line, "config_owner") == 0 &&
-				 sscanf(v, "%lu:%lu", &a, &b) == 2)
-				fr->uid = (uid_t)a, fr->gid = (gid_t)b;
-			else if (strcmp(line, "config_mode") == 0 && sscanf(v, "%o", &m) == 1)
-				fr->mode = (mode_t)m;
-			else
-				record_macros_field(fr, line, v);
-		}
-		line = nl != NULL ? nl + 1 : NULL;
-	}
-	free(buf);
+	ret = mc_state_record_read(sfd, spath, record_field, fr, error_r);
+	if (ret <= 0)
+		return ret;
 	if (fr->phase == NULL || fr->sha == NULL || fr->frozen_sha == NULL ||
 	    (fr->macros != NULL && (fr->update == NULL || fr->macros_frozen_sha == NULL ||
 				    (fr->macros_existed && fr->macros_sha == NULL)))) {

@@ -85,73 +85,55 @@ int mc_postfix_state_write(int sfd, const char *spath,
 		(unsigned long)fs->master_gid, (unsigned)(fs->master_mode & 07777),
 		fs->master_frozen_sha != NULL ? fs->master_frozen_sha : "",
 		fs->services != NULL ? fs->services : "");
-	int ret = mc_file_write_atomic(sfd, spath, "state", text, strlen(text), 0600, 0, 0,
-			       error_r);
+	int ret = mc_state_record_write(sfd, spath, text, error_r);
 	free(text);
 	return ret;
+}
+
+/* One "name=value" line of the record into the state CTX. */
+static void state_field(void *ctx, const char *name, const char *v)
+{
+	struct mc_postfix_freeze_state *fs = ctx;
+	char **str = NULL;
+
+	if (strcmp(name, "phase") == 0)
+		str = &fs->phase;
+	else if (strcmp(name, "config_directory") == 0)
+		str = &fs->config_dir;
+	else if (strcmp(name, "main_cf_sha256") == 0)
+		str = &fs->main_sha;
+	else if (strcmp(name, "master_cf_sha256") == 0)
+		str = &fs->master_sha;
+	else if (strcmp(name, "master_cf_frozen_sha256") == 0)
+		str = &fs->master_frozen_sha;
+	else if (strcmp(name, "disabled_services") == 0)
+		str = &fs->services;
+	else if (strcmp(name, "frozen_at") == 0)
+		fs->frozen_at = (time_t)strtoll(v, NULL, 10);
+	else if (strcmp(name, "main_cf_owner") == 0)
+		(void)mc_state_owner_parse(v, &fs->main_uid, &fs->main_gid);
+	else if (strcmp(name, "master_cf_owner") == 0)
+		(void)mc_state_owner_parse(v, &fs->master_uid, &fs->master_gid);
+	else if (strcmp(name, "main_cf_mode") == 0)
+		(void)mc_state_mode_parse(v, &fs->main_mode);
+	else if (strcmp(name, "master_cf_mode") == 0)
+		(void)mc_state_mode_parse(v, &fs->master_mode);
+	if (str != NULL) {
+		free(*str);
+		*str = mc_xstrdup(v);
+	}
 }
 
 /* Returns 1 with *fs_r filled, 0 when there is no state, -1 on error. */
 int mc_postfix_state_read(int sfd, const char *spath,
 			  struct mc_postfix_freeze_state *fs_r, char **error_r)
 {
-	unsigned char *buf;
-	size_t len;
-	struct stat st;
-	char *err = NULL;
+	int ret;
 
 	memset(fs_r, 0, sizeof(*fs_r));
-	if (fstatat(sfd, "state", &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return 0;
-		return mc_error_errno(error_r, "%s/state", spath);
-	}
-	if (mc_file_read_whole(sfd, "state", &buf, &len, &st, &err) < 0) {
-		mc_error_set(error_r, "%s/%s", spath, err);
-		free(err);
-		return -1;
-	}
-	for (char *line = (char *)buf; line != NULL && *line != '\0';) {
-		char *nl = strchr(line, '\n');
-		char *eq;
-
-		if (nl != NULL)
-			*nl = '\0';
-		eq = strchr(line, '=');
-		if (eq != NULL) {
-			const char *v = eq + 1;
-			unsigned long a, b;
-			unsigned m;
-
-			*eq = '\0';
-			if (strcmp(line, "phase") == 0)
-				fs_r->phase = mc_xstrdup(v);
-			else if (strcmp(line, "config_directory") == 0)
-				fs_r->config_dir = mc_xstrdup(v);
-			else if (strcmp(line, "frozen_at") == 0)
-				fs_r->frozen_at = (time_t)strtoll(v, NULL, 10);
-			else if (strcmp(line, "main_cf_sha256") == 0)
-				fs_r->main_sha = mc_xstrdup(v);
-			else if (strcmp(line, "master_cf_sha256") == 0)
-				fs_r->master_sha = mc_xstrdup(v);
-			else if (strcmp(line, "master_cf_frozen_sha256") == 0)
-				fs_r->master_frozen_sha = mc_xstrdup(v);
-			else if (strcmp(line, "disabled_services") == 0)
-				fs_r->services = mc_xstrdup(v);
-			else if (strcmp(line, "main_cf_owner") == 0 &&
-				 sscanf(v, "%lu:%lu", &a, &b) == 2)
-				fs_r->main_uid = (uid_t)a, fs_r->main_gid = (gid_t)b;
-			else if (strcmp(line, "master_cf_owner") == 0 &&
-				 sscanf(v, "%lu:%lu", &a, &b) == 2)
-				fs_r->master_uid = (uid_t)a, fs_r->master_gid = (gid_t)b;
-			else if (strcmp(line, "main_cf_mode") == 0 && sscanf(v, "%o", &m) == 1)
-				fs_r->main_mode = (mode_t)m;
-			else if (strcmp(line, "master_cf_mode") == 0 && sscanf(v, "%o", &m) == 1)
-				fs_r->master_mode = (mode_t)m;
-		}
-		line = nl != NULL ? nl + 1 : NULL;
-	}
-	free(buf);
+	ret = mc_state_record_read(sfd, spath, state_field, fs_r, error_r);
+	if (ret <= 0)
+		return ret;
 	if (fs_r->phase == NULL || fs_r->main_sha == NULL || fs_r->master_sha == NULL) {
 		mc_postfix_freeze_state_clear(fs_r);
 		return mc_error_set(error_r, "%s/state: incomplete freeze record", spath);

@@ -12,8 +12,9 @@
 /*	instance (STATE_DIR/KIND/KEY), locked against a concurrent
 /*	freeze or thaw; whole files read without following links; files
 /*	written by temporary name and rename(2), fsync'd, with a given
-/*	owner and mode; and the restore of a saved copy, checked
-/*	against its recorded SHA-256 first.
+/*	owner and mode; the record of the freeze ("name=value" lines in
+/*	KEY/state); and the restore of a saved copy, checked against its
+/*	recorded SHA-256 first.
 /* DIAGNOSTICS
 /*	-1 with a reason naming the file.
 /* SECURITY
@@ -218,4 +219,67 @@ bool mc_file_sha_is(int cfd, const char *name, const char *want)
 	mc_sha_hex(buf, len, hex);
 	free(buf);
 	return strcmp(hex, want) == 0;
+}
+
+int mc_state_record_write(int sfd, const char *spath, const char *text,
+			  char **error_r)
+{
+	return mc_file_write_atomic(sfd, spath, "state", text, strlen(text), 0600, 0, 0,
+				    error_r);
+}
+
+int mc_state_record_read(int sfd, const char *spath,
+			 void (*field)(void *ctx, const char *name, const char *value),
+			 void *ctx, char **error_r)
+{
+	unsigned char *buf;
+	size_t len;
+	struct stat st;
+	char *err = NULL;
+
+	if (fstatat(sfd, "state", &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return mc_error_errno(error_r, "%s/state", spath);
+	}
+	if (mc_file_read_whole(sfd, "state", &buf, &len, &st, &err) < 0) {
+		mc_error_set(error_r, "%s/%s", spath, err);
+		free(err);
+		return -1;
+	}
+	for (char *line = (char *)buf; line != NULL && *line != '\0';) {
+		char *nl = strchr(line, '\n'), *eq;
+
+		if (nl != NULL)
+			*nl = '\0';
+		eq = strchr(line, '=');
+		if (eq != NULL) {
+			*eq = '\0';
+			field(ctx, line, eq + 1);
+		}
+		line = nl != NULL ? nl + 1 : NULL;
+	}
+	free(buf);
+	return 1;
+}
+
+bool mc_state_owner_parse(const char *v, uid_t *uid_r, gid_t *gid_r)
+{
+	unsigned long a, b;
+
+	if (sscanf(v, "%lu:%lu", &a, &b) != 2)
+		return false;
+	*uid_r = (uid_t)a;
+	*gid_r = (gid_t)b;
+	return true;
+}
+
+bool mc_state_mode_parse(const char *v, mode_t *mode_r)
+{
+	unsigned m;
+
+	if (sscanf(v, "%o", &m) != 1)
+		return false;
+	*mode_r = (mode_t)m;
+	return true;
 }

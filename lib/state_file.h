@@ -37,6 +37,17 @@ bool mc_file_sha_is(int dirfd, const char *name, const char *want);
 int mc_file_write_atomic(int dirfd, const char *dirname, const char *name,
 			 const void *data, size_t len, mode_t mode,
 			 uid_t uid, gid_t gid, char **error_r);
+/* The record SPATH/state of a freeze, "name=value" lines: written
+   (mode 0600, as mc_file_write_atomic) from TEXT; read, each line
+   handed to FIELD with CTX (1; 0 when there is no record). */
+int mc_state_record_write(int sfd, const char *spath, const char *text,
+			  char **error_r);
+int mc_state_record_read(int sfd, const char *spath,
+			 void (*field)(void *ctx, const char *name, const char *value),
+			 void *ctx, char **error_r);
+/* A record's "UID:GID" and octal mode values: false when V is none. */
+bool mc_state_owner_parse(const char *v, uid_t *uid_r, gid_t *gid_r);
+bool mc_state_mode_parse(const char *v, mode_t *mode_r);
 /* Put the saved copy SPATH/SAVED_NAME (checked against WANT_SHA) back
    as CONFIG_DIR/NAME, unless that is byte-identical already with the
    same owner and mode. */
