@@ -489,33 +489,160 @@ int mc_exim_status(const struct mc_exim *ex, const char *state_dir,
 	return 0;
 }
 
+/* How long a release waits for another Exim process (a queue
+   runner's delivery attempt) to let go of a message. */
+#define RELEASE_WAIT_S 15.0
+#define RELEASE_POLL_MS 50
+
+/* What a release needs to know of message ID now: whether it is
+   queued (its -H file), whether another process holds Exim's lock on
+   it (the id line of its -D file, as spool_in.c locks it), and the
+   size of its message log (-1 when there is none). Files are in
+   input/ and msglog/, or their subdirectory of the id's sixth
+   character whether or not the spool is split now. */
+struct msg_probe {
+	bool queued;
+	bool locked;
+	off_t msglog_size;
+};
+
+static void probe_dir(int spool, const char *top, const char *id,
+		      int (*fn)(int dfd, const char *id, struct msg_probe *p),
+		      struct msg_probe *p)
+{
+	char sub[] = { id[5], '\0' };
+	int dfd = mc_safe_open_dir(spool, top, NULL, NULL);
+
+	if (dfd < 0)
+		return;
+	if (fn(dfd, id, p) == 0) {
+		int sfd = mc_safe_open_dir(dfd, sub, NULL, NULL);
+		if (sfd >= 0) {
+			(void)fn(sfd, id, p);
+			close(sfd);
+		}
+	}
+	close(dfd);
+}
+
+/* 1 when ID's spool files are in DFD, else 0. */
+static int probe_input(int dfd, const char *id, struct msg_probe *p)
+{
+	char name[64];
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int fd;
+
+	snprintf(name, sizeof(name), "%s-H", id);
+	if (faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	p->queued = true;
+	snprintf(name, sizeof(name), "%s-D", id);
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		fl.l_len = (off_t)strlen(id) + 3;
+		p->locked = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+		close(fd);
+	}
+	return 1;
+}
+
+static int probe_msglog(int dfd, const char *id, struct msg_probe *p)
+{
+	struct stat st;
+
+	if (fstatat(dfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	p->msglog_size = st.st_size;
+	return 1;
+}
+
+static void probe(const struct mc_exim *ex, const char *id, struct msg_probe *p)
+{
+	int spool = mc_open_dir_path(ex->spool_dir, NULL, NULL);
+
+	*p = (struct msg_probe){ .msglog_size = -1 };
+	if (spool < 0) {
+		/* Cannot be looked at: let Exim's own answer decide. */
+		p->queued = true;
+		return;
+	}
+	probe_dir(spool, "input", id, probe_input, p);
+	probe_dir(spool, "msglog", id, probe_msglog, p);
+	close(spool);
+}
+
+/* Wait, until DEADLINE (mc_now()), for no other process to hold
+   the lock on ID; fill P with what was seen last. */
+static void wait_unlocked(const struct mc_exim *ex, const char *id,
+			  double deadline, struct msg_probe *p)
+{
+	for (;;) {
+		probe(ex, id, p);
+		if (!p->locked || mc_now() >= deadline)
+			return;
+		usleep(RELEASE_POLL_MS * 1000);
+	}
+}
+
 /* Release one message: thaw it when Exim froze it (-Mt; "not frozen"
    is no error), then deliver it now (-M), which overrides
    hold_domains, so that it goes out also while the queue is frozen,
    from its spool files: with its envelope sender, to the recipients
-   not yet delivered. */
+   not yet delivered.
+
+   A queue runner holds each message's lock for the moment it takes
+   to look at it, frozen queue or not. Exim -Mt then fails with "is
+   locked", and -M skips the message silently (exit status 0, a log
+   line only with +skip_delivery). So each step waits for the lock to
+   be free, and -M is run again when the message is still queued and
+   its message log did not grow: no delivery was attempted. A
+   delivery that was attempted and deferred is not repeated. */
 static int release_one(const struct mc_exim *ex, const char *id, char **why_r)
 {
 	const char *thaw[] = { "-Mt", id, NULL }, *deliver[] = { "-M", id, NULL };
+	double deadline = mc_now() + RELEASE_WAIT_S;
+	struct msg_probe before, after;
 	char *err = NULL;
 
-	if (mc_exim_run(ex, thaw, NULL, 0, NULL, &err) < 0 &&
-	    strstr(err, "not frozen") == NULL) {
+	for (;;) {
+		wait_unlocked(ex, id, deadline, &before);
+		if (mc_exim_run(ex, thaw, NULL, 0, NULL, &err) == 0 ||
+		    strstr(err, "not frozen") != NULL)
+			break;
+		if (strstr(err, "is locked") != NULL && mc_now() < deadline) {
+			free(err);
+			err = NULL;
+			continue;
+		}
 		/* -M alone says nothing of a message that is not there. */
 		if (strstr(err, "does not exist") != NULL) {
 			free(err);
 			err = mc_xstrdup("not in the queue");
+		} else if (strstr(err, "is locked") != NULL) {
+			free(err);
+			err = mc_xstrdup("another Exim process kept it locked: not released");
 		}
 		*why_r = err;
 		return -1;
 	}
 	free(err);
 	err = NULL;
-	if (mc_exim_run(ex, deliver, NULL, 0, NULL, &err) < 0) {
-		*why_r = err;
-		return -1;
+	for (;;) {
+		wait_unlocked(ex, id, deadline, &before);
+		if (mc_exim_run(ex, deliver, NULL, 0, NULL, &err) < 0) {
+			*why_r = err;
+			return -1;
+		}
+		probe(ex, id, &after);
+		if (!after.queued || before.msglog_size < 0 ||
+		    after.msglog_size != before.msglog_size)
+			return 0;
+		if (mc_now() >= deadline) {
+			*why_r = mc_xstrdup("another Exim process kept it locked: "
+					    "not delivered, still queued");
+			return -1;
+		}
 	}
-	return 0;
 }
 
 int mc_exim_release(const struct mc_exim *ex, const char *const *ids,

@@ -16,7 +16,10 @@
 #	2. A second freeze changes nothing (the file is the same);
 #	   status says frozen.
 #	3. queue release of one message delivers it now, with its
-#	   original envelope sender; one that is not queued is an error.
+#	   original envelope sender, also when another process holds
+#	   Exim's lock on it at that moment (as a queue runner does for
+#	   an instant: Exim -M then skips the message silently); one that
+#	   is not queued is an error.
 #	4. queue thaw: the configuration is byte-identical to the one
 #	   before the freeze (cmp, owner and mode), and every message is
 #	   delivered to its mailbox; nothing bounces.
@@ -92,7 +95,22 @@ assert e["mta"] == "exim" and e["frozen"] and e["frozen_at"] > 0 and e["messages
 	# --- 3. release ---
 	id=$(ex_queue_subjects | awk -F'\t' '$2 == "release-me" { print $1 }')
 	[ -n "$id" ] || mc_fail "release-me is not queued"
+	# Hold Exim's lock (the id line of -D) for 2 seconds, as a queue
+	# runner holds it while it looks at the message.
+	python3 - "$EX_SPOOL" "$id" "$T/locked" <<'PY' &
+import fcntl, glob, os, sys, time
+spool, mid, flag = sys.argv[1:]
+path = (glob.glob(f"{spool}/input/{mid}-D") + glob.glob(f"{spool}/input/?/{mid}-D"))[0]
+fd = os.open(path, os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, len(mid) + 3, 0)
+open(flag, "w").close()
+time.sleep(2)
+PY
+	local locker=$!
+	for i in $(seq 1 100); do [ -e "$T/locked" ] && break; sleep 0.05; done
+	[ -e "$T/locked" ] || mc_fail "could not take the lock of $id"
 	mc_ex --json release "$id"
+	wait $locker
 	mc_expect_rc 0 "queue release"
 	mc_assert_eq "$id released" "$(mc_events "$MC_OUT" release queue_id action | tr '\t' ' ')" \
 		"queue release event"
