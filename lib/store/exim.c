@@ -32,7 +32,9 @@
 /*	Removal (mailcure queue delete) takes Exim's own lock: an fcntl
 /*	write lock on the start of the -D file, which every Exim process
 /*	holds while it delivers a message, and which -Mrm takes too. A
-/*	message whose lock is held is in delivery and is left alone.
+/*	message whose lock is held for more than a second (longer than
+/*	a queue runner's look at a held message) is in delivery and is
+/*	left alone.
 /*	Under the lock the pair is re-read (the same -D inode) and must
 /*	be the message that was scanned: the same content (SHA-256 of
 /*	the headers and body as Exim sends them), the same envelope
@@ -75,6 +77,9 @@
 #include "exim_spool.h"
 #include "exim_ctl.h"
 
+/* How long a removal waits for Exim's lock on a message. */
+#define LOCK_WAIT_S 1.0
+#define LOCK_POLL_MS 10
 /* Messages removed together. */
 #define REMOVE_BATCH 64
 /* -H file size allowed over the message size limit. */
@@ -476,7 +481,15 @@ static int lock_data(int dfd, const struct exim_msg *em, char **why_r)
 	/* Exim locks the id line; any overlapping lock conflicts. */
 	fl.l_start = 0;
 	fl.l_len = (off_t)strlen(em->m.name) + 3;
-	if (fcntl(fd, F_SETLK, &fl) < 0) {
+	/* A queue runner holds the lock for the instant it takes to
+	   look at a message, frozen queue or not: wait that long. A
+	   delivery holds it for as long as it runs: left alone. */
+	double deadline = mc_now() + LOCK_WAIT_S;
+	int ret;
+	while ((ret = fcntl(fd, F_SETLK, &fl)) < 0 &&
+	       (errno == EAGAIN || errno == EACCES) && mc_now() < deadline)
+		usleep(LOCK_POLL_MS * 1000);
+	if (ret < 0) {
 		int e = errno;
 		close(fd);
 		*why_r = e == EAGAIN || e == EACCES ?
