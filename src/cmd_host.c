@@ -172,7 +172,11 @@ static void summary_human(const struct mc_global *g, bool clean,
 			 (unsigned long long)sum->scanned, (double)sum->bytes / 1e6,
 			 sum->seconds, (double)sum->scanned / secs,
 			 (double)sum->bytes / 1e6 / secs);
-	mc_output_printf("Infected:   %llu\n", (unsigned long long)sum->matched);
+	/* Infected, as clamscan says, when only the virus signatures
+	   decide; an indicator or a YARA rule is a match, not a virus. */
+	mc_output_printf("%s %llu\n",
+			 g->ioc_count > 0 || g->yara_count > 0 ? "Matched:   " : "Infected:  ",
+			 (unsigned long long)sum->matched);
 	if (clean)
 		mc_output_printf("%s %llu\n", g->dry_run ? "Would act:  " : "Quarantined:",
 				 (unsigned long long)(g->dry_run ? sum->matched : sum->acted));

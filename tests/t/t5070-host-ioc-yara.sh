@@ -111,12 +111,16 @@ grep -qF -- "--ioc: 4 indicator(s) of URLs, domains, addresses or subjects do no
 	{ mc_show >&2; mc_fail "-v does not say which indicators are not applied"; }
 if grep -q $'\x1b' "$MC_OUT" "$MC_ERR"; then mc_fail "a rule's escape reached the terminal"; fi
 grep -q "empty" "$MC_OUT" && mc_fail "an empty file matched the hash of nothing"
+grep -q '^Matched: *6$' "$MC_OUT" && ! grep -q '^Infected' "$MC_OUT" ||
+	{ mc_show >&2; mc_fail "the summary calls indicator and rule hits infected"; }
 echo "ok: human output names indicators and rules"
 
 # Without --ioc and --yara only the virus is found, as before.
 mc_cure --json host scan "$tree"
 mc_expect_rc 1 "host scan alone"
 mc_assert_eq "$tree/srv/up/eicar.com" "$(mc_events "$MC_OUT" match path)" "the engine alone"
+mc_cure host scan "$tree"
+grep -q '^Infected: *1$' "$MC_OUT" || { mc_show >&2; mc_fail "summary of the engine alone"; }
 
 # Clean: every hit quarantined, the rest left; the report names the
 # indicators; restore puts everything back.
