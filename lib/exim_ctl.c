@@ -604,6 +604,14 @@ static int release_one(const struct mc_exim *ex, const char *id, char **why_r)
 	struct msg_probe before, after;
 	char *err = NULL;
 
+	/* The id names spool files below (mta.c checked its format;
+	   here only what makes it a safe name). */
+	if (strlen(id) < 6 || strlen(id) > 32 ||
+	    strspn(id, "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		   "abcdefghijklmnopqrstuvwxyz") != strlen(id)) {
+		*why_r = mc_xstrdup("not a queue id");
+		return -1;
+	}
 	for (;;) {
 		wait_unlocked(ex, id, deadline, &before);
 		if (mc_exim_run(ex, thaw, NULL, 0, NULL, &err) == 0 ||
