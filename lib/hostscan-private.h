@@ -66,6 +66,10 @@ struct record {
 
 struct host_scan {
 	const struct mc_host_scan *set;
+	/* What set->query compares of a file (mc_query_file_hashes,
+	   mc_query_file_needs_data), worked out once per run. */
+	unsigned file_hashes;
+	bool file_data;
 	uint64_t max_filesize;
 	unsigned max_depth;
 	unsigned max_open_dirs;

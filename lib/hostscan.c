@@ -899,6 +899,10 @@ int mc_host_scan_run(const struct mc_host_scan *set, struct mc_summary *summary_
 
 	memset(&hs, 0, sizeof(hs));
 	hs.set = set;
+	if (set->query != NULL) {
+		hs.file_hashes = mc_query_file_hashes(set->query);
+		hs.file_data = mc_query_file_needs_data(set->query);
+	}
 	hs.max_filesize = set->max_filesize > 0 ? set->max_filesize :
 		set->limits != NULL ? set->limits->max_file_size : (100ULL << 20);
 	hs.max_depth = set->max_depth > 0 ? set->max_depth : DEFAULT_MAX_DEPTH;

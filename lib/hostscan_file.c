@@ -85,17 +85,17 @@ void mc_hostscan_file_match(struct host_scan *hs, int fd, const struct stat *st,
 			    struct mc_match *match)
 {
 	const struct mc_query *q = hs->set->query;
-	unsigned need = mc_query_file_hashes(q);
+	unsigned need = hs->file_hashes;
 	struct mc_file_view view;
 	unsigned char *buf = NULL;
 	char *error = NULL;
 	struct stat after;
 	int ret;
 
-	if (st->st_size == 0 || (need == 0 && !mc_query_file_needs_data(q)))
+	if (st->st_size == 0 || (need == 0 && !hs->file_data))
 		return;
 	memset(&view, 0, sizeof(view));
-	if (mc_query_file_needs_data(q)) {
+	if (hs->file_data) {
 		ret = mc_hostscan_read_whole(fd, (size_t)st->st_size, &buf, &error);
 		if (ret == 0)
 			view_of_buffer(&view, buf, (size_t)st->st_size, need);
@@ -128,7 +128,7 @@ bool mc_hostscan_buffer_matches(struct host_scan *hs, const unsigned char *buf,
 		return true;
 	if (set->query == NULL || size == 0)
 		return false;
-	view_of_buffer(&view, buf, size, mc_query_file_hashes(set->query));
+	view_of_buffer(&view, buf, size, hs->file_hashes);
 	memset(&match, 0, sizeof(match));
 	mc_query_eval_file(set->query, &view, &match);
 	matched = match.reason_count > 0;
