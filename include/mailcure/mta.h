@@ -90,13 +90,15 @@ int mc_mta_status(const struct mc_mta *mta, const char *state_dir,
 		  struct mc_mta_status *status_r, char **error_r);
 
 /* -1 with *error_r when mailcure's freeze is recorded but no longer in
-   force (freeze_undone): what needs the freeze must not go on. */
+   force (freeze_undone): what needs the freeze must not go on; or
+   when the status cannot be read. *DELIVERING_R: whether the MTA
+   runs and its queue is not frozen (deleting works then, but a
+   freeze is the safe way). One status read answers both. */
 int mc_mta_check_freeze(const struct mc_mta *mta, const char *state_dir,
-			char **error_r);
-
-/* Whether the MTA runs and its queue is not frozen: deleting works
-   then, but a freeze is the safe way. */
-bool mc_mta_delivering(const struct mc_mta *mta, const char *state_dir);
+			bool *delivering_r, char **error_r);
+/* What undid a freeze mailcure recorded, for people: "FILE no longer
+   holds the freeze (the likely causes)". */
+const char *mc_mta_freeze_undone_why(const struct mc_mta *mta);
 
 /* Freeze: nothing queued and nothing newly received is delivered
    until thaw, while mail is still accepted. Returns 1 when it froze
