@@ -476,9 +476,8 @@ char *mc_yara_hits_json(const struct mc_yara_hit *const *hits, size_t count)
 	json_object *o = json_object_new_object();
 	char *out;
 
-	if (count > 0)
-		hit_fields(o, hits[0]);
 	if (count > 0) {
+		hit_fields(o, hits[0]);
 		json_object *all = json_object_new_array();
 		for (size_t i = 0; i < count; i++) {
 			json_object *r = json_object_new_object();
