@@ -580,7 +580,7 @@ static void wait_unlocked(const struct mc_exim *ex, const char *id,
 		probe(ex, id, p);
 		if (!p->locked || mc_now() >= deadline)
 			return;
-		usleep(RELEASE_POLL_MS * 1000);
+		mc_sleep_ms(RELEASE_POLL_MS);
 	}
 }
 

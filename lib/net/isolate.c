@@ -923,7 +923,7 @@ static void kick_sessions(const struct mc_isolate_settings *set,
 				bad += !address_allowed(p, left[i].ip);
 			if (bad == 0)
 				break;
-			usleep(100 * 1000);
+			mc_sleep_ms(100);
 		}
 		for (size_t i = 0; i < left_count; i++) {
 			if (!address_allowed(p, left[i].ip))

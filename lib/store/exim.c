@@ -488,7 +488,7 @@ static int lock_data(int dfd, const struct exim_msg *em, char **why_r)
 	int ret;
 	while ((ret = fcntl(fd, F_SETLK, &fl)) < 0 &&
 	       (errno == EAGAIN || errno == EACCES) && mc_now() < deadline)
-		usleep(LOCK_POLL_MS * 1000);
+		mc_sleep_ms(LOCK_POLL_MS);
 	if (ret < 0) {
 		int e = errno;
 		close(fd);
