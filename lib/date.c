@@ -8,6 +8,7 @@
 /*	#include <mailcure/mailcure.h>
 /*
 /*	bool	mc_date_parse(text, &t, &has_time)
+/*	void	mc_date_format(t, buf, size)
 /*
 /*	#include "internal.h"
 /*
@@ -35,6 +36,9 @@
 /*	Anything after the zone is ignored. Dates before 1970 give a
 /*	negative time.
 /*
+/*	mc_date_format() is the one way a time is shown to people, in
+/*	UTC with the zone named: "2026-03-01 14:05:09 UTC".
+/*
 /*	mc_date_from_civil() converts a proleptic Gregorian UTC date and
 /*	time to a time_t, checking every field.
 /* DIAGNOSTICS
@@ -46,7 +50,9 @@
 /*--*/
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <glib.h>
 
 #include "mailcure/mailcure.h"
@@ -384,4 +390,13 @@ bool mc_date_parse(const char *s, time_t *t_r, bool *has_time_r)
 	if (!has_shape(s, "dddd-dd-dd") && !has_shape(s, "dddd-dd-ddTdd:dd:dd"))
 		return false;
 	return read_iso(s, &c, has_time_r) != NULL && to_time(&c, t_r);
+}
+
+void mc_date_format(time_t t, char *buf, size_t size)
+{
+	struct tm tm;
+
+	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "-");
 }

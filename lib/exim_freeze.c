@@ -843,12 +843,10 @@ static int freeze_again(const struct mc_exim *ex, const struct conf *c,
 			const struct conf *m, int sfd, const char *spath,
 			const struct freeze_record *fr, char **note_r, char **error_r)
 {
-	char when[64];
-	struct tm tm;
+	char when[MC_DATE_TEXT_SIZE];
 	bool in_force;
 
-	gmtime_r(&fr->frozen_at, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	mc_date_format(fr->frozen_at, when, sizeof(when));
 	if (mc_exim_config_frozen(ex, &in_force, error_r) < 0)
 		return -1;
 	if (in_force) {

@@ -576,7 +576,6 @@ int mc_notify_render(const struct mc_notify *n, const struct mc_notify_template 
 	struct digest d = { .recipient = rcpt };
 	time_t now = n->now != 0 ? n->now : time(NULL);
 	char host[256], count_s[24], now_s[32];
-	struct tm tm;
 
 	if (n->from == NULL || !mc_notify_address_valid(n->from))
 		return mc_error_set(error_r, "the sender of the notification is no "
@@ -592,8 +591,7 @@ int mc_notify_render(const struct mc_notify *n, const struct mc_notify_template 
 	d.host = host;
 	snprintf(count_s, sizeof(count_s), "%zu", count);
 	d.count = count_s;
-	gmtime_r(&now, &tm);
-	strftime(now_s, sizeof(now_s), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	mc_date_format(now, now_s, sizeof(now_s));
 	d.now = now_s;
 
 	add_headers(&msg, n, t, &d, now);

@@ -194,8 +194,7 @@ static int freeze_again(const struct mc_postfix *pf,
 			char **note_r, char **error_r)
 {
 	pid_t master;
-	char when[64];
-	struct tm tm;
+	char when[MC_DATE_TEXT_SIZE];
 
 	if (nservices > 0)
 		return mc_error_set(error_r, "the freeze of %s recorded in %s is "
@@ -213,8 +212,7 @@ static int freeze_again(const struct mc_postfix *pf,
 					    "manager is still running");
 		return 1;
 	}
-	gmtime_r(&fs->frozen_at, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	mc_date_format(fs->frozen_at, when, sizeof(when));
 	mc_note_add(note_r, "already frozen since %s", when);
 	return 0;
 }

@@ -145,14 +145,6 @@ time_t mc_qname_time(const char *s)
 	return t;
 }
 
-static void format_time(time_t t, char *buf, size_t size)
-{
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
-}
-
 static char *entry_id_new(struct mc_quarantine *q, time_t *when_r)
 {
 	struct timespec ts;
@@ -1074,7 +1066,7 @@ int mc_quarantine_restore_begin(struct mc_quarantine *q, const char *id,
 	if (r->entry == NULL)
 		goto fail;
 	if (r->entry->restored_at != 0) {
-		format_time(r->entry->restored_at, when, sizeof(when));
+		mc_date_format(r->entry->restored_at, when, sizeof(when));
 		mc_error_set(error_r, "entry %s was already restored at %s (to %s)",
 			     id, when, mc_qentry_where(r->entry));
 		goto fail;

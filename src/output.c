@@ -223,12 +223,7 @@ void mc_output_location(const struct mc_location *loc, char *buf, size_t size)
 
 void mc_output_time(time_t t, char *buf, size_t size)
 {
-	struct tm tm;
-
-	if (t == (time_t)-1 || gmtime_r(&t, &tm) == NULL)
-		snprintf(buf, size, "-");
-	else
-		strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm);
+	mc_date_format(t, buf, size);
 }
 
 void mc_output_json(FILE *fp, json_object *obj)

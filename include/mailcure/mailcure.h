@@ -56,6 +56,11 @@ int mc_become_user(uid_t uid, gid_t gid, char **error_r);
    (T or a space; a final Z allowed), UTC, any year from 0000. false
    for anything else, also a day the month does not have. */
 bool mc_date_parse(const char *text, time_t *t_r, bool *has_time_r);
+/* T for people, the one way times are shown: "YYYY-MM-DD HH:MM:SS
+   UTC" into BUF (at least MC_DATE_TEXT_SIZE bytes); "-" for a time
+   that cannot be shown. */
+#define MC_DATE_TEXT_SIZE 32
+void mc_date_format(time_t t, char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */
 /* Settings and limits                                                */
