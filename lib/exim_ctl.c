@@ -356,8 +356,8 @@ static size_t socket_inodes(pid_t pid, unsigned long *set, size_t max)
 /* SIGHUP to the daemon, when it runs: it closes its listening
    sockets and runs itself again, reading the configuration anew; it
    is back when it has opened new ones (one daemon, one re-run: a
-   SIGHUP more while it re-runs only makes it run itself once more). 1 when signalled, 0 when not
-   running, -1 with *error_r. */
+   SIGHUP more while it re-runs only makes it run itself once more).
+   1 when signalled, 0 when not running, -1 with *error_r. */
 int mc_exim_hup_daemon(const struct mc_exim *ex, char **note_r, char **error_r)
 {
 	pid_t pid = mc_exim_daemon_pid(ex);
